@@ -1,0 +1,336 @@
+//! The equipment actor: schedules its own collection, applies the rules to each result, owns
+//! its alerts and snapshot, and tells its site when its availability changes.
+
+use super::site::{OwnerAction, Site, StatusReport};
+use super::{Deps, panic_text};
+use crate::alert::{self, ActionError, Alert, AlertEvent};
+use crate::config::{EquipmentConfig, SiteId};
+use crate::maintenance::{self, MaintenanceWindow};
+use crate::observation::Observation;
+use crate::rules::{self, Context as RuleContext, EquipmentState, Input};
+use crate::status::{EquipmentDetail, EquipmentSummary};
+use crate::util::stable_hash;
+use actix::prelude::*;
+use futures::FutureExt;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// One equipment's actor.
+pub struct Equipment {
+    cfg: Arc<EquipmentConfig>,
+    site_id: SiteId,
+    site: Addr<Site>,
+    windows: Arc<Vec<MaintenanceWindow>>,
+    state: EquipmentState,
+    deps: Arc<Deps>,
+    in_flight: bool,
+    schedule: Option<SpawnHandle>,
+    deadline: Option<SpawnHandle>,
+    snapshot_hash: u64,
+    collections: u64,
+    restarts: u32,
+}
+
+impl Equipment {
+    /// An equipment actor resuming `state` (restored or new).
+    pub fn new(
+        cfg: Arc<EquipmentConfig>,
+        site_id: SiteId,
+        site: Addr<Site>,
+        windows: Arc<Vec<MaintenanceWindow>>,
+        state: EquipmentState,
+        deps: Arc<Deps>,
+    ) -> Self {
+        let snapshot_hash = serde_json::to_vec(&state)
+            .map(|b| stable_hash(&b))
+            .unwrap_or(0);
+        Equipment {
+            cfg,
+            site_id,
+            site,
+            windows,
+            state,
+            deps,
+            in_flight: false,
+            schedule: None,
+            deadline: None,
+            snapshot_hash,
+            collections: 0,
+            restarts: 0,
+        }
+    }
+
+    /// Offset of this equipment's collection inside the interval, so a cycle spreads evenly.
+    fn jitter(&self) -> Duration {
+        let ms = self.cfg.interval.as_millis().max(1) as u64;
+        Duration::from_millis(stable_hash(self.cfg.id.as_str().as_bytes()) % ms)
+    }
+
+    fn arm_schedule(&mut self, ctx: &mut Context<Self>) {
+        if let Some(h) = self.schedule.take() {
+            ctx.cancel_future(h);
+        }
+        let interval = self.cfg.interval;
+        self.schedule = Some(ctx.run_later(self.jitter(), move |act, ctx| {
+            act.collect(ctx);
+            act.schedule = Some(ctx.run_interval(interval, |act, ctx| act.collect(ctx)));
+        }));
+    }
+
+    fn collect(&mut self, ctx: &mut Context<Self>) {
+        if self.in_flight {
+            tracing::debug!(equipment = %self.cfg.id, "previous collection still running; cycle skipped");
+            return;
+        }
+        let started =
+            std::panic::catch_unwind(AssertUnwindSafe(|| self.deps.collector.collect(&self.cfg)));
+        let fut = match started {
+            Ok(fut) => fut,
+            Err(p) => {
+                self.recover(ctx, &panic_text(&*p));
+                return;
+            }
+        };
+        self.in_flight = true;
+        self.collections += 1;
+        let addr = ctx.address();
+        let limiter = Arc::clone(&self.deps.limiter);
+        let timeout = self.deps.probe_timeout();
+        actix_rt::spawn(async move {
+            let _permit = limiter.acquire_owned().await;
+            let obs = match AssertUnwindSafe(tokio::time::timeout(timeout, fut))
+                .catch_unwind()
+                .await
+            {
+                Ok(Ok(obs)) => obs,
+                Ok(Err(_)) => Observation::unknown(&format!(
+                    "probe did not finish within {}",
+                    crate::util::format_duration(timeout)
+                )),
+                Err(p) => {
+                    Observation::unknown(&format!("probe failed internally: {}", panic_text(&*p)))
+                }
+            };
+            addr.do_send(ProbeResult(obs));
+        });
+    }
+
+    /// Runs the rules on one input; a panic keeps the previous state and re-arms the actor.
+    fn evaluate(&mut self, ctx: &mut Context<Self>, input: Input<'_>) {
+        let before = self.state.status;
+        let before_reason = self.state.reason.clone();
+        let mut next = self.state.clone();
+        let deps = Arc::clone(&self.deps);
+        let now = deps.clock.now();
+        let windows = Arc::clone(&self.windows);
+        let id = self.cfg.id.clone();
+        let in_window = move |at| maintenance::active_for(&windows, &id, at).map(String::from);
+        let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            let cx = RuleContext {
+                site: &self.site_id,
+                id: &self.cfg.id,
+                kind: self.cfg.kind,
+                thresholds: &self.cfg.thresholds,
+                maintenance: &in_window,
+            };
+            rules::step(&mut next, input, &cx, now, &mut || deps.ids.next())
+        }));
+        let outcome = match result {
+            Ok(o) => o,
+            Err(p) => {
+                self.recover(ctx, &panic_text(&*p));
+                return;
+            }
+        };
+        self.state = next;
+        self.deps.publish(&outcome.events);
+        if self.state.status != before || self.state.reason != before_reason {
+            if self.state.status != before {
+                self.deps.store.transition(
+                    &self.cfg.id,
+                    now,
+                    self.state.status,
+                    self.state.reason.clone(),
+                );
+            }
+            self.site.do_send(StatusReport {
+                summary: self.summary(None),
+            });
+        }
+        if let Some(h) = self.deadline.take() {
+            ctx.cancel_future(h);
+        }
+        if let Some(at) = outcome.next_deadline {
+            let wait = self.deps.clock.until(at);
+            self.deadline = Some(ctx.run_later(wait, |act, ctx| {
+                act.deadline = None;
+                act.evaluate(ctx, Input::Tick);
+            }));
+        }
+        self.persist();
+    }
+
+    /// Saves the snapshot when it changed since the last save.
+    fn persist(&mut self) {
+        match serde_json::to_vec(&self.state) {
+            Ok(bytes) => {
+                let h = stable_hash(&bytes);
+                if h != self.snapshot_hash {
+                    self.snapshot_hash = h;
+                    self.deps.store.put_equipment(&self.cfg.id, &self.state);
+                }
+            }
+            Err(e) => tracing::error!(equipment = %self.cfg.id, "cannot encode snapshot: {e}"),
+        }
+    }
+
+    /// Supervised restart after an internal error: the state before the failing step is kept
+    /// and the collection schedule is re-armed.
+    fn recover(&mut self, ctx: &mut Context<Self>, what: &str) {
+        self.restarts += 1;
+        self.in_flight = false;
+        tracing::error!(equipment = %self.cfg.id, restarts = self.restarts, "internal error, equipment actor restarted with its state kept: {what}");
+        if let Some(h) = self.deadline.take() {
+            ctx.cancel_future(h);
+        }
+        self.arm_schedule(ctx);
+    }
+
+    fn summary(&self, maintenance: Option<String>) -> EquipmentSummary {
+        EquipmentSummary {
+            id: self.cfg.id.to_string(),
+            name: self.cfg.name.clone(),
+            kind: self.cfg.kind,
+            status: self.state.status,
+            since: self.state.since,
+            reason: self.state.reason.clone(),
+            offline_since: self.state.offline_since,
+            parent: self.cfg.parent.as_ref().map(|p| p.to_string()),
+            maintenance,
+        }
+    }
+}
+
+impl Actor for Equipment {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.set_mailbox_capacity(64);
+        self.deps.restore(&self.state.alerts);
+        self.site.do_send(StatusReport {
+            summary: self.summary(None),
+        });
+        self.arm_schedule(ctx);
+        // Re-arm time-based rules from the restored absolute times.
+        self.evaluate(ctx, Input::Tick);
+    }
+}
+
+/// A collection finished.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct ProbeResult(pub Observation);
+
+impl Handler<ProbeResult> for Equipment {
+    type Result = ();
+
+    fn handle(&mut self, msg: ProbeResult, ctx: &mut Self::Context) {
+        self.in_flight = false;
+        self.evaluate(ctx, Input::Observation(&msg.0));
+    }
+}
+
+/// The parent of this equipment went down (`true`) or came back (`false`).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct ParentDown(pub bool);
+
+impl Handler<ParentDown> for Equipment {
+    type Result = ();
+
+    fn handle(&mut self, msg: ParentDown, ctx: &mut Self::Context) {
+        if self.state.parent_down != msg.0 {
+            self.evaluate(ctx, Input::ParentDown(msg.0));
+        }
+    }
+}
+
+/// New config for this equipment (thresholds, interval, probes) or its site's maintenance
+/// windows. The live state is kept.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct UpdateEquipment {
+    /// The equipment's new config.
+    pub cfg: Arc<EquipmentConfig>,
+    /// The site's maintenance windows.
+    pub windows: Arc<Vec<MaintenanceWindow>>,
+}
+
+impl Handler<UpdateEquipment> for Equipment {
+    type Result = ();
+
+    fn handle(&mut self, msg: UpdateEquipment, ctx: &mut Self::Context) {
+        let reschedule = msg.cfg.interval != self.cfg.interval;
+        self.cfg = msg.cfg;
+        self.windows = msg.windows;
+        if reschedule {
+            self.arm_schedule(ctx);
+        }
+        self.evaluate(ctx, Input::Tick);
+    }
+}
+
+/// Removed from the config: close its alerts, delete its snapshot and stop.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Retire;
+
+impl Handler<Retire> for Equipment {
+    type Result = ();
+
+    fn handle(&mut self, _: Retire, ctx: &mut Self::Context) {
+        let now = self.deps.clock.now();
+        let events = alert::close_all_removed(&mut self.state.alerts, now);
+        self.deps.publish(&events);
+        self.deps.store.remove_equipment(&self.cfg.id);
+        tracing::info!(equipment = %self.cfg.id, "equipment removed from the configuration");
+        ctx.stop();
+    }
+}
+
+/// Asks for the equipment's details.
+#[derive(Message)]
+#[rtype(result = "EquipmentDetail")]
+pub struct EquipmentQuery;
+
+impl Handler<EquipmentQuery> for Equipment {
+    type Result = MessageResult<EquipmentQuery>;
+
+    fn handle(&mut self, _: EquipmentQuery, _: &mut Self::Context) -> Self::Result {
+        let now = self.deps.clock.now();
+        let m = maintenance::active_for(&self.windows, &self.cfg.id, now).map(String::from);
+        MessageResult(EquipmentDetail {
+            summary: self.summary(m),
+            site: self.site_id.to_string(),
+            last_seen: self.state.last_seen,
+            series: self.state.series.clone(),
+            facts: self.state.facts.clone(),
+            alerts: self.state.alerts.clone(),
+            collections: self.collections,
+            restarts: self.restarts,
+        })
+    }
+}
+
+impl Handler<OwnerAction> for Equipment {
+    type Result = Result<Alert, ActionError>;
+
+    fn handle(&mut self, msg: OwnerAction, _: &mut Self::Context) -> Self::Result {
+        let now = self.deps.clock.now();
+        let event: AlertEvent = msg.apply(&mut self.state.alerts, now)?;
+        self.deps.publish(std::slice::from_ref(&event));
+        self.persist();
+        Ok(event.alert)
+    }
+}

@@ -1,0 +1,279 @@
+//! The root actor: applies validated configs by diff (start-up is a reload from an empty
+//! config), starts, updates and retires site actors, and answers fleet-wide queries.
+
+use super::Deps;
+use super::site::{
+    AlertAction, EquipmentDetailQuery, OwnerAction, RetireSite, Site, SiteDetailQuery,
+    SiteSummaryQuery, UpdateSite,
+};
+use crate::alert::{ActionError, Alert};
+use crate::config::{Config, ConfigDiff, EquipmentId, SiteId};
+use crate::rules::EquipmentState;
+use crate::status::{EquipmentDetail, FleetStatus, ReloadReport, SiteDetail};
+use crate::store::{Restored, SiteSnapshot};
+use actix::prelude::*;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use tokio::sync::watch;
+
+/// The fleet's root actor.
+pub struct Fleet {
+    config: Arc<Config>,
+    sites: BTreeMap<SiteId, Addr<Site>>,
+    site_of: HashMap<EquipmentId, SiteId>,
+    deps: Arc<Deps>,
+    restored_equipment: HashMap<EquipmentId, EquipmentState>,
+    restored_sites: HashMap<SiteId, SiteSnapshot>,
+    arbiters: Vec<ArbiterHandle>,
+    next_arbiter: usize,
+    generation: watch::Sender<u64>,
+    last_reload: Option<ReloadReport>,
+}
+
+impl Fleet {
+    /// A fleet with no sites yet. Saved state in `restored` is handed to sites and
+    /// equipment as the first config adds them. Sites are spread over `arbiters` (all on the
+    /// current arbiter when empty).
+    pub fn new(deps: Arc<Deps>, restored: Restored, arbiters: Vec<ArbiterHandle>) -> Self {
+        let (generation, _) = watch::channel(0);
+        Fleet {
+            config: Arc::new(Config::default()),
+            sites: BTreeMap::new(),
+            site_of: HashMap::new(),
+            deps,
+            restored_equipment: restored.equipment,
+            restored_sites: restored.sites,
+            arbiters,
+            next_arbiter: 0,
+            generation,
+            last_reload: None,
+        }
+    }
+
+    /// Follows the config generation (bumps on every accepted or refused load).
+    pub fn generation_watch(&self) -> watch::Receiver<u64> {
+        self.generation.subscribe()
+    }
+
+    fn start_site(&mut self, id: &SiteId) {
+        let Some(cfg) = self.config.sites.get(id).cloned() else {
+            return;
+        };
+        let restore: HashMap<EquipmentId, EquipmentState> = cfg
+            .equipment
+            .keys()
+            .filter_map(|e| self.restored_equipment.remove(e).map(|s| (e.clone(), s)))
+            .collect();
+        let snapshot = self.restored_sites.remove(id);
+        let deps = Arc::clone(&self.deps);
+        let addr = if self.arbiters.is_empty() {
+            Site::new(cfg, snapshot, restore, deps).start()
+        } else {
+            let arbiter = &self.arbiters[self.next_arbiter % self.arbiters.len()];
+            self.next_arbiter += 1;
+            Site::start_in_arbiter(arbiter, move |_| Site::new(cfg, snapshot, restore, deps))
+        };
+        self.sites.insert(id.clone(), addr);
+    }
+}
+
+impl Actor for Fleet {
+    type Context = Context<Self>;
+}
+
+/// Applies a validated config: sites and equipment are added, changed or removed by diff.
+#[derive(Message)]
+#[rtype(result = "ConfigDiff")]
+pub struct ApplyConfig(pub Arc<Config>);
+
+impl Handler<ApplyConfig> for Fleet {
+    type Result = MessageResult<ApplyConfig>;
+
+    fn handle(&mut self, msg: ApplyConfig, _: &mut Self::Context) -> Self::Result {
+        let new = msg.0;
+        let diff = ConfigDiff::between(&self.config, &new);
+        self.deps.set_probe_timeout(new.daemon.probe_timeout);
+        self.config = Arc::clone(&new);
+        self.site_of = new
+            .sites
+            .values()
+            .flat_map(|s| s.equipment.keys().map(move |e| (e.clone(), s.id.clone())))
+            .collect();
+        for id in &diff.to_remove {
+            if let Some(addr) = self.sites.remove(id) {
+                addr.do_send(RetireSite);
+            }
+        }
+        for id in &diff.to_change {
+            if let (Some(addr), Some(cfg)) = (self.sites.get(id), new.sites.get(id)) {
+                addr.do_send(UpdateSite(Arc::clone(cfg)));
+            }
+        }
+        for id in &diff.to_add {
+            self.start_site(id);
+        }
+        self.last_reload = Some(ReloadReport {
+            at: self.deps.clock.now(),
+            accepted: true,
+            errors: Vec::new(),
+            sites_added: diff.to_add.len(),
+            sites_changed: diff.to_change.len(),
+            sites_removed: diff.to_remove.len(),
+        });
+        self.generation.send_modify(|g| *g += 1);
+        tracing::info!(
+            sites = new.sites.len(),
+            equipment = new.equipment_count(),
+            added = diff.to_add.len(),
+            changed = diff.to_change.len(),
+            removed = diff.to_remove.len(),
+            "config applied"
+        );
+        MessageResult(diff)
+    }
+}
+
+/// A config load was refused; the last good config stays in force.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct ConfigRefused(pub Vec<String>);
+
+impl Handler<ConfigRefused> for Fleet {
+    type Result = ();
+
+    fn handle(&mut self, msg: ConfigRefused, _: &mut Self::Context) {
+        self.last_reload = Some(ReloadReport {
+            at: self.deps.clock.now(),
+            accepted: false,
+            errors: msg.0,
+            sites_added: 0,
+            sites_changed: 0,
+            sites_removed: 0,
+        });
+        self.generation.send_modify(|g| *g += 1);
+    }
+}
+
+/// Asks for the fleet's status.
+#[derive(Message)]
+#[rtype(result = "FleetStatus")]
+pub struct FleetQuery;
+
+impl Handler<FleetQuery> for Fleet {
+    type Result = ResponseFuture<FleetStatus>;
+
+    fn handle(&mut self, _: FleetQuery, _: &mut Self::Context) -> Self::Result {
+        let queries: Vec<_> = self
+            .sites
+            .values()
+            .map(|a| a.send(SiteSummaryQuery))
+            .collect();
+        let generation = *self.generation.borrow();
+        let last_reload = self.last_reload.clone();
+        let by_kind = self.config.equipment_by_kind();
+        let deps = Arc::clone(&self.deps);
+        Box::pin(async move {
+            let sites: Vec<_> = futures::future::join_all(queries)
+                .await
+                .into_iter()
+                .filter_map(Result::ok)
+                .collect();
+            let mut by_status = BTreeMap::new();
+            for s in &sites {
+                for (st, n) in &s.by_status {
+                    *by_status.entry(*st).or_insert(0) += n;
+                }
+            }
+            FleetStatus {
+                version: env!("CARGO_PKG_VERSION").to_string(),
+                now: deps.clock.now(),
+                generation,
+                last_reload,
+                sites,
+                by_status,
+                by_kind,
+                alerts: deps.book.live(),
+            }
+        })
+    }
+}
+
+/// Asks for one site with its equipment.
+#[derive(Message)]
+#[rtype(result = "Option<SiteDetail>")]
+pub struct SiteQuery(pub SiteId);
+
+impl Handler<SiteQuery> for Fleet {
+    type Result = ResponseFuture<Option<SiteDetail>>;
+
+    fn handle(&mut self, msg: SiteQuery, _: &mut Self::Context) -> Self::Result {
+        match self.sites.get(&msg.0) {
+            Some(addr) => {
+                let fut = addr.send(SiteDetailQuery);
+                Box::pin(async move { fut.await.ok() })
+            }
+            None => Box::pin(std::future::ready(None)),
+        }
+    }
+}
+
+/// Asks for one equipment's details.
+#[derive(Message)]
+#[rtype(result = "Option<EquipmentDetail>")]
+pub struct EquipmentLookup(pub EquipmentId);
+
+impl Handler<EquipmentLookup> for Fleet {
+    type Result = ResponseFuture<Option<EquipmentDetail>>;
+
+    fn handle(&mut self, msg: EquipmentLookup, _: &mut Self::Context) -> Self::Result {
+        let site = self.site_of.get(&msg.0).and_then(|s| self.sites.get(s));
+        match site {
+            Some(addr) => {
+                let fut = addr.send(EquipmentDetailQuery(msg.0));
+                Box::pin(async move { fut.await.ok().flatten() })
+            }
+            None => Box::pin(std::future::ready(None)),
+        }
+    }
+}
+
+/// An operator acts on an alert by number; routed to the actor that owns it.
+#[derive(Message)]
+#[rtype(result = "Result<Alert, ActionError>")]
+pub struct AlertCommand {
+    /// Alert number.
+    pub id: u64,
+    /// What to do.
+    pub action: AlertAction,
+}
+
+impl Handler<AlertCommand> for Fleet {
+    type Result = ResponseFuture<Result<Alert, ActionError>>;
+
+    fn handle(&mut self, msg: AlertCommand, _: &mut Self::Context) -> Self::Result {
+        let id = msg.id;
+        let Some(alert) = self.deps.book.get(id) else {
+            return Box::pin(std::future::ready(Err(ActionError::NotFound(id))));
+        };
+        let Some(site) = self.sites.get(&alert.site) else {
+            return Box::pin(std::future::ready(Err(ActionError::NotFound(id))));
+        };
+        let fut = site.send(OwnerAction {
+            owner: alert.owner,
+            id,
+            action: msg.action,
+        });
+        let store = self.deps.store.clone();
+        Box::pin(async move {
+            let result = fut.await.unwrap_or(Err(ActionError::NotFound(id)))?;
+            // An operator's action is on disk before it is confirmed.
+            if let Err(e) = store.flush().await {
+                tracing::error!(
+                    alert = id,
+                    "action recorded in memory but not yet on disk: {e}"
+                );
+            }
+            Ok(result)
+        })
+    }
+}

@@ -1,0 +1,116 @@
+//! The actors: a root [`Fleet`], one [`Site`] per site and one [`Equipment`] per equipment,
+//! each holding its live state. Actors never block: collection runs as spawned futures whose
+//! results come back as messages, and storage goes through the store's writer thread.
+
+mod equipment;
+mod fleet;
+mod site;
+
+pub use equipment::{Equipment, EquipmentQuery, ParentDown, ProbeResult, Retire, UpdateEquipment};
+pub use fleet::{
+    AlertCommand, ApplyConfig, ConfigRefused, EquipmentLookup, Fleet, FleetQuery, SiteQuery,
+};
+pub use site::{
+    AlertAction, EquipmentDetailQuery, OwnerAction, RetireSite, Site, SiteDetailQuery,
+    SiteSummaryQuery, StatusReport, UpdateSite,
+};
+
+use crate::alert::{Alert, AlertEvent, Change};
+use crate::book::AlertBook;
+use crate::clock::Clock;
+use crate::collector::Collector;
+use crate::store::{AlertIds, Store};
+use std::any::Any;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+use tokio::sync::Semaphore;
+
+/// What every actor shares: the store, the collector, the clock, alert numbering, the alert
+/// book and the bound on probes in flight.
+pub struct Deps {
+    /// Persistence.
+    pub store: Store,
+    /// Collection.
+    pub collector: Arc<dyn Collector>,
+    /// Time.
+    pub clock: Clock,
+    /// Alert numbers.
+    pub ids: AlertIds,
+    /// Live alerts and the event bus.
+    pub book: AlertBook,
+    /// Bound on probes in flight across the daemon.
+    pub limiter: Arc<Semaphore>,
+    /// Per-probe timeout in milliseconds (changes with the config).
+    probe_timeout_ms: AtomicU64,
+}
+
+impl Deps {
+    /// Bundles the shared services.
+    pub fn new(
+        store: Store,
+        collector: Arc<dyn Collector>,
+        clock: Clock,
+        ids: AlertIds,
+        book: AlertBook,
+        max_in_flight: usize,
+        probe_timeout: Duration,
+    ) -> Arc<Self> {
+        Arc::new(Deps {
+            store,
+            collector,
+            clock,
+            ids,
+            book,
+            limiter: Arc::new(Semaphore::new(max_in_flight.max(1))),
+            probe_timeout_ms: AtomicU64::new(probe_timeout.as_millis() as u64),
+        })
+    }
+
+    /// Per-probe timeout.
+    pub fn probe_timeout(&self) -> Duration {
+        Duration::from_millis(self.probe_timeout_ms.load(Ordering::Relaxed))
+    }
+
+    /// Changes the per-probe timeout.
+    pub fn set_probe_timeout(&self, d: Duration) {
+        self.probe_timeout_ms
+            .store(d.as_millis() as u64, Ordering::Relaxed);
+    }
+
+    /// Records alert changes: alert log, live book, event bus and the daemon's log.
+    pub fn publish(&self, events: &[AlertEvent]) {
+        for e in events {
+            self.store.put_alert(&e.alert);
+            self.book.apply(e);
+            log_event(e);
+        }
+    }
+
+    /// Records alerts restored from a snapshot in the live book.
+    pub fn restore(&self, alerts: &[Alert]) {
+        self.book.restore(alerts.iter().cloned());
+    }
+}
+
+fn log_event(e: &AlertEvent) {
+    let a = &e.alert;
+    match e.change {
+        Change::Opened | Change::Notified => tracing::warn!(
+            alert = a.id, site = %a.site, owner = %a.owner, severity = %a.severity, notify = e.notify,
+            "alert {:?}: {}", e.change, a.summary
+        ),
+        _ => tracing::info!(
+            alert = a.id, site = %a.site, owner = %a.owner, state = %a.state, notify = e.notify,
+            "alert {:?}: {}", e.change, a.summary
+        ),
+    }
+}
+
+/// Text of a caught panic.
+pub(crate) fn panic_text(p: &(dyn Any + Send)) -> String {
+    p.downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into())
+}

@@ -1,0 +1,455 @@
+//! The site actor: starts and updates its equipment actors, follows their availability,
+//! applies the offline-camera tolerance and maintenance windows, and propagates
+//! dependencies (children of a down parent are unreachable, not down).
+
+use super::Deps;
+use super::equipment::{Equipment, ParentDown, Retire, UpdateEquipment};
+use crate::alert::{self, ActionError, Alert, AlertEvent, Condition, Owner};
+use crate::config::{EquipmentConfig, EquipmentId, EquipmentKind, SiteConfig, SiteDiff};
+use crate::maintenance::{self, MaintenanceWindow};
+use crate::rules::{self, CameraView, EquipmentState, Status};
+use crate::status::{EquipmentSummary, SiteDetail, SiteSummary};
+use crate::store::SiteSnapshot;
+use actix::prelude::*;
+use chrono::{DateTime, Utc};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+struct Member {
+    addr: Addr<Equipment>,
+    cfg: Arc<EquipmentConfig>,
+    summary: EquipmentSummary,
+}
+
+/// One site's actor.
+pub struct Site {
+    cfg: Arc<SiteConfig>,
+    windows: Arc<Vec<MaintenanceWindow>>,
+    members: BTreeMap<EquipmentId, Member>,
+    children: HashMap<EquipmentId, Vec<EquipmentId>>,
+    alerts: Vec<Alert>,
+    deps: Arc<Deps>,
+    timer: Option<SpawnHandle>,
+    restore: HashMap<EquipmentId, EquipmentState>,
+    last_snapshot: SiteSnapshot,
+}
+
+impl Site {
+    /// A site actor resuming its saved alerts and its equipment's saved states.
+    pub fn new(
+        cfg: Arc<SiteConfig>,
+        snapshot: Option<SiteSnapshot>,
+        restore: HashMap<EquipmentId, EquipmentState>,
+        deps: Arc<Deps>,
+    ) -> Self {
+        let snapshot = snapshot.unwrap_or_default();
+        Site {
+            windows: Arc::new(cfg.maintenance.clone()),
+            cfg,
+            members: BTreeMap::new(),
+            children: HashMap::new(),
+            alerts: snapshot.alerts.clone(),
+            deps,
+            timer: None,
+            restore,
+            last_snapshot: snapshot,
+        }
+    }
+
+    fn rebuild_children(&mut self) {
+        self.children.clear();
+        for eq in self.cfg.equipment.values() {
+            if let Some(p) = &eq.parent {
+                self.children
+                    .entry(p.clone())
+                    .or_default()
+                    .push(eq.id.clone());
+            }
+        }
+    }
+
+    fn spawn(&mut self, cfg: Arc<EquipmentConfig>, ctx: &mut Context<Self>) {
+        let now = self.deps.clock.now();
+        let state = self
+            .restore
+            .remove(&cfg.id)
+            .unwrap_or_else(|| EquipmentState::new(now));
+        let summary = EquipmentSummary {
+            id: cfg.id.to_string(),
+            name: cfg.name.clone(),
+            kind: cfg.kind,
+            status: state.status,
+            since: state.since,
+            reason: state.reason.clone(),
+            offline_since: state.offline_since,
+            parent: cfg.parent.as_ref().map(|p| p.to_string()),
+            maintenance: None,
+        };
+        let actor = Equipment::new(
+            Arc::clone(&cfg),
+            self.cfg.id.clone(),
+            ctx.address(),
+            Arc::clone(&self.windows),
+            state,
+            Arc::clone(&self.deps),
+        );
+        let addr = actor.start();
+        if let Some(parent) = cfg.parent.as_ref().and_then(|p| self.members.get(p)) {
+            if rules::parent_cuts_off(parent.summary.status) {
+                addr.do_send(ParentDown(true));
+            }
+        }
+        self.members
+            .insert(cfg.id.clone(), Member { addr, cfg, summary });
+    }
+
+    /// Re-evaluates the site rules and re-arms the site's timer.
+    fn evaluate(&mut self, ctx: &mut Context<Self>) {
+        let now = self.deps.clock.now();
+        let windows = Arc::clone(&self.windows);
+        let cameras: Vec<CameraView<'_>> = self
+            .members
+            .values()
+            .filter(|m| m.cfg.kind == EquipmentKind::Camera)
+            .map(|m| CameraView {
+                id: &m.cfg.id,
+                status: m.summary.status,
+                offline_since: m.summary.offline_since,
+                after: m.cfg.thresholds.camera_offline_after,
+                in_maintenance: m.summary.status == Status::Down
+                    && maintenance::active_for(&windows, &m.cfg.id, now).is_some(),
+            })
+            .collect();
+        let any_down = cameras.iter().any(|c| c.status == Status::Down);
+        let verdict = rules::cameras_offline(&cameras, self.cfg.camera_tolerance, now);
+        drop(cameras);
+        let conditions: Vec<Condition> = verdict.condition.into_iter().collect();
+        let owner = Owner::Site(self.cfg.id.clone());
+        let deps = Arc::clone(&self.deps);
+        let mut in_window = || maintenance::active_site_wide(&windows, now).map(String::from);
+        let events = alert::reconcile(
+            &mut self.alerts,
+            &owner,
+            &self.cfg.id,
+            &conditions,
+            now,
+            &mut in_window,
+            &mut || deps.ids.next(),
+        );
+        self.deps.publish(&events);
+        self.persist();
+
+        let waiting = self.alerts.iter().any(|a| a.state.is_live() && !a.notified);
+        let mut next = verdict.next_deadline;
+        if any_down || waiting {
+            if let Some(w) = maintenance::next_change(&windows, now) {
+                next = Some(next.map_or(w, |n: DateTime<Utc>| n.min(w)));
+            }
+        }
+        if let Some(h) = self.timer.take() {
+            ctx.cancel_future(h);
+        }
+        if let Some(at) = next {
+            let wait = self.deps.clock.until(at);
+            self.timer = Some(ctx.run_later(wait, |act, ctx| {
+                act.timer = None;
+                act.evaluate(ctx);
+            }));
+        }
+    }
+
+    fn persist(&mut self) {
+        let snap = SiteSnapshot {
+            alerts: self.alerts.clone(),
+        };
+        if snap != self.last_snapshot {
+            self.deps.store.put_site(&self.cfg.id, &snap);
+            self.last_snapshot = snap;
+        }
+    }
+
+    fn summary(&self) -> SiteSummary {
+        let mut by_status = BTreeMap::new();
+        for m in self.members.values() {
+            *by_status.entry(m.summary.status).or_insert(0) += 1;
+        }
+        SiteSummary {
+            id: self.cfg.id.to_string(),
+            name: self.cfg.name.clone(),
+            client: self.cfg.client.to_string(),
+            timezone: self.cfg.timezone.name().to_string(),
+            equipment: self.members.len(),
+            by_status,
+            maintenance: maintenance::active_site_wide(&self.windows, self.deps.clock.now())
+                .map(String::from),
+        }
+    }
+}
+
+impl Actor for Site {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        self.deps.restore(&self.alerts);
+        self.rebuild_children();
+        let cfgs: Vec<Arc<EquipmentConfig>> = self.cfg.equipment.values().cloned().collect();
+        for cfg in cfgs {
+            self.spawn(cfg, ctx);
+        }
+        self.restore.clear();
+        self.evaluate(ctx);
+    }
+}
+
+/// An equipment's availability changed.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct StatusReport {
+    /// The equipment as it is now.
+    pub summary: EquipmentSummary,
+}
+
+impl Handler<StatusReport> for Site {
+    type Result = ();
+
+    fn handle(&mut self, msg: StatusReport, ctx: &mut Self::Context) {
+        let id = EquipmentId::new(&msg.summary.id);
+        let Some(member) = self.members.get_mut(&id) else {
+            return;
+        };
+        let was_off = rules::parent_cuts_off(member.summary.status);
+        let is_off = rules::parent_cuts_off(msg.summary.status);
+        member.summary = msg.summary;
+        if was_off != is_off {
+            for child in self.children.get(&id).into_iter().flatten() {
+                if let Some(c) = self.members.get(child) {
+                    c.addr.do_send(ParentDown(is_off));
+                }
+            }
+        }
+        self.evaluate(ctx);
+    }
+}
+
+/// New config for this site. Unchanged equipment keep running untouched; changed ones keep
+/// their live state.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct UpdateSite(pub Arc<SiteConfig>);
+
+impl Handler<UpdateSite> for Site {
+    type Result = ();
+
+    fn handle(&mut self, msg: UpdateSite, ctx: &mut Self::Context) {
+        let new = msg.0;
+        let diff = SiteDiff::between(&self.cfg, &new);
+        let windows_changed = self.cfg.maintenance != new.maintenance;
+        self.cfg = Arc::clone(&new);
+        if windows_changed {
+            self.windows = Arc::new(new.maintenance.clone());
+        }
+        self.rebuild_children();
+        for id in &diff.to_remove {
+            if let Some(m) = self.members.remove(id) {
+                m.addr.do_send(Retire);
+            }
+        }
+        for id in &diff.to_change {
+            if let (Some(m), Some(cfg)) = (self.members.get_mut(id), new.equipment.get(id)) {
+                m.cfg = Arc::clone(cfg);
+                m.summary.name = cfg.name.clone();
+                m.summary.kind = cfg.kind;
+                m.summary.parent = cfg.parent.as_ref().map(|p| p.to_string());
+                m.addr.do_send(UpdateEquipment {
+                    cfg: Arc::clone(cfg),
+                    windows: Arc::clone(&self.windows),
+                });
+            }
+        }
+        if windows_changed {
+            for (id, m) in &self.members {
+                if !diff.to_change.contains(id) {
+                    m.addr.do_send(UpdateEquipment {
+                        cfg: Arc::clone(&m.cfg),
+                        windows: Arc::clone(&self.windows),
+                    });
+                }
+            }
+        }
+        for id in &diff.to_add {
+            if let Some(cfg) = new.equipment.get(id) {
+                self.spawn(Arc::clone(cfg), ctx);
+            }
+        }
+        // A changed parent link: tell each child whether its (new) parent cuts it off.
+        for m in self.members.values() {
+            let parent_off = m
+                .cfg
+                .parent
+                .as_ref()
+                .and_then(|p| self.members.get(p))
+                .is_some_and(|p| rules::parent_cuts_off(p.summary.status));
+            if diff.to_change.contains(&m.cfg.id) {
+                m.addr.do_send(ParentDown(parent_off));
+            }
+        }
+        tracing::info!(
+            site = %self.cfg.id, added = diff.to_add.len(), changed = diff.to_change.len(),
+            removed = diff.to_remove.len(), settings = diff.settings_changed, "site config applied"
+        );
+        self.evaluate(ctx);
+    }
+}
+
+/// The site was removed from the config: retire its equipment, close its alerts, stop.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct RetireSite;
+
+impl Handler<RetireSite> for Site {
+    type Result = ();
+
+    fn handle(&mut self, _: RetireSite, ctx: &mut Self::Context) {
+        for m in std::mem::take(&mut self.members).into_values() {
+            m.addr.do_send(Retire);
+        }
+        let events = alert::close_all_removed(&mut self.alerts, self.deps.clock.now());
+        self.deps.publish(&events);
+        self.deps.store.remove_site(&self.cfg.id);
+        tracing::info!(site = %self.cfg.id, "site removed from the configuration");
+        ctx.stop();
+    }
+}
+
+/// Asks for the site's summary.
+#[derive(Message)]
+#[rtype(result = "SiteSummary")]
+pub struct SiteSummaryQuery;
+
+impl Handler<SiteSummaryQuery> for Site {
+    type Result = MessageResult<SiteSummaryQuery>;
+
+    fn handle(&mut self, _: SiteSummaryQuery, _: &mut Self::Context) -> Self::Result {
+        MessageResult(self.summary())
+    }
+}
+
+/// Asks for the site with its equipment.
+#[derive(Message)]
+#[rtype(result = "SiteDetail")]
+pub struct SiteDetailQuery;
+
+impl Handler<SiteDetailQuery> for Site {
+    type Result = MessageResult<SiteDetailQuery>;
+
+    fn handle(&mut self, _: SiteDetailQuery, _: &mut Self::Context) -> Self::Result {
+        let now = self.deps.clock.now();
+        let equipment = self
+            .members
+            .values()
+            .map(|m| {
+                let mut s = m.summary.clone();
+                s.maintenance =
+                    maintenance::active_for(&self.windows, &m.cfg.id, now).map(String::from);
+                s
+            })
+            .collect();
+        MessageResult(SiteDetail {
+            site: self.summary(),
+            equipment,
+            alerts: self.alerts.clone(),
+        })
+    }
+}
+
+/// An operator's action on an alert.
+#[derive(Debug, Clone)]
+pub enum AlertAction {
+    /// Acknowledge.
+    Acknowledge {
+        /// Operator.
+        by: String,
+        /// Optional note.
+        note: Option<String>,
+    },
+    /// Close with a resolution note.
+    Close {
+        /// Operator.
+        by: String,
+        /// Resolution note.
+        note: String,
+    },
+}
+
+/// An operator's action on an alert, routed to the actor owning it.
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "Result<Alert, ActionError>")]
+pub struct OwnerAction {
+    /// Owner of the alert.
+    pub owner: Owner,
+    /// Alert number.
+    pub id: u64,
+    /// What to do.
+    pub action: AlertAction,
+}
+
+impl OwnerAction {
+    /// Applies the action to an owner's alerts.
+    pub fn apply(
+        self,
+        alerts: &mut Vec<Alert>,
+        now: DateTime<Utc>,
+    ) -> Result<AlertEvent, ActionError> {
+        match self.action {
+            AlertAction::Acknowledge { by, note } => {
+                alert::acknowledge(alerts, self.id, &by, note, now)
+            }
+            AlertAction::Close { by, note } => alert::close(alerts, self.id, &by, &note, now),
+        }
+    }
+}
+
+impl Handler<OwnerAction> for Site {
+    type Result = ResponseFuture<Result<Alert, ActionError>>;
+
+    fn handle(&mut self, msg: OwnerAction, _: &mut Self::Context) -> Self::Result {
+        let id = msg.id;
+        match &msg.owner {
+            Owner::Site(_) => {
+                let now = self.deps.clock.now();
+                let result = msg.apply(&mut self.alerts, now).map(|event| {
+                    self.deps.publish(std::slice::from_ref(&event));
+                    event.alert
+                });
+                self.persist();
+                Box::pin(std::future::ready(result))
+            }
+            Owner::Equipment(eq) => match self.members.get(eq) {
+                Some(m) => {
+                    let fut = m.addr.send(msg);
+                    Box::pin(async move { fut.await.unwrap_or(Err(ActionError::NotFound(id))) })
+                }
+                None => Box::pin(std::future::ready(Err(ActionError::NotFound(id)))),
+            },
+        }
+    }
+}
+
+/// Asks an equipment's details through its site.
+#[derive(Message)]
+#[rtype(result = "Option<crate::status::EquipmentDetail>")]
+pub struct EquipmentDetailQuery(pub EquipmentId);
+
+impl Handler<EquipmentDetailQuery> for Site {
+    type Result = ResponseFuture<Option<crate::status::EquipmentDetail>>;
+
+    fn handle(&mut self, msg: EquipmentDetailQuery, _: &mut Self::Context) -> Self::Result {
+        match self.members.get(&msg.0) {
+            Some(m) => {
+                let fut = m.addr.send(super::equipment::EquipmentQuery);
+                Box::pin(async move { fut.await.ok() })
+            }
+            None => Box::pin(std::future::ready(None)),
+        }
+    }
+}

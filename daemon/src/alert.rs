@@ -1,0 +1,652 @@
+//! Alerts and their lifecycle: open -> acknowledged -> resolved (condition cleared) or
+//! closed (by an operator, with a note). Pure: no actors, no storage, no I/O.
+//!
+//! An alert is identified stably by its owner (an equipment or a site) and its rule, so a
+//! condition that persists never opens a second alert. Each alert carries its timeline.
+
+use crate::config::{EquipmentId, SiteId};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// How serious an alert is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Needs attention.
+    Warning,
+    /// Needs action now.
+    Critical,
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Severity::Warning => "warning",
+            Severity::Critical => "critical",
+        })
+    }
+}
+
+/// Where an alert is in its lifecycle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AlertState {
+    /// Raised and not yet acknowledged.
+    Open,
+    /// An operator took it in hand.
+    Acknowledged,
+    /// The condition cleared.
+    Resolved,
+    /// An operator closed it with a resolution note.
+    Closed,
+}
+
+impl AlertState {
+    /// Open or acknowledged.
+    pub fn is_live(self) -> bool {
+        matches!(self, AlertState::Open | AlertState::Acknowledged)
+    }
+}
+
+impl fmt::Display for AlertState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            AlertState::Open => "open",
+            AlertState::Acknowledged => "acknowledged",
+            AlertState::Resolved => "resolved",
+            AlertState::Closed => "closed",
+        })
+    }
+}
+
+/// What an alert is about.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Owner {
+    /// One equipment.
+    Equipment(EquipmentId),
+    /// A whole site (offline cameras above tolerance).
+    Site(SiteId),
+}
+
+impl fmt::Display for Owner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Owner::Equipment(id) => write!(f, "equipment {id}"),
+            Owner::Site(id) => write!(f, "site {id}"),
+        }
+    }
+}
+
+/// A rule's verdict: this condition holds now.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Condition {
+    /// Rule name, with the series when a rule watches several (`disk.usage{mountpoint=/data}`).
+    pub rule: String,
+    /// Severity.
+    pub severity: Severity,
+    /// One line for operators.
+    pub summary: String,
+}
+
+/// Who did something to an alert, when, and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Action {
+    /// Operator name.
+    pub by: String,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Free text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// One line of an alert's history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TimelineEntry {
+    /// When.
+    pub at: DateTime<Utc>,
+    /// What happened.
+    pub event: String,
+    /// Details.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub detail: String,
+}
+
+/// An alert with its history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Alert {
+    /// Unique number of this occurrence.
+    pub id: u64,
+    /// What the alert is about.
+    pub owner: Owner,
+    /// Site of the owner.
+    pub site: SiteId,
+    /// Rule that raised it.
+    pub rule: String,
+    /// Current severity.
+    pub severity: Severity,
+    /// Lifecycle state.
+    pub state: AlertState,
+    /// One line for operators.
+    pub summary: String,
+    /// When the alert opened.
+    pub opened_at: DateTime<Utc>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+    /// Acknowledgement.
+    #[serde(default)]
+    pub acknowledged: Option<Action>,
+    /// When the condition cleared.
+    #[serde(default)]
+    pub resolved_at: Option<DateTime<Utc>>,
+    /// Closure by an operator.
+    #[serde(default)]
+    pub closed: Option<Action>,
+    /// Whether its opening was notified (false while suppressed by maintenance).
+    pub notified: bool,
+    /// Why notification was suppressed, if it was.
+    #[serde(default)]
+    pub suppressed: Option<String>,
+    /// History.
+    pub timeline: Vec<TimelineEntry>,
+}
+
+impl Alert {
+    fn log(&mut self, at: DateTime<Utc>, event: &str, detail: impl Into<String>) {
+        self.updated_at = at;
+        self.timeline.push(TimelineEntry {
+            at,
+            event: event.to_string(),
+            detail: detail.into(),
+        });
+    }
+}
+
+/// What happened to an alert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Change {
+    /// A new alert.
+    Opened,
+    /// Severity or summary changed.
+    Updated,
+    /// A suppressed alert is notified after its maintenance window ended.
+    Notified,
+    /// An operator acknowledged it.
+    Acknowledged,
+    /// Its condition cleared.
+    Resolved,
+    /// An operator closed it.
+    Closed,
+}
+
+/// One change to one alert, for the store, the notifier and the live API.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlertEvent {
+    /// The alert after the change.
+    pub alert: Alert,
+    /// The change.
+    pub change: Change,
+    /// Whether the change should reach people (false when suppressed by maintenance, or
+    /// for the resolution of an alert that was never notified).
+    pub notify: bool,
+}
+
+/// Why an operator action was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ActionError {
+    /// No live alert has this number.
+    #[error("no live alert #{0}")]
+    NotFound(u64),
+    /// The alert is already resolved or closed.
+    #[error("alert #{id} is already {state}")]
+    NotLive {
+        /// Alert number.
+        id: u64,
+        /// Its state.
+        state: AlertState,
+    },
+    /// Closing needs a resolution note.
+    #[error("closing an alert needs a resolution note")]
+    NoteRequired,
+    /// The operator name is empty.
+    #[error("the operator name is empty")]
+    NoOperator,
+}
+
+/// The alerts an owner holds: live ones, and closed ones whose condition still holds (so a
+/// closed alert is not reopened while its cause persists).
+pub type AlertSet = Vec<Alert>;
+
+/// Brings an owner's alerts in line with the conditions that hold now.
+///
+/// `maintenance` names the window suppressing notifications, if one is active; it is asked
+/// only when an alert opens or waits for notification. `next_id` numbers new alerts.
+pub fn reconcile(
+    alerts: &mut AlertSet,
+    owner: &Owner,
+    site: &SiteId,
+    conditions: &[Condition],
+    now: DateTime<Utc>,
+    maintenance: &mut dyn FnMut() -> Option<String>,
+    next_id: &mut dyn FnMut() -> u64,
+) -> Vec<AlertEvent> {
+    let mut events = Vec::new();
+    let mut window: Option<Option<String>> = None;
+    let mut maintenance = move || window.get_or_insert_with(&mut *maintenance).clone();
+    for cond in conditions {
+        match alerts.iter_mut().find(|a| a.rule == cond.rule) {
+            Some(alert) if alert.state.is_live() => {
+                let mut changed = false;
+                if alert.severity != cond.severity {
+                    let detail =
+                        format!("{} -> {}: {}", alert.severity, cond.severity, cond.summary);
+                    alert.severity = cond.severity;
+                    alert.log(now, "severity", detail);
+                    changed = true;
+                }
+                if alert.summary != cond.summary {
+                    alert.summary = cond.summary.clone();
+                    if !changed {
+                        alert.log(now, "updated", cond.summary.clone());
+                    }
+                    changed = true;
+                }
+                if changed {
+                    events.push(AlertEvent {
+                        alert: alert.clone(),
+                        change: Change::Updated,
+                        notify: alert.notified,
+                    });
+                }
+                if !alert.notified && maintenance().is_none() {
+                    alert.notified = true;
+                    alert.log(
+                        now,
+                        "notified",
+                        "maintenance window ended with the condition still present",
+                    );
+                    events.push(AlertEvent {
+                        alert: alert.clone(),
+                        change: Change::Notified,
+                        notify: true,
+                    });
+                }
+            }
+            Some(_) => {} // Closed by an operator while the condition persists.
+            None => {
+                let maintenance = maintenance();
+                let mut alert = Alert {
+                    id: next_id(),
+                    owner: owner.clone(),
+                    site: site.clone(),
+                    rule: cond.rule.clone(),
+                    severity: cond.severity,
+                    state: AlertState::Open,
+                    summary: cond.summary.clone(),
+                    opened_at: now,
+                    updated_at: now,
+                    acknowledged: None,
+                    resolved_at: None,
+                    closed: None,
+                    notified: maintenance.is_none(),
+                    suppressed: maintenance
+                        .as_ref()
+                        .map(|m| format!("maintenance window `{m}`")),
+                    timeline: Vec::new(),
+                };
+                alert.log(
+                    now,
+                    "opened",
+                    format!("{}: {}", cond.severity, cond.summary),
+                );
+                if let Some(m) = &maintenance {
+                    alert.log(
+                        now,
+                        "suppressed",
+                        format!("notification suppressed by maintenance window `{m}`"),
+                    );
+                }
+                events.push(AlertEvent {
+                    alert: alert.clone(),
+                    change: Change::Opened,
+                    notify: maintenance.is_none(),
+                });
+                alerts.push(alert);
+            }
+        }
+    }
+    // Alerts whose condition no longer holds.
+    let mut i = 0;
+    while i < alerts.len() {
+        if conditions.iter().any(|c| c.rule == alerts[i].rule) {
+            i += 1;
+            continue;
+        }
+        let mut alert = alerts.remove(i);
+        if alert.state.is_live() {
+            alert.state = AlertState::Resolved;
+            alert.resolved_at = Some(now);
+            alert.log(now, "resolved", "condition cleared");
+            events.push(AlertEvent {
+                notify: alert.notified,
+                alert,
+                change: Change::Resolved,
+            });
+        }
+    }
+    events
+}
+
+/// Records an acknowledgement.
+pub fn acknowledge(
+    alerts: &mut AlertSet,
+    id: u64,
+    by: &str,
+    note: Option<String>,
+    now: DateTime<Utc>,
+) -> Result<AlertEvent, ActionError> {
+    if by.trim().is_empty() {
+        return Err(ActionError::NoOperator);
+    }
+    let alert = alerts
+        .iter_mut()
+        .find(|a| a.id == id)
+        .ok_or(ActionError::NotFound(id))?;
+    if alert.state != AlertState::Open {
+        return Err(ActionError::NotLive {
+            id,
+            state: alert.state,
+        });
+    }
+    alert.state = AlertState::Acknowledged;
+    alert.acknowledged = Some(Action {
+        by: by.to_string(),
+        at: now,
+        note: note.clone(),
+    });
+    alert.log(
+        now,
+        "acknowledged",
+        format!(
+            "by {by}{}",
+            note.map(|n| format!(": {n}")).unwrap_or_default()
+        ),
+    );
+    Ok(AlertEvent {
+        alert: alert.clone(),
+        change: Change::Acknowledged,
+        notify: alert.notified,
+    })
+}
+
+/// Closes a live alert with a resolution note. The alert stays in the set, closed, until its
+/// condition clears, so it is not reopened meanwhile.
+pub fn close(
+    alerts: &mut AlertSet,
+    id: u64,
+    by: &str,
+    note: &str,
+    now: DateTime<Utc>,
+) -> Result<AlertEvent, ActionError> {
+    if by.trim().is_empty() {
+        return Err(ActionError::NoOperator);
+    }
+    if note.trim().is_empty() {
+        return Err(ActionError::NoteRequired);
+    }
+    let alert = alerts
+        .iter_mut()
+        .find(|a| a.id == id)
+        .ok_or(ActionError::NotFound(id))?;
+    if !alert.state.is_live() {
+        return Err(ActionError::NotLive {
+            id,
+            state: alert.state,
+        });
+    }
+    alert.state = AlertState::Closed;
+    alert.closed = Some(Action {
+        by: by.to_string(),
+        at: now,
+        note: Some(note.to_string()),
+    });
+    alert.log(now, "closed", format!("by {by}: {note}"));
+    Ok(AlertEvent {
+        alert: alert.clone(),
+        change: Change::Closed,
+        notify: alert.notified,
+    })
+}
+
+/// Closes every live alert of an owner removed from the configuration.
+pub fn close_all_removed(alerts: &mut AlertSet, now: DateTime<Utc>) -> Vec<AlertEvent> {
+    let mut events = Vec::new();
+    for mut alert in alerts.drain(..) {
+        if alert.state.is_live() {
+            alert.state = AlertState::Closed;
+            alert.closed = Some(Action {
+                by: "vigie".into(),
+                at: now,
+                note: Some("removed from the configuration".into()),
+            });
+            alert.log(now, "closed", "removed from the configuration");
+            events.push(AlertEvent {
+                notify: alert.notified,
+                alert,
+                change: Change::Closed,
+            });
+        }
+    }
+    events
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(min: i64) -> DateTime<Utc> {
+        DateTime::<Utc>::UNIX_EPOCH + chrono::Duration::minutes(min)
+    }
+
+    fn cond(rule: &str, sev: Severity) -> Condition {
+        Condition {
+            rule: rule.into(),
+            severity: sev,
+            summary: format!("{rule} {sev}"),
+        }
+    }
+
+    struct Ids(u64);
+    impl Ids {
+        fn next(&mut self) -> u64 {
+            self.0 += 1;
+            self.0
+        }
+    }
+
+    fn run(
+        alerts: &mut AlertSet,
+        conds: &[Condition],
+        now: DateTime<Utc>,
+        m: Option<&str>,
+        ids: &mut Ids,
+    ) -> Vec<AlertEvent> {
+        let owner = Owner::Equipment(EquipmentId::new("nvr-1"));
+        reconcile(
+            alerts,
+            &owner,
+            &SiteId::new("s"),
+            conds,
+            now,
+            &mut || m.map(String::from),
+            &mut || ids.next(),
+        )
+    }
+
+    #[test]
+    fn persistent_condition_opens_one_alert_and_escalates_severity() {
+        let mut alerts = Vec::new();
+        let mut ids = Ids(0);
+        let e = run(
+            &mut alerts,
+            &[cond("disk", Severity::Warning)],
+            t(0),
+            None,
+            &mut ids,
+        );
+        assert_eq!(e.len(), 1);
+        assert_eq!(e[0].change, Change::Opened);
+        assert!(
+            run(
+                &mut alerts,
+                &[cond("disk", Severity::Warning)],
+                t(1),
+                None,
+                &mut ids
+            )
+            .is_empty()
+        );
+        let e = run(
+            &mut alerts,
+            &[cond("disk", Severity::Critical)],
+            t(2),
+            None,
+            &mut ids,
+        );
+        assert_eq!(e.len(), 1);
+        assert_eq!(e[0].change, Change::Updated);
+        assert_eq!(alerts.len(), 1);
+        assert_eq!(alerts[0].id, 1);
+        assert_eq!(alerts[0].severity, Severity::Critical);
+        let e = run(&mut alerts, &[], t(3), None, &mut ids);
+        assert_eq!(e[0].change, Change::Resolved);
+        assert!(e[0].notify);
+        assert!(alerts.is_empty());
+        // A new occurrence gets a new number.
+        run(
+            &mut alerts,
+            &[cond("disk", Severity::Warning)],
+            t(4),
+            None,
+            &mut ids,
+        );
+        assert_eq!(alerts[0].id, 2);
+    }
+
+    #[test]
+    fn acknowledged_alert_resolves_and_closed_alert_is_not_reopened() {
+        let mut alerts = Vec::new();
+        let mut ids = Ids(0);
+        run(
+            &mut alerts,
+            &[cond("a", Severity::Critical), cond("b", Severity::Warning)],
+            t(0),
+            None,
+            &mut ids,
+        );
+        let ack = acknowledge(
+            &mut alerts,
+            1,
+            "marie",
+            Some("on site at 10:00".into()),
+            t(1),
+        )
+        .expect("ack");
+        assert_eq!(ack.alert.state, AlertState::Acknowledged);
+        assert_eq!(
+            acknowledge(&mut alerts, 1, "marie", None, t(1)),
+            Err(ActionError::NotLive {
+                id: 1,
+                state: AlertState::Acknowledged
+            })
+        );
+        assert_eq!(
+            close(&mut alerts, 2, "marie", " ", t(2)),
+            Err(ActionError::NoteRequired)
+        );
+        close(&mut alerts, 2, "marie", "replaced the disk", t(2)).expect("close");
+        // Condition b persists: the closed alert is not reopened.
+        let e = run(
+            &mut alerts,
+            &[cond("a", Severity::Critical), cond("b", Severity::Warning)],
+            t(3),
+            None,
+            &mut ids,
+        );
+        assert!(e.is_empty());
+        // Both clear: a is resolved, b silently leaves the set.
+        let e = run(&mut alerts, &[], t(4), None, &mut ids);
+        assert_eq!(e.len(), 1);
+        assert_eq!(e[0].alert.id, 1);
+        assert_eq!(e[0].alert.state, AlertState::Resolved);
+        assert!(e[0].alert.acknowledged.is_some());
+        assert!(alerts.is_empty());
+    }
+
+    #[test]
+    fn maintenance_suppresses_opening_but_not_resolution_of_notified_alerts() {
+        let mut alerts = Vec::new();
+        let mut ids = Ids(0);
+        // Notified before the window.
+        run(
+            &mut alerts,
+            &[cond("a", Severity::Critical)],
+            t(0),
+            None,
+            &mut ids,
+        );
+        // Raised during the window: recorded, not notified.
+        let e = run(
+            &mut alerts,
+            &[cond("a", Severity::Critical), cond("b", Severity::Critical)],
+            t(1),
+            Some("upgrade"),
+            &mut ids,
+        );
+        assert_eq!(e.len(), 1);
+        assert!(!e[0].notify);
+        assert_eq!(
+            e[0].alert.suppressed.as_deref(),
+            Some("maintenance window `upgrade`")
+        );
+        // Both clear during the window: a's resolution is notified, b's is not.
+        let e = run(&mut alerts, &[], t(2), Some("upgrade"), &mut ids);
+        let by_rule = |r: &str| e.iter().find(|x| x.alert.rule == r).expect("event");
+        assert!(by_rule("a").notify);
+        assert!(!by_rule("b").notify);
+    }
+
+    #[test]
+    fn suppressed_alert_still_present_after_window_is_notified() {
+        let mut alerts = Vec::new();
+        let mut ids = Ids(0);
+        run(
+            &mut alerts,
+            &[cond("a", Severity::Critical)],
+            t(0),
+            Some("w"),
+            &mut ids,
+        );
+        let e = run(
+            &mut alerts,
+            &[cond("a", Severity::Critical)],
+            t(1),
+            Some("w"),
+            &mut ids,
+        );
+        assert!(e.is_empty());
+        let e = run(
+            &mut alerts,
+            &[cond("a", Severity::Critical)],
+            t(2),
+            None,
+            &mut ids,
+        );
+        assert_eq!(e.len(), 1);
+        assert_eq!(e[0].change, Change::Notified);
+        assert!(e[0].notify);
+    }
+}

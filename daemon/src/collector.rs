@@ -1,0 +1,166 @@
+//! The collection seam: equipment actors ask a [`Collector`] for an observation and receive
+//! the result as a message. Real collectors (ICMP, SNMP, heartbeats, agents, WASM probes)
+//! implement the trait; [`ScriptedCollector`] replays a scripted world for tests and demos.
+
+use crate::config::EquipmentConfig;
+use crate::observation::Observation;
+use futures::future::BoxFuture;
+use serde::Deserialize;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::SystemTime;
+
+/// Collects one equipment. Implementations must not block: the returned future does the I/O
+/// and is run outside the actor.
+pub trait Collector: Send + Sync + 'static {
+    /// Starts a collection of `equipment`; the future yields its observation.
+    fn collect(&self, equipment: &Arc<EquipmentConfig>) -> BoxFuture<'static, Observation>;
+}
+
+/// What a scripted equipment does when collected.
+#[derive(Debug, Clone)]
+pub enum Script {
+    /// Answers this observation.
+    Answer(Observation),
+    /// Panics while starting the collection (tests the actor's supervision).
+    Panic,
+    /// Never answers (tests the probe timeout).
+    Hang,
+}
+
+#[derive(Debug)]
+struct World {
+    default: Observation,
+    scripts: HashMap<String, Script>,
+    calls: HashMap<String, u64>,
+    file: Option<(PathBuf, Option<SystemTime>)>,
+}
+
+/// A world file for `vigie run --simulate`: a default observation and one per equipment.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WorldFile {
+    #[serde(default)]
+    default: Option<Observation>,
+    #[serde(default)]
+    equipment: HashMap<String, Observation>,
+}
+
+/// Why a world file was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum WorldError {
+    /// It cannot be read.
+    #[error("cannot read the simulation file {0}: {1}")]
+    Read(PathBuf, std::io::Error),
+    /// It is not valid.
+    #[error("invalid simulation file {0}: {1}")]
+    Parse(PathBuf, String),
+}
+
+/// A collector answering from a script: set by tests, or read from a world file that is
+/// re-read whenever it changes.
+#[derive(Debug, Clone)]
+pub struct ScriptedCollector {
+    world: Arc<Mutex<World>>,
+}
+
+impl Default for ScriptedCollector {
+    fn default() -> Self {
+        Self::new(Observation::up())
+    }
+}
+
+impl ScriptedCollector {
+    /// Every equipment answers `default` until scripted otherwise.
+    pub fn new(default: Observation) -> Self {
+        ScriptedCollector {
+            world: Arc::new(Mutex::new(World {
+                default,
+                scripts: HashMap::new(),
+                calls: HashMap::new(),
+                file: None,
+            })),
+        }
+    }
+
+    /// A collector replaying the world file at `path` (re-read when it changes).
+    pub fn from_file(path: &Path) -> Result<Self, WorldError> {
+        let me = Self::default();
+        {
+            let mut w = me.lock();
+            w.file = Some((path.to_path_buf(), None));
+            reload_world(&mut w)?;
+        }
+        Ok(me)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, World> {
+        self.world.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Scripts one equipment.
+    pub fn set(&self, id: &str, script: Script) {
+        self.lock().scripts.insert(id.to_string(), script);
+    }
+
+    /// Scripts one equipment's answer.
+    pub fn answer(&self, id: &str, obs: Observation) {
+        self.set(id, Script::Answer(obs));
+    }
+
+    /// Changes the default answer.
+    pub fn set_default(&self, obs: Observation) {
+        self.lock().default = obs;
+    }
+
+    /// How many collections of `id` were started.
+    pub fn calls(&self, id: &str) -> u64 {
+        self.lock().calls.get(id).copied().unwrap_or(0)
+    }
+}
+
+fn reload_world(w: &mut World) -> Result<(), WorldError> {
+    let Some((path, seen)) = &w.file else {
+        return Ok(());
+    };
+    let mtime = std::fs::metadata(path).and_then(|m| m.modified()).ok();
+    if mtime.is_some() && mtime == *seen {
+        return Ok(());
+    }
+    let path = path.clone();
+    let text = std::fs::read_to_string(&path).map_err(|e| WorldError::Read(path.clone(), e))?;
+    let file: WorldFile =
+        toml::from_str(&text).map_err(|e| WorldError::Parse(path.clone(), e.to_string()))?;
+    w.file = Some((path, mtime));
+    if let Some(d) = file.default {
+        w.default = d;
+    }
+    w.scripts = file
+        .equipment
+        .into_iter()
+        .map(|(k, v)| (k, Script::Answer(v)))
+        .collect();
+    Ok(())
+}
+
+impl Collector for ScriptedCollector {
+    fn collect(&self, equipment: &Arc<EquipmentConfig>) -> BoxFuture<'static, Observation> {
+        let script = {
+            let mut w = self.lock();
+            if let Err(e) = reload_world(&mut w) {
+                tracing::warn!("{e}; keeping the previous simulation");
+            }
+            *w.calls.entry(equipment.id.to_string()).or_insert(0) += 1;
+            w.scripts
+                .get(equipment.id.as_str())
+                .cloned()
+                .unwrap_or_else(|| Script::Answer(w.default.clone()))
+        };
+        match script {
+            Script::Answer(obs) => Box::pin(std::future::ready(obs)),
+            Script::Hang => Box::pin(std::future::pending()),
+            Script::Panic => panic!("scripted panic while collecting {}", equipment.id),
+        }
+    }
+}

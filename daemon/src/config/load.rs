@@ -1,0 +1,1494 @@
+//! Reading a config directory: `vigie.toml` plus `sites/*.toml`, parsed section by section so
+//! that every error of a file is reported with its file, line and column.
+
+use super::model::*;
+use super::raw::*;
+use crate::maintenance::{MaintenanceWindow, WindowError};
+use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono_tz::Tz;
+use serde::Deserialize;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use toml::Spanned;
+use toml::de::{DeTable, DeValue, ValueDeserializer};
+
+/// Name of the main file in a config directory.
+pub const MAIN_FILE: &str = "vigie.toml";
+/// Name of the folder holding one file per site.
+pub const SITES_DIR: &str = "sites";
+
+/// One problem found in a config file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    /// File, relative to the config directory.
+    pub file: PathBuf,
+    /// 1-based line (0 when the problem concerns the whole file).
+    pub line: usize,
+    /// 1-based column (0 when the problem concerns the whole file).
+    pub column: usize,
+    /// What is wrong, in plain words.
+    pub message: String,
+    /// A suggestion, such as the key that was probably meant.
+    pub hint: Option<String>,
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line == 0 {
+            write!(f, "{}: {}", self.file.display(), self.message)?;
+        } else {
+            write!(
+                f,
+                "{}:{}:{}: {}",
+                self.file.display(),
+                self.line,
+                self.column,
+                self.message
+            )?;
+        }
+        if let Some(hint) = &self.hint {
+            write!(f, "\n  hint: {hint}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Every problem found in a config directory; the config is refused as a whole.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct ConfigErrors(pub Vec<Diagnostic>);
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, d) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{d}")?;
+        }
+        Ok(())
+    }
+}
+
+/// A file being read, and the diagnostics found in it.
+struct FileCx<'a> {
+    path: PathBuf,
+    text: &'a str,
+    diags: &'a mut Vec<Diagnostic>,
+}
+
+impl FileCx<'_> {
+    fn position(&self, offset: usize) -> (usize, usize) {
+        let offset = offset.min(self.text.len());
+        let before = &self.text[..offset];
+        let line = before.matches('\n').count() + 1;
+        let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
+        let column = before[line_start..].chars().count() + 1;
+        (line, column)
+    }
+
+    fn error(&mut self, span: Range<usize>, message: impl Into<String>, hint: Option<String>) {
+        let (line, column) = self.position(span.start);
+        self.diags.push(Diagnostic {
+            file: self.path.clone(),
+            line,
+            column,
+            message: message.into(),
+            hint,
+        });
+    }
+
+    fn at<T>(&mut self, value: &Spanned<T>, message: impl Into<String>, hint: Option<String>) {
+        self.error(value.span(), message, hint);
+    }
+
+    fn toml_error(&mut self, err: toml::de::Error) {
+        let span = err.span().unwrap_or(0..0);
+        let (message, hint) = explain_serde_message(err.message());
+        self.error(span, message, hint);
+    }
+
+    /// Deserialises one spanned TOML value, recording an error when it does not fit.
+    fn section<T: for<'de> Deserialize<'de>>(&mut self, value: &Spanned<DeValue<'_>>) -> Option<T> {
+        match T::deserialize(ValueDeserializer::from(value.clone())) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.toml_error(e);
+                None
+            }
+        }
+    }
+
+    fn duration(&mut self, value: &Spanned<String>, what: &str) -> Option<Duration> {
+        match humantime::parse_duration(value.get_ref().trim()) {
+            Ok(d) => Some(d),
+            Err(_) => {
+                self.at(
+                    value,
+                    format!("{what}: `{}` is not a duration", value.get_ref()),
+                    Some("write a number and a unit, such as `30s`, `5m`, `2h` or `7d`".into()),
+                );
+                None
+            }
+        }
+    }
+
+    fn bounded_duration(
+        &mut self,
+        value: &Spanned<String>,
+        what: &str,
+        min: Duration,
+        max: Duration,
+    ) -> Option<Duration> {
+        let d = self.duration(value, what)?;
+        if d < min || d > max {
+            self.at(
+                value,
+                format!(
+                    "{what}: {} is out of range ({} to {})",
+                    value.get_ref(),
+                    crate::util::format_duration(min),
+                    crate::util::format_duration(max)
+                ),
+                None,
+            );
+            return None;
+        }
+        Some(d)
+    }
+}
+
+/// Turns serde's messages into plain words and adds a hint for a misspelled key.
+fn explain_serde_message(message: &str) -> (String, Option<String>) {
+    let message = message.trim().to_string();
+    if let Some(rest) = message.strip_prefix("unknown field `") {
+        if let Some((name, tail)) = rest.split_once('`') {
+            let expected: Vec<&str> = tail.split('`').skip(1).step_by(2).collect();
+            let hint = closest(name, expected.iter().copied())
+                .map(|c| format!("did you mean `{c}`?"))
+                .or_else(|| {
+                    (!expected.is_empty()).then(|| {
+                        format!(
+                            "the keys allowed here are {}",
+                            expected
+                                .iter()
+                                .map(|e| format!("`{e}`"))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )
+                    })
+                });
+            return (format!("unknown key `{name}`"), hint);
+        }
+    }
+    if let Some(rest) = message.strip_prefix("missing field `") {
+        if let Some((name, _)) = rest.split_once('`') {
+            return (format!("missing required key `{name}`"), None);
+        }
+    }
+    (message, None)
+}
+
+/// The candidate closest to `name`, if it is close enough to be a likely misspelling.
+pub fn closest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|c| (strsim::jaro_winkler(name, c), c))
+        .filter(|(score, _)| *score >= 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| c)
+}
+
+fn valid_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 64
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+fn check_id(cx: &mut FileCx<'_>, id: &Spanned<String>, what: &str) -> bool {
+    if valid_id(id.get_ref()) {
+        true
+    } else {
+        cx.at(
+            id,
+            format!("invalid {what} id `{}`", id.get_ref()),
+            Some("ids use letters, digits, `-`, `_` and `.`, up to 64 characters".into()),
+        );
+        false
+    }
+}
+
+fn key_spanned(key: &Spanned<toml::de::DeString<'_>>) -> Spanned<String> {
+    Spanned::new(key.span(), key.get_ref().to_string())
+}
+
+fn parse_file<'i>(cx: &mut FileCx<'i>) -> Option<Spanned<DeTable<'i>>> {
+    let (table, errors) = DeTable::parse_recoverable(cx.text);
+    if errors.is_empty() {
+        return Some(table);
+    }
+    for e in errors {
+        let span = e.span().unwrap_or(0..0);
+        cx.error(span, format!("TOML syntax: {}", e.message().trim()), None);
+    }
+    None
+}
+
+fn unknown_section(cx: &mut FileCx<'_>, key: &Spanned<String>, allowed: &[&str]) {
+    let hint = closest(key.get_ref(), allowed.iter().copied())
+        .map(|c| format!("did you mean `{c}`?"))
+        .unwrap_or_else(|| {
+            format!(
+                "the sections allowed here are {}",
+                allowed
+                    .iter()
+                    .map(|a| format!("`{a}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        });
+    cx.at(
+        key,
+        format!("unknown section `{}`", key.get_ref()),
+        Some(hint),
+    );
+}
+
+fn table_entries<'v, 'i>(
+    cx: &mut FileCx<'_>,
+    key: &Spanned<String>,
+    value: &'v Spanned<DeValue<'i>>,
+) -> Vec<(Spanned<String>, &'v Spanned<DeValue<'i>>)> {
+    match value.get_ref() {
+        DeValue::Table(t) => t.iter().map(|(k, v)| (key_spanned(k), v)).collect(),
+        other => {
+            cx.at(
+                key,
+                format!(
+                    "`{}` must be a table of entries, found {}",
+                    key.get_ref(),
+                    other.type_str()
+                ),
+                Some(format!("write `[{}.NAME]` headers", key.get_ref())),
+            );
+            Vec::new()
+        }
+    }
+}
+
+fn array_entries<'v, 'i>(
+    cx: &mut FileCx<'_>,
+    key: &Spanned<String>,
+    value: &'v Spanned<DeValue<'i>>,
+) -> &'v [Spanned<DeValue<'i>>] {
+    match value.get_ref() {
+        DeValue::Array(a) => a.as_ref(),
+        other => {
+            cx.at(
+                key,
+                format!(
+                    "`{}` must be a list of tables, found {}",
+                    key.get_ref(),
+                    other.type_str()
+                ),
+                Some(format!(
+                    "write each entry under a `[[{}]]` header",
+                    key.get_ref()
+                )),
+            );
+            &[]
+        }
+    }
+}
+
+fn read_main(cx: &mut FileCx<'_>) -> RawMain {
+    let mut raw = RawMain::default();
+    let Some(table) = parse_file(cx) else {
+        return raw;
+    };
+    for (key, value) in table.get_ref().iter() {
+        let key = key_spanned(key);
+        match key.get_ref().as_str() {
+            "daemon" => raw.daemon = cx.section(value).unwrap_or_default(),
+            "thresholds" => raw.thresholds = cx.section(value).unwrap_or_default(),
+            "on_call" => raw.on_call = cx.section(value).unwrap_or_default(),
+            "escalation" => raw.escalation = cx.section(value).unwrap_or_default(),
+            "channels" => raw.channels = cx.section(value).unwrap_or_default(),
+            "clients" => {
+                for (k, v) in table_entries(cx, &key, value) {
+                    if let Some(c) = cx.section(v) {
+                        raw.clients.insert(k, c);
+                    }
+                }
+            }
+            "contacts" => {
+                for (k, v) in table_entries(cx, &key, value) {
+                    if let Some(c) = cx.section(v) {
+                        raw.contacts.insert(k, c);
+                    }
+                }
+            }
+            "credentials" => {
+                for (k, v) in table_entries(cx, &key, value) {
+                    if let Some(c) = cx.section(v) {
+                        raw.credentials.insert(k, c);
+                    }
+                }
+            }
+            _ => unknown_section(cx, &key, MAIN_SECTIONS),
+        }
+    }
+    raw
+}
+
+fn read_site(cx: &mut FileCx<'_>) -> Option<RawSiteFile> {
+    let table = parse_file(cx)?;
+    let mut raw = RawSiteFile {
+        site: None,
+        thresholds: RawThresholds::default(),
+        maintenance: Vec::new(),
+        equipment: Vec::new(),
+    };
+    let mut site_seen = false;
+    for (key, value) in table.get_ref().iter() {
+        let key = key_spanned(key);
+        match key.get_ref().as_str() {
+            "site" => {
+                site_seen = true;
+                raw.site = cx.section(value);
+            }
+            "thresholds" => raw.thresholds = cx.section(value).unwrap_or_default(),
+            "maintenance" => {
+                for v in array_entries(cx, &key, value) {
+                    if let Some(m) = cx.section(v) {
+                        raw.maintenance.push(m);
+                    }
+                }
+            }
+            "equipment" => {
+                for v in array_entries(cx, &key, value) {
+                    if let Some(e) = cx.section(v) {
+                        raw.equipment.push(e);
+                    }
+                }
+            }
+            _ => unknown_section(cx, &key, SITE_SECTIONS),
+        }
+    }
+    if !site_seen {
+        cx.error(
+            0..0,
+            "missing `[site]` section",
+            Some("a site file starts with `[site]` giving `name`, `client` and `timezone`".into()),
+        );
+    }
+    Some(raw)
+}
+
+fn levels(
+    cx: &mut FileCx<'_>,
+    base: Levels,
+    raw: &Option<RawLevels>,
+    what: &str,
+    max: f64,
+) -> Levels {
+    let Some(raw) = raw else {
+        return base;
+    };
+    let mut out = base;
+    let number = |cx: &mut FileCx<'_>, v: &Option<Spanned<f64>>, field: &str, into: &mut f64| {
+        if let Some(v) = v {
+            let x = *v.get_ref();
+            if !x.is_finite() || x < 0.0 || x > max {
+                cx.at(
+                    v,
+                    format!("{what}.{field}: {x} is out of range (0 to {max})"),
+                    None,
+                );
+            } else {
+                *into = x;
+            }
+        }
+    };
+    number(cx, &raw.warning, "warning", &mut out.warning);
+    number(cx, &raw.critical, "critical", &mut out.critical);
+    number(cx, &raw.recovery, "recovery", &mut out.recovery);
+    if let Some(f) = &raw.for_ {
+        if let Some(d) = cx.bounded_duration(
+            f,
+            &format!("{what}.for"),
+            Duration::ZERO,
+            Duration::from_secs(86_400),
+        ) {
+            out.for_ = d;
+        }
+    }
+    if out.warning >= out.critical {
+        let span = raw
+            .warning
+            .as_ref()
+            .map(|w| w.span())
+            .or_else(|| raw.critical.as_ref().map(|c| c.span()));
+        if let Some(span) = span {
+            cx.error(
+                span,
+                format!(
+                    "{what}: the warning level ({}) must be below the critical level ({})",
+                    out.warning, out.critical
+                ),
+                None,
+            );
+        }
+    }
+    if out.recovery >= out.warning {
+        if let Some(r) = &raw.recovery {
+            cx.at(
+                r,
+                format!(
+                    "{what}.recovery: the margin ({}) must be smaller than the warning level ({})",
+                    out.recovery, out.warning
+                ),
+                None,
+            );
+        }
+    }
+    out
+}
+
+fn after(cx: &mut FileCx<'_>, base: Duration, raw: &Option<RawAfter>, what: &str) -> Duration {
+    match raw.as_ref().and_then(|r| r.after.as_ref()) {
+        Some(v) => cx
+            .bounded_duration(
+                v,
+                &format!("{what}.after"),
+                Duration::ZERO,
+                Duration::from_secs(7 * 86_400),
+            )
+            .unwrap_or(base),
+        None => base,
+    }
+}
+
+/// Applies threshold overrides on top of `base`.
+fn thresholds(cx: &mut FileCx<'_>, base: &Arc<Thresholds>, raw: &RawThresholds) -> Arc<Thresholds> {
+    let is_empty = raw.camera_offline.is_none()
+        && raw.connectivity.is_none()
+        && raw.disk.is_none()
+        && raw.temperature.is_none()
+        && raw.recording.is_none();
+    if is_empty {
+        return Arc::clone(base);
+    }
+    let b = **base;
+    Arc::new(Thresholds {
+        camera_offline_after: after(
+            cx,
+            b.camera_offline_after,
+            &raw.camera_offline,
+            "camera_offline",
+        ),
+        connectivity_after: after(cx, b.connectivity_after, &raw.connectivity, "connectivity"),
+        disk: levels(cx, b.disk, &raw.disk, "disk", 100.0),
+        temperature: levels(cx, b.temperature, &raw.temperature, "temperature", 200.0),
+        recording_after: after(cx, b.recording_after, &raw.recording, "recording"),
+    })
+}
+
+const INTERVAL_MIN: Duration = Duration::from_secs(1);
+const INTERVAL_MAX: Duration = Duration::from_secs(3600);
+
+fn validate_main(cx: &mut FileCx<'_>, raw: &RawMain) -> Config {
+    let mut config = Config::default();
+    let d = &raw.daemon;
+    if let Some(v) = &d.collection_interval {
+        if let Some(i) = cx.bounded_duration(v, "collection_interval", INTERVAL_MIN, INTERVAL_MAX) {
+            config.daemon.collection_interval = i;
+        }
+    }
+    if let Some(v) = &d.probe_timeout {
+        if let Some(t) = cx.bounded_duration(
+            v,
+            "probe_timeout",
+            Duration::from_millis(100),
+            Duration::from_secs(300),
+        ) {
+            config.daemon.probe_timeout = t;
+        }
+    }
+    if let Some(v) = &d.listen {
+        match v.get_ref().parse() {
+            Ok(addr) => config.daemon.listen = addr,
+            Err(_) => cx.at(
+                v,
+                format!("listen: `{}` is not an address and port", v.get_ref()),
+                Some("write it as `127.0.0.1:8480` or `[::1]:8480`".into()),
+            ),
+        }
+    }
+    if let Some(v) = &d.max_probes_in_flight {
+        if *v.get_ref() == 0 {
+            cx.at(v, "max_probes_in_flight must be at least 1", None);
+        } else {
+            config.daemon.max_probes_in_flight = *v.get_ref();
+        }
+    }
+    config.thresholds = thresholds(cx, &Arc::new(Thresholds::default()), &raw.thresholds);
+
+    for (id, c) in &raw.contacts {
+        if !check_id(cx, id, "contact") {
+            continue;
+        }
+        if let Some(e) = &c.email {
+            if !e.get_ref().contains('@') {
+                cx.at(
+                    e,
+                    format!(
+                        "contact `{}`: `{}` is not an email address",
+                        id.get_ref(),
+                        e.get_ref()
+                    ),
+                    None,
+                );
+            }
+        }
+        if let Some(p) = &c.phone {
+            let digits = p.get_ref().strip_prefix('+').unwrap_or("");
+            if digits.len() < 6 || !digits.chars().all(|c| c.is_ascii_digit()) {
+                cx.at(
+                    p,
+                    format!(
+                        "contact `{}`: `{}` is not a phone number in international form",
+                        id.get_ref(),
+                        p.get_ref()
+                    ),
+                    Some("write it as `+33612345678`".into()),
+                );
+            }
+        }
+        config.contacts.insert(
+            ContactId::new(id.get_ref()),
+            Contact {
+                id: ContactId::new(id.get_ref()),
+                name: c.name.clone(),
+                email: c.email.as_ref().map(|e| e.get_ref().clone()),
+                phone: c.phone.as_ref().map(|p| p.get_ref().clone()),
+            },
+        );
+    }
+    let contact_ids: Vec<String> = raw.contacts.keys().map(|k| k.get_ref().clone()).collect();
+    let contact_ref = |cx: &mut FileCx<'_>, v: &Spanned<String>, what: &str| -> Option<ContactId> {
+        if contact_ids.iter().any(|c| c == v.get_ref()) {
+            Some(ContactId::new(v.get_ref()))
+        } else {
+            let hint = closest(v.get_ref(), contact_ids.iter().map(String::as_str))
+                .map(|c| format!("did you mean `{c}`?"))
+                .or_else(|| Some("declare it under `[contacts.ID]`".into()));
+            cx.at(
+                v,
+                format!("{what}: no contact named `{}`", v.get_ref()),
+                hint,
+            );
+            None
+        }
+    };
+
+    for (id, c) in &raw.clients {
+        if !check_id(cx, id, "client") {
+            continue;
+        }
+        let lang = match &c.contract.report_language {
+            None => "fr".to_string(),
+            Some(l) if ["fr", "en"].contains(&l.get_ref().as_str()) => l.get_ref().clone(),
+            Some(l) => {
+                cx.at(
+                    l,
+                    format!("report_language: `{}` is not supported", l.get_ref()),
+                    Some("use `fr` or `en`".into()),
+                );
+                "fr".to_string()
+            }
+        };
+        let contacts = c
+            .contract
+            .contacts
+            .iter()
+            .flatten()
+            .filter_map(|v| contact_ref(cx, v, &format!("client `{}`", id.get_ref())))
+            .collect();
+        config.clients.insert(
+            ClientId::new(id.get_ref()),
+            Client {
+                id: ClientId::new(id.get_ref()),
+                name: c.name.clone(),
+                contract: Contract {
+                    supervision: c.contract.supervision.unwrap_or(true),
+                    dashboard: c.contract.dashboard.unwrap_or(false),
+                    direct_critical_alerts: c.contract.direct_critical_alerts.unwrap_or(false),
+                    report_language: lang,
+                    contacts,
+                },
+            },
+        );
+    }
+
+    for (id, c) in &raw.credentials {
+        if !check_id(cx, id, "credentials") {
+            continue;
+        }
+        let password = match (&c.password_env, &c.password_file) {
+            (Some(_), Some(f)) => {
+                cx.at(
+                    f,
+                    format!(
+                        "credentials `{}`: give `password_env` or `password_file`, not both",
+                        id.get_ref()
+                    ),
+                    None,
+                );
+                None
+            }
+            (Some(e), None) => Some(SecretSource::Env(e.get_ref().clone())),
+            (None, Some(f)) => Some(SecretSource::File(f.get_ref().clone())),
+            (None, None) => None,
+        };
+        config.credentials.insert(
+            id.get_ref().clone(),
+            Credentials {
+                username: c.username.clone(),
+                password,
+            },
+        );
+    }
+
+    let oc = &raw.on_call;
+    let has_on_call =
+        !oc.technicians.is_empty() || oc.manager.is_some() || oc.technical_manager.is_some();
+    if has_on_call {
+        let technicians = oc
+            .technicians
+            .iter()
+            .filter_map(|t| contact_ref(cx, t, "on_call.technicians"))
+            .collect();
+        let rotation = oc
+            .rotation
+            .as_ref()
+            .and_then(|r| {
+                cx.bounded_duration(
+                    r,
+                    "on_call.rotation",
+                    Duration::from_secs(3600),
+                    Duration::from_secs(90 * 86_400),
+                )
+            })
+            .unwrap_or(Duration::from_secs(7 * 86_400));
+        let rotation_start = match &oc.rotation_start {
+            None => DateTime::<Utc>::UNIX_EPOCH,
+            Some(s) => match DateTime::parse_from_rfc3339(s.get_ref()) {
+                Ok(t) => t.with_timezone(&Utc),
+                Err(_) => {
+                    cx.at(
+                        s,
+                        format!(
+                            "on_call.rotation_start: `{}` is not an RFC 3339 instant",
+                            s.get_ref()
+                        ),
+                        Some("write it as `2026-01-05T08:00:00+01:00`".into()),
+                    );
+                    DateTime::<Utc>::UNIX_EPOCH
+                }
+            },
+        };
+        let manager = oc
+            .manager
+            .as_ref()
+            .and_then(|m| contact_ref(cx, m, "on_call.manager"));
+        let technical_manager = oc
+            .technical_manager
+            .as_ref()
+            .and_then(|m| contact_ref(cx, m, "on_call.technical_manager"));
+        config.on_call = Some(OnCall {
+            technicians,
+            rotation,
+            rotation_start,
+            manager,
+            technical_manager,
+        });
+    }
+
+    let esc = &raw.escalation;
+    let day = Duration::from_secs(86_400);
+    if let Some(a) = &esc.after {
+        if let Some(d) = cx.bounded_duration(a, "escalation.after", Duration::from_secs(60), day) {
+            config.escalation.after = d;
+        }
+    }
+    if let Some(a) = &esc.then_after {
+        if let Some(d) =
+            cx.bounded_duration(a, "escalation.then_after", Duration::from_secs(60), day)
+        {
+            config.escalation.then_after = d;
+        }
+    }
+
+    let cred_ids: Vec<String> = raw
+        .credentials
+        .keys()
+        .map(|k| k.get_ref().clone())
+        .collect();
+    let cred_ref =
+        |cx: &mut FileCx<'_>, v: &Option<Spanned<String>>, what: &str| -> Option<String> {
+            let v = v.as_ref()?;
+            if cred_ids.contains(v.get_ref()) {
+                Some(v.get_ref().clone())
+            } else {
+                let hint = closest(v.get_ref(), cred_ids.iter().map(String::as_str))
+                    .map(|c| format!("did you mean `{c}`?"));
+                cx.at(
+                    v,
+                    format!("{what}: no credentials named `{}`", v.get_ref()),
+                    hint,
+                );
+                None
+            }
+        };
+    if let Some(e) = &raw.channels.email {
+        if !e.from.get_ref().contains('@') {
+            cx.at(
+                &e.from,
+                format!(
+                    "channels.email.from: `{}` is not an email address",
+                    e.from.get_ref()
+                ),
+                None,
+            );
+        }
+        let security = match e.security.as_ref().map(|s| (s, s.get_ref().as_str())) {
+            None | Some((_, "starttls")) => SmtpSecurity::Starttls,
+            Some((_, "tls")) => SmtpSecurity::Tls,
+            Some((_, "none")) => SmtpSecurity::None,
+            Some((s, other)) => {
+                cx.at(
+                    s,
+                    format!("channels.email.security: `{other}` is not a TLS mode"),
+                    Some("use `starttls`, `tls` or `none`".into()),
+                );
+                SmtpSecurity::Starttls
+            }
+        };
+        let credentials = cred_ref(cx, &e.credentials, "channels.email.credentials");
+        config.email = Some(EmailChannel {
+            smtp_host: e.smtp_host.clone(),
+            smtp_port: e.smtp_port.unwrap_or(587),
+            from: e.from.get_ref().clone(),
+            credentials,
+            security,
+        });
+    }
+    if let Some(s) = &raw.channels.sms {
+        let url = s.gateway_url.get_ref();
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            cx.at(
+                &s.gateway_url,
+                format!("channels.sms.gateway_url: `{url}` is not an http(s) URL"),
+                None,
+            );
+        }
+        let credentials = cred_ref(cx, &s.credentials, "channels.sms.credentials");
+        config.sms = Some(SmsChannel {
+            gateway_url: url.clone(),
+            credentials,
+        });
+    }
+    config
+}
+
+fn parse_probe(text: &str) -> Result<Probe, String> {
+    let (name, arg) = match text.split_once(':') {
+        Some((n, a)) => (n, Some(a)),
+        None => (text, None),
+    };
+    match (name, arg) {
+        ("icmp", None) => Ok(Probe::Icmp),
+        ("snmp", None) => Ok(Probe::Snmp),
+        ("tcp", None) => Ok(Probe::Tcp(554)),
+        ("tcp", Some(p)) => p
+            .parse::<u16>()
+            .ok()
+            .filter(|p| *p > 0)
+            .map(Probe::Tcp)
+            .ok_or_else(|| format!("`{p}` is not a TCP port")),
+        ("rtsp", None) => Ok(Probe::Rtsp),
+        ("agent", None) => Ok(Probe::Agent),
+        ("heartbeat", None) => Ok(Probe::Heartbeat),
+        ("plugin", Some(n)) if valid_id(n) => Ok(Probe::Plugin(n.to_string())),
+        ("plugin", _) => Err("a plugin probe is written `plugin:NAME`".into()),
+        _ => Err(format!("unknown probe `{text}`")),
+    }
+}
+
+const PROBE_NAMES: &[&str] = &[
+    "icmp",
+    "snmp",
+    "tcp",
+    "rtsp",
+    "agent",
+    "heartbeat",
+    "plugin",
+];
+
+fn parse_local(text: &str) -> Option<NaiveDateTime> {
+    [
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%d %H:%M",
+    ]
+    .iter()
+    .find_map(|f| NaiveDateTime::parse_from_str(text.trim(), f).ok())
+}
+
+fn parse_tolerance(cx: &mut FileCx<'_>, v: &Spanned<RawTolerance>) -> Option<Tolerance> {
+    match v.get_ref() {
+        RawTolerance::Count(n) if (0..=100_000).contains(n) => Some(Tolerance::Count(*n as u32)),
+        RawTolerance::Count(n) => {
+            cx.at(
+                v,
+                format!("camera_tolerance: {n} is not a number of cameras"),
+                None,
+            );
+            None
+        }
+        RawTolerance::Text(t) => {
+            let p = t
+                .trim()
+                .strip_suffix('%')
+                .and_then(|p| p.trim().parse::<f64>().ok());
+            match p {
+                Some(p) if (0.0..=5.0).contains(&p) => Some(Tolerance::Percent(p)),
+                Some(p) => {
+                    cx.at(
+                        v,
+                        format!(
+                            "camera_tolerance: {p}% is out of range: the policy allows 0% to 5%"
+                        ),
+                        Some("write a count such as `2` for an exception".into()),
+                    );
+                    None
+                }
+                None => {
+                    cx.at(
+                        v,
+                        format!("camera_tolerance: `{t}` is neither a count nor a percentage"),
+                        Some("write a count (`2`) or a percentage (`\"5%\"`)".into()),
+                    );
+                    None
+                }
+            }
+        }
+    }
+}
+
+/// Where an equipment id was first declared, to report duplicates across files.
+struct Declared {
+    file: PathBuf,
+    line: usize,
+    column: usize,
+}
+
+fn validate_site(
+    cx: &mut FileCx<'_>,
+    site_id: &str,
+    raw: &RawSiteFile,
+    main: &Config,
+    declared: &mut BTreeMap<String, Declared>,
+) -> Option<SiteConfig> {
+    let s = raw.site.as_ref()?;
+    let client = if main.clients.contains_key(s.client.get_ref().as_str()) {
+        Some(ClientId::new(s.client.get_ref()))
+    } else {
+        let hint = closest(
+            s.client.get_ref(),
+            main.clients.keys().map(ClientId::as_str),
+        )
+        .map(|c| format!("did you mean `{c}`?"))
+        .or_else(|| {
+            Some(format!(
+                "declare it under `[clients.{}]` in {MAIN_FILE}",
+                s.client.get_ref()
+            ))
+        });
+        cx.at(
+            &s.client,
+            format!("no client named `{}`", s.client.get_ref()),
+            hint,
+        );
+        None
+    };
+    let timezone = match s.timezone.get_ref().parse::<Tz>() {
+        Ok(tz) => Some(tz),
+        Err(_) => {
+            let hint = closest(
+                s.timezone.get_ref(),
+                chrono_tz::TZ_VARIANTS.iter().map(|t| t.name()),
+            )
+            .map(|c| format!("did you mean `{c}`?"))
+            .or_else(|| Some("use an IANA zone name such as `Europe/Paris`".into()));
+            cx.at(
+                &s.timezone,
+                format!("`{}` is not a known time zone", s.timezone.get_ref()),
+                hint,
+            );
+            None
+        }
+    };
+    let criticality = match s.criticality.as_ref().map(|c| (c, c.get_ref().as_str())) {
+        None | Some((_, "normal")) => Criticality::Normal,
+        Some((_, "low")) => Criticality::Low,
+        Some((_, "high")) => Criticality::High,
+        Some((_, "critical")) => Criticality::Critical,
+        Some((c, other)) => {
+            let hint = closest(other, ["low", "normal", "high", "critical"])
+                .map(|c| format!("did you mean `{c}`?"))
+                .or_else(|| Some("use `low`, `normal`, `high` or `critical`".into()));
+            cx.at(c, format!("`{other}` is not a criticality"), hint);
+            Criticality::Normal
+        }
+    };
+    let site_interval = s
+        .collection_interval
+        .as_ref()
+        .and_then(|v| cx.bounded_duration(v, "collection_interval", INTERVAL_MIN, INTERVAL_MAX))
+        .unwrap_or(main.daemon.collection_interval);
+    let site_thresholds = thresholds(cx, &main.thresholds, &raw.thresholds);
+
+    // Equipment.
+    let mut equipment: BTreeMap<EquipmentId, Arc<EquipmentConfig>> = BTreeMap::new();
+    let mut parents: Vec<(EquipmentId, Spanned<String>)> = Vec::new();
+    let ids_here: BTreeSet<String> = raw
+        .equipment
+        .iter()
+        .map(|e| e.id.get_ref().clone())
+        .collect();
+    for e in &raw.equipment {
+        if !check_id(cx, &e.id, "equipment") {
+            continue;
+        }
+        let (line, column) = cx.position(e.id.span().start);
+        if let Some(first) = declared.get(e.id.get_ref()) {
+            cx.at(
+                &e.id,
+                format!("equipment id `{}` is already used", e.id.get_ref()),
+                Some(format!(
+                    "first declared at {}:{}:{}; ids are unique across the fleet",
+                    first.file.display(),
+                    first.line,
+                    first.column
+                )),
+            );
+            continue;
+        }
+        declared.insert(
+            e.id.get_ref().clone(),
+            Declared {
+                file: cx.path.clone(),
+                line,
+                column,
+            },
+        );
+        let kind = EquipmentKind::ALL
+            .iter()
+            .find(|(n, _)| n == e.kind.get_ref())
+            .map(|(_, k)| *k);
+        let Some(kind) = kind else {
+            let hint = closest(e.kind.get_ref(), EquipmentKind::ALL.iter().map(|(n, _)| *n))
+                .map(|c| format!("did you mean `{c}`?"))
+                .or_else(|| {
+                    Some(format!(
+                        "use one of {}",
+                        EquipmentKind::ALL
+                            .iter()
+                            .map(|(n, _)| format!("`{n}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ))
+                });
+            cx.at(
+                &e.kind,
+                format!("`{}` is not an equipment kind", e.kind.get_ref()),
+                hint,
+            );
+            continue;
+        };
+        let address = match &e.address {
+            Some(a)
+                if a.get_ref().trim().is_empty() || a.get_ref().contains(char::is_whitespace) =>
+            {
+                cx.at(
+                    a,
+                    format!("`{}` is not a network address", a.get_ref()),
+                    None,
+                );
+                None
+            }
+            Some(a) => Some(a.get_ref().clone()),
+            None => None,
+        };
+        let mut probes = Vec::new();
+        for p in e.probes.iter().flatten() {
+            match parse_probe(p.get_ref()) {
+                Ok(probe) => {
+                    if address.is_none() && probe != Probe::Heartbeat && e.address.is_none() {
+                        cx.at(
+                            p,
+                            format!(
+                                "probe `{}` needs an `address` on equipment `{}`",
+                                p.get_ref(),
+                                e.id.get_ref()
+                            ),
+                            Some("add `address = \"...\"` or use the `heartbeat` probe".into()),
+                        );
+                    }
+                    probes.push(probe);
+                }
+                Err(msg) => {
+                    let name = p.get_ref().split(':').next().unwrap_or_default();
+                    let hint = closest(name, PROBE_NAMES.iter().copied())
+                        .map(|c| format!("did you mean `{c}`?"))
+                        .or_else(|| {
+                            Some(format!(
+                                "use one of {}",
+                                PROBE_NAMES
+                                    .iter()
+                                    .map(|n| format!("`{n}`"))
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            ))
+                        });
+                    cx.at(p, msg, hint);
+                }
+            }
+        }
+        if e.probes.is_none() {
+            probes.push(if address.is_some() {
+                Probe::Icmp
+            } else {
+                Probe::Heartbeat
+            });
+        }
+        let credentials = match &e.credentials {
+            Some(c) if main.credentials.contains_key(c.get_ref()) => Some(c.get_ref().clone()),
+            Some(c) => {
+                let hint = closest(c.get_ref(), main.credentials.keys().map(String::as_str))
+                    .map(|n| format!("did you mean `{n}`?"))
+                    .or_else(|| {
+                        Some(format!(
+                            "declare it under `[credentials.{}]` in {MAIN_FILE}",
+                            c.get_ref()
+                        ))
+                    });
+                cx.at(c, format!("no credentials named `{}`", c.get_ref()), hint);
+                None
+            }
+            None => None,
+        };
+        let interval = e
+            .interval
+            .as_ref()
+            .and_then(|v| cx.bounded_duration(v, "interval", INTERVAL_MIN, INTERVAL_MAX))
+            .unwrap_or(site_interval);
+        let thresholds = match &e.thresholds {
+            Some(t) => thresholds(cx, &site_thresholds, t),
+            None => Arc::clone(&site_thresholds),
+        };
+        let id = EquipmentId::new(e.id.get_ref());
+        if let Some(p) = &e.parent {
+            if p.get_ref() == e.id.get_ref() {
+                cx.at(
+                    p,
+                    format!("equipment `{}` cannot be its own parent", e.id.get_ref()),
+                    None,
+                );
+            } else if !ids_here.contains(p.get_ref()) {
+                let hint = closest(p.get_ref(), ids_here.iter().map(String::as_str))
+                    .map(|c| format!("did you mean `{c}`?"))
+                    .or_else(|| Some("a parent is an equipment of the same site".into()));
+                cx.at(
+                    p,
+                    format!(
+                        "parent `{}` is not an equipment of site `{site_id}`",
+                        p.get_ref()
+                    ),
+                    hint,
+                );
+            } else {
+                parents.push((id.clone(), p.clone()));
+            }
+        }
+        equipment.insert(
+            id.clone(),
+            Arc::new(EquipmentConfig {
+                id,
+                name: e.name.clone().unwrap_or_else(|| e.id.get_ref().clone()),
+                kind,
+                address,
+                parent: None,
+                probes,
+                credentials,
+                interval,
+                thresholds,
+            }),
+        );
+    }
+    // Parents and cycles.
+    let parent_of: BTreeMap<EquipmentId, (EquipmentId, Spanned<String>)> = parents
+        .into_iter()
+        .map(|(child, p)| (child, (EquipmentId::new(p.get_ref()), p)))
+        .collect();
+    let mut in_cycle: BTreeSet<EquipmentId> = BTreeSet::new();
+    for (child, (_, span)) in &parent_of {
+        if in_cycle.contains(child) {
+            continue;
+        }
+        let mut path = vec![child.clone()];
+        let mut cur = child.clone();
+        while let Some((p, _)) = parent_of.get(&cur) {
+            if let Some(pos) = path.iter().position(|x| x == p) {
+                let cycle: Vec<String> = path[pos..]
+                    .iter()
+                    .map(|x| x.to_string())
+                    .chain([p.to_string()])
+                    .collect();
+                if path[pos] == *child {
+                    cx.at(
+                        span,
+                        format!("dependency cycle: {}", cycle.join(" -> ")),
+                        Some("a parent chain must end at an equipment without parent".into()),
+                    );
+                    in_cycle.extend(path[pos..].iter().cloned());
+                }
+                break;
+            }
+            path.push(p.clone());
+            cur = p.clone();
+        }
+    }
+    for (child, (parent, _)) in parent_of {
+        if in_cycle.contains(&child) {
+            continue;
+        }
+        if let Some(eq) = equipment.get_mut(&child) {
+            Arc::make_mut(eq).parent = Some(parent);
+        }
+    }
+    let camera_count = equipment
+        .values()
+        .filter(|e| e.kind == EquipmentKind::Camera)
+        .count();
+    let camera_tolerance = match &s.camera_tolerance {
+        None => Some(Tolerance::Count(0)),
+        Some(v) => {
+            let t = parse_tolerance(cx, v);
+            if let Some(Tolerance::Count(n)) = t {
+                if n as usize > camera_count {
+                    cx.at(v, format!("camera_tolerance: {n} is more than the {camera_count} cameras of the site"), None);
+                }
+            }
+            t
+        }
+    };
+
+    // Maintenance windows.
+    let mut maintenance = Vec::new();
+    if let Some(tz) = timezone {
+        for m in &raw.maintenance {
+            let start = parse_local(m.start.get_ref());
+            if start.is_none() {
+                cx.at(
+                    &m.start,
+                    format!(
+                        "maintenance `{}`: `{}` is not a local date and time",
+                        m.name,
+                        m.start.get_ref()
+                    ),
+                    Some("write it as `2026-12-06T22:00`, in the site's time zone".into()),
+                );
+            }
+            let duration = cx.bounded_duration(
+                &m.duration,
+                &format!("maintenance `{}` duration", m.name),
+                Duration::from_secs(60),
+                Duration::from_secs(31 * 86_400),
+            );
+            let mut scope = None;
+            if let Some(list) = &m.equipment {
+                let mut ids = Vec::new();
+                for eq in list {
+                    if ids_here.contains(eq.get_ref()) {
+                        ids.push(EquipmentId::new(eq.get_ref()));
+                    } else {
+                        let hint = closest(eq.get_ref(), ids_here.iter().map(String::as_str))
+                            .map(|c| format!("did you mean `{c}`?"));
+                        cx.at(
+                            eq,
+                            format!(
+                                "maintenance `{}`: `{}` is not an equipment of site `{site_id}`",
+                                m.name,
+                                eq.get_ref()
+                            ),
+                            hint,
+                        );
+                    }
+                }
+                scope = Some(ids);
+            }
+            let (Some(start), Some(duration)) = (start, duration) else {
+                continue;
+            };
+            match MaintenanceWindow::new(
+                m.name.clone(),
+                tz,
+                start,
+                duration,
+                m.recurrence.as_ref().map(|r| r.get_ref().clone()),
+                scope,
+            ) {
+                Ok(w) => maintenance.push(w),
+                Err(WindowError::Recurrence(msg)) => {
+                    if let Some(r) = &m.recurrence {
+                        cx.at(
+                            r,
+                            format!("maintenance `{}`: {msg}", m.name),
+                            Some("write an RFC 5545 rule such as `FREQ=WEEKLY;BYDAY=SU`".into()),
+                        );
+                    }
+                }
+                Err(e) => cx.at(&m.duration, format!("maintenance `{}`: {e}", m.name), None),
+            }
+        }
+    }
+
+    Some(SiteConfig {
+        id: SiteId::new(site_id),
+        name: s.name.clone(),
+        client: client?,
+        timezone: timezone?,
+        criticality,
+        camera_tolerance: camera_tolerance?,
+        maintenance,
+        thresholds: site_thresholds,
+        equipment,
+    })
+}
+
+/// Whether a file in `sites/` is a site file (editors' backup and swap files are skipped).
+fn is_site_file(path: &Path) -> bool {
+    let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+        return false;
+    };
+    !name.starts_with('.') && name.ends_with(".toml")
+}
+
+/// Text sources of a config directory, read from disk or given by tests.
+#[derive(Debug, Clone, Default)]
+pub struct Sources {
+    /// The main file's text, if it exists.
+    pub main: Option<String>,
+    /// Site files: relative path and text, in name order.
+    pub sites: Vec<(PathBuf, String)>,
+    /// Files that could not be read.
+    pub unreadable: Vec<Diagnostic>,
+}
+
+impl Sources {
+    /// Reads the files of a config directory.
+    pub fn read(dir: &Path) -> Sources {
+        let mut out = Sources::default();
+        let unreadable = |file: PathBuf, e: std::io::Error| Diagnostic {
+            file,
+            line: 0,
+            column: 0,
+            message: format!("cannot read the file: {e}"),
+            hint: None,
+        };
+        match std::fs::read_to_string(dir.join(MAIN_FILE)) {
+            Ok(t) => out.main = Some(t),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => out.unreadable.push(unreadable(PathBuf::from(MAIN_FILE), e)),
+        }
+        let sites_dir = dir.join(SITES_DIR);
+        match std::fs::read_dir(&sites_dir) {
+            Ok(entries) => {
+                let mut paths: Vec<PathBuf> = entries
+                    .filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|p| is_site_file(p))
+                    .collect();
+                paths.sort();
+                for p in paths {
+                    let rel = PathBuf::from(SITES_DIR).join(p.file_name().unwrap_or_default());
+                    match std::fs::read_to_string(&p) {
+                        Ok(t) => out.sites.push((rel, t)),
+                        Err(e) => out.unreadable.push(unreadable(rel, e)),
+                    }
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => out.unreadable.push(unreadable(PathBuf::from(SITES_DIR), e)),
+        }
+        out
+    }
+}
+
+/// Reads, parses and validates a config directory.
+pub fn load_dir(dir: &Path) -> Result<Config, ConfigErrors> {
+    if !dir.is_dir() {
+        return Err(ConfigErrors(vec![Diagnostic {
+            file: dir.to_path_buf(),
+            line: 0,
+            column: 0,
+            message: "not a directory: a config directory holds vigie.toml and sites/".into(),
+            hint: None,
+        }]));
+    }
+    load_sources(&Sources::read(dir))
+}
+
+/// Parses and validates config sources.
+pub fn load_sources(sources: &Sources) -> Result<Config, ConfigErrors> {
+    let mut diags = sources.unreadable.clone();
+    let Some(main_text) = &sources.main else {
+        diags.push(Diagnostic {
+            file: PathBuf::from(MAIN_FILE),
+            line: 0,
+            column: 0,
+            message: "file not found: the main file is required".into(),
+            hint: Some("copy config/example/vigie.toml to start from the commented example".into()),
+        });
+        return Err(ConfigErrors(diags));
+    };
+    let mut config = {
+        let mut cx = FileCx {
+            path: PathBuf::from(MAIN_FILE),
+            text: main_text,
+            diags: &mut diags,
+        };
+        let raw = read_main(&mut cx);
+        validate_main(&mut cx, &raw)
+    };
+    let mut declared = BTreeMap::new();
+    for (path, text) in &sources.sites {
+        let stem = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default()
+            .to_string();
+        let mut cx = FileCx {
+            path: path.clone(),
+            text,
+            diags: &mut diags,
+        };
+        if !valid_id(&stem) {
+            cx.error(
+                0..0,
+                format!("`{stem}` is not a valid site id (the file name without .toml)"),
+                Some("site ids use letters, digits, `-`, `_` and `.`".into()),
+            );
+            continue;
+        }
+        let before = cx.diags.len();
+        let Some(raw) = read_site(&mut cx) else {
+            continue;
+        };
+        let site = validate_site(&mut cx, &stem, &raw, &config, &mut declared);
+        if let (Some(site), true) = (site, cx.diags.len() == before) {
+            config.sites.insert(site.id.clone(), Arc::new(site));
+        }
+    }
+    if diags.is_empty() {
+        Ok(config)
+    } else {
+        Err(ConfigErrors(diags))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sources(main: &str, sites: &[(&str, &str)]) -> Sources {
+        Sources {
+            main: Some(main.to_string()),
+            sites: sites
+                .iter()
+                .map(|(n, t)| {
+                    (
+                        PathBuf::from(SITES_DIR).join(format!("{n}.toml")),
+                        t.to_string(),
+                    )
+                })
+                .collect(),
+            unreadable: Vec::new(),
+        }
+    }
+
+    const MAIN: &str = "[clients.acme]\nname = \"ACME\"\n";
+
+    #[test]
+    fn minimal_config_gets_policy_defaults() {
+        let site = "[site]\nname = \"Depot\"\nclient = \"acme\"\ntimezone = \"Europe/Paris\"\n\n[[equipment]]\nid = \"cam-1\"\nkind = \"camera\"\naddress = \"10.0.0.1\"\n";
+        let cfg = load_sources(&sources(MAIN, &[("depot", site)])).expect("valid");
+        let eq = &cfg.sites["depot"].equipment["cam-1"];
+        assert_eq!(*eq.thresholds, Thresholds::default());
+        assert_eq!(eq.interval, Duration::from_secs(60));
+        assert_eq!(eq.probes, vec![Probe::Icmp]);
+        assert_eq!(cfg.sites["depot"].camera_tolerance, Tolerance::Count(0));
+    }
+
+    #[test]
+    fn overrides_cascade_main_site_equipment() {
+        let main = "[thresholds]\ndisk = { warning = 80 }\n[clients.acme]\nname = \"ACME\"\n";
+        let site = "[site]\nname = \"D\"\nclient = \"acme\"\ntimezone = \"UTC\"\n[thresholds.disk]\ncritical = 90\n[[equipment]]\nid = \"nvr-1\"\nkind = \"nvr\"\naddress = \"10.0.0.2\"\nthresholds = { disk = { warning = 70 } }\n[[equipment]]\nid = \"nvr-2\"\nkind = \"nvr\"\naddress = \"10.0.0.3\"\n";
+        let cfg = load_sources(&sources(main, &[("d", site)])).expect("valid");
+        let s = &cfg.sites["d"];
+        assert_eq!(s.equipment["nvr-1"].thresholds.disk.warning, 70.0);
+        assert_eq!(s.equipment["nvr-1"].thresholds.disk.critical, 90.0);
+        assert_eq!(s.equipment["nvr-2"].thresholds.disk.warning, 80.0);
+        assert!(Arc::ptr_eq(&s.equipment["nvr-2"].thresholds, &s.thresholds));
+    }
+
+    #[test]
+    fn every_error_of_a_file_is_reported_with_position() {
+        let site = "[site]\nname = \"D\"\nclient = \"acme\"\ntimezone = \"Europe/Pariss\"\n\n[[equipment]]\nid = \"cam-1\"\nkind = \"camra\"\n\n[[equipment]]\nid = \"cam-2\"\nkind = \"camera\"\nadress = \"10.0.0.1\"\n";
+        let err = load_sources(&sources(MAIN, &[("d", site)])).expect_err("invalid");
+        let text = err.to_string();
+        assert_eq!(err.0.len(), 3, "{text}");
+        assert!(
+            text.contains("sites/d.toml:4:12: `Europe/Pariss` is not a known time zone"),
+            "{text}"
+        );
+        assert!(text.contains("did you mean `Europe/Paris`?"), "{text}");
+        assert!(
+            text.contains("sites/d.toml:8:8: `camra` is not an equipment kind"),
+            "{text}"
+        );
+        assert!(
+            text.contains("sites/d.toml:13:1: unknown key `adress`"),
+            "{text}"
+        );
+        assert!(text.contains("did you mean `address`?"), "{text}");
+    }
+
+    #[test]
+    fn parent_cycle_is_refused() {
+        let site = "[site]\nname = \"D\"\nclient = \"acme\"\ntimezone = \"UTC\"\n[[equipment]]\nid = \"a\"\nkind = \"switch\"\naddress = \"10.0.0.1\"\nparent = \"b\"\n[[equipment]]\nid = \"b\"\nkind = \"switch\"\naddress = \"10.0.0.2\"\nparent = \"a\"\n";
+        let err = load_sources(&sources(MAIN, &[("d", site)])).expect_err("cycle");
+        assert!(
+            err.to_string().contains("dependency cycle: a -> b -> a"),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,498 @@
+//! The validated configuration model: what actors receive. It knows nothing of actors or storage.
+
+use crate::maintenance::MaintenanceWindow;
+use chrono_tz::Tz;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+macro_rules! id_type {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(Arc<str>);
+
+        impl $name {
+            /// Wraps an identifier already checked by validation.
+            pub fn new(id: &str) -> Self {
+                Self(Arc::from(id))
+            }
+            /// The identifier as text.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{:?}", &*self.0)
+            }
+        }
+        impl std::borrow::Borrow<str> for $name {
+            fn borrow(&self) -> &str {
+                &self.0
+            }
+        }
+    };
+}
+
+id_type!(
+    /// Identifier of a site (the stem of its file name).
+    SiteId
+);
+id_type!(
+    /// Identifier of an equipment, unique across the fleet.
+    EquipmentId
+);
+id_type!(
+    /// Identifier of a client.
+    ClientId
+);
+id_type!(
+    /// Identifier of a contact.
+    ContactId
+);
+
+/// What an equipment is.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum EquipmentKind {
+    /// An IP camera.
+    Camera,
+    /// A network video recorder.
+    Nvr,
+    /// A VMS recording server.
+    VmsServer,
+    /// A video encoder for analogue cameras.
+    Encoder,
+    /// A network switch.
+    Switch,
+    /// A router or firewall.
+    Router,
+    /// Anything else.
+    Other,
+}
+
+impl EquipmentKind {
+    /// Every kind with its configuration spelling.
+    pub const ALL: [(&'static str, EquipmentKind); 7] = [
+        ("camera", EquipmentKind::Camera),
+        ("nvr", EquipmentKind::Nvr),
+        ("vms-server", EquipmentKind::VmsServer),
+        ("encoder", EquipmentKind::Encoder),
+        ("switch", EquipmentKind::Switch),
+        ("router", EquipmentKind::Router),
+        ("other", EquipmentKind::Other),
+    ];
+
+    /// The configuration spelling of the kind.
+    pub fn name(self) -> &'static str {
+        Self::ALL
+            .iter()
+            .find(|(_, k)| *k == self)
+            .map(|(n, _)| *n)
+            .unwrap_or("other")
+    }
+}
+
+/// How critical a site is for its client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Criticality {
+    /// Low.
+    Low,
+    /// Normal (default).
+    Normal,
+    /// High.
+    High,
+    /// Critical: tolerance 0 is expected.
+    Critical,
+}
+
+/// How many offline cameras a site tolerates before alerting (R8).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Tolerance {
+    /// At most this many cameras.
+    Count(u32),
+    /// At most this percentage of the site's cameras (rounded down).
+    Percent(f64),
+}
+
+impl Tolerance {
+    /// Number of offline cameras tolerated on a site with `cameras` cameras.
+    pub fn allowed(self, cameras: usize) -> usize {
+        match self {
+            Tolerance::Count(n) => n as usize,
+            Tolerance::Percent(p) => ((cameras as f64) * p / 100.0).floor() as usize,
+        }
+    }
+}
+
+impl fmt::Display for Tolerance {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Tolerance::Count(n) => write!(f, "{n}"),
+            Tolerance::Percent(p) => write!(f, "{p}%"),
+        }
+    }
+}
+
+/// Warning and critical levels with hysteresis and a `for` duration.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Levels {
+    /// Value above which a warning is raised.
+    pub warning: f64,
+    /// Value above which the alert is critical.
+    pub critical: f64,
+    /// How far below a level the value must fall before the level clears.
+    pub recovery: f64,
+    /// How long a level must hold before it is raised.
+    #[serde(with = "crate::util::serde_duration")]
+    pub for_: Duration,
+}
+
+/// Fully resolved thresholds for one equipment (policy defaults, then the main file,
+/// then the site, then the equipment).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Thresholds {
+    /// R3: a camera offline for longer than this counts as offline.
+    #[serde(with = "crate::util::serde_duration")]
+    pub camera_offline_after: Duration,
+    /// R6: an equipment that was up and is down for longer than this raises an alert.
+    #[serde(with = "crate::util::serde_duration")]
+    pub connectivity_after: Duration,
+    /// R4: disk utilisation in percent.
+    pub disk: Levels,
+    /// R5: temperature in °C.
+    pub temperature: Levels,
+    /// R7: the recording service stopped for longer than this raises an alert.
+    #[serde(with = "crate::util::serde_duration")]
+    pub recording_after: Duration,
+}
+
+impl Default for Thresholds {
+    /// The values of policy POL-QUAL-001.
+    fn default() -> Self {
+        Thresholds {
+            camera_offline_after: Duration::from_secs(5 * 60),
+            connectivity_after: Duration::from_secs(2 * 60),
+            disk: Levels {
+                warning: 85.0,
+                critical: 95.0,
+                recovery: 2.0,
+                for_: Duration::from_secs(2 * 60),
+            },
+            temperature: Levels {
+                warning: 70.0,
+                critical: 80.0,
+                recovery: 3.0,
+                for_: Duration::from_secs(2 * 60),
+            },
+            recording_after: Duration::from_secs(60),
+        }
+    }
+}
+
+/// A probe that collects an equipment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Probe {
+    /// ICMP echo.
+    Icmp,
+    /// SNMP with the standard profile.
+    Snmp,
+    /// TCP connect to a port.
+    Tcp(u16),
+    /// RTSP `OPTIONS` exchange.
+    Rtsp,
+    /// Scrape of a Prometheus-format agent.
+    Agent,
+    /// Heartbeats pushed by the equipment.
+    Heartbeat,
+    /// A vendor WASM probe plugin.
+    Plugin(String),
+}
+
+impl fmt::Display for Probe {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Probe::Icmp => f.write_str("icmp"),
+            Probe::Snmp => f.write_str("snmp"),
+            Probe::Tcp(p) => write!(f, "tcp:{p}"),
+            Probe::Rtsp => f.write_str("rtsp"),
+            Probe::Agent => f.write_str("agent"),
+            Probe::Heartbeat => f.write_str("heartbeat"),
+            Probe::Plugin(n) => write!(f, "plugin:{n}"),
+        }
+    }
+}
+
+/// A validated equipment.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EquipmentConfig {
+    /// Identifier.
+    pub id: EquipmentId,
+    /// Display name (the id when none is given).
+    pub name: String,
+    /// Kind.
+    pub kind: EquipmentKind,
+    /// Network address.
+    pub address: Option<String>,
+    /// Equipment it depends on, in the same site.
+    pub parent: Option<EquipmentId>,
+    /// Probes that collect it.
+    pub probes: Vec<Probe>,
+    /// Name of its credentials entry.
+    pub credentials: Option<String>,
+    /// Collection interval.
+    #[serde(with = "crate::util::serde_duration")]
+    pub interval: Duration,
+    /// Resolved thresholds (shared with every equipment that does not override them).
+    pub thresholds: Arc<Thresholds>,
+}
+
+/// A validated site.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SiteConfig {
+    /// Identifier.
+    pub id: SiteId,
+    /// Display name.
+    pub name: String,
+    /// Owning client.
+    pub client: ClientId,
+    /// Time zone in which maintenance windows are read.
+    #[serde(serialize_with = "crate::util::serialize_tz")]
+    pub timezone: Tz,
+    /// Criticality.
+    pub criticality: Criticality,
+    /// Offline cameras tolerated before alerting.
+    pub camera_tolerance: Tolerance,
+    /// Maintenance windows.
+    pub maintenance: Vec<MaintenanceWindow>,
+    /// Site-level resolved thresholds.
+    pub thresholds: Arc<Thresholds>,
+    /// Equipment by id.
+    pub equipment: BTreeMap<EquipmentId, Arc<EquipmentConfig>>,
+}
+
+impl SiteConfig {
+    /// The site's settings without its equipment, to tell a site change from an equipment change.
+    pub fn settings_eq(&self, other: &SiteConfig) -> bool {
+        self.name == other.name
+            && self.client == other.client
+            && self.timezone == other.timezone
+            && self.criticality == other.criticality
+            && self.camera_tolerance == other.camera_tolerance
+            && self.maintenance == other.maintenance
+            && self.thresholds == other.thresholds
+    }
+}
+
+/// Contract options of a client.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Contract {
+    /// The client's sites are supervised.
+    pub supervision: bool,
+    /// The client has the live dashboard.
+    pub dashboard: bool,
+    /// The client receives critical alerts directly.
+    pub direct_critical_alerts: bool,
+    /// Language of the monthly report.
+    pub report_language: String,
+    /// Contacts of the client.
+    pub contacts: Vec<ContactId>,
+}
+
+/// A client.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Client {
+    /// Identifier.
+    pub id: ClientId,
+    /// Display name.
+    pub name: String,
+    /// Contract options.
+    pub contract: Contract,
+}
+
+/// A person who can be notified.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Contact {
+    /// Identifier.
+    pub id: ContactId,
+    /// Display name.
+    pub name: String,
+    /// Email address.
+    pub email: Option<String>,
+    /// Phone number in international form.
+    pub phone: Option<String>,
+}
+
+/// Where a secret is found; the secret itself is read only when needed and never logged.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub enum SecretSource {
+    /// An environment variable.
+    Env(String),
+    /// A file.
+    File(String),
+}
+
+/// A named set of credentials.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Credentials {
+    /// User name.
+    pub username: Option<String>,
+    /// Where the password is found.
+    pub password: Option<SecretSource>,
+}
+
+/// On-call organisation.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OnCall {
+    /// Technicians in rotation order.
+    pub technicians: Vec<ContactId>,
+    /// Length of one turn.
+    #[serde(with = "crate::util::serde_duration")]
+    pub rotation: Duration,
+    /// Start of the first turn.
+    pub rotation_start: chrono::DateTime<chrono::Utc>,
+    /// On-call manager (first escalation level).
+    pub manager: Option<ContactId>,
+    /// Technical manager (second escalation level).
+    pub technical_manager: Option<ContactId>,
+}
+
+/// Escalation delays (R12).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Escalation {
+    /// Delay before the first escalation.
+    #[serde(with = "crate::util::serde_duration")]
+    pub after: Duration,
+    /// Delay between the first and the second escalation.
+    #[serde(with = "crate::util::serde_duration")]
+    pub then_after: Duration,
+}
+
+/// TLS mode of the SMTP relay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpSecurity {
+    /// STARTTLS upgrade.
+    Starttls,
+    /// Implicit TLS.
+    Tls,
+    /// Plain text (loopback relays only).
+    None,
+}
+
+/// Email channel.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EmailChannel {
+    /// SMTP relay host.
+    pub smtp_host: String,
+    /// SMTP port.
+    pub smtp_port: u16,
+    /// Sender address.
+    pub from: String,
+    /// Credentials reference.
+    pub credentials: Option<String>,
+    /// TLS mode.
+    pub security: SmtpSecurity,
+}
+
+/// SMS channel.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SmsChannel {
+    /// URL of the SMS gateway.
+    pub gateway_url: String,
+    /// Credentials reference.
+    pub credentials: Option<String>,
+}
+
+/// Daemon settings.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DaemonSettings {
+    /// Default collection interval.
+    #[serde(with = "crate::util::serde_duration")]
+    pub collection_interval: Duration,
+    /// Address of the HTTP API.
+    pub listen: SocketAddr,
+    /// Upper bound on probes in flight.
+    pub max_probes_in_flight: u32,
+    /// Per-probe timeout.
+    #[serde(with = "crate::util::serde_duration")]
+    pub probe_timeout: Duration,
+}
+
+impl Default for DaemonSettings {
+    fn default() -> Self {
+        DaemonSettings {
+            collection_interval: Duration::from_secs(60),
+            listen: SocketAddr::from(([127, 0, 0, 1], 8480)),
+            max_probes_in_flight: 512,
+            probe_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// The whole validated configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Default)]
+pub struct Config {
+    /// Daemon settings.
+    pub daemon: DaemonSettings,
+    /// Default thresholds (policy values overridden by the main file).
+    pub thresholds: Arc<Thresholds>,
+    /// Clients by id.
+    pub clients: BTreeMap<ClientId, Client>,
+    /// Contacts by id.
+    pub contacts: BTreeMap<ContactId, Contact>,
+    /// Credentials by name.
+    pub credentials: BTreeMap<String, Credentials>,
+    /// On-call organisation.
+    pub on_call: Option<OnCall>,
+    /// Escalation delays.
+    pub escalation: Escalation,
+    /// Email channel.
+    pub email: Option<EmailChannel>,
+    /// SMS channel.
+    pub sms: Option<SmsChannel>,
+    /// Sites by id.
+    pub sites: BTreeMap<SiteId, Arc<SiteConfig>>,
+}
+
+impl Default for Escalation {
+    fn default() -> Self {
+        Escalation {
+            after: Duration::from_secs(3600),
+            then_after: Duration::from_secs(3600),
+        }
+    }
+}
+
+impl Config {
+    /// Number of equipment in the fleet.
+    pub fn equipment_count(&self) -> usize {
+        self.sites.values().map(|s| s.equipment.len()).sum()
+    }
+
+    /// Equipment counts by kind.
+    pub fn equipment_by_kind(&self) -> BTreeMap<EquipmentKind, usize> {
+        let mut out = BTreeMap::new();
+        for site in self.sites.values() {
+            for eq in site.equipment.values() {
+                *out.entry(eq.kind).or_insert(0) += 1;
+            }
+        }
+        out
+    }
+}

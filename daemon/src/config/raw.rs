@@ -1,0 +1,295 @@
+//! Raw configuration types: the TOML files exactly as written, before validation.
+//!
+//! Every struct denies unknown fields so a misspelled key is an error, never silently
+//! ignored. Values that need checking beyond their TOML type (durations, time zones,
+//! references) are kept as [`Spanned`] strings so validation can point at them.
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use toml::Spanned;
+
+/// `[daemon]` in the main file.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDaemon {
+    /// Default collection interval for every equipment (`"60s"`).
+    pub collection_interval: Option<Spanned<String>>,
+    /// Address of the HTTP API (`"127.0.0.1:8480"`).
+    pub listen: Option<Spanned<String>>,
+    /// Upper bound on probes in flight across the whole daemon.
+    pub max_probes_in_flight: Option<Spanned<u32>>,
+    /// Per-probe timeout (`"10s"`).
+    pub probe_timeout: Option<Spanned<String>>,
+}
+
+/// A threshold block with a warning level, a critical level, a recovery margin and a
+/// `for` duration (`[thresholds.disk]`).
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLevels {
+    /// Value above which a warning is raised.
+    pub warning: Option<Spanned<f64>>,
+    /// Value above which the alert is critical.
+    pub critical: Option<Spanned<f64>>,
+    /// How far below a level the value must fall before the level clears.
+    pub recovery: Option<Spanned<f64>>,
+    /// How long a level must hold before it is raised.
+    #[serde(rename = "for")]
+    pub for_: Option<Spanned<String>>,
+}
+
+/// A rule that fires once a condition has lasted a duration (`[thresholds.camera_offline]`).
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAfter {
+    /// How long the condition must last before the alert opens.
+    pub after: Option<Spanned<String>>,
+}
+
+/// `[thresholds]`: in the main file (defaults), a site file, or an equipment entry.
+/// Every field is optional; what is absent is inherited.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawThresholds {
+    /// R3: camera offline.
+    pub camera_offline: Option<RawAfter>,
+    /// R6: loss of connectivity of an equipment that was up.
+    pub connectivity: Option<RawAfter>,
+    /// R4: disk utilisation in percent.
+    pub disk: Option<RawLevels>,
+    /// R5: internal temperature in °C.
+    pub temperature: Option<RawLevels>,
+    /// R7: recording service stopped.
+    pub recording: Option<RawAfter>,
+}
+
+/// Contract options of a client (`[clients.ID.contract]`).
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawContract {
+    /// The client's sites are supervised.
+    pub supervision: Option<bool>,
+    /// The client has access to the live dashboard.
+    pub dashboard: Option<bool>,
+    /// The client receives critical alerts directly.
+    pub direct_critical_alerts: Option<bool>,
+    /// Language of the monthly report (`"fr"`, `"en"`).
+    pub report_language: Option<Spanned<String>>,
+    /// Contacts of the client who receive direct alerts and reports.
+    pub contacts: Option<Vec<Spanned<String>>>,
+}
+
+/// `[clients.ID]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawClient {
+    /// Display name.
+    pub name: String,
+    /// Contract options.
+    #[serde(default)]
+    pub contract: RawContract,
+}
+
+/// `[contacts.ID]`: a person who can be notified.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawContact {
+    /// Display name.
+    pub name: String,
+    /// Email address.
+    pub email: Option<Spanned<String>>,
+    /// Phone number for SMS, in international form (`+33...`).
+    pub phone: Option<Spanned<String>>,
+}
+
+/// `[on_call]`: who is on call.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawOnCall {
+    /// Technicians on call, in rotation order.
+    #[serde(default)]
+    pub technicians: Vec<Spanned<String>>,
+    /// Length of one rotation turn (`"7d"`).
+    pub rotation: Option<Spanned<String>>,
+    /// Start of the first turn, an RFC 3339 instant.
+    pub rotation_start: Option<Spanned<String>>,
+    /// The on-call manager (first escalation level).
+    pub manager: Option<Spanned<String>>,
+    /// The technical manager (second escalation level).
+    pub technical_manager: Option<Spanned<String>>,
+}
+
+/// `[escalation]`.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawEscalation {
+    /// Delay after which an alert not acknowledged and handled is escalated (`"1h"`).
+    pub after: Option<Spanned<String>>,
+    /// Delay between the first and the second escalation level.
+    pub then_after: Option<Spanned<String>>,
+}
+
+/// `[channels.email]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawEmailChannel {
+    /// SMTP relay host.
+    pub smtp_host: String,
+    /// SMTP port.
+    pub smtp_port: Option<u16>,
+    /// Sender address.
+    pub from: Spanned<String>,
+    /// Credentials reference for the relay.
+    pub credentials: Option<Spanned<String>>,
+    /// `"starttls"`, `"tls"` or `"none"`.
+    pub security: Option<Spanned<String>>,
+}
+
+/// `[channels.sms]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSmsChannel {
+    /// URL of the SMS gateway.
+    pub gateway_url: Spanned<String>,
+    /// Credentials reference for the gateway.
+    pub credentials: Option<Spanned<String>>,
+}
+
+/// `[channels]`.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawChannels {
+    /// Email channel.
+    pub email: Option<RawEmailChannel>,
+    /// SMS channel.
+    pub sms: Option<RawSmsChannel>,
+}
+
+/// `[credentials.ID]`: where a secret is found. The secret itself never sits in a config file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCredentials {
+    /// User name.
+    pub username: Option<String>,
+    /// Environment variable holding the password.
+    pub password_env: Option<Spanned<String>>,
+    /// File holding the password.
+    pub password_file: Option<Spanned<String>>,
+}
+
+/// `[site]` in a site file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSite {
+    /// Display name.
+    pub name: String,
+    /// Client owning the site.
+    pub client: Spanned<String>,
+    /// IANA time zone (`"Europe/Paris"`).
+    pub timezone: Spanned<String>,
+    /// `"critical"`, `"high"`, `"normal"` or `"low"`.
+    pub criticality: Option<Spanned<String>>,
+    /// Offline cameras tolerated before alerting: a count (`2`) or a percentage (`"5%"`).
+    pub camera_tolerance: Option<Spanned<RawTolerance>>,
+    /// Collection interval for the site's equipment.
+    pub collection_interval: Option<Spanned<String>>,
+}
+
+/// A tolerance as written: an integer count or a `"N%"` string.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum RawTolerance {
+    /// A number of cameras.
+    Count(i64),
+    /// A percentage, written `"5%"`.
+    Text(String),
+}
+
+/// `[[maintenance]]` in a site file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMaintenance {
+    /// Display name.
+    pub name: String,
+    /// Local start in the site's time zone (`"2026-12-06T22:00"`).
+    pub start: Spanned<String>,
+    /// Length of each occurrence (`"2h"`).
+    pub duration: Spanned<String>,
+    /// Optional RFC 5545 recurrence rule (`"FREQ=WEEKLY;BYDAY=SU"`).
+    pub recurrence: Option<Spanned<String>>,
+    /// Equipment the window covers; the whole site when absent.
+    pub equipment: Option<Vec<Spanned<String>>>,
+}
+
+/// `[[equipment]]` in a site file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawEquipment {
+    /// Identifier, unique in the whole fleet.
+    pub id: Spanned<String>,
+    /// Display name.
+    pub name: Option<String>,
+    /// `camera`, `nvr`, `vms-server`, `encoder`, `switch`, `router` or `other`.
+    pub kind: Spanned<String>,
+    /// Network address (IP or host name).
+    pub address: Option<Spanned<String>>,
+    /// Equipment this one depends on (switch, NVR, router) in the same site.
+    pub parent: Option<Spanned<String>>,
+    /// Probes that collect it.
+    pub probes: Option<Vec<Spanned<String>>>,
+    /// Reference to a `[credentials.ID]` of the main file.
+    pub credentials: Option<Spanned<String>>,
+    /// Collection interval for this equipment.
+    pub interval: Option<Spanned<String>>,
+    /// Threshold overrides for this equipment.
+    pub thresholds: Option<RawThresholds>,
+}
+
+/// Top-level keys of the main file and of a site file, for hints on misspelled sections.
+pub const MAIN_SECTIONS: &[&str] = &[
+    "daemon",
+    "thresholds",
+    "clients",
+    "contacts",
+    "credentials",
+    "on_call",
+    "escalation",
+    "channels",
+];
+
+/// Top-level keys of a site file.
+pub const SITE_SECTIONS: &[&str] = &["site", "thresholds", "maintenance", "equipment"];
+
+/// The main file once its sections are read.
+#[derive(Debug, Default, Clone)]
+pub struct RawMain {
+    /// `[daemon]`.
+    pub daemon: RawDaemon,
+    /// `[thresholds]`.
+    pub thresholds: RawThresholds,
+    /// `[clients.*]`.
+    pub clients: BTreeMap<Spanned<String>, RawClient>,
+    /// `[contacts.*]`.
+    pub contacts: BTreeMap<Spanned<String>, RawContact>,
+    /// `[credentials.*]`.
+    pub credentials: BTreeMap<Spanned<String>, RawCredentials>,
+    /// `[on_call]`.
+    pub on_call: RawOnCall,
+    /// `[escalation]`.
+    pub escalation: RawEscalation,
+    /// `[channels]`.
+    pub channels: RawChannels,
+}
+
+/// A site file once its sections are read.
+#[derive(Debug, Clone)]
+pub struct RawSiteFile {
+    /// `[site]`.
+    pub site: Option<RawSite>,
+    /// `[thresholds]`.
+    pub thresholds: RawThresholds,
+    /// `[[maintenance]]`.
+    pub maintenance: Vec<RawMaintenance>,
+    /// `[[equipment]]`.
+    pub equipment: Vec<RawEquipment>,
+}

@@ -1,0 +1,17 @@
+//! vigie: supervision daemon for video-surveillance fleets.
+//!
+//! The library holds the whole daemon; the `vigie` binary is a thin command line over it.
+//! See ARCHITECTURE.md at the repository root for the bird's-eye view and the invariants.
+
+pub mod actors;
+pub mod alert;
+pub mod book;
+pub mod clock;
+pub mod collector;
+pub mod config;
+pub mod maintenance;
+pub mod observation;
+pub mod rules;
+pub mod status;
+pub mod store;
+pub mod util;

@@ -1,0 +1,11 @@
+//! The rules: pure alert evaluation, a function of (state, observation, thresholds, now) with
+//! no actors, no storage and no I/O, so they are tested exhaustively without a runtime.
+
+pub mod equipment;
+pub mod site;
+
+pub use equipment::{Context, EquipmentState, Input, Outcome, SeriesState, Status, step};
+pub use site::{CAMERAS_OFFLINE, CameraVerdict, CameraView, cameras_offline, parent_cuts_off};
+
+#[cfg(test)]
+mod tests;

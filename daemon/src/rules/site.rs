@@ -1,0 +1,93 @@
+//! Site rules: offline cameras against the site's tolerance (R3, R8) and dependencies.
+//! Pure: a function of the cameras' states, the tolerance and the time.
+
+use super::equipment::Status;
+use crate::alert::{Condition, Severity};
+use crate::config::{EquipmentId, Tolerance};
+use chrono::{DateTime, Utc};
+use std::time::Duration;
+
+/// Rule name of the site-level offline-camera alert.
+pub const CAMERAS_OFFLINE: &str = "cameras.offline";
+
+/// What the site knows of one camera.
+#[derive(Debug, Clone, Copy)]
+pub struct CameraView<'a> {
+    /// Camera id.
+    pub id: &'a EquipmentId,
+    /// Its availability.
+    pub status: Status,
+    /// Since when it does not answer.
+    pub offline_since: Option<DateTime<Utc>>,
+    /// How long it must be offline to count (R3, 5 min by default).
+    pub after: Duration,
+    /// Whether a maintenance window covers it now (it is then not counted).
+    pub in_maintenance: bool,
+}
+
+fn chrono(d: Duration) -> chrono::Duration {
+    chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
+}
+
+/// Verdict on a site's cameras.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CameraVerdict {
+    /// The site alert's condition, when more cameras are offline than tolerated.
+    pub condition: Option<Condition>,
+    /// Cameras counted as offline (down for longer than their delay), sorted.
+    pub offline: Vec<EquipmentId>,
+    /// Next instant at which another camera reaches its delay.
+    pub next_deadline: Option<DateTime<Utc>>,
+}
+
+/// Counts cameras down for longer than their delay and compares with the tolerance.
+/// Unreachable cameras (behind a down parent) and cameras in maintenance do not count.
+pub fn cameras_offline(
+    cameras: &[CameraView<'_>],
+    tolerance: Tolerance,
+    now: DateTime<Utc>,
+) -> CameraVerdict {
+    let mut offline: Vec<EquipmentId> = Vec::new();
+    let mut next_deadline: Option<DateTime<Utc>> = None;
+    for cam in cameras {
+        if cam.status != Status::Down || cam.in_maintenance {
+            continue;
+        }
+        let Some(since) = cam.offline_since else {
+            continue;
+        };
+        let due = since + chrono(cam.after);
+        if now >= due {
+            offline.push(cam.id.clone());
+        } else if next_deadline.is_none_or(|n| due < n) {
+            next_deadline = Some(due);
+        }
+    }
+    offline.sort();
+    let allowed = tolerance.allowed(cameras.len());
+    let condition = (offline.len() > allowed).then(|| {
+        let names: Vec<&str> = offline.iter().map(EquipmentId::as_str).collect();
+        Condition {
+            rule: CAMERAS_OFFLINE.to_string(),
+            severity: Severity::Critical,
+            summary: format!(
+                "{} camera{} offline (tolerance {} of {}): {}",
+                offline.len(),
+                if offline.len() > 1 { "s" } else { "" },
+                allowed,
+                cameras.len(),
+                names.join(", ")
+            ),
+        }
+    });
+    CameraVerdict {
+        condition,
+        offline,
+        next_deadline,
+    }
+}
+
+/// Whether an equipment whose parent has `parent_status` is cut off by it.
+pub fn parent_cuts_off(parent_status: Status) -> bool {
+    parent_status.is_offline()
+}

@@ -1,0 +1,483 @@
+//! Data-driven rule tests: sequences of timed inputs and the live alerts expected after each.
+
+use super::*;
+use crate::alert::{AlertEvent, Change, Severity};
+use crate::config::{EquipmentId, EquipmentKind, SiteId, Thresholds, Tolerance};
+use crate::observation::{Metric, Observation};
+use chrono::{DateTime, Utc};
+use std::time::Duration;
+
+/// One step of a scenario.
+#[derive(Clone, Copy)]
+enum Ev {
+    Up,
+    Down,
+    Unknown,
+    /// Disk utilisation in percent on `/data`.
+    Disk(f64),
+    /// Temperature in °C.
+    Temp(f64),
+    /// Recording service running?
+    Rec(bool),
+    Parent(bool),
+    Tick,
+    Maint(Option<&'static str>),
+    /// Live alerts expected now: (rule, severity).
+    Expect(&'static [(&'static str, Severity)]),
+    /// Alerts opened so far.
+    Opened(usize),
+    /// Status expected now.
+    Is(Status),
+}
+
+struct Scenario {
+    name: &'static str,
+    kind: EquipmentKind,
+    thresholds: Thresholds,
+    steps: Vec<(u32, Ev)>,
+}
+
+fn t0() -> DateTime<Utc> {
+    "2026-03-01T10:00:00Z".parse().expect("instant")
+}
+
+fn run(sc: &Scenario) -> Vec<AlertEvent> {
+    let site = SiteId::new("site");
+    let id = EquipmentId::new("eq-1");
+    let mut state = EquipmentState::new(t0());
+    let mut ids = 0u64;
+    let mut maintenance: Option<&str> = None;
+    let mut all = Vec::new();
+    for (secs, ev) in &sc.steps {
+        let now = t0() + chrono::Duration::seconds(i64::from(*secs));
+        let window = move |_: DateTime<Utc>| maintenance.map(String::from);
+        let cx = Context {
+            site: &site,
+            id: &id,
+            kind: sc.kind,
+            thresholds: &sc.thresholds,
+            maintenance: &window,
+        };
+        let obs;
+        let input = match ev {
+            Ev::Up => {
+                obs = Observation::up();
+                Input::Observation(&obs)
+            }
+            Ev::Down => {
+                obs = Observation::down("timeout");
+                Input::Observation(&obs)
+            }
+            Ev::Unknown => {
+                obs = Observation::unknown("bad response");
+                Input::Observation(&obs)
+            }
+            Ev::Disk(p) => {
+                obs = Observation::up().with_metric(
+                    Metric::new("system.filesystem.utilization", p / 100.0)
+                        .with("mountpoint", "/data"),
+                );
+                Input::Observation(&obs)
+            }
+            Ev::Temp(c) => {
+                obs = Observation::up().with_metric(Metric::new("hw.temperature", *c));
+                Input::Observation(&obs)
+            }
+            Ev::Rec(on) => {
+                obs = Observation::up().with_metric(
+                    Metric::new("service.up", if *on { 1.0 } else { 0.0 })
+                        .with("service", "recording"),
+                );
+                Input::Observation(&obs)
+            }
+            Ev::Parent(d) => Input::ParentDown(*d),
+            Ev::Tick => Input::Tick,
+            Ev::Maint(m) => {
+                maintenance = *m;
+                continue;
+            }
+            Ev::Expect(expected) => {
+                let mut live: Vec<(String, Severity)> = state
+                    .alerts
+                    .iter()
+                    .filter(|a| a.state.is_live())
+                    .map(|a| {
+                        (
+                            a.rule.split('{').next().unwrap_or_default().to_string(),
+                            a.severity,
+                        )
+                    })
+                    .collect();
+                live.sort();
+                let mut want: Vec<(String, Severity)> =
+                    expected.iter().map(|(r, s)| (r.to_string(), *s)).collect();
+                want.sort();
+                assert_eq!(live, want, "{}: live alerts at {secs}s", sc.name);
+                continue;
+            }
+            Ev::Opened(n) => {
+                let opened = all
+                    .iter()
+                    .filter(|e: &&AlertEvent| e.change == Change::Opened)
+                    .count();
+                assert_eq!(opened, *n, "{}: alerts opened by {secs}s", sc.name);
+                continue;
+            }
+            Ev::Is(s) => {
+                assert_eq!(state.status, *s, "{}: status at {secs}s", sc.name);
+                continue;
+            }
+        };
+        let out = step(&mut state, input, &cx, now, &mut || {
+            ids += 1;
+            ids
+        });
+        all.extend(out.events);
+    }
+    all
+}
+
+fn policy() -> Thresholds {
+    Thresholds::default()
+}
+
+fn no_for() -> Thresholds {
+    let mut t = Thresholds::default();
+    t.disk.for_ = Duration::ZERO;
+    t.temperature.for_ = Duration::ZERO;
+    t
+}
+
+const W: Severity = Severity::Warning;
+const C: Severity = Severity::Critical;
+
+fn scenarios() -> Vec<Scenario> {
+    use Ev::*;
+    vec![
+        Scenario {
+            name: "R4 disk warning after for, critical, back down with recovery margin",
+            kind: EquipmentKind::Nvr,
+            thresholds: policy(),
+            steps: vec![
+                (0, Disk(80.0)),
+                (0, Expect(&[])),
+                (60, Disk(86.0)),
+                (60, Expect(&[])),
+                (120, Disk(86.0)),
+                (120, Expect(&[])),
+                (180, Disk(86.0)),
+                (180, Expect(&[("disk.usage", W)])),
+                (240, Disk(96.0)),
+                (240, Expect(&[("disk.usage", W)])),
+                (300, Disk(96.0)),
+                (360, Disk(96.0)),
+                (360, Expect(&[("disk.usage", C)])),
+                (420, Disk(94.0)),
+                (420, Expect(&[("disk.usage", C)])), // within the 2-point margin
+                (480, Disk(92.0)),
+                (480, Expect(&[("disk.usage", W)])),
+                (540, Disk(84.0)),
+                (540, Expect(&[("disk.usage", W)])),
+                (600, Disk(82.9)),
+                (600, Expect(&[])),
+                (600, Opened(1)),
+            ],
+        },
+        Scenario {
+            name: "R4 a value flapping around 85 % raises one alert (hysteresis)",
+            kind: EquipmentKind::Nvr,
+            thresholds: no_for(),
+            steps: {
+                let mut s = Vec::new();
+                for i in 0..50u32 {
+                    s.push((i * 60, Disk(if i % 2 == 0 { 85.4 } else { 84.6 })));
+                }
+                s.push((3000, Expect(&[("disk.usage", W)])));
+                s.push((3000, Opened(1)));
+                s
+            },
+        },
+        Scenario {
+            name: "R4 the for duration holds back a short spike",
+            kind: EquipmentKind::VmsServer,
+            thresholds: policy(),
+            steps: vec![
+                (0, Disk(99.0)),
+                (60, Disk(99.0)),
+                (90, Disk(70.0)),
+                (150, Tick),
+                (600, Disk(70.0)),
+                (600, Opened(0)),
+            ],
+        },
+        Scenario {
+            name: "R5 temperature warning then critical, raised by a tick at the deadline",
+            kind: EquipmentKind::Nvr,
+            thresholds: policy(),
+            steps: vec![
+                (0, Temp(71.0)),
+                (119, Tick),
+                (119, Expect(&[])),
+                (120, Tick),
+                (120, Expect(&[("temperature", W)])),
+                (180, Temp(82.0)),
+                (300, Tick),
+                (300, Expect(&[("temperature", C)])),
+                (360, Temp(60.0)),
+                (360, Expect(&[])),
+                (360, Opened(1)),
+            ],
+        },
+        Scenario {
+            name: "R6 connectivity lost on an equipment that was up",
+            kind: EquipmentKind::Switch,
+            thresholds: policy(),
+            steps: vec![
+                (0, Up),
+                (60, Down),
+                (60, Is(Status::Down)),
+                (179, Tick),
+                (179, Expect(&[])),
+                (180, Tick),
+                (180, Expect(&[("connectivity.lost", C)])),
+                (240, Down),
+                (240, Opened(1)),
+                (300, Up),
+                (300, Expect(&[])),
+                (300, Is(Status::Up)),
+            ],
+        },
+        Scenario {
+            name: "R6 an equipment never seen up raises no connectivity alert",
+            kind: EquipmentKind::Router,
+            thresholds: policy(),
+            steps: vec![
+                (0, Down),
+                (600, Down),
+                (600, Expect(&[])),
+                (600, Is(Status::Down)),
+            ],
+        },
+        Scenario {
+            name: "R6 cameras are left to the site rule",
+            kind: EquipmentKind::Camera,
+            thresholds: policy(),
+            steps: vec![(0, Up), (60, Down), (3600, Down), (3600, Expect(&[]))],
+        },
+        Scenario {
+            name: "R7 recording service stopped",
+            kind: EquipmentKind::VmsServer,
+            thresholds: policy(),
+            steps: vec![
+                (0, Rec(true)),
+                (60, Rec(false)),
+                (60, Expect(&[])),
+                (120, Rec(false)),
+                (120, Expect(&[("recording.stopped", C)])),
+                (180, Rec(true)),
+                (180, Expect(&[])),
+            ],
+        },
+        Scenario {
+            name: "dependencies: behind a down parent the equipment is unreachable and silent",
+            kind: EquipmentKind::Nvr,
+            thresholds: policy(),
+            steps: vec![
+                (0, Up),
+                (30, Parent(true)),
+                (60, Down),
+                (60, Is(Status::Unreachable)),
+                (900, Down),
+                (900, Expect(&[])),
+                // The parent comes back but this one still does not answer: it is down, since 60 s.
+                (960, Parent(false)),
+                (960, Is(Status::Down)),
+                (960, Expect(&[("connectivity.lost", C)])),
+            ],
+        },
+        Scenario {
+            name: "an unknown probe result raises nothing",
+            kind: EquipmentKind::Nvr,
+            thresholds: policy(),
+            steps: vec![
+                (0, Up),
+                (60, Unknown),
+                (3600, Unknown),
+                (3600, Is(Status::Unknown)),
+                (3600, Expect(&[])),
+            ],
+        },
+        Scenario {
+            name: "R9 an alert raised in maintenance is recorded and notified if it outlives the window",
+            kind: EquipmentKind::Nvr,
+            thresholds: no_for(),
+            steps: vec![
+                (0, Maint(Some("swap"))),
+                (0, Temp(90.0)),
+                (0, Expect(&[("temperature", C)])),
+                (60, Maint(None)),
+                (60, Tick),
+                (60, Expect(&[("temperature", C)])),
+                (60, Opened(1)),
+            ],
+        },
+    ]
+}
+
+#[test]
+fn rule_scenarios() {
+    for sc in scenarios() {
+        run(&sc);
+    }
+}
+
+#[test]
+fn maintenance_suppression_flags_notifications() {
+    use Ev::*;
+    let sc = Scenario {
+        name: "maintenance",
+        kind: EquipmentKind::Nvr,
+        thresholds: no_for(),
+        steps: vec![
+            (0, Maint(Some("swap"))),
+            (0, Temp(90.0)),
+            (60, Maint(None)),
+            (60, Tick),
+            (120, Temp(20.0)),
+        ],
+    };
+    let events = run(&sc);
+    let kinds: Vec<(Change, bool)> = events.iter().map(|e| (e.change, e.notify)).collect();
+    assert_eq!(
+        kinds,
+        vec![
+            (Change::Opened, false),
+            (Change::Notified, true),
+            (Change::Resolved, true)
+        ]
+    );
+}
+
+#[test]
+fn next_deadline_points_at_the_for_expiry() {
+    let site = SiteId::new("s");
+    let id = EquipmentId::new("n");
+    let th = policy();
+    let cx = Context {
+        site: &site,
+        id: &id,
+        kind: EquipmentKind::Nvr,
+        thresholds: &th,
+        maintenance: &|_| None,
+    };
+    let mut st = EquipmentState::new(t0());
+    let obs = Observation::up().with_metric(Metric::new("hw.temperature", 75.0));
+    let out = step(&mut st, Input::Observation(&obs), &cx, t0(), &mut || 1);
+    assert_eq!(out.next_deadline, Some(t0() + chrono::Duration::minutes(2)));
+}
+
+// ---- site rule ----
+
+fn cams(n: usize) -> Vec<EquipmentId> {
+    (0..n)
+        .map(|i| EquipmentId::new(&format!("cam-{i:02}")))
+        .collect()
+}
+
+fn view<'a>(id: &'a EquipmentId, status: Status, down_for_secs: Option<i64>) -> CameraView<'a> {
+    CameraView {
+        id,
+        status,
+        offline_since: down_for_secs.map(|s| t0() - chrono::Duration::seconds(s)),
+        after: Duration::from_secs(300),
+        in_maintenance: false,
+    }
+}
+
+#[test]
+fn r3_camera_offline_more_than_five_minutes_alerts_at_once_with_zero_tolerance() {
+    let ids = cams(4);
+    let mut v: Vec<CameraView<'_>> = ids.iter().map(|i| view(i, Status::Up, None)).collect();
+    v[2] = view(&ids[2], Status::Down, Some(299));
+    let r = cameras_offline(&v, Tolerance::Count(0), t0());
+    assert!(r.condition.is_none());
+    assert_eq!(r.next_deadline, Some(t0() + chrono::Duration::seconds(1)));
+    v[2] = view(&ids[2], Status::Down, Some(300));
+    let r = cameras_offline(&v, Tolerance::Count(0), t0());
+    let c = r.condition.expect("alert");
+    assert_eq!(c.severity, Severity::Critical);
+    assert_eq!(c.summary, "1 camera offline (tolerance 0 of 4): cam-02");
+}
+
+#[test]
+fn r8_tolerance_by_count() {
+    let ids = cams(10);
+    let mut v: Vec<CameraView<'_>> = ids.iter().map(|i| view(i, Status::Up, None)).collect();
+    v[1] = view(&ids[1], Status::Down, Some(600));
+    v[5] = view(&ids[5], Status::Down, Some(600));
+    assert!(
+        cameras_offline(&v, Tolerance::Count(2), t0())
+            .condition
+            .is_none()
+    );
+    v[7] = view(&ids[7], Status::Down, Some(600));
+    let c = cameras_offline(&v, Tolerance::Count(2), t0())
+        .condition
+        .expect("alert");
+    assert_eq!(
+        c.summary,
+        "3 cameras offline (tolerance 2 of 10): cam-01, cam-05, cam-07"
+    );
+}
+
+#[test]
+fn r8_tolerance_by_percentage_rounds_down() {
+    let ids = cams(40); // 5 % of 40 = 2 cameras
+    let mut v: Vec<CameraView<'_>> = ids.iter().map(|i| view(i, Status::Up, None)).collect();
+    v[0] = view(&ids[0], Status::Down, Some(600));
+    v[1] = view(&ids[1], Status::Down, Some(600));
+    assert!(
+        cameras_offline(&v, Tolerance::Percent(5.0), t0())
+            .condition
+            .is_none()
+    );
+    v[2] = view(&ids[2], Status::Down, Some(600));
+    assert!(
+        cameras_offline(&v, Tolerance::Percent(5.0), t0())
+            .condition
+            .is_some()
+    );
+    // 5 % of 39 = 1.95, rounded down to 1.
+    assert!(
+        cameras_offline(&v[..39], Tolerance::Percent(5.0), t0())
+            .condition
+            .is_some()
+    );
+    assert!(
+        cameras_offline(&v[1..3], Tolerance::Percent(5.0), t0())
+            .condition
+            .is_some()
+    );
+}
+
+#[test]
+fn unreachable_and_maintained_cameras_do_not_count() {
+    let ids = cams(3);
+    let mut v = vec![
+        view(&ids[0], Status::Unreachable, Some(600)),
+        view(&ids[1], Status::Down, Some(600)),
+        view(&ids[2], Status::Up, None),
+    ];
+    v[1].in_maintenance = true;
+    let r = cameras_offline(&v, Tolerance::Count(0), t0());
+    assert!(r.condition.is_none());
+    assert!(r.offline.is_empty());
+}
+
+#[test]
+fn parents_cut_off_when_offline() {
+    assert!(parent_cuts_off(Status::Down));
+    assert!(parent_cuts_off(Status::Unreachable));
+    assert!(!parent_cuts_off(Status::Up));
+    assert!(!parent_cuts_off(Status::Unknown));
+}

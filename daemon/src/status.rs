@@ -1,0 +1,197 @@
+//! What `vigie status` and the HTTP API show: the fleet, its sites and equipment, live alerts
+//! and the outcome of the last config reload.
+
+use crate::alert::Alert;
+use crate::config::EquipmentKind;
+use crate::rules::{SeriesState, Status};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+/// One equipment as its site sees it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EquipmentSummary {
+    /// Identifier.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Kind.
+    pub kind: EquipmentKind,
+    /// Availability.
+    pub status: Status,
+    /// Since when.
+    pub since: DateTime<Utc>,
+    /// Probe's reason for a down or unknown status.
+    #[serde(default)]
+    pub reason: Option<String>,
+    /// Since when it does not answer.
+    #[serde(default)]
+    pub offline_since: Option<DateTime<Utc>>,
+    /// Parent equipment.
+    #[serde(default)]
+    pub parent: Option<String>,
+    /// Maintenance window covering it now.
+    #[serde(default)]
+    pub maintenance: Option<String>,
+}
+
+/// Details of one equipment, from its actor.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EquipmentDetail {
+    /// Summary.
+    pub summary: EquipmentSummary,
+    /// Site.
+    pub site: String,
+    /// Last time it answered.
+    pub last_seen: Option<DateTime<Utc>>,
+    /// Watched series with their levels and last values.
+    pub series: Vec<SeriesState>,
+    /// Facts reported by its probes.
+    pub facts: Vec<(String, String)>,
+    /// Its alerts.
+    pub alerts: Vec<Alert>,
+    /// Collections started since the daemon started.
+    pub collections: u64,
+    /// Times its actor recovered from an internal error.
+    pub restarts: u32,
+}
+
+/// One site.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SiteSummary {
+    /// Identifier.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Client.
+    pub client: String,
+    /// Time zone.
+    pub timezone: String,
+    /// Equipment count.
+    pub equipment: usize,
+    /// Equipment by status.
+    pub by_status: BTreeMap<Status, usize>,
+    /// Site-wide maintenance window active now.
+    #[serde(default)]
+    pub maintenance: Option<String>,
+}
+
+/// One site with its equipment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SiteDetail {
+    /// Summary.
+    pub site: SiteSummary,
+    /// Equipment.
+    pub equipment: Vec<EquipmentSummary>,
+    /// The site's own alerts.
+    pub alerts: Vec<Alert>,
+}
+
+/// Outcome of the last config load.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReloadReport {
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Whether the config was accepted.
+    pub accepted: bool,
+    /// The problems found, when refused.
+    pub errors: Vec<String>,
+    /// Sites added, changed and removed, when accepted.
+    pub sites_added: usize,
+    /// Sites changed.
+    pub sites_changed: usize,
+    /// Sites removed.
+    pub sites_removed: usize,
+}
+
+/// The whole fleet.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FleetStatus {
+    /// vigie version.
+    pub version: String,
+    /// Current time.
+    pub now: DateTime<Utc>,
+    /// Number of configs applied since start (0 before the first).
+    pub generation: u64,
+    /// Outcome of the last load, accepted or refused.
+    pub last_reload: Option<ReloadReport>,
+    /// Sites.
+    pub sites: Vec<SiteSummary>,
+    /// Equipment by status.
+    pub by_status: BTreeMap<Status, usize>,
+    /// Equipment by kind.
+    pub by_kind: BTreeMap<EquipmentKind, usize>,
+    /// Live alerts.
+    pub alerts: Vec<Alert>,
+}
+
+impl FleetStatus {
+    /// Renders the status for a terminal.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let total: usize = self.by_status.values().sum();
+        let _ = writeln!(
+            out,
+            "vigie {} — {} sites, {} equipment (config generation {})",
+            self.version,
+            self.sites.len(),
+            total,
+            self.generation
+        );
+        if let Some(r) = &self.last_reload {
+            if r.accepted {
+                let _ = writeln!(
+                    out,
+                    "last config load {}: accepted (+{} ~{} -{} sites)",
+                    r.at.format("%Y-%m-%d %H:%M:%S UTC"),
+                    r.sites_added,
+                    r.sites_changed,
+                    r.sites_removed
+                );
+            } else {
+                let _ = writeln!(
+                    out,
+                    "last config load {}: REFUSED, the previous config stays in force:",
+                    r.at.format("%Y-%m-%d %H:%M:%S UTC")
+                );
+                for e in &r.errors {
+                    for line in e.lines() {
+                        let _ = writeln!(out, "  {line}");
+                    }
+                }
+            }
+        }
+        let states: Vec<String> = self
+            .by_status
+            .iter()
+            .map(|(s, n)| format!("{s} {n}"))
+            .collect();
+        let _ = writeln!(
+            out,
+            "equipment: {}",
+            if states.is_empty() {
+                "none".into()
+            } else {
+                states.join(", ")
+            }
+        );
+        let kinds: Vec<String> = self
+            .by_kind
+            .iter()
+            .map(|(k, n)| format!("{} {n}", k.name()))
+            .collect();
+        if !kinds.is_empty() {
+            let _ = writeln!(out, "by kind: {}", kinds.join(", "));
+        }
+        let _ = writeln!(out, "live alerts: {}", self.alerts.len());
+        for a in &self.alerts {
+            let _ = writeln!(
+                out,
+                "  #{} {} {} [{}] {} — {}",
+                a.id, a.severity, a.state, a.site, a.owner, a.summary
+            );
+        }
+        out
+    }
+}
