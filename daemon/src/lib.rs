@@ -5,13 +5,17 @@
 
 pub mod actors;
 pub mod alert;
+pub mod api;
 pub mod book;
+pub mod client;
 pub mod clock;
 pub mod collector;
 pub mod config;
 pub mod maintenance;
 pub mod observation;
+pub mod reload;
 pub mod rules;
+pub mod server;
 pub mod status;
 pub mod store;
 pub mod util;

@@ -1,1 +1,431 @@
-fn main() {}
+//! The `vigie` command line: run the daemon, check a config directory, read the status and
+//! act on alerts.
+
+use anyhow::{Context as _, Result, bail};
+use clap::{Parser, Subcommand};
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use vigie::alert::Alert;
+use vigie::client::ApiClient;
+use vigie::clock::Clock;
+use vigie::collector::{Collector, ScriptedCollector};
+use vigie::config::{self, Config};
+use vigie::observation::Observation;
+use vigie::server::{self, DaemonFile, Options};
+use vigie::store::Store;
+
+#[derive(Parser)]
+#[command(
+    name = "vigie",
+    version,
+    about = "Supervision daemon for video-surveillance fleets"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the daemon.
+    Run {
+        /// Config directory (vigie.toml and sites/*.toml); changes reload live.
+        #[arg(long)]
+        config: PathBuf,
+        /// Data directory (state database).
+        #[arg(long, default_value = "vigie-data", env = "VIGIE_DATA")]
+        data: PathBuf,
+        /// HTTP API address, overriding `[daemon] listen` (port 0 picks a free port).
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+        /// Collect from a simulation file instead of the network (demos and tests).
+        #[arg(long)]
+        simulate: Option<PathBuf>,
+    },
+    /// Validate a config directory and print a summary.
+    CheckConfig {
+        /// Config directory.
+        dir: PathBuf,
+    },
+    /// Show the fleet's status (from the running daemon, or from the data directory).
+    Status {
+        /// Data directory of the daemon.
+        #[arg(long, default_value = "vigie-data", env = "VIGIE_DATA")]
+        data: PathBuf,
+        /// One site with its equipment.
+        #[arg(long)]
+        site: Option<String>,
+        /// One equipment in detail.
+        #[arg(long)]
+        equipment: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Acknowledge an alert.
+    Ack {
+        /// Alert number.
+        id: u64,
+        /// Operator name.
+        #[arg(long)]
+        by: String,
+        /// Note.
+        #[arg(long)]
+        note: Option<String>,
+        /// Data directory of the daemon.
+        #[arg(long, default_value = "vigie-data", env = "VIGIE_DATA")]
+        data: PathBuf,
+    },
+    /// Close an alert with a resolution note.
+    Close {
+        /// Alert number.
+        id: u64,
+        /// Operator name.
+        #[arg(long)]
+        by: String,
+        /// Resolution note.
+        #[arg(long)]
+        note: String,
+        /// Data directory of the daemon.
+        #[arg(long, default_value = "vigie-data", env = "VIGIE_DATA")]
+        data: PathBuf,
+    },
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let code = match dispatch(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            1
+        }
+    };
+    std::process::exit(code);
+}
+
+fn dispatch(cli: Cli) -> Result<i32> {
+    match cli.command {
+        Command::Run {
+            config,
+            data,
+            listen,
+            simulate,
+        } => run(config, data, listen, simulate).map(|_| 0),
+        Command::CheckConfig { dir } => Ok(check_config(&dir)),
+        Command::Status {
+            data,
+            site,
+            equipment,
+            json,
+        } => status(&data, site, equipment, json).map(|_| 0),
+        Command::Ack { id, by, note, data } => {
+            let a = client(&data)?.ack(id, &by, note.as_deref())?;
+            println!("alert #{} acknowledged by {by}: {}", a.id, a.summary);
+            Ok(0)
+        }
+        Command::Close { id, by, note, data } => {
+            let a = client(&data)?.close(id, &by, &note)?;
+            println!("alert #{} closed by {by}: {}", a.id, a.summary);
+            Ok(0)
+        }
+    }
+}
+
+fn init_logs() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("VIGIE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+fn run(
+    config_dir: PathBuf,
+    data: PathBuf,
+    listen: Option<SocketAddr>,
+    simulate: Option<PathBuf>,
+) -> Result<()> {
+    init_logs();
+    // The listen address comes from the config when it is valid; the watcher reports errors.
+    let settings = config::load_dir(&config_dir)
+        .map(|c| c.daemon)
+        .unwrap_or_default();
+    let addr = listen.unwrap_or(settings.listen);
+    let listener =
+        std::net::TcpListener::bind(addr).with_context(|| format!("cannot listen on {addr}"))?;
+    let collector: Arc<dyn Collector> = match &simulate {
+        Some(path) => Arc::new(ScriptedCollector::from_file(path)?),
+        None => Arc::new(ScriptedCollector::new(Observation::unknown(
+            "no network collector for this equipment's probes in this build; run with --simulate",
+        ))),
+    };
+    let opts = Options {
+        config_dir,
+        data_dir: data,
+        collector,
+        clock: Clock::System,
+        arbiters: std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2),
+        http_workers: 2,
+        max_probes_in_flight: settings.max_probes_in_flight as usize,
+        probe_timeout: settings.probe_timeout,
+    };
+    actix_rt::System::new().block_on(async move {
+        let daemon = server::start(opts, listener).await?;
+        println!("vigie listening on http://{}", daemon.api_addr);
+        wait_for_stop(&daemon).await;
+        daemon.stop().await;
+        anyhow::Ok(())
+    })
+}
+
+#[cfg(unix)]
+async fn wait_for_stop(daemon: &server::Daemon) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut hup)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::hangup()),
+    ) else {
+        let _ = tokio::signal::ctrl_c().await;
+        return;
+    };
+    loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => break,
+            _ = term.recv() => break,
+            _ = hup.recv() => daemon.reload_now(),
+        }
+    }
+}
+
+#[cfg(not(unix))]
+async fn wait_for_stop(_: &server::Daemon) {
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+fn summary(cfg: &Config) -> String {
+    let kinds: Vec<String> = cfg
+        .equipment_by_kind()
+        .iter()
+        .map(|(k, n)| format!("{} {n}", k.name()))
+        .collect();
+    let mut out = format!(
+        "{} clients, {} sites, {} equipment ({})\n",
+        cfg.clients.len(),
+        cfg.sites.len(),
+        cfg.equipment_count(),
+        if kinds.is_empty() {
+            "none".into()
+        } else {
+            kinds.join(", ")
+        }
+    );
+    for s in cfg.sites.values() {
+        out.push_str(&format!(
+            "  {} — {} ({}, {}, tolerance {}, {} maintenance windows): {} equipment\n",
+            s.id,
+            s.name,
+            s.client,
+            s.timezone.name(),
+            s.camera_tolerance,
+            s.maintenance.len(),
+            s.equipment.len()
+        ));
+    }
+    out
+}
+
+fn check_config(dir: &Path) -> i32 {
+    match config::load_dir(dir) {
+        Ok(cfg) => {
+            println!("{}: valid", dir.display());
+            print!("{}", summary(&cfg));
+            0
+        }
+        Err(errors) => {
+            let n = errors.0.len();
+            eprintln!(
+                "{}: {n} error{}",
+                dir.display(),
+                if n > 1 { "s" } else { "" }
+            );
+            eprintln!("{errors}");
+            1
+        }
+    }
+}
+
+fn client(data: &Path) -> Result<ApiClient> {
+    match DaemonFile::read(data) {
+        Some(f) => Ok(ApiClient::new(&f.api)),
+        None => bail!(
+            "no running daemon found for data directory {} (no {})",
+            data.display(),
+            server::DAEMON_FILE
+        ),
+    }
+}
+
+fn status(data: &Path, site: Option<String>, equipment: Option<String>, json: bool) -> Result<()> {
+    let print = |v: &dyn erased::Show| {
+        if json {
+            println!("{}", v.json())
+        } else {
+            print!("{}", v.text())
+        }
+    };
+    if let Some(f) = DaemonFile::read(data) {
+        let api = ApiClient::new(&f.api);
+        let result = match (&site, &equipment) {
+            (Some(s), _) => api.site(s).map(|d| print(&d)),
+            (_, Some(e)) => api.equipment(e).map(|d| print(&d)),
+            _ => api.status().map(|d| print(&d)),
+        };
+        match result {
+            Ok(()) => return Ok(()),
+            Err(vigie::client::ClientError::Unreachable { .. }) => {
+                eprintln!(
+                    "the daemon recorded in {} does not answer; reading its saved state",
+                    data.display()
+                );
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let restored = Store::read_snapshot(data)?;
+    let mut by_status: BTreeMap<String, usize> = BTreeMap::new();
+    let mut alerts: Vec<Alert> = Vec::new();
+    for s in restored.equipment.values() {
+        *by_status.entry(s.status.to_string()).or_insert(0) += 1;
+        alerts.extend(s.alerts.iter().filter(|a| a.state.is_live()).cloned());
+    }
+    for s in restored.sites.values() {
+        alerts.extend(s.alerts.iter().filter(|a| a.state.is_live()).cloned());
+    }
+    alerts.sort_by_key(|a| a.id);
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({ "running": false, "by_status": by_status, "alerts": alerts })
+        );
+    } else {
+        println!("vigie is not running; saved state in {}:", data.display());
+        let states: Vec<String> = by_status.iter().map(|(s, n)| format!("{s} {n}")).collect();
+        println!(
+            "equipment: {}",
+            if states.is_empty() {
+                "none".into()
+            } else {
+                states.join(", ")
+            }
+        );
+        println!("live alerts: {}", alerts.len());
+        for a in &alerts {
+            println!(
+                "  #{} {} {} [{}] {} — {}",
+                a.id, a.severity, a.state, a.site, a.owner, a.summary
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Printing of API answers as text or JSON.
+mod erased {
+    use vigie::status::{EquipmentDetail, FleetStatus, SiteDetail};
+
+    pub trait Show {
+        fn json(&self) -> String;
+        fn text(&self) -> String;
+    }
+
+    impl Show for FleetStatus {
+        fn json(&self) -> String {
+            serde_json::to_string_pretty(self).unwrap_or_default()
+        }
+        fn text(&self) -> String {
+            self.render()
+        }
+    }
+
+    impl Show for SiteDetail {
+        fn json(&self) -> String {
+            serde_json::to_string_pretty(self).unwrap_or_default()
+        }
+        fn text(&self) -> String {
+            let mut out = format!(
+                "site {} — {} (client {}, {})\n",
+                self.site.id, self.site.name, self.site.client, self.site.timezone
+            );
+            if let Some(m) = &self.site.maintenance {
+                out.push_str(&format!("in maintenance: {m}\n"));
+            }
+            for e in &self.equipment {
+                out.push_str(&format!(
+                    "  {:<20} {:<10} {:<11} since {}{}{}\n",
+                    e.id,
+                    e.kind.name(),
+                    e.status.to_string(),
+                    e.since.format("%Y-%m-%d %H:%M:%S"),
+                    e.reason
+                        .as_ref()
+                        .map(|r| format!(" ({r})"))
+                        .unwrap_or_default(),
+                    e.maintenance
+                        .as_ref()
+                        .map(|m| format!(" [maintenance: {m}]"))
+                        .unwrap_or_default(),
+                ));
+            }
+            for a in &self.alerts {
+                out.push_str(&format!(
+                    "  alert #{} {} {} — {}\n",
+                    a.id, a.severity, a.state, a.summary
+                ));
+            }
+            out
+        }
+    }
+
+    impl Show for EquipmentDetail {
+        fn json(&self) -> String {
+            serde_json::to_string_pretty(self).unwrap_or_default()
+        }
+        fn text(&self) -> String {
+            let s = &self.summary;
+            let mut out = format!(
+                "{} — {} ({}, site {}): {} since {}\n",
+                s.id,
+                s.name,
+                s.kind.name(),
+                self.site,
+                s.status,
+                s.since.format("%Y-%m-%d %H:%M:%S")
+            );
+            if let Some(r) = &s.reason {
+                out.push_str(&format!("reason: {r}\n"));
+            }
+            for series in &self.series {
+                out.push_str(&format!(
+                    "  {} = {:.1} (level {})\n",
+                    series.key, series.value, series.level
+                ));
+            }
+            for (k, v) in &self.facts {
+                out.push_str(&format!("  {k}: {v}\n"));
+            }
+            for a in &self.alerts {
+                out.push_str(&format!(
+                    "  alert #{} {} {} — {}\n",
+                    a.id, a.severity, a.state, a.summary
+                ));
+            }
+            out
+        }
+    }
+}

@@ -137,6 +137,7 @@ enum Op {
         value: Vec<u8>,
     },
     Flush(oneshot::Sender<Result<(), String>>),
+    Close,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -419,10 +420,11 @@ impl Store {
             .map_err(StoreError::Db)
     }
 
-    /// Commits what is pending and stops the writer once every handle is dropped.
+    /// Commits what is pending, stops the writer and releases the file. Writes sent after
+    /// this are refused (and logged).
     pub fn close(self) {
         let writer = self.writer.lock().ok().and_then(|mut w| w.take());
-        drop(self.tx);
+        let _ = self.tx.send(Op::Close);
         if let Some(w) = writer {
             let _ = w.join();
         }
@@ -435,6 +437,7 @@ struct Batch {
     alerts: BTreeMap<u64, Vec<u8>>,
     transitions: Vec<(String, i64, Vec<u8>)>,
     flushes: Vec<oneshot::Sender<Result<(), String>>>,
+    close: bool,
 }
 
 impl Batch {
@@ -448,6 +451,7 @@ impl Batch {
             }
             Op::Transition { id, at, value } => self.transitions.push((id, at, value)),
             Op::Flush(tx) => self.flushes.push(tx),
+            Op::Close => self.close = true,
         }
     }
 
@@ -502,7 +506,7 @@ fn writer_loop(db: Database, rx: Receiver<Op>) {
             }
         }
         // Gather what arrives meanwhile: one commit for all of it.
-        loop {
+        while !batch.close {
             match rx.recv_timeout(LINGER) {
                 Ok(op) => batch.add(op),
                 Err(RecvTimeoutError::Timeout) => break,
@@ -516,6 +520,9 @@ fn writer_loop(db: Database, rx: Receiver<Op>) {
             Ok(()) => {
                 for f in std::mem::take(&mut batch.flushes) {
                     let _ = f.send(Ok(()));
+                }
+                if batch.close {
+                    return;
                 }
                 batch = Batch::default();
             }

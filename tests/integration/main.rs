@@ -1,1 +1,9 @@
-fn main() {}
+//! Integration tests of vigie: actors under paused time, live reload, restarts of the real
+//! daemon process, the HTTP API and the command line.
+
+mod actors;
+mod api;
+mod cli;
+mod reload;
+mod restart;
+mod support;

@@ -334,3 +334,16 @@ impl Handler<OwnerAction> for Equipment {
         Ok(event.alert)
     }
 }
+
+/// Stops the actor without touching its saved state (daemon shutdown).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct StopEquipment;
+
+impl Handler<StopEquipment> for Equipment {
+    type Result = ();
+
+    fn handle(&mut self, _: StopEquipment, ctx: &mut Self::Context) {
+        ctx.stop();
+    }
+}

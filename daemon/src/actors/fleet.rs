@@ -4,7 +4,7 @@
 use super::Deps;
 use super::site::{
     AlertAction, EquipmentDetailQuery, OwnerAction, RetireSite, Site, SiteDetailQuery,
-    SiteSummaryQuery, UpdateSite,
+    SiteSummaryQuery, StopSite, UpdateSite,
 };
 use crate::alert::{ActionError, Alert};
 use crate::config::{Config, ConfigDiff, EquipmentId, SiteId};
@@ -274,6 +274,24 @@ impl Handler<AlertCommand> for Fleet {
                 );
             }
             Ok(result)
+        })
+    }
+}
+
+/// Stops every site and equipment actor (daemon shutdown); their state stays in the store.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Shutdown;
+
+impl Handler<Shutdown> for Fleet {
+    type Result = ResponseFuture<()>;
+
+    fn handle(&mut self, _: Shutdown, ctx: &mut Self::Context) -> Self::Result {
+        let sites = std::mem::take(&mut self.sites);
+        let stops: Vec<_> = sites.values().map(|a| a.send(StopSite)).collect();
+        ctx.stop();
+        Box::pin(async move {
+            let _ = futures::future::join_all(stops).await;
         })
     }
 }

@@ -6,13 +6,16 @@ mod equipment;
 mod fleet;
 mod site;
 
-pub use equipment::{Equipment, EquipmentQuery, ParentDown, ProbeResult, Retire, UpdateEquipment};
+pub use equipment::{
+    Equipment, EquipmentQuery, ParentDown, ProbeResult, Retire, StopEquipment, UpdateEquipment,
+};
 pub use fleet::{
-    AlertCommand, ApplyConfig, ConfigRefused, EquipmentLookup, Fleet, FleetQuery, SiteQuery,
+    AlertCommand, ApplyConfig, ConfigRefused, EquipmentLookup, Fleet, FleetQuery, Shutdown,
+    SiteQuery,
 };
 pub use site::{
     AlertAction, EquipmentDetailQuery, OwnerAction, RetireSite, Site, SiteDetailQuery,
-    SiteSummaryQuery, StatusReport, UpdateSite,
+    SiteSummaryQuery, StatusReport, StopSite, UpdateSite,
 };
 
 use crate::alert::{Alert, AlertEvent, Change};

@@ -3,7 +3,7 @@
 //! dependencies (children of a down parent are unreachable, not down).
 
 use super::Deps;
-use super::equipment::{Equipment, ParentDown, Retire, UpdateEquipment};
+use super::equipment::{Equipment, ParentDown, Retire, StopEquipment, UpdateEquipment};
 use crate::alert::{self, ActionError, Alert, AlertEvent, Condition, Owner};
 use crate::config::{EquipmentConfig, EquipmentId, EquipmentKind, SiteConfig, SiteDiff};
 use crate::maintenance::{self, MaintenanceWindow};
@@ -451,5 +451,21 @@ impl Handler<EquipmentDetailQuery> for Site {
             }
             None => Box::pin(std::future::ready(None)),
         }
+    }
+}
+
+/// Stops the site and its equipment actors without touching their saved state.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct StopSite;
+
+impl Handler<StopSite> for Site {
+    type Result = ();
+
+    fn handle(&mut self, _: StopSite, ctx: &mut Self::Context) {
+        for m in std::mem::take(&mut self.members).into_values() {
+            m.addr.do_send(StopEquipment);
+        }
+        ctx.stop();
     }
 }

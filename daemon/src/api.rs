@@ -1,0 +1,252 @@
+//! The HTTP API (version 1): fleet status, sites, equipment, live alerts, acknowledgement
+//! and closure. Every error is a JSON object `{"error": "..."}` with a fitting status code.
+
+use crate::actors::{AlertAction, AlertCommand, EquipmentLookup, Fleet, FleetQuery, SiteQuery};
+use crate::alert::{ActionError, Alert};
+use crate::book::AlertBook;
+use crate::config::{EquipmentId, SiteId};
+use actix::Addr;
+use actix_web::{HttpResponse, ResponseError, get, http::StatusCode, post, web};
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// Longest a long poll may wait.
+const MAX_WAIT: Duration = Duration::from_secs(60);
+
+/// What the handlers share.
+#[derive(Clone)]
+pub struct ApiState {
+    /// The fleet.
+    pub fleet: Addr<Fleet>,
+    /// Live alerts.
+    pub book: AlertBook,
+    /// Config generation (bumps on every accepted or refused load).
+    pub generation: watch::Receiver<u64>,
+}
+
+/// An API error.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// Unknown resource.
+    #[error("{0}")]
+    NotFound(String),
+    /// The request is not acceptable.
+    #[error("{0}")]
+    BadRequest(String),
+    /// The request conflicts with the resource's state.
+    #[error("{0}")]
+    Conflict(String),
+    /// The daemon could not answer.
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+#[derive(Serialize)]
+struct ErrorBody {
+    error: String,
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        HttpResponse::build(self.status_code()).json(ErrorBody {
+            error: self.to_string(),
+        })
+    }
+}
+
+impl From<ActionError> for ApiError {
+    fn from(e: ActionError) -> Self {
+        match e {
+            ActionError::NotFound(_) => ApiError::NotFound(e.to_string()),
+            ActionError::NotLive { .. } => ApiError::Conflict(e.to_string()),
+            ActionError::NoteRequired | ActionError::NoOperator => {
+                ApiError::BadRequest(e.to_string())
+            }
+        }
+    }
+}
+
+fn mailbox(e: actix::MailboxError) -> ApiError {
+    ApiError::Unavailable(format!("the daemon could not answer: {e}"))
+}
+
+/// Long-poll parameters: wait until the counter passes `after`, at most `wait` seconds.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Poll {
+    /// Answer once the counter is greater than this.
+    pub after: Option<u64>,
+    /// Seconds to wait at most (60 at most).
+    pub wait: Option<u64>,
+}
+
+async fn wait_past(mut rx: watch::Receiver<u64>, poll: &Poll) {
+    let Some(after) = poll.after else { return };
+    let wait = Duration::from_secs(poll.wait.unwrap_or(30)).min(MAX_WAIT);
+    let _ = tokio::time::timeout(wait, rx.wait_for(|v| *v > after)).await;
+}
+
+#[get("/api/v1/status")]
+async fn status(
+    state: web::Data<ApiState>,
+    poll: web::Query<Poll>,
+) -> Result<HttpResponse, ApiError> {
+    wait_past(state.generation.clone(), &poll).await;
+    let s = state.fleet.send(FleetQuery).await.map_err(mailbox)?;
+    Ok(HttpResponse::Ok().json(s))
+}
+
+#[get("/api/v1/sites/{id}")]
+async fn site(state: web::Data<ApiState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    match state
+        .fleet
+        .send(SiteQuery(SiteId::new(&id)))
+        .await
+        .map_err(mailbox)?
+    {
+        Some(d) => Ok(HttpResponse::Ok().json(d)),
+        None => Err(ApiError::NotFound(format!("no site `{id}`"))),
+    }
+}
+
+#[get("/api/v1/equipment/{id}")]
+async fn equipment(
+    state: web::Data<ApiState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    match state
+        .fleet
+        .send(EquipmentLookup(EquipmentId::new(&id)))
+        .await
+        .map_err(mailbox)?
+    {
+        Some(d) => Ok(HttpResponse::Ok().json(d)),
+        None => Err(ApiError::NotFound(format!("no equipment `{id}`"))),
+    }
+}
+
+/// Live alerts and the book's change counter.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct AlertList {
+    /// Change counter: pass it as `after` to wait for the next change.
+    pub version: u64,
+    /// Live alerts, oldest first.
+    pub alerts: Vec<Alert>,
+}
+
+#[get("/api/v1/alerts")]
+async fn alerts(
+    state: web::Data<ApiState>,
+    poll: web::Query<Poll>,
+) -> Result<HttpResponse, ApiError> {
+    let rx = state.book.watch();
+    wait_past(rx.clone(), &poll).await;
+    let version = *rx.borrow();
+    Ok(HttpResponse::Ok().json(AlertList {
+        version,
+        alerts: state.book.live(),
+    }))
+}
+
+/// Body of an acknowledgement.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AckBody {
+    /// Operator.
+    pub by: String,
+    /// Optional note.
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+/// Body of a closure.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CloseBody {
+    /// Operator.
+    pub by: String,
+    /// Resolution note.
+    pub note: String,
+}
+
+#[post("/api/v1/alerts/{id}/ack")]
+async fn ack(
+    state: web::Data<ApiState>,
+    id: web::Path<u64>,
+    body: web::Json<AckBody>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    let action = AlertAction::Acknowledge {
+        by: body.by,
+        note: body.note,
+    };
+    let a = state
+        .fleet
+        .send(AlertCommand {
+            id: id.into_inner(),
+            action,
+        })
+        .await
+        .map_err(mailbox)??;
+    Ok(HttpResponse::Ok().json(a))
+}
+
+#[post("/api/v1/alerts/{id}/close")]
+async fn close(
+    state: web::Data<ApiState>,
+    id: web::Path<u64>,
+    body: web::Json<CloseBody>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    let action = AlertAction::Close {
+        by: body.by,
+        note: body.note,
+    };
+    let a = state
+        .fleet
+        .send(AlertCommand {
+            id: id.into_inner(),
+            action,
+        })
+        .await
+        .map_err(mailbox)??;
+    Ok(HttpResponse::Ok().json(a))
+}
+
+async fn not_found() -> HttpResponse {
+    ApiError::NotFound("no such endpoint; see /api/v1/status".into()).error_response()
+}
+
+/// Registers the API on an actix-web app.
+pub fn configure(cfg: &mut web::ServiceConfig, state: ApiState) {
+    let json = web::JsonConfig::default()
+        .limit(64 * 1024)
+        .error_handler(|err, _| ApiError::BadRequest(format!("invalid JSON body: {err}")).into());
+    let path = web::PathConfig::default()
+        .error_handler(|err, _| ApiError::BadRequest(format!("invalid path: {err}")).into());
+    let query = web::QueryConfig::default()
+        .error_handler(|err, _| ApiError::BadRequest(format!("invalid query: {err}")).into());
+    cfg.app_data(web::Data::new(state))
+        .app_data(json)
+        .app_data(path)
+        .app_data(query)
+        .service(status)
+        .service(site)
+        .service(equipment)
+        .service(alerts)
+        .service(ack)
+        .service(close)
+        .default_service(web::to(not_found));
+}

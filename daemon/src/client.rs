@@ -1,0 +1,162 @@
+//! A blocking client of the HTTP API, used by the command line and the integration tests.
+
+use crate::alert::Alert;
+use crate::api::{AckBody, AlertList, CloseBody};
+use crate::status::{EquipmentDetail, FleetStatus, SiteDetail};
+use serde::de::DeserializeOwned;
+use std::time::Duration;
+
+/// Why a call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The daemon could not be reached.
+    #[error("cannot reach the daemon at {url}: {detail}")]
+    Unreachable {
+        /// URL called.
+        url: String,
+        /// What failed.
+        detail: String,
+    },
+    /// The daemon refused the request.
+    #[error("{message} (HTTP {status})")]
+    Refused {
+        /// HTTP status.
+        status: u16,
+        /// The daemon's message.
+        message: String,
+    },
+    /// The answer could not be read.
+    #[error("unexpected answer from {url}: {detail}")]
+    BadAnswer {
+        /// URL called.
+        url: String,
+        /// What was wrong.
+        detail: String,
+    },
+}
+
+/// Client of one daemon's API.
+pub struct ApiClient {
+    base: String,
+    agent: ureq::Agent,
+}
+
+impl ApiClient {
+    /// A client for the API at `base` (`http://127.0.0.1:8480`).
+    pub fn new(base: &str) -> Self {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(90)))
+            .build()
+            .into();
+        ApiClient {
+            base: base.trim_end_matches('/').to_string(),
+            agent,
+        }
+    }
+
+    fn read<T: DeserializeOwned>(
+        url: &str,
+        resp: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+    ) -> Result<T, ClientError> {
+        let mut resp = resp.map_err(|e| ClientError::Unreachable {
+            url: url.to_string(),
+            detail: e.to_string(),
+        })?;
+        let status = resp.status().as_u16();
+        let text = resp
+            .body_mut()
+            .read_to_string()
+            .map_err(|e| ClientError::BadAnswer {
+                url: url.to_string(),
+                detail: e.to_string(),
+            })?;
+        if status >= 400 {
+            let message = serde_json::from_str::<serde_json::Value>(&text)
+                .ok()
+                .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(String::from))
+                .unwrap_or(text);
+            return Err(ClientError::Refused { status, message });
+        }
+        serde_json::from_str(&text).map_err(|e| ClientError::BadAnswer {
+            url: url.to_string(),
+            detail: e.to_string(),
+        })
+    }
+
+    fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
+        let url = format!("{}{path}", self.base);
+        Self::read(&url, self.agent.get(&url).call())
+    }
+
+    fn post<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &impl serde::Serialize,
+    ) -> Result<T, ClientError> {
+        let url = format!("{}{path}", self.base);
+        Self::read(&url, self.agent.post(&url).send_json(body))
+    }
+
+    /// The fleet's status.
+    pub fn status(&self) -> Result<FleetStatus, ClientError> {
+        self.get("/api/v1/status")
+    }
+
+    /// The fleet's status once more than `generation` config loads happened (waits up to `wait`).
+    pub fn status_after(
+        &self,
+        generation: u64,
+        wait: Duration,
+    ) -> Result<FleetStatus, ClientError> {
+        self.get(&format!(
+            "/api/v1/status?after={generation}&wait={}",
+            wait.as_secs()
+        ))
+    }
+
+    /// One site.
+    pub fn site(&self, id: &str) -> Result<SiteDetail, ClientError> {
+        self.get(&format!("/api/v1/sites/{id}"))
+    }
+
+    /// One equipment.
+    pub fn equipment(&self, id: &str) -> Result<EquipmentDetail, ClientError> {
+        self.get(&format!("/api/v1/equipment/{id}"))
+    }
+
+    /// Live alerts.
+    pub fn alerts(&self) -> Result<AlertList, ClientError> {
+        self.get("/api/v1/alerts")
+    }
+
+    /// Live alerts once the book changed past `version` (waits up to `wait`).
+    pub fn alerts_after(&self, version: u64, wait: Duration) -> Result<AlertList, ClientError> {
+        self.get(&format!(
+            "/api/v1/alerts?after={version}&wait={}",
+            wait.as_secs()
+        ))
+    }
+
+    /// Acknowledges an alert.
+    pub fn ack(&self, id: u64, by: &str, note: Option<&str>) -> Result<Alert, ClientError> {
+        self.post(
+            &format!("/api/v1/alerts/{id}/ack"),
+            &AckBody {
+                by: by.into(),
+                note: note.map(String::from),
+            },
+        )
+    }
+
+    /// Closes an alert with a resolution note.
+    pub fn close(&self, id: u64, by: &str, note: &str) -> Result<Alert, ClientError> {
+        self.post(
+            &format!("/api/v1/alerts/{id}/close"),
+            &CloseBody {
+                by: by.into(),
+                note: note.into(),
+            },
+        )
+    }
+}

@@ -1,0 +1,199 @@
+//! Assembling and running the daemon: store, actors, config watch and HTTP API. The binary
+//! calls [`run`]; tests call [`start`] on a listener bound to port 0 and stop it themselves.
+
+use crate::actors::{Deps, Fleet};
+use crate::api::{self, ApiState};
+use crate::book::AlertBook;
+use crate::clock::Clock;
+use crate::collector::Collector;
+use crate::reload::ConfigWatcher;
+use crate::store::{AlertIds, Store, StoreError};
+use actix::prelude::*;
+use std::future::Future;
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// File in the data directory telling `vigie status` where the running daemon listens.
+pub const DAEMON_FILE: &str = "daemon.json";
+
+/// How to run the daemon.
+pub struct Options {
+    /// Config directory (watched).
+    pub config_dir: PathBuf,
+    /// Data directory (database, daemon file).
+    pub data_dir: PathBuf,
+    /// How equipment is collected.
+    pub collector: Arc<dyn Collector>,
+    /// Time source.
+    pub clock: Clock,
+    /// Extra arbiters (threads) the sites are spread over; 0 runs everything on the caller's.
+    pub arbiters: usize,
+    /// HTTP worker threads.
+    pub http_workers: usize,
+    /// Upper bound on probes in flight.
+    pub max_probes_in_flight: usize,
+    /// Per-probe timeout until the config sets one.
+    pub probe_timeout: Duration,
+}
+
+/// Why the daemon could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// The data store cannot be used.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The config directory cannot be watched.
+    #[error("cannot watch the config directory {0}: {1}")]
+    Watch(PathBuf, notify::Error),
+    /// The HTTP listener failed.
+    #[error("HTTP listener: {0}")]
+    Http(std::io::Error),
+    /// The daemon file cannot be written.
+    #[error("cannot write {0}: {1}")]
+    DaemonFile(PathBuf, std::io::Error),
+}
+
+/// Where a running daemon answers, as written in its data directory.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub struct DaemonFile {
+    /// Process id.
+    pub pid: u32,
+    /// Base URL of the HTTP API.
+    pub api: String,
+}
+
+impl DaemonFile {
+    /// Reads the daemon file of a data directory, if any.
+    pub fn read(data_dir: &Path) -> Option<DaemonFile> {
+        let text = std::fs::read_to_string(data_dir.join(DAEMON_FILE)).ok()?;
+        serde_json::from_str(&text).ok()
+    }
+}
+
+/// A running daemon.
+pub struct Daemon {
+    /// The root actor.
+    pub fleet: Addr<Fleet>,
+    /// Live alerts.
+    pub book: AlertBook,
+    /// The store.
+    pub store: Store,
+    /// Where the HTTP API listens.
+    pub api_addr: SocketAddr,
+    generation: watch::Receiver<u64>,
+    http: actix_web::dev::ServerHandle,
+    watcher: ConfigWatcher,
+    arbiters: Vec<Arbiter>,
+    data_dir: PathBuf,
+}
+
+/// Starts the daemon: restores saved state, applies the config (start-up is a reload from an
+/// empty config), watches the config directory and serves the API on `listener`.
+pub async fn start(opts: Options, listener: TcpListener) -> Result<Daemon, ServerError> {
+    let (store, restored) = Store::open(&opts.data_dir)?;
+    for p in &restored.problems {
+        tracing::error!("{p}");
+    }
+    tracing::info!(
+        equipment = restored.equipment.len(), sites = restored.sites.len(),
+        data = %opts.data_dir.display(), "saved state restored"
+    );
+    let book = AlertBook::default();
+    let deps = Deps::new(
+        store.clone(),
+        opts.collector,
+        opts.clock,
+        AlertIds::starting_at(restored.next_alert_id),
+        book.clone(),
+        opts.max_probes_in_flight,
+        opts.probe_timeout,
+    );
+    let arbiters: Vec<Arbiter> = (0..opts.arbiters).map(|_| Arbiter::new()).collect();
+    let handles = arbiters.iter().map(Arbiter::handle).collect();
+    let fleet_actor = Fleet::new(deps, restored, handles);
+    let generation = fleet_actor.generation_watch();
+    let fleet = fleet_actor.start();
+    let watcher = ConfigWatcher::start(opts.config_dir.clone(), fleet.clone())
+        .map_err(|e| ServerError::Watch(opts.config_dir.clone(), e))?;
+
+    let api_addr = listener.local_addr().map_err(ServerError::Http)?;
+    let state = ApiState {
+        fleet: fleet.clone(),
+        book: book.clone(),
+        generation: generation.clone(),
+    };
+    let server = actix_web::HttpServer::new(move || {
+        let state = state.clone();
+        actix_web::App::new().configure(move |cfg| api::configure(cfg, state))
+    })
+    .workers(opts.http_workers.max(1))
+    .disable_signals()
+    .listen(listener)
+    .map_err(ServerError::Http)?
+    .run();
+    let http = server.handle();
+    actix_rt::spawn(server);
+
+    let file = opts.data_dir.join(DAEMON_FILE);
+    let content = DaemonFile {
+        pid: std::process::id(),
+        api: format!("http://{api_addr}"),
+    };
+    let json = serde_json::to_string(&content).unwrap_or_default();
+    std::fs::write(&file, json).map_err(|e| ServerError::DaemonFile(file.clone(), e))?;
+    tracing::info!(api = %format!("http://{api_addr}"), config = %opts.config_dir.display(), "vigie is running");
+    Ok(Daemon {
+        fleet,
+        book,
+        store,
+        api_addr,
+        generation,
+        http,
+        watcher,
+        arbiters,
+        data_dir: opts.data_dir,
+    })
+}
+
+impl Daemon {
+    /// Reads the config directory again now.
+    pub fn reload_now(&self) {
+        self.watcher.reload_now();
+    }
+
+    /// Waits until at least `n` config loads (accepted or refused) happened.
+    pub async fn wait_generation(&self, n: u64) {
+        let mut rx = self.generation.clone();
+        let _ = rx.wait_for(|g| *g >= n).await;
+    }
+
+    /// Stops serving, commits pending writes and stops the arbiters.
+    pub async fn stop(self) {
+        self.http.stop(true).await;
+        let _ = self.fleet.send(crate::actors::Shutdown).await;
+        if let Err(e) = self.store.flush().await {
+            tracing::error!("final commit failed: {e}");
+        }
+        self.store.close();
+        for a in &self.arbiters {
+            a.stop();
+        }
+        let _ = std::fs::remove_file(self.data_dir.join(DAEMON_FILE));
+        tracing::info!("vigie stopped");
+    }
+}
+
+/// Runs the daemon until `shutdown` completes.
+pub async fn run(
+    opts: Options,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), ServerError> {
+    let daemon = start(opts, listener).await?;
+    shutdown.await;
+    daemon.stop().await;
+    Ok(())
+}

@@ -1,0 +1,1 @@
+//! Live reload through the watched config directory.

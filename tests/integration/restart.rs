@@ -1,0 +1,1 @@
+//! Restarts of the real daemon process.

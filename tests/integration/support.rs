@@ -1,0 +1,200 @@
+//! Shared test support: configs from TOML text, a fleet under paused tokio time, and the real
+//! daemon binary.
+
+#![allow(dead_code)]
+
+use actix::prelude::*;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+use vigie::actors::{ApplyConfig, Deps, EquipmentLookup, Fleet, SiteQuery};
+use vigie::alert::Alert;
+use vigie::book::AlertBook;
+use vigie::clock::Clock;
+use vigie::collector::ScriptedCollector;
+use vigie::config::{Config, EquipmentId, SiteId, Sources, load_sources};
+use vigie::status::{EquipmentDetail, SiteDetail};
+use vigie::store::{AlertIds, Store};
+
+/// Main file with one client `c`, plus `extra`.
+pub fn main_file(extra: &str) -> String {
+    format!("[clients.c]\nname = \"Client\"\n{extra}")
+}
+
+/// Validates a config given as text.
+pub fn config(main: &str, sites: &[(&str, &str)]) -> Arc<Config> {
+    let sources = Sources {
+        main: Some(main.to_string()),
+        sites: sites
+            .iter()
+            .map(|(n, t)| (PathBuf::from(format!("sites/{n}.toml")), t.to_string()))
+            .collect(),
+        unreadable: Vec::new(),
+    };
+    match load_sources(&sources) {
+        Ok(c) => Arc::new(c),
+        Err(e) => panic!("test config is invalid:\n{e}"),
+    }
+}
+
+/// A `[site]` header for client `c`.
+pub fn site_head(tz: &str, tolerance: &str) -> String {
+    format!(
+        "[site]\nname = \"Site\"\nclient = \"c\"\ntimezone = \"{tz}\"\ncamera_tolerance = {tolerance}\n"
+    )
+}
+
+/// One `[[equipment]]` entry.
+pub fn equipment(id: &str, kind: &str, parent: Option<&str>) -> String {
+    let parent = parent
+        .map(|p| format!("parent = \"{p}\"\n"))
+        .unwrap_or_default();
+    format!("\n[[equipment]]\nid = \"{id}\"\nkind = \"{kind}\"\naddress = \"127.0.0.1\"\n{parent}")
+}
+
+/// A fleet of real actors with a scripted collector and a real redb store, under paused
+/// tokio time. Must be created inside an actix system.
+pub struct Fleetbed {
+    pub fleet: Addr<Fleet>,
+    pub book: AlertBook,
+    pub sim: ScriptedCollector,
+    pub store: Store,
+    pub clock: Clock,
+    pub dir: tempfile::TempDir,
+}
+
+impl Fleetbed {
+    /// Pauses time at `at` (RFC 3339) and starts a fleet on `cfg`.
+    pub async fn start(cfg: Arc<Config>, at: &str) -> Fleetbed {
+        tokio::time::pause();
+        let dir = tempfile::tempdir().expect("temp dir");
+        Self::start_in(cfg, at, dir).await
+    }
+
+    /// Starts a fleet on an existing data directory.
+    pub async fn start_in(cfg: Arc<Config>, at: &str, dir: tempfile::TempDir) -> Fleetbed {
+        let clock = Clock::tokio_at(at.parse().expect("instant"));
+        let (store, restored) = Store::open(dir.path()).expect("store");
+        let book = AlertBook::default();
+        let sim = ScriptedCollector::default();
+        let deps = Deps::new(
+            store.clone(),
+            Arc::new(sim.clone()),
+            clock,
+            AlertIds::starting_at(restored.next_alert_id),
+            book.clone(),
+            64,
+            Duration::from_secs(10),
+        );
+        let fleet = Fleet::new(deps, restored, Vec::new()).start();
+        fleet.send(ApplyConfig(cfg)).await.expect("apply");
+        Fleetbed {
+            fleet,
+            book,
+            sim,
+            store,
+            clock,
+            dir,
+        }
+    }
+
+    /// Lets `d` of virtual time pass: timers fire in order, nothing waits for real.
+    pub async fn pass(&self, d: Duration) {
+        tokio::time::sleep_until(tokio::time::Instant::now() + d).await;
+    }
+
+    /// Lets `mins` minutes of virtual time pass.
+    pub async fn minutes(&self, mins: u64) {
+        self.pass(Duration::from_secs(mins * 60)).await;
+    }
+
+    pub async fn apply(&self, cfg: Arc<Config>) {
+        self.fleet.send(ApplyConfig(cfg)).await.expect("apply");
+        self.pass(Duration::from_millis(1)).await;
+    }
+
+    pub async fn site(&self, id: &str) -> SiteDetail {
+        self.fleet
+            .send(SiteQuery(SiteId::new(id)))
+            .await
+            .expect("mailbox")
+            .expect("site exists")
+    }
+
+    pub async fn equipment(&self, id: &str) -> Option<EquipmentDetail> {
+        self.fleet
+            .send(EquipmentLookup(EquipmentId::new(id)))
+            .await
+            .expect("mailbox")
+    }
+
+    /// Live alerts, as (rule, owner text) pairs sorted.
+    pub fn live(&self) -> Vec<Alert> {
+        self.book.live()
+    }
+
+    pub fn live_rules(&self) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .book
+            .live()
+            .iter()
+            .map(|a| format!("{}:{}", a.owner, a.rule))
+            .collect();
+        v.sort();
+        v
+    }
+}
+
+/// Path of the built `vigie` binary.
+pub fn vigie_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_vigie"))
+}
+
+/// A `vigie run` process started on port 0; its API address is read from its first line.
+pub struct DaemonProcess {
+    pub child: Child,
+    pub api: String,
+}
+
+impl DaemonProcess {
+    pub fn spawn(config: &Path, data: &Path, simulate: &Path) -> DaemonProcess {
+        let mut child = Command::new(vigie_bin())
+            .args(["run", "--listen", "127.0.0.1:0", "--config"])
+            .arg(config)
+            .arg("--data")
+            .arg(data)
+            .arg("--simulate")
+            .arg(simulate)
+            .env("VIGIE_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start vigie");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("read first line");
+        let api = line
+            .trim()
+            .strip_prefix("vigie listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
+            .to_string();
+        DaemonProcess { child, api }
+    }
+
+    /// Kills the process without letting it shut down (SIGKILL).
+    pub fn kill9(mut self) {
+        self.child.kill().expect("kill");
+        self.child.wait().expect("wait");
+    }
+}
+
+impl Drop for DaemonProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
