@@ -164,6 +164,11 @@ impl Daemon {
         self.watcher.reload_now();
     }
 
+    /// Number of config loads (accepted or refused) so far.
+    pub fn generation(&self) -> u64 {
+        *self.generation.borrow()
+    }
+
     /// Waits until at least `n` config loads (accepted or refused) happened.
     pub async fn wait_generation(&self, n: u64) {
         let mut rx = self.generation.clone();

@@ -24,9 +24,28 @@ pub fn serialize_tz<S: serde::Serializer>(tz: &chrono_tz::Tz, s: S) -> Result<S:
     s.serialize_str(tz.name())
 }
 
-/// Formats a duration the way an admin writes it in config (`90s` -> `1m 30s`).
+/// Formats a duration the way an admin writes it in config (`90s` -> `1m 30s`, `31d`).
 pub fn format_duration(d: Duration) -> String {
-    humantime::format_duration(Duration::from_secs(d.as_secs())).to_string()
+    let secs = d.as_secs();
+    if secs == 0 {
+        return if d.is_zero() {
+            "0s".into()
+        } else {
+            format!("{}ms", d.as_millis())
+        };
+    }
+    let parts = [
+        (secs / 86_400, "d"),
+        (secs / 3600 % 24, "h"),
+        (secs / 60 % 60, "m"),
+        (secs % 60, "s"),
+    ];
+    parts
+        .iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, u)| format!("{n}{u}"))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// A stable 64-bit FNV-1a hash: spreads collection over the interval, detects snapshot changes.
@@ -47,6 +66,9 @@ mod tests {
     fn durations_format_as_written() {
         assert_eq!(format_duration(Duration::from_secs(90)), "1m 30s");
         assert_eq!(format_duration(Duration::from_secs(3600)), "1h");
+        assert_eq!(format_duration(Duration::from_secs(31 * 86_400)), "31d");
+        assert_eq!(format_duration(Duration::from_millis(100)), "100ms");
+        assert_eq!(format_duration(Duration::ZERO), "0s");
     }
 
     #[test]

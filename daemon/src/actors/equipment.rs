@@ -217,7 +217,6 @@ impl Actor for Equipment {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         ctx.set_mailbox_capacity(64);
-        self.deps.restore(&self.state.alerts);
         self.site.do_send(StatusReport {
             summary: self.summary(None),
         });

@@ -36,6 +36,13 @@ impl Fleet {
     /// current arbiter when empty).
     pub fn new(deps: Arc<Deps>, restored: Restored, arbiters: Vec<ArbiterHandle>) -> Self {
         let (generation, _) = watch::channel(0);
+        // Saved alerts are live from the first instant, before any actor runs.
+        for s in restored.equipment.values() {
+            deps.restore(&s.alerts);
+        }
+        for s in restored.sites.values() {
+            deps.restore(&s.alerts);
+        }
         Fleet {
             config: Arc::new(Config::default()),
             sites: BTreeMap::new(),
@@ -77,6 +84,25 @@ impl Fleet {
     }
 }
 
+impl Fleet {
+    /// Saved state of equipment and sites removed from the config while the daemon was
+    /// stopped: their alerts are closed as removed and their snapshots deleted.
+    fn forget_unconfigured(&mut self) {
+        let now = self.deps.clock.now();
+        for (id, mut state) in self.restored_equipment.drain() {
+            let events = crate::alert::close_all_removed(&mut state.alerts, now);
+            self.deps.publish(&events);
+            self.deps.store.remove_equipment(&id);
+            tracing::info!(equipment = %id, "saved state of an equipment no longer configured was discarded");
+        }
+        for (id, mut snap) in self.restored_sites.drain() {
+            let events = crate::alert::close_all_removed(&mut snap.alerts, now);
+            self.deps.publish(&events);
+            self.deps.store.remove_site(&id);
+        }
+    }
+}
+
 impl Actor for Fleet {
     type Context = Context<Self>;
 }
@@ -112,6 +138,7 @@ impl Handler<ApplyConfig> for Fleet {
         for id in &diff.to_add {
             self.start_site(id);
         }
+        self.forget_unconfigured();
         self.last_reload = Some(ReloadReport {
             at: self.deps.clock.now(),
             accepted: true,

@@ -190,7 +190,6 @@ impl Actor for Site {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
-        self.deps.restore(&self.alerts);
         self.rebuild_children();
         let cfgs: Vec<Arc<EquipmentConfig>> = self.cfg.equipment.values().cloned().collect();
         for cfg in cfgs {

@@ -107,7 +107,11 @@ impl FileCx<'_> {
 
     fn toml_error(&mut self, err: toml::de::Error) {
         let span = err.span().unwrap_or(0..0);
-        let (message, hint) = explain_serde_message(err.message());
+        let (mut message, hint) = explain_serde_message(err.message());
+        if message.starts_with("has the wrong type") {
+            let key = key_before(self.text, span.start).unwrap_or_else(|| "value".into());
+            message = format!("`{key}` {message}");
+        }
         self.error(span, message, hint);
     }
 
@@ -161,9 +165,45 @@ impl FileCx<'_> {
     }
 }
 
+/// The key written just before the value starting at `offset` (`key = value`).
+fn key_before(text: &str, offset: usize) -> Option<String> {
+    let before = text.get(..offset)?.trim_end();
+    let before = before.strip_suffix('=')?.trim_end();
+    let start = before
+        .rfind(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '"')))
+        .map(|i| i + 1)
+        .unwrap_or(0);
+    let key = before[start..].trim_matches('"');
+    (!key.is_empty()).then(|| key.to_string())
+}
+
+/// Plain words for serde's names of expected types.
+fn plain_type(t: &str) -> String {
+    match t.trim() {
+        "a sequence" => "a list such as [\"a\", \"b\"]".into(),
+        "f64" | "f32" => "a number".into(),
+        "u8" | "u16" | "u32" | "u64" | "i8" | "i16" | "i32" | "i64" => "a whole number".into(),
+        "a boolean" => "true or false".into(),
+        "a map" => "a table".into(),
+        other if other.starts_with("struct ") => "a table".into(),
+        other => other.to_string(),
+    }
+}
+
 /// Turns serde's messages into plain words and adds a hint for a misspelled key.
 fn explain_serde_message(message: &str) -> (String, Option<String>) {
     let message = message.trim().to_string();
+    if let Some(rest) = message.strip_prefix("invalid type: ") {
+        if let Some((found, expected)) = rest.split_once(", expected ") {
+            return (
+                format!(
+                    "has the wrong type: found {found}, expected {}",
+                    plain_type(expected)
+                ),
+                None,
+            );
+        }
+    }
     if let Some(rest) = message.strip_prefix("unknown field `") {
         if let Some((name, tail)) = rest.split_once('`') {
             let expected: Vec<&str> = tail.split('`').skip(1).step_by(2).collect();
@@ -826,7 +866,7 @@ fn parse_probe(text: &str) -> Result<Probe, String> {
         ("agent", None) => Ok(Probe::Agent),
         ("heartbeat", None) => Ok(Probe::Heartbeat),
         ("plugin", Some(n)) if valid_id(n) => Ok(Probe::Plugin(n.to_string())),
-        ("plugin", _) => Err("a plugin probe is written `plugin:NAME`".into()),
+        ("plugin", _) => Err(format!("`{text}` does not name a plugin")),
         _ => Err(format!("unknown probe `{text}`")),
     }
 }
@@ -1057,18 +1097,22 @@ fn validate_site(
                 }
                 Err(msg) => {
                     let name = p.get_ref().split(':').next().unwrap_or_default();
-                    let hint = closest(name, PROBE_NAMES.iter().copied())
-                        .map(|c| format!("did you mean `{c}`?"))
-                        .or_else(|| {
-                            Some(format!(
-                                "use one of {}",
-                                PROBE_NAMES
-                                    .iter()
-                                    .map(|n| format!("`{n}`"))
-                                    .collect::<Vec<_>>()
-                                    .join(", ")
-                            ))
-                        });
+                    let hint = match name {
+                        "tcp" => Some("write `tcp:PORT` with a port from 1 to 65535".to_string()),
+                        "plugin" => Some("name the plugin, such as `plugin:hikvision`".to_string()),
+                        _ => closest(name, PROBE_NAMES.iter().copied())
+                            .map(|c| format!("did you mean `{c}`?"))
+                            .or_else(|| {
+                                Some(format!(
+                                    "use one of {}",
+                                    PROBE_NAMES
+                                        .iter()
+                                        .map(|n| format!("`{n}`"))
+                                        .collect::<Vec<_>>()
+                                        .join(", ")
+                                ))
+                            }),
+                    };
                     cx.at(p, msg, hint);
                 }
             }
@@ -1195,7 +1239,7 @@ fn validate_site(
             let t = parse_tolerance(cx, v);
             if let Some(Tolerance::Count(n)) = t {
                 if n as usize > camera_count {
-                    cx.at(v, format!("camera_tolerance: {n} is more than the {camera_count} cameras of the site"), None);
+                    cx.at(v, format!("camera_tolerance: {n} is more than the number of cameras of the site ({camera_count})"), None);
                 }
             }
             t
@@ -1411,6 +1455,14 @@ pub fn load_sources(sources: &Sources) -> Result<Config, ConfigErrors> {
     if diags.is_empty() {
         Ok(config)
     } else {
+        // Files in reading order, each file's problems in the order of the text.
+        let mut order: Vec<PathBuf> = Vec::new();
+        for d in &diags {
+            if !order.contains(&d.file) {
+                order.push(d.file.clone());
+            }
+        }
+        diags.sort_by_key(|d| (order.iter().position(|f| *f == d.file), d.line, d.column));
         Err(ConfigErrors(diags))
     }
 }

@@ -196,13 +196,34 @@ pub struct RawSite {
 }
 
 /// A tolerance as written: an integer count or a `"N%"` string.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
+#[derive(Debug, Clone)]
 pub enum RawTolerance {
     /// A number of cameras.
     Count(i64),
     /// A percentage, written `"5%"`.
     Text(String),
+}
+
+impl<'de> Deserialize<'de> for RawTolerance {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = RawTolerance;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a count of cameras such as 2 or a percentage such as \"5%\"")
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<RawTolerance, E> {
+                Ok(RawTolerance::Count(v))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<RawTolerance, E> {
+                Ok(RawTolerance::Count(i64::try_from(v).unwrap_or(i64::MAX)))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<RawTolerance, E> {
+                Ok(RawTolerance::Text(v.to_string()))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// `[[maintenance]]` in a site file.
