@@ -114,6 +114,11 @@ impl ScriptedCollector {
         self.lock().default = obs;
     }
 
+    /// How many collections were started in all.
+    pub fn total_calls(&self) -> u64 {
+        self.lock().calls.values().sum()
+    }
+
     /// How many collections of `id` were started.
     pub fn calls(&self, id: &str) -> u64 {
         self.lock().calls.get(id).copied().unwrap_or(0)

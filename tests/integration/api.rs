@@ -1,1 +1,172 @@
-//! The HTTP API of a daemon started in-process on port 0.
+//! The HTTP API of a daemon started in-process on port 0: alerts flow, acknowledgement and
+//! closure, and malformed requests answered with clear errors without harm to the daemon.
+
+use crate::reload::{options, wait_status};
+use crate::support::*;
+use std::time::Duration;
+use vigie::client::{ApiClient, ClientError};
+use vigie::collector::ScriptedCollector;
+use vigie::observation::{Metric, Observation};
+use vigie::server;
+
+/// Runs a blocking client call off the actor thread.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    tokio::task::spawn_blocking(f).await.expect("client thread")
+}
+
+fn raw(method: &str, url: &str, body: Option<&str>) -> (u16, String) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let resp = match (method, body) {
+        ("POST", Some(b)) => agent
+            .post(url)
+            .header("content-type", "application/json")
+            .send(b),
+        ("POST", None) => agent.post(url).send_empty(),
+        _ => agent.get(url).call(),
+    };
+    let mut resp = resp.expect("request");
+    let status = resp.status().as_u16();
+    (status, resp.body_mut().read_to_string().unwrap_or_default())
+}
+
+#[actix_rt::test]
+async fn alerts_are_listed_acknowledged_and_closed_and_bad_requests_are_refused_clearly() {
+    let cfg = tempfile::tempdir().expect("tmp");
+    let data = tempfile::tempdir().expect("tmp");
+    std::fs::write(
+        cfg.path().join("vigie.toml"),
+        main_file("[daemon]\ncollection_interval = \"1s\"\n[thresholds]\ndisk = { for = \"0s\" }\ntemperature = { for = \"0s\" }\n"),
+    )
+    .expect("write");
+    std::fs::create_dir_all(cfg.path().join("sites")).expect("mkdir");
+    let site = site_head("UTC", "0") + &equipment("nvr-1", "nvr", None);
+    std::fs::write(cfg.path().join("sites/s.toml"), site).expect("write");
+    let sim = ScriptedCollector::default();
+    sim.answer(
+        "nvr-1",
+        Observation::up()
+            .with_metric(Metric::new("system.filesystem.utilization", 0.97).with("mountpoint", "/"))
+            .with_metric(Metric::new("hw.temperature", 75.0)),
+    );
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let d = server::start(options(cfg.path(), data.path(), &sim), listener)
+        .await
+        .expect("start");
+    wait_status(&d, "one site", |s| s.sites.len() == 1).await;
+    let base = format!("http://{}", d.api_addr);
+
+    let api_base = base.clone();
+    let list = blocking(move || {
+        let api = ApiClient::new(&api_base);
+        let mut list = api.alerts().expect("alerts");
+        while list.alerts.len() < 2 {
+            list = api
+                .alerts_after(list.version, Duration::from_secs(20))
+                .expect("alerts");
+        }
+        list
+    })
+    .await;
+    let disk = list
+        .alerts
+        .iter()
+        .find(|a| a.rule.starts_with("disk.usage"))
+        .expect("disk alert")
+        .clone();
+    let temp = list
+        .alerts
+        .iter()
+        .find(|a| a.rule == "temperature")
+        .expect("temperature alert")
+        .clone();
+
+    let api_base = base.clone();
+    let (acked, again, closed, refused_close, missing) = blocking(move || {
+        let api = ApiClient::new(&api_base);
+        let acked = api
+            .ack(disk.id, "marie", Some("on site tomorrow"))
+            .expect("ack");
+        let again = api.ack(disk.id, "marie", None);
+        let closed = api.close(temp.id, "paul", "fan replaced").expect("close");
+        let refused_close = api.close(disk.id, "paul", "  ");
+        let missing = api.ack(999_999, "marie", None);
+        (acked, again, closed, refused_close, missing)
+    })
+    .await;
+    assert_eq!(
+        acked.acknowledged.as_ref().map(|a| a.by.as_str()),
+        Some("marie")
+    );
+    assert!(
+        matches!(again, Err(ClientError::Refused { status: 409, ref message }) if message.contains("already acknowledged")),
+        "{again:?}"
+    );
+    assert_eq!(
+        closed.closed.as_ref().and_then(|c| c.note.as_deref()),
+        Some("fan replaced")
+    );
+    assert!(
+        matches!(refused_close, Err(ClientError::Refused { status: 400, ref message }) if message.contains("resolution note")),
+        "{refused_close:?}"
+    );
+    assert!(
+        matches!(missing, Err(ClientError::Refused { status: 404, .. })),
+        "{missing:?}"
+    );
+
+    let api_base = base.clone();
+    let answers = blocking(move || {
+        vec![
+            raw(
+                "POST",
+                &format!("{api_base}/api/v1/alerts/1/ack"),
+                Some("{not json"),
+            ),
+            raw(
+                "POST",
+                &format!("{api_base}/api/v1/alerts/1/ack"),
+                Some("{\"note\": \"x\"}"),
+            ),
+            raw(
+                "POST",
+                &format!("{api_base}/api/v1/alerts/abc/ack"),
+                Some("{\"by\": \"x\"}"),
+            ),
+            raw(
+                "GET",
+                &format!("{api_base}/api/v1/alerts?wait=banana"),
+                None,
+            ),
+            raw("GET", &format!("{api_base}/api/v1/nothing"), None),
+            raw("GET", &format!("{api_base}/api/v1/sites/unknown"), None),
+            raw("GET", &format!("{api_base}/api/v1/equipment/nvr-1"), None),
+        ]
+    })
+    .await;
+    let expect = [
+        (400, "invalid JSON body"),
+        (400, "missing field `by`"),
+        (400, "invalid path"),
+        (400, "invalid query"),
+        (404, "no such endpoint"),
+        (404, "no site `unknown`"),
+        (200, "\"status\":\"up\""),
+    ];
+    for ((status, body), (want_status, want_text)) in answers.iter().zip(expect) {
+        assert_eq!(*status, want_status, "{body}");
+        assert!(body.contains(want_text), "{want_text} not in {body}");
+        if *status >= 400 {
+            let v: serde_json::Value = serde_json::from_str(body).expect("JSON error body");
+            assert!(v.get("error").and_then(|e| e.as_str()).is_some(), "{body}");
+        }
+    }
+    // The daemon is unharmed: the acknowledged alert is still live, the closed one is not.
+    let api_base = base.clone();
+    let live = blocking(move || ApiClient::new(&api_base).alerts().expect("alerts")).await;
+    let ids: Vec<u64> = live.alerts.iter().map(|a| a.id).collect();
+    assert_eq!(ids, vec![acked.id]);
+    d.stop().await;
+}

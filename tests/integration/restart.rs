@@ -1,1 +1,157 @@
-//! Restarts of the real daemon process.
+//! Restarts of the real daemon process on the same data directory: kill -9 loses no open
+//! alert, no acknowledgement and no offline time; a corrupt database is reported, not replaced.
+
+use crate::support::*;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+use vigie::client::ApiClient;
+
+fn fleet_dir(dir: &Path) {
+    let main = main_file(
+        "[daemon]\ncollection_interval = \"1s\"\n[thresholds]\ncamera_offline = { after = \"1s\" }\ndisk = { for = \"0s\" }\n",
+    );
+    std::fs::write(dir.join("vigie.toml"), main).expect("write");
+    std::fs::create_dir_all(dir.join("sites")).expect("mkdir");
+    let mut site = site_head("Europe/Paris", "0");
+    site.push_str(&equipment("sw", "switch", None));
+    site.push_str(&equipment("nvr", "nvr", Some("sw")));
+    site.push_str(&equipment("cam-1", "camera", Some("sw")));
+    site.push_str(&equipment("cam-2", "camera", Some("sw")));
+    std::fs::write(dir.join("sites/depot.toml"), site).expect("write");
+}
+
+const WORLD: &str = r#"
+[default]
+status = "up"
+
+[equipment.cam-2]
+status = "down"
+reason = "no answer"
+
+[equipment.nvr]
+status = "up"
+metrics = [{ name = "system.filesystem.utilization", attributes = [["mountpoint", "/hdd"]], value = 0.97 }]
+"#;
+
+#[test]
+fn kill_9_and_restart_keep_open_alerts_acknowledgements_and_offline_times() {
+    let cfg = tempfile::tempdir().expect("tmp");
+    let data = tempfile::tempdir().expect("tmp");
+    fleet_dir(cfg.path());
+    let world = cfg.path().join("world.toml");
+    std::fs::write(&world, WORLD).expect("write");
+
+    let first = DaemonProcess::spawn(cfg.path(), data.path(), &world);
+    let api = ApiClient::new(&first.api);
+    let mut list = api.alerts().expect("alerts");
+    while list.alerts.len() < 2 {
+        list = api
+            .alerts_after(list.version, Duration::from_secs(30))
+            .expect("alerts");
+    }
+    let mut ids: Vec<u64> = list.alerts.iter().map(|a| a.id).collect();
+    ids.sort();
+    let camera_alert = list
+        .alerts
+        .iter()
+        .find(|a| a.rule == "cameras.offline")
+        .expect("camera alert")
+        .clone();
+    api.ack(camera_alert.id, "marie", Some("technician sent"))
+        .expect("ack");
+    let offline_since = api
+        .equipment("cam-2")
+        .expect("cam-2")
+        .summary
+        .offline_since
+        .expect("offline since");
+    first.kill9();
+
+    let second = DaemonProcess::spawn(cfg.path(), data.path(), &world);
+    let api = ApiClient::new(&second.api);
+    // Restored alerts are live before the first collection.
+    let list = api.alerts().expect("alerts");
+    let mut again: Vec<u64> = list.alerts.iter().map(|a| a.id).collect();
+    again.sort();
+    assert_eq!(again, ids);
+    let cam = list
+        .alerts
+        .iter()
+        .find(|a| a.id == camera_alert.id)
+        .expect("camera alert");
+    assert_eq!(
+        cam.acknowledged.as_ref().map(|a| a.by.as_str()),
+        Some("marie")
+    );
+    let status = api
+        .status_after(0, Duration::from_secs(30))
+        .expect("status");
+    assert_eq!(status.generation, 1);
+    assert_eq!(
+        api.equipment("cam-2").expect("cam-2").summary.offline_since,
+        Some(offline_since)
+    );
+    // Collections go on and the conditions persist: still the same two alerts, no duplicate.
+    let later = api
+        .alerts_after(list.version, Duration::from_secs(3))
+        .expect("alerts");
+    let mut after: Vec<u64> = later.alerts.iter().map(|a| a.id).collect();
+    after.sort();
+    assert_eq!(after, ids);
+    // `vigie status` reads the running daemon.
+    let out = Command::new(vigie_bin())
+        .args(["status", "--data"])
+        .arg(data.path())
+        .output()
+        .expect("status");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("live alerts: 2"), "{text}");
+    second.kill9();
+
+    // With the daemon gone, `vigie status` reads the saved state.
+    let out = Command::new(vigie_bin())
+        .args(["status", "--data"])
+        .arg(data.path())
+        .output()
+        .expect("status");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("vigie is not running"), "{text}");
+    assert!(
+        text.contains(&format!("#{} critical acknowledged", camera_alert.id)),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_corrupt_database_stops_the_start_with_a_clear_message_and_is_left_untouched() {
+    let cfg = tempfile::tempdir().expect("tmp");
+    let data = tempfile::tempdir().expect("tmp");
+    fleet_dir(cfg.path());
+    let db = data.path().join("vigie.redb");
+    let garbage = vec![0xAB_u8; 8192];
+    std::fs::write(&db, &garbage).expect("write");
+    let out = Command::new(vigie_bin())
+        .args(["run", "--listen", "127.0.0.1:0", "--config"])
+        .arg(cfg.path())
+        .arg("--data")
+        .arg(data.path())
+        .env("VIGIE_LOG", "off")
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("cannot be opened"), "{err}");
+    assert!(err.contains("left untouched"), "{err}");
+    assert_eq!(std::fs::read(&db).expect("read"), garbage);
+}

@@ -167,7 +167,7 @@ impl DaemonProcess {
             .arg(data)
             .arg("--simulate")
             .arg(simulate)
-            .env("VIGIE_LOG", "warn")
+            .env("VIGIE_LOG", "error")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()

@@ -1,7 +1,7 @@
 //! The equipment actor: schedules its own collection, applies the rules to each result, owns
 //! its alerts and snapshot, and tells its site when its availability changes.
 
-use super::site::{OwnerAction, Site, StatusReport};
+use super::site::{Availability, OwnerAction, Site, StatusReport};
 use super::{Deps, panic_text};
 use crate::alert::{self, ActionError, Alert, AlertEvent};
 use crate::config::{EquipmentConfig, SiteId};
@@ -154,9 +154,7 @@ impl Equipment {
                     self.state.reason.clone(),
                 );
             }
-            self.site.do_send(StatusReport {
-                summary: self.summary(None),
-            });
+            self.report();
         }
         if let Some(h) = self.deadline.take() {
             ctx.cancel_future(h);
@@ -197,6 +195,13 @@ impl Equipment {
         self.arm_schedule(ctx);
     }
 
+    fn report(&self) {
+        self.site.do_send(StatusReport {
+            id: self.cfg.id.clone(),
+            seen: Availability::of(&self.state),
+        });
+    }
+
     fn summary(&self, maintenance: Option<String>) -> EquipmentSummary {
         EquipmentSummary {
             id: self.cfg.id.to_string(),
@@ -217,9 +222,7 @@ impl Actor for Equipment {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         ctx.set_mailbox_capacity(64);
-        self.site.do_send(StatusReport {
-            summary: self.summary(None),
-        });
+        self.report();
         self.arm_schedule(ctx);
         // Re-arm time-based rules from the restored absolute times.
         self.evaluate(ctx, Input::Tick);

@@ -14,8 +14,8 @@ pub use fleet::{
     SiteQuery,
 };
 pub use site::{
-    AlertAction, EquipmentDetailQuery, OwnerAction, RetireSite, Site, SiteDetailQuery,
-    SiteSummaryQuery, StatusReport, StopSite, UpdateSite,
+    AlertAction, Availability, EquipmentDetailQuery, OwnerAction, RetireSite, Site,
+    SiteDetailQuery, SiteSummaryQuery, StatusReport, StopSite, UpdateSite,
 };
 
 use crate::alert::{Alert, AlertEvent, Change};

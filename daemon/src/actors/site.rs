@@ -15,10 +15,53 @@ use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
+/// What the site keeps of one equipment: its actor, its config and its availability.
 struct Member {
     addr: Addr<Equipment>,
     cfg: Arc<EquipmentConfig>,
-    summary: EquipmentSummary,
+    seen: Availability,
+}
+
+impl Member {
+    fn summary(&self, maintenance: Option<String>) -> EquipmentSummary {
+        let c = &self.cfg;
+        EquipmentSummary {
+            id: c.id.to_string(),
+            name: c.name.clone(),
+            kind: c.kind,
+            status: self.seen.status,
+            since: self.seen.since,
+            reason: self.seen.reason.clone(),
+            offline_since: self.seen.offline_since,
+            parent: c.parent.as_ref().map(|p| p.to_string()),
+            maintenance,
+        }
+    }
+}
+
+/// An equipment's availability as its site sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Availability {
+    /// Status.
+    pub status: Status,
+    /// Since when.
+    pub since: DateTime<Utc>,
+    /// Since when it does not answer.
+    pub offline_since: Option<DateTime<Utc>>,
+    /// Probe's reason for a down or unknown status.
+    pub reason: Option<String>,
+}
+
+impl Availability {
+    /// The availability recorded in an equipment's state.
+    pub fn of(state: &EquipmentState) -> Self {
+        Availability {
+            status: state.status,
+            since: state.since,
+            offline_since: state.offline_since,
+            reason: state.reason.clone(),
+        }
+    }
 }
 
 /// One site's actor.
@@ -74,17 +117,7 @@ impl Site {
             .restore
             .remove(&cfg.id)
             .unwrap_or_else(|| EquipmentState::new(now));
-        let summary = EquipmentSummary {
-            id: cfg.id.to_string(),
-            name: cfg.name.clone(),
-            kind: cfg.kind,
-            status: state.status,
-            since: state.since,
-            reason: state.reason.clone(),
-            offline_since: state.offline_since,
-            parent: cfg.parent.as_ref().map(|p| p.to_string()),
-            maintenance: None,
-        };
+        let seen = Availability::of(&state);
         let actor = Equipment::new(
             Arc::clone(&cfg),
             self.cfg.id.clone(),
@@ -94,13 +127,13 @@ impl Site {
             Arc::clone(&self.deps),
         );
         let addr = actor.start();
-        if let Some(parent) = cfg.parent.as_ref().and_then(|p| self.members.get(p)) {
-            if rules::parent_cuts_off(parent.summary.status) {
-                addr.do_send(ParentDown(true));
-            }
+        if let Some(parent) = cfg.parent.as_ref().and_then(|p| self.members.get(p))
+            && rules::parent_cuts_off(parent.seen.status)
+        {
+            addr.do_send(ParentDown(true));
         }
         self.members
-            .insert(cfg.id.clone(), Member { addr, cfg, summary });
+            .insert(cfg.id.clone(), Member { addr, cfg, seen });
     }
 
     /// Re-evaluates the site rules and re-arms the site's timer.
@@ -113,10 +146,10 @@ impl Site {
             .filter(|m| m.cfg.kind == EquipmentKind::Camera)
             .map(|m| CameraView {
                 id: &m.cfg.id,
-                status: m.summary.status,
-                offline_since: m.summary.offline_since,
+                status: m.seen.status,
+                offline_since: m.seen.offline_since,
                 after: m.cfg.thresholds.camera_offline_after,
-                in_maintenance: m.summary.status == Status::Down
+                in_maintenance: m.seen.status == Status::Down
                     && maintenance::active_for(&windows, &m.cfg.id, now).is_some(),
             })
             .collect();
@@ -141,10 +174,10 @@ impl Site {
 
         let waiting = self.alerts.iter().any(|a| a.state.is_live() && !a.notified);
         let mut next = verdict.next_deadline;
-        if any_down || waiting {
-            if let Some(w) = maintenance::next_change(&windows, now) {
-                next = Some(next.map_or(w, |n: DateTime<Utc>| n.min(w)));
-            }
+        if (any_down || waiting)
+            && let Some(w) = maintenance::next_change(&windows, now)
+        {
+            next = Some(next.map_or(w, |n: DateTime<Utc>| n.min(w)));
         }
         if let Some(h) = self.timer.take() {
             ctx.cancel_future(h);
@@ -171,7 +204,7 @@ impl Site {
     fn summary(&self) -> SiteSummary {
         let mut by_status = BTreeMap::new();
         for m in self.members.values() {
-            *by_status.entry(m.summary.status).or_insert(0) += 1;
+            *by_status.entry(m.seen.status).or_insert(0) += 1;
         }
         SiteSummary {
             id: self.cfg.id.to_string(),
@@ -204,21 +237,23 @@ impl Actor for Site {
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct StatusReport {
-    /// The equipment as it is now.
-    pub summary: EquipmentSummary,
+    /// The equipment.
+    pub id: EquipmentId,
+    /// Its availability now.
+    pub seen: Availability,
 }
 
 impl Handler<StatusReport> for Site {
     type Result = ();
 
     fn handle(&mut self, msg: StatusReport, ctx: &mut Self::Context) {
-        let id = EquipmentId::new(&msg.summary.id);
+        let id = msg.id;
         let Some(member) = self.members.get_mut(&id) else {
             return;
         };
-        let was_off = rules::parent_cuts_off(member.summary.status);
-        let is_off = rules::parent_cuts_off(msg.summary.status);
-        member.summary = msg.summary;
+        let was_off = rules::parent_cuts_off(member.seen.status);
+        let is_off = rules::parent_cuts_off(msg.seen.status);
+        member.seen = msg.seen;
         if was_off != is_off {
             for child in self.children.get(&id).into_iter().flatten() {
                 if let Some(c) = self.members.get(child) {
@@ -256,9 +291,6 @@ impl Handler<UpdateSite> for Site {
         for id in &diff.to_change {
             if let (Some(m), Some(cfg)) = (self.members.get_mut(id), new.equipment.get(id)) {
                 m.cfg = Arc::clone(cfg);
-                m.summary.name = cfg.name.clone();
-                m.summary.kind = cfg.kind;
-                m.summary.parent = cfg.parent.as_ref().map(|p| p.to_string());
                 m.addr.do_send(UpdateEquipment {
                     cfg: Arc::clone(cfg),
                     windows: Arc::clone(&self.windows),
@@ -287,7 +319,7 @@ impl Handler<UpdateSite> for Site {
                 .parent
                 .as_ref()
                 .and_then(|p| self.members.get(p))
-                .is_some_and(|p| rules::parent_cuts_off(p.summary.status));
+                .is_some_and(|p| rules::parent_cuts_off(p.seen.status));
             if diff.to_change.contains(&m.cfg.id) {
                 m.addr.do_send(ParentDown(parent_off));
             }
@@ -347,10 +379,7 @@ impl Handler<SiteDetailQuery> for Site {
             .members
             .values()
             .map(|m| {
-                let mut s = m.summary.clone();
-                s.maintenance =
-                    maintenance::active_for(&self.windows, &m.cfg.id, now).map(String::from);
-                s
+                m.summary(maintenance::active_for(&self.windows, &m.cfg.id, now).map(String::from))
             })
             .collect();
         MessageResult(SiteDetail {

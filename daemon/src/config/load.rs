@@ -193,41 +193,41 @@ fn plain_type(t: &str) -> String {
 /// Turns serde's messages into plain words and adds a hint for a misspelled key.
 fn explain_serde_message(message: &str) -> (String, Option<String>) {
     let message = message.trim().to_string();
-    if let Some(rest) = message.strip_prefix("invalid type: ") {
-        if let Some((found, expected)) = rest.split_once(", expected ") {
-            return (
-                format!(
-                    "has the wrong type: found {found}, expected {}",
-                    plain_type(expected)
-                ),
-                None,
-            );
-        }
+    if let Some(rest) = message.strip_prefix("invalid type: ")
+        && let Some((found, expected)) = rest.split_once(", expected ")
+    {
+        return (
+            format!(
+                "has the wrong type: found {found}, expected {}",
+                plain_type(expected)
+            ),
+            None,
+        );
     }
-    if let Some(rest) = message.strip_prefix("unknown field `") {
-        if let Some((name, tail)) = rest.split_once('`') {
-            let expected: Vec<&str> = tail.split('`').skip(1).step_by(2).collect();
-            let hint = closest(name, expected.iter().copied())
-                .map(|c| format!("did you mean `{c}`?"))
-                .or_else(|| {
-                    (!expected.is_empty()).then(|| {
-                        format!(
-                            "the keys allowed here are {}",
-                            expected
-                                .iter()
-                                .map(|e| format!("`{e}`"))
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        )
-                    })
-                });
-            return (format!("unknown key `{name}`"), hint);
-        }
+    if let Some(rest) = message.strip_prefix("unknown field `")
+        && let Some((name, tail)) = rest.split_once('`')
+    {
+        let expected: Vec<&str> = tail.split('`').skip(1).step_by(2).collect();
+        let hint = closest(name, expected.iter().copied())
+            .map(|c| format!("did you mean `{c}`?"))
+            .or_else(|| {
+                (!expected.is_empty()).then(|| {
+                    format!(
+                        "the keys allowed here are {}",
+                        expected
+                            .iter()
+                            .map(|e| format!("`{e}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                })
+            });
+        return (format!("unknown key `{name}`"), hint);
     }
-    if let Some(rest) = message.strip_prefix("missing field `") {
-        if let Some((name, _)) = rest.split_once('`') {
-            return (format!("missing required key `{name}`"), None);
-        }
+    if let Some(rest) = message.strip_prefix("missing field `")
+        && let Some((name, _)) = rest.split_once('`')
+    {
+        return (format!("missing required key `{name}`"), None);
     }
     (message, None)
 }
@@ -458,15 +458,15 @@ fn levels(
     number(cx, &raw.warning, "warning", &mut out.warning);
     number(cx, &raw.critical, "critical", &mut out.critical);
     number(cx, &raw.recovery, "recovery", &mut out.recovery);
-    if let Some(f) = &raw.for_ {
-        if let Some(d) = cx.bounded_duration(
+    if let Some(f) = &raw.for_
+        && let Some(d) = cx.bounded_duration(
             f,
             &format!("{what}.for"),
             Duration::ZERO,
             Duration::from_secs(86_400),
-        ) {
-            out.for_ = d;
-        }
+        )
+    {
+        out.for_ = d;
     }
     if out.warning >= out.critical {
         let span = raw
@@ -485,17 +485,17 @@ fn levels(
             );
         }
     }
-    if out.recovery >= out.warning {
-        if let Some(r) = &raw.recovery {
-            cx.at(
-                r,
-                format!(
-                    "{what}.recovery: the margin ({}) must be smaller than the warning level ({})",
-                    out.recovery, out.warning
-                ),
-                None,
-            );
-        }
+    if out.recovery >= out.warning
+        && let Some(r) = &raw.recovery
+    {
+        cx.at(
+            r,
+            format!(
+                "{what}.recovery: the margin ({}) must be smaller than the warning level ({})",
+                out.recovery, out.warning
+            ),
+            None,
+        );
     }
     out
 }
@@ -545,20 +545,20 @@ const INTERVAL_MAX: Duration = Duration::from_secs(3600);
 fn validate_main(cx: &mut FileCx<'_>, raw: &RawMain) -> Config {
     let mut config = Config::default();
     let d = &raw.daemon;
-    if let Some(v) = &d.collection_interval {
-        if let Some(i) = cx.bounded_duration(v, "collection_interval", INTERVAL_MIN, INTERVAL_MAX) {
-            config.daemon.collection_interval = i;
-        }
+    if let Some(v) = &d.collection_interval
+        && let Some(i) = cx.bounded_duration(v, "collection_interval", INTERVAL_MIN, INTERVAL_MAX)
+    {
+        config.daemon.collection_interval = i;
     }
-    if let Some(v) = &d.probe_timeout {
-        if let Some(t) = cx.bounded_duration(
+    if let Some(v) = &d.probe_timeout
+        && let Some(t) = cx.bounded_duration(
             v,
             "probe_timeout",
             Duration::from_millis(100),
             Duration::from_secs(300),
-        ) {
-            config.daemon.probe_timeout = t;
-        }
+        )
+    {
+        config.daemon.probe_timeout = t;
     }
     if let Some(v) = &d.listen {
         match v.get_ref().parse() {
@@ -583,18 +583,18 @@ fn validate_main(cx: &mut FileCx<'_>, raw: &RawMain) -> Config {
         if !check_id(cx, id, "contact") {
             continue;
         }
-        if let Some(e) = &c.email {
-            if !e.get_ref().contains('@') {
-                cx.at(
-                    e,
-                    format!(
-                        "contact `{}`: `{}` is not an email address",
-                        id.get_ref(),
-                        e.get_ref()
-                    ),
-                    None,
-                );
-            }
+        if let Some(e) = &c.email
+            && !e.get_ref().contains('@')
+        {
+            cx.at(
+                e,
+                format!(
+                    "contact `{}`: `{}` is not an email address",
+                    id.get_ref(),
+                    e.get_ref()
+                ),
+                None,
+            );
         }
         if let Some(p) = &c.phone {
             let digits = p.get_ref().strip_prefix('+').unwrap_or("");
@@ -762,17 +762,16 @@ fn validate_main(cx: &mut FileCx<'_>, raw: &RawMain) -> Config {
 
     let esc = &raw.escalation;
     let day = Duration::from_secs(86_400);
-    if let Some(a) = &esc.after {
-        if let Some(d) = cx.bounded_duration(a, "escalation.after", Duration::from_secs(60), day) {
-            config.escalation.after = d;
-        }
+    if let Some(a) = &esc.after
+        && let Some(d) = cx.bounded_duration(a, "escalation.after", Duration::from_secs(60), day)
+    {
+        config.escalation.after = d;
     }
-    if let Some(a) = &esc.then_after {
-        if let Some(d) =
+    if let Some(a) = &esc.then_after
+        && let Some(d) =
             cx.bounded_duration(a, "escalation.then_after", Duration::from_secs(60), day)
-        {
-            config.escalation.then_after = d;
-        }
+    {
+        config.escalation.then_after = d;
     }
 
     let cred_ids: Vec<String> = raw
@@ -1237,10 +1236,10 @@ fn validate_site(
         None => Some(Tolerance::Count(0)),
         Some(v) => {
             let t = parse_tolerance(cx, v);
-            if let Some(Tolerance::Count(n)) = t {
-                if n as usize > camera_count {
-                    cx.at(v, format!("camera_tolerance: {n} is more than the number of cameras of the site ({camera_count})"), None);
-                }
+            if let Some(Tolerance::Count(n)) = t
+                && n as usize > camera_count
+            {
+                cx.at(v, format!("camera_tolerance: {n} is more than the number of cameras of the site ({camera_count})"), None);
             }
             t
         }

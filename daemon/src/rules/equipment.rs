@@ -211,10 +211,10 @@ fn advance(s: &mut SeriesState, above: [bool; 2], hold: Duration, now: DateTime<
 fn settle(s: &mut SeriesState, hold: Duration, now: DateTime<Utc>) {
     let mut level = 0;
     for (i, since) in s.above_since.iter().enumerate() {
-        if let Some(since) = since {
-            if usize::from(s.level) > i || now >= *since + chrono(hold) {
-                level = i as u8 + 1;
-            }
+        if let Some(since) = since
+            && (usize::from(s.level) > i || now >= *since + chrono(hold))
+        {
+            level = i as u8 + 1;
         }
     }
     s.level = level;
@@ -278,21 +278,22 @@ fn apply_metrics(
 fn conditions(state: &EquipmentState, cx: &Context<'_>, now: DateTime<Utc>) -> Vec<Condition> {
     let t = cx.thresholds;
     let mut out = Vec::new();
-    if cx.kind != EquipmentKind::Camera && state.status == Status::Down && state.ever_up {
-        if let Some(since) = state.offline_since {
-            if now >= since + chrono(t.connectivity_after) {
-                out.push(Condition {
-                    rule: "connectivity.lost".into(),
-                    severity: Severity::Critical,
-                    summary: format!(
-                        "{} {} is not answering since {}",
-                        cx.kind.name(),
-                        cx.id,
-                        since.format("%Y-%m-%d %H:%M:%S UTC")
-                    ),
-                });
-            }
-        }
+    if cx.kind != EquipmentKind::Camera
+        && state.status == Status::Down
+        && state.ever_up
+        && let Some(since) = state.offline_since
+        && now >= since + chrono(t.connectivity_after)
+    {
+        out.push(Condition {
+            rule: "connectivity.lost".into(),
+            severity: Severity::Critical,
+            summary: format!(
+                "{} {} is not answering since {}",
+                cx.kind.name(),
+                cx.id,
+                since.format("%Y-%m-%d %H:%M:%S UTC")
+            ),
+        });
     }
     for s in &state.series {
         if s.level == 0 {
@@ -349,10 +350,12 @@ fn next_deadline(
             next = Some(at);
         }
     };
-    if cx.kind != EquipmentKind::Camera && state.status == Status::Down && state.ever_up {
-        if let Some(since) = state.offline_since {
-            consider(since + chrono(t.connectivity_after));
-        }
+    if cx.kind != EquipmentKind::Camera
+        && state.status == Status::Down
+        && state.ever_up
+        && let Some(since) = state.offline_since
+    {
+        consider(since + chrono(t.connectivity_after));
     }
     for s in &state.series {
         let hold = chrono(hold_of(rule_of(&s.key), t));
