@@ -181,26 +181,28 @@ pub struct CloseBody {
     pub note: String,
 }
 
+async fn act(state: &ApiState, id: u64, action: AlertAction) -> Result<HttpResponse, ApiError> {
+    let alert = state
+        .fleet
+        .send(AlertCommand { id, action })
+        .await
+        .map_err(mailbox)??;
+    Ok(HttpResponse::Ok().json(alert))
+}
+
 #[post("/api/v1/alerts/{id}/ack")]
 async fn ack(
     state: web::Data<ApiState>,
     id: web::Path<u64>,
     body: web::Json<AckBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let body = body.into_inner();
-    let action = AlertAction::Acknowledge {
-        by: body.by,
-        note: body.note,
-    };
-    let a = state
-        .fleet
-        .send(AlertCommand {
-            id: id.into_inner(),
-            action,
-        })
-        .await
-        .map_err(mailbox)??;
-    Ok(HttpResponse::Ok().json(a))
+    let AckBody { by, note } = body.into_inner();
+    act(
+        &state,
+        id.into_inner(),
+        AlertAction::Acknowledge { by, note },
+    )
+    .await
 }
 
 #[post("/api/v1/alerts/{id}/close")]
@@ -209,20 +211,8 @@ async fn close(
     id: web::Path<u64>,
     body: web::Json<CloseBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let body = body.into_inner();
-    let action = AlertAction::Close {
-        by: body.by,
-        note: body.note,
-    };
-    let a = state
-        .fleet
-        .send(AlertCommand {
-            id: id.into_inner(),
-            action,
-        })
-        .await
-        .map_err(mailbox)??;
-    Ok(HttpResponse::Ok().json(a))
+    let CloseBody { by, note } = body.into_inner();
+    act(&state, id.into_inner(), AlertAction::Close { by, note }).await
 }
 
 async fn not_found() -> HttpResponse {

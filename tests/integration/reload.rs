@@ -48,6 +48,15 @@ pub async fn wait_status(
     }
 }
 
+async fn lookup(d: &Daemon, id: &str) -> vigie::status::EquipmentDetail {
+    let query = vigie::actors::EquipmentLookup(vigie::config::EquipmentId::new(id));
+    d.fleet
+        .send(query)
+        .await
+        .expect("fleet")
+        .expect("equipment exists")
+}
+
 fn write(path: &Path, text: &str) {
     std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
     std::fs::write(path, text).expect("write");
@@ -82,14 +91,7 @@ async fn edits_reload_live_and_a_broken_edit_keeps_the_last_good_config() {
         .await
         .expect("start");
     wait_status(&d, "two sites", |s| s.sites.len() == 2).await;
-    let untouched = d
-        .fleet
-        .send(vigie::actors::EquipmentLookup(
-            vigie::config::EquipmentId::new("b-cam-1"),
-        ))
-        .await
-        .expect("fleet")
-        .expect("b-cam-1");
+    let untouched = lookup(&d, "b-cam-1").await;
 
     // Add an equipment to alpha and a third site.
     write(
@@ -131,14 +133,7 @@ async fn edits_reload_live_and_a_broken_edit_keeps_the_last_good_config() {
         s.sites.len() == 2 && s.last_reload.as_ref().is_some_and(|r| r.accepted)
     })
     .await;
-    let after = d
-        .fleet
-        .send(vigie::actors::EquipmentLookup(
-            vigie::config::EquipmentId::new("b-cam-1"),
-        ))
-        .await
-        .expect("fleet")
-        .expect("b-cam-1");
+    let after = lookup(&d, "b-cam-1").await;
     assert_eq!(after.summary.since, untouched.summary.since);
     assert!(after.collections >= untouched.collections);
     d.stop().await;

@@ -34,6 +34,21 @@ status = "up"
 metrics = [{ name = "system.filesystem.utilization", attributes = [["mountpoint", "/hdd"]], value = 0.97 }]
 "#;
 
+/// Output of `vigie status --data DIR`, which must succeed.
+fn vigie_status(data: &Path) -> String {
+    let out = Command::new(vigie_bin())
+        .args(["status", "--data"])
+        .arg(data)
+        .output()
+        .expect("status");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 #[test]
 fn kill_9_and_restart_keep_open_alerts_acknowledgements_and_offline_times() {
     let cfg = tempfile::tempdir().expect("tmp");
@@ -100,32 +115,12 @@ fn kill_9_and_restart_keep_open_alerts_acknowledgements_and_offline_times() {
     after.sort();
     assert_eq!(after, ids);
     // `vigie status` reads the running daemon.
-    let out = Command::new(vigie_bin())
-        .args(["status", "--data"])
-        .arg(data.path())
-        .output()
-        .expect("status");
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = vigie_status(data.path());
     assert!(text.contains("live alerts: 2"), "{text}");
     second.kill9();
 
     // With the daemon gone, `vigie status` reads the saved state.
-    let out = Command::new(vigie_bin())
-        .args(["status", "--data"])
-        .arg(data.path())
-        .output()
-        .expect("status");
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = vigie_status(data.path());
     assert!(text.contains("vigie is not running"), "{text}");
     assert!(
         text.contains(&format!("#{} critical acknowledged", camera_alert.id)),

@@ -208,20 +208,10 @@ fn explain_serde_message(message: &str) -> (String, Option<String>) {
         && let Some((name, tail)) = rest.split_once('`')
     {
         let expected: Vec<&str> = tail.split('`').skip(1).step_by(2).collect();
-        let hint = closest(name, expected.iter().copied())
-            .map(|c| format!("did you mean `{c}`?"))
-            .or_else(|| {
-                (!expected.is_empty()).then(|| {
-                    format!(
-                        "the keys allowed here are {}",
-                        expected
-                            .iter()
-                            .map(|e| format!("`{e}`"))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    )
-                })
-            });
+        let hint = did_you_mean(name, expected.iter().copied()).or_else(|| {
+            (!expected.is_empty())
+                .then(|| listing("the keys allowed here are", expected.iter().copied()))
+        });
         return (format!("unknown key `{name}`"), hint);
     }
     if let Some(rest) = message.strip_prefix("missing field `")
@@ -230,6 +220,17 @@ fn explain_serde_message(message: &str) -> (String, Option<String>) {
         return (format!("missing required key `{name}`"), None);
     }
     (message, None)
+}
+
+/// "did you mean `x`?" for the candidate closest to `name`, if it is a likely misspelling.
+fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
+    closest(name, candidates).map(|c| format!("did you mean `{c}`?"))
+}
+
+/// `prefix` followed by the items, quoted and separated by commas.
+fn listing<'a>(prefix: &str, items: impl IntoIterator<Item = &'a str>) -> String {
+    let items: Vec<String> = items.into_iter().map(|i| format!("`{i}`")).collect();
+    format!("{prefix} {}", items.join(", "))
 }
 
 /// The candidate closest to `name`, if it is close enough to be a likely misspelling.
@@ -280,18 +281,8 @@ fn parse_file<'i>(cx: &mut FileCx<'i>) -> Option<Spanned<DeTable<'i>>> {
 }
 
 fn unknown_section(cx: &mut FileCx<'_>, key: &Spanned<String>, allowed: &[&str]) {
-    let hint = closest(key.get_ref(), allowed.iter().copied())
-        .map(|c| format!("did you mean `{c}`?"))
-        .unwrap_or_else(|| {
-            format!(
-                "the sections allowed here are {}",
-                allowed
-                    .iter()
-                    .map(|a| format!("`{a}`"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
-        });
+    let hint = did_you_mean(key.get_ref(), allowed.iter().copied())
+        .unwrap_or_else(|| listing("the sections allowed here are", allowed.iter().copied()));
     cx.at(
         key,
         format!("unknown section `{}`", key.get_ref()),
@@ -625,8 +616,7 @@ fn validate_main(cx: &mut FileCx<'_>, raw: &RawMain) -> Config {
         if contact_ids.iter().any(|c| c == v.get_ref()) {
             Some(ContactId::new(v.get_ref()))
         } else {
-            let hint = closest(v.get_ref(), contact_ids.iter().map(String::as_str))
-                .map(|c| format!("did you mean `{c}`?"))
+            let hint = did_you_mean(v.get_ref(), contact_ids.iter().map(String::as_str))
                 .or_else(|| Some("declare it under `[contacts.ID]`".into()));
             cx.at(
                 v,
@@ -785,8 +775,7 @@ fn validate_main(cx: &mut FileCx<'_>, raw: &RawMain) -> Config {
             if cred_ids.contains(v.get_ref()) {
                 Some(v.get_ref().clone())
             } else {
-                let hint = closest(v.get_ref(), cred_ids.iter().map(String::as_str))
-                    .map(|c| format!("did you mean `{c}`?"));
+                let hint = did_you_mean(v.get_ref(), cred_ids.iter().map(String::as_str));
                 cx.at(
                     v,
                     format!("{what}: no credentials named `{}`", v.get_ref()),
@@ -950,11 +939,10 @@ fn validate_site(
     let client = if main.clients.contains_key(s.client.get_ref().as_str()) {
         Some(ClientId::new(s.client.get_ref()))
     } else {
-        let hint = closest(
+        let hint = did_you_mean(
             s.client.get_ref(),
             main.clients.keys().map(ClientId::as_str),
         )
-        .map(|c| format!("did you mean `{c}`?"))
         .or_else(|| {
             Some(format!(
                 "declare it under `[clients.{}]` in {MAIN_FILE}",
@@ -971,11 +959,10 @@ fn validate_site(
     let timezone = match s.timezone.get_ref().parse::<Tz>() {
         Ok(tz) => Some(tz),
         Err(_) => {
-            let hint = closest(
+            let hint = did_you_mean(
                 s.timezone.get_ref(),
                 chrono_tz::TZ_VARIANTS.iter().map(|t| t.name()),
             )
-            .map(|c| format!("did you mean `{c}`?"))
             .or_else(|| Some("use an IANA zone name such as `Europe/Paris`".into()));
             cx.at(
                 &s.timezone,
@@ -991,8 +978,7 @@ fn validate_site(
         Some((_, "high")) => Criticality::High,
         Some((_, "critical")) => Criticality::Critical,
         Some((c, other)) => {
-            let hint = closest(other, ["low", "normal", "high", "critical"])
-                .map(|c| format!("did you mean `{c}`?"))
+            let hint = did_you_mean(other, ["low", "normal", "high", "critical"])
                 .or_else(|| Some("use `low`, `normal`, `high` or `critical`".into()));
             cx.at(c, format!("`{other}` is not a criticality"), hint);
             Criticality::Normal
@@ -1044,16 +1030,11 @@ fn validate_site(
             .find(|(n, _)| n == e.kind.get_ref())
             .map(|(_, k)| *k);
         let Some(kind) = kind else {
-            let hint = closest(e.kind.get_ref(), EquipmentKind::ALL.iter().map(|(n, _)| *n))
-                .map(|c| format!("did you mean `{c}`?"))
+            let hint = did_you_mean(e.kind.get_ref(), EquipmentKind::ALL.iter().map(|(n, _)| *n))
                 .or_else(|| {
-                    Some(format!(
-                        "use one of {}",
-                        EquipmentKind::ALL
-                            .iter()
-                            .map(|(n, _)| format!("`{n}`"))
-                            .collect::<Vec<_>>()
-                            .join(", ")
+                    Some(listing(
+                        "use one of",
+                        EquipmentKind::ALL.iter().map(|(n, _)| *n),
                     ))
                 });
             cx.at(
@@ -1099,18 +1080,8 @@ fn validate_site(
                     let hint = match name {
                         "tcp" => Some("write `tcp:PORT` with a port from 1 to 65535".to_string()),
                         "plugin" => Some("name the plugin, such as `plugin:hikvision`".to_string()),
-                        _ => closest(name, PROBE_NAMES.iter().copied())
-                            .map(|c| format!("did you mean `{c}`?"))
-                            .or_else(|| {
-                                Some(format!(
-                                    "use one of {}",
-                                    PROBE_NAMES
-                                        .iter()
-                                        .map(|n| format!("`{n}`"))
-                                        .collect::<Vec<_>>()
-                                        .join(", ")
-                                ))
-                            }),
+                        _ => did_you_mean(name, PROBE_NAMES.iter().copied())
+                            .or_else(|| Some(listing("use one of", PROBE_NAMES.iter().copied()))),
                     };
                     cx.at(p, msg, hint);
                 }
@@ -1126,8 +1097,7 @@ fn validate_site(
         let credentials = match &e.credentials {
             Some(c) if main.credentials.contains_key(c.get_ref()) => Some(c.get_ref().clone()),
             Some(c) => {
-                let hint = closest(c.get_ref(), main.credentials.keys().map(String::as_str))
-                    .map(|n| format!("did you mean `{n}`?"))
+                let hint = did_you_mean(c.get_ref(), main.credentials.keys().map(String::as_str))
                     .or_else(|| {
                         Some(format!(
                             "declare it under `[credentials.{}]` in {MAIN_FILE}",
@@ -1157,8 +1127,7 @@ fn validate_site(
                     None,
                 );
             } else if !ids_here.contains(p.get_ref()) {
-                let hint = closest(p.get_ref(), ids_here.iter().map(String::as_str))
-                    .map(|c| format!("did you mean `{c}`?"))
+                let hint = did_you_mean(p.get_ref(), ids_here.iter().map(String::as_str))
                     .or_else(|| Some("a parent is an equipment of the same site".into()));
                 cx.at(
                     p,
@@ -1274,8 +1243,7 @@ fn validate_site(
                     if ids_here.contains(eq.get_ref()) {
                         ids.push(EquipmentId::new(eq.get_ref()));
                     } else {
-                        let hint = closest(eq.get_ref(), ids_here.iter().map(String::as_str))
-                            .map(|c| format!("did you mean `{c}`?"));
+                        let hint = did_you_mean(eq.get_ref(), ids_here.iter().map(String::as_str));
                         cx.at(
                             eq,
                             format!(
