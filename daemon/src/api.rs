@@ -1,9 +1,14 @@
 //! The HTTP API (version 1): fleet status, sites, equipment, live alerts, acknowledgement
 //! and closure. Every error is a JSON object `{"error": "..."}` with a fitting status code.
 
-use crate::actors::{AlertAction, AlertCommand, EquipmentLookup, Fleet, FleetQuery, SiteQuery};
+use crate::actors::{
+    AlertAction, AlertCommand, EquipmentConfigQuery, EquipmentLookup, Fleet, FleetQuery, SiteQuery,
+};
 use crate::alert::{ActionError, Alert};
 use crate::book::AlertBook;
+use crate::clock::Clock;
+use crate::collectors::heartbeat::{HeartbeatBook, HeartbeatPayload};
+use crate::config::Probe;
 use crate::config::{EquipmentId, SiteId};
 use actix::Addr;
 use actix_web::{HttpResponse, ResponseError, get, http::StatusCode, post, web};
@@ -23,6 +28,10 @@ pub struct ApiState {
     pub book: AlertBook,
     /// Config generation (bumps on every accepted or refused load).
     pub generation: watch::Receiver<u64>,
+    /// Pushed heartbeats.
+    pub heartbeats: HeartbeatBook,
+    /// Time.
+    pub clock: Clock,
 }
 
 /// An API error.
@@ -40,6 +49,12 @@ pub enum ApiError {
     /// The daemon could not answer.
     #[error("{0}")]
     Unavailable(String),
+    /// Missing or wrong credentials.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// Not allowed for this resource.
+    #[error("{0}")]
+    Forbidden(String),
 }
 
 #[derive(Serialize)]
@@ -54,6 +69,8 @@ impl ResponseError for ApiError {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
         }
     }
 
@@ -215,6 +232,64 @@ async fn close(
     act(&state, id.into_inner(), AlertAction::Close { by, note }).await
 }
 
+/// Compares two byte strings in time independent of where they differ.
+fn same_secret(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[post("/api/v1/heartbeat/{id}")]
+async fn heartbeat(
+    state: web::Data<ApiState>,
+    id: web::Path<String>,
+    req: actix_web::HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let eq = state
+        .fleet
+        .send(EquipmentConfigQuery(EquipmentId::new(&id)))
+        .await
+        .map_err(mailbox)?
+        .ok_or_else(|| ApiError::NotFound(format!("no equipment `{id}`")))?;
+    if !eq.probes.contains(&Probe::Heartbeat) {
+        return Err(ApiError::Conflict(format!(
+            "equipment `{id}` does not use the heartbeat probe"
+        )));
+    }
+    let source = eq
+        .credentials
+        .as_ref()
+        .and_then(|c| c.password.as_ref())
+        .ok_or_else(|| {
+            ApiError::Forbidden(format!(
+                "equipment `{id}` has no credentials for heartbeats"
+            ))
+        })?;
+    let secret = source
+        .read()
+        .map_err(|e| ApiError::Unavailable(format!("credentials of `{id}` cannot be read: {e}")))?;
+    let token = req
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    if !same_secret(token.as_bytes(), secret.expose().as_bytes()) {
+        tracing::warn!(equipment = %id, "heartbeat refused: wrong or missing token");
+        return Err(ApiError::Unauthorized(format!(
+            "wrong or missing heartbeat token for `{id}`"
+        )));
+    }
+    let payload = if body.iter().all(u8::is_ascii_whitespace) {
+        HeartbeatPayload::default()
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|e| ApiError::BadRequest(format!("invalid heartbeat body: {e}")))?
+    };
+    state.heartbeats.beat(&eq.id, state.clock.now(), payload);
+    Ok(HttpResponse::NoContent().finish())
+}
+
 async fn not_found() -> HttpResponse {
     ApiError::NotFound("no such endpoint; see /api/v1/status".into()).error_response()
 }
@@ -228,7 +303,9 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: ApiState) {
         .error_handler(|err, _| ApiError::BadRequest(format!("invalid path: {err}")).into());
     let query = web::QueryConfig::default()
         .error_handler(|err, _| ApiError::BadRequest(format!("invalid query: {err}")).into());
+    let payload = web::PayloadConfig::new(64 * 1024);
     cfg.app_data(web::Data::new(state))
+        .app_data(payload)
         .app_data(json)
         .app_data(path)
         .app_data(query)
@@ -238,5 +315,6 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: ApiState) {
         .service(alerts)
         .service(ack)
         .service(close)
+        .service(heartbeat)
         .default_service(web::to(not_found));
 }

@@ -4,7 +4,7 @@
 
 use crate::config::EquipmentConfig;
 use crate::observation::Observation;
-use futures::future::BoxFuture;
+use futures::future::LocalBoxFuture;
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -12,10 +12,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
 
 /// Collects one equipment. Implementations must not block: the returned future does the I/O
-/// and is run outside the actor.
+/// and is run as a task of the equipment's arbiter, outside the actor.
 pub trait Collector: Send + Sync + 'static {
     /// Starts a collection of `equipment`; the future yields its observation.
-    fn collect(&self, equipment: &Arc<EquipmentConfig>) -> BoxFuture<'static, Observation>;
+    fn collect(&self, equipment: &Arc<EquipmentConfig>) -> LocalBoxFuture<'static, Observation>;
 }
 
 /// What a scripted equipment does when collected.
@@ -150,7 +150,7 @@ fn reload_world(w: &mut World) -> Result<(), WorldError> {
 }
 
 impl Collector for ScriptedCollector {
-    fn collect(&self, equipment: &Arc<EquipmentConfig>) -> BoxFuture<'static, Observation> {
+    fn collect(&self, equipment: &Arc<EquipmentConfig>) -> LocalBoxFuture<'static, Observation> {
         let script = {
             let mut w = self.lock();
             if let Err(e) = reload_world(&mut w) {

@@ -10,6 +10,7 @@ pub mod book;
 pub mod client;
 pub mod clock;
 pub mod collector;
+pub mod collectors;
 pub mod config;
 pub mod maintenance;
 pub mod observation;

@@ -11,8 +11,9 @@ use vigie::alert::Alert;
 use vigie::client::ApiClient;
 use vigie::clock::Clock;
 use vigie::collector::{Collector, ScriptedCollector};
+use vigie::collectors::NetCollector;
+use vigie::collectors::heartbeat::HeartbeatBook;
 use vigie::config::{self, Config};
-use vigie::observation::Observation;
 use vigie::server::{self, DaemonFile, Options};
 use vigie::store::Store;
 
@@ -157,17 +158,20 @@ fn run(
     let addr = listen.unwrap_or(settings.listen);
     let listener =
         std::net::TcpListener::bind(addr).with_context(|| format!("cannot listen on {addr}"))?;
+    let clock = Clock::System;
+    let heartbeats = HeartbeatBook::new(clock.now());
+    // Probes give up a little before the daemon's per-probe watchdog.
+    let probe_budget = settings.probe_timeout.mul_f64(0.9);
     let collector: Arc<dyn Collector> = match &simulate {
         Some(path) => Arc::new(ScriptedCollector::from_file(path)?),
-        None => Arc::new(ScriptedCollector::new(Observation::unknown(
-            "no network collector for this equipment's probes in this build; run with --simulate",
-        ))),
+        None => Arc::new(NetCollector::new(clock, heartbeats.clone(), probe_budget)),
     };
     let opts = Options {
         config_dir,
         data_dir: data,
         collector,
-        clock: Clock::System,
+        clock,
+        heartbeats,
         arbiters: std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(2),

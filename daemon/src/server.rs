@@ -6,6 +6,7 @@ use crate::api::{self, ApiState};
 use crate::book::AlertBook;
 use crate::clock::Clock;
 use crate::collector::Collector;
+use crate::collectors::heartbeat::HeartbeatBook;
 use crate::reload::ConfigWatcher;
 use crate::store::{AlertIds, Store, StoreError};
 use actix::prelude::*;
@@ -37,6 +38,8 @@ pub struct Options {
     pub max_probes_in_flight: usize,
     /// Per-probe timeout until the config sets one.
     pub probe_timeout: Duration,
+    /// Pushed heartbeats, shared by the API and the collector.
+    pub heartbeats: HeartbeatBook,
 }
 
 /// Why the daemon could not start.
@@ -102,6 +105,7 @@ pub async fn start(opts: Options, listener: TcpListener) -> Result<Daemon, Serve
         data = %opts.data_dir.display(), "saved state restored"
     );
     let book = AlertBook::default();
+    let clock = opts.clock;
     let deps = Deps::new(
         store.clone(),
         opts.collector,
@@ -124,6 +128,8 @@ pub async fn start(opts: Options, listener: TcpListener) -> Result<Daemon, Serve
         fleet: fleet.clone(),
         book: book.clone(),
         generation: generation.clone(),
+        heartbeats: opts.heartbeats.clone(),
+        clock,
     };
     let server = actix_web::HttpServer::new(move || {
         let state = state.clone();

@@ -4,6 +4,7 @@
 mod actors;
 mod api;
 mod cli;
+mod collectors;
 mod reload;
 mod restart;
 mod support;

@@ -21,6 +21,7 @@ pub fn options(config: &Path, data: &Path, sim: &ScriptedCollector) -> Options {
         http_workers: 1,
         max_probes_in_flight: 16,
         probe_timeout: Duration::from_secs(5),
+        heartbeats: vigie::collectors::heartbeat::HeartbeatBook::new(chrono::Utc::now()),
     }
 }
 

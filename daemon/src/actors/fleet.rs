@@ -322,3 +322,17 @@ impl Handler<Shutdown> for Fleet {
         })
     }
 }
+
+/// Asks for one equipment's config (for the API's heartbeat authentication).
+#[derive(Message)]
+#[rtype(result = "Option<Arc<crate::config::EquipmentConfig>>")]
+pub struct EquipmentConfigQuery(pub EquipmentId);
+
+impl Handler<EquipmentConfigQuery> for Fleet {
+    type Result = Option<Arc<crate::config::EquipmentConfig>>;
+
+    fn handle(&mut self, msg: EquipmentConfigQuery, _: &mut Self::Context) -> Self::Result {
+        let site = self.site_of.get(&msg.0)?;
+        self.config.sites.get(site)?.equipment.get(&msg.0).cloned()
+    }
+}

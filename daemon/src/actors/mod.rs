@@ -10,8 +10,8 @@ pub use equipment::{
     Equipment, EquipmentQuery, ParentDown, ProbeResult, Retire, StopEquipment, UpdateEquipment,
 };
 pub use fleet::{
-    AlertCommand, ApplyConfig, ConfigRefused, EquipmentLookup, Fleet, FleetQuery, Shutdown,
-    SiteQuery,
+    AlertCommand, ApplyConfig, ConfigRefused, EquipmentConfigQuery, EquipmentLookup, Fleet,
+    FleetQuery, Shutdown, SiteQuery,
 };
 pub use site::{
     AlertAction, Availability, EquipmentDetailQuery, OwnerAction, RetireSite, Site,

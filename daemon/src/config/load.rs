@@ -688,10 +688,11 @@ fn validate_main(cx: &mut FileCx<'_>, raw: &RawMain) -> Config {
         };
         config.credentials.insert(
             id.get_ref().clone(),
-            Credentials {
+            Arc::new(Credentials {
+                name: id.get_ref().clone(),
                 username: c.username.clone(),
                 password,
-            },
+            }),
         );
     }
 
@@ -1095,7 +1096,9 @@ fn validate_site(
             });
         }
         let credentials = match &e.credentials {
-            Some(c) if main.credentials.contains_key(c.get_ref()) => Some(c.get_ref().clone()),
+            Some(c) if main.credentials.contains_key(c.get_ref()) => {
+                main.credentials.get(c.get_ref()).cloned()
+            }
             Some(c) => {
                 let hint = did_you_mean(c.get_ref(), main.credentials.keys().map(String::as_str))
                     .or_else(|| {
@@ -1118,6 +1121,40 @@ fn validate_site(
             Some(t) => thresholds(cx, &site_thresholds, t),
             None => Arc::clone(&site_thresholds),
         };
+        let agent_url = match (&e.agent_url, &address) {
+            (Some(u), _) => {
+                let text = u.get_ref();
+                if !(text.starts_with("http://") || text.starts_with("https://")) {
+                    cx.at(
+                        u,
+                        format!("agent_url: `{text}` is not an http(s) URL"),
+                        Some("write it as `http://10.0.0.5:9100/metrics`".into()),
+                    );
+                }
+                Some(text.clone())
+            }
+            (None, Some(a)) if probes.contains(&Probe::Agent) => {
+                let host = if a.contains(':') && !a.starts_with('[') {
+                    format!("[{a}]")
+                } else {
+                    a.clone()
+                };
+                Some(format!("http://{host}:9100/metrics"))
+            }
+            _ => None,
+        };
+        let heartbeat_within = e
+            .heartbeat_within
+            .as_ref()
+            .and_then(|v| {
+                cx.bounded_duration(
+                    v,
+                    "heartbeat_within",
+                    INTERVAL_MIN,
+                    Duration::from_secs(7 * 86_400),
+                )
+            })
+            .unwrap_or(interval * 3);
         let id = EquipmentId::new(e.id.get_ref());
         if let Some(p) = &e.parent {
             if p.get_ref() == e.id.get_ref() {
@@ -1153,6 +1190,9 @@ fn validate_site(
                 credentials,
                 interval,
                 thresholds,
+                agent_url,
+                recording_service: e.recording_service.clone(),
+                heartbeat_within,
             }),
         );
     }

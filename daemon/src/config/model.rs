@@ -253,13 +253,20 @@ pub struct EquipmentConfig {
     pub parent: Option<EquipmentId>,
     /// Probes that collect it.
     pub probes: Vec<Probe>,
-    /// Name of its credentials entry.
-    pub credentials: Option<String>,
+    /// Its credentials (where the secret is found, never the secret itself).
+    pub credentials: Option<Arc<Credentials>>,
     /// Collection interval.
     #[serde(with = "crate::util::serde_duration")]
     pub interval: Duration,
     /// Resolved thresholds (shared with every equipment that does not override them).
     pub thresholds: Arc<Thresholds>,
+    /// URL scraped by the `agent` probe.
+    pub agent_url: Option<String>,
+    /// Name of the recording service as the agent reports it.
+    pub recording_service: Option<String>,
+    /// For the `heartbeat` probe: longest silence before the equipment is down.
+    #[serde(with = "crate::util::serde_duration")]
+    pub heartbeat_within: Duration,
 }
 
 /// A validated site.
@@ -347,9 +354,53 @@ pub enum SecretSource {
     File(String),
 }
 
+/// A secret value; its `Debug` and `Display` never show it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// The secret, for the one place that sends it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// Why a secret could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum SecretError {
+    /// The environment variable is not set.
+    #[error("environment variable {0} is not set")]
+    MissingEnv(String),
+    /// The file cannot be read.
+    #[error("cannot read secret file {0}: {1}")]
+    File(String, std::io::Error),
+}
+
+impl SecretSource {
+    /// Reads the secret now (a trailing newline of a file is dropped).
+    pub fn read(&self) -> Result<Secret, SecretError> {
+        match self {
+            SecretSource::Env(name) => std::env::var(name)
+                .map(Secret)
+                .map_err(|_| SecretError::MissingEnv(name.clone())),
+            SecretSource::File(path) => std::fs::read_to_string(path)
+                .map(|s| Secret(s.trim_end_matches(['\n', '\r']).to_string()))
+                .map_err(|e| SecretError::File(path.clone(), e)),
+        }
+    }
+}
+
 /// A named set of credentials.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Credentials {
+    /// Name of the `[credentials.NAME]` entry.
+    pub name: String,
     /// User name.
     pub username: Option<String>,
     /// Where the password is found.
@@ -457,7 +508,7 @@ pub struct Config {
     /// Contacts by id.
     pub contacts: BTreeMap<ContactId, Contact>,
     /// Credentials by name.
-    pub credentials: BTreeMap<String, Credentials>,
+    pub credentials: BTreeMap<String, Arc<Credentials>>,
     /// On-call organisation.
     pub on_call: Option<OnCall>,
     /// Escalation delays.

@@ -264,6 +264,13 @@ pub struct RawEquipment {
     pub interval: Option<Spanned<String>>,
     /// Threshold overrides for this equipment.
     pub thresholds: Option<RawThresholds>,
+    /// URL of its metrics agent (node_exporter / windows_exporter style); defaults to
+    /// `http://ADDRESS:9100/metrics` for the `agent` probe.
+    pub agent_url: Option<Spanned<String>>,
+    /// Name of its recording service as its agent reports it (`nx-mediaserver.service`).
+    pub recording_service: Option<String>,
+    /// For the `heartbeat` probe: how long without a heartbeat before it is down.
+    pub heartbeat_within: Option<Spanned<String>>,
 }
 
 /// Top-level keys of the main file and of a site file, for hints on misspelled sections.

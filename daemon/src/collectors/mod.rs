@@ -1,0 +1,219 @@
+//! Network collectors: the only code that knows sockets and protocols. [`NetCollector`]
+//! runs every probe an equipment lists and merges their results into one observation.
+
+pub mod agent;
+pub mod heartbeat;
+pub mod tcp;
+
+use crate::clock::Clock;
+use crate::collector::Collector;
+use crate::config::{EquipmentConfig, EquipmentId, Probe};
+use crate::observation::{Observation, ProbeStatus};
+use agent::CpuSample;
+use futures::future::LocalBoxFuture;
+use heartbeat::HeartbeatBook;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Default RTSP port.
+pub const RTSP_PORT: u16 = 554;
+
+/// Collects equipment over the network with the probes their config lists.
+#[derive(Clone)]
+pub struct NetCollector {
+    clock: Clock,
+    heartbeats: HeartbeatBook,
+    timeout: Duration,
+    cpu: Arc<Mutex<HashMap<EquipmentId, CpuSample>>>,
+}
+
+impl NetCollector {
+    /// A collector whose probes give up after `timeout`, reading pushed heartbeats from
+    /// `heartbeats`.
+    pub fn new(clock: Clock, heartbeats: HeartbeatBook, timeout: Duration) -> Self {
+        NetCollector {
+            clock,
+            heartbeats,
+            timeout,
+            cpu: Arc::default(),
+        }
+    }
+
+    fn agent(&self, eq: &Arc<EquipmentConfig>) -> LocalBoxFuture<'static, Observation> {
+        let Some(url) = eq.agent_url.clone() else {
+            return Box::pin(std::future::ready(Observation::unknown(
+                "the agent probe needs an address or an agent_url",
+            )));
+        };
+        let credentials = match eq
+            .credentials
+            .as_ref()
+            .map(|c| (c.username.clone(), c.password.as_ref().map(|p| p.read())))
+        {
+            Some((Some(user), Some(Ok(secret)))) => Some((user, secret)),
+            Some((_, Some(Err(e)))) => {
+                return Box::pin(std::future::ready(Observation::unknown(&format!(
+                    "credentials for the agent: {e}"
+                ))));
+            }
+            _ => None,
+        };
+        let timeout = self.timeout;
+        let recording = eq.recording_service.clone();
+        let cpu = Arc::clone(&self.cpu);
+        let clock = self.clock;
+        let id = eq.id.clone();
+        Box::pin(async move {
+            let text = match agent::scrape(&url, credentials, timeout).await {
+                Ok(t) => t,
+                Err(obs) => return obs,
+            };
+            let previous = cpu
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get(&id)
+                .copied();
+            match agent::map_exposition(&text, recording.as_deref(), previous, clock.now()) {
+                Ok(m) => {
+                    if let Some(sample) = m.cpu {
+                        cpu.lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .insert(id, sample);
+                    }
+                    Observation {
+                        status: ProbeStatus::Up,
+                        metrics: m.metrics,
+                        facts: m.facts,
+                    }
+                }
+                Err(reason) => Observation::unknown(&format!("agent at {url}: {reason}")),
+            }
+        })
+    }
+}
+
+fn ready(obs: Observation) -> LocalBoxFuture<'static, Observation> {
+    Box::pin(std::future::ready(obs))
+}
+
+impl Collector for NetCollector {
+    fn collect(&self, eq: &Arc<EquipmentConfig>) -> LocalBoxFuture<'static, Observation> {
+        let address = eq.address.clone().unwrap_or_default();
+        let timeout = self.timeout;
+        let mut parts: Vec<(String, LocalBoxFuture<'static, Observation>)> = Vec::new();
+        for probe in &eq.probes {
+            let a = address.clone();
+            let fut: LocalBoxFuture<'static, Observation> = match probe {
+                Probe::Tcp(port) => {
+                    let port = *port;
+                    Box::pin(async move { tcp::tcp_probe(&a, port, timeout).await })
+                }
+                Probe::Rtsp => {
+                    Box::pin(async move { tcp::rtsp_probe(&a, RTSP_PORT, timeout).await })
+                }
+                Probe::Agent => self.agent(eq),
+                Probe::Heartbeat => ready(self.heartbeats.check(eq, self.clock.now())),
+                other => ready(Observation::unknown(&format!(
+                    "probe `{other}` is not available in this build"
+                ))),
+            };
+            parts.push((probe.to_string(), fut));
+        }
+        let (names, futs): (Vec<String>, Vec<_>) = parts.into_iter().unzip();
+        Box::pin(async move {
+            let results = futures::future::join_all(futs).await;
+            merge(names.into_iter().zip(results).collect())
+        })
+    }
+}
+
+/// Merges the results of an equipment's probes: up when any probe reached it, down when
+/// none did and one found it silent, unknown otherwise. The failures of other probes are
+/// kept as `probe <name>` facts so they stay visible.
+pub fn merge(parts: Vec<(String, Observation)>) -> Observation {
+    let any = |f: fn(&ProbeStatus) -> bool| parts.iter().any(|(_, o)| f(&o.status));
+    let reasons = |f: fn(&ProbeStatus) -> bool| {
+        parts
+            .iter()
+            .filter(|(_, o)| f(&o.status))
+            .map(|(n, o)| match &o.status {
+                ProbeStatus::Down { reason } | ProbeStatus::Unknown { reason } => {
+                    format!("{n}: {reason}")
+                }
+                ProbeStatus::Up => n.clone(),
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    let is_up = |s: &ProbeStatus| matches!(s, ProbeStatus::Up);
+    let is_down = |s: &ProbeStatus| matches!(s, ProbeStatus::Down { .. });
+    let status = if parts.is_empty() {
+        ProbeStatus::Unknown {
+            reason: "no probe configured".into(),
+        }
+    } else if any(is_up) {
+        ProbeStatus::Up
+    } else if any(is_down) {
+        ProbeStatus::Down {
+            reason: reasons(is_down),
+        }
+    } else {
+        ProbeStatus::Unknown {
+            reason: reasons(|_| true),
+        }
+    };
+    let mut out = Observation {
+        status,
+        metrics: Vec::new(),
+        facts: Vec::new(),
+    };
+    let up = matches!(out.status, ProbeStatus::Up);
+    for (name, o) in parts {
+        out.metrics.extend(o.metrics);
+        for (k, v) in o.facts {
+            if !out.facts.iter().any(|(x, _)| *x == k) {
+                out.facts.push((k, v));
+            }
+        }
+        if up && let ProbeStatus::Down { reason } | ProbeStatus::Unknown { reason } = o.status {
+            out.facts.push((format!("probe {name}"), reason));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merge_prefers_up_then_down_and_keeps_failures_visible() {
+        let up = merge(vec![
+            ("icmp".into(), Observation::up()),
+            ("agent".into(), Observation::unknown("HTTP 401")),
+        ]);
+        assert_eq!(up.status, ProbeStatus::Up);
+        assert_eq!(
+            up.facts,
+            vec![("probe agent".to_string(), "HTTP 401".to_string())]
+        );
+        let down = merge(vec![
+            ("tcp:554".into(), Observation::down("refused")),
+            ("rtsp".into(), Observation::unknown("x")),
+        ]);
+        assert_eq!(
+            down.status,
+            ProbeStatus::Down {
+                reason: "tcp:554: refused".into()
+            }
+        );
+        let unknown = merge(vec![("agent".into(), Observation::unknown("garbage"))]);
+        assert_eq!(
+            unknown.status,
+            ProbeStatus::Unknown {
+                reason: "agent: garbage".into()
+            }
+        );
+    }
+}

@@ -1,0 +1,357 @@
+//! Network collectors against real peers: a TCP listener and an RTSP responder written here,
+//! a real node_exporter (Debian's prometheus-node-exporter), HTTP servers answering garbage,
+//! and pushed heartbeats through the daemon's API.
+
+use crate::reload::{options, wait_status};
+use crate::support::*;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+use vigie::clock::Clock;
+use vigie::collector::Collector;
+use vigie::collectors::heartbeat::HeartbeatBook;
+use vigie::collectors::{NetCollector, tcp};
+use vigie::config::EquipmentConfig;
+use vigie::observation::{Observation, ProbeStatus};
+use vigie::server;
+
+const T: Duration = Duration::from_secs(3);
+
+fn reason(o: &Observation) -> String {
+    match &o.status {
+        ProbeStatus::Up => "up".into(),
+        ProbeStatus::Down { reason } => format!("down: {reason}"),
+        ProbeStatus::Unknown { reason } => format!("unknown: {reason}"),
+    }
+}
+
+/// Accepts one connection, reads the request head and writes `answer`.
+async fn answer_once(answer: Vec<u8>) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    actix_rt::spawn(async move {
+        if let Ok((mut s, _)) = listener.accept().await {
+            let mut buf = [0u8; 4096];
+            let _ = s.read(&mut buf).await;
+            let _ = s.write_all(&answer).await;
+            let _ = s.shutdown().await;
+        }
+    });
+    port
+}
+
+async fn free_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    l.local_addr().expect("addr").port()
+}
+
+#[actix_rt::test]
+async fn tcp_and_rtsp_heartbeats_tell_up_down_and_garbage_apart() {
+    let open = answer_once(Vec::new()).await;
+    assert_eq!(reason(&tcp::tcp_probe("127.0.0.1", open, T).await), "up");
+    let closed = free_port().await;
+    let o = tcp::tcp_probe("127.0.0.1", closed, T).await;
+    assert!(
+        reason(&o).starts_with(&format!("down: TCP port {closed}: Connection refused")),
+        "{}",
+        reason(&o)
+    );
+
+    let rtsp = answer_once(
+        b"RTSP/1.0 200 OK\r\nCSeq: 1\r\nPublic: OPTIONS, DESCRIBE, SETUP, PLAY, TEARDOWN\r\n\r\n"
+            .to_vec(),
+    )
+    .await;
+    assert_eq!(reason(&tcp::rtsp_probe("127.0.0.1", rtsp, T).await), "up");
+    let unauthorized = answer_once(b"RTSP/1.0 401 Unauthorized\r\nCSeq: 1\r\n\r\n".to_vec()).await;
+    assert_eq!(
+        reason(&tcp::rtsp_probe("127.0.0.1", unauthorized, T).await),
+        "unknown: RTSP server answered 401 to OPTIONS: RTSP/1.0 401 Unauthorized"
+    );
+    let ssh = answer_once(b"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n".to_vec()).await;
+    assert_eq!(
+        reason(&tcp::rtsp_probe("127.0.0.1", ssh, T).await),
+        "unknown: not an RTSP answer: \"SSH-2.0-OpenSSH_9.2p1 Debian-2\""
+    );
+    // A device streaming endless bytes: the answer is capped and refused.
+    let flood = answer_once(vec![b'A'; 1024 * 1024]).await;
+    let o = tcp::rtsp_probe("127.0.0.1", flood, T).await;
+    assert!(
+        reason(&o).starts_with("unknown: not an RTSP answer"),
+        "{}",
+        reason(&o)
+    );
+    let silent = {
+        let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let port = l.local_addr().expect("addr").port();
+        actix_rt::spawn(async move {
+            let kept = l.accept().await;
+            std::future::pending::<()>().await;
+            drop(kept);
+        });
+        port
+    };
+    let o = tcp::rtsp_probe("127.0.0.1", silent, Duration::from_millis(300)).await;
+    assert_eq!(
+        reason(&o),
+        "unknown: RTSP server accepted the connection but did not answer OPTIONS in time"
+    );
+}
+
+fn agent_equipment(url: &str, recording: Option<&str>) -> Arc<EquipmentConfig> {
+    let mut site = site_head("UTC", "0");
+    site.push_str(&format!(
+        "\n[[equipment]]\nid = \"vms\"\nkind = \"vms-server\"\naddress = \"127.0.0.1\"\nprobes = [\"agent\"]\nagent_url = \"{url}\"\n"
+    ));
+    if let Some(r) = recording {
+        site.push_str(&format!("recording_service = \"{r}\"\n"));
+    }
+    let cfg = config(&main_file(""), &[("s", &site)]);
+    let site = cfg.sites.values().next().expect("site");
+    Arc::clone(site.equipment.values().next().expect("equipment"))
+}
+
+fn collector() -> NetCollector {
+    NetCollector::new(Clock::System, HeartbeatBook::new(chrono::Utc::now()), T)
+}
+
+/// A real node_exporter on loopback, with a textfile directory for service states.
+struct NodeExporter {
+    child: Child,
+    url: String,
+}
+
+impl NodeExporter {
+    fn start(textfiles: &Path, port: u16) -> NodeExporter {
+        let mut child = Command::new("prometheus-node-exporter")
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .arg(format!(
+                "--collector.textfile.directory={}",
+                textfiles.display()
+            ))
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start prometheus-node-exporter (Debian package prometheus-node-exporter)");
+        let stderr = child.stderr.take().expect("stderr");
+        let mut lines = BufReader::new(stderr).lines();
+        loop {
+            let line = lines.next().expect("node_exporter exited").expect("read");
+            if line.contains("Listening on") {
+                break;
+            }
+        }
+        std::thread::spawn(move || for _ in lines {});
+        NodeExporter {
+            child,
+            url: format!("http://127.0.0.1:{port}/metrics"),
+        }
+    }
+}
+
+impl Drop for NodeExporter {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn service_state(dir: &Path, active: bool) {
+    let (a, f) = if active { (1, 0) } else { (0, 1) };
+    let text = format!(
+        "# TYPE node_systemd_unit_state gauge\nnode_systemd_unit_state{{name=\"nx-mediaserver.service\",state=\"active\",type=\"simple\"}} {a}\nnode_systemd_unit_state{{name=\"nx-mediaserver.service\",state=\"failed\",type=\"simple\"}} {f}\n"
+    );
+    std::fs::write(dir.join("services.prom.tmp"), text).expect("write");
+    std::fs::rename(dir.join("services.prom.tmp"), dir.join("services.prom")).expect("rename");
+}
+
+#[actix_rt::test]
+async fn a_real_node_exporter_is_mapped_onto_vigie_metrics() {
+    let textfiles = tempfile::tempdir().expect("tmp");
+    service_state(textfiles.path(), true);
+    let exporter = NodeExporter::start(textfiles.path(), free_port().await);
+    let eq = agent_equipment(&exporter.url, Some("nx-mediaserver"));
+    let c = collector();
+    let first = c.collect(&eq).await;
+    assert_eq!(first.status, ProbeStatus::Up, "{}", reason(&first));
+    let has = |o: &Observation, name: &str| o.metrics.iter().any(|m| m.name == name);
+    assert!(has(&first, "system.memory.utilization"));
+    assert!(has(&first, "device.uptime"));
+    let root = first.metrics.iter().find(|m| {
+        m.name == "system.filesystem.utilization" && m.attribute("mountpoint") == Some("/")
+    });
+    assert!(
+        root.is_some_and(|m| (0.0..=1.0).contains(&m.value)),
+        "{:?}",
+        first.metrics
+    );
+    let recording = |o: &Observation| {
+        o.metrics
+            .iter()
+            .find(|m| m.name == "service.up" && m.attribute("service") == Some("recording"))
+            .map(|m| m.value)
+    };
+    assert_eq!(recording(&first), Some(1.0));
+    assert!(first.facts.iter().any(|(k, _)| k == "hostname"));
+    // The recording service stops: the next scrape says so, and CPU has two samples now.
+    service_state(textfiles.path(), false);
+    let second = c.collect(&eq).await;
+    assert_eq!(recording(&second), Some(0.0));
+    assert!(has(&second, "system.cpu.utilization"));
+}
+
+fn http(status: &str, body: &[u8]) -> Vec<u8> {
+    let mut out = format!("HTTP/1.1 {status}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len()).into_bytes();
+    out.extend_from_slice(body);
+    out
+}
+
+#[actix_rt::test]
+async fn agents_answering_garbage_or_refusing_credentials_are_reported_as_such() {
+    let c = collector();
+    let cases: Vec<(Vec<u8>, &str)> = vec![
+        (
+            http("401 Unauthorized", b"denied"),
+            "refused the credentials (HTTP 401)",
+        ),
+        (
+            http("500 Internal Server Error", b"oops"),
+            "answered HTTP 500",
+        ),
+        (
+            http(
+                "200 OK",
+                b"node_load1 0.5\nnode_memory_MemTotal_bytes 1e9\nnode_memory_MemAv",
+            ),
+            "truncated exposition",
+        ),
+        (
+            http("200 OK", b"<html><body>camera login</body></html>\n"),
+            "no metric found",
+        ),
+        (
+            http("200 OK", &[0xff, 0xfe, 0x00, 0x01, b'\n']),
+            "binary data",
+        ),
+        (
+            http("200 OK", &vec![b'#'; 9 * 1024 * 1024]),
+            "sent more than 8 MiB",
+        ),
+    ];
+    for (answer, expected) in cases {
+        let port = answer_once(answer).await;
+        let eq = agent_equipment(&format!("http://127.0.0.1:{port}/metrics"), None);
+        let o = c.collect(&eq).await;
+        let r = reason(&o);
+        assert!(
+            r.starts_with("unknown: ") && r.contains(expected),
+            "expected {expected:?} in {r:?}"
+        );
+    }
+    let closed = free_port().await;
+    let eq = agent_equipment(&format!("http://127.0.0.1:{closed}/metrics"), None);
+    let r = reason(&c.collect(&eq).await);
+    assert!(
+        r.starts_with("down: ") && r.contains("not reachable"),
+        "{r}"
+    );
+}
+
+#[actix_rt::test]
+async fn pushed_heartbeats_keep_an_equipment_up_and_their_absence_brings_it_down() {
+    let cfg = tempfile::tempdir().expect("tmp");
+    let data = tempfile::tempdir().expect("tmp");
+    let token_file = cfg.path().join("beacon.token");
+    std::fs::write(&token_file, "s3cret-token\n").expect("write");
+    let main = main_file(&format!(
+        "[daemon]\ncollection_interval = \"1s\"\n[thresholds]\nconnectivity = {{ after = \"0s\" }}\n[credentials.beacon]\npassword_file = \"{}\"\n",
+        token_file.display()
+    ));
+    std::fs::write(cfg.path().join("vigie.toml"), main).expect("write");
+    std::fs::create_dir_all(cfg.path().join("sites")).expect("mkdir");
+    let site = site_head("UTC", "0")
+        + "\n[[equipment]]\nid = \"beacon\"\nkind = \"encoder\"\nprobes = [\"heartbeat\"]\ncredentials = \"beacon\"\nheartbeat_within = \"2s\"\n"
+        + &equipment("cam", "camera", None);
+    std::fs::write(cfg.path().join("sites/s.toml"), site).expect("write");
+    let clock = Clock::System;
+    let heartbeats = HeartbeatBook::new(clock.now());
+    let mut opts = options(
+        cfg.path(),
+        data.path(),
+        &vigie::collector::ScriptedCollector::default(),
+    );
+    opts.collector = Arc::new(NetCollector::new(clock, heartbeats.clone(), T));
+    opts.heartbeats = heartbeats;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let d = server::start(opts, listener).await.expect("start");
+    wait_status(&d, "one site", |s| s.sites.len() == 1).await;
+    let base = format!("http://{}/api/v1/heartbeat", d.api_addr);
+    let post = move |path: &str, token: Option<&str>, body: &str| {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        let mut req = agent.post(format!("{base}/{path}"));
+        if let Some(t) = token {
+            req = req.header("Authorization", &format!("Bearer {t}"));
+        }
+        let mut resp = req.send(body).expect("request");
+        (
+            resp.status().as_u16(),
+            resp.body_mut().read_to_string().unwrap_or_default(),
+        )
+    };
+    let (statuses, api) = tokio::task::spawn_blocking({
+        let api = format!("http://{}", d.api_addr);
+        move || {
+            let statuses = vec![
+                post("beacon", Some("wrong"), ""),
+                post("beacon", None, ""),
+                post("cam", Some("s3cret-token"), ""),
+                post("nothing", Some("s3cret-token"), ""),
+                post("beacon", Some("s3cret-token"), "{not json"),
+                post(
+                    "beacon",
+                    Some("s3cret-token"),
+                    r#"{"metrics": [{"name": "hw.temperature", "value": 41.5}]}"#,
+                ),
+            ];
+            (statuses, api)
+        }
+    })
+    .await
+    .expect("client");
+    let codes: Vec<u16> = statuses.iter().map(|(c, _)| *c).collect();
+    assert_eq!(codes, vec![401, 401, 409, 404, 400, 204], "{statuses:?}");
+    // Up from the heartbeat, then silent for more than 2 s: down, and R6 (which only concerns
+    // an equipment that was up) raises its alert.
+    let (summary, beacon) = tokio::task::spawn_blocking(move || {
+        let client = vigie::client::ApiClient::new(&api);
+        let mut list = client.alerts().expect("alerts");
+        loop {
+            if let Some(a) = list.alerts.iter().find(|a| a.rule == "connectivity.lost") {
+                return (
+                    a.summary.clone(),
+                    client.equipment("beacon").expect("beacon"),
+                );
+            }
+            list = client
+                .alerts_after(list.version, Duration::from_secs(10))
+                .expect("alerts");
+        }
+    })
+    .await
+    .expect("client");
+    assert!(summary.contains("beacon"), "{summary}");
+    let why = beacon.summary.reason.unwrap_or_default();
+    assert!(why.contains("no heartbeat since"), "{why}");
+    assert!(
+        beacon.series.iter().any(|s| s.key == "temperature"),
+        "pushed metrics were evaluated"
+    );
+    d.stop().await;
+}
