@@ -13,6 +13,7 @@ use vigie::clock::Clock;
 use vigie::collector::{Collector, ScriptedCollector};
 use vigie::collectors::NetCollector;
 use vigie::collectors::heartbeat::HeartbeatBook;
+use vigie::collectors::icmp::{PingSettings, Pinger};
 use vigie::config::{self, Config};
 use vigie::server::{self, DaemonFile, Options};
 use vigie::store::Store;
@@ -164,7 +165,22 @@ fn run(
     let probe_budget = settings.probe_timeout.mul_f64(0.9);
     let collector: Arc<dyn Collector> = match &simulate {
         Some(path) => Arc::new(ScriptedCollector::from_file(path)?),
-        None => Arc::new(NetCollector::new(clock, heartbeats.clone(), probe_budget)),
+        None => {
+            let pinger = Pinger::start().map_err(|e| {
+                tracing::error!("cannot open an ICMP socket, ICMP probes will report unknown: {e}");
+                e.to_string()
+            });
+            let ping = PingSettings {
+                count: settings.ping_count,
+                timeout: settings.ping_timeout,
+                retries: settings.ping_retries,
+                ..PingSettings::default()
+            };
+            Arc::new(
+                NetCollector::new(clock, heartbeats.clone(), probe_budget)
+                    .with_pinger(pinger, ping),
+            )
+        }
     };
     let opts = Options {
         config_dir,

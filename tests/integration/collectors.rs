@@ -355,3 +355,128 @@ async fn pushed_heartbeats_keep_an_equipment_up_and_their_absence_brings_it_down
     );
     d.stop().await;
 }
+
+/// A host that never answers pings: the far end of a veth pair inside a network namespace
+/// made for the test, with ICMP echo ignored there. Removed on drop.
+struct SilentHost {
+    ns: String,
+    link: String,
+    addr: String,
+}
+
+impl SilentHost {
+    fn create() -> SilentHost {
+        let n = std::process::id() % 100_000;
+        let ns = format!("vigie-test-{n}");
+        let link = format!("vgt{n}a");
+        let peer = format!("vgt{n}b");
+        let octet = n % 250 + 1;
+        let (ours, theirs) = (
+            format!("10.213.{octet}.1/30"),
+            format!("10.213.{octet}.2/30"),
+        );
+        let run = |args: &[&str]| {
+            let out = Command::new("ip")
+                .args(args)
+                .output()
+                .expect("run ip (Debian package iproute2)");
+            assert!(
+                out.status.success(),
+                "ip {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        run(&["netns", "add", &ns]);
+        let host = SilentHost {
+            ns: ns.clone(),
+            link: link.clone(),
+            addr: format!("10.213.{octet}.2"),
+        };
+        run(&[
+            "link", "add", &link, "type", "veth", "peer", "name", &peer, "netns", &ns,
+        ]);
+        run(&["addr", "add", &ours, "dev", &link]);
+        run(&["link", "set", &link, "up"]);
+        run(&[
+            "netns", "exec", &ns, "ip", "addr", "add", &theirs, "dev", &peer,
+        ]);
+        run(&["netns", "exec", &ns, "ip", "link", "set", &peer, "up"]);
+        run(&[
+            "netns",
+            "exec",
+            &ns,
+            "sysctl",
+            "-qw",
+            "net.ipv4.icmp_echo_ignore_all=1",
+        ]);
+        host
+    }
+}
+
+impl Drop for SilentHost {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["link", "del", &self.link])
+            .output();
+        let _ = Command::new("ip").args(["netns", "del", &self.ns]).output();
+    }
+}
+
+#[actix_rt::test]
+async fn icmp_through_one_shared_socket_tells_answering_and_silent_hosts_apart() {
+    use vigie::collectors::icmp::{PingSettings, Pinger};
+    let pinger = Pinger::start().expect("open an ICMP socket");
+    let settings = PingSettings {
+        count: 2,
+        spacing: Duration::from_millis(10),
+        timeout: Duration::from_millis(700),
+        retries: 0,
+    };
+    let silent = SilentHost::create();
+    // Forty loopback addresses and the silent host, all in flight at once.
+    let mut targets: Vec<String> = (1..=40)
+        .map(|i| format!("127.0.{}.{}", i / 10, i % 10 + 1))
+        .collect();
+    targets.push(silent.addr.clone());
+    let results =
+        futures::future::join_all(targets.iter().map(|t| pinger.probe(t, settings))).await;
+    for (t, o) in targets.iter().zip(&results) {
+        let loss = o
+            .metrics
+            .iter()
+            .find(|m| m.name == "network.icmp.loss")
+            .map(|m| m.value);
+        if *t == silent.addr {
+            assert_eq!(reason(o), "down: no answer to 2 ICMP echo requests");
+            assert_eq!(loss, Some(1.0));
+        } else {
+            assert_eq!(o.status, ProbeStatus::Up, "{t}: {}", reason(o));
+            assert_eq!(loss, Some(0.0), "{t}");
+            let rtt = o
+                .metrics
+                .iter()
+                .find(|m| m.name == "network.icmp.rtt")
+                .map(|m| m.value);
+            assert!(rtt.is_some_and(|r| r > 0.0 && r < 0.5), "{t}: {rtt:?}");
+        }
+    }
+    // Retries: a silent host costs one more round, an answering one none.
+    let retried = PingSettings {
+        retries: 1,
+        ..settings
+    };
+    let r = pinger.ping(silent.addr.parse().expect("ip"), retried).await;
+    assert_eq!((r.sent, r.rtts.len()), (4, 0));
+    let r = pinger.ping("127.0.0.1".parse().expect("ip"), retried).await;
+    assert_eq!((r.sent, r.rtts.len()), (2, 2));
+    let o = pinger.probe("no-such-host.invalid", settings).await;
+    assert!(
+        reason(&o).starts_with("unknown: cannot resolve no-such-host.invalid"),
+        "{}",
+        reason(&o)
+    );
+    assert_eq!(
+        reason(&pinger.probe("::1", settings).await),
+        "unknown: ICMP to the IPv6 address ::1 is not supported"
+    );
+}

@@ -3,6 +3,7 @@
 
 pub mod agent;
 pub mod heartbeat;
+pub mod icmp;
 pub mod tcp;
 
 use crate::clock::Clock;
@@ -12,6 +13,7 @@ use crate::observation::{Observation, ProbeStatus};
 use agent::CpuSample;
 use futures::future::LocalBoxFuture;
 use heartbeat::HeartbeatBook;
+use icmp::{PingSettings, Pinger};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -26,18 +28,29 @@ pub struct NetCollector {
     heartbeats: HeartbeatBook,
     timeout: Duration,
     cpu: Arc<Mutex<HashMap<EquipmentId, CpuSample>>>,
+    pinger: Result<Pinger, String>,
+    ping: PingSettings,
 }
 
 impl NetCollector {
     /// A collector whose probes give up after `timeout`, reading pushed heartbeats from
-    /// `heartbeats`.
+    /// `heartbeats`. ICMP is unavailable until [`NetCollector::with_pinger`] is called.
     pub fn new(clock: Clock, heartbeats: HeartbeatBook, timeout: Duration) -> Self {
         NetCollector {
             clock,
             heartbeats,
             timeout,
             cpu: Arc::default(),
+            pinger: Err("no ICMP socket was opened".into()),
+            ping: PingSettings::default(),
         }
+    }
+
+    /// Uses the daemon's pinger (or records why it could not be opened) for ICMP probes.
+    pub fn with_pinger(mut self, pinger: Result<Pinger, String>, settings: PingSettings) -> Self {
+        self.pinger = pinger;
+        self.ping = settings;
+        self
     }
 
     fn agent(&self, eq: &Arc<EquipmentConfig>) -> LocalBoxFuture<'static, Observation> {
@@ -114,6 +127,13 @@ impl Collector for NetCollector {
                 }
                 Probe::Agent => self.agent(eq),
                 Probe::Heartbeat => ready(self.heartbeats.check(eq, self.clock.now())),
+                Probe::Icmp => match &self.pinger {
+                    Ok(p) => {
+                        let (p, settings) = (p.clone(), self.ping);
+                        Box::pin(async move { p.probe(&a, settings).await })
+                    }
+                    Err(e) => ready(Observation::unknown(&format!("ICMP unavailable: {e}"))),
+                },
                 other => ready(Observation::unknown(&format!(
                     "probe `{other}` is not available in this build"
                 ))),

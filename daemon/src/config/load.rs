@@ -551,6 +551,36 @@ fn validate_main(cx: &mut FileCx<'_>, raw: &RawMain) -> Config {
     {
         config.daemon.probe_timeout = t;
     }
+    if let Some(v) = &d.ping_count {
+        match *v.get_ref() {
+            1..=20 => config.daemon.ping_count = *v.get_ref(),
+            n => cx.at(
+                v,
+                format!("ping_count: {n} is out of range (1 to 20)"),
+                None,
+            ),
+        }
+    }
+    if let Some(v) = &d.ping_retries {
+        match *v.get_ref() {
+            0..=5 => config.daemon.ping_retries = *v.get_ref(),
+            n => cx.at(
+                v,
+                format!("ping_retries: {n} is out of range (0 to 5)"),
+                None,
+            ),
+        }
+    }
+    if let Some(v) = &d.ping_timeout
+        && let Some(t) = cx.bounded_duration(
+            v,
+            "ping_timeout",
+            Duration::from_millis(50),
+            Duration::from_secs(30),
+        )
+    {
+        config.daemon.ping_timeout = t;
+    }
     if let Some(v) = &d.listen {
         match v.get_ref().parse() {
             Ok(addr) => config.daemon.listen = addr,

@@ -483,6 +483,13 @@ pub struct DaemonSettings {
     /// Per-probe timeout.
     #[serde(with = "crate::util::serde_duration")]
     pub probe_timeout: Duration,
+    /// ICMP echo requests per round.
+    pub ping_count: u16,
+    /// Wait for ICMP replies after the last request.
+    #[serde(with = "crate::util::serde_duration")]
+    pub ping_timeout: Duration,
+    /// Extra ICMP rounds when a round got no reply.
+    pub ping_retries: u16,
 }
 
 impl Default for DaemonSettings {
@@ -492,6 +499,9 @@ impl Default for DaemonSettings {
             listen: SocketAddr::from(([127, 0, 0, 1], 8480)),
             max_probes_in_flight: 512,
             probe_timeout: Duration::from_secs(10),
+            ping_count: 3,
+            ping_timeout: Duration::from_secs(1),
+            ping_retries: 1,
         }
     }
 }

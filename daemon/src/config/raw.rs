@@ -20,6 +20,12 @@ pub struct RawDaemon {
     pub max_probes_in_flight: Option<Spanned<u32>>,
     /// Per-probe timeout (`"10s"`).
     pub probe_timeout: Option<Spanned<String>>,
+    /// ICMP echo requests per round.
+    pub ping_count: Option<Spanned<u16>>,
+    /// How long to wait for ICMP replies after the last request (`"1s"`).
+    pub ping_timeout: Option<Spanned<String>>,
+    /// Extra ICMP rounds when a round got no reply.
+    pub ping_retries: Option<Spanned<u16>>,
 }
 
 /// A threshold block with a warning level, a critical level, a recovery margin and a

@@ -1,0 +1,350 @@
+//! ICMP echo: availability and round-trip time of every equipment with an address.
+//!
+//! One ICMP socket serves the whole daemon (raw when the process may open one, else an
+//! unprivileged datagram socket). A dedicated thread owns it: it sends the echo requests of
+//! every ping in flight and matches replies by source address and sequence number, so a
+//! fleet of any size costs one socket and one thread, not one per ping.
+
+use crate::observation::{Metric, Observation};
+use socket2::{Domain, Protocol, Socket, Type};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+
+/// How pings are sent.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PingSettings {
+    /// Echo requests per round.
+    pub count: u16,
+    /// Delay between the requests of a round.
+    pub spacing: Duration,
+    /// How long to wait for replies after the last request of a round.
+    pub timeout: Duration,
+    /// Extra rounds when a round got no reply at all.
+    pub retries: u16,
+}
+
+impl Default for PingSettings {
+    fn default() -> Self {
+        PingSettings {
+            count: 3,
+            spacing: Duration::from_millis(20),
+            timeout: Duration::from_secs(1),
+            retries: 1,
+        }
+    }
+}
+
+/// Outcome of one round.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PingResult {
+    /// Requests sent.
+    pub sent: u16,
+    /// Round-trip times of the replies.
+    pub rtts: Vec<Duration>,
+    /// A send error, if the requests could not leave.
+    pub error: Option<String>,
+}
+
+struct Request {
+    addr: Ipv4Addr,
+    settings: PingSettings,
+    reply: oneshot::Sender<PingResult>,
+}
+
+/// Handle to the daemon's pinger; cheap to clone, usable from any thread or runtime.
+#[derive(Clone, Debug)]
+pub struct Pinger {
+    tx: mpsc::UnboundedSender<Request>,
+    /// Whether the socket is raw (else an unprivileged datagram socket).
+    pub raw: bool,
+}
+
+fn checksum(data: &[u8]) -> u16 {
+    let mut sum: u32 = 0;
+    for chunk in data.chunks(2) {
+        let word = if chunk.len() == 2 {
+            u16::from_be_bytes([chunk[0], chunk[1]])
+        } else {
+            u16::from_be_bytes([chunk[0], 0])
+        };
+        sum = sum.wrapping_add(u32::from(word));
+    }
+    while sum >> 16 != 0 {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(sum as u16)
+}
+
+/// An ICMP echo request with identifier `ident` and sequence `seq`.
+pub fn echo_request(ident: u16, seq: u16) -> Vec<u8> {
+    let mut p = vec![0u8; 8 + 32];
+    p[0] = 8; // echo request
+    p[4..6].copy_from_slice(&ident.to_be_bytes());
+    p[6..8].copy_from_slice(&seq.to_be_bytes());
+    for (i, b) in p[8..].iter_mut().enumerate() {
+        *b = b"vigie supervision echo request.."[i];
+    }
+    let c = checksum(&p);
+    p[2..4].copy_from_slice(&c.to_be_bytes());
+    p
+}
+
+/// Reads an echo reply (raw packets start with the IPv4 header): (identifier, sequence).
+pub fn parse_reply(packet: &[u8], raw: bool) -> Option<(u16, u16)> {
+    let icmp = if raw {
+        let ihl = usize::from(*packet.first()? & 0x0f) * 4;
+        packet.get(ihl..)?
+    } else {
+        packet
+    };
+    if icmp.len() < 8 || icmp[0] != 0 || icmp[1] != 0 {
+        return None;
+    }
+    Some((
+        u16::from_be_bytes([icmp[4], icmp[5]]),
+        u16::from_be_bytes([icmp[6], icmp[7]]),
+    ))
+}
+
+struct Flight {
+    addr: Ipv4Addr,
+    settings: PingSettings,
+    to_send: u16,
+    sent: u16,
+    rtts: Vec<Duration>,
+    error: Option<String>,
+    reply: Option<oneshot::Sender<PingResult>>,
+}
+
+impl Pinger {
+    /// Opens the daemon's ICMP socket and starts its thread.
+    pub fn start() -> std::io::Result<Pinger> {
+        let (socket, raw) = match Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::ICMPV4)) {
+            Ok(s) => (s, true),
+            Err(_) => (
+                Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::ICMPV4))?,
+                false,
+            ),
+        };
+        socket.set_nonblocking(true)?;
+        // Room for the replies of a full sweep; the kernel caps it at net.core.rmem_max.
+        let _ = socket.set_recv_buffer_size(4 * 1024 * 1024);
+        let std_socket: std::net::UdpSocket = socket.into();
+        let (tx, rx) = mpsc::unbounded_channel();
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        std::thread::Builder::new()
+            .name("vigie-icmp".into())
+            .spawn(move || {
+                let rt = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt,
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e));
+                        return;
+                    }
+                };
+                rt.block_on(async move {
+                    match tokio::net::UdpSocket::from_std(std_socket) {
+                        Ok(sock) => {
+                            let _ = ready_tx.send(Ok(()));
+                            run(sock, raw, rx).await;
+                        }
+                        Err(e) => {
+                            let _ = ready_tx.send(Err(e));
+                        }
+                    }
+                });
+            })?;
+        ready_rx
+            .recv()
+            .map_err(|_| std::io::Error::other("ICMP thread did not start"))??;
+        Ok(Pinger { tx, raw })
+    }
+
+    /// Rounds of echo requests to `addr` until one gets a reply, at most `1 + retries`;
+    /// `sent` counts the requests of every round.
+    pub async fn ping(&self, addr: Ipv4Addr, settings: PingSettings) -> PingResult {
+        let mut sent = 0;
+        for _ in 0..=settings.retries {
+            let (reply, rx) = oneshot::channel();
+            if self
+                .tx
+                .send(Request {
+                    addr,
+                    settings,
+                    reply,
+                })
+                .is_err()
+            {
+                break;
+            }
+            match rx.await {
+                Ok(r) if !r.rtts.is_empty() || r.error.is_some() => {
+                    return PingResult {
+                        sent: sent + r.sent,
+                        ..r
+                    };
+                }
+                Ok(r) => sent += r.sent,
+                Err(_) => break,
+            }
+        }
+        let error = (sent == 0).then(|| "ICMP pinger stopped".to_string());
+        PingResult {
+            sent,
+            rtts: Vec::new(),
+            error,
+        }
+    }
+
+    /// Pings an equipment's address and turns the result into an observation.
+    pub async fn probe(&self, address: &str, settings: PingSettings) -> Observation {
+        let addr = match resolve_v4(address).await {
+            Ok(a) => a,
+            Err(reason) => return Observation::unknown(&reason),
+        };
+        let r = self.ping(addr, settings).await;
+        if let Some(e) = r.error {
+            return Observation::unknown(&format!("ICMP to {addr}: {e}"));
+        }
+        let loss = 1.0 - r.rtts.len() as f64 / f64::from(r.sent.max(1));
+        if r.rtts.is_empty() {
+            return Observation::down(&format!("no answer to {} ICMP echo requests", r.sent))
+                .with_metric(Metric::new("network.icmp.loss", 1.0));
+        }
+        let avg = r.rtts.iter().map(Duration::as_secs_f64).sum::<f64>() / r.rtts.len() as f64;
+        Observation::up()
+            .with_metric(Metric::new("network.icmp.rtt", avg))
+            .with_metric(Metric::new("network.icmp.loss", loss))
+    }
+}
+
+async fn resolve_v4(address: &str) -> Result<Ipv4Addr, String> {
+    if let Ok(ip) = address.parse::<IpAddr>() {
+        return match ip {
+            IpAddr::V4(v4) => Ok(v4),
+            IpAddr::V6(_) => Err(format!(
+                "ICMP to the IPv6 address {address} is not supported"
+            )),
+        };
+    }
+    let found = tokio::net::lookup_host((address, 0))
+        .await
+        .map_err(|e| format!("cannot resolve {address}: {e}"))?;
+    found
+        .filter_map(|a| match a.ip() {
+            IpAddr::V4(v4) => Some(v4),
+            IpAddr::V6(_) => None,
+        })
+        .next()
+        .ok_or_else(|| format!("{address} has no IPv4 address"))
+}
+
+async fn run(sock: tokio::net::UdpSocket, raw: bool, mut rx: mpsc::UnboundedReceiver<Request>) {
+    let ident = (std::process::id() & 0xffff) as u16;
+    let mut seq: u16 = 0;
+    let mut next_flight: u64 = 0;
+    let mut flights: HashMap<u64, Flight> = HashMap::new();
+    let mut pending: HashMap<(Ipv4Addr, u16), (u64, Instant)> = HashMap::new();
+    let mut events: BinaryHeap<Reverse<(Instant, u64, bool)>> = BinaryHeap::new();
+    let mut buf = vec![0u8; 2048];
+    loop {
+        let next = events.peek().map(|Reverse((at, _, _))| *at);
+        let sleep = async {
+            match next {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            req = rx.recv() => {
+                let Some(req) = req else { return };
+                let id = next_flight;
+                next_flight += 1;
+                flights.insert(id, Flight {
+                    addr: req.addr, settings: req.settings, to_send: req.settings.count.max(1), sent: 0,
+                    rtts: Vec::new(), error: None, reply: Some(req.reply),
+                });
+                events.push(Reverse((Instant::now(), id, true)));
+            }
+            got = sock.recv_from(&mut buf) => {
+                let Ok((n, from)) = got else { continue };
+                let IpAddr::V4(src) = from.ip() else { continue };
+                let Some((id, s)) = parse_reply(&buf[..n], raw) else { continue };
+                if raw && id != ident {
+                    continue; // Another program's ping.
+                }
+                if let Some((flight, sent_at)) = pending.remove(&(src, s))
+                    && let Some(f) = flights.get_mut(&flight)
+                {
+                    f.rtts.push(sent_at.elapsed());
+                    // Every request answered: no need to wait for the timeout.
+                    if f.to_send == 0 && f.rtts.len() == usize::from(f.sent)
+                        && let Some(mut f) = flights.remove(&flight)
+                        && let Some(reply) = f.reply.take()
+                    {
+                        let _ = reply.send(PingResult { sent: f.sent, rtts: f.rtts, error: f.error });
+                    }
+                }
+            }
+            () = sleep => {
+                let Some(Reverse((_, id, is_send))) = events.pop() else { continue };
+                match is_send {
+                    true => {
+                        let Some(f) = flights.get_mut(&id) else { continue };
+                        seq = seq.wrapping_add(1);
+                        let packet = echo_request(ident, seq);
+                        match sock.send_to(&packet, SocketAddr::new(IpAddr::V4(f.addr), 0)).await {
+                            Ok(_) => {
+                                f.sent += 1;
+                                pending.insert((f.addr, seq), (id, Instant::now()));
+                            }
+                            Err(e) => f.error = Some(e.to_string()),
+                        }
+                        f.to_send -= 1;
+                        if f.to_send > 0 && f.error.is_none() {
+                            events.push(Reverse((Instant::now() + f.settings.spacing, id, true)));
+                        } else {
+                            events.push(Reverse((Instant::now() + f.settings.timeout, id, false)));
+                        }
+                    }
+                    false => {
+                        if let Some(mut f) = flights.remove(&id) {
+                            pending.retain(|_, (flight, _)| *flight != id);
+                            if let Some(reply) = f.reply.take() {
+                                let _ = reply.send(PingResult { sent: f.sent, rtts: f.rtts, error: f.error });
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn echo_requests_carry_a_valid_checksum_and_replies_are_read() {
+        let p = echo_request(0x1234, 7);
+        assert_eq!(checksum(&p), 0, "a packet with its checksum sums to zero");
+        let mut reply = p.clone();
+        reply[0] = 0;
+        assert_eq!(parse_reply(&reply, false), Some((0x1234, 7)));
+        let mut with_ip = vec![0x45u8; 1];
+        with_ip.extend_from_slice(&[0u8; 19]);
+        with_ip.extend_from_slice(&reply);
+        assert_eq!(parse_reply(&with_ip, true), Some((0x1234, 7)));
+        assert_eq!(parse_reply(&p, false), None, "a request is not a reply");
+        assert_eq!(parse_reply(&[0, 0, 1], false), None);
+        assert_eq!(parse_reply(&[0x4f], true), None);
+    }
+}
