@@ -7,4 +7,5 @@ mod cli;
 mod collectors;
 mod reload;
 mod restart;
+mod snmp;
 mod support;

@@ -4,6 +4,7 @@
 pub mod agent;
 pub mod heartbeat;
 pub mod icmp;
+pub mod snmp;
 pub mod tcp;
 
 use crate::clock::Clock;
@@ -30,6 +31,7 @@ pub struct NetCollector {
     cpu: Arc<Mutex<HashMap<EquipmentId, CpuSample>>>,
     pinger: Result<Pinger, String>,
     ping: PingSettings,
+    snmp: snmp::SnmpClient,
 }
 
 impl NetCollector {
@@ -43,6 +45,10 @@ impl NetCollector {
             cpu: Arc::default(),
             pinger: Err("no ICMP socket was opened".into()),
             ping: PingSettings::default(),
+            snmp: snmp::SnmpClient {
+                timeout: timeout / 3,
+                retries: 1,
+            },
         }
     }
 
@@ -127,6 +133,20 @@ impl Collector for NetCollector {
                 }
                 Probe::Agent => self.agent(eq),
                 Probe::Heartbeat => ready(self.heartbeats.check(eq, self.clock.now())),
+                Probe::Snmp => {
+                    let (eq, client) = (Arc::clone(eq), self.snmp);
+                    Box::pin(async move {
+                        snmp::poll(
+                            client,
+                            &a,
+                            eq.kind,
+                            &eq.snmp,
+                            eq.credentials.as_deref(),
+                            eq.recording_service.as_deref(),
+                        )
+                        .await
+                    })
+                }
                 Probe::Icmp => match &self.pinger {
                     Ok(p) => {
                         let (p, settings) = (p.clone(), self.ping);

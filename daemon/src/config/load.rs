@@ -716,12 +716,22 @@ fn validate_main(cx: &mut FileCx<'_>, raw: &RawMain) -> Config {
             (None, Some(f)) => Some(SecretSource::File(f.get_ref().clone())),
             (None, None) => None,
         };
+        let privacy_password = match (&c.privacy_password_env, &c.privacy_password_file) {
+            (Some(_), Some(f)) => {
+                cx.at(f, format!("credentials `{}`: give `privacy_password_env` or `privacy_password_file`, not both", id.get_ref()), None);
+                None
+            }
+            (Some(e), None) => Some(SecretSource::Env(e.get_ref().clone())),
+            (None, Some(f)) => Some(SecretSource::File(f.get_ref().clone())),
+            (None, None) => None,
+        };
         config.credentials.insert(
             id.get_ref().clone(),
             Arc::new(Credentials {
                 name: id.get_ref().clone(),
                 username: c.username.clone(),
                 password,
+                privacy_password,
             }),
         );
     }
@@ -864,6 +874,82 @@ fn validate_main(cx: &mut FileCx<'_>, raw: &RawMain) -> Config {
         });
     }
     config
+}
+
+fn snmp_settings(cx: &mut FileCx<'_>, raw: &RawSnmp) -> SnmpSettings {
+    let mut out = SnmpSettings {
+        port: raw.port.unwrap_or(161),
+        ..SnmpSettings::default()
+    };
+    let pick = |cx: &mut FileCx<'_>,
+                v: &Option<Spanned<String>>,
+                what: &str,
+                allowed: &[&str],
+                default: &str|
+     -> String {
+        match v {
+            None => default.to_string(),
+            Some(v) if allowed.contains(&v.get_ref().as_str()) => v.get_ref().clone(),
+            Some(v) => {
+                let hint = did_you_mean(v.get_ref(), allowed.iter().copied())
+                    .or_else(|| Some(listing("use one of", allowed.iter().copied())));
+                cx.at(
+                    v,
+                    format!("snmp.{what}: `{}` is not supported", v.get_ref()),
+                    hint,
+                );
+                default.to_string()
+            }
+        }
+    };
+    let version = pick(cx, &raw.version, "version", &["v2c", "v3"], "v2c");
+    let auth = pick(
+        cx,
+        &raw.auth,
+        "auth",
+        &["md5", "sha", "sha256", "sha512"],
+        "sha",
+    );
+    let privacy = pick(
+        cx,
+        &raw.privacy,
+        "privacy",
+        &["none", "des", "aes", "aes256"],
+        "aes",
+    );
+    if version == "v3" {
+        out.version = SnmpVersion::V3 {
+            auth: match auth.as_str() {
+                "md5" => SnmpAuth::Md5,
+                "sha256" => SnmpAuth::Sha256,
+                "sha512" => SnmpAuth::Sha512,
+                _ => SnmpAuth::Sha,
+            },
+            privacy: match privacy.as_str() {
+                "none" => SnmpPrivacy::None,
+                "des" => SnmpPrivacy::Des,
+                "aes256" => SnmpPrivacy::Aes256,
+                _ => SnmpPrivacy::Aes,
+            },
+        };
+    }
+    for (name, oid) in &raw.oids {
+        let parts: Option<Vec<u64>> = oid
+            .get_ref()
+            .trim_start_matches('.')
+            .split('.')
+            .map(|p| p.parse().ok())
+            .collect();
+        match parts {
+            Some(p) if p.len() >= 2 => out.oids.push((name.clone(), p)),
+            _ => cx.at(
+                oid,
+                format!("snmp.oids.{name}: `{}` is not a numeric OID", oid.get_ref()),
+                Some("write it as `1.3.6.1.2.1.1.3.0`".into()),
+            ),
+        }
+    }
+    out
 }
 
 fn parse_probe(text: &str) -> Result<Probe, String> {
@@ -1223,6 +1309,11 @@ fn validate_site(
                 agent_url,
                 recording_service: e.recording_service.clone(),
                 heartbeat_within,
+                snmp: e
+                    .snmp
+                    .as_ref()
+                    .map(|r| snmp_settings(cx, r))
+                    .unwrap_or_default(),
             }),
         );
     }

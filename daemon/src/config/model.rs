@@ -267,6 +267,72 @@ pub struct EquipmentConfig {
     /// For the `heartbeat` probe: longest silence before the equipment is down.
     #[serde(with = "crate::util::serde_duration")]
     pub heartbeat_within: Duration,
+    /// For the `snmp` probe.
+    pub snmp: SnmpSettings,
+}
+
+/// SNMP version and security.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SnmpVersion {
+    /// v2c: the credentials' password is the community (`public` without credentials).
+    V2c,
+    /// v3 USM: the credentials give the user and the authentication password.
+    V3 {
+        /// Authentication protocol.
+        auth: SnmpAuth,
+        /// Privacy protocol.
+        privacy: SnmpPrivacy,
+    },
+}
+
+/// SNMPv3 authentication protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SnmpAuth {
+    /// HMAC-MD5-96.
+    Md5,
+    /// HMAC-SHA-96.
+    Sha,
+    /// HMAC-SHA-256.
+    Sha256,
+    /// HMAC-SHA-512.
+    Sha512,
+}
+
+/// SNMPv3 privacy protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SnmpPrivacy {
+    /// No encryption (authNoPriv).
+    None,
+    /// CBC-DES.
+    Des,
+    /// CFB-AES-128.
+    Aes,
+    /// CFB-AES-256.
+    Aes256,
+}
+
+/// How an equipment is read over SNMP.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SnmpSettings {
+    /// Version and security.
+    pub version: SnmpVersion,
+    /// UDP port.
+    pub port: u16,
+    /// Extra values: metric name and numeric OID.
+    pub oids: Vec<(String, Vec<u64>)>,
+}
+
+impl Default for SnmpSettings {
+    fn default() -> Self {
+        SnmpSettings {
+            version: SnmpVersion::V2c,
+            port: 161,
+            oids: Vec::new(),
+        }
+    }
 }
 
 /// A validated site.
@@ -405,6 +471,8 @@ pub struct Credentials {
     pub username: Option<String>,
     /// Where the password is found.
     pub password: Option<SecretSource>,
+    /// Where the SNMPv3 privacy password is found (the password when absent).
+    pub privacy_password: Option<SecretSource>,
 }
 
 /// On-call organisation.

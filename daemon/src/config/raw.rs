@@ -181,6 +181,10 @@ pub struct RawCredentials {
     pub password_env: Option<Spanned<String>>,
     /// File holding the password.
     pub password_file: Option<Spanned<String>>,
+    /// Environment variable holding the SNMPv3 privacy password.
+    pub privacy_password_env: Option<Spanned<String>>,
+    /// File holding the SNMPv3 privacy password.
+    pub privacy_password_file: Option<Spanned<String>>,
 }
 
 /// `[site]` in a site file.
@@ -277,6 +281,25 @@ pub struct RawEquipment {
     pub recording_service: Option<String>,
     /// For the `heartbeat` probe: how long without a heartbeat before it is down.
     pub heartbeat_within: Option<Spanned<String>>,
+    /// For the `snmp` probe: version, port, credentials, extra OIDs.
+    pub snmp: Option<RawSnmp>,
+}
+
+/// `snmp = { ... }` on an equipment.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSnmp {
+    /// `"v2c"` (default) or `"v3"`.
+    pub version: Option<Spanned<String>>,
+    /// UDP port (161).
+    pub port: Option<u16>,
+    /// v3 authentication: `"sha"` (default), `"sha256"`, `"sha512"`, `"md5"`.
+    pub auth: Option<Spanned<String>>,
+    /// v3 privacy: `"aes"` (default), `"aes256"`, `"des"`, `"none"`.
+    pub privacy: Option<Spanned<String>>,
+    /// Extra values to read: metric name -> numeric OID (`"1.3.6.1.4.1.9.9.13.1.3.1.3.1"`).
+    #[serde(default)]
+    pub oids: BTreeMap<String, Spanned<String>>,
 }
 
 /// Top-level keys of the main file and of a site file, for hints on misspelled sections.

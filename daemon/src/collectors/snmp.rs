@@ -1,0 +1,766 @@
+//! SNMP v2c and v3 with the `snmp2` crate: GET and GETBULK walks with timeouts and retries,
+//! and the standard profile that maps standard MIBs onto vigie metrics.
+//!
+//! A session (one UDP socket and its receive buffer) exists only while its poll runs, so
+//! memory follows the polls in flight (bounded by the daemon), never the number of targets.
+
+use crate::config::{Credentials, EquipmentKind, SnmpAuth, SnmpPrivacy, SnmpSettings, SnmpVersion};
+use crate::observation::{Metric, Observation};
+use snmp2::{AsyncSession, Oid, Value, v3};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// Rows of an SNMP answer: OID and value.
+pub type Rows = Vec<(Vec<u64>, Val)>;
+
+/// A table walked by column: column -> index suffix -> value.
+type Table = BTreeMap<u64, BTreeMap<Vec<u64>, Val>>;
+
+/// Most rows one walk may return.
+pub const MAX_WALK_ROWS: usize = 10_000;
+/// Rows asked per GETBULK.
+const BULK: u32 = 25;
+
+/// An owned SNMP value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Val {
+    /// INTEGER.
+    Int(i64),
+    /// Counter32, Gauge32/Unsigned32, Counter64.
+    Uint(u64),
+    /// TimeTicks (hundredths of a second).
+    Ticks(u32),
+    /// OCTET STRING.
+    Str(Vec<u8>),
+    /// OBJECT IDENTIFIER.
+    Oid(Vec<u64>),
+    /// noSuchObject, noSuchInstance, NULL or a type vigie does not read.
+    Missing,
+}
+
+impl Val {
+    fn of(v: &Value<'_>) -> Val {
+        match v {
+            Value::Integer(i) => Val::Int(*i),
+            Value::Counter32(u) | Value::Unsigned32(u) => Val::Uint(u64::from(*u)),
+            Value::Counter64(u) => Val::Uint(*u),
+            Value::Timeticks(t) => Val::Ticks(*t),
+            Value::OctetString(s) => Val::Str(s.to_vec()),
+            Value::ObjectIdentifier(o) => Val::Oid(oid_vec(o)),
+            _ => Val::Missing,
+        }
+    }
+
+    /// The value as a number (strings such as `"0.15"` are parsed).
+    pub fn number(&self) -> Option<f64> {
+        match self {
+            Val::Int(i) => Some(*i as f64),
+            Val::Uint(u) => Some(*u as f64),
+            Val::Ticks(t) => Some(f64::from(*t)),
+            Val::Str(s) => std::str::from_utf8(s).ok()?.trim().parse().ok(),
+            _ => None,
+        }
+    }
+
+    /// The value as text.
+    pub fn text(&self) -> Option<String> {
+        match self {
+            Val::Str(s) => Some(String::from_utf8_lossy(s).trim().to_string()),
+            Val::Int(i) => Some(i.to_string()),
+            Val::Uint(u) => Some(u.to_string()),
+            _ => None,
+        }
+    }
+}
+
+fn oid_vec(o: &Oid<'_>) -> Vec<u64> {
+    o.iter().map(|i| i.collect()).unwrap_or_default()
+}
+
+/// Why an SNMP exchange failed.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SnmpError {
+    /// No answer in time, after the retries (for v2c, also what a wrong community looks like).
+    #[error("no SNMP answer within {0} (after retries)")]
+    Timeout(String),
+    /// The agent refused the v3 credentials.
+    #[error("SNMPv3 authentication failed: {0}")]
+    Auth(String),
+    /// The answer is not valid SNMP.
+    #[error("malformed SNMP answer: {0}")]
+    BadResponse(String),
+    /// A socket error.
+    #[error("SNMP: {0}")]
+    Io(String),
+    /// The credentials cannot be used.
+    #[error("SNMP credentials: {0}")]
+    Credentials(String),
+}
+
+fn classify(e: snmp2::Error) -> SnmpError {
+    use snmp2::Error as E;
+    match e {
+        E::AuthFailure(kind) => SnmpError::Auth(format!("{kind:?}")),
+        E::CommunityMismatch => SnmpError::Auth("community mismatch".into()),
+        E::Send | E::Receive => SnmpError::Io(format!("{e:?}")),
+        E::Crypto(c) => SnmpError::Auth(format!("crypto: {c}")),
+        other => SnmpError::BadResponse(format!("{other:?}")),
+    }
+}
+
+/// Timeouts and retries of SNMP exchanges.
+#[derive(Debug, Clone, Copy)]
+pub struct SnmpClient {
+    /// Wait for one answer.
+    pub timeout: Duration,
+    /// Extra attempts after a timeout.
+    pub retries: u32,
+}
+
+impl Default for SnmpClient {
+    fn default() -> Self {
+        SnmpClient {
+            timeout: Duration::from_secs(2),
+            retries: 1,
+        }
+    }
+}
+
+/// An open session with one agent, for the duration of one poll.
+pub struct Session {
+    inner: AsyncSession,
+    client: SnmpClient,
+}
+
+fn security(
+    creds: Option<&Credentials>,
+    auth: SnmpAuth,
+    privacy: SnmpPrivacy,
+) -> Result<v3::Security, SnmpError> {
+    let c = creds.ok_or_else(|| {
+        SnmpError::Credentials("SNMPv3 needs credentials with a username and a password".into())
+    })?;
+    let user = c.username.clone().ok_or_else(|| {
+        SnmpError::Credentials(format!("credentials `{}` have no username", c.name))
+    })?;
+    let password = c
+        .password
+        .as_ref()
+        .ok_or_else(|| {
+            SnmpError::Credentials(format!("credentials `{}` have no password", c.name))
+        })?
+        .read()
+        .map_err(|e| SnmpError::Credentials(e.to_string()))?;
+    let auth_protocol = match auth {
+        SnmpAuth::Md5 => v3::AuthProtocol::Md5,
+        SnmpAuth::Sha => v3::AuthProtocol::Sha1,
+        SnmpAuth::Sha256 => v3::AuthProtocol::Sha256,
+        SnmpAuth::Sha512 => v3::AuthProtocol::Sha512,
+    };
+    let mut sec = v3::Security::new(user.as_bytes(), password.expose().as_bytes())
+        .with_auth_protocol(auth_protocol);
+    let cipher = match privacy {
+        SnmpPrivacy::None => None,
+        SnmpPrivacy::Des => Some(v3::Cipher::Des),
+        SnmpPrivacy::Aes => Some(v3::Cipher::Aes128),
+        SnmpPrivacy::Aes256 => Some(v3::Cipher::Aes256),
+    };
+    sec = match cipher {
+        None => sec.with_auth(v3::Auth::AuthNoPriv),
+        Some(cipher) => {
+            let privacy_password = match &c.privacy_password {
+                Some(p) => p
+                    .read()
+                    .map_err(|e| SnmpError::Credentials(e.to_string()))?,
+                None => password.clone(),
+            };
+            sec.with_auth(v3::Auth::AuthPriv {
+                cipher,
+                privacy_password: privacy_password.expose().as_bytes().to_vec(),
+            })
+        }
+    };
+    Ok(sec)
+}
+
+impl SnmpClient {
+    /// Opens a session with the agent at `address`.
+    pub async fn open(
+        &self,
+        address: &str,
+        settings: &SnmpSettings,
+        creds: Option<&Credentials>,
+    ) -> Result<Session, SnmpError> {
+        let host = if address.contains(':') && !address.starts_with('[') {
+            format!("[{address}]")
+        } else {
+            address.to_string()
+        };
+        let dest = format!("{host}:{}", settings.port);
+        let req_id = (std::process::id() as i32).wrapping_mul(7919) & 0x3fff_ffff;
+        let mut inner = match settings.version {
+            SnmpVersion::V2c => {
+                let community = match creds.and_then(|c| c.password.as_ref()) {
+                    Some(p) => p
+                        .read()
+                        .map_err(|e| SnmpError::Credentials(e.to_string()))?
+                        .expose()
+                        .to_string(),
+                    None => "public".to_string(),
+                };
+                AsyncSession::new_v2c(dest.as_str(), community.as_bytes(), req_id)
+                    .await
+                    .map_err(|e| SnmpError::Io(e.to_string()))?
+            }
+            SnmpVersion::V3 { auth, privacy } => {
+                let sec = security(creds, auth, privacy)?;
+                AsyncSession::new_v3(dest.as_str(), req_id, sec)
+                    .await
+                    .map_err(|e| SnmpError::Io(e.to_string()))?
+            }
+        };
+        if matches!(settings.version, SnmpVersion::V3 { .. }) {
+            let mut attempt = 0;
+            loop {
+                match tokio::time::timeout(self.timeout, inner.init()).await {
+                    Ok(Ok(())) => break,
+                    Ok(Err(e)) => return Err(classify(e)),
+                    Err(_) if attempt < self.retries => attempt += 1,
+                    Err(_) => {
+                        return Err(SnmpError::Timeout(crate::util::format_duration(
+                            self.timeout,
+                        )));
+                    }
+                }
+            }
+        }
+        Ok(Session {
+            inner,
+            client: *self,
+        })
+    }
+}
+
+impl Session {
+    /// GET of several OIDs.
+    pub async fn get(&mut self, oids: &[Vec<u64>]) -> Result<Vec<(Vec<u64>, Val)>, SnmpError> {
+        let owned: Vec<Oid<'static>> = oids
+            .iter()
+            .map(|o| Oid::from(o).map_err(|e| SnmpError::Io(format!("bad OID: {e:?}"))))
+            .collect::<Result<_, _>>()?;
+        let refs: Vec<&Oid<'_>> = owned.iter().collect();
+        let mut attempt = 0;
+        loop {
+            match tokio::time::timeout(self.client.timeout, self.inner.get_many(&refs)).await {
+                Ok(Ok(pdu)) => {
+                    return Ok(pdu
+                        .varbinds
+                        .map(|(o, v)| (oid_vec(&o), Val::of(&v)))
+                        .collect());
+                }
+                // v3 time synchronisation or a stale answer: ask again.
+                Ok(Err(snmp2::Error::AuthUpdated | snmp2::Error::RequestIdMismatch))
+                    if attempt < self.client.retries + 2 =>
+                {
+                    attempt += 1
+                }
+                Ok(Err(e)) => return Err(classify(e)),
+                Err(_) if attempt < self.client.retries => attempt += 1,
+                Err(_) => {
+                    return Err(SnmpError::Timeout(crate::util::format_duration(
+                        self.client.timeout,
+                    )));
+                }
+            }
+        }
+    }
+
+    /// Walks the subtree under `root` with GETBULK.
+    pub async fn walk(&mut self, root: &[u64]) -> Result<Vec<(Vec<u64>, Val)>, SnmpError> {
+        let mut rows = Vec::new();
+        let mut cursor = root.to_vec();
+        loop {
+            let oid = Oid::from(&cursor).map_err(|e| SnmpError::Io(format!("bad OID: {e:?}")))?;
+            let mut attempt = 0;
+            let batch: Vec<(Vec<u64>, Val, bool)> = loop {
+                match tokio::time::timeout(
+                    self.client.timeout,
+                    self.inner.getbulk(&[&oid], 0, BULK),
+                )
+                .await
+                {
+                    Ok(Ok(pdu)) => {
+                        break pdu
+                            .varbinds
+                            .map(|(o, v)| {
+                                (oid_vec(&o), Val::of(&v), matches!(v, Value::EndOfMibView))
+                            })
+                            .collect();
+                    }
+                    Ok(Err(snmp2::Error::AuthUpdated | snmp2::Error::RequestIdMismatch))
+                        if attempt < self.client.retries + 2 =>
+                    {
+                        attempt += 1
+                    }
+                    Ok(Err(e)) => return Err(classify(e)),
+                    Err(_) if attempt < self.client.retries => attempt += 1,
+                    Err(_) => {
+                        return Err(SnmpError::Timeout(crate::util::format_duration(
+                            self.client.timeout,
+                        )));
+                    }
+                }
+            };
+            if batch.is_empty() {
+                return Ok(rows);
+            }
+            for (oid, val, end) in batch {
+                if end || !oid.starts_with(root) {
+                    return Ok(rows);
+                }
+                if oid <= cursor {
+                    return Err(SnmpError::BadResponse(
+                        "the agent's walk does not advance".into(),
+                    ));
+                }
+                cursor = oid.clone();
+                rows.push((oid, val));
+                if rows.len() >= MAX_WALK_ROWS {
+                    return Err(SnmpError::BadResponse(format!(
+                        "walk of {} returned more than {MAX_WALK_ROWS} rows",
+                        dotted(root)
+                    )));
+                }
+            }
+        }
+    }
+}
+
+/// `1.3.6...` text of an OID.
+pub fn dotted(oid: &[u64]) -> String {
+    oid.iter().map(u64::to_string).collect::<Vec<_>>().join(".")
+}
+
+const SYS_DESCR: &[u64] = &[1, 3, 6, 1, 2, 1, 1, 1, 0];
+const SYS_UPTIME: &[u64] = &[1, 3, 6, 1, 2, 1, 1, 3, 0];
+const SYS_NAME: &[u64] = &[1, 3, 6, 1, 2, 1, 1, 5, 0];
+const HR_SYSTEM_UPTIME: &[u64] = &[1, 3, 6, 1, 2, 1, 25, 1, 1, 0];
+const MEM_TOTAL_REAL: &[u64] = &[1, 3, 6, 1, 4, 1, 2021, 4, 5, 0];
+const MEM_AVAIL_REAL: &[u64] = &[1, 3, 6, 1, 4, 1, 2021, 4, 6, 0];
+const LA_LOAD_1: &[u64] = &[1, 3, 6, 1, 4, 1, 2021, 10, 1, 3, 1];
+const HR_PROCESSOR_LOAD: &[u64] = &[1, 3, 6, 1, 2, 1, 25, 3, 3, 1, 2];
+const HR_STORAGE_ENTRY: &[u64] = &[1, 3, 6, 1, 2, 1, 25, 2, 3, 1];
+const HR_STORAGE_RAM: &[u64] = &[1, 3, 6, 1, 2, 1, 25, 2, 1, 2];
+const HR_STORAGE_FIXED_DISK: &[u64] = &[1, 3, 6, 1, 2, 1, 25, 2, 1, 4];
+const DSK_ENTRY: &[u64] = &[1, 3, 6, 1, 4, 1, 2021, 9, 1];
+const PR_ENTRY: &[u64] = &[1, 3, 6, 1, 4, 1, 2021, 2, 1];
+const LM_TEMP_ENTRY: &[u64] = &[1, 3, 6, 1, 4, 1, 2021, 13, 16, 2, 1];
+const ENT_SENSOR_ENTRY: &[u64] = &[1, 3, 6, 1, 2, 1, 99, 1, 1, 1];
+const IF_DESCR: &[u64] = &[1, 3, 6, 1, 2, 1, 2, 2, 1, 2];
+const IF_OPER_STATUS: &[u64] = &[1, 3, 6, 1, 2, 1, 2, 2, 1, 8];
+
+/// Rows of a table walk grouped by index: column -> index suffix -> value.
+fn table(rows: &[(Vec<u64>, Val)], entry: &[u64]) -> Table {
+    let mut out = Table::new();
+    for (oid, val) in rows {
+        if let Some(rest) = oid.strip_prefix(entry)
+            && let Some((col, index)) = rest.split_first()
+        {
+            out.entry(*col)
+                .or_default()
+                .insert(index.to_vec(), val.clone());
+        }
+    }
+    out
+}
+
+fn column(t: &Table, col: u64) -> impl Iterator<Item = (&Vec<u64>, &Val)> {
+    t.get(&col).into_iter().flat_map(|m| m.iter())
+}
+
+fn cell<'a>(t: &'a Table, col: u64, index: &[u64]) -> Option<&'a Val> {
+    t.get(&col)?.get(index)
+}
+
+/// What one standard-profile poll read, before it becomes an observation.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct ProfileData {
+    /// Scalars by OID.
+    pub scalars: Rows,
+    /// Walked rows by root.
+    pub walks: Vec<(Vec<u64>, Rows)>,
+}
+
+impl ProfileData {
+    fn scalar(&self, oid: &[u64]) -> Option<&Val> {
+        self.scalars
+            .iter()
+            .find(|(o, _)| o == oid)
+            .map(|(_, v)| v)
+            .filter(|v| **v != Val::Missing)
+    }
+
+    fn walked(&self, root: &[u64]) -> &[(Vec<u64>, Val)] {
+        self.walks
+            .iter()
+            .find(|(r, _)| r == root)
+            .map(|(_, rows)| rows.as_slice())
+            .unwrap_or(&[])
+    }
+}
+
+/// The subtrees the standard profile walks for a kind of equipment.
+pub fn profile_walks(kind: EquipmentKind) -> Vec<&'static [u64]> {
+    match kind {
+        EquipmentKind::Switch | EquipmentKind::Router => {
+            vec![IF_DESCR, IF_OPER_STATUS, ENT_SENSOR_ENTRY]
+        }
+        EquipmentKind::Camera | EquipmentKind::Encoder => vec![],
+        EquipmentKind::Nvr | EquipmentKind::VmsServer | EquipmentKind::Other => {
+            vec![
+                HR_PROCESSOR_LOAD,
+                HR_STORAGE_ENTRY,
+                DSK_ENTRY,
+                PR_ENTRY,
+                LM_TEMP_ENTRY,
+                ENT_SENSOR_ENTRY,
+            ]
+        }
+    }
+}
+
+/// The scalars the standard profile reads.
+pub fn profile_scalars() -> Vec<Vec<u64>> {
+    [
+        SYS_DESCR,
+        SYS_UPTIME,
+        SYS_NAME,
+        HR_SYSTEM_UPTIME,
+        MEM_TOTAL_REAL,
+        MEM_AVAIL_REAL,
+        LA_LOAD_1,
+    ]
+    .iter()
+    .map(|o| o.to_vec())
+    .collect()
+}
+
+/// Maps what the standard profile read onto vigie metrics and facts.
+pub fn map_profile(
+    data: &ProfileData,
+    recording_service: Option<&str>,
+) -> (Vec<Metric>, Vec<(String, String)>) {
+    let mut metrics = Vec::new();
+    let mut facts = Vec::new();
+    if let Some(t) = data.scalar(SYS_DESCR).and_then(Val::text) {
+        facts.push(("sysDescr".into(), t));
+    }
+    if let Some(t) = data.scalar(SYS_NAME).and_then(Val::text) {
+        facts.push(("sysName".into(), t));
+    }
+    // Uptime: the host's (hrSystemUptime) when known, else the agent's (sysUpTime).
+    if let Some(ticks) = data
+        .scalar(HR_SYSTEM_UPTIME)
+        .or_else(|| data.scalar(SYS_UPTIME))
+        .and_then(Val::number)
+    {
+        metrics.push(Metric::new("device.uptime", ticks / 100.0));
+    }
+    if let Some(l) = data.scalar(LA_LOAD_1).and_then(Val::number) {
+        metrics.push(Metric::new("system.cpu.load_average.1m", l));
+    }
+    let loads: Vec<f64> = data
+        .walked(HR_PROCESSOR_LOAD)
+        .iter()
+        .filter_map(|(_, v)| v.number())
+        .collect();
+    if !loads.is_empty() {
+        metrics.push(Metric::new(
+            "system.cpu.utilization",
+            loads.iter().sum::<f64>() / loads.len() as f64 / 100.0,
+        ));
+    }
+    // hrStorageTable: 2 type, 3 descr, 4 allocation units, 5 size, 6 used (in units).
+    let hr = table(data.walked(HR_STORAGE_ENTRY), HR_STORAGE_ENTRY);
+    let mut memory_done = false;
+    let mut disks: BTreeMap<String, f64> = BTreeMap::new();
+    for (index, kind) in column(&hr, 2) {
+        let Val::Oid(kind) = kind else { continue };
+        let size = cell(&hr, 5, index).and_then(Val::number).unwrap_or(0.0);
+        let used = cell(&hr, 6, index).and_then(Val::number).unwrap_or(0.0);
+        let units = cell(&hr, 4, index).and_then(Val::number).unwrap_or(1.0);
+        if size <= 0.0 {
+            continue;
+        }
+        let ratio = (used * units) / (size * units);
+        if kind.as_slice() == HR_STORAGE_RAM {
+            metrics.push(Metric::new(
+                "system.memory.utilization",
+                ratio.clamp(0.0, 1.0),
+            ));
+            memory_done = true;
+        } else if kind.as_slice() == HR_STORAGE_FIXED_DISK {
+            let name = cell(&hr, 3, index)
+                .and_then(Val::text)
+                .unwrap_or_else(|| dotted(index));
+            disks.insert(name, ratio.clamp(0.0, 1.0));
+        }
+    }
+    if !memory_done
+        && let (Some(total), Some(avail)) = (
+            data.scalar(MEM_TOTAL_REAL).and_then(Val::number),
+            data.scalar(MEM_AVAIL_REAL).and_then(Val::number),
+        )
+        && total > 0.0
+    {
+        metrics.push(Metric::new(
+            "system.memory.utilization",
+            (1.0 - avail / total).clamp(0.0, 1.0),
+        ));
+    }
+    // UCD dskTable: 2 path, 9 percent used (for disks hrStorage did not report).
+    let dsk = table(data.walked(DSK_ENTRY), DSK_ENTRY);
+    for (index, path) in column(&dsk, 2) {
+        if let (Some(path), Some(pct)) = (path.text(), cell(&dsk, 9, index).and_then(Val::number)) {
+            disks.entry(path).or_insert(pct / 100.0);
+        }
+    }
+    for (mount, ratio) in disks {
+        metrics
+            .push(Metric::new("system.filesystem.utilization", ratio).with("mountpoint", &mount));
+    }
+    // UCD prTable: 2 name, 100 error flag (watched processes).
+    let pr = table(data.walked(PR_ENTRY), PR_ENTRY);
+    for (index, name) in column(&pr, 2) {
+        let (Some(name), Some(flag)) = (name.text(), cell(&pr, 100, index).and_then(Val::number))
+        else {
+            continue;
+        };
+        let up = if flag == 0.0 { 1.0 } else { 0.0 };
+        metrics.push(Metric::new("service.up", up).with("service", &name));
+        if recording_service.is_some_and(|r| r.eq_ignore_ascii_case(&name)) {
+            metrics.push(Metric::new("service.up", up).with("service", "recording"));
+        }
+    }
+    // LM-SENSORS-MIB: 2 device, 3 value in milli-degrees Celsius.
+    let lm = table(data.walked(LM_TEMP_ENTRY), LM_TEMP_ENTRY);
+    for (index, device) in column(&lm, 2) {
+        if let (Some(device), Some(v)) = (device.text(), cell(&lm, 3, index).and_then(Val::number))
+        {
+            metrics.push(Metric::new("hw.temperature", v / 1000.0).with("sensor", &device));
+        }
+    }
+    // ENTITY-SENSOR-MIB: 1 type (8 = celsius), 2 scale, 3 precision, 4 value.
+    let ent = table(data.walked(ENT_SENSOR_ENTRY), ENT_SENSOR_ENTRY);
+    for (index, kind) in column(&ent, 1) {
+        if kind.number() != Some(8.0) {
+            continue;
+        }
+        let Some(raw) = cell(&ent, 4, index).and_then(Val::number) else {
+            continue;
+        };
+        // entPhySensorScale: 9 is units; each step is a factor of 1000 (8 milli, 10 kilo...).
+        let scale = cell(&ent, 2, index).and_then(Val::number).unwrap_or(9.0);
+        let precision = cell(&ent, 3, index).and_then(Val::number).unwrap_or(0.0);
+        let value = raw * 10f64.powf(3.0 * (scale - 9.0)) / 10f64.powf(precision);
+        let name = format!("entity {}", dotted(index));
+        metrics.push(Metric::new("hw.temperature", value).with("sensor", &name));
+    }
+    // IF-MIB ifOperStatus (1 up, 2 down, ...), named by ifDescr.
+    let names: BTreeMap<Vec<u64>, String> = data
+        .walked(IF_DESCR)
+        .iter()
+        .filter_map(|(o, v)| Some((o.strip_prefix(IF_DESCR)?.to_vec(), v.text()?)))
+        .collect();
+    for (oid, v) in data.walked(IF_OPER_STATUS) {
+        let Some(index) = oid.strip_prefix(IF_OPER_STATUS) else {
+            continue;
+        };
+        let Some(status) = v.number() else { continue };
+        let name = names.get(index).cloned().unwrap_or_else(|| dotted(index));
+        metrics.push(
+            Metric::new(
+                "network.interface.up",
+                if status == 1.0 { 1.0 } else { 0.0 },
+            )
+            .with("interface", &name),
+        );
+    }
+    (metrics, facts)
+}
+
+/// Polls an equipment with the standard profile and its extra OIDs.
+pub async fn poll(
+    client: SnmpClient,
+    address: &str,
+    kind: EquipmentKind,
+    settings: &SnmpSettings,
+    creds: Option<&Credentials>,
+    recording_service: Option<&str>,
+) -> Observation {
+    let mut session = match client.open(address, settings, creds).await {
+        Ok(s) => s,
+        Err(e) => return failure(e),
+    };
+    let mut data = ProfileData::default();
+    // The scalars first: an agent that answers nothing is down; one that refuses is known.
+    match session.get(&profile_scalars()).await {
+        Ok(rows) => data.scalars = rows,
+        Err(e) => return failure(e),
+    }
+    for root in profile_walks(kind) {
+        match session.walk(root).await {
+            Ok(rows) => data.walks.push((root.to_vec(), rows)),
+            Err(SnmpError::Timeout(_)) => {}
+            Err(e) => return failure(e),
+        }
+    }
+    let (mut metrics, facts) = map_profile(&data, recording_service);
+    if !settings.oids.is_empty() {
+        let oids: Vec<Vec<u64>> = settings.oids.iter().map(|(_, o)| o.clone()).collect();
+        match session.get(&oids).await {
+            Ok(rows) => {
+                for ((name, _), (_, v)) in settings.oids.iter().zip(rows) {
+                    if let Some(x) = v.number() {
+                        metrics.push(Metric::new(name, x));
+                    }
+                }
+            }
+            Err(e) => return failure(e),
+        }
+    }
+    Observation {
+        status: crate::observation::ProbeStatus::Up,
+        metrics,
+        facts,
+    }
+}
+
+fn failure(e: SnmpError) -> Observation {
+    match e {
+        SnmpError::Timeout(_) => Observation::down(&e.to_string()),
+        other => Observation::unknown(&other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(base: &[u64], suffix: &[u64], v: Val) -> (Vec<u64>, Val) {
+        let mut o = base.to_vec();
+        o.extend_from_slice(suffix);
+        (o, v)
+    }
+
+    fn find(m: &[Metric], name: &str, attr: (&str, &str)) -> Option<f64> {
+        m.iter()
+            .find(|x| x.name == name && x.attribute(attr.0) == Some(attr.1))
+            .map(|x| x.value)
+    }
+
+    #[test]
+    fn standard_profile_applies_units_scales_and_names() {
+        let s = |t: &str| Val::Str(t.as_bytes().to_vec());
+        let data = ProfileData {
+            scalars: vec![
+                (SYS_UPTIME.to_vec(), Val::Ticks(12_345)),
+                (HR_SYSTEM_UPTIME.to_vec(), Val::Ticks(360_000)),
+                (LA_LOAD_1.to_vec(), s("0.42")),
+                (SYS_NAME.to_vec(), Val::Missing),
+            ],
+            walks: vec![
+                (
+                    HR_STORAGE_ENTRY.to_vec(),
+                    vec![
+                        row(HR_STORAGE_ENTRY, &[2, 1], Val::Oid(HR_STORAGE_RAM.to_vec())),
+                        row(
+                            HR_STORAGE_ENTRY,
+                            &[2, 31],
+                            Val::Oid(HR_STORAGE_FIXED_DISK.to_vec()),
+                        ),
+                        row(HR_STORAGE_ENTRY, &[3, 1], s("Physical memory")),
+                        row(HR_STORAGE_ENTRY, &[3, 31], s("/hdd1")),
+                        row(HR_STORAGE_ENTRY, &[4, 1], Val::Int(1024)),
+                        row(HR_STORAGE_ENTRY, &[4, 31], Val::Int(4096)),
+                        row(HR_STORAGE_ENTRY, &[5, 1], Val::Int(1000)),
+                        row(HR_STORAGE_ENTRY, &[5, 31], Val::Int(2000)),
+                        row(HR_STORAGE_ENTRY, &[6, 1], Val::Int(250)),
+                        row(HR_STORAGE_ENTRY, &[6, 31], Val::Int(1800)),
+                    ],
+                ),
+                (
+                    LM_TEMP_ENTRY.to_vec(),
+                    vec![
+                        row(LM_TEMP_ENTRY, &[2, 1], s("coretemp-isa-0000 Core 0")),
+                        row(LM_TEMP_ENTRY, &[3, 1], Val::Uint(71_500)),
+                    ],
+                ),
+                (
+                    ENT_SENSOR_ENTRY.to_vec(),
+                    vec![
+                        row(ENT_SENSOR_ENTRY, &[1, 1001], Val::Int(8)),
+                        row(ENT_SENSOR_ENTRY, &[2, 1001], Val::Int(9)),
+                        row(ENT_SENSOR_ENTRY, &[3, 1001], Val::Int(1)),
+                        row(ENT_SENSOR_ENTRY, &[4, 1001], Val::Int(425)),
+                        row(ENT_SENSOR_ENTRY, &[1, 1002], Val::Int(4)), // volts: ignored
+                        row(ENT_SENSOR_ENTRY, &[4, 1002], Val::Int(12)),
+                    ],
+                ),
+                (
+                    IF_DESCR.to_vec(),
+                    vec![
+                        row(IF_DESCR, &[1], s("GigabitEthernet0/1")),
+                        row(IF_DESCR, &[2], s("GigabitEthernet0/2")),
+                    ],
+                ),
+                (
+                    IF_OPER_STATUS.to_vec(),
+                    vec![
+                        row(IF_OPER_STATUS, &[1], Val::Int(1)),
+                        row(IF_OPER_STATUS, &[2], Val::Int(2)),
+                    ],
+                ),
+            ],
+        };
+        let (m, facts) = map_profile(&data, None);
+        let plain = |name: &str| m.iter().find(|x| x.name == name).map(|x| x.value);
+        assert_eq!(
+            plain("device.uptime"),
+            Some(3600.0),
+            "hrSystemUptime wins over sysUpTime"
+        );
+        assert_eq!(plain("system.cpu.load_average.1m"), Some(0.42));
+        assert_eq!(plain("system.memory.utilization"), Some(0.25));
+        assert_eq!(
+            find(&m, "system.filesystem.utilization", ("mountpoint", "/hdd1")),
+            Some(0.9)
+        );
+        assert_eq!(
+            find(&m, "hw.temperature", ("sensor", "coretemp-isa-0000 Core 0")),
+            Some(71.5)
+        );
+        assert_eq!(
+            find(&m, "hw.temperature", ("sensor", "entity 1001")),
+            Some(42.5)
+        );
+        assert_eq!(m.iter().filter(|x| x.name == "hw.temperature").count(), 2);
+        assert_eq!(
+            find(
+                &m,
+                "network.interface.up",
+                ("interface", "GigabitEthernet0/1")
+            ),
+            Some(1.0)
+        );
+        assert_eq!(
+            find(
+                &m,
+                "network.interface.up",
+                ("interface", "GigabitEthernet0/2")
+            ),
+            Some(0.0)
+        );
+        assert!(facts.is_empty(), "a missing sysName is no fact: {facts:?}");
+    }
+}
