@@ -1,19 +1,32 @@
 //! Collector benchmark: an ICMP sweep of 10,000 loopback addresses through the daemon's one
-//! shared socket, reporting CPU time per ping and peak memory.
+//! shared socket, and SNMP polls of a real snmpd listening on 20 loopback addresses;
+//! reports CPU time per ping and per poll, and peak memory.
 //!
 //! Run: `cargo bench --bench collectors` (as root, or with ping_group_range allowing datagram
-//! ICMP sockets). `VIGIE_BENCH_PINGS` changes the number of addresses.
+//! ICMP sockets; snmpd from Debian's package). `VIGIE_BENCH_PINGS` and `VIGIE_BENCH_POLLS`
+//! change the counts.
 
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use vigie::collectors::icmp::{PingSettings, Pinger};
+use vigie::collectors::snmp::{self, SnmpClient};
+use vigie::config::{EquipmentKind, SnmpSettings};
 
-fn cpu() -> Duration {
+/// User and system CPU time of this process.
+fn cpu_split() -> (Duration, Duration) {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
     let after_name = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
     let f: Vec<&str> = after_name.split_whitespace().collect();
-    let ticks: u64 = f.get(11).and_then(|u| u.parse::<u64>().ok()).unwrap_or(0)
-        + f.get(12).and_then(|s| s.parse::<u64>().ok()).unwrap_or(0);
-    Duration::from_millis(ticks * 10)
+    let tick = |i: usize| {
+        Duration::from_millis(f.get(i).and_then(|u| u.parse::<u64>().ok()).unwrap_or(0) * 10)
+    };
+    (tick(11), tick(12))
+}
+
+fn cpu() -> Duration {
+    let (u, s) = cpu_split();
+    u + s
 }
 
 fn peak_rss_kib() -> u64 {
@@ -40,7 +53,8 @@ fn main() {
         let targets: Vec<String> = (0..n).map(|i| format!("127.{}.{}.{}", 1 + i / 62_500, (i / 250) % 250, i % 250 + 1)).collect();
         // Warm up once so the socket and thread exist before measuring.
         let _ = pinger.probe("127.0.0.1", settings).await;
-        let c0 = cpu();
+        let (u0, s0) = cpu_split();
+        let c0 = u0 + s0;
         let w0 = Instant::now();
         // As in the daemon, a bound on probes in flight (its default `max_probes_in_flight`).
         let limit = std::sync::Arc::new(tokio::sync::Semaphore::new(512));
@@ -56,12 +70,90 @@ fn main() {
         let wall = w0.elapsed();
         let used = cpu().saturating_sub(c0);
         let up = results.iter().filter(|o| matches!(o.status, vigie::observation::ProbeStatus::Up)).count();
+        let (u1, s1) = cpu_split();
         println!(
-            "icmp: {n} loopback addresses swept in {:.2} s, {up} answered, {:.2} µs CPU per ping ({} socket), peak RSS {} KiB",
+            "icmp: {n} loopback addresses swept in {:.2} s, {up} answered, {:.2} µs CPU per ping ({:.1} user, {:.1} system; {} socket), peak RSS {} KiB",
             wall.as_secs_f64(),
             used.as_secs_f64() * 1e6 / n as f64,
+            (u1 - u0).as_secs_f64() * 1e6 / n as f64,
+            (s1 - s0).as_secs_f64() * 1e6 / n as f64,
             if pinger.raw { "raw" } else { "datagram" },
             peak_rss_kib()
         );
+
+        snmp_bench().await;
     });
+}
+
+async fn snmp_bench() {
+    let polls: usize = std::env::var("VIGIE_BENCH_POLLS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5_000);
+    let dir = tempfile::tempdir().expect("tmp");
+    let conf = dir.path().join("snmpd.conf");
+    std::fs::write(&conf, "rocommunity public 127.0.0.0/8\n").expect("write");
+    std::fs::create_dir_all(dir.path().join("mibs")).expect("mkdir");
+    let port = std::net::UdpSocket::bind("127.0.0.1:0")
+        .expect("udp")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let targets: Vec<String> = (1..=20).map(|i| format!("127.0.9.{i}")).collect();
+    let mut child = Command::new("snmpd")
+        .args(["-f", "-Lo", "-C", "-c"])
+        .arg(&conf)
+        .args(targets.iter().map(|t| format!("udp:{t}:{port}")))
+        .env("SNMP_PERSISTENT_DIR", dir.path())
+        .env("MIBS", "")
+        .env("MIBDIRS", dir.path().join("mibs"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("snmpd");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    while let Some(Ok(line)) = lines.next() {
+        if line.starts_with("NET-SNMP version") {
+            break;
+        }
+    }
+    std::thread::spawn(move || for _ in lines {});
+    let settings = SnmpSettings {
+        port,
+        ..SnmpSettings::default()
+    };
+    let client = SnmpClient::default();
+    let limit = std::sync::Arc::new(tokio::sync::Semaphore::new(64));
+    let c0 = cpu();
+    let w0 = Instant::now();
+    let results = futures::future::join_all((0..polls).map(|i| {
+        let limit = std::sync::Arc::clone(&limit);
+        let (target, settings) = (targets[i % targets.len()].clone(), settings.clone());
+        async move {
+            let _permit = limit.acquire_owned().await;
+            snmp::poll(
+                client,
+                &target,
+                EquipmentKind::Camera,
+                &settings,
+                None,
+                None,
+            )
+            .await
+        }
+    }))
+    .await;
+    let used = cpu().saturating_sub(c0);
+    let ok = results
+        .iter()
+        .filter(|o| matches!(o.status, vigie::observation::ProbeStatus::Up))
+        .count();
+    println!(
+        "snmp: {polls} polls of 7 OIDs (one GET each) over 20 targets in {:.2} s, {ok} answered, {:.3} ms CPU per poll, peak RSS {} KiB",
+        w0.elapsed().as_secs_f64(),
+        used.as_secs_f64() * 1e3 / polls as f64,
+        peak_rss_kib()
+    );
+    let _ = child.kill();
+    let _ = child.wait();
 }

@@ -1,7 +1,7 @@
 //! ICMP echo: availability and round-trip time of every equipment with an address.
 //!
-//! One ICMP socket serves the whole daemon (raw when the process may open one, else an
-//! unprivileged datagram socket). A dedicated thread owns it: it sends the echo requests of
+//! One ICMP socket serves the whole daemon (an unprivileged datagram socket when the system
+//! allows it, else a raw socket). A dedicated thread owns it: it sends the echo requests of
 //! every ping in flight and matches replies by source address and sequence number, so a
 //! fleet of any size costs one socket and one thread, not one per ping.
 
@@ -123,11 +123,13 @@ struct Flight {
 impl Pinger {
     /// Opens the daemon's ICMP socket and starts its thread.
     pub fn start() -> std::io::Result<Pinger> {
-        let (socket, raw) = match Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::ICMPV4)) {
-            Ok(s) => (s, true),
+        // A datagram ICMP socket when net.ipv4.ping_group_range allows it: the kernel then
+        // delivers only this socket's replies. A raw socket otherwise (root or CAP_NET_RAW).
+        let (socket, raw) = match Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::ICMPV4)) {
+            Ok(s) => (s, false),
             Err(_) => (
-                Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::ICMPV4))?,
-                false,
+                Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::ICMPV4))?,
+                true,
             ),
         };
         socket.set_nonblocking(true)?;
@@ -246,84 +248,162 @@ async fn resolve_v4(address: &str) -> Result<Ipv4Addr, String> {
         .ok_or_else(|| format!("{address} has no IPv4 address"))
 }
 
-async fn run(sock: tokio::net::UdpSocket, raw: bool, mut rx: mpsc::UnboundedReceiver<Request>) {
-    let ident = (std::process::id() & 0xffff) as u16;
-    let mut seq: u16 = 0;
-    let mut next_flight: u64 = 0;
-    let mut flights: HashMap<u64, Flight> = HashMap::new();
-    let mut pending: HashMap<(Ipv4Addr, u16), (u64, Instant)> = HashMap::new();
-    let mut events: BinaryHeap<Reverse<(Instant, u64, bool)>> = BinaryHeap::new();
-    let mut buf = vec![0u8; 2048];
-    loop {
-        let next = events.peek().map(|Reverse((at, _, _))| *at);
-        let sleep = async {
-            match next {
-                Some(at) => tokio::time::sleep_until(at).await,
-                None => std::future::pending().await,
+/// The pinger thread's state: flights in progress, requests awaiting replies, timed events.
+struct Engine {
+    sock: tokio::net::UdpSocket,
+    raw: bool,
+    ident: u16,
+    seq: u16,
+    next_flight: u64,
+    flights: HashMap<u64, Flight>,
+    pending: HashMap<(Ipv4Addr, u16), (u64, Instant)>,
+    /// (when, flight, is a send): the next request of a flight, or its expiry.
+    events: BinaryHeap<Reverse<(Instant, u64, bool)>>,
+}
+
+impl Engine {
+    fn finish(&mut self, id: u64) {
+        if let Some(mut f) = self.flights.remove(&id) {
+            if f.sent > 0 && f.rtts.len() < usize::from(f.sent) {
+                self.pending.retain(|_, (flight, _)| *flight != id);
             }
+            if let Some(reply) = f.reply.take() {
+                let _ = reply.send(PingResult {
+                    sent: f.sent,
+                    rtts: f.rtts,
+                    error: f.error,
+                });
+            }
+        }
+    }
+
+    /// Sends the next echo request of a flight and schedules what follows.
+    fn send(&mut self, id: u64, now: Instant) {
+        let Some(f) = self.flights.get_mut(&id) else {
+            return;
         };
+        self.seq = self.seq.wrapping_add(1);
+        let packet = echo_request(self.ident, self.seq);
+        match self
+            .sock
+            .try_send_to(&packet, SocketAddr::new(IpAddr::V4(f.addr), 0))
+        {
+            Ok(_) => {
+                f.sent += 1;
+                self.pending.insert((f.addr, self.seq), (id, now));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {} // Counted as lost.
+            Err(e) => f.error = Some(e.to_string()),
+        }
+        f.to_send -= 1;
+        if f.to_send > 0 && f.error.is_none() {
+            self.events
+                .push(Reverse((now + f.settings.spacing, id, true)));
+        } else {
+            self.events
+                .push(Reverse((now + f.settings.timeout, id, false)));
+        }
+    }
+
+    fn start(&mut self, req: Request, now: Instant) {
+        let id = self.next_flight;
+        self.next_flight += 1;
+        self.flights.insert(
+            id,
+            Flight {
+                addr: req.addr,
+                settings: req.settings,
+                to_send: req.settings.count.max(1),
+                sent: 0,
+                rtts: Vec::new(),
+                error: None,
+                reply: Some(req.reply),
+            },
+        );
+        self.send(id, now);
+    }
+
+    fn received(&mut self, packet: &[u8], from: SocketAddr, now: Instant) {
+        let IpAddr::V4(src) = from.ip() else { return };
+        let Some((ident, seq)) = parse_reply(packet, self.raw) else {
+            return;
+        };
+        if self.raw && ident != self.ident {
+            return; // Another program's ping.
+        }
+        let Some((id, sent_at)) = self.pending.remove(&(src, seq)) else {
+            return;
+        };
+        let Some(f) = self.flights.get_mut(&id) else {
+            return;
+        };
+        f.rtts.push(now.saturating_duration_since(sent_at));
+        // Every request answered: no need to wait for the timeout.
+        if f.to_send == 0 && f.rtts.len() == usize::from(f.sent) {
+            self.finish(id);
+        }
+    }
+
+    fn due(&mut self, now: Instant) {
+        while let Some(Reverse((at, id, is_send))) = self.events.peek().copied() {
+            if at > now {
+                break;
+            }
+            self.events.pop();
+            if !self.flights.contains_key(&id) {
+                continue;
+            }
+            if is_send {
+                self.send(id, now)
+            } else {
+                self.finish(id)
+            }
+        }
+    }
+}
+
+async fn run(sock: tokio::net::UdpSocket, raw: bool, mut rx: mpsc::UnboundedReceiver<Request>) {
+    let mut e = Engine {
+        sock,
+        raw,
+        ident: (std::process::id() & 0xffff) as u16,
+        seq: 0,
+        next_flight: 0,
+        flights: HashMap::new(),
+        pending: HashMap::new(),
+        events: BinaryHeap::new(),
+    };
+    let mut buf = vec![0u8; 2048];
+    let far = Instant::now() + Duration::from_secs(86_400 * 365);
+    let sleep = tokio::time::sleep_until(far);
+    tokio::pin!(sleep);
+    loop {
+        let next = e
+            .events
+            .peek()
+            .map(|Reverse((at, _, _))| *at)
+            .unwrap_or(far);
+        if sleep.deadline() != next {
+            sleep.as_mut().reset(next);
+        }
         tokio::select! {
             req = rx.recv() => {
                 let Some(req) = req else { return };
-                let id = next_flight;
-                next_flight += 1;
-                flights.insert(id, Flight {
-                    addr: req.addr, settings: req.settings, to_send: req.settings.count.max(1), sent: 0,
-                    rtts: Vec::new(), error: None, reply: Some(req.reply),
-                });
-                events.push(Reverse((Instant::now(), id, true)));
-            }
-            got = sock.recv_from(&mut buf) => {
-                let Ok((n, from)) = got else { continue };
-                let IpAddr::V4(src) = from.ip() else { continue };
-                let Some((id, s)) = parse_reply(&buf[..n], raw) else { continue };
-                if raw && id != ident {
-                    continue; // Another program's ping.
-                }
-                if let Some((flight, sent_at)) = pending.remove(&(src, s))
-                    && let Some(f) = flights.get_mut(&flight)
-                {
-                    f.rtts.push(sent_at.elapsed());
-                    // Every request answered: no need to wait for the timeout.
-                    if f.to_send == 0 && f.rtts.len() == usize::from(f.sent)
-                        && let Some(mut f) = flights.remove(&flight)
-                        && let Some(reply) = f.reply.take()
-                    {
-                        let _ = reply.send(PingResult { sent: f.sent, rtts: f.rtts, error: f.error });
-                    }
+                let now = Instant::now();
+                e.start(req, now);
+                while let Ok(req) = rx.try_recv() {
+                    e.start(req, now);
                 }
             }
-            () = sleep => {
-                let Some(Reverse((_, id, is_send))) = events.pop() else { continue };
-                match is_send {
-                    true => {
-                        let Some(f) = flights.get_mut(&id) else { continue };
-                        seq = seq.wrapping_add(1);
-                        let packet = echo_request(ident, seq);
-                        match sock.send_to(&packet, SocketAddr::new(IpAddr::V4(f.addr), 0)).await {
-                            Ok(_) => {
-                                f.sent += 1;
-                                pending.insert((f.addr, seq), (id, Instant::now()));
-                            }
-                            Err(e) => f.error = Some(e.to_string()),
-                        }
-                        f.to_send -= 1;
-                        if f.to_send > 0 && f.error.is_none() {
-                            events.push(Reverse((Instant::now() + f.settings.spacing, id, true)));
-                        } else {
-                            events.push(Reverse((Instant::now() + f.settings.timeout, id, false)));
-                        }
-                    }
-                    false => {
-                        if let Some(mut f) = flights.remove(&id) {
-                            pending.retain(|_, (flight, _)| *flight != id);
-                            if let Some(reply) = f.reply.take() {
-                                let _ = reply.send(PingResult { sent: f.sent, rtts: f.rtts, error: f.error });
-                            }
-                        }
-                    }
+            ready = e.sock.readable() => {
+                if ready.is_err() {
+                    continue;
+                }
+                while let Ok((n, from)) = e.sock.try_recv_from(&mut buf) {
+                    e.received(&buf[..n], from, Instant::now());
                 }
             }
+            () = &mut sleep => e.due(Instant::now()),
         }
     }
 }
