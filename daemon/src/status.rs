@@ -49,6 +49,10 @@ pub struct EquipmentDetail {
     pub series: Vec<SeriesState>,
     /// Facts reported by its probes.
     pub facts: Vec<(String, String)>,
+    /// Restarts detected (uptime going back).
+    pub reboots: u32,
+    /// Last detected restart.
+    pub last_reboot: Option<DateTime<Utc>>,
     /// Its alerts.
     pub alerts: Vec<Alert>,
     /// Collections started since the daemon started.

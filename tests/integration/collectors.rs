@@ -480,3 +480,56 @@ async fn icmp_through_one_shared_socket_tells_answering_and_silent_hosts_apart()
         "unknown: ICMP to the IPv6 address ::1 is not supported"
     );
 }
+
+#[actix_rt::test]
+async fn r7_recording_stopped_is_raised_from_a_real_agent_through_the_daemon() {
+    let textfiles = tempfile::tempdir().expect("tmp");
+    service_state(textfiles.path(), false);
+    let exporter = NodeExporter::start(textfiles.path(), free_port().await);
+    let cfg = tempfile::tempdir().expect("tmp");
+    let data = tempfile::tempdir().expect("tmp");
+    let main = main_file(
+        "[daemon]\ncollection_interval = \"1s\"\n[thresholds]\nrecording = { after = \"0s\" }\n",
+    );
+    std::fs::write(cfg.path().join("vigie.toml"), main).expect("write");
+    std::fs::create_dir_all(cfg.path().join("sites")).expect("mkdir");
+    let site = site_head("UTC", "0")
+        + &format!(
+            "\n[[equipment]]\nid = \"vms\"\nkind = \"vms-server\"\naddress = \"127.0.0.1\"\nprobes = [\"agent\"]\nagent_url = \"{}\"\nrecording_service = \"nx-mediaserver\"\n",
+            exporter.url
+        );
+    std::fs::write(cfg.path().join("sites/s.toml"), site).expect("write");
+    let clock = Clock::System;
+    let heartbeats = HeartbeatBook::new(clock.now());
+    let mut opts = options(
+        cfg.path(),
+        data.path(),
+        &vigie::collector::ScriptedCollector::default(),
+    );
+    opts.collector = Arc::new(NetCollector::new(clock, heartbeats.clone(), T));
+    opts.heartbeats = heartbeats;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let d = server::start(opts, listener).await.expect("start");
+    let api = format!("http://{}", d.api_addr);
+    let alert = tokio::task::spawn_blocking(move || {
+        let client = vigie::client::ApiClient::new(&api);
+        let mut list = client.alerts().expect("alerts");
+        loop {
+            if let Some(a) = list
+                .alerts
+                .iter()
+                .find(|a| a.rule.starts_with("recording.stopped"))
+            {
+                return a.clone();
+            }
+            list = client
+                .alerts_after(list.version, Duration::from_secs(15))
+                .expect("alerts");
+        }
+    })
+    .await
+    .expect("client");
+    assert_eq!(alert.severity, vigie::alert::Severity::Critical);
+    assert_eq!(alert.owner.to_string(), "equipment vms");
+    d.stop().await;
+}

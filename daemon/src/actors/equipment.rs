@@ -318,6 +318,8 @@ impl Handler<EquipmentQuery> for Equipment {
             last_seen: self.state.last_seen,
             series: self.state.series.clone(),
             facts: self.state.facts.clone(),
+            reboots: self.state.reboots,
+            last_reboot: self.state.last_reboot,
             alerts: self.state.alerts.clone(),
             collections: self.collections,
             restarts: self.restarts,

@@ -87,6 +87,15 @@ pub struct EquipmentState {
     /// Facts reported by the probe (serial, firmware, boot id).
     #[serde(default)]
     pub facts: Vec<(String, String)>,
+    /// When the equipment booted, from its `device.uptime`, to detect restarts.
+    #[serde(default)]
+    pub boot: Option<DateTime<Utc>>,
+    /// When the equipment last restarted (its uptime went back).
+    #[serde(default)]
+    pub last_reboot: Option<DateTime<Utc>>,
+    /// Restarts detected since it is supervised (a weak signal of a coming failure).
+    #[serde(default)]
+    pub reboots: u32,
     /// Live alerts (and closed alerts whose condition still holds).
     #[serde(default)]
     pub alerts: AlertSet,
@@ -105,6 +114,9 @@ impl EquipmentState {
             parent_down: false,
             series: Vec::new(),
             facts: Vec::new(),
+            boot: None,
+            last_reboot: None,
+            reboots: 0,
             alerts: Vec::new(),
         }
     }
@@ -241,6 +253,22 @@ fn apply_metrics(
 ) {
     for m in metrics {
         if !m.value.is_finite() {
+            continue;
+        }
+        if m.name == "device.uptime" {
+            // The boot time is stable while the equipment runs; a later one is a restart.
+            // Differences under 30 s are clock jitter and leave the snapshot unchanged.
+            let boot = now - chrono::Duration::milliseconds((m.value * 1000.0) as i64);
+            let jitter = chrono::Duration::seconds(30);
+            match state.boot {
+                Some(prev) if boot > prev + jitter => {
+                    state.reboots += 1;
+                    state.last_reboot = Some(boot);
+                    state.boot = Some(boot);
+                }
+                Some(prev) if boot + jitter >= prev => {}
+                _ => state.boot = Some(boot),
+            }
             continue;
         }
         let Some((rule, watch)) = watch_for(m, t) else {

@@ -481,3 +481,31 @@ fn parents_cut_off_when_offline() {
     assert!(!parent_cuts_off(Status::Up));
     assert!(!parent_cuts_off(Status::Unknown));
 }
+
+#[test]
+fn an_uptime_going_back_counts_a_reboot() {
+    let site = SiteId::new("s");
+    let id = EquipmentId::new("n");
+    let th = policy();
+    let cx = Context {
+        site: &site,
+        id: &id,
+        kind: EquipmentKind::Nvr,
+        thresholds: &th,
+        maintenance: &|_| None,
+    };
+    let mut st = EquipmentState::new(t0());
+    for (secs, uptime) in [(0, 5000.0), (60, 5060.0), (120, 30.0), (180, 90.0)] {
+        let obs = Observation::up().with_metric(Metric::new("device.uptime", uptime));
+        step(
+            &mut st,
+            Input::Observation(&obs),
+            &cx,
+            t0() + chrono::Duration::seconds(secs),
+            &mut || 1,
+        );
+    }
+    assert_eq!(st.reboots, 1);
+    assert_eq!(st.last_reboot, Some(t0() + chrono::Duration::seconds(90)));
+    assert_eq!(st.boot, Some(t0() + chrono::Duration::seconds(90)));
+}
