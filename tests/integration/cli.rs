@@ -68,5 +68,5 @@ fn the_shipped_example_config_is_valid() {
         String::from_utf8_lossy(&out.stderr)
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("2 sites, 11 equipment"), "{stdout}");
+    assert!(stdout.contains("2 sites, 12 equipment"), "{stdout}");
 }
