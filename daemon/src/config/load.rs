@@ -350,6 +350,13 @@ fn read_main(cx: &mut FileCx<'_>) -> RawMain {
             "on_call" => raw.on_call = cx.section(value).unwrap_or_default(),
             "escalation" => raw.escalation = cx.section(value).unwrap_or_default(),
             "channels" => raw.channels = cx.section(value).unwrap_or_default(),
+            "snmp_oids" => {
+                for (k, v) in table_entries(cx, &key, value) {
+                    if let Some(oids) = cx.section(v) {
+                        raw.snmp_oids.insert(k, oids);
+                    }
+                }
+            }
             "clients" => {
                 for (k, v) in table_entries(cx, &key, value) {
                     if let Some(c) = cx.section(v) {
@@ -873,12 +880,38 @@ fn validate_main(cx: &mut FileCx<'_>, raw: &RawMain) -> Config {
             credentials,
         });
     }
+    for (kind, oids) in &raw.snmp_oids {
+        let Some((_, k)) = EquipmentKind::ALL.iter().find(|(n, _)| n == kind.get_ref()) else {
+            let hint = did_you_mean(kind.get_ref(), EquipmentKind::ALL.iter().map(|(n, _)| *n));
+            cx.at(
+                kind,
+                format!("snmp_oids: `{}` is not an equipment kind", kind.get_ref()),
+                hint,
+            );
+            continue;
+        };
+        let list = oids
+            .iter()
+            .filter_map(|(name, oid)| {
+                Some((
+                    name.clone(),
+                    numeric_oid(cx, oid, &format!("snmp_oids.{}.{name}", kind.get_ref()))?,
+                ))
+            })
+            .collect();
+        config.snmp_oids.insert(*k, list);
+    }
     config
 }
 
-fn snmp_settings(cx: &mut FileCx<'_>, raw: &RawSnmp) -> SnmpSettings {
+fn snmp_settings(
+    cx: &mut FileCx<'_>,
+    raw: &RawSnmp,
+    kind_oids: &[(String, Vec<u64>)],
+) -> SnmpSettings {
     let mut out = SnmpSettings {
         port: raw.port.unwrap_or(161),
+        oids: kind_oids.to_vec(),
         ..SnmpSettings::default()
     };
     let pick = |cx: &mut FileCx<'_>,
@@ -934,22 +967,32 @@ fn snmp_settings(cx: &mut FileCx<'_>, raw: &RawSnmp) -> SnmpSettings {
         };
     }
     for (name, oid) in &raw.oids {
-        let parts: Option<Vec<u64>> = oid
-            .get_ref()
-            .trim_start_matches('.')
-            .split('.')
-            .map(|p| p.parse().ok())
-            .collect();
-        match parts {
-            Some(p) if p.len() >= 2 => out.oids.push((name.clone(), p)),
-            _ => cx.at(
-                oid,
-                format!("snmp.oids.{name}: `{}` is not a numeric OID", oid.get_ref()),
-                Some("write it as `1.3.6.1.2.1.1.3.0`".into()),
-            ),
+        if let Some(p) = numeric_oid(cx, oid, &format!("snmp.oids.{name}")) {
+            out.oids.retain(|(n, _)| n != name);
+            out.oids.push((name.clone(), p));
         }
     }
     out
+}
+
+fn numeric_oid(cx: &mut FileCx<'_>, oid: &Spanned<String>, what: &str) -> Option<Vec<u64>> {
+    let parts: Option<Vec<u64>> = oid
+        .get_ref()
+        .trim_start_matches('.')
+        .split('.')
+        .map(|p| p.parse().ok())
+        .collect();
+    match parts {
+        Some(p) if p.len() >= 2 => Some(p),
+        _ => {
+            cx.at(
+                oid,
+                format!("{what}: `{}` is not a numeric OID", oid.get_ref()),
+                Some("write it as `1.3.6.1.2.1.1.3.0`".into()),
+            );
+            None
+        }
+    }
 }
 
 fn parse_probe(text: &str) -> Result<Probe, String> {
@@ -1309,11 +1352,20 @@ fn validate_site(
                 agent_url,
                 recording_service: e.recording_service.clone(),
                 heartbeat_within,
-                snmp: e
-                    .snmp
-                    .as_ref()
-                    .map(|r| snmp_settings(cx, r))
-                    .unwrap_or_default(),
+                snmp: {
+                    let kind_oids = main
+                        .snmp_oids
+                        .get(&kind)
+                        .map(Vec::as_slice)
+                        .unwrap_or_default();
+                    match &e.snmp {
+                        Some(r) => snmp_settings(cx, r, kind_oids),
+                        None => SnmpSettings {
+                            oids: kind_oids.to_vec(),
+                            ..SnmpSettings::default()
+                        },
+                    }
+                },
             }),
         );
     }
@@ -1660,6 +1712,36 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("did you mean `address`?"), "{text}");
+    }
+
+    #[test]
+    fn snmp_oids_of_a_kind_apply_to_its_equipment_and_can_be_overridden() {
+        let main = "[clients.acme]\nname = \"ACME\"\n[snmp_oids.switch]\n\"hw.fan.ok\" = \"1.3.6.1.4.1.9.9.13.1.4.1.3.1\"\n\"x\" = \".1.3.6.1.2.1.1.3.0\"\n";
+        let site = "[site]\nname = \"D\"\nclient = \"acme\"\ntimezone = \"UTC\"\n[[equipment]]\nid = \"sw-1\"\nkind = \"switch\"\naddress = \"10.0.0.1\"\n[[equipment]]\nid = \"sw-2\"\nkind = \"switch\"\naddress = \"10.0.0.2\"\nsnmp = { oids = { \"x\" = \"1.3.6.1.2.1.25.1.1.0\" } }\n[[equipment]]\nid = \"nvr\"\nkind = \"nvr\"\naddress = \"10.0.0.3\"\n";
+        let cfg = load_sources(&sources(main, &[("d", site)])).expect("valid");
+        let s = &cfg.sites["d"];
+        assert_eq!(s.equipment["sw-1"].snmp.oids.len(), 2);
+        let x = s.equipment["sw-2"]
+            .snmp
+            .oids
+            .iter()
+            .find(|(n, _)| n == "x")
+            .expect("x");
+        assert_eq!(x.1, vec![1, 3, 6, 1, 2, 1, 25, 1, 1, 0]);
+        assert!(s.equipment["nvr"].snmp.oids.is_empty());
+        let bad = "[clients.acme]\nname = \"ACME\"\n[snmp_oids.swich]\n\"a\" = \"1.3\"\n[snmp_oids.nvr]\n\"b\" = \"iso.3.6\"\n";
+        let err = load_sources(&sources(bad, &[]))
+            .expect_err("invalid")
+            .to_string();
+        assert!(
+            err.contains("vigie.toml:3:12: snmp_oids: `swich` is not an equipment kind"),
+            "{err}"
+        );
+        assert!(err.contains("did you mean `switch`?"), "{err}");
+        assert!(
+            err.contains("snmp_oids.nvr.b: `iso.3.6` is not a numeric OID"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -595,6 +595,8 @@ pub struct Config {
     pub email: Option<EmailChannel>,
     /// SMS channel.
     pub sms: Option<SmsChannel>,
+    /// Extra SNMP values read on every equipment of a kind: metric name and OID.
+    pub snmp_oids: BTreeMap<EquipmentKind, Vec<(String, Vec<u64>)>>,
     /// Sites by id.
     pub sites: BTreeMap<SiteId, Arc<SiteConfig>>,
 }

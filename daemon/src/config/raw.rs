@@ -312,6 +312,7 @@ pub const MAIN_SECTIONS: &[&str] = &[
     "on_call",
     "escalation",
     "channels",
+    "snmp_oids",
 ];
 
 /// Top-level keys of a site file.
@@ -336,6 +337,8 @@ pub struct RawMain {
     pub escalation: RawEscalation,
     /// `[channels]`.
     pub channels: RawChannels,
+    /// `[snmp_oids.KIND]`: extra SNMP values read on every equipment of a kind.
+    pub snmp_oids: BTreeMap<Spanned<String>, BTreeMap<String, Spanned<String>>>,
 }
 
 /// A site file once its sections are read.
