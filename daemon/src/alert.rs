@@ -88,7 +88,15 @@ pub struct Condition {
     pub severity: Severity,
     /// One line for operators.
     pub summary: String,
+    /// How much is wrong (offline cameras counted by a site alert; 0 otherwise). A closed
+    /// alert is opened anew when its condition gets worse in severity or in weight.
+    pub weight: u32,
 }
+
+/// Most entries kept in an alert's timeline: the first ones and the latest ones.
+pub const MAX_TIMELINE: usize = 200;
+/// Entries always kept at the start of a long timeline.
+const TIMELINE_HEAD: usize = 10;
 
 /// Who did something to an alert, when, and why.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -149,13 +157,19 @@ pub struct Alert {
     /// Why notification was suppressed, if it was.
     #[serde(default)]
     pub suppressed: Option<String>,
-    /// History.
+    /// History (the first entries and the latest ones when it grows long).
     pub timeline: Vec<TimelineEntry>,
+    /// Weight of the condition when it was last seen.
+    #[serde(default)]
+    pub weight: u32,
 }
 
 impl Alert {
     fn log(&mut self, at: DateTime<Utc>, event: &str, detail: impl Into<String>) {
         self.updated_at = at;
+        if self.timeline.len() >= MAX_TIMELINE {
+            self.timeline.remove(TIMELINE_HEAD);
+        }
         self.timeline.push(TimelineEntry {
             at,
             event: event.to_string(),
@@ -214,6 +228,9 @@ pub enum ActionError {
     /// The operator name is empty.
     #[error("the operator name is empty")]
     NoOperator,
+    /// The action was taken but could not be written to disk.
+    #[error("the action on alert #{0} could not be recorded on disk: {1}")]
+    NotRecorded(u64, String),
 }
 
 /// The alerts an owner holds: live ones, and closed ones whose condition still holds (so a
@@ -237,8 +254,22 @@ pub fn reconcile(
     let mut window: Option<Option<String>> = None;
     let mut maintenance = move || window.get_or_insert_with(&mut *maintenance).clone();
     for cond in conditions {
+        // An alert closed by an operator covers its condition while it persists, unless the
+        // condition gets worse: then a new alert opens.
+        if let Some(i) = alerts
+            .iter()
+            .position(|a| a.rule == cond.rule && !a.state.is_live())
+        {
+            let closed = &alerts[i];
+            if cond.severity > closed.severity || cond.weight > closed.weight {
+                alerts.remove(i);
+            } else {
+                continue;
+            }
+        }
         match alerts.iter_mut().find(|a| a.rule == cond.rule) {
-            Some(alert) if alert.state.is_live() => {
+            Some(alert) => {
+                alert.weight = cond.weight;
                 let mut changed = false;
                 if alert.severity != cond.severity {
                     let detail =
@@ -275,7 +306,6 @@ pub fn reconcile(
                     });
                 }
             }
-            Some(_) => {} // Closed by an operator while the condition persists.
             None => {
                 let maintenance = maintenance();
                 let mut alert = Alert {
@@ -296,6 +326,7 @@ pub fn reconcile(
                         .as_ref()
                         .map(|m| format!("maintenance window `{m}`")),
                     timeline: Vec::new(),
+                    weight: cond.weight,
                 };
                 alert.log(
                     now,
@@ -456,6 +487,7 @@ mod tests {
             rule: rule.into(),
             severity: sev,
             summary: format!("{rule} {sev}"),
+            weight: 0,
         }
     }
 
@@ -584,6 +616,82 @@ mod tests {
         assert_eq!(e[0].alert.state, AlertState::Resolved);
         assert!(e[0].alert.acknowledged.is_some());
         assert!(alerts.is_empty());
+    }
+
+    #[test]
+    fn a_closed_alert_is_opened_anew_when_its_condition_gets_worse() {
+        let mut alerts = Vec::new();
+        let mut ids = Ids(0);
+        run(
+            &mut alerts,
+            &[cond("disk", Severity::Warning)],
+            t(0),
+            None,
+            &mut ids,
+        );
+        close(&mut alerts, 1, "marie", "cleanup planned", t(1)).expect("close");
+        assert!(
+            run(
+                &mut alerts,
+                &[cond("disk", Severity::Warning)],
+                t(2),
+                None,
+                &mut ids
+            )
+            .is_empty()
+        );
+        let e = run(
+            &mut alerts,
+            &[cond("disk", Severity::Critical)],
+            t(3),
+            None,
+            &mut ids,
+        );
+        assert_eq!(e.len(), 1);
+        assert_eq!(
+            (e[0].change, e[0].alert.id, e[0].alert.severity),
+            (Change::Opened, 2, Severity::Critical)
+        );
+        // Weight: more offline cameras than when it was closed.
+        let heavier = |w| Condition {
+            weight: w,
+            ..cond("cams", Severity::Critical)
+        };
+        run(&mut alerts, &[heavier(2)], t(4), None, &mut ids);
+        let id = alerts
+            .iter()
+            .find(|a| a.rule == "cams")
+            .map(|a| a.id)
+            .expect("cams");
+        close(&mut alerts, id, "marie", "two known", t(5)).expect("close");
+        assert!(run(&mut alerts, &[heavier(1)], t(6), None, &mut ids).is_empty());
+        let e = run(&mut alerts, &[heavier(3)], t(7), None, &mut ids);
+        assert_eq!(e.len(), 1);
+        assert_eq!(e[0].change, Change::Opened);
+    }
+
+    #[test]
+    fn long_timelines_keep_their_start_and_their_latest_entries() {
+        let mut alerts = Vec::new();
+        let mut ids = Ids(0);
+        run(
+            &mut alerts,
+            &[cond("a", Severity::Warning)],
+            t(0),
+            None,
+            &mut ids,
+        );
+        for i in 0..500 {
+            let c = Condition {
+                summary: format!("changed {i}"),
+                ..cond("a", Severity::Warning)
+            };
+            run(&mut alerts, &[c], t(i + 1), None, &mut ids);
+        }
+        let tl = &alerts[0].timeline;
+        assert_eq!(tl.len(), MAX_TIMELINE);
+        assert_eq!(tl[0].event, "opened");
+        assert_eq!(tl.last().map(|e| e.detail.as_str()), Some("changed 499"));
     }
 
     #[test]

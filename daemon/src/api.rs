@@ -89,6 +89,7 @@ impl From<ActionError> for ApiError {
             ActionError::NoteRequired | ActionError::NoOperator => {
                 ApiError::BadRequest(e.to_string())
             }
+            ActionError::NotRecorded(..) => ApiError::Unavailable(e.to_string()),
         }
     }
 }

@@ -32,6 +32,10 @@ pub const DB_FILE: &str = "vigie.redb";
 
 /// How long the writer waits for more writes before committing a batch.
 const LINGER: Duration = Duration::from_millis(5);
+/// Oldest a batch may get before it is committed, however busy the writer is.
+const MAX_BATCH_AGE: Duration = Duration::from_millis(50);
+/// Most operations in one batch.
+const MAX_BATCH_OPS: usize = 20_000;
 /// How long the writer waits before retrying a failed commit.
 const RETRY: Duration = Duration::from_secs(1);
 
@@ -505,10 +509,19 @@ fn writer_loop(db: Database, rx: Receiver<Op>) {
                 Err(_) => break,
             }
         }
-        // Gather what arrives meanwhile: one commit for all of it.
-        while !batch.close {
-            match rx.recv_timeout(LINGER) {
-                Ok(op) => batch.add(op),
+        // Gather what arrives meanwhile, one commit for all of it, within an age and size bound.
+        let started = std::time::Instant::now();
+        let mut ops = 1;
+        while !batch.close && ops < MAX_BATCH_OPS {
+            let left = MAX_BATCH_AGE.saturating_sub(started.elapsed());
+            if left.is_zero() {
+                break;
+            }
+            match rx.recv_timeout(LINGER.min(left)) {
+                Ok(op) => {
+                    batch.add(op);
+                    ops += 1;
+                }
                 Err(RecvTimeoutError::Timeout) => break,
                 Err(RecvTimeoutError::Disconnected) => {
                     open = false;

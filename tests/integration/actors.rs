@@ -100,15 +100,22 @@ async fn a_down_switch_makes_its_children_unreachable_with_one_root_alert() {
         };
         assert_eq!(e.status, want, "{}", e.id);
     }
-    // The switch comes back, a camera stays dead: it is now down and, after 5 min, alerts.
+    // The switch comes back, a camera stays dead: collected at once, it is down from then on
+    // (not since the switch failed), and alerts 5 minutes later.
     for id in ["sw", "cam-1", "cam-2", "cam-4"] {
         bed.sim.answer(id, Observation::up());
     }
     bed.minutes(2).await;
     let cam3 = bed.equipment("cam-3").await.expect("cam-3");
     assert_eq!(cam3.summary.status, Status::Down);
-    let rules = bed.live_rules();
-    assert_eq!(rules, vec!["site s:cameras.offline".to_string()]);
+    let since = cam3.summary.offline_since.expect("offline since");
+    assert!(
+        bed.clock.now() - since < chrono::Duration::minutes(2),
+        "offline time starts over"
+    );
+    assert!(bed.live_rules().is_empty(), "{:?}", bed.live_rules());
+    bed.minutes(4).await;
+    assert_eq!(bed.live_rules(), vec!["site s:cameras.offline".to_string()]);
 }
 
 #[actix_rt::test]

@@ -254,6 +254,10 @@ impl Handler<ParentDown> for Equipment {
     fn handle(&mut self, msg: ParentDown, ctx: &mut Self::Context) {
         if self.state.parent_down != msg.0 {
             self.evaluate(ctx, Input::ParentDown(msg.0));
+            if !msg.0 {
+                // The path is open again: look now rather than at the next cycle.
+                self.collect(ctx);
+            }
         }
     }
 }

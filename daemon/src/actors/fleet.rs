@@ -297,8 +297,9 @@ impl Handler<AlertCommand> for Fleet {
             if let Err(e) = store.flush().await {
                 tracing::error!(
                     alert = id,
-                    "action recorded in memory but not yet on disk: {e}"
+                    "action taken in memory but not recorded on disk: {e}"
                 );
+                return Err(ActionError::NotRecorded(id, e.to_string()));
             }
             Ok(result)
         })

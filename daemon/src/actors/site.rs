@@ -488,12 +488,17 @@ impl Handler<EquipmentDetailQuery> for Site {
 pub struct StopSite;
 
 impl Handler<StopSite> for Site {
-    type Result = ();
+    type Result = ResponseFuture<()>;
 
-    fn handle(&mut self, _: StopSite, ctx: &mut Self::Context) {
-        for m in std::mem::take(&mut self.members).into_values() {
-            m.addr.do_send(StopEquipment);
-        }
+    fn handle(&mut self, _: StopSite, ctx: &mut Self::Context) -> Self::Result {
+        let stops: Vec<_> = std::mem::take(&mut self.members)
+            .into_values()
+            .map(|m| m.addr.send(StopEquipment))
+            .collect();
         ctx.stop();
+        // Answered once every equipment actor has stopped: nothing writes after the store closes.
+        Box::pin(async move {
+            let _ = futures::future::join_all(stops).await;
+        })
     }
 }

@@ -93,7 +93,14 @@ impl NetCollector {
                 .unwrap_or_else(|p| p.into_inner())
                 .get(&id)
                 .copied();
-            match agent::map_exposition(&text, recording.as_deref(), previous, clock.now()) {
+            // Parsing up to 8 MiB is CPU work: off the arbiter, so its actors keep their timers.
+            let now = clock.now();
+            let parsed = tokio::task::spawn_blocking(move || {
+                agent::map_exposition(&text, recording.as_deref(), previous, now)
+            })
+            .await
+            .unwrap_or_else(|e| Err(format!("parsing failed: {e}")));
+            match parsed {
                 Ok(m) => {
                     if let Some(sample) = m.cpu {
                         cpu.lock()

@@ -605,6 +605,29 @@ fn validate_main(cx: &mut FileCx<'_>, raw: &RawMain) -> Config {
             config.daemon.max_probes_in_flight = *v.get_ref();
         }
     }
+    let d = &config.daemon;
+    let ping_budget = (d.ping_timeout + Duration::from_millis(20) * u32::from(d.ping_count))
+        * (1 + u32::from(d.ping_retries));
+    if ping_budget >= d.probe_timeout {
+        let span = raw
+            .daemon
+            .ping_timeout
+            .as_ref()
+            .map(|v| v.span())
+            .or_else(|| raw.daemon.probe_timeout.as_ref().map(|v| v.span()))
+            .unwrap_or(0..0);
+        cx.error(
+            span,
+            format!(
+                "ICMP rounds may take {} (ping_timeout and {} requests, {} retries), not less than probe_timeout ({}): a silent equipment would be reported unknown instead of down",
+                crate::util::format_duration(ping_budget),
+                d.ping_count,
+                d.ping_retries,
+                crate::util::format_duration(d.probe_timeout)
+            ),
+            Some("lower ping_timeout or ping_retries, or raise probe_timeout".into()),
+        );
+    }
     config.thresholds = thresholds(cx, &Arc::new(Thresholds::default()), &raw.thresholds);
 
     for (id, c) in &raw.contacts {
@@ -1560,7 +1583,15 @@ impl Sources {
                     }
                 }
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            // A missing folder is refused rather than read as "no sites": applied, it would
+            // retire every site and close every alert.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => out.unreadable.push(Diagnostic {
+                file: PathBuf::from(SITES_DIR),
+                line: 0,
+                column: 0,
+                message: "folder not found: the site files live in sites/ (create it empty for a fleet without sites)".into(),
+                hint: None,
+            }),
             Err(e) => out.unreadable.push(unreadable(PathBuf::from(SITES_DIR), e)),
         }
         out

@@ -160,6 +160,15 @@ pub struct Outcome {
     pub next_deadline: Option<DateTime<Utc>>,
 }
 
+/// Rule name of the connectivity alert (R6).
+pub const CONNECTIVITY_LOST: &str = "connectivity.lost";
+
+/// Most threshold series one equipment keeps (new label sets beyond it are ignored).
+pub const MAX_SERIES: usize = 64;
+
+/// Longest believable uptime (100 years); larger or negative values are ignored.
+const MAX_UPTIME_SECS: f64 = 100.0 * 365.25 * 86_400.0;
+
 /// What a watched metric means.
 enum Watch {
     /// Warning/critical levels; `scale` converts the metric to the rule's unit.
@@ -258,7 +267,14 @@ fn apply_metrics(
         if m.name == "device.uptime" {
             // The boot time is stable while the equipment runs; a later one is a restart.
             // Differences under 30 s are clock jitter and leave the snapshot unchanged.
-            let boot = now - chrono::Duration::milliseconds((m.value * 1000.0) as i64);
+            if !(0.0..=MAX_UPTIME_SECS).contains(&m.value) {
+                continue;
+            }
+            let Some(boot) =
+                now.checked_sub_signed(chrono::Duration::milliseconds((m.value * 1000.0) as i64))
+            else {
+                continue;
+            };
             let jitter = chrono::Duration::seconds(30);
             match state.boot {
                 Some(prev) if boot > prev + jitter => {
@@ -277,6 +293,7 @@ fn apply_metrics(
         let key = format!("{rule}{}", m.labels());
         let idx = match state.series.iter().position(|s| s.key == key) {
             Some(i) => i,
+            None if state.series.len() >= MAX_SERIES => continue,
             None => {
                 state.series.push(SeriesState {
                     key,
@@ -306,14 +323,21 @@ fn apply_metrics(
 fn conditions(state: &EquipmentState, cx: &Context<'_>, now: DateTime<Utc>) -> Vec<Condition> {
     let t = cx.thresholds;
     let mut out = Vec::new();
+    // Connectivity is lost while the equipment is down; a probe that cannot tell afterwards
+    // (unknown) does not bring it back: only an answer does.
+    let still_lost = state.status == Status::Unknown
+        && state
+            .alerts
+            .iter()
+            .any(|a| a.rule == CONNECTIVITY_LOST && a.state.is_live());
     if cx.kind != EquipmentKind::Camera
-        && state.status == Status::Down
+        && (state.status == Status::Down || still_lost)
         && state.ever_up
         && let Some(since) = state.offline_since
         && now >= since + chrono(t.connectivity_after)
     {
         out.push(Condition {
-            rule: "connectivity.lost".into(),
+            rule: CONNECTIVITY_LOST.into(),
             severity: Severity::Critical,
             summary: format!(
                 "{} {} is not answering since {}",
@@ -321,6 +345,7 @@ fn conditions(state: &EquipmentState, cx: &Context<'_>, now: DateTime<Utc>) -> V
                 cx.id,
                 since.format("%Y-%m-%d %H:%M:%S UTC")
             ),
+            weight: 0,
         });
     }
     for s in &state.series {
@@ -361,6 +386,7 @@ fn conditions(state: &EquipmentState, cx: &Context<'_>, now: DateTime<Utc>) -> V
             rule: s.key.clone(),
             severity,
             summary,
+            weight: 0,
         });
     }
     out
@@ -442,7 +468,9 @@ pub fn step(
                     status_changed = set_status(state, Status::Unknown, Some(reason.clone()), now);
                 }
             }
-            if !obs.facts.is_empty() {
+            // Facts describe the latest answer (a probe failure reported beside a working
+            // probe disappears once it works again).
+            if !obs.facts.is_empty() || obs.status == ProbeStatus::Up {
                 state.facts = obs.facts.clone();
             }
             apply_metrics(state, &obs.metrics, cx.thresholds, now);
@@ -452,7 +480,17 @@ pub fn step(
             let reason = state.reason.clone();
             status_changed = match (state.status, down) {
                 (Status::Down, true) => set_status(state, Status::Unreachable, reason, now),
-                (Status::Unreachable, false) => set_status(state, Status::Down, reason, now),
+                // Its parent is back: what it was last seen doing says nothing any more. It is
+                // unknown, its offline time starts over, until its next collection answers.
+                (Status::Unreachable, false) => {
+                    state.offline_since = None;
+                    set_status(
+                        state,
+                        Status::Unknown,
+                        Some("parent reachable again; waiting for the next collection".into()),
+                        now,
+                    )
+                }
                 _ => false,
             };
         }

@@ -50,7 +50,10 @@ pub fn cameras_offline(
     let mut offline: Vec<EquipmentId> = Vec::new();
     let mut next_deadline: Option<DateTime<Utc>> = None;
     for cam in cameras {
-        if cam.status != Status::Down || cam.in_maintenance {
+        // A camera whose probe cannot tell after it went down is still not seen: it counts.
+        let silent = cam.status == Status::Down
+            || (cam.status == Status::Unknown && cam.offline_since.is_some());
+        if !silent || cam.in_maintenance {
             continue;
         }
         let Some(since) = cam.offline_since else {
@@ -78,6 +81,7 @@ pub fn cameras_offline(
                 cameras.len(),
                 names.join(", ")
             ),
+            weight: u32::try_from(offline.len()).unwrap_or(u32::MAX),
         }
     });
     CameraVerdict {

@@ -289,10 +289,33 @@ fn scenarios() -> Vec<Scenario> {
                 (60, Is(Status::Unreachable)),
                 (900, Down),
                 (900, Expect(&[])),
-                // The parent comes back but this one still does not answer: it is down, since 60 s.
+                // The parent comes back: unknown until collected; still silent, it is down from
+                // then on, and its alert waits for its own delay.
                 (960, Parent(false)),
-                (960, Is(Status::Down)),
-                (960, Expect(&[("connectivity.lost", C)])),
+                (960, Is(Status::Unknown)),
+                (960, Expect(&[])),
+                (970, Down),
+                (970, Is(Status::Down)),
+                (1089, Tick),
+                (1089, Expect(&[])),
+                (1090, Tick),
+                (1090, Expect(&[("connectivity.lost", C)])),
+            ],
+        },
+        Scenario {
+            name: "R6 a probe that cannot tell after a loss of connectivity does not resolve it",
+            kind: EquipmentKind::Switch,
+            thresholds: policy(),
+            steps: vec![
+                (0, Up),
+                (60, Down),
+                (180, Tick),
+                (180, Expect(&[("connectivity.lost", C)])),
+                (240, Unknown),
+                (240, Expect(&[("connectivity.lost", C)])),
+                (300, Up),
+                (300, Expect(&[])),
+                (300, Opened(1)),
             ],
         },
         Scenario {
@@ -508,4 +531,46 @@ fn an_uptime_going_back_counts_a_reboot() {
     assert_eq!(st.reboots, 1);
     assert_eq!(st.last_reboot, Some(t0() + chrono::Duration::seconds(90)));
     assert_eq!(st.boot, Some(t0() + chrono::Duration::seconds(90)));
+}
+
+#[test]
+fn garbage_uptimes_are_ignored_without_panicking() {
+    let site = SiteId::new("s");
+    let id = EquipmentId::new("n");
+    let th = policy();
+    let cx = Context {
+        site: &site,
+        id: &id,
+        kind: EquipmentKind::Nvr,
+        thresholds: &th,
+        maintenance: &|_| None,
+    };
+    let mut st = EquipmentState::new(t0());
+    for v in [1e20, -5.0, f64::MAX, 1e16, f64::NAN, f64::INFINITY] {
+        let obs = Observation::up().with_metric(Metric::new("device.uptime", v));
+        step(&mut st, Input::Observation(&obs), &cx, t0(), &mut || 1);
+    }
+    assert_eq!(st.boot, None);
+    assert_eq!(st.status, Status::Up);
+}
+
+#[test]
+fn series_per_equipment_are_capped() {
+    let site = SiteId::new("s");
+    let id = EquipmentId::new("n");
+    let th = policy();
+    let cx = Context {
+        site: &site,
+        id: &id,
+        kind: EquipmentKind::Nvr,
+        thresholds: &th,
+        maintenance: &|_| None,
+    };
+    let mut st = EquipmentState::new(t0());
+    for i in 0..500 {
+        let obs = Observation::up()
+            .with_metric(Metric::new("hw.temperature", 40.0).with("sensor", &format!("s{i}")));
+        step(&mut st, Input::Observation(&obs), &cx, t0(), &mut || 1);
+    }
+    assert_eq!(st.series.len(), super::equipment::MAX_SERIES);
 }
