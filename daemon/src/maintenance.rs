@@ -9,7 +9,7 @@ use chrono::{DateTime, Duration as ChronoDuration, NaiveDateTime, TimeZone, Utc}
 use chrono_tz::Tz;
 use rrule::{RRule, RRuleSet, Unvalidated};
 use serde::Serialize;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// Upper bound on the occurrences expanded to answer one question about a recurring window.
@@ -44,7 +44,51 @@ pub struct MaintenanceWindow {
     #[serde(skip)]
     tz: Tz,
     #[serde(skip)]
-    rule: Option<Arc<RRuleSet>>,
+    rule: Option<Arc<Recurrence>>,
+}
+
+/// An expanded recurrence rule, with a cursor so each question expands it from the latest
+/// occurrence already found rather than from its start.
+#[derive(Debug)]
+struct Recurrence {
+    parsed: RRule<Unvalidated>,
+    origin: Arc<RRuleSet>,
+    /// A set rebuilt to start at a known occurrence (the cursor), when the rule has no COUNT.
+    near: Mutex<Option<(DateTime<rrule::Tz>, Arc<RRuleSet>)>>,
+    restartable: bool,
+}
+
+/// How far the cursor must move before the set is rebuilt around it.
+const REBASE_AFTER_DAYS: i64 = 7;
+
+impl Recurrence {
+    /// A set whose expansion starts at or before `at`.
+    fn set_from(&self, at: DateTime<Utc>) -> Arc<RRuleSet> {
+        let near = self.near.lock().unwrap_or_else(|p| p.into_inner());
+        match near.as_ref() {
+            Some((cursor, set)) if cursor.with_timezone(&Utc) <= at => Arc::clone(set),
+            _ => Arc::clone(&self.origin),
+        }
+    }
+
+    /// Records an occurrence found, moving the cursor forward when it went far enough.
+    fn remember(&self, occurrence: DateTime<rrule::Tz>) {
+        if !self.restartable {
+            return;
+        }
+        let mut near = self.near.lock().unwrap_or_else(|p| p.into_inner());
+        let far_enough = match near.as_ref() {
+            Some((cursor, _)) => occurrence - *cursor > chrono::Duration::days(REBASE_AFTER_DAYS),
+            None => occurrence - self.origin_start() > chrono::Duration::days(REBASE_AFTER_DAYS),
+        };
+        if far_enough && let Ok(set) = self.parsed.clone().build(occurrence) {
+            *near = Some((occurrence, Arc::new(set)));
+        }
+    }
+
+    fn origin_start(&self) -> DateTime<rrule::Tz> {
+        *self.origin.get_dt_start()
+    }
 }
 
 impl PartialEq for MaintenanceWindow {
@@ -96,10 +140,20 @@ impl MaintenanceWindow {
                     .map_err(|e: rrule::RRuleError| WindowError::Recurrence(e.to_string()))?;
                 let start_utc = local_to_utc(tz, start);
                 let dt_start = start_utc.with_timezone(&rrule::Tz::Tz(tz));
+                let restartable = parsed
+                    .clone()
+                    .validate(dt_start)
+                    .is_ok_and(|r| r.get_count().is_none());
                 let set = parsed
+                    .clone()
                     .build(dt_start)
                     .map_err(|e| WindowError::Recurrence(e.to_string()))?;
-                Some(Arc::new(set))
+                Some(Arc::new(Recurrence {
+                    parsed,
+                    origin: Arc::new(set),
+                    near: Mutex::new(None),
+                    restartable,
+                }))
             }
         };
         Ok(MaintenanceWindow {
@@ -139,16 +193,18 @@ impl MaintenanceWindow {
                 let end = start + len;
                 (start <= now && now < end).then_some((start, end))
             }
-            Some(set) => {
+            Some(rec) => {
+                let set = rec.set_from(now);
                 let mut current = None;
                 for occ in set.as_ref().into_iter().take(MAX_EXPANSION) {
-                    let start = occ.with_timezone(&Utc);
-                    if start > now {
+                    if occ.with_timezone(&Utc) > now {
                         break;
                     }
-                    current = Some(start);
+                    current = Some(occ);
                 }
-                let start = current?;
+                let occ = current?;
+                rec.remember(occ);
+                let start = occ.with_timezone(&Utc);
                 let end = start + len;
                 (now < end).then_some((start, end))
             }
@@ -170,7 +226,8 @@ impl MaintenanceWindow {
                 let start = local_to_utc(self.tz, self.start);
                 (start > now).then_some(start)
             }
-            Some(set) => set
+            Some(rec) => rec
+                .set_from(now)
                 .as_ref()
                 .into_iter()
                 .take(MAX_EXPANSION)
@@ -326,5 +383,64 @@ mod tests {
         )
         .expect_err("must fail");
         assert!(matches!(err, WindowError::Recurrence(_)));
+    }
+}
+
+#[cfg(test)]
+mod cursor_tests {
+    use super::*;
+    use chrono::NaiveDate;
+
+    #[test]
+    fn a_minutely_window_years_after_its_start_is_still_found() {
+        let start = NaiveDate::from_ymd_opt(2020, 1, 1)
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .expect("date");
+        let w = MaintenanceWindow::new(
+            "ten".into(),
+            Tz::UTC,
+            start,
+            Duration::from_secs(120),
+            Some("FREQ=MINUTELY;INTERVAL=10".into()),
+            None,
+        )
+        .expect("window");
+        // Walk forward in steps, as a running daemon does: the cursor follows.
+        let mut t: DateTime<Utc> = "2020-01-01T00:00:30Z".parse().expect("t");
+        let end: DateTime<Utc> = "2026-06-01T00:00:00Z".parse().expect("t");
+        while t < end {
+            assert!(w.is_active(t), "{t}");
+            t += chrono::Duration::days(20);
+        }
+        // More than 200,000 occurrences after the start.
+        let late: DateTime<Utc> = "2026-06-01T00:01:00Z".parse().expect("t");
+        assert!(w.is_active(late));
+        assert!(!w.is_active(late + chrono::Duration::minutes(2)));
+        assert_eq!(
+            w.next_change(late),
+            Some(late + chrono::Duration::minutes(1))
+        );
+    }
+
+    #[test]
+    fn a_counted_rule_is_never_rebased() {
+        let start = NaiveDate::from_ymd_opt(2026, 1, 4)
+            .and_then(|d| d.and_hms_opt(1, 0, 0))
+            .expect("date");
+        let w = MaintenanceWindow::new(
+            "three".into(),
+            Tz::UTC,
+            start,
+            Duration::from_secs(3600),
+            Some("FREQ=WEEKLY;COUNT=3".into()),
+            None,
+        )
+        .expect("window");
+        assert!(w.is_active("2026-01-18T01:30:00Z".parse().expect("t")));
+        assert!(
+            !w.is_active("2026-01-25T01:30:00Z".parse().expect("t")),
+            "the fourth week is past COUNT"
+        );
+        assert!(!w.is_active("2026-03-01T01:30:00Z".parse().expect("t")));
     }
 }
