@@ -16,6 +16,9 @@ use std::time::SystemTime;
 pub trait Collector: Send + Sync + 'static {
     /// Starts a collection of `equipment`; the future yields its observation.
     fn collect(&self, equipment: &Arc<EquipmentConfig>) -> LocalBoxFuture<'static, Observation>;
+
+    /// Takes the daemon settings of a newly applied config (timeouts, ICMP rounds).
+    fn configure(&self, _settings: &crate::config::DaemonSettings) {}
 }
 
 /// What a scripted equipment does when collected.

@@ -13,7 +13,7 @@ use vigie::clock::Clock;
 use vigie::collector::{Collector, ScriptedCollector};
 use vigie::collectors::NetCollector;
 use vigie::collectors::heartbeat::HeartbeatBook;
-use vigie::collectors::icmp::{PingSettings, Pinger};
+use vigie::collectors::icmp::Pinger;
 use vigie::config::{self, Config};
 use vigie::server::{self, DaemonFile, Options};
 use vigie::store::Store;
@@ -161,7 +161,6 @@ fn run(
         std::net::TcpListener::bind(addr).with_context(|| format!("cannot listen on {addr}"))?;
     let clock = Clock::System;
     let heartbeats = HeartbeatBook::new(clock.now());
-    // Probes give up a little before the daemon's per-probe watchdog.
     let probe_budget = settings.probe_timeout.mul_f64(0.9);
     let collector: Arc<dyn Collector> = match &simulate {
         Some(path) => Arc::new(ScriptedCollector::from_file(path)?),
@@ -170,16 +169,8 @@ fn run(
                 tracing::error!("cannot open an ICMP socket, ICMP probes will report unknown: {e}");
                 e.to_string()
             });
-            let ping = PingSettings {
-                count: settings.ping_count,
-                timeout: settings.ping_timeout,
-                retries: settings.ping_retries,
-                ..PingSettings::default()
-            };
-            Arc::new(
-                NetCollector::new(clock, heartbeats.clone(), probe_budget)
-                    .with_pinger(pinger, ping),
-            )
+            // Budgets follow the config: each applied config reconfigures the collector.
+            Arc::new(NetCollector::new(clock, heartbeats.clone(), probe_budget).with_pinger(pinger))
         }
     };
     let opts = Options {

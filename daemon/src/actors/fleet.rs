@@ -119,6 +119,7 @@ impl Handler<ApplyConfig> for Fleet {
         let new = msg.0;
         let diff = ConfigDiff::between(&self.config, &new);
         self.deps.set_probe_timeout(new.daemon.probe_timeout);
+        self.deps.collector.configure(&new.daemon);
         self.config = Arc::clone(&new);
         self.site_of = new
             .sites

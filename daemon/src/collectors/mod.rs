@@ -16,47 +16,65 @@ use futures::future::LocalBoxFuture;
 use heartbeat::HeartbeatBook;
 use icmp::{PingSettings, Pinger};
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 /// Default RTSP port.
 pub const RTSP_PORT: u16 = 554;
 
-/// Collects equipment over the network with the probes their config lists.
-#[derive(Clone)]
-pub struct NetCollector {
-    clock: Clock,
-    heartbeats: HeartbeatBook,
+/// Time budgets of the probes, from the daemon settings in force.
+#[derive(Debug, Clone, Copy)]
+struct Budget {
     timeout: Duration,
-    cpu: Arc<Mutex<HashMap<EquipmentId, CpuSample>>>,
-    pinger: Result<Pinger, String>,
     ping: PingSettings,
     snmp: snmp::SnmpClient,
 }
 
-impl NetCollector {
-    /// A collector whose probes give up after `timeout`, reading pushed heartbeats from
-    /// `heartbeats`. ICMP is unavailable until [`NetCollector::with_pinger`] is called.
-    pub fn new(clock: Clock, heartbeats: HeartbeatBook, timeout: Duration) -> Self {
-        NetCollector {
-            clock,
-            heartbeats,
+impl Budget {
+    fn new(timeout: Duration, ping: PingSettings) -> Self {
+        Budget {
             timeout,
-            cpu: Arc::default(),
-            pinger: Err("no ICMP socket was opened".into()),
-            ping: PingSettings::default(),
+            ping,
             snmp: snmp::SnmpClient {
                 timeout: timeout / 3,
                 retries: 1,
             },
         }
     }
+}
+
+/// Collects equipment over the network with the probes their config lists.
+#[derive(Clone)]
+pub struct NetCollector {
+    clock: Clock,
+    heartbeats: HeartbeatBook,
+    budget: Arc<RwLock<Budget>>,
+    cpu: Arc<Mutex<HashMap<EquipmentId, CpuSample>>>,
+    pinger: Result<Pinger, String>,
+}
+
+impl NetCollector {
+    /// A collector whose probes give up after `timeout` (until a config sets the budgets),
+    /// reading pushed heartbeats from `heartbeats`. ICMP is unavailable until
+    /// [`NetCollector::with_pinger`] is called.
+    pub fn new(clock: Clock, heartbeats: HeartbeatBook, timeout: Duration) -> Self {
+        NetCollector {
+            clock,
+            heartbeats,
+            budget: Arc::new(RwLock::new(Budget::new(timeout, PingSettings::default()))),
+            cpu: Arc::default(),
+            pinger: Err("no ICMP socket was opened".into()),
+        }
+    }
 
     /// Uses the daemon's pinger (or records why it could not be opened) for ICMP probes.
-    pub fn with_pinger(mut self, pinger: Result<Pinger, String>, settings: PingSettings) -> Self {
+    pub fn with_pinger(mut self, pinger: Result<Pinger, String>) -> Self {
         self.pinger = pinger;
-        self.ping = settings;
         self
+    }
+
+    fn budget(&self) -> Budget {
+        *self.budget.read().unwrap_or_else(|p| p.into_inner())
     }
 
     fn agent(&self, eq: &Arc<EquipmentConfig>) -> LocalBoxFuture<'static, Observation> {
@@ -78,7 +96,7 @@ impl NetCollector {
             }
             _ => None,
         };
-        let timeout = self.timeout;
+        let timeout = self.budget().timeout;
         let recording = eq.recording_service.clone();
         let cpu = Arc::clone(&self.cpu);
         let clock = self.clock;
@@ -124,9 +142,22 @@ fn ready(obs: Observation) -> LocalBoxFuture<'static, Observation> {
 }
 
 impl Collector for NetCollector {
+    fn configure(&self, d: &crate::config::DaemonSettings) {
+        // Probes give up a little before the daemon's per-probe watchdog.
+        let ping = PingSettings {
+            count: d.ping_count,
+            timeout: d.ping_timeout,
+            retries: d.ping_retries,
+            ..PingSettings::default()
+        };
+        *self.budget.write().unwrap_or_else(|p| p.into_inner()) =
+            Budget::new(d.probe_timeout.mul_f64(0.9), ping);
+    }
+
     fn collect(&self, eq: &Arc<EquipmentConfig>) -> LocalBoxFuture<'static, Observation> {
         let address = eq.address.clone().unwrap_or_default();
-        let timeout = self.timeout;
+        let budget = self.budget();
+        let timeout = budget.timeout;
         let mut parts: Vec<(String, LocalBoxFuture<'static, Observation>)> = Vec::new();
         for probe in &eq.probes {
             let a = address.clone();
@@ -141,7 +172,7 @@ impl Collector for NetCollector {
                 Probe::Agent => self.agent(eq),
                 Probe::Heartbeat => ready(self.heartbeats.check(eq, self.clock.now())),
                 Probe::Snmp => {
-                    let (eq, client) = (Arc::clone(eq), self.snmp);
+                    let (eq, client) = (Arc::clone(eq), budget.snmp);
                     Box::pin(async move {
                         snmp::poll(
                             client,
@@ -156,7 +187,7 @@ impl Collector for NetCollector {
                 }
                 Probe::Icmp => match &self.pinger {
                     Ok(p) => {
-                        let (p, settings) = (p.clone(), self.ping);
+                        let (p, settings) = (p.clone(), budget.ping);
                         Box::pin(async move { p.probe(&a, settings).await })
                     }
                     Err(e) => ready(Observation::unknown(&format!("ICMP unavailable: {e}"))),
@@ -233,6 +264,30 @@ pub fn merge(parts: Vec<(String, Observation)>) -> Observation {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_applied_config_sets_the_probe_budgets() {
+        let c = NetCollector::new(
+            Clock::System,
+            HeartbeatBook::new(chrono::Utc::now()),
+            Duration::from_secs(9),
+        );
+        let settings = crate::config::DaemonSettings {
+            probe_timeout: Duration::from_secs(4),
+            ping_count: 5,
+            ping_timeout: Duration::from_millis(500),
+            ping_retries: 0,
+            ..crate::config::DaemonSettings::default()
+        };
+        c.configure(&settings);
+        let b = c.budget();
+        assert_eq!(b.timeout, Duration::from_millis(3600));
+        assert_eq!(
+            (b.ping.count, b.ping.timeout, b.ping.retries),
+            (5, Duration::from_millis(500), 0)
+        );
+        assert_eq!(b.snmp.timeout, Duration::from_millis(1200));
+    }
 
     #[test]
     fn merge_prefers_up_then_down_and_keeps_failures_visible() {
