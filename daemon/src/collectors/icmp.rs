@@ -1,7 +1,7 @@
 //! ICMP echo: availability and round-trip time of every equipment with an address.
 //!
-//! One ICMP socket serves the whole daemon (an unprivileged datagram socket when the system
-//! allows it, else a raw socket). A dedicated thread owns it: it sends the echo requests of
+//! One ICMP socket per address family serves the whole daemon (an unprivileged datagram
+//! socket when the system allows it, else a raw socket). A dedicated thread owns it: it sends the echo requests of
 //! every ping in flight and matches replies by source address and sequence number, so a
 //! fleet of any size costs one socket and one thread, not one per ping.
 
@@ -9,7 +9,7 @@ use crate::observation::{Metric, Observation};
 use socket2::{Domain, Protocol, Socket, Type};
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
@@ -50,7 +50,7 @@ pub struct PingResult {
 }
 
 struct Request {
-    addr: Ipv4Addr,
+    addr: IpAddr,
     settings: PingSettings,
     reply: oneshot::Sender<PingResult>,
 }
@@ -59,7 +59,9 @@ struct Request {
 #[derive(Clone, Debug)]
 pub struct Pinger {
     tx: mpsc::UnboundedSender<Request>,
-    /// Whether the socket is raw (else an unprivileged datagram socket).
+    /// The ICMPv6 socket's channel, or why it could not be opened.
+    tx6: Result<mpsc::UnboundedSender<Request>, String>,
+    /// Whether the IPv4 socket is raw (else an unprivileged datagram socket).
     pub raw: bool,
 }
 
@@ -79,29 +81,33 @@ fn checksum(data: &[u8]) -> u16 {
     !(sum as u16)
 }
 
-/// An ICMP echo request with identifier `ident` and sequence `seq`.
-pub fn echo_request(ident: u16, seq: u16) -> Vec<u8> {
+/// An ICMP echo request with identifier `ident` and sequence `seq` (ICMPv6 when `v6`: its
+/// checksum is left to the kernel, which computes it over the IPv6 pseudo-header).
+pub fn echo_request(ident: u16, seq: u16, v6: bool) -> Vec<u8> {
     let mut p = vec![0u8; 8 + 32];
-    p[0] = 8; // echo request
+    p[0] = if v6 { 128 } else { 8 }; // echo request
     p[4..6].copy_from_slice(&ident.to_be_bytes());
     p[6..8].copy_from_slice(&seq.to_be_bytes());
     for (i, b) in p[8..].iter_mut().enumerate() {
         *b = b"vigie supervision echo request.."[i];
     }
-    let c = checksum(&p);
-    p[2..4].copy_from_slice(&c.to_be_bytes());
+    if !v6 {
+        let c = checksum(&p);
+        p[2..4].copy_from_slice(&c.to_be_bytes());
+    }
     p
 }
 
-/// Reads an echo reply (raw packets start with the IPv4 header): (identifier, sequence).
-pub fn parse_reply(packet: &[u8], raw: bool) -> Option<(u16, u16)> {
-    let icmp = if raw {
+/// Reads an echo reply (raw IPv4 packets start with the IPv4 header): (identifier, sequence).
+pub fn parse_reply(packet: &[u8], raw: bool, v6: bool) -> Option<(u16, u16)> {
+    let reply_type = if v6 { 129 } else { 0 };
+    let icmp = if raw && !v6 {
         let ihl = usize::from(*packet.first()? & 0x0f) * 4;
         packet.get(ihl..)?
     } else {
         packet
     };
-    if icmp.len() < 8 || icmp[0] != 0 || icmp[1] != 0 {
+    if icmp.len() < 8 || icmp[0] != reply_type || icmp[1] != 0 {
         return None;
     }
     Some((
@@ -111,7 +117,7 @@ pub fn parse_reply(packet: &[u8], raw: bool) -> Option<(u16, u16)> {
 }
 
 struct Flight {
-    addr: Ipv4Addr,
+    addr: IpAddr,
     settings: PingSettings,
     to_send: u16,
     sent: u16,
@@ -121,62 +127,32 @@ struct Flight {
 }
 
 impl Pinger {
-    /// Opens the daemon's ICMP socket and starts its thread.
+    /// Opens the daemon's ICMP sockets (IPv4, and IPv6 when the system has it) and starts
+    /// their threads.
     pub fn start() -> std::io::Result<Pinger> {
-        // A datagram ICMP socket when net.ipv4.ping_group_range allows it: the kernel then
-        // delivers only this socket's replies. A raw socket otherwise (root or CAP_NET_RAW).
-        let (socket, raw) = match Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::ICMPV4)) {
-            Ok(s) => (s, false),
-            Err(_) => (
-                Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::ICMPV4))?,
-                true,
-            ),
-        };
-        socket.set_nonblocking(true)?;
-        // Room for the replies of a full sweep; the kernel caps it at net.core.rmem_max.
-        let _ = socket.set_recv_buffer_size(4 * 1024 * 1024);
-        let std_socket: std::net::UdpSocket = socket.into();
-        let (tx, rx) = mpsc::unbounded_channel();
-        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
-        std::thread::Builder::new()
-            .name("vigie-icmp".into())
-            .spawn(move || {
-                let rt = match tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                {
-                    Ok(rt) => rt,
-                    Err(e) => {
-                        let _ = ready_tx.send(Err(e));
-                        return;
-                    }
-                };
-                rt.block_on(async move {
-                    match tokio::net::UdpSocket::from_std(std_socket) {
-                        Ok(sock) => {
-                            let _ = ready_tx.send(Ok(()));
-                            run(sock, raw, rx).await;
-                        }
-                        Err(e) => {
-                            let _ = ready_tx.send(Err(e));
-                        }
-                    }
-                });
-            })?;
-        ready_rx
-            .recv()
-            .map_err(|_| std::io::Error::other("ICMP thread did not start"))??;
-        Ok(Pinger { tx, raw })
+        let (tx, raw) = open(false)?;
+        let tx6 = open(true).map(|(tx, _)| tx).map_err(|e| e.to_string());
+        Ok(Pinger { tx, tx6, raw })
     }
 
     /// Rounds of echo requests to `addr` until one gets a reply, at most `1 + retries`;
     /// `sent` counts the requests of every round.
-    pub async fn ping(&self, addr: Ipv4Addr, settings: PingSettings) -> PingResult {
+    pub async fn ping(&self, addr: IpAddr, settings: PingSettings) -> PingResult {
+        let tx = match (addr, &self.tx6) {
+            (IpAddr::V4(_), _) => &self.tx,
+            (IpAddr::V6(_), Ok(tx)) => tx,
+            (IpAddr::V6(_), Err(e)) => {
+                return PingResult {
+                    sent: 0,
+                    rtts: Vec::new(),
+                    error: Some(format!("no ICMPv6 socket: {e}")),
+                };
+            }
+        };
         let mut sent = 0;
         for _ in 0..=settings.retries {
             let (reply, rx) = oneshot::channel();
-            if self
-                .tx
+            if tx
                 .send(Request {
                     addr,
                     settings,
@@ -207,7 +183,7 @@ impl Pinger {
 
     /// Pings an equipment's address and turns the result into an observation.
     pub async fn probe(&self, address: &str, settings: PingSettings) -> Observation {
-        let addr = match resolve_v4(address).await {
+        let addr = match resolve(address).await {
             Ok(a) => a,
             Err(reason) => return Observation::unknown(&reason),
         };
@@ -227,36 +203,79 @@ impl Pinger {
     }
 }
 
-async fn resolve_v4(address: &str) -> Result<Ipv4Addr, String> {
+async fn resolve(address: &str) -> Result<IpAddr, String> {
     if let Ok(ip) = address.parse::<IpAddr>() {
-        return match ip {
-            IpAddr::V4(v4) => Ok(v4),
-            IpAddr::V6(_) => Err(format!(
-                "ICMP to the IPv6 address {address} is not supported"
-            )),
-        };
+        return Ok(ip);
     }
-    let found = tokio::net::lookup_host((address, 0))
+    let mut found = tokio::net::lookup_host((address, 0))
         .await
         .map_err(|e| format!("cannot resolve {address}: {e}"))?;
     found
-        .filter_map(|a| match a.ip() {
-            IpAddr::V4(v4) => Some(v4),
-            IpAddr::V6(_) => None,
-        })
         .next()
-        .ok_or_else(|| format!("{address} has no IPv4 address"))
+        .map(|a| a.ip())
+        .ok_or_else(|| format!("{address} has no address"))
+}
+
+/// Opens one ICMP socket (datagram when allowed, else raw) and starts its thread.
+fn open(v6: bool) -> std::io::Result<(mpsc::UnboundedSender<Request>, bool)> {
+    let (domain, protocol) = if v6 {
+        (Domain::IPV6, Protocol::ICMPV6)
+    } else {
+        (Domain::IPV4, Protocol::ICMPV4)
+    };
+    // A datagram ICMP socket when net.ipv4.ping_group_range allows it: the kernel then
+    // delivers only this socket's replies. A raw socket otherwise (root or CAP_NET_RAW).
+    let (socket, raw) = match Socket::new(domain, Type::DGRAM, Some(protocol)) {
+        Ok(s) => (s, false),
+        Err(_) => (Socket::new(domain, Type::RAW, Some(protocol))?, true),
+    };
+    socket.set_nonblocking(true)?;
+    // Room for the replies of a full sweep; the kernel caps it at net.core.rmem_max.
+    let _ = socket.set_recv_buffer_size(4 * 1024 * 1024);
+    let std_socket: std::net::UdpSocket = socket.into();
+    let (tx, rx) = mpsc::unbounded_channel();
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
+        .name(if v6 { "vigie-icmp6" } else { "vigie-icmp" }.into())
+        .spawn(move || {
+            let rt = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    let _ = ready_tx.send(Err(e));
+                    return;
+                }
+            };
+            rt.block_on(async move {
+                match tokio::net::UdpSocket::from_std(std_socket) {
+                    Ok(sock) => {
+                        let _ = ready_tx.send(Ok(()));
+                        run(sock, raw, v6, rx).await;
+                    }
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e));
+                    }
+                }
+            });
+        })?;
+    ready_rx
+        .recv()
+        .map_err(|_| std::io::Error::other("ICMP thread did not start"))??;
+    Ok((tx, raw))
 }
 
 /// The pinger thread's state: flights in progress, requests awaiting replies, timed events.
 struct Engine {
     sock: tokio::net::UdpSocket,
     raw: bool,
+    v6: bool,
     ident: u16,
     seq: u16,
     next_flight: u64,
     flights: HashMap<u64, Flight>,
-    pending: HashMap<(Ipv4Addr, u16), (u64, Instant)>,
+    pending: HashMap<(IpAddr, u16), (u64, Instant)>,
     /// (when, flight, is a send): the next request of a flight, or its expiry.
     events: BinaryHeap<Reverse<(Instant, u64, bool)>>,
 }
@@ -283,11 +302,8 @@ impl Engine {
             return;
         };
         self.seq = self.seq.wrapping_add(1);
-        let packet = echo_request(self.ident, self.seq);
-        match self
-            .sock
-            .try_send_to(&packet, SocketAddr::new(IpAddr::V4(f.addr), 0))
-        {
+        let packet = echo_request(self.ident, self.seq, self.v6);
+        match self.sock.try_send_to(&packet, SocketAddr::new(f.addr, 0)) {
             Ok(_) => {
                 f.sent += 1;
                 self.pending.insert((f.addr, self.seq), (id, now));
@@ -324,8 +340,8 @@ impl Engine {
     }
 
     fn received(&mut self, packet: &[u8], from: SocketAddr, now: Instant) {
-        let IpAddr::V4(src) = from.ip() else { return };
-        let Some((ident, seq)) = parse_reply(packet, self.raw) else {
+        let src = from.ip();
+        let Some((ident, seq)) = parse_reply(packet, self.raw, self.v6) else {
             return;
         };
         if self.raw && ident != self.ident {
@@ -362,10 +378,16 @@ impl Engine {
     }
 }
 
-async fn run(sock: tokio::net::UdpSocket, raw: bool, mut rx: mpsc::UnboundedReceiver<Request>) {
+async fn run(
+    sock: tokio::net::UdpSocket,
+    raw: bool,
+    v6: bool,
+    mut rx: mpsc::UnboundedReceiver<Request>,
+) {
     let mut e = Engine {
         sock,
         raw,
+        v6,
         ident: (std::process::id() & 0xffff) as u16,
         seq: 0,
         next_flight: 0,
@@ -414,17 +436,21 @@ mod tests {
 
     #[test]
     fn echo_requests_carry_a_valid_checksum_and_replies_are_read() {
-        let p = echo_request(0x1234, 7);
+        let p = echo_request(0x1234, 7, false);
         assert_eq!(checksum(&p), 0, "a packet with its checksum sums to zero");
         let mut reply = p.clone();
         reply[0] = 0;
-        assert_eq!(parse_reply(&reply, false), Some((0x1234, 7)));
+        assert_eq!(parse_reply(&reply, false, false), Some((0x1234, 7)));
         let mut with_ip = vec![0x45u8; 1];
         with_ip.extend_from_slice(&[0u8; 19]);
         with_ip.extend_from_slice(&reply);
-        assert_eq!(parse_reply(&with_ip, true), Some((0x1234, 7)));
-        assert_eq!(parse_reply(&p, false), None, "a request is not a reply");
-        assert_eq!(parse_reply(&[0, 0, 1], false), None);
-        assert_eq!(parse_reply(&[0x4f], true), None);
+        assert_eq!(parse_reply(&with_ip, true, false), Some((0x1234, 7)));
+        assert_eq!(
+            parse_reply(&p, false, false),
+            None,
+            "a request is not a reply"
+        );
+        assert_eq!(parse_reply(&[0, 0, 1], false, false), None);
+        assert_eq!(parse_reply(&[0x4f], true, false), None);
     }
 }
