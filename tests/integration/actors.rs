@@ -356,3 +356,68 @@ async fn restart_on_the_same_data_restores_alerts_acknowledgements_and_offline_t
     let next = bed.live().pop().expect("new alert");
     assert!(next.id > alert.id);
 }
+
+#[actix_rt::test]
+async fn an_equipment_moved_to_another_site_keeps_its_state_and_alerts() {
+    let main = main_file("[thresholds]\ndisk = { for = \"0s\" }\n");
+    let with_nvr = |extra: bool| {
+        let mut s = site_head("UTC", "0") + &equipment("a-sw", "switch", None);
+        if extra {
+            s.push_str(&equipment("nvr-9", "nvr", None));
+        }
+        s
+    };
+    let site_b = |extra: bool| {
+        let mut s = site_head("UTC", "0") + &equipment("b-sw", "switch", None);
+        if extra {
+            s.push_str(&equipment("nvr-9", "nvr", None));
+        }
+        s
+    };
+    let bed = Fleetbed::start(
+        config(&main, &[("a", &with_nvr(true)), ("b", &site_b(false))]),
+        "2026-06-01T08:00:00Z",
+    )
+    .await;
+    bed.sim.answer(
+        "nvr-9",
+        Observation::up().with_metric(
+            Metric::new("system.filesystem.utilization", 0.97).with("mountpoint", "/"),
+        ),
+    );
+    bed.minutes(2).await;
+    let alert = bed.live().pop().expect("disk alert");
+    let before = bed.equipment("nvr-9").await.expect("nvr-9");
+    assert_eq!(before.site, "a");
+    // Move nvr-9 from site a to site b.
+    bed.apply(config(
+        &main,
+        &[("a", &with_nvr(false)), ("b", &site_b(true))],
+    ))
+    .await;
+    bed.minutes(2).await;
+    let after = bed.equipment("nvr-9").await.expect("nvr-9");
+    assert_eq!(after.site, "b");
+    assert_eq!(after.summary.since, before.summary.since, "live state kept");
+    let live = bed.live();
+    assert_eq!(live.len(), 1, "{:?}", bed.live_rules());
+    assert_eq!(
+        live[0].id, alert.id,
+        "the same alert, not closed and reopened"
+    );
+    assert_eq!(live[0].site.as_str(), "b");
+    // Operators act on it where it now lives.
+    let acked = bed
+        .fleet
+        .send(AlertCommand {
+            id: alert.id,
+            action: AlertAction::Acknowledge {
+                by: "marie".into(),
+                note: None,
+            },
+        })
+        .await
+        .expect("mailbox")
+        .expect("ack");
+    assert_eq!(acked.state, AlertState::Acknowledged);
+}

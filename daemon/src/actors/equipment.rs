@@ -355,3 +355,20 @@ impl Handler<StopEquipment> for Equipment {
         ctx.stop();
     }
 }
+
+/// Gives the live state away (the equipment moves to another site) and stops.
+#[derive(Message)]
+#[rtype(result = "EquipmentState")]
+pub struct TakeState;
+
+impl Handler<TakeState> for Equipment {
+    type Result = MessageResult<TakeState>;
+
+    fn handle(&mut self, _: TakeState, ctx: &mut Self::Context) -> Self::Result {
+        ctx.stop();
+        MessageResult(std::mem::replace(
+            &mut self.state,
+            EquipmentState::new(self.deps.clock.now()),
+        ))
+    }
+}

@@ -3,7 +3,7 @@
 
 use super::Deps;
 use super::site::{
-    AlertAction, EquipmentDetailQuery, OwnerAction, RetireSite, Site, SiteDetailQuery,
+    AlertAction, EquipmentDetailQuery, OwnerAction, Release, RetireSite, Site, SiteDetailQuery,
     SiteSummaryQuery, StopSite, UpdateSite,
 };
 use crate::alert::{ActionError, Alert};
@@ -112,11 +112,10 @@ impl Actor for Fleet {
 #[rtype(result = "ConfigDiff")]
 pub struct ApplyConfig(pub Arc<Config>);
 
-impl Handler<ApplyConfig> for Fleet {
-    type Result = MessageResult<ApplyConfig>;
-
-    fn handle(&mut self, msg: ApplyConfig, _: &mut Self::Context) -> Self::Result {
-        let new = msg.0;
+impl Fleet {
+    /// Applies a config once the state of equipment moving between sites has been taken
+    /// from their old site.
+    fn apply(&mut self, new: Arc<Config>, moved: Vec<(EquipmentId, EquipmentState)>) -> ConfigDiff {
         let diff = ConfigDiff::between(&self.config, &new);
         self.deps.set_probe_timeout(new.daemon.probe_timeout);
         self.deps.collector.configure(&new.daemon);
@@ -131,9 +130,30 @@ impl Handler<ApplyConfig> for Fleet {
                 addr.do_send(RetireSite);
             }
         }
+        // State of equipment that moved between sites goes with them.
+        let mut handed: HashMap<SiteId, HashMap<EquipmentId, EquipmentState>> = HashMap::new();
+        for (id, mut state) in moved {
+            let Some(site) = self.site_of.get(&id).cloned() else {
+                continue;
+            };
+            for a in &mut state.alerts {
+                a.site = site.clone();
+                self.deps.store.put_alert(a);
+            }
+            self.deps.restore(&state.alerts);
+            if diff.to_add.contains(&site) {
+                self.restored_equipment.insert(id, state);
+            } else {
+                handed.entry(site).or_default().insert(id, state);
+            }
+        }
         for id in &diff.to_change {
             if let (Some(addr), Some(cfg)) = (self.sites.get(id), new.sites.get(id)) {
-                addr.do_send(UpdateSite(Arc::clone(cfg)));
+                let restore = handed.remove(id).unwrap_or_default();
+                addr.do_send(UpdateSite {
+                    cfg: Arc::clone(cfg),
+                    restore,
+                });
             }
         }
         for id in &diff.to_add {
@@ -157,7 +177,45 @@ impl Handler<ApplyConfig> for Fleet {
             removed = diff.to_remove.len(),
             "config applied"
         );
-        MessageResult(diff)
+        diff
+    }
+}
+
+impl Handler<ApplyConfig> for Fleet {
+    type Result = AtomicResponse<Self, ConfigDiff>;
+
+    fn handle(&mut self, msg: ApplyConfig, _: &mut Self::Context) -> Self::Result {
+        let new = msg.0;
+        // Equipment moving to another site keep their live state: their old site releases it
+        // first. The fleet handles nothing else meanwhile.
+        let mut releases: BTreeMap<SiteId, Vec<EquipmentId>> = BTreeMap::new();
+        for site in new.sites.values() {
+            for id in site.equipment.keys() {
+                if let Some(old) = self.site_of.get(id)
+                    && *old != site.id
+                    && self.sites.contains_key(old)
+                {
+                    releases.entry(old.clone()).or_default().push(id.clone());
+                }
+            }
+        }
+        let asks: Vec<_> = releases
+            .into_iter()
+            .filter_map(|(site, ids)| self.sites.get(&site).map(|a| a.send(Release(ids))))
+            .collect();
+        let taken = async move {
+            futures::future::join_all(asks)
+                .await
+                .into_iter()
+                .filter_map(Result::ok)
+                .flatten()
+                .collect::<Vec<_>>()
+        };
+        AtomicResponse::new(Box::pin(
+            taken
+                .into_actor(self)
+                .map(move |moved, act, _| act.apply(new, moved)),
+        ))
     }
 }
 
@@ -283,7 +341,12 @@ impl Handler<AlertCommand> for Fleet {
         let Some(alert) = self.deps.book.get(id) else {
             return Box::pin(std::future::ready(Err(ActionError::NotFound(id))));
         };
-        let Some(site) = self.sites.get(&alert.site) else {
+        // The equipment's current site (it may have moved since the alert opened).
+        let site_id = match &alert.owner {
+            crate::alert::Owner::Equipment(eq) => self.site_of.get(eq).unwrap_or(&alert.site),
+            crate::alert::Owner::Site(s) => s,
+        };
+        let Some(site) = self.sites.get(site_id) else {
             return Box::pin(std::future::ready(Err(ActionError::NotFound(id))));
         };
         let fut = site.send(OwnerAction {

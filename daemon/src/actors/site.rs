@@ -269,13 +269,19 @@ impl Handler<StatusReport> for Site {
 /// their live state.
 #[derive(Message)]
 #[rtype(result = "()")]
-pub struct UpdateSite(pub Arc<SiteConfig>);
+pub struct UpdateSite {
+    /// The site's new config.
+    pub cfg: Arc<SiteConfig>,
+    /// Live state of equipment moved here from another site.
+    pub restore: HashMap<EquipmentId, EquipmentState>,
+}
 
 impl Handler<UpdateSite> for Site {
     type Result = ();
 
     fn handle(&mut self, msg: UpdateSite, ctx: &mut Self::Context) {
-        let new = msg.0;
+        let new = msg.cfg;
+        self.restore.extend(msg.restore);
         let diff = SiteDiff::between(&self.cfg, &new);
         let windows_changed = self.cfg.maintenance != new.maintenance;
         self.cfg = Arc::clone(&new);
@@ -499,6 +505,37 @@ impl Handler<StopSite> for Site {
         // Answered once every equipment actor has stopped: nothing writes after the store closes.
         Box::pin(async move {
             let _ = futures::future::join_all(stops).await;
+        })
+    }
+}
+
+/// Hands over the state of equipment moving to another site: their actors stop without
+/// closing alerts or deleting snapshots.
+#[derive(Message)]
+#[rtype(result = "Vec<(EquipmentId, EquipmentState)>")]
+pub struct Release(pub Vec<EquipmentId>);
+
+impl Handler<Release> for Site {
+    type Result = ResponseFuture<Vec<(EquipmentId, EquipmentState)>>;
+
+    fn handle(&mut self, msg: Release, _: &mut Self::Context) -> Self::Result {
+        let asks: Vec<_> = msg
+            .0
+            .into_iter()
+            .filter_map(|id| {
+                self.members
+                    .remove(&id)
+                    .map(|m| (id, m.addr.send(super::equipment::TakeState)))
+            })
+            .collect();
+        Box::pin(async move {
+            let mut out = Vec::new();
+            for (id, ask) in asks {
+                if let Ok(state) = ask.await {
+                    out.push((id, state));
+                }
+            }
+            out
         })
     }
 }
