@@ -145,7 +145,7 @@ fn main() {
         t.elapsed().as_secs_f64()
     );
 
-    let sim = ScriptedCollector::new(Observation::up());
+    let sim = ScriptedCollector::new(Observation::up()).without_call_log();
     for s in 0..sites {
         sim.answer(
             &format!("s{s}-e1"),
@@ -176,11 +176,18 @@ fn main() {
         let fleet = Fleet::new(deps, restored, Vec::new()).start();
         fleet.send(ApplyConfig(Arc::clone(&cfg))).await.expect("apply");
         let _ = fleet.send(FleetQuery).await;
+        let started = live_heap();
         // One full cycle so every actor has collected and holds its state.
         tokio::time::sleep_until(tokio::time::Instant::now() + Duration::from_secs(61)).await;
-        store.flush().await.expect("flush");
+        // Let the store's writer thread drain its queue without letting virtual time move
+        // (a blocking wait does not advance paused tokio time), so nothing is in flight.
+        std::thread::sleep(Duration::from_millis(500));
         let rss1 = rss();
         let heap1 = live_heap();
+        println!(
+            "memory: {:.0} bytes per equipment once started, before any collection",
+            (started - heap0) as f64 / total as f64
+        );
         println!(
             "memory: {:.0} bytes of live heap per equipment (actor, state, mailbox, timers, site view; config excluded); RSS +{:.0} bytes per equipment",
             (heap1 - heap0) as f64 / total as f64,

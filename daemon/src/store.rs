@@ -30,6 +30,9 @@ pub const SCHEMA_VERSION: u32 = 1;
 /// File name of the database inside the data directory.
 pub const DB_FILE: &str = "vigie.redb";
 
+/// Page cache of the database (redb's default is 1 GiB).
+const CACHE_BYTES: usize = 32 * 1024 * 1024;
+
 /// How long the writer waits for more writes before committing a batch.
 const LINGER: Duration = Duration::from_millis(5);
 /// Oldest a batch may get before it is committed, however busy the writer is.
@@ -258,7 +261,11 @@ impl Store {
             detail: format!("cannot create the data directory: {e}"),
         })?;
         let path = data_dir.join(DB_FILE);
-        let db = Database::create(&path).map_err(|e| open_error(&path, e))?;
+        // A bounded page cache: the daemon's memory follows its work, not the file's size.
+        let db = Database::builder()
+            .set_cache_size(CACHE_BYTES)
+            .create(&path)
+            .map_err(|e| open_error(&path, e))?;
         let restored = read_all(&db, &path)?;
         init(&db)?;
         let (tx, rx) = channel();

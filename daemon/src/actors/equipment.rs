@@ -323,7 +323,9 @@ impl Handler<EquipmentQuery> for Equipment {
             series: self.state.series.clone(),
             facts: self.state.facts.clone(),
             reboots: self.state.reboots,
-            last_reboot: self.state.last_reboot,
+            last_reboot: (self.state.reboots > 0)
+                .then_some(self.state.boot)
+                .flatten(),
             alerts: self.state.alerts.clone(),
             collections: self.collections,
             restarts: self.restarts,

@@ -20,7 +20,6 @@ use tokio::sync::watch;
 pub struct Fleet {
     config: Arc<Config>,
     sites: BTreeMap<SiteId, Addr<Site>>,
-    site_of: HashMap<EquipmentId, SiteId>,
     deps: Arc<Deps>,
     restored_equipment: HashMap<EquipmentId, EquipmentState>,
     restored_sites: HashMap<SiteId, SiteSnapshot>,
@@ -46,7 +45,6 @@ impl Fleet {
         Fleet {
             config: Arc::new(Config::default()),
             sites: BTreeMap::new(),
-            site_of: HashMap::new(),
             deps,
             restored_equipment: restored.equipment,
             restored_sites: restored.sites,
@@ -85,6 +83,15 @@ impl Fleet {
 }
 
 impl Fleet {
+    /// The site an equipment belongs to in the config in force.
+    fn site_of(&self, id: &EquipmentId) -> Option<&SiteId> {
+        self.config
+            .sites
+            .values()
+            .find(|s| s.equipment.contains_key(id))
+            .map(|s| &s.id)
+    }
+
     /// Saved state of equipment and sites removed from the config while the daemon was
     /// stopped: their alerts are closed as removed and their snapshots deleted.
     fn forget_unconfigured(&mut self) {
@@ -120,11 +127,6 @@ impl Fleet {
         self.deps.set_probe_timeout(new.daemon.probe_timeout);
         self.deps.collector.configure(&new.daemon);
         self.config = Arc::clone(&new);
-        self.site_of = new
-            .sites
-            .values()
-            .flat_map(|s| s.equipment.keys().map(move |e| (e.clone(), s.id.clone())))
-            .collect();
         for id in &diff.to_remove {
             if let Some(addr) = self.sites.remove(id) {
                 addr.do_send(RetireSite);
@@ -133,7 +135,7 @@ impl Fleet {
         // State of equipment that moved between sites goes with them.
         let mut handed: HashMap<SiteId, HashMap<EquipmentId, EquipmentState>> = HashMap::new();
         for (id, mut state) in moved {
-            let Some(site) = self.site_of.get(&id).cloned() else {
+            let Some(site) = self.site_of(&id).cloned() else {
                 continue;
             };
             for a in &mut state.alerts {
@@ -188,14 +190,25 @@ impl Handler<ApplyConfig> for Fleet {
         let new = msg.0;
         // Equipment moving to another site keep their live state: their old site releases it
         // first. The fleet handles nothing else meanwhile.
-        let mut releases: BTreeMap<SiteId, Vec<EquipmentId>> = BTreeMap::new();
-        for site in new.sites.values() {
-            for id in site.equipment.keys() {
-                if let Some(old) = self.site_of.get(id)
-                    && *old != site.id
-                    && self.sites.contains_key(old)
+        // Equipment no longer in their old site (usually few), then those found elsewhere.
+        let mut gone: HashMap<EquipmentId, SiteId> = HashMap::new();
+        for old in self.config.sites.values() {
+            let kept = new.sites.get(&old.id);
+            for id in old.equipment.keys() {
+                if !kept.is_some_and(|k| k.equipment.contains_key(id))
+                    && self.sites.contains_key(&old.id)
                 {
-                    releases.entry(old.clone()).or_default().push(id.clone());
+                    gone.insert(id.clone(), old.id.clone());
+                }
+            }
+        }
+        let mut releases: BTreeMap<SiteId, Vec<EquipmentId>> = BTreeMap::new();
+        if !gone.is_empty() {
+            for site in new.sites.values() {
+                for id in site.equipment.keys() {
+                    if let Some(old) = gone.get(id) {
+                        releases.entry(old.clone()).or_default().push(id.clone());
+                    }
                 }
             }
         }
@@ -312,7 +325,7 @@ impl Handler<EquipmentLookup> for Fleet {
     type Result = ResponseFuture<Option<EquipmentDetail>>;
 
     fn handle(&mut self, msg: EquipmentLookup, _: &mut Self::Context) -> Self::Result {
-        let site = self.site_of.get(&msg.0).and_then(|s| self.sites.get(s));
+        let site = self.site_of(&msg.0).and_then(|s| self.sites.get(s));
         match site {
             Some(addr) => {
                 let fut = addr.send(EquipmentDetailQuery(msg.0));
@@ -343,7 +356,7 @@ impl Handler<AlertCommand> for Fleet {
         };
         // The equipment's current site (it may have moved since the alert opened).
         let site_id = match &alert.owner {
-            crate::alert::Owner::Equipment(eq) => self.site_of.get(eq).unwrap_or(&alert.site),
+            crate::alert::Owner::Equipment(eq) => self.site_of(eq).unwrap_or(&alert.site),
             crate::alert::Owner::Site(s) => s,
         };
         let Some(site) = self.sites.get(site_id) else {
@@ -397,7 +410,7 @@ impl Handler<EquipmentConfigQuery> for Fleet {
     type Result = Option<Arc<crate::config::EquipmentConfig>>;
 
     fn handle(&mut self, msg: EquipmentConfigQuery, _: &mut Self::Context) -> Self::Result {
-        let site = self.site_of.get(&msg.0)?;
+        let site = self.site_of(&msg.0)?;
         self.config.sites.get(site)?.equipment.get(&msg.0).cloned()
     }
 }

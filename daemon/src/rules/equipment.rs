@@ -87,12 +87,10 @@ pub struct EquipmentState {
     /// Facts reported by the probe (serial, firmware, boot id).
     #[serde(default)]
     pub facts: Vec<(String, String)>,
-    /// When the equipment booted, from its `device.uptime`, to detect restarts.
+    /// When the equipment booted, from its `device.uptime`, to detect restarts (after a
+    /// detected restart, it is when that restart happened).
     #[serde(default)]
     pub boot: Option<DateTime<Utc>>,
-    /// When the equipment last restarted (its uptime went back).
-    #[serde(default)]
-    pub last_reboot: Option<DateTime<Utc>>,
     /// Restarts detected since it is supervised (a weak signal of a coming failure).
     #[serde(default)]
     pub reboots: u32,
@@ -115,7 +113,6 @@ impl EquipmentState {
             series: Vec::new(),
             facts: Vec::new(),
             boot: None,
-            last_reboot: None,
             reboots: 0,
             alerts: Vec::new(),
         }
@@ -279,7 +276,6 @@ fn apply_metrics(
             match state.boot {
                 Some(prev) if boot > prev + jitter => {
                     state.reboots += 1;
-                    state.last_reboot = Some(boot);
                     state.boot = Some(boot);
                 }
                 Some(prev) if boot + jitter >= prev => {}
