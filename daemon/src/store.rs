@@ -23,6 +23,7 @@ const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 const EQUIPMENT: TableDefinition<&str, &[u8]> = TableDefinition::new("equipment");
 const SITES: TableDefinition<&str, &[u8]> = TableDefinition::new("sites");
 const ALERTS: TableDefinition<u64, &[u8]> = TableDefinition::new("alerts");
+/// Status changes by (equipment, unix time in microseconds).
 const TRANSITIONS: TableDefinition<(&str, i64), &[u8]> = TableDefinition::new("transitions");
 
 /// Version of the data layout written by this build.
@@ -334,7 +335,7 @@ impl Store {
             let (k, v) = row.map_err(db_err)?;
             let (_, at) = k.value();
             if let (Some(at), Ok(t)) = (
-                DateTime::from_timestamp_millis(at),
+                DateTime::from_timestamp_micros(at),
                 serde_json::from_slice(v.value()),
             ) {
                 out.push((at, t));
@@ -413,7 +414,7 @@ impl Store {
         match serde_json::to_vec(&Transition { status, reason }) {
             Ok(v) => self.send(Op::Transition {
                 id: id.to_string(),
-                at: at.timestamp_millis(),
+                at: at.timestamp_micros(),
                 value: v,
             }),
             Err(e) => tracing::error!(equipment = %id, "cannot encode transition: {e}"),

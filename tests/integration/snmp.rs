@@ -36,6 +36,14 @@ impl Snmpd {
             "rocommunity vigie-test 127.0.0.1\n\
              createUser vigieuser SHA \"authpass123\" AES \"privpass123\"\n\
              rouser vigieuser priv\n\
+             createUser umd5 MD5 \"authpass123\" DES \"privpass123\"\n\
+             rouser umd5 priv\n\
+             createUser usha256 SHA-256 \"authpass123\" AES-256 \"privpass123\"\n\
+             rouser usha256 priv\n\
+             createUser usha512 SHA-512 \"authpass123\" AES \"privpass123\"\n\
+             rouser usha512 priv\n\
+             createUser uauthonly SHA \"authpass123\"\n\
+             rouser uauthonly auth\n\
              disk / 10%\n\
              proc snmpd\n\
              proc nx-mediaserver\n\
@@ -197,6 +205,33 @@ async fn snmp_v2c_v3_walks_and_failures_against_a_real_snmpd() {
     let o = c.collect(&v3(&auth)).await;
     assert_eq!(o.status, ProbeStatus::Up, "{}", reason(&o));
     assert!(value(&o, "device.uptime", None).is_some());
+
+    // The other authentication and privacy protocols, and authNoPriv.
+    for (user, auth_proto, priv_proto) in [
+        ("umd5", "md5", "des"),
+        ("usha256", "sha256", "aes256"),
+        ("usha512", "sha512", "aes"),
+        ("uauthonly", "sha", "none"),
+    ] {
+        let eq = equipment_with(
+            &format!(
+                "credentials = \"{user}\"\nsnmp = {{ version = \"v3\", port = {}, auth = \"{auth_proto}\", privacy = \"{priv_proto}\" }}\n",
+                agent.port
+            ),
+            &format!(
+                "[credentials.{user}]\nusername = \"{user}\"\npassword_file = \"{auth_file}\"\nprivacy_password_file = \"{privacy_file}\"\n",
+                auth_file = auth,
+                privacy_file = privacy
+            ),
+        );
+        let o = c.collect(&eq).await;
+        assert_eq!(
+            o.status,
+            ProbeStatus::Up,
+            "{user} {auth_proto}/{priv_proto}: {}",
+            reason(&o)
+        );
+    }
 
     // Wrong v3 password: reported as an authentication failure, not a timeout.
     let wrong = secret(dir.path(), "wrong", "not-the-password");

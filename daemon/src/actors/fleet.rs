@@ -124,6 +124,15 @@ impl Fleet {
     /// from their old site.
     fn apply(&mut self, new: Arc<Config>, moved: Vec<(EquipmentId, EquipmentState)>) -> ConfigDiff {
         let diff = ConfigDiff::between(&self.config, &new);
+        let (before, after) = (&self.config.daemon, &new.daemon);
+        if *self.generation.borrow() > 0
+            && (before.listen != after.listen
+                || before.max_probes_in_flight != after.max_probes_in_flight)
+        {
+            tracing::warn!(
+                "[daemon] listen and max_probes_in_flight take effect at the next restart"
+            );
+        }
         self.deps.set_probe_timeout(new.daemon.probe_timeout);
         self.deps.collector.configure(&new.daemon);
         self.config = Arc::clone(&new);
