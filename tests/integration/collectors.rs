@@ -102,6 +102,17 @@ async fn tcp_and_rtsp_heartbeats_tell_up_down_and_garbage_apart() {
     );
 }
 
+/// The daemon in-process on port 0 with the real network collectors.
+async fn start_with_network_collectors(cfg: &Path, data: &Path) -> server::Daemon {
+    let clock = Clock::System;
+    let heartbeats = HeartbeatBook::new(clock.now());
+    let mut opts = options(cfg, data, &vigie::collector::ScriptedCollector::default());
+    opts.collector = Arc::new(NetCollector::new(clock, heartbeats.clone(), T));
+    opts.heartbeats = heartbeats;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    server::start(opts, listener).await.expect("start")
+}
+
 fn agent_equipment(url: &str, recording: Option<&str>) -> Arc<EquipmentConfig> {
     let mut site = site_head("UTC", "0");
     site.push_str(&format!(
@@ -277,17 +288,7 @@ async fn pushed_heartbeats_keep_an_equipment_up_and_their_absence_brings_it_down
         + "\n[[equipment]]\nid = \"beacon\"\nkind = \"encoder\"\nprobes = [\"heartbeat\"]\ncredentials = \"beacon\"\nheartbeat_within = \"2s\"\n"
         + &equipment("cam", "camera", None);
     std::fs::write(cfg.path().join("sites/s.toml"), site).expect("write");
-    let clock = Clock::System;
-    let heartbeats = HeartbeatBook::new(clock.now());
-    let mut opts = options(
-        cfg.path(),
-        data.path(),
-        &vigie::collector::ScriptedCollector::default(),
-    );
-    opts.collector = Arc::new(NetCollector::new(clock, heartbeats.clone(), T));
-    opts.heartbeats = heartbeats;
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let d = server::start(opts, listener).await.expect("start");
+    let d = start_with_network_collectors(cfg.path(), data.path()).await;
     wait_status(&d, "one site", |s| s.sites.len() == 1).await;
     let base = format!("http://{}/api/v1/heartbeat", d.api_addr);
     let post = move |path: &str, token: Option<&str>, body: &str| {
@@ -504,17 +505,7 @@ async fn r7_recording_stopped_is_raised_from_a_real_agent_through_the_daemon() {
             exporter.url
         );
     std::fs::write(cfg.path().join("sites/s.toml"), site).expect("write");
-    let clock = Clock::System;
-    let heartbeats = HeartbeatBook::new(clock.now());
-    let mut opts = options(
-        cfg.path(),
-        data.path(),
-        &vigie::collector::ScriptedCollector::default(),
-    );
-    opts.collector = Arc::new(NetCollector::new(clock, heartbeats.clone(), T));
-    opts.heartbeats = heartbeats;
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let d = server::start(opts, listener).await.expect("start");
+    let d = start_with_network_collectors(cfg.path(), data.path()).await;
     let api = format!("http://{}", d.api_addr);
     let alert = tokio::task::spawn_blocking(move || {
         let client = vigie::client::ApiClient::new(&api);

@@ -381,11 +381,9 @@ fn maintenance_suppression_flags_notifications() {
     );
 }
 
-#[test]
-fn next_deadline_points_at_the_for_expiry() {
-    let site = SiteId::new("s");
-    let id = EquipmentId::new("n");
-    let th = policy();
+/// One step of an NVR with the policy thresholds and no maintenance.
+fn nvr_step(st: &mut EquipmentState, input: Input<'_>, now: DateTime<Utc>) -> Outcome {
+    let (site, id, th) = (SiteId::new("s"), EquipmentId::new("n"), policy());
     let cx = Context {
         site: &site,
         id: &id,
@@ -393,9 +391,14 @@ fn next_deadline_points_at_the_for_expiry() {
         thresholds: &th,
         maintenance: &|_| None,
     };
+    step(st, input, &cx, now, &mut || 1)
+}
+
+#[test]
+fn next_deadline_points_at_the_for_expiry() {
     let mut st = EquipmentState::new(t0());
     let obs = Observation::up().with_metric(Metric::new("hw.temperature", 75.0));
-    let out = step(&mut st, Input::Observation(&obs), &cx, t0(), &mut || 1);
+    let out = nvr_step(&mut st, Input::Observation(&obs), t0());
     assert_eq!(out.next_deadline, Some(t0() + chrono::Duration::minutes(2)));
 }
 
@@ -507,25 +510,13 @@ fn parents_cut_off_when_offline() {
 
 #[test]
 fn an_uptime_going_back_counts_a_reboot() {
-    let site = SiteId::new("s");
-    let id = EquipmentId::new("n");
-    let th = policy();
-    let cx = Context {
-        site: &site,
-        id: &id,
-        kind: EquipmentKind::Nvr,
-        thresholds: &th,
-        maintenance: &|_| None,
-    };
     let mut st = EquipmentState::new(t0());
     for (secs, uptime) in [(0, 5000.0), (60, 5060.0), (120, 30.0), (180, 90.0)] {
         let obs = Observation::up().with_metric(Metric::new("device.uptime", uptime));
-        step(
+        nvr_step(
             &mut st,
             Input::Observation(&obs),
-            &cx,
             t0() + chrono::Duration::seconds(secs),
-            &mut || 1,
         );
     }
     assert_eq!(st.reboots, 1);
@@ -534,20 +525,10 @@ fn an_uptime_going_back_counts_a_reboot() {
 
 #[test]
 fn garbage_uptimes_are_ignored_without_panicking() {
-    let site = SiteId::new("s");
-    let id = EquipmentId::new("n");
-    let th = policy();
-    let cx = Context {
-        site: &site,
-        id: &id,
-        kind: EquipmentKind::Nvr,
-        thresholds: &th,
-        maintenance: &|_| None,
-    };
     let mut st = EquipmentState::new(t0());
     for v in [1e20, -5.0, f64::MAX, 1e16, f64::NAN, f64::INFINITY] {
         let obs = Observation::up().with_metric(Metric::new("device.uptime", v));
-        step(&mut st, Input::Observation(&obs), &cx, t0(), &mut || 1);
+        nvr_step(&mut st, Input::Observation(&obs), t0());
     }
     assert_eq!(st.boot, None);
     assert_eq!(st.status, Status::Up);
@@ -555,21 +536,11 @@ fn garbage_uptimes_are_ignored_without_panicking() {
 
 #[test]
 fn series_per_equipment_are_capped() {
-    let site = SiteId::new("s");
-    let id = EquipmentId::new("n");
-    let th = policy();
-    let cx = Context {
-        site: &site,
-        id: &id,
-        kind: EquipmentKind::Nvr,
-        thresholds: &th,
-        maintenance: &|_| None,
-    };
     let mut st = EquipmentState::new(t0());
     for i in 0..500 {
         let obs = Observation::up()
             .with_metric(Metric::new("hw.temperature", 40.0).with("sensor", &format!("s{i}")));
-        step(&mut st, Input::Observation(&obs), &cx, t0(), &mut || 1);
+        nvr_step(&mut st, Input::Observation(&obs), t0());
     }
     assert_eq!(st.series.len(), super::equipment::MAX_SERIES);
 }
