@@ -31,7 +31,12 @@ fn reason(o: &Observation) -> String {
 
 /// Accepts one connection, reads the request head and writes `answer`.
 async fn answer_once(answer: Vec<u8>) -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    answer_once_on("127.0.0.1:0", answer).await
+}
+
+/// Accepts one connection on `bind`, reads the request head and writes `answer`.
+async fn answer_once_on(bind: &str, answer: Vec<u8>) -> u16 {
+    let listener = TcpListener::bind(bind).await.expect("bind");
     let port = listener.local_addr().expect("addr").port();
     actix_rt::spawn(async move {
         if let Ok((mut s, _)) = listener.accept().await {
@@ -95,6 +100,11 @@ async fn tcp_and_rtsp_heartbeats_tell_up_down_and_garbage_apart() {
         });
         port
     };
+    // The same over IPv6.
+    let v6 = answer_once_on("[::1]:0", b"RTSP/1.0 200 OK\r\nCSeq: 1\r\n\r\n".to_vec()).await;
+    assert_eq!(reason(&tcp::rtsp_probe("::1", v6, T).await), "up");
+    let v6 = answer_once_on("[::1]:0", Vec::new()).await;
+    assert_eq!(reason(&tcp::tcp_probe("::1", v6, T).await), "up");
     let o = tcp::rtsp_probe("127.0.0.1", silent, Duration::from_millis(300)).await;
     assert_eq!(
         reason(&o),
@@ -263,6 +273,78 @@ async fn agents_answering_garbage_or_refusing_credentials_are_reported_as_such()
             "expected {expected:?} in {r:?}"
         );
     }
+    // An agent behind Basic authentication: the equipment's credentials are sent.
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    actix_rt::spawn(async move {
+        for _ in 0..2 {
+            let Ok((mut s, _)) = listener.accept().await else {
+                return;
+            };
+            let mut buf = vec![0u8; 4096];
+            let n = s.read(&mut buf).await.unwrap_or(0);
+            let head = String::from_utf8_lossy(&buf[..n]).to_lowercase();
+            // "supervision:s3cret" in base64.
+            let answer = if head.contains("authorization: basic c3vwzxj2axnpb246cznjcmv0") {
+                http(
+                    "200 OK",
+                    b"node_memory_MemTotal_bytes 1000\nnode_memory_MemAvailable_bytes 250\n",
+                )
+            } else {
+                http("401 Unauthorized", b"")
+            };
+            let _ = s.write_all(&answer).await;
+            let _ = s.shutdown().await;
+        }
+    });
+    let dir = tempfile::tempdir().expect("tmp");
+    let good = dir.path().join("good");
+    let bad = dir.path().join("bad");
+    std::fs::write(&good, "s3cret").expect("write");
+    std::fs::write(&bad, "guess").expect("write");
+    for (file, expected) in [(&good, "up"), (&bad, "unknown: agent: agent at")] {
+        let site = site_head("UTC", "0")
+            + &format!(
+                "\n[[equipment]]\nid = \"vms\"\nkind = \"vms-server\"\naddress = \"127.0.0.1\"\nprobes = [\"agent\"]\nagent_url = \"http://127.0.0.1:{port}/metrics\"\ncredentials = \"agent\"\n"
+            );
+        let main = main_file(&format!(
+            "[credentials.agent]\nusername = \"supervision\"\npassword_file = \"{}\"\n",
+            file.display()
+        ));
+        let cfg = config(&main, &[("s", &site)]);
+        let eq = Arc::clone(
+            cfg.sites
+                .values()
+                .next()
+                .expect("site")
+                .equipment
+                .values()
+                .next()
+                .expect("eq"),
+        );
+        let o = c.collect(&eq).await;
+        assert!(
+            reason(&o).starts_with(expected),
+            "{expected}: {}",
+            reason(&o)
+        );
+        if expected == "up" {
+            assert_eq!(
+                o.metrics
+                    .iter()
+                    .find(|m| m.name == "system.memory.utilization")
+                    .map(|m| m.value),
+                Some(0.75)
+            );
+        } else {
+            assert!(
+                reason(&o).contains("refused the credentials (HTTP 401)"),
+                "{}",
+                reason(&o)
+            );
+        }
+    }
+
     let closed = free_port().await;
     let eq = agent_equipment(&format!("http://127.0.0.1:{closed}/metrics"), None);
     let r = reason(&c.collect(&eq).await);

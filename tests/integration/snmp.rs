@@ -34,6 +34,7 @@ impl Snmpd {
         std::fs::write(
             &conf,
             "rocommunity vigie-test 127.0.0.1\n\
+             rocommunity6 vigie-test ::1\n\
              createUser vigieuser SHA \"authpass123\" AES \"privpass123\"\n\
              rouser vigieuser priv\n\
              createUser umd5 MD5 \"authpass123\" DES \"privpass123\"\n\
@@ -54,7 +55,7 @@ impl Snmpd {
         let mut child = Command::new("snmpd")
             .args(["-f", "-Lo", "-C", "-c"])
             .arg(&conf)
-            .arg(format!("udp:127.0.0.1:{port}"))
+            .arg(format!("udp:127.0.0.1:{port},udp6:[::1]:{port}"))
             .env("SNMP_PERSISTENT_DIR", dir.path())
             .env("MIBS", "")
             .env("MIBDIRS", dir.path().join("mibs"))
@@ -232,6 +233,31 @@ async fn snmp_v2c_v3_walks_and_failures_against_a_real_snmpd() {
             reason(&o)
         );
     }
+
+    // The same agent over IPv6.
+    let v6 = {
+        let main = main_file(&format!(
+            "[credentials.ro]\npassword_file = \"{community}\"\n"
+        ));
+        let site = site_head("UTC", "0")
+            + &format!(
+                "\n[[equipment]]\nid = \"nvr6\"\nkind = \"nvr\"\naddress = \"::1\"\nprobes = [\"snmp\"]\ncredentials = \"ro\"\nsnmp = {{ port = {} }}\n",
+                agent.port
+            );
+        let cfg = config(&main, &[("s", &site)]);
+        Arc::clone(
+            cfg.sites
+                .values()
+                .next()
+                .expect("site")
+                .equipment
+                .values()
+                .next()
+                .expect("eq"),
+        )
+    };
+    let o = c.collect(&v6).await;
+    assert_eq!(o.status, ProbeStatus::Up, "SNMP over IPv6: {}", reason(&o));
 
     // Wrong v3 password: reported as an authentication failure, not a timeout.
     let wrong = secret(dir.path(), "wrong", "not-the-password");
