@@ -56,6 +56,9 @@ struct Recurrence {
     /// A set rebuilt to start at a known occurrence (the cursor), when the rule has no COUNT.
     near: Mutex<Option<(DateTime<rrule::Tz>, Arc<RRuleSet>)>>,
     restartable: bool,
+    /// Local wall time of the window's start: only occurrences at that time are used to
+    /// rebuild the rule (one moved by a DST gap would carry its shifted time forward).
+    start_time: chrono::NaiveTime,
 }
 
 /// How far the cursor must move before the set is rebuilt around it.
@@ -71,17 +74,27 @@ impl Recurrence {
         }
     }
 
-    /// Records an occurrence found, moving the cursor forward when it went far enough.
-    fn remember(&self, occurrence: DateTime<rrule::Tz>) {
-        if !self.restartable {
+    /// Whether the rule may be rebuilt around this occurrence.
+    fn can_rebase_at(&self, occurrence: &DateTime<rrule::Tz>) -> bool {
+        self.restartable && occurrence.naive_local().time() == self.start_time
+    }
+
+    /// Records an occurrence found, moving the cursor forward when it went far enough
+    /// (or at once when `force`, after an expansion that reached its bound).
+    fn remember(&self, occurrence: DateTime<rrule::Tz>, force: bool) {
+        if !self.can_rebase_at(&occurrence) {
             return;
         }
         let mut near = self.near.lock().unwrap_or_else(|p| p.into_inner());
-        let far_enough = match near.as_ref() {
-            Some((cursor, _)) => occurrence - *cursor > chrono::Duration::days(REBASE_AFTER_DAYS),
-            None => occurrence - self.origin_start() > chrono::Duration::days(REBASE_AFTER_DAYS),
-        };
-        if far_enough && let Ok(set) = self.parsed.clone().build(occurrence) {
+        let from = near
+            .as_ref()
+            .map(|(cursor, _)| *cursor)
+            .unwrap_or_else(|| self.origin_start());
+        let far_enough = force || occurrence - from > chrono::Duration::days(REBASE_AFTER_DAYS);
+        if far_enough
+            && occurrence > from
+            && let Ok(set) = self.parsed.clone().build(occurrence)
+        {
             *near = Some((occurrence, Arc::new(set)));
         }
     }
@@ -149,6 +162,7 @@ impl MaintenanceWindow {
                     .build(dt_start)
                     .map_err(|e| WindowError::Recurrence(e.to_string()))?;
                 Some(Arc::new(Recurrence {
+                    start_time: dt_start.naive_local().time(),
                     parsed,
                     origin: Arc::new(set),
                     near: Mutex::new(None),
@@ -194,16 +208,30 @@ impl MaintenanceWindow {
                 (start <= now && now < end).then_some((start, end))
             }
             Some(rec) => {
-                let set = rec.set_from(now);
+                // Expand from the cursor; an expansion that reaches its bound before `now`
+                // moves the cursor there and goes on (the first question after a start).
                 let mut current = None;
-                for occ in set.as_ref().into_iter().take(MAX_EXPANSION) {
-                    if occ.with_timezone(&Utc) > now {
-                        break;
+                for _ in 0..1000 {
+                    let set = rec.set_from(now);
+                    let (mut seen, mut passed, mut rebase_at) = (0, false, None);
+                    for occ in set.as_ref().into_iter().take(MAX_EXPANSION) {
+                        seen += 1;
+                        if occ.with_timezone(&Utc) > now {
+                            passed = true;
+                            break;
+                        }
+                        if rec.can_rebase_at(&occ) {
+                            rebase_at = Some(occ);
+                        }
+                        current = Some(occ);
                     }
-                    current = Some(occ);
+                    match rebase_at {
+                        Some(at) if !passed && seen >= MAX_EXPANSION => rec.remember(at, true),
+                        _ => break,
+                    }
                 }
                 let occ = current?;
-                rec.remember(occ);
+                rec.remember(occ, false);
                 let start = occ.with_timezone(&Utc);
                 let end = start + len;
                 (now < end).then_some((start, end))
@@ -420,6 +448,55 @@ mod cursor_tests {
             w.next_change(late),
             Some(late + chrono::Duration::minutes(1))
         );
+    }
+
+    #[test]
+    fn the_first_question_long_after_the_start_is_answered() {
+        let start = NaiveDate::from_ymd_opt(2020, 1, 1)
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .expect("date");
+        let w = MaintenanceWindow::new(
+            "ten".into(),
+            Tz::UTC,
+            start,
+            Duration::from_secs(120),
+            Some("FREQ=MINUTELY;INTERVAL=10".into()),
+            None,
+        )
+        .expect("window");
+        let late: DateTime<Utc> = "2026-06-01T00:01:00Z".parse().expect("t");
+        assert!(
+            w.is_active(late),
+            "over 300,000 occurrences after the start"
+        );
+        assert!(!w.is_active(late + chrono::Duration::minutes(2)));
+    }
+
+    #[test]
+    fn a_weekly_window_keeps_its_local_time_after_years_of_dst_changes() {
+        // Sundays 02:00 Paris: on the spring DST Sunday 02:00 does not exist.
+        let start = NaiveDate::from_ymd_opt(2020, 1, 5)
+            .and_then(|d| d.and_hms_opt(2, 0, 0))
+            .expect("date");
+        let w = MaintenanceWindow::new(
+            "weekly".into(),
+            Tz::Europe__Paris,
+            start,
+            Duration::from_secs(3600),
+            Some("FREQ=WEEKLY;BYDAY=SU".into()),
+            None,
+        )
+        .expect("window");
+        // Ask every day for years, as the daemon does, so the cursor crosses DST Sundays.
+        let mut t: DateTime<Utc> = "2020-01-06T12:00:00Z".parse().expect("t");
+        let end: DateTime<Utc> = "2026-06-01T00:00:00Z".parse().expect("t");
+        while t < end {
+            w.is_active(t);
+            t += chrono::Duration::days(1);
+        }
+        // Sunday 7 June 2026, 02:00 CEST = 00:00 UTC.
+        assert!(w.is_active("2026-06-07T00:30:00Z".parse().expect("t")));
+        assert!(!w.is_active("2026-06-07T01:30:00Z".parse().expect("t")));
     }
 
     #[test]

@@ -421,3 +421,51 @@ async fn an_equipment_moved_to_another_site_keeps_its_state_and_alerts() {
         .expect("ack");
     assert_eq!(acked.state, AlertState::Acknowledged);
 }
+
+#[actix_rt::test]
+async fn a_camera_moved_away_from_a_down_switch_is_no_longer_unreachable() {
+    let main = main_file("");
+    let site_a = |with_cam: bool| {
+        let mut s = site_head("UTC", "0") + &equipment("sw-a", "switch", None);
+        if with_cam {
+            s.push_str(&equipment("cam-x", "camera", Some("sw-a")));
+        }
+        s
+    };
+    let site_b = |with_cam: bool| {
+        let mut s = site_head("UTC", "0") + &equipment("sw-b", "switch", None);
+        if with_cam {
+            s.push_str(&equipment("cam-x", "camera", Some("sw-b")));
+        }
+        s
+    };
+    let bed = Fleetbed::start(
+        config(&main, &[("a", &site_a(true)), ("b", &site_b(false))]),
+        "2026-06-01T08:00:00Z",
+    )
+    .await;
+    bed.minutes(2).await;
+    bed.sim.answer("sw-a", Observation::down("timeout"));
+    bed.sim.answer("cam-x", Observation::down("timeout"));
+    bed.minutes(2).await;
+    assert_eq!(
+        bed.equipment("cam-x").await.expect("cam-x").summary.status,
+        Status::Unreachable
+    );
+    bed.apply(config(
+        &main,
+        &[("a", &site_a(false)), ("b", &site_b(true))],
+    ))
+    .await;
+    bed.minutes(2).await;
+    assert_eq!(
+        bed.equipment("cam-x").await.expect("cam-x").summary.status,
+        Status::Down
+    );
+    bed.minutes(6).await;
+    let rules = bed.live_rules();
+    assert!(
+        rules.contains(&"site b:cameras.offline".to_string()),
+        "{rules:?}"
+    );
+}

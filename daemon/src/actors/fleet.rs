@@ -152,6 +152,7 @@ impl Fleet {
                 self.deps.store.put_alert(a);
             }
             self.deps.restore(&state.alerts);
+            self.deps.store.put_equipment(&id, &state);
             if diff.to_add.contains(&site) {
                 self.restored_equipment.insert(id, state);
             } else {

@@ -118,6 +118,7 @@ impl Site {
             .remove(&cfg.id)
             .unwrap_or_else(|| EquipmentState::new(now));
         let seen = Availability::of(&state);
+        let was_cut_off = state.parent_down;
         let actor = Equipment::new(
             Arc::clone(&cfg),
             self.cfg.id.clone(),
@@ -127,10 +128,14 @@ impl Site {
             Arc::clone(&self.deps),
         );
         let addr = actor.start();
-        if let Some(parent) = cfg.parent.as_ref().and_then(|p| self.members.get(p))
-            && rules::parent_cuts_off(parent.seen.status)
-        {
-            addr.do_send(ParentDown(true));
+        // Its (possibly new) parent decides whether it is cut off, whatever its saved state says.
+        let cut_off = cfg
+            .parent
+            .as_ref()
+            .and_then(|p| self.members.get(p))
+            .is_some_and(|parent| rules::parent_cuts_off(parent.seen.status));
+        if cut_off != was_cut_off {
+            addr.do_send(ParentDown(cut_off));
         }
         self.members
             .insert(cfg.id.clone(), Member { addr, cfg, seen });
@@ -149,11 +154,13 @@ impl Site {
                 status: m.seen.status,
                 offline_since: m.seen.offline_since,
                 after: m.cfg.thresholds.camera_offline_after,
-                in_maintenance: m.seen.status == Status::Down
+                in_maintenance: rules::is_silent(m.seen.status, m.seen.offline_since)
                     && maintenance::active_for(&windows, &m.cfg.id, now).is_some(),
             })
             .collect();
-        let any_down = cameras.iter().any(|c| c.status == Status::Down);
+        let any_down = cameras
+            .iter()
+            .any(|c| rules::is_silent(c.status, c.offline_since));
         let verdict = rules::cameras_offline(&cameras, self.cfg.camera_tolerance, now);
         drop(cameras);
         let conditions: Vec<Condition> = verdict.condition.into_iter().collect();

@@ -207,12 +207,17 @@ async fn resolve(address: &str) -> Result<IpAddr, String> {
     if let Ok(ip) = address.parse::<IpAddr>() {
         return Ok(ip);
     }
-    let mut found = tokio::net::lookup_host((address, 0))
+    // A name: its IPv4 address when it has one (the usual path to such equipment).
+    let found: Vec<IpAddr> = tokio::net::lookup_host((address, 0))
         .await
-        .map_err(|e| format!("cannot resolve {address}: {e}"))?;
-    found
-        .next()
+        .map_err(|e| format!("cannot resolve {address}: {e}"))?
         .map(|a| a.ip())
+        .collect();
+    found
+        .iter()
+        .find(|ip| ip.is_ipv4())
+        .or_else(|| found.first())
+        .copied()
         .ok_or_else(|| format!("{address} has no address"))
 }
 

@@ -321,11 +321,8 @@ fn conditions(state: &EquipmentState, cx: &Context<'_>, now: DateTime<Utc>) -> V
     let mut out = Vec::new();
     // Connectivity is lost while the equipment is down; a probe that cannot tell afterwards
     // (unknown) does not bring it back: only an answer does.
-    let still_lost = state.status == Status::Unknown
-        && state
-            .alerts
-            .iter()
-            .any(|a| a.rule == CONNECTIVITY_LOST && a.state.is_live());
+    let still_lost =
+        state.status == Status::Unknown && state.alerts.iter().any(|a| a.rule == CONNECTIVITY_LOST);
     if cx.kind != EquipmentKind::Camera
         && (state.status == Status::Down || still_lost)
         && state.ever_up

@@ -5,7 +5,9 @@ pub mod equipment;
 pub mod site;
 
 pub use equipment::{Context, EquipmentState, Input, Outcome, SeriesState, Status, step};
-pub use site::{CAMERAS_OFFLINE, CameraVerdict, CameraView, cameras_offline, parent_cuts_off};
+pub use site::{
+    CAMERAS_OFFLINE, CameraVerdict, CameraView, cameras_offline, is_silent, parent_cuts_off,
+};
 
 #[cfg(test)]
 mod tests;

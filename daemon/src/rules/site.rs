@@ -50,10 +50,7 @@ pub fn cameras_offline(
     let mut offline: Vec<EquipmentId> = Vec::new();
     let mut next_deadline: Option<DateTime<Utc>> = None;
     for cam in cameras {
-        // A camera whose probe cannot tell after it went down is still not seen: it counts.
-        let silent = cam.status == Status::Down
-            || (cam.status == Status::Unknown && cam.offline_since.is_some());
-        if !silent || cam.in_maintenance {
+        if !is_silent(cam.status, cam.offline_since) || cam.in_maintenance {
             continue;
         }
         let Some(since) = cam.offline_since else {
@@ -89,6 +86,12 @@ pub fn cameras_offline(
         offline,
         next_deadline,
     }
+}
+
+/// Whether an equipment is not seen: down, or unknown since it went down (a probe that
+/// cannot tell does not bring it back).
+pub fn is_silent(status: Status, offline_since: Option<DateTime<Utc>>) -> bool {
+    status == Status::Down || (status == Status::Unknown && offline_since.is_some())
 }
 
 /// Whether an equipment whose parent has `parent_status` is cut off by it.

@@ -544,3 +544,40 @@ fn series_per_equipment_are_capped() {
     }
     assert_eq!(st.series.len(), super::equipment::MAX_SERIES);
 }
+
+#[test]
+fn a_closed_connectivity_alert_is_not_reopened_by_a_probe_that_cannot_tell() {
+    let mut st = EquipmentState::new(t0());
+    let at = |s: i64| t0() + chrono::Duration::seconds(s);
+    let (up, down, unknown) = (
+        Observation::up(),
+        Observation::down("timeout"),
+        Observation::unknown("dns"),
+    );
+    nvr_step(&mut st, Input::Observation(&up), at(0));
+    nvr_step(&mut st, Input::Observation(&down), at(60));
+    let out = nvr_step(&mut st, Input::Tick, at(180));
+    let id = out
+        .events
+        .first()
+        .map(|e| e.alert.id)
+        .expect("connectivity alert");
+    crate::alert::close(
+        &mut st.alerts,
+        id,
+        "paul",
+        "router replaced tomorrow",
+        at(200),
+    )
+    .expect("close");
+    let mut opened = 0;
+    for (s, obs) in [(240, &unknown), (300, &down), (360, &unknown), (420, &down)] {
+        let out = nvr_step(&mut st, Input::Observation(obs), at(s));
+        opened += out
+            .events
+            .iter()
+            .filter(|e| e.change == Change::Opened)
+            .count();
+    }
+    assert_eq!(opened, 0);
+}
