@@ -251,6 +251,18 @@ fn rule_of(key: &str) -> &str {
     key.split('{').next().unwrap_or(key)
 }
 
+/// 2^32 hundredths of a second: where 32-bit SNMP uptime counters wrap (about 497 days).
+const UPTIME_WRAP_SECS: i64 = 42_949_672;
+
+/// Whether a boot time estimated at `boot` after one at `prev` means the equipment restarted:
+/// a jump, not the slow drift of the device's clock, and not a 32-bit uptime counter wrapping.
+fn is_restart(prev: DateTime<Utc>, boot: DateTime<Utc>, now: DateTime<Utc>) -> bool {
+    let shift = (boot - prev).num_seconds();
+    let age = (now - prev).num_seconds().max(1);
+    let wrapped = (age - UPTIME_WRAP_SECS).abs() < 86_400 && (now - boot).num_seconds() < 86_400;
+    shift > 30 && shift as f64 > age as f64 * 0.01 && !wrapped
+}
+
 fn apply_metrics(
     state: &mut EquipmentState,
     metrics: &[Metric],
@@ -272,15 +284,19 @@ fn apply_metrics(
             else {
                 continue;
             };
-            let jitter = chrono::Duration::seconds(30);
-            match state.boot {
-                Some(prev) if boot > prev + jitter => {
-                    state.reboots += 1;
-                    state.boot = Some(boot);
+            state.boot = Some(match state.boot {
+                Some(prev) => {
+                    if is_restart(prev, boot, now) {
+                        state.reboots += 1;
+                        boot
+                    } else if (boot - prev).abs() > chrono::Duration::seconds(30) {
+                        boot // The device's clock drifts: follow it.
+                    } else {
+                        prev // Jitter: the snapshot stays the same.
+                    }
                 }
-                Some(prev) if boot + jitter >= prev => {}
-                _ => state.boot = Some(boot),
-            }
+                None => boot,
+            });
             continue;
         }
         let Some((rule, watch)) = watch_for(m, t) else {

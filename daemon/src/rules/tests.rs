@@ -581,3 +581,31 @@ fn a_closed_connectivity_alert_is_not_reopened_by_a_probe_that_cannot_tell() {
     }
     assert_eq!(opened, 0);
 }
+
+#[test]
+fn a_drifting_uptime_clock_and_a_wrapping_counter_are_not_reboots() {
+    let mut st = EquipmentState::new(t0());
+    let day = 86_400i64;
+    // A device clock running 50 ppm slow, read every day for a year.
+    for d in 0..365 {
+        let uptime = 1_000_000.0 + (d * day) as f64 * (1.0 - 50e-6);
+        let obs = Observation::up().with_metric(Metric::new("device.uptime", uptime));
+        nvr_step(
+            &mut st,
+            Input::Observation(&obs),
+            t0() + chrono::Duration::seconds(d * day),
+        );
+    }
+    assert_eq!(st.reboots, 0);
+    // A 32-bit sysUpTime wraps 497 days after the agent started.
+    let mut st = EquipmentState::new(t0());
+    let obs = Observation::up().with_metric(Metric::new("device.uptime", 42_949_000.0));
+    nvr_step(&mut st, Input::Observation(&obs), t0());
+    let obs = Observation::up().with_metric(Metric::new("device.uptime", 300.0));
+    nvr_step(
+        &mut st,
+        Input::Observation(&obs),
+        t0() + chrono::Duration::seconds(972),
+    );
+    assert_eq!(st.reboots, 0);
+}
