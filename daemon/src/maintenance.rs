@@ -305,17 +305,22 @@ mod tests {
             .expect("test date")
     }
 
-    #[test]
-    fn one_off_window_is_read_in_site_zone() {
-        let w = MaintenanceWindow::new(
-            "swap".into(),
-            Tz::Europe__Paris,
-            local(2026, 12, 1, 22, 0),
-            Duration::from_secs(7200),
-            None,
+    /// A site-wide window starting at `start` (local time), lasting `secs`, recurring by `rule`.
+    fn window(tz: Tz, start: NaiveDateTime, secs: u64, rule: Option<&str>) -> MaintenanceWindow {
+        MaintenanceWindow::new(
+            "w".into(),
+            tz,
+            start,
+            Duration::from_secs(secs),
+            rule.map(String::from),
             None,
         )
-        .expect("window");
+        .expect("window")
+    }
+
+    #[test]
+    fn one_off_window_is_read_in_site_zone() {
+        let w = window(Tz::Europe__Paris, local(2026, 12, 1, 22, 0), 7200, None);
         // 22:00 CET is 21:00 UTC.
         assert!(!w.is_active(at("2026-12-01T20:59:59Z")));
         assert!(w.is_active(at("2026-12-01T21:00:00Z")));
@@ -335,15 +340,12 @@ mod tests {
     #[test]
     fn weekly_window_keeps_local_time_across_spring_dst_change() {
         // Sundays 01:00 local for 2 h; Europe/Paris moves to summer time on 2026-03-29.
-        let w = MaintenanceWindow::new(
-            "weekly".into(),
+        let w = window(
             Tz::Europe__Paris,
             local(2026, 3, 1, 1, 0),
-            Duration::from_secs(7200),
-            Some("FREQ=WEEKLY;BYDAY=SU".into()),
-            None,
-        )
-        .expect("window");
+            7200,
+            Some("FREQ=WEEKLY;BYDAY=SU"),
+        );
         // Before the change: 01:00 CET = 00:00 UTC.
         assert!(w.is_active(at("2026-03-22T00:00:00Z")));
         assert!(!w.is_active(at("2026-03-21T23:30:00Z")));
@@ -363,15 +365,12 @@ mod tests {
     #[test]
     fn daily_window_across_autumn_dst_change() {
         // Daily 02:30 local for 1 h; Europe/Paris returns to winter time on 2026-10-25 at 03:00.
-        let w = MaintenanceWindow::new(
-            "nightly".into(),
+        let w = window(
             Tz::Europe__Paris,
             local(2026, 10, 20, 2, 30),
-            Duration::from_secs(3600),
-            Some("FREQ=DAILY".into()),
-            None,
-        )
-        .expect("window");
+            3600,
+            Some("FREQ=DAILY"),
+        );
         // 24 October (CEST): 02:30 local = 00:30 UTC.
         assert!(w.is_active(at("2026-10-24T00:30:00Z")));
         // 26 October (CET): 02:30 local = 01:30 UTC.
@@ -412,36 +411,20 @@ mod tests {
         .expect_err("must fail");
         assert!(matches!(err, WindowError::Recurrence(_)));
     }
-}
-
-#[cfg(test)]
-mod cursor_tests {
-    use super::*;
-    use chrono::NaiveDate;
 
     #[test]
     fn a_minutely_window_years_after_its_start_is_still_found() {
-        let start = NaiveDate::from_ymd_opt(2020, 1, 1)
-            .and_then(|d| d.and_hms_opt(0, 0, 0))
-            .expect("date");
-        let w = MaintenanceWindow::new(
-            "ten".into(),
-            Tz::UTC,
-            start,
-            Duration::from_secs(120),
-            Some("FREQ=MINUTELY;INTERVAL=10".into()),
-            None,
-        )
-        .expect("window");
+        let start = local(2020, 1, 1, 0, 0);
+        let w = window(Tz::UTC, start, 120, Some("FREQ=MINUTELY;INTERVAL=10"));
         // Walk forward in steps, as a running daemon does: the cursor follows.
-        let mut t: DateTime<Utc> = "2020-01-01T00:00:30Z".parse().expect("t");
-        let end: DateTime<Utc> = "2026-06-01T00:00:00Z".parse().expect("t");
+        let mut t = at("2020-01-01T00:00:30Z");
+        let end = at("2026-06-01T00:00:00Z");
         while t < end {
             assert!(w.is_active(t), "{t}");
             t += chrono::Duration::days(20);
         }
         // More than 200,000 occurrences after the start.
-        let late: DateTime<Utc> = "2026-06-01T00:01:00Z".parse().expect("t");
+        let late = at("2026-06-01T00:01:00Z");
         assert!(w.is_active(late));
         assert!(!w.is_active(late + chrono::Duration::minutes(2)));
         assert_eq!(
@@ -452,19 +435,9 @@ mod cursor_tests {
 
     #[test]
     fn the_first_question_long_after_the_start_is_answered() {
-        let start = NaiveDate::from_ymd_opt(2020, 1, 1)
-            .and_then(|d| d.and_hms_opt(0, 0, 0))
-            .expect("date");
-        let w = MaintenanceWindow::new(
-            "ten".into(),
-            Tz::UTC,
-            start,
-            Duration::from_secs(120),
-            Some("FREQ=MINUTELY;INTERVAL=10".into()),
-            None,
-        )
-        .expect("window");
-        let late: DateTime<Utc> = "2026-06-01T00:01:00Z".parse().expect("t");
+        let start = local(2020, 1, 1, 0, 0);
+        let w = window(Tz::UTC, start, 120, Some("FREQ=MINUTELY;INTERVAL=10"));
+        let late = at("2026-06-01T00:01:00Z");
         assert!(
             w.is_active(late),
             "over 300,000 occurrences after the start"
@@ -475,49 +448,29 @@ mod cursor_tests {
     #[test]
     fn a_weekly_window_keeps_its_local_time_after_years_of_dst_changes() {
         // Sundays 02:00 Paris: on the spring DST Sunday 02:00 does not exist.
-        let start = NaiveDate::from_ymd_opt(2020, 1, 5)
-            .and_then(|d| d.and_hms_opt(2, 0, 0))
-            .expect("date");
-        let w = MaintenanceWindow::new(
-            "weekly".into(),
-            Tz::Europe__Paris,
-            start,
-            Duration::from_secs(3600),
-            Some("FREQ=WEEKLY;BYDAY=SU".into()),
-            None,
-        )
-        .expect("window");
+        let start = local(2020, 1, 5, 2, 0);
+        let w = window(Tz::Europe__Paris, start, 3600, Some("FREQ=WEEKLY;BYDAY=SU"));
         // Ask every day for years, as the daemon does, so the cursor crosses DST Sundays.
-        let mut t: DateTime<Utc> = "2020-01-06T12:00:00Z".parse().expect("t");
-        let end: DateTime<Utc> = "2026-06-01T00:00:00Z".parse().expect("t");
+        let mut t = at("2020-01-06T12:00:00Z");
+        let end = at("2026-06-01T00:00:00Z");
         while t < end {
             w.is_active(t);
             t += chrono::Duration::days(1);
         }
         // Sunday 7 June 2026, 02:00 CEST = 00:00 UTC.
-        assert!(w.is_active("2026-06-07T00:30:00Z".parse().expect("t")));
-        assert!(!w.is_active("2026-06-07T01:30:00Z".parse().expect("t")));
+        assert!(w.is_active(at("2026-06-07T00:30:00Z")));
+        assert!(!w.is_active(at("2026-06-07T01:30:00Z")));
     }
 
     #[test]
     fn a_counted_rule_is_never_rebased() {
-        let start = NaiveDate::from_ymd_opt(2026, 1, 4)
-            .and_then(|d| d.and_hms_opt(1, 0, 0))
-            .expect("date");
-        let w = MaintenanceWindow::new(
-            "three".into(),
-            Tz::UTC,
-            start,
-            Duration::from_secs(3600),
-            Some("FREQ=WEEKLY;COUNT=3".into()),
-            None,
-        )
-        .expect("window");
-        assert!(w.is_active("2026-01-18T01:30:00Z".parse().expect("t")));
+        let start = local(2026, 1, 4, 1, 0);
+        let w = window(Tz::UTC, start, 3600, Some("FREQ=WEEKLY;COUNT=3"));
+        assert!(w.is_active(at("2026-01-18T01:30:00Z")));
         assert!(
-            !w.is_active("2026-01-25T01:30:00Z".parse().expect("t")),
+            !w.is_active(at("2026-01-25T01:30:00Z")),
             "the fourth week is past COUNT"
         );
-        assert!(!w.is_active("2026-03-01T01:30:00Z".parse().expect("t")));
+        assert!(!w.is_active(at("2026-03-01T01:30:00Z")));
     }
 }

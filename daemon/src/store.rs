@@ -83,11 +83,40 @@ fn db_err(e: impl std::fmt::Display) -> StoreError {
     StoreError::Db(e.to_string())
 }
 
+/// Encodes a snapshot, and returns it only when it differs from the last one saved: `last`
+/// holds the hash of what was saved and is updated. Unchanged state costs no write.
+pub fn encode_snapshot(last: &mut u64, value: &impl Serialize) -> Option<Vec<u8>> {
+    match serde_json::to_vec(value) {
+        Ok(bytes) => {
+            let h = crate::util::stable_hash(&bytes);
+            (h != std::mem::replace(last, h)).then_some(bytes)
+        }
+        Err(e) => {
+            tracing::error!("cannot encode a snapshot: {e}");
+            None
+        }
+    }
+}
+
+/// The hash [`encode_snapshot`] compares against, for state restored from the store.
+pub fn snapshot_hash(value: &impl Serialize) -> u64 {
+    serde_json::to_vec(value)
+        .map(|b| crate::util::stable_hash(&b))
+        .unwrap_or(0)
+}
+
 /// What a site persists: its own alerts (offline cameras above tolerance).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SiteSnapshot {
     /// Live site alerts (and closed ones whose condition still holds).
     pub alerts: Vec<Alert>,
+}
+
+/// A site's live alerts encoded as a [`SiteSnapshot`], without copying them.
+#[derive(Debug, Serialize)]
+pub struct SiteSnapshotRef<'a> {
+    /// The site's alerts.
+    pub alerts: &'a [Alert],
 }
 
 /// One recorded status change of an equipment.
@@ -353,13 +382,18 @@ impl Store {
     /// Saves an equipment snapshot.
     pub fn put_equipment(&self, id: &EquipmentId, state: &EquipmentState) {
         match serde_json::to_vec(state) {
-            Ok(v) => self.send(Op::Put {
-                table: Tbl::Equipment,
-                key: id.to_string(),
-                value: Some(v),
-            }),
+            Ok(v) => self.put_equipment_encoded(id, v),
             Err(e) => tracing::error!(equipment = %id, "cannot encode snapshot: {e}"),
         }
+    }
+
+    /// Saves an equipment snapshot already encoded (see [`encode_snapshot`]).
+    pub fn put_equipment_encoded(&self, id: &EquipmentId, bytes: Vec<u8>) {
+        self.send(Op::Put {
+            table: Tbl::Equipment,
+            key: id.to_string(),
+            value: Some(bytes),
+        });
     }
 
     /// Deletes an equipment snapshot.
@@ -374,13 +408,18 @@ impl Store {
     /// Saves a site snapshot.
     pub fn put_site(&self, id: &SiteId, snap: &SiteSnapshot) {
         match serde_json::to_vec(snap) {
-            Ok(v) => self.send(Op::Put {
-                table: Tbl::Site,
-                key: id.to_string(),
-                value: Some(v),
-            }),
+            Ok(v) => self.put_site_encoded(id, v),
             Err(e) => tracing::error!(site = %id, "cannot encode snapshot: {e}"),
         }
+    }
+
+    /// Saves a site snapshot already encoded (see [`encode_snapshot`]).
+    pub fn put_site_encoded(&self, id: &SiteId, bytes: Vec<u8>) {
+        self.send(Op::Put {
+            table: Tbl::Site,
+            key: id.to_string(),
+            value: Some(bytes),
+        });
     }
 
     /// Deletes a site snapshot.

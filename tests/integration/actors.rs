@@ -17,6 +17,15 @@ fn cameras_site(tolerance: &str) -> String {
     s
 }
 
+/// A UTC site with a switch and, optionally, one more equipment (id, kind, behind the switch).
+fn switch_site(switch: &str, guest: Option<(&str, &str, bool)>) -> String {
+    let mut s = site_head("UTC", "0") + &equipment(switch, "switch", None);
+    if let Some((id, kind, behind)) = guest {
+        s.push_str(&equipment(id, kind, behind.then_some(switch)));
+    }
+    s
+}
+
 #[actix_rt::test]
 async fn each_equipment_is_collected_once_per_interval_spread_over_the_cycle() {
     let cfg = config(&main_file(""), &[("s", &cameras_site("0"))]);
@@ -360,20 +369,8 @@ async fn restart_on_the_same_data_restores_alerts_acknowledgements_and_offline_t
 #[actix_rt::test]
 async fn an_equipment_moved_to_another_site_keeps_its_state_and_alerts() {
     let main = main_file("[thresholds]\ndisk = { for = \"0s\" }\n");
-    let with_nvr = |extra: bool| {
-        let mut s = site_head("UTC", "0") + &equipment("a-sw", "switch", None);
-        if extra {
-            s.push_str(&equipment("nvr-9", "nvr", None));
-        }
-        s
-    };
-    let site_b = |extra: bool| {
-        let mut s = site_head("UTC", "0") + &equipment("b-sw", "switch", None);
-        if extra {
-            s.push_str(&equipment("nvr-9", "nvr", None));
-        }
-        s
-    };
+    let with_nvr = |on: bool| switch_site("a-sw", on.then_some(("nvr-9", "nvr", false)));
+    let site_b = |on: bool| switch_site("b-sw", on.then_some(("nvr-9", "nvr", false)));
     let bed = Fleetbed::start(
         config(&main, &[("a", &with_nvr(true)), ("b", &site_b(false))]),
         "2026-06-01T08:00:00Z",
@@ -425,20 +422,8 @@ async fn an_equipment_moved_to_another_site_keeps_its_state_and_alerts() {
 #[actix_rt::test]
 async fn a_camera_moved_away_from_a_down_switch_is_no_longer_unreachable() {
     let main = main_file("");
-    let site_a = |with_cam: bool| {
-        let mut s = site_head("UTC", "0") + &equipment("sw-a", "switch", None);
-        if with_cam {
-            s.push_str(&equipment("cam-x", "camera", Some("sw-a")));
-        }
-        s
-    };
-    let site_b = |with_cam: bool| {
-        let mut s = site_head("UTC", "0") + &equipment("sw-b", "switch", None);
-        if with_cam {
-            s.push_str(&equipment("cam-x", "camera", Some("sw-b")));
-        }
-        s
-    };
+    let site_a = |on: bool| switch_site("sw-a", on.then_some(("cam-x", "camera", true)));
+    let site_b = |on: bool| switch_site("sw-b", on.then_some(("cam-x", "camera", true)));
     let bed = Fleetbed::start(
         config(&main, &[("a", &site_a(true)), ("b", &site_b(false))]),
         "2026-06-01T08:00:00Z",

@@ -131,9 +131,7 @@ fn agent_equipment(url: &str, recording: Option<&str>) -> Arc<EquipmentConfig> {
     if let Some(r) = recording {
         site.push_str(&format!("recording_service = \"{r}\"\n"));
     }
-    let cfg = config(&main_file(""), &[("s", &site)]);
-    let site = cfg.sites.values().next().expect("site");
-    Arc::clone(site.equipment.values().next().expect("equipment"))
+    single_equipment(&main_file(""), &site)
 }
 
 fn collector() -> NetCollector {
@@ -311,17 +309,7 @@ async fn agents_answering_garbage_or_refusing_credentials_are_reported_as_such()
             "[credentials.agent]\nusername = \"supervision\"\npassword_file = \"{}\"\n",
             file.display()
         ));
-        let cfg = config(&main, &[("s", &site)]);
-        let eq = Arc::clone(
-            cfg.sites
-                .values()
-                .next()
-                .expect("site")
-                .equipment
-                .values()
-                .next()
-                .expect("eq"),
-        );
+        let eq = single_equipment(&main, &site);
         let o = c.collect(&eq).await;
         assert!(
             reason(&o).starts_with(expected),

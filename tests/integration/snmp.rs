@@ -103,9 +103,7 @@ fn equipment_with(snmp: &str, credentials: &str) -> Arc<EquipmentConfig> {
         + &format!(
             "\n[[equipment]]\nid = \"nvr\"\nkind = \"nvr\"\naddress = \"127.0.0.1\"\nprobes = [\"snmp\"]\nrecording_service = \"nx-mediaserver\"\n{snmp}"
         );
-    let cfg = config(&main, &[("s", &site)]);
-    let site = cfg.sites.values().next().expect("site");
-    Arc::clone(site.equipment.values().next().expect("equipment"))
+    single_equipment(&main, &site)
 }
 
 fn collector() -> NetCollector {
@@ -244,17 +242,7 @@ async fn snmp_v2c_v3_walks_and_failures_against_a_real_snmpd() {
                 "\n[[equipment]]\nid = \"nvr6\"\nkind = \"nvr\"\naddress = \"::1\"\nprobes = [\"snmp\"]\ncredentials = \"ro\"\nsnmp = {{ port = {} }}\n",
                 agent.port
             );
-        let cfg = config(&main, &[("s", &site)]);
-        Arc::clone(
-            cfg.sites
-                .values()
-                .next()
-                .expect("site")
-                .equipment
-                .values()
-                .next()
-                .expect("eq"),
-        )
+        single_equipment(&main, &site)
     };
     let o = c.collect(&v6).await;
     assert_eq!(o.status, ProbeStatus::Up, "SNMP over IPv6: {}", reason(&o));

@@ -39,6 +39,13 @@ pub fn config(main: &str, sites: &[(&str, &str)]) -> Arc<Config> {
     }
 }
 
+/// The one equipment of a config made of `main` and a single site file.
+pub fn single_equipment(main: &str, site: &str) -> Arc<vigie::config::EquipmentConfig> {
+    let cfg = config(main, &[("s", site)]);
+    let site = cfg.sites.values().next().expect("site");
+    Arc::clone(site.equipment.values().next().expect("equipment"))
+}
+
 /// A `[site]` header for client `c`.
 pub fn site_head(tz: &str, tolerance: &str) -> String {
     format!(

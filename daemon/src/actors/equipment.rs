@@ -9,6 +9,7 @@ use crate::maintenance::{self, MaintenanceWindow};
 use crate::observation::Observation;
 use crate::rules::{self, Context as RuleContext, EquipmentState, Input};
 use crate::status::{EquipmentDetail, EquipmentSummary};
+use crate::store::{encode_snapshot, snapshot_hash};
 use crate::util::stable_hash;
 use actix::prelude::*;
 use futures::FutureExt;
@@ -42,9 +43,7 @@ impl Equipment {
         state: EquipmentState,
         deps: Arc<Deps>,
     ) -> Self {
-        let snapshot_hash = serde_json::to_vec(&state)
-            .map(|b| stable_hash(&b))
-            .unwrap_or(0);
+        let snapshot_hash = snapshot_hash(&state);
         Equipment {
             cfg,
             site_id,
@@ -171,15 +170,8 @@ impl Equipment {
 
     /// Saves the snapshot when it changed since the last save.
     fn persist(&mut self) {
-        match serde_json::to_vec(&self.state) {
-            Ok(bytes) => {
-                let h = stable_hash(&bytes);
-                if h != self.snapshot_hash {
-                    self.snapshot_hash = h;
-                    self.deps.store.put_equipment(&self.cfg.id, &self.state);
-                }
-            }
-            Err(e) => tracing::error!(equipment = %self.cfg.id, "cannot encode snapshot: {e}"),
+        if let Some(bytes) = encode_snapshot(&mut self.snapshot_hash, &self.state) {
+            self.deps.store.put_equipment_encoded(&self.cfg.id, bytes);
         }
     }
 

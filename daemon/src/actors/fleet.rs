@@ -202,12 +202,15 @@ impl Handler<ApplyConfig> for Fleet {
         // first. The fleet handles nothing else meanwhile.
         // Equipment no longer in their old site (usually few), then those found elsewhere.
         let mut gone: HashMap<EquipmentId, SiteId> = HashMap::new();
-        for old in self.config.sites.values() {
+        for old in self
+            .config
+            .sites
+            .values()
+            .filter(|s| self.sites.contains_key(&s.id))
+        {
             let kept = new.sites.get(&old.id);
             for id in old.equipment.keys() {
-                if !kept.is_some_and(|k| k.equipment.contains_key(id))
-                    && self.sites.contains_key(&old.id)
-                {
+                if !kept.is_some_and(|k| k.equipment.contains_key(id)) {
                     gone.insert(id.clone(), old.id.clone());
                 }
             }

@@ -9,7 +9,7 @@ use crate::config::{EquipmentConfig, EquipmentId, EquipmentKind, SiteConfig, Sit
 use crate::maintenance::{self, MaintenanceWindow};
 use crate::rules::{self, CameraView, EquipmentState, Status};
 use crate::status::{EquipmentSummary, SiteDetail, SiteSummary};
-use crate::store::SiteSnapshot;
+use crate::store::{SiteSnapshot, SiteSnapshotRef};
 use actix::prelude::*;
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, HashMap};
@@ -74,7 +74,7 @@ pub struct Site {
     deps: Arc<Deps>,
     timer: Option<SpawnHandle>,
     restore: HashMap<EquipmentId, EquipmentState>,
-    last_snapshot: SiteSnapshot,
+    snapshot_hash: u64,
 }
 
 impl Site {
@@ -95,7 +95,7 @@ impl Site {
             deps,
             timer: None,
             restore,
-            last_snapshot: snapshot,
+            snapshot_hash: crate::store::snapshot_hash(&snapshot),
         }
     }
 
@@ -199,12 +199,11 @@ impl Site {
     }
 
     fn persist(&mut self) {
-        let snap = SiteSnapshot {
-            alerts: self.alerts.clone(),
+        let snap = SiteSnapshotRef {
+            alerts: &self.alerts,
         };
-        if snap != self.last_snapshot {
-            self.deps.store.put_site(&self.cfg.id, &snap);
-            self.last_snapshot = snap;
+        if let Some(bytes) = crate::store::encode_snapshot(&mut self.snapshot_hash, &snap) {
+            self.deps.store.put_site_encoded(&self.cfg.id, bytes);
         }
     }
 

@@ -184,6 +184,25 @@ fn security(
 }
 
 impl SnmpClient {
+    /// After an exchange that failed (`Some(error)`) or timed out (`None`): `Ok` to ask again,
+    /// or the error to give up with. v3 time synchronisation and stale answers are asked
+    /// again without counting as retries.
+    fn again(&self, attempt: &mut u32, failure: Option<snmp2::Error>) -> Result<(), SnmpError> {
+        let allowed = match &failure {
+            Some(snmp2::Error::AuthUpdated | snmp2::Error::RequestIdMismatch) => self.retries + 2,
+            Some(_) => 0,
+            None => self.retries,
+        };
+        if *attempt < allowed {
+            *attempt += 1;
+            return Ok(());
+        }
+        Err(match failure {
+            Some(e) => classify(e),
+            None => SnmpError::Timeout(crate::util::format_duration(self.timeout)),
+        })
+    }
+
     /// Opens a session with the agent at `address`.
     pub async fn open(
         &self,
@@ -258,19 +277,8 @@ impl Session {
                         .map(|(o, v)| (oid_vec(&o), Val::of(&v)))
                         .collect());
                 }
-                // v3 time synchronisation or a stale answer: ask again.
-                Ok(Err(snmp2::Error::AuthUpdated | snmp2::Error::RequestIdMismatch))
-                    if attempt < self.client.retries + 2 =>
-                {
-                    attempt += 1
-                }
-                Ok(Err(e)) => return Err(classify(e)),
-                Err(_) if attempt < self.client.retries => attempt += 1,
-                Err(_) => {
-                    return Err(SnmpError::Timeout(crate::util::format_duration(
-                        self.client.timeout,
-                    )));
-                }
+                Ok(Err(e)) => self.client.again(&mut attempt, Some(e))?,
+                Err(_) => self.client.again(&mut attempt, None)?,
             }
         }
     }
@@ -297,18 +305,8 @@ impl Session {
                             })
                             .collect();
                     }
-                    Ok(Err(snmp2::Error::AuthUpdated | snmp2::Error::RequestIdMismatch))
-                        if attempt < self.client.retries + 2 =>
-                    {
-                        attempt += 1
-                    }
-                    Ok(Err(e)) => return Err(classify(e)),
-                    Err(_) if attempt < self.client.retries => attempt += 1,
-                    Err(_) => {
-                        return Err(SnmpError::Timeout(crate::util::format_duration(
-                            self.client.timeout,
-                        )));
-                    }
+                    Ok(Err(e)) => self.client.again(&mut attempt, Some(e))?,
+                    Err(_) => self.client.again(&mut attempt, None)?,
                 }
             };
             if batch.is_empty() {
