@@ -14,6 +14,7 @@ pub mod collectors;
 pub mod config;
 pub mod maintenance;
 pub mod observation;
+pub mod plugins;
 pub mod reload;
 pub mod rules;
 pub mod server;

@@ -14,7 +14,8 @@ use vigie::collector::{Collector, ScriptedCollector};
 use vigie::collectors::NetCollector;
 use vigie::collectors::heartbeat::HeartbeatBook;
 use vigie::collectors::icmp::Pinger;
-use vigie::config::{self, Config};
+use vigie::config::{self, Config, Credentials, EquipmentKind, SecretSource, SnmpSettings};
+use vigie::plugins::{Grant, Limits, PluginHost, PluginInfo, PluginOutcome};
 use vigie::server::{self, DaemonFile, Options};
 use vigie::store::Store;
 
@@ -27,6 +28,45 @@ use vigie::store::Store;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(Subcommand)]
+enum PluginAction {
+    /// Load a plugin and print what it declares: name, version, vendors, kinds, parameters,
+    /// plugin API version, size.
+    Inspect {
+        /// The plugin file.
+        file: PathBuf,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run one collection of a plugin against a device and print the report.
+    Run {
+        /// The plugin file.
+        file: PathBuf,
+        /// Address of the device (IP or host name).
+        #[arg(long)]
+        address: String,
+        /// Equipment kind the plugin sees.
+        #[arg(long, default_value = "other")]
+        kind: String,
+        /// A plugin parameter, `name=value` (repeatable).
+        #[arg(long = "param", value_name = "NAME=VALUE")]
+        params: Vec<String>,
+        /// User name for the device.
+        #[arg(long)]
+        username: Option<String>,
+        /// Environment variable holding the device's password (never on the command line).
+        #[arg(long, value_name = "VAR")]
+        password_env: Option<String>,
+        /// Deadline of the collection.
+        #[arg(long, default_value = "10s")]
+        timeout: humantime::Duration,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -45,6 +85,14 @@ enum Command {
         /// Collect from a simulation file instead of the network (demos and tests).
         #[arg(long)]
         simulate: Option<PathBuf>,
+        /// Directory of vendor probe plugins (`*.wasm`, watched); default `DATA/plugins`.
+        #[arg(long, env = "VIGIE_PLUGINS")]
+        plugins: Option<PathBuf>,
+    },
+    /// Inspect or try a vendor probe plugin.
+    Plugin {
+        #[command(subcommand)]
+        action: PluginAction,
     },
     /// Validate a config directory and print a summary.
     CheckConfig {
@@ -115,7 +163,9 @@ fn dispatch(cli: Cli) -> Result<i32> {
             data,
             listen,
             simulate,
-        } => run(config, data, listen, simulate).map(|_| 0),
+            plugins,
+        } => run(config, data, listen, simulate, plugins).map(|_| 0),
+        Command::Plugin { action } => plugin_command(action),
         Command::CheckConfig { dir } => Ok(check_config(&dir)),
         Command::Status {
             data,
@@ -150,6 +200,7 @@ fn run(
     data: PathBuf,
     listen: Option<SocketAddr>,
     simulate: Option<PathBuf>,
+    plugins_dir: Option<PathBuf>,
 ) -> Result<()> {
     init_logs();
     // The listen address comes from the config when it is valid; the watcher reports errors.
@@ -162,6 +213,7 @@ fn run(
     let clock = Clock::System;
     let heartbeats = HeartbeatBook::new(clock.now());
     let probe_budget = settings.probe_timeout.mul_f64(0.9);
+    let mut plugins = None;
     let collector: Arc<dyn Collector> = match &simulate {
         Some(path) => Arc::new(ScriptedCollector::from_file(path)?),
         None => {
@@ -169,8 +221,22 @@ fn run(
                 tracing::error!("cannot open an ICMP socket, ICMP probes will report unknown: {e}");
                 e.to_string()
             });
+            let limits = Limits {
+                deadline: probe_budget,
+                ..Limits::default()
+            };
+            let host = PluginHost::new(clock, limits, Some(&data.join("plugin-cache")))
+                .map_err(anyhow::Error::msg)?;
+            plugins = Some((
+                host.clone(),
+                plugins_dir.unwrap_or_else(|| data.join("plugins")),
+            ));
             // Budgets follow the config: each applied config reconfigures the collector.
-            Arc::new(NetCollector::new(clock, heartbeats.clone(), probe_budget).with_pinger(pinger))
+            Arc::new(
+                NetCollector::new(clock, heartbeats.clone(), probe_budget)
+                    .with_pinger(pinger)
+                    .with_plugins(host),
+            )
         }
     };
     let opts = Options {
@@ -185,6 +251,7 @@ fn run(
         http_workers: 2,
         max_probes_in_flight: settings.max_probes_in_flight as usize,
         probe_timeout: settings.probe_timeout,
+        plugins,
     };
     actix_rt::System::new().block_on(async move {
         let daemon = server::start(opts, listener).await?;
@@ -437,6 +504,155 @@ mod erased {
                 ));
             }
             out
+        }
+    }
+}
+
+fn plugin_host(deadline: std::time::Duration) -> Result<PluginHost> {
+    let limits = Limits {
+        deadline,
+        concurrency: 4,
+        ..Limits::default()
+    };
+    PluginHost::new(Clock::System, limits, None).map_err(anyhow::Error::msg)
+}
+
+fn print_info(info: &PluginInfo) {
+    println!("plugin     {} {}", info.name, info.version);
+    println!("file       {} ({} bytes)", info.file.display(), info.size);
+    println!("api        vigie:probe@{}", info.api_version);
+    println!("vendors    {}", info.vendors.join(", "));
+    if !info.models.is_empty() {
+        println!("models     {}", info.models.join(", "));
+    }
+    println!("kinds      {}", info.kinds.join(", "));
+    if info.params.is_empty() {
+        println!("params     none");
+    } else {
+        println!("params");
+    }
+    for p in &info.params {
+        let default = match (&p.default, p.required) {
+            (Some(d), _) => format!(" (default `{d}`)"),
+            (None, true) => " (required)".to_string(),
+            (None, false) => String::new(),
+        };
+        println!("  {:<16} {}{default}", p.name, p.description);
+    }
+}
+
+fn print_outcome(outcome: &PluginOutcome) {
+    let obs = &outcome.observation;
+    match &obs.status {
+        vigie::observation::ProbeStatus::Up => println!("status     up"),
+        vigie::observation::ProbeStatus::Down { reason } => println!("status     down: {reason}"),
+        vigie::observation::ProbeStatus::Unknown { reason } => {
+            println!("status     unknown: {reason}")
+        }
+    }
+    for (k, v) in &obs.facts {
+        println!("fact       {k} = {v}");
+    }
+    for m in &obs.metrics {
+        println!("metric     {}{} = {}", m.name, m.labels(), m.value);
+    }
+    for c in &outcome.channels {
+        let state = match c.online {
+            Some(true) => "online",
+            Some(false) => "offline",
+            None => "unknown",
+        };
+        let name = c
+            .name
+            .as_deref()
+            .map(|n| format!(" ({n})"))
+            .unwrap_or_default();
+        let detail = c
+            .detail
+            .as_deref()
+            .map(|d| format!(": {d}"))
+            .unwrap_or_default();
+        println!("channel    {}{name} {state}{detail}", c.channel);
+    }
+}
+
+fn plugin_command(action: PluginAction) -> Result<i32> {
+    match action {
+        PluginAction::Inspect { file, json } => {
+            let host = plugin_host(std::time::Duration::from_secs(10))?;
+            let info = host.inspect(&file)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&info)?);
+            } else {
+                print_info(&info);
+            }
+            Ok(0)
+        }
+        PluginAction::Run {
+            file,
+            address,
+            kind,
+            params,
+            username,
+            password_env,
+            timeout,
+            json,
+        } => {
+            init_logs();
+            let kind = EquipmentKind::ALL
+                .iter()
+                .find(|(n, _)| *n == kind)
+                .map(|(_, k)| *k)
+                .with_context(|| {
+                    let names: Vec<&str> = EquipmentKind::ALL.iter().map(|(n, _)| *n).collect();
+                    format!("--kind `{kind}`: expected one of {}", names.join(", "))
+                })?;
+            let params = params
+                .iter()
+                .map(|p| {
+                    p.split_once('=')
+                        .map(|(k, v)| (k.trim().to_string(), v.to_string()))
+                        .with_context(|| format!("--param `{p}`: write it as NAME=VALUE"))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let credentials = (username.is_some() || password_env.is_some()).then(|| {
+                Arc::new(Credentials {
+                    name: "command line".into(),
+                    username,
+                    password: password_env.map(SecretSource::Env),
+                    privacy_password: None,
+                })
+            });
+            let deadline: std::time::Duration = timeout.into();
+            let host = plugin_host(deadline)?;
+            let grant = Grant {
+                plugin: file.display().to_string(),
+                equipment: address.clone(),
+                address,
+                credentials,
+                snmp: SnmpSettings::default(),
+                timeout: deadline.mul_f64(0.9),
+                clock: Clock::System,
+            };
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            let outcome = runtime.block_on(host.run_file(&file, grant, kind, params))?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&serde_json::json!({
+                        "observation": outcome.observation,
+                        "channels": outcome.channels,
+                    }))?
+                );
+            } else {
+                print_outcome(&outcome);
+            }
+            Ok(match outcome.observation.status {
+                vigie::observation::ProbeStatus::Up => 0,
+                _ => 2,
+            })
         }
     }
 }

@@ -7,6 +7,8 @@ use crate::book::AlertBook;
 use crate::clock::Clock;
 use crate::collector::Collector;
 use crate::collectors::heartbeat::HeartbeatBook;
+use crate::plugins::PluginHost;
+use crate::plugins::watch::PluginWatcher;
 use crate::reload::ConfigWatcher;
 use crate::store::{AlertIds, Store, StoreError};
 use actix::prelude::*;
@@ -40,6 +42,9 @@ pub struct Options {
     pub probe_timeout: Duration,
     /// Pushed heartbeats, shared by the API and the collector.
     pub heartbeats: HeartbeatBook,
+    /// The plugin host the collector uses and the directory it loads plugins from
+    /// (watched); `None` runs without plugins.
+    pub plugins: Option<(PluginHost, PathBuf)>,
 }
 
 /// Why the daemon could not start.
@@ -51,6 +56,9 @@ pub enum ServerError {
     /// The config directory cannot be watched.
     #[error("cannot watch the config directory {0}: {1}")]
     Watch(PathBuf, notify::Error),
+    /// The plugins directory cannot be watched.
+    #[error("cannot watch the plugins directory {0}: {1}")]
+    Plugins(PathBuf, notify::Error),
     /// The HTTP listener failed.
     #[error("HTTP listener: {0}")]
     Http(std::io::Error),
@@ -89,6 +97,7 @@ pub struct Daemon {
     generation: watch::Receiver<u64>,
     http: actix_web::dev::ServerHandle,
     watcher: ConfigWatcher,
+    _plugins: Option<PluginWatcher>,
     arbiters: Vec<Arbiter>,
     data_dir: PathBuf,
 }
@@ -106,6 +115,13 @@ pub async fn start(opts: Options, listener: TcpListener) -> Result<Daemon, Serve
     );
     let book = AlertBook::default();
     let clock = opts.clock;
+    // Plugins load before the first config applies, so first collections find them.
+    let plugins = match opts.plugins {
+        Some((host, dir)) => Some(
+            PluginWatcher::start(dir.clone(), host).map_err(|e| ServerError::Plugins(dir, e))?,
+        ),
+        None => None,
+    };
     let deps = Deps::new(
         store.clone(),
         opts.collector,
@@ -159,6 +175,7 @@ pub async fn start(opts: Options, listener: TcpListener) -> Result<Daemon, Serve
         generation,
         http,
         watcher,
+        _plugins: plugins,
         arbiters,
         data_dir: opts.data_dir,
     })

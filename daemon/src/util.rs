@@ -58,6 +58,16 @@ pub fn stable_hash(bytes: &[u8]) -> u64 {
     hash
 }
 
+/// Whether `id` is a valid identifier (equipment, site, plugin): 1 to 64 ASCII letters,
+/// digits, `-`, `_` or `.`.
+pub fn valid_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 64
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

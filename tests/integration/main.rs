@@ -5,6 +5,7 @@ mod actors;
 mod api;
 mod cli;
 mod collectors;
+mod plugins;
 mod reload;
 mod restart;
 mod snmp;

@@ -22,6 +22,7 @@ pub fn options(config: &Path, data: &Path, sim: &ScriptedCollector) -> Options {
         max_probes_in_flight: 16,
         probe_timeout: Duration::from_secs(5),
         heartbeats: vigie::collectors::heartbeat::HeartbeatBook::new(chrono::Utc::now()),
+        plugins: None,
     }
 }
 

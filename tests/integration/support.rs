@@ -205,3 +205,50 @@ impl Drop for DaemonProcess {
         let _ = self.child.wait();
     }
 }
+
+/// Where the wasm plugins of the workspace are built for the tests.
+fn wasm_dir() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    target.join("wasm-plugins")
+}
+
+static WASM: std::sync::OnceLock<Result<PathBuf, String>> = std::sync::OnceLock::new();
+
+/// Every plugin of the workspace (vendors and test plugins), built once per test run for
+/// `wasm32-wasip2`; returns the `.wasm` of crate `vigie-plugin-NAME`.
+pub fn plugin_wasm(name: &str) -> PathBuf {
+    let dir = WASM.get_or_init(|| {
+        let target = wasm_dir();
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut cmd = Command::new(cargo);
+        cmd.current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))
+            .args(["build", "--profile", "plugin", "--target", "wasm32-wasip2"])
+            .arg("--target-dir")
+            .arg(&target);
+        for p in [
+            "hikvision",
+            "dahua",
+            "axis",
+            "onvif",
+            "testbed",
+            "foreign-import",
+            "future-api",
+        ] {
+            cmd.args(["-p", &format!("vigie-plugin-{p}")]);
+        }
+        let out = cmd.output().map_err(|e| format!("cargo: {e}"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "building the plugins failed:\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+        Ok(target.join("wasm32-wasip2/plugin"))
+    });
+    match dir {
+        Ok(d) => d.join(format!("vigie_plugin_{}.wasm", name.replace('-', "_"))),
+        Err(e) => panic!("{e}"),
+    }
+}

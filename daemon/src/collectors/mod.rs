@@ -4,6 +4,7 @@
 pub mod agent;
 pub mod heartbeat;
 pub mod icmp;
+pub mod recorder;
 pub mod snmp;
 pub mod tcp;
 
@@ -11,10 +12,12 @@ use crate::clock::Clock;
 use crate::collector::Collector;
 use crate::config::{EquipmentConfig, EquipmentId, Probe};
 use crate::observation::{Observation, ProbeStatus};
+use crate::plugins::PluginHost;
 use agent::CpuSample;
 use futures::future::LocalBoxFuture;
 use heartbeat::HeartbeatBook;
 use icmp::{PingSettings, Pinger};
+use recorder::ChannelBook;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
@@ -51,6 +54,8 @@ pub struct NetCollector {
     budget: Arc<RwLock<Budget>>,
     cpu: Arc<Mutex<HashMap<EquipmentId, CpuSample>>>,
     pinger: Result<Pinger, String>,
+    plugins: Option<PluginHost>,
+    channels: ChannelBook,
 }
 
 impl NetCollector {
@@ -64,7 +69,45 @@ impl NetCollector {
             budget: Arc::new(RwLock::new(Budget::new(timeout, PingSettings::default()))),
             cpu: Arc::default(),
             pinger: Err("no ICMP socket was opened".into()),
+            plugins: None,
+            channels: ChannelBook::default(),
         }
+    }
+
+    /// Runs `plugin:NAME` probes with this plugin host.
+    pub fn with_plugins(mut self, plugins: PluginHost) -> Self {
+        self.plugins = Some(plugins);
+        self
+    }
+
+    /// The channel reports of recorders, read by `recorder` probes.
+    pub fn channels(&self) -> &ChannelBook {
+        &self.channels
+    }
+
+    fn plugin(
+        &self,
+        name: &str,
+        eq: &Arc<EquipmentConfig>,
+    ) -> LocalBoxFuture<'static, Observation> {
+        let Some(host) = &self.plugins else {
+            return ready(Observation::unknown(&format!(
+                "plugin `{name}`: this daemon runs without a plugin host"
+            )));
+        };
+        let run = host.collect(name, eq, self.budget().timeout);
+        let (book, id, clock) = (self.channels.clone(), eq.id.clone(), self.clock);
+        Box::pin(async move {
+            let outcome = run.await;
+            if outcome.channels.is_empty() {
+                if !matches!(outcome.observation.status, ProbeStatus::Up) {
+                    book.forget(&id);
+                }
+            } else {
+                book.record(&id, clock.now(), outcome.channels);
+            }
+            outcome.observation
+        })
     }
 
     /// Uses the daemon's pinger (or records why it could not be opened) for ICMP probes.
@@ -150,8 +193,11 @@ impl Collector for NetCollector {
             retries: d.ping_retries,
             ..PingSettings::default()
         };
-        *self.budget.write().unwrap_or_else(|p| p.into_inner()) =
-            Budget::new(d.probe_timeout.mul_f64(0.9), ping);
+        let budget = Budget::new(d.probe_timeout.mul_f64(0.9), ping);
+        if let Some(p) = &self.plugins {
+            p.set_deadline(budget.timeout);
+        }
+        *self.budget.write().unwrap_or_else(|p| p.into_inner()) = budget;
     }
 
     fn collect(&self, eq: &Arc<EquipmentConfig>) -> LocalBoxFuture<'static, Observation> {
@@ -192,9 +238,8 @@ impl Collector for NetCollector {
                     }
                     Err(e) => ready(Observation::unknown(&format!("ICMP unavailable: {e}"))),
                 },
-                other => ready(Observation::unknown(&format!(
-                    "probe `{other}` is not available in this build"
-                ))),
+                Probe::Plugin(name) => self.plugin(name, eq),
+                Probe::Recorder => ready(self.channels.check(eq, self.clock.now())),
             };
             parts.push((probe.to_string(), fut));
         }

@@ -4,6 +4,7 @@
 use super::model::*;
 use super::raw::*;
 use crate::maintenance::{MaintenanceWindow, WindowError};
+use crate::util::valid_id;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use chrono_tz::Tz;
 use serde::Deserialize;
@@ -241,14 +242,6 @@ pub fn closest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) ->
         .filter(|(score, _)| *score >= 0.8)
         .max_by(|a, b| a.0.total_cmp(&b.0))
         .map(|(_, c)| c)
-}
-
-fn valid_id(id: &str) -> bool {
-    !id.is_empty()
-        && id.len() <= 64
-        && id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
 fn check_id(cx: &mut FileCx<'_>, id: &Spanned<String>, what: &str) -> bool {
@@ -1036,6 +1029,7 @@ fn parse_probe(text: &str) -> Result<Probe, String> {
         ("rtsp", None) => Ok(Probe::Rtsp),
         ("agent", None) => Ok(Probe::Agent),
         ("heartbeat", None) => Ok(Probe::Heartbeat),
+        ("recorder", None) => Ok(Probe::Recorder),
         ("plugin", Some(n)) if valid_id(n) => Ok(Probe::Plugin(n.to_string())),
         ("plugin", _) => Err(format!("`{text}` does not name a plugin")),
         _ => Err(format!("unknown probe `{text}`")),
@@ -1050,6 +1044,7 @@ const PROBE_NAMES: &[&str] = &[
     "agent",
     "heartbeat",
     "plugin",
+    "recorder",
 ];
 
 fn parse_local(text: &str) -> Option<NaiveDateTime> {
@@ -1337,6 +1332,89 @@ fn validate_site(
                 )
             })
             .unwrap_or(interval * 3);
+        let mut plugin_params = Vec::new();
+        for (name, v) in e.plugin_params.iter().flatten() {
+            let text = match v.get_ref() {
+                toml::Value::String(s) => s.clone(),
+                toml::Value::Integer(i) => i.to_string(),
+                toml::Value::Float(f) => f.to_string(),
+                toml::Value::Boolean(b) => b.to_string(),
+                _ => {
+                    cx.at(
+                        v,
+                        format!(
+                            "plugin_params.{name}: a parameter is a string, a number or a boolean"
+                        ),
+                        None,
+                    );
+                    continue;
+                }
+            };
+            plugin_params.push((name.clone(), text));
+        }
+        if !plugin_params.is_empty()
+            && !probes.iter().any(|p| matches!(p, Probe::Plugin(_)))
+            && let Some((_, v)) = e.plugin_params.iter().flatten().next()
+        {
+            cx.at(
+                v,
+                "plugin_params are set but no `plugin:NAME` probe is listed".to_string(),
+                Some("add the plugin to `probes`, such as `plugin:hikvision`".into()),
+            );
+        }
+        let recorder = match &e.recorder {
+            Some(r) => {
+                let channel = *r.channel.get_ref();
+                if !(1..=4096).contains(&channel) {
+                    cx.at(
+                        &r.channel,
+                        format!("recorder channel {channel} is not between 1 and 4096"),
+                        None,
+                    );
+                }
+                if r.equipment.get_ref() == e.id.get_ref() {
+                    cx.at(
+                        &r.equipment,
+                        "an equipment cannot be its own recorder",
+                        None,
+                    );
+                } else if !ids_here.contains(r.equipment.get_ref()) {
+                    let hint =
+                        did_you_mean(r.equipment.get_ref(), ids_here.iter().map(String::as_str))
+                            .or_else(|| {
+                                Some("the recorder is an equipment of the same site".into())
+                            });
+                    cx.at(
+                        &r.equipment,
+                        format!(
+                            "recorder `{}` is not an equipment of site `{site_id}`",
+                            r.equipment.get_ref()
+                        ),
+                        hint,
+                    );
+                }
+                if !probes.contains(&Probe::Recorder) {
+                    probes.push(Probe::Recorder);
+                }
+                Some(RecorderChannel {
+                    equipment: EquipmentId::new(r.equipment.get_ref()),
+                    channel: u32::try_from(channel).unwrap_or(0),
+                })
+            }
+            None => {
+                if probes.contains(&Probe::Recorder) {
+                    cx.at(
+                        &e.id,
+                        format!(
+                            "equipment `{}` lists the `recorder` probe but has no `recorder`",
+                            e.id.get_ref()
+                        ),
+                        Some("add `recorder = { equipment = \"NVR-ID\", channel = N }`".into()),
+                    );
+                }
+                None
+            }
+        };
         let id = EquipmentId::new(e.id.get_ref());
         if let Some(p) = &e.parent {
             if p.get_ref() == e.id.get_ref() {
@@ -1375,6 +1453,8 @@ fn validate_site(
                 agent_url,
                 recording_service: e.recording_service.clone(),
                 heartbeat_within,
+                plugin_params,
+                recorder,
                 snmp: {
                     let kind_oids = main
                         .snmp_oids

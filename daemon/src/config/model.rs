@@ -222,6 +222,8 @@ pub enum Probe {
     Heartbeat,
     /// A vendor WASM probe plugin.
     Plugin(String),
+    /// The state of its channel as its recorder's plugin reports it.
+    Recorder,
 }
 
 impl fmt::Display for Probe {
@@ -234,6 +236,7 @@ impl fmt::Display for Probe {
             Probe::Agent => f.write_str("agent"),
             Probe::Heartbeat => f.write_str("heartbeat"),
             Probe::Plugin(n) => write!(f, "plugin:{n}"),
+            Probe::Recorder => f.write_str("recorder"),
         }
     }
 }
@@ -269,6 +272,19 @@ pub struct EquipmentConfig {
     pub heartbeat_within: Duration,
     /// For the `snmp` probe.
     pub snmp: SnmpSettings,
+    /// Parameters of its plugin probes, name and value.
+    pub plugin_params: Vec<(String, String)>,
+    /// For the `recorder` probe: the recorder channel this camera is.
+    pub recorder: Option<RecorderChannel>,
+}
+
+/// A camera channel of a recorder.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RecorderChannel {
+    /// The recorder, an equipment of the same site.
+    pub equipment: EquipmentId,
+    /// Channel number (1-based).
+    pub channel: u32,
 }
 
 /// SNMP version and security.

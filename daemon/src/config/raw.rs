@@ -283,6 +283,21 @@ pub struct RawEquipment {
     pub heartbeat_within: Option<Spanned<String>>,
     /// For the `snmp` probe: version, port, credentials, extra OIDs.
     pub snmp: Option<RawSnmp>,
+    /// Parameters of its `plugin:NAME` probes (`{ port = 8080 }`).
+    pub plugin_params: Option<BTreeMap<String, Spanned<toml::Value>>>,
+    /// For a camera supervised through its recorder: the recorder and the channel.
+    pub recorder: Option<RawRecorder>,
+}
+
+/// `recorder = { equipment = "nvr-1", channel = 3 }` on a camera.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRecorder {
+    /// The recorder (NVR, VMS server) in the same site, collected by a plugin that reports
+    /// its channels.
+    pub equipment: Spanned<String>,
+    /// Channel number as the recorder numbers it (1-based).
+    pub channel: Spanned<i64>,
 }
 
 /// `snmp = { ... }` on an equipment.

@@ -1,0 +1,505 @@
+//! What a plugin may do while it collects one equipment: HTTP (with Basic or Digest
+//! authentication answered here), a TCP probe, SNMP through the daemon's client, a clock,
+//! logging and WS-Security tokens. Every network capability reaches only the equipment's
+//! own address; anything else is refused and logged.
+
+use crate::clock::Clock;
+use crate::collectors::snmp::{SnmpClient, SnmpError, Val, dotted};
+use crate::config::{Credentials, SnmpSettings};
+use base64::Engine as _;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Bytes;
+use sha1::{Digest, Sha1};
+use std::hash::BuildHasher;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// Largest HTTP body a plugin receives.
+pub const MAX_HTTP_BODY: usize = 4 << 20;
+/// Largest answer of a TCP probe.
+pub const MAX_TCP_READ: u32 = 64 << 10;
+/// How long a TCP probe waits for more bytes once connected.
+const TCP_READ_WAIT: Duration = Duration::from_secs(2);
+/// Log lines one collection may write; the rest are dropped.
+pub const MAX_LOG_LINES: u32 = 32;
+/// Longest log line kept.
+const MAX_LOG_LINE: usize = 1024;
+
+/// Why a capability was refused or failed, as the plugin sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CapError {
+    /// Connection refused, reset, no route.
+    Unreachable(String),
+    /// No answer in time.
+    Timeout(String),
+    /// Refused by the host.
+    Forbidden(String),
+    /// Credentials refused or missing.
+    AuthFailed(String),
+    /// Malformed or too large answer.
+    BadResponse(String),
+}
+
+/// The equipment a call collects and what the host may use for it.
+#[derive(Debug, Clone)]
+pub struct Grant {
+    /// Plugin name, for logs.
+    pub plugin: String,
+    /// Equipment id, for logs.
+    pub equipment: String,
+    /// The only address the plugin may reach.
+    pub address: String,
+    /// Its credentials (never handed to the plugin).
+    pub credentials: Option<Arc<Credentials>>,
+    /// Its SNMP settings.
+    pub snmp: SnmpSettings,
+    /// Budget of one network exchange.
+    pub timeout: Duration,
+    /// The daemon's clock.
+    pub clock: Clock,
+}
+
+/// An HTTP request as the plugin sent it.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// Method.
+    pub method: String,
+    /// Path or absolute URL.
+    pub url: String,
+    /// Extra headers.
+    pub headers: Vec<(String, String)>,
+    /// Body.
+    pub body: Vec<u8>,
+}
+
+/// An HTTP response for the plugin.
+#[derive(Debug, Clone)]
+pub struct Response {
+    /// Status.
+    pub status: u16,
+    /// Headers, lowercase names.
+    pub headers: Vec<(String, String)>,
+    /// Body, capped.
+    pub body: Vec<u8>,
+}
+
+impl Grant {
+    fn refuse(&self, what: String) -> CapError {
+        tracing::warn!(
+            plugin = %self.plugin,
+            equipment = %self.equipment,
+            "plugin request refused: {what}"
+        );
+        CapError::Forbidden(what)
+    }
+
+    fn same_host(&self, host: &str) -> bool {
+        let bare = |h: &str| {
+            h.trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_ascii_lowercase()
+        };
+        bare(host) == bare(&self.address)
+    }
+
+    /// Host part for URLs and the `Host` header (`[v6]` in brackets).
+    fn authority(&self) -> String {
+        if self.address.contains(':') && !self.address.starts_with('[') {
+            format!("[{}]", self.address)
+        } else {
+            self.address.clone()
+        }
+    }
+
+    /// Port and path-and-query of a plugin URL, once checked against the equipment.
+    fn resolve(&self, url: &str) -> Result<(u16, String), CapError> {
+        if url.starts_with('/') {
+            return Ok((80, url.to_string()));
+        }
+        let Some((scheme, rest)) = url.split_once("://") else {
+            return Err(self.refuse(format!("`{url}` is neither a path nor an http:// URL")));
+        };
+        if !scheme.eq_ignore_ascii_case("http") {
+            return Err(self.refuse(format!(
+                "`{url}`: only http:// is available to plugins in this version"
+            )));
+        }
+        let (authority, path) = match rest.find('/') {
+            Some(i) => (&rest[..i], &rest[i..]),
+            None => (rest, "/"),
+        };
+        if authority.contains('@') {
+            return Err(self.refuse(format!("`{url}`: user information in URLs is not allowed")));
+        }
+        let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+            let (h, after) = v6.split_once(']').unwrap_or((v6, ""));
+            (h, after.strip_prefix(':'))
+        } else {
+            match authority.rsplit_once(':') {
+                Some((h, p)) => (h, Some(p)),
+                None => (authority, None),
+            }
+        };
+        if !self.same_host(host) {
+            return Err(self.refuse(format!(
+                "`{host}` is not the address of equipment `{}` ({})",
+                self.equipment, self.address
+            )));
+        }
+        let port = match port {
+            None | Some("") => 80,
+            Some(p) => p
+                .parse()
+                .map_err(|_| self.refuse(format!("`{url}`: bad port `{p}`")))?,
+        };
+        Ok((port, path.to_string()))
+    }
+
+    async fn connect(&self, port: u16) -> Result<TcpStream, CapError> {
+        let target = (self.address.as_str(), port);
+        match tokio::time::timeout(self.timeout, TcpStream::connect(target)).await {
+            Ok(Ok(s)) => Ok(s),
+            Ok(Err(e)) => Err(CapError::Unreachable(format!(
+                "{}:{port}: {e}",
+                self.address
+            ))),
+            Err(_) => Err(CapError::Timeout(format!(
+                "{}:{port}: no connection within {}",
+                self.address,
+                crate::util::format_duration(self.timeout)
+            ))),
+        }
+    }
+
+    /// One HTTP exchange on a fresh connection.
+    async fn exchange(
+        &self,
+        method: &hyper::Method,
+        port: u16,
+        path: &str,
+        req: &Request,
+        authorization: Option<&str>,
+    ) -> Result<Response, CapError> {
+        let stream = self.connect(port).await?;
+        let io = hyper_util::rt::TokioIo::new(stream);
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(io)
+            .await
+            .map_err(|e| CapError::Unreachable(format!("HTTP handshake: {e}")))?;
+        let driver = tokio::spawn(conn);
+        let host = if port == 80 {
+            self.authority()
+        } else {
+            format!("{}:{port}", self.authority())
+        };
+        let mut builder = hyper::Request::builder()
+            .method(method.clone())
+            .uri(path)
+            .header(hyper::header::HOST, host)
+            .header(hyper::header::USER_AGENT, "vigie");
+        for (k, v) in &req.headers {
+            let lower = k.to_ascii_lowercase();
+            if matches!(
+                lower.as_str(),
+                "host" | "authorization" | "content-length" | "transfer-encoding" | "connection"
+            ) {
+                continue;
+            }
+            builder = builder.header(k.as_str(), v.as_str());
+        }
+        if let Some(a) = authorization {
+            builder = builder.header(hyper::header::AUTHORIZATION, a);
+        }
+        let request = builder
+            .body(Full::new(Bytes::from(req.body.clone())))
+            .map_err(|e| CapError::Forbidden(format!("malformed request: {e}")))?;
+        let exchange = async {
+            let resp = sender
+                .send_request(request)
+                .await
+                .map_err(|e| CapError::Unreachable(format!("HTTP: {e}")))?;
+            let status = resp.status().as_u16();
+            let headers = resp
+                .headers()
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        k.as_str().to_ascii_lowercase(),
+                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                    )
+                })
+                .collect();
+            let body = Limited::new(resp.into_body(), MAX_HTTP_BODY)
+                .collect()
+                .await
+                .map_err(|e| {
+                    CapError::BadResponse(format!(
+                        "body unreadable or larger than {} MiB: {e}",
+                        MAX_HTTP_BODY >> 20
+                    ))
+                })?
+                .to_bytes()
+                .to_vec();
+            Ok(Response {
+                status,
+                headers,
+                body,
+            })
+        };
+        let out = match tokio::time::timeout(self.timeout, exchange).await {
+            Ok(r) => r,
+            Err(_) => Err(CapError::Timeout(format!(
+                "no HTTP answer within {}",
+                crate::util::format_duration(self.timeout)
+            ))),
+        };
+        driver.abort();
+        out
+    }
+
+    /// The user name and password of the equipment, if it has both.
+    fn login(&self) -> Result<Option<(String, crate::config::Secret)>, CapError> {
+        let Some(c) = &self.credentials else {
+            return Ok(None);
+        };
+        let (Some(user), Some(source)) = (&c.username, &c.password) else {
+            return Ok(None);
+        };
+        let secret = source
+            .read()
+            .map_err(|e| CapError::AuthFailed(format!("credentials `{}`: {e}", c.name)))?;
+        Ok(Some((user.clone(), secret)))
+    }
+
+    /// Sends an HTTP request, answering a Basic or Digest challenge with the equipment's
+    /// credentials.
+    pub async fn http(&self, req: Request) -> Result<Response, CapError> {
+        let (port, path) = self.resolve(&req.url)?;
+        let method = hyper::Method::from_bytes(req.method.to_ascii_uppercase().as_bytes())
+            .map_err(|_| self.refuse(format!("`{}` is not an HTTP method", req.method)))?;
+        let first = self.exchange(&method, port, &path, &req, None).await?;
+        if first.status != 401 {
+            return Ok(first);
+        }
+        let Some((user, secret)) = self.login()? else {
+            return Ok(first);
+        };
+        let challenges: Vec<&str> = first
+            .headers
+            .iter()
+            .filter(|(k, _)| k == "www-authenticate")
+            .map(|(_, v)| v.as_str())
+            .collect();
+        if challenges.is_empty() {
+            return Ok(first);
+        }
+        let mut client = challenges
+            .iter()
+            .fold(http_auth::PasswordClient::builder(), |b, c| b.challenges(c))
+            .build()
+            .map_err(|e| CapError::BadResponse(format!("authentication challenge: {e}")))?;
+        let authorization = client
+            .respond(&http_auth::PasswordParams {
+                username: &user,
+                password: secret.expose(),
+                uri: &path,
+                method: method.as_str(),
+                body: Some(&req.body),
+            })
+            .map_err(|e| CapError::BadResponse(format!("authentication challenge: {e}")))?;
+        self.exchange(&method, port, &path, &req, Some(&authorization))
+            .await
+    }
+
+    /// Connects to `port`, writes `send`, reads the answer.
+    pub async fn tcp_probe(
+        &self,
+        port: u16,
+        send: Vec<u8>,
+        read_max: u32,
+    ) -> Result<Vec<u8>, CapError> {
+        let mut stream = self.connect(port).await?;
+        if !send.is_empty() {
+            tokio::time::timeout(self.timeout, stream.write_all(&send))
+                .await
+                .map_err(|_| CapError::Timeout("write".into()))?
+                .map_err(|e| CapError::Unreachable(format!("write: {e}")))?;
+        }
+        let max = read_max.min(MAX_TCP_READ) as usize;
+        let mut out = Vec::new();
+        let mut buf = vec![0u8; 4096];
+        let wait = TCP_READ_WAIT.min(self.timeout);
+        while out.len() < max {
+            match tokio::time::timeout(wait, stream.read(&mut buf)).await {
+                Ok(Ok(0)) | Err(_) => break,
+                Ok(Ok(n)) => out.extend_from_slice(&buf[..n.min(max - out.len())]),
+                Ok(Err(e)) if out.is_empty() => {
+                    return Err(CapError::Unreachable(format!("read: {e}")));
+                }
+                Ok(Err(_)) => break,
+            }
+        }
+        Ok(out)
+    }
+
+    fn snmp_client(&self) -> SnmpClient {
+        SnmpClient {
+            timeout: self.timeout / 3,
+            retries: 1,
+        }
+    }
+
+    fn snmp_error(e: SnmpError) -> CapError {
+        match e {
+            SnmpError::Timeout(m) => CapError::Timeout(m),
+            SnmpError::Auth(m) | SnmpError::Credentials(m) => CapError::AuthFailed(m),
+            SnmpError::BadResponse(m) => CapError::BadResponse(m),
+            SnmpError::Io(m) => CapError::Unreachable(m),
+        }
+    }
+
+    fn parse_oid(oid: &str) -> Result<Vec<u64>, CapError> {
+        let parts: Result<Vec<u64>, _> = oid
+            .trim_start_matches('.')
+            .split('.')
+            .map(str::parse)
+            .collect();
+        match parts {
+            Ok(p) if p.len() >= 2 => Ok(p),
+            _ => Err(CapError::Forbidden(format!("`{oid}` is not a dotted OID"))),
+        }
+    }
+
+    /// SNMP GET.
+    pub async fn snmp_get(&self, oids: Vec<String>) -> Result<Vec<(String, Val)>, CapError> {
+        let parsed = oids
+            .iter()
+            .map(|o| Self::parse_oid(o))
+            .collect::<Result<Vec<_>, _>>()?;
+        if parsed.is_empty() {
+            return Ok(Vec::new());
+        }
+        let creds = self.credentials.as_deref();
+        let mut session = self
+            .snmp_client()
+            .open(&self.address, &self.snmp, creds)
+            .await
+            .map_err(Self::snmp_error)?;
+        let rows = session.get(&parsed).await.map_err(Self::snmp_error)?;
+        Ok(rows.into_iter().map(|(o, v)| (dotted(&o), v)).collect())
+    }
+
+    /// SNMP walk.
+    pub async fn snmp_walk(&self, oid: String) -> Result<Vec<(String, Val)>, CapError> {
+        let root = Self::parse_oid(&oid)?;
+        let creds = self.credentials.as_deref();
+        let mut session = self
+            .snmp_client()
+            .open(&self.address, &self.snmp, creds)
+            .await
+            .map_err(Self::snmp_error)?;
+        let rows = session.walk(&root).await.map_err(Self::snmp_error)?;
+        Ok(rows.into_iter().map(|(o, v)| (dotted(&o), v)).collect())
+    }
+
+    /// A WS-Security UsernameToken: (username, digest, nonce, created).
+    pub fn username_token(&self) -> Result<(String, String, String, String), CapError> {
+        let Some((user, secret)) = self.login()? else {
+            return Err(CapError::AuthFailed(format!(
+                "equipment `{}` has no credentials with a username and a password",
+                self.equipment
+            )));
+        };
+        let state = std::collections::hash_map::RandomState::new();
+        let now = self.clock.now();
+        let mut nonce = Vec::with_capacity(16);
+        nonce.extend_from_slice(&state.hash_one(now.timestamp_nanos_opt()).to_le_bytes());
+        nonce.extend_from_slice(&state.hash_one(&self.equipment).to_le_bytes());
+        let created = now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let mut sha = Sha1::new();
+        sha.update(&nonce);
+        sha.update(created.as_bytes());
+        sha.update(secret.expose().as_bytes());
+        let b64 = base64::engine::general_purpose::STANDARD;
+        Ok((
+            user,
+            b64.encode(sha.finalize()),
+            b64.encode(&nonce),
+            created,
+        ))
+    }
+
+    /// Logs a line of the plugin.
+    pub fn log(&self, level: tracing::Level, message: &str) {
+        let mut line: String = message.chars().take(MAX_LOG_LINE).collect();
+        if line.len() < message.len() {
+            line.push('…');
+        }
+        let (plugin, equipment) = (&self.plugin, &self.equipment);
+        match level {
+            tracing::Level::ERROR => {
+                tracing::error!(plugin = %plugin, equipment = %equipment, "{line}")
+            }
+            tracing::Level::WARN => {
+                tracing::warn!(plugin = %plugin, equipment = %equipment, "{line}")
+            }
+            tracing::Level::INFO => {
+                tracing::info!(plugin = %plugin, equipment = %equipment, "{line}")
+            }
+            _ => tracing::debug!(plugin = %plugin, equipment = %equipment, "{line}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::SnmpSettings;
+
+    fn grant(address: &str) -> Grant {
+        Grant {
+            plugin: "p".into(),
+            equipment: "cam-1".into(),
+            address: address.into(),
+            credentials: None,
+            snmp: SnmpSettings::default(),
+            timeout: Duration::from_secs(1),
+            clock: Clock::System,
+        }
+    }
+
+    #[test]
+    fn urls_resolve_only_on_the_equipment_address() {
+        let g = grant("10.0.0.5");
+        assert_eq!(g.resolve("/a?b=1"), Ok((80, "/a?b=1".into())));
+        assert_eq!(g.resolve("http://10.0.0.5:8080/x"), Ok((8080, "/x".into())));
+        assert_eq!(g.resolve("HTTP://10.0.0.5"), Ok((80, "/".into())));
+        for bad in [
+            "http://10.0.0.6/x",
+            "http://10.0.0.5@evil/x",
+            "https://10.0.0.5/x",
+            "file:///etc/passwd",
+            "x",
+            "http://10.0.0.5:99999/",
+        ] {
+            assert!(
+                matches!(g.resolve(bad), Err(CapError::Forbidden(_))),
+                "{bad}"
+            );
+        }
+        let v6 = grant("::1");
+        assert_eq!(v6.resolve("http://[::1]:81/y"), Ok((81, "/y".into())));
+        assert!(matches!(
+            v6.resolve("http://[::2]/y"),
+            Err(CapError::Forbidden(_))
+        ));
+    }
+
+    #[test]
+    fn oids_must_be_dotted_numbers() {
+        assert_eq!(Grant::parse_oid(".1.3.6.1"), Ok(vec![1, 3, 6, 1]));
+        assert!(Grant::parse_oid("sysUpTime").is_err());
+        assert!(Grant::parse_oid("1").is_err());
+    }
+}

@@ -1,0 +1,363 @@
+//! The plugin host: runs vendor probe plugins, WebAssembly components of the WIT package
+//! `vigie:probe` (see `plugin-sdk/wit/probe.wit`), sandboxed with wasmtime. The only module
+//! that knows wasmtime.
+//!
+//! One shared [`wasmtime::Engine`] with the pooling allocator and epoch interruption; each
+//! plugin is compiled once (and cached on disk by wasmtime) into an `InstancePre`; every call
+//! gets a fresh store and instance, so nothing leaks between equipment. Calls run on a
+//! dedicated multi-thread tokio runtime, never on an actix arbiter, under a wall-clock
+//! deadline, a memory cap, an output cap, with no filesystem and no network of their own.
+
+mod capabilities;
+mod sandbox;
+pub mod watch;
+
+pub use capabilities::{CapError, Grant, MAX_HTTP_BODY};
+pub use sandbox::Limits;
+
+use crate::clock::Clock;
+use crate::config::{EquipmentConfig, EquipmentKind};
+use crate::observation::Observation;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+/// Version of the WIT package `vigie:probe` this daemon runs.
+pub const API_VERSION: &str = "0.1.0";
+
+/// Why a plugin file was refused.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum PluginError {
+    /// The file cannot be read.
+    #[error("{0}: cannot be read: {1}")]
+    Read(PathBuf, String),
+    /// Not a valid WebAssembly component.
+    #[error("{0}: not a valid WebAssembly component: {1}")]
+    Invalid(PathBuf, String),
+    /// A component that is not a vigie probe plugin.
+    #[error("{0}: does not export `vigie:probe/plugin` (is it a vigie probe plugin?)")]
+    NotAPlugin(PathBuf),
+    /// Built for another version of the plugin API.
+    #[error(
+        "{0}: built for plugin API vigie:probe@{1}; this daemon runs vigie:probe@{API_VERSION} \
+         (rebuild it with a matching vigie-plugin-sdk)"
+    )]
+    Version(PathBuf, String),
+    /// Imports something the daemon does not provide.
+    #[error("{0}: imports what the daemon does not provide: {1}")]
+    Imports(PathBuf, String),
+    /// `describe` failed or returned something unusable.
+    #[error("{0}: describe failed: {1}")]
+    Describe(PathBuf, String),
+    /// Another file already provides a plugin of that name.
+    #[error("{0}: plugin `{1}` is already loaded from {2}")]
+    Duplicate(PathBuf, String, PathBuf),
+}
+
+/// A parameter a plugin takes.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ParamInfo {
+    /// Name.
+    pub name: String,
+    /// What it does.
+    pub description: String,
+    /// Whether it must be set.
+    pub required: bool,
+    /// Default value.
+    pub default: Option<String>,
+}
+
+/// What a loaded plugin says of itself.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct PluginInfo {
+    /// Name (`plugin:NAME` in configs).
+    pub name: String,
+    /// Its version.
+    pub version: String,
+    /// Vendors.
+    pub vendors: Vec<String>,
+    /// Models.
+    pub models: Vec<String>,
+    /// Equipment kinds, as written in configs.
+    pub kinds: Vec<String>,
+    /// Parameters.
+    pub params: Vec<ParamInfo>,
+    /// Plugin API version it was built for.
+    pub api_version: String,
+    /// File it was loaded from.
+    pub file: PathBuf,
+    /// Size of the file in bytes.
+    pub size: u64,
+}
+
+/// The state of a camera channel a recorder reported.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ChannelStatus {
+    /// Channel number (1-based).
+    pub channel: u32,
+    /// Name the recorder gives it.
+    pub name: Option<String>,
+    /// Online (`Some(true)`), offline (`Some(false)`) or unknown.
+    pub online: Option<bool>,
+    /// Why, when the recorder says.
+    pub detail: Option<String>,
+}
+
+/// What one plugin collection produced.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PluginOutcome {
+    /// The observation of the equipment.
+    pub observation: Observation,
+    /// The camera channels it reported (recorders).
+    pub channels: Vec<ChannelStatus>,
+}
+
+impl PluginOutcome {
+    fn failed(observation: Observation) -> Self {
+        PluginOutcome {
+            observation,
+            channels: Vec::new(),
+        }
+    }
+}
+
+/// A plugin ready to run.
+pub(crate) struct Loaded {
+    info: PluginInfo,
+    pre: sandbox::Pre,
+    modified: Option<std::time::SystemTime>,
+}
+
+/// Loads, swaps and runs plugins. Cheap to clone.
+#[derive(Clone)]
+pub struct PluginHost {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    sandbox: sandbox::Sandbox,
+    plugins: RwLock<BTreeMap<String, Arc<Loaded>>>,
+    refused: RwLock<BTreeMap<PathBuf, PluginError>>,
+    dir: RwLock<Option<PathBuf>>,
+    clock: Clock,
+}
+
+impl PluginHost {
+    /// A host with no plugin loaded. `cache_dir` keeps compiled plugins across restarts.
+    pub fn new(clock: Clock, limits: Limits, cache_dir: Option<&Path>) -> Result<Self, String> {
+        Ok(PluginHost {
+            inner: Arc::new(Inner {
+                sandbox: sandbox::Sandbox::new(limits, cache_dir)?,
+                plugins: RwLock::default(),
+                refused: RwLock::default(),
+                dir: RwLock::default(),
+                clock,
+            }),
+        })
+    }
+
+    /// Sets the per-call deadline (the daemon's probe budget).
+    pub fn set_deadline(&self, deadline: Duration) {
+        self.inner.sandbox.set_deadline(deadline);
+    }
+
+    /// The limits in force.
+    pub fn limits(&self) -> Limits {
+        self.inner.sandbox.limits()
+    }
+
+    /// Compiles and validates a plugin file without loading it.
+    pub fn inspect(&self, file: &Path) -> Result<PluginInfo, PluginError> {
+        self.compile(file).map(|l| l.info)
+    }
+
+    fn compile(&self, file: &Path) -> Result<Loaded, PluginError> {
+        let meta = std::fs::metadata(file)
+            .map_err(|e| PluginError::Read(file.to_path_buf(), e.to_string()))?;
+        if meta.len() > sandbox::MAX_PLUGIN_FILE {
+            return Err(PluginError::Read(
+                file.to_path_buf(),
+                format!(
+                    "{} bytes is larger than the {} MiB a plugin may be",
+                    meta.len(),
+                    sandbox::MAX_PLUGIN_FILE >> 20
+                ),
+            ));
+        }
+        let bytes = std::fs::read(file)
+            .map_err(|e| PluginError::Read(file.to_path_buf(), e.to_string()))?;
+        let (pre, mut info) = self.inner.sandbox.prepare(file, &bytes)?;
+        info.size = meta.len();
+        Ok(Loaded {
+            info,
+            pre,
+            modified: meta.modified().ok(),
+        })
+    }
+
+    /// Loads (or replaces) the plugin in `file`. On error the plugin previously loaded from
+    /// that file keeps running and the error is kept for [`PluginHost::refused`].
+    pub fn load(&self, file: &Path) -> Result<PluginInfo, PluginError> {
+        let result = self.compile(file).and_then(|loaded| {
+            let mut plugins = self
+                .inner
+                .plugins
+                .write()
+                .unwrap_or_else(|p| p.into_inner());
+            if let Some(other) = plugins.get(&loaded.info.name)
+                && other.info.file != loaded.info.file
+                && other.info.file.exists()
+            {
+                return Err(PluginError::Duplicate(
+                    file.to_path_buf(),
+                    loaded.info.name.clone(),
+                    other.info.file.clone(),
+                ));
+            }
+            // A file that now declares another name replaces its old plugin.
+            plugins.retain(|_, p| p.info.file != loaded.info.file);
+            let info = loaded.info.clone();
+            plugins.insert(info.name.clone(), Arc::new(loaded));
+            Ok(info)
+        });
+        let mut refused = self
+            .inner
+            .refused
+            .write()
+            .unwrap_or_else(|p| p.into_inner());
+        match &result {
+            Ok(info) => {
+                refused.remove(file);
+                tracing::info!(
+                    plugin = %info.name,
+                    version = %info.version,
+                    file = %file.display(),
+                    "plugin loaded"
+                );
+            }
+            Err(e) => {
+                refused.insert(file.to_path_buf(), e.clone());
+                tracing::error!("plugin refused, the previous version (if any) keeps running: {e}");
+            }
+        }
+        result
+    }
+
+    /// Unloads the plugin loaded from `file`, if any.
+    pub fn unload(&self, file: &Path) {
+        let mut plugins = self
+            .inner
+            .plugins
+            .write()
+            .unwrap_or_else(|p| p.into_inner());
+        plugins.retain(|name, p| {
+            let keep = p.info.file != file;
+            if !keep {
+                tracing::info!(plugin = %name, file = %file.display(), "plugin unloaded");
+            }
+            keep
+        });
+        self.inner
+            .refused
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(file);
+    }
+
+    /// The plugins loaded, by name.
+    pub fn loaded(&self) -> Vec<PluginInfo> {
+        let plugins = self.inner.plugins.read().unwrap_or_else(|p| p.into_inner());
+        plugins.values().map(|p| p.info.clone()).collect()
+    }
+
+    /// The files refused, with why.
+    pub fn refused(&self) -> Vec<PluginError> {
+        let refused = self.inner.refused.read().unwrap_or_else(|p| p.into_inner());
+        refused.values().cloned().collect()
+    }
+
+    /// Files loaded, with the modification time they had.
+    pub(crate) fn files(&self) -> BTreeMap<PathBuf, Option<std::time::SystemTime>> {
+        let plugins = self.inner.plugins.read().unwrap_or_else(|p| p.into_inner());
+        plugins
+            .values()
+            .map(|p| (p.info.file.clone(), p.modified))
+            .collect()
+    }
+
+    pub(crate) fn set_dir(&self, dir: &Path) {
+        *self.inner.dir.write().unwrap_or_else(|p| p.into_inner()) = Some(dir.to_path_buf());
+    }
+
+    fn get(&self, name: &str) -> Option<Arc<Loaded>> {
+        let plugins = self.inner.plugins.read().unwrap_or_else(|p| p.into_inner());
+        plugins.get(name).cloned()
+    }
+
+    fn not_loaded(&self, name: &str) -> String {
+        let dir = self.inner.dir.read().unwrap_or_else(|p| p.into_inner());
+        let refused = self.inner.refused.read().unwrap_or_else(|p| p.into_inner());
+        let mut reason = match dir.as_ref() {
+            Some(d) => format!(
+                "plugin `{name}` is not loaded (no plugin of that name in {})",
+                d.display()
+            ),
+            None => format!("plugin `{name}` is not loaded (no plugins directory)"),
+        };
+        for e in refused.values() {
+            reason.push_str(&format!("; refused: {e}"));
+        }
+        reason
+    }
+
+    /// Runs plugin `name` on equipment `eq` with `params` (the equipment's
+    /// `plugin_params`). The call runs on the plugin runtime; the returned future only
+    /// waits for its result, so it can be awaited from an actix arbiter.
+    pub fn collect(
+        &self,
+        name: &str,
+        eq: &Arc<EquipmentConfig>,
+        timeout: Duration,
+    ) -> impl std::future::Future<Output = PluginOutcome> + use<> {
+        let plugin = self.get(name);
+        let missing = plugin.is_none().then(|| self.not_loaded(name));
+        let grant = Grant {
+            plugin: name.to_string(),
+            equipment: eq.id.to_string(),
+            address: eq.address.clone().unwrap_or_default(),
+            credentials: eq.credentials.clone(),
+            snmp: eq.snmp.clone(),
+            timeout,
+            clock: self.inner.clock,
+        };
+        let params = eq.plugin_params.clone();
+        let kind = eq.kind;
+        let task = plugin.map(|p| self.inner.sandbox.spawn_collect(p, grant, kind, params));
+        async move {
+            match (task, missing) {
+                (Some(t), _) => t.await,
+                (None, reason) => {
+                    PluginOutcome::failed(Observation::unknown(&reason.unwrap_or_default()))
+                }
+            }
+        }
+    }
+
+    /// Runs plugin file `file` once on a device, outside any config (for
+    /// `vigie plugin run`).
+    pub async fn run_file(
+        &self,
+        file: &Path,
+        grant: Grant,
+        kind: EquipmentKind,
+        params: Vec<(String, String)>,
+    ) -> Result<PluginOutcome, PluginError> {
+        let loaded = Arc::new(self.compile(file)?);
+        Ok(self
+            .inner
+            .sandbox
+            .spawn_collect(loaded, grant, kind, params)
+            .await)
+    }
+}

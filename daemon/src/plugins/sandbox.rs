@@ -1,0 +1,804 @@
+//! The wasmtime side of the plugin host: one engine with the pooling allocator and epoch
+//! interruption, the linker (the `host` interface and an empty WASI), and one call: a fresh
+//! store and instance under a deadline, a memory cap and an output cap.
+
+use super::capabilities::{CapError, Grant, MAX_LOG_LINES, Request};
+use super::{ChannelStatus, Loaded, ParamInfo, PluginError, PluginInfo, PluginOutcome};
+use crate::collectors::snmp::Val;
+use crate::config::EquipmentKind;
+use crate::observation::{Metric, Observation, ProbeStatus};
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+use tokio::sync::Semaphore;
+use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
+use wasmtime::{Engine, ResourceLimiter, Store, UpdateDeadline};
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+
+#[allow(missing_docs, clippy::all)]
+mod wit {
+    wasmtime::component::bindgen!({
+        path: "../plugin-sdk/wit",
+        world: "probe",
+        imports: { default: async },
+        exports: { default: async },
+    });
+}
+
+use wit::vigie::probe::types as t;
+
+/// A plugin compiled and linked, ready to instantiate.
+pub(crate) type Pre = wit::ProbePre<CallState>;
+
+/// Largest plugin file accepted.
+pub const MAX_PLUGIN_FILE: u64 = 64 << 20;
+/// Interval of the epoch ticker: the granularity of deadlines.
+const TICK: Duration = Duration::from_millis(5);
+/// Deadline of `describe` when a plugin is loaded.
+const DESCRIBE_DEADLINE: Duration = Duration::from_secs(2);
+/// What a plugin may write to stderr (its panic message) before being stopped.
+const STDERR_CAP: usize = 16 << 10;
+
+/// The limits every plugin call runs under.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Limits {
+    /// Wall-clock deadline of one collection, host I/O included.
+    pub deadline: Duration,
+    /// Linear memory one instance may use, in bytes.
+    pub memory: usize,
+    /// Most calls running at once (instances in the pool).
+    pub concurrency: u32,
+    /// Most metrics in one report.
+    pub max_metrics: usize,
+    /// Most channels in one report.
+    pub max_channels: usize,
+    /// Most facts and attributes in one report or metric.
+    pub max_facts: usize,
+    /// Longest string in a report.
+    pub max_text: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            deadline: Duration::from_secs(9),
+            memory: 32 << 20,
+            concurrency: 64,
+            max_metrics: 4096,
+            max_channels: 1024,
+            max_facts: 64,
+            max_text: 4096,
+        }
+    }
+}
+
+/// Why a call was stopped by the host.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Stop {
+    Deadline,
+}
+
+/// Memory and table growth allowed to one instance.
+struct Limiter {
+    memory: usize,
+    hit: bool,
+}
+
+impl ResourceLimiter for Limiter {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.memory {
+            self.hit = true;
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(desired <= 100_000)
+    }
+}
+
+/// The data of one store: one call of one plugin.
+pub(crate) struct CallState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    limiter: Limiter,
+    grant: Option<Grant>,
+    stop: Option<Stop>,
+    logs: u32,
+}
+
+impl WasiView for CallState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+fn host_error(e: CapError) -> t::HostError {
+    match e {
+        CapError::Unreachable(m) => t::HostError::Unreachable(m),
+        CapError::Timeout(m) => t::HostError::Timeout(m),
+        CapError::Forbidden(m) => t::HostError::Forbidden(m),
+        CapError::AuthFailed(m) => t::HostError::AuthFailed(m),
+        CapError::BadResponse(m) => t::HostError::BadResponse(m),
+    }
+}
+
+fn varbinds(rows: Vec<(String, Val)>) -> Vec<t::Varbind> {
+    rows.into_iter()
+        .map(|(oid, v)| t::Varbind {
+            oid,
+            value: match v {
+                Val::Int(i) => t::SnmpValue::Integer(i),
+                Val::Uint(u) => t::SnmpValue::Unsigned(u),
+                Val::Ticks(x) => t::SnmpValue::Ticks(x),
+                Val::Str(s) => t::SnmpValue::Octets(s),
+                Val::Oid(o) => t::SnmpValue::Oid(crate::collectors::snmp::dotted(&o)),
+                Val::Missing => t::SnmpValue::Missing,
+            },
+        })
+        .collect()
+}
+
+impl CallState {
+    fn grant(&self) -> Result<Grant, t::HostError> {
+        self.grant.clone().ok_or_else(|| {
+            t::HostError::Forbidden("host capabilities are not available during describe".into())
+        })
+    }
+}
+
+impl t::Host for CallState {}
+
+impl wit::vigie::probe::host::Host for CallState {
+    async fn http(&mut self, request: t::HttpRequest) -> Result<t::HttpResponse, t::HostError> {
+        let g = self.grant()?;
+        let r = g
+            .http(Request {
+                method: request.method,
+                url: request.url,
+                headers: request.headers,
+                body: request.body,
+            })
+            .await
+            .map_err(host_error)?;
+        Ok(t::HttpResponse {
+            status: r.status,
+            headers: r.headers,
+            body: r.body,
+        })
+    }
+
+    async fn tcp_probe(
+        &mut self,
+        port: u16,
+        send: Vec<u8>,
+        read_max: u32,
+    ) -> Result<Vec<u8>, t::HostError> {
+        let g = self.grant()?;
+        g.tcp_probe(port, send, read_max).await.map_err(host_error)
+    }
+
+    async fn snmp_get(&mut self, oids: Vec<String>) -> Result<Vec<t::Varbind>, t::HostError> {
+        let g = self.grant()?;
+        g.snmp_get(oids).await.map(varbinds).map_err(host_error)
+    }
+
+    async fn snmp_walk(&mut self, oid: String) -> Result<Vec<t::Varbind>, t::HostError> {
+        let g = self.grant()?;
+        g.snmp_walk(oid).await.map(varbinds).map_err(host_error)
+    }
+
+    async fn now_ms(&mut self) -> i64 {
+        match &self.grant {
+            Some(g) => g.clock.now().timestamp_millis(),
+            None => chrono::Utc::now().timestamp_millis(),
+        }
+    }
+
+    async fn log(&mut self, level: t::LogLevel, message: String) {
+        self.logs += 1;
+        let Some(g) = &self.grant else { return };
+        if self.logs > MAX_LOG_LINES {
+            if self.logs == MAX_LOG_LINES + 1 {
+                g.log(
+                    tracing::Level::WARN,
+                    "further log lines of this collection dropped",
+                );
+            }
+            return;
+        }
+        let level = match level {
+            t::LogLevel::Debug => tracing::Level::DEBUG,
+            t::LogLevel::Info => tracing::Level::INFO,
+            t::LogLevel::Warn => tracing::Level::WARN,
+            t::LogLevel::Error => tracing::Level::ERROR,
+        };
+        g.log(level, &message);
+    }
+
+    async fn ws_username_token(&mut self) -> Result<t::UsernameToken, t::HostError> {
+        let g = self.grant()?;
+        let (username, password_digest, nonce, created) = g.username_token().map_err(host_error)?;
+        Ok(t::UsernameToken {
+            username,
+            password_digest,
+            nonce,
+            created,
+        })
+    }
+}
+
+/// State shared by every call.
+struct Shared {
+    engine: Engine,
+    linker: Linker<CallState>,
+    limits: RwLock<Limits>,
+    slots: Semaphore,
+}
+
+/// Owns the plugin runtime's thread; dropping it shuts the runtime down.
+struct RuntimeThread {
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Drop for RuntimeThread {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+    }
+}
+
+/// The engine, the linker and the runtime plugin calls run on.
+pub(crate) struct Sandbox {
+    shared: Arc<Shared>,
+    runtime: tokio::runtime::Handle,
+    _thread: RuntimeThread,
+}
+
+fn kind_out(k: EquipmentKind) -> t::EquipmentKind {
+    match k {
+        EquipmentKind::Camera => t::EquipmentKind::Camera,
+        EquipmentKind::Nvr => t::EquipmentKind::Nvr,
+        EquipmentKind::VmsServer => t::EquipmentKind::VmsServer,
+        EquipmentKind::Encoder => t::EquipmentKind::Encoder,
+        EquipmentKind::Switch => t::EquipmentKind::Switch,
+        EquipmentKind::Router => t::EquipmentKind::Router,
+        EquipmentKind::Other => t::EquipmentKind::Other,
+    }
+}
+
+fn kind_name(k: t::EquipmentKind) -> &'static str {
+    match k {
+        t::EquipmentKind::Camera => "camera",
+        t::EquipmentKind::Nvr => "nvr",
+        t::EquipmentKind::VmsServer => "vms-server",
+        t::EquipmentKind::Encoder => "encoder",
+        t::EquipmentKind::Switch => "switch",
+        t::EquipmentKind::Router => "router",
+        t::EquipmentKind::Other => "other",
+    }
+}
+
+/// The version of `vigie:probe/plugin` a component exports, if it exports one.
+fn exported_api(engine: &Engine, component: &Component) -> Option<String> {
+    component
+        .component_type()
+        .exports(engine)
+        .find_map(|(name, _)| {
+            let rest = name.strip_prefix("vigie:probe/plugin")?;
+            Some(rest.strip_prefix('@').unwrap_or("unversioned").to_string())
+        })
+}
+
+impl Sandbox {
+    /// Builds the engine (pooling allocator sized for `limits.concurrency` instances), the
+    /// linker, the epoch ticker and the plugin runtime.
+    pub fn new(limits: Limits, cache_dir: Option<&Path>) -> Result<Self, String> {
+        let mut config = wasmtime::Config::new();
+        config.epoch_interruption(true);
+        config.wasm_component_model(true);
+        let instances = limits.concurrency + 4;
+        let mut pool = wasmtime::PoolingAllocationConfig::default();
+        pool.total_component_instances(instances)
+            .total_core_instances(instances * 8)
+            .total_memories(instances * 2)
+            .total_tables(instances * 4)
+            .total_stacks(instances)
+            .max_memory_size(limits.memory);
+        config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
+        if let Some(dir) = cache_dir {
+            let mut cache = wasmtime::CacheConfig::new();
+            cache.with_directory(dir);
+            match wasmtime::Cache::new(cache) {
+                Ok(c) => {
+                    config.cache(Some(c));
+                }
+                Err(e) => tracing::warn!(
+                    "compiled plugins will not be cached in {}: {e}",
+                    dir.display()
+                ),
+            }
+        }
+        let engine = Engine::new(&config).map_err(|e| format!("plugin engine: {e}"))?;
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)
+            .map_err(|e| format!("plugin linker (WASI): {e}"))?;
+        wit::Probe::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)
+            .map_err(|e| format!("plugin linker: {e}"))?;
+
+        let weak = engine.weak();
+        std::thread::Builder::new()
+            .name("vigie-plugin-epoch".into())
+            .spawn(move || {
+                while let Some(engine) = weak.upgrade() {
+                    engine.increment_epoch();
+                    drop(engine);
+                    std::thread::sleep(TICK);
+                }
+            })
+            .map_err(|e| format!("plugin epoch thread: {e}"))?;
+
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("vigie-plugin")
+            .enable_all()
+            .build()
+            .map_err(|e| format!("plugin runtime: {e}"))?;
+        let handle = runtime.handle().clone();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        std::thread::Builder::new()
+            .name("vigie-plugin-rt".into())
+            .spawn(move || {
+                runtime.block_on(async {
+                    let _ = stopped.await;
+                });
+                runtime.shutdown_background();
+            })
+            .map_err(|e| format!("plugin runtime thread: {e}"))?;
+
+        Ok(Sandbox {
+            shared: Arc::new(Shared {
+                engine,
+                linker,
+                limits: RwLock::new(limits),
+                slots: Semaphore::new(limits.concurrency as usize),
+            }),
+            runtime: handle,
+            _thread: RuntimeThread { stop: Some(stop) },
+        })
+    }
+
+    /// The limits in force.
+    pub fn limits(&self) -> Limits {
+        self.shared.limits()
+    }
+
+    /// Sets the per-call deadline.
+    pub fn set_deadline(&self, deadline: Duration) {
+        self.shared
+            .limits
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .deadline = deadline;
+    }
+
+    /// Compiles, checks and describes a plugin.
+    pub fn prepare(&self, file: &Path, bytes: &[u8]) -> Result<(Pre, PluginInfo), PluginError> {
+        let shared = &self.shared;
+        let path = file.to_path_buf();
+        let component = Component::new(&shared.engine, bytes)
+            .map_err(|e| PluginError::Invalid(path.clone(), format!("{e:#}")))?;
+        match exported_api(&shared.engine, &component) {
+            None => return Err(PluginError::NotAPlugin(path)),
+            Some(v) if v != super::API_VERSION => return Err(PluginError::Version(path, v)),
+            Some(_) => {}
+        }
+        let instance_pre = shared
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|e| PluginError::Imports(path.clone(), format!("{e:#}")))?;
+        let pre = Pre::new(instance_pre)
+            .map_err(|e| PluginError::Imports(path.clone(), format!("{e:#}")))?;
+        let describe = {
+            let (shared, pre) = (Arc::clone(shared), pre.clone());
+            self.block_on(async move { shared.describe(&pre).await })
+        };
+        let d = describe
+            .ok_or_else(|| {
+                PluginError::Describe(path.clone(), "the plugin runtime stopped".into())
+            })?
+            .map_err(|e| PluginError::Describe(path.clone(), e))?;
+        if !crate::util::valid_id(&d.name) {
+            return Err(PluginError::Describe(
+                path,
+                format!(
+                    "`{}` is not a valid plugin name (lowercase letters, digits, `-` and `_`)",
+                    d.name
+                ),
+            ));
+        }
+        let info = PluginInfo {
+            name: d.name,
+            version: d.version,
+            vendors: d.vendors,
+            models: d.models,
+            kinds: d
+                .kinds
+                .into_iter()
+                .map(|k| kind_name(k).to_string())
+                .collect(),
+            params: d
+                .params
+                .into_iter()
+                .map(|p| ParamInfo {
+                    name: p.name,
+                    description: p.description,
+                    required: p.required,
+                    default: p.default_value,
+                })
+                .collect(),
+            api_version: super::API_VERSION.to_string(),
+            file: path,
+            size: bytes.len() as u64,
+        };
+        Ok((pre, info))
+    }
+
+    /// Runs a future on the plugin runtime and waits for it from a plain thread or from
+    /// another runtime.
+    fn block_on<F>(&self, fut: F) -> Option<F::Output>
+    where
+        F: std::future::Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let (tx, rx) = std::sync::mpsc::channel();
+        self.runtime.spawn(async move {
+            let _ = tx.send(fut.await);
+        });
+        rx.recv().ok()
+    }
+
+    /// Starts a collection on the plugin runtime; the future waits for its outcome.
+    pub fn spawn_collect(
+        &self,
+        plugin: Arc<Loaded>,
+        grant: Grant,
+        kind: EquipmentKind,
+        params: Vec<(String, String)>,
+    ) -> impl std::future::Future<Output = PluginOutcome> + use<> {
+        let shared = Arc::clone(&self.shared);
+        let name = plugin.info.name.clone();
+        let task = self
+            .runtime
+            .spawn(async move { shared.collect(&plugin, grant, kind, params).await });
+        async move {
+            match task.await {
+                Ok(outcome) => outcome,
+                Err(e) => PluginOutcome::failed(Observation::unknown(&format!(
+                    "plugin `{name}` failed: {e}"
+                ))),
+            }
+        }
+    }
+}
+
+/// Calls started, to tell stores apart in logs.
+static CALLS: AtomicU64 = AtomicU64::new(0);
+
+impl Shared {
+    fn limits(&self) -> Limits {
+        *self.limits.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn store(
+        &self,
+        grant: Option<Grant>,
+        deadline: Duration,
+        memory: usize,
+    ) -> (Store<CallState>, MemoryOutputPipe) {
+        CALLS.fetch_add(1, Ordering::Relaxed);
+        let stderr = MemoryOutputPipe::new(STDERR_CAP);
+        let wasi = WasiCtxBuilder::new().stderr(stderr.clone()).build();
+        let mut store = Store::new(
+            &self.engine,
+            CallState {
+                wasi,
+                table: ResourceTable::new(),
+                limiter: Limiter { memory, hit: false },
+                grant,
+                stop: None,
+                logs: 0,
+            },
+        );
+        store.limiter(|s| &mut s.limiter);
+        let until = Instant::now() + deadline;
+        store.epoch_deadline_callback(move |mut ctx| {
+            if Instant::now() >= until {
+                ctx.data_mut().stop = Some(Stop::Deadline);
+                return Err(wasmtime::format_err!("deadline reached"));
+            }
+            Ok(UpdateDeadline::Yield(1))
+        });
+        store.set_epoch_deadline(1);
+        (store, stderr)
+    }
+
+    async fn describe(&self, pre: &Pre) -> Result<t::Description, String> {
+        let memory = self.limits().memory;
+        let (mut store, stderr) = self.store(None, DESCRIBE_DEADLINE, memory);
+        let call = async {
+            let probe = pre.instantiate_async(&mut store).await?;
+            probe.vigie_probe_plugin().call_describe(&mut store).await
+        };
+        match tokio::time::timeout(DESCRIBE_DEADLINE, call).await {
+            Ok(Ok(d)) => Ok(d),
+            Ok(Err(e)) => Err(explain(&store, &stderr, &e, DESCRIBE_DEADLINE, memory)),
+            Err(_) => Err(format!(
+                "did not finish within {}",
+                crate::util::format_duration(DESCRIBE_DEADLINE)
+            )),
+        }
+    }
+
+    async fn collect(
+        &self,
+        plugin: &Loaded,
+        grant: Grant,
+        kind: EquipmentKind,
+        params: Vec<(String, String)>,
+    ) -> PluginOutcome {
+        let name = plugin.info.name.clone();
+        let params = match apply_params(&plugin.info, params) {
+            Ok(p) => p,
+            Err(e) => return PluginOutcome::failed(Observation::unknown(&e)),
+        };
+        let Ok(_slot) = self.slots.acquire().await else {
+            return PluginOutcome::failed(Observation::unknown("the plugin host is stopping"));
+        };
+        let limits = self.limits();
+        let target = t::Target {
+            equipment_id: grant.equipment.clone(),
+            address: grant.address.clone(),
+            kind: kind_out(kind),
+            params,
+            username: grant.credentials.as_ref().and_then(|c| c.username.clone()),
+        };
+        let (mut store, stderr) = self.store(Some(grant), limits.deadline, limits.memory);
+        let call = async {
+            let probe = plugin.pre.instantiate_async(&mut store).await?;
+            probe
+                .vigie_probe_plugin()
+                .call_collect(&mut store, &target)
+                .await
+        };
+        let result = tokio::time::timeout(limits.deadline, call).await;
+        let observation = match result {
+            Err(_) => Observation::unknown(&format!(
+                "plugin `{name}` did not finish within {} and was stopped",
+                crate::util::format_duration(limits.deadline)
+            )),
+            Ok(Err(e)) => Observation::unknown(&format!(
+                "plugin `{name}` {}",
+                explain(&store, &stderr, &e, limits.deadline, limits.memory)
+            )),
+            Ok(Ok(Err(e))) => match e {
+                t::ProbeError::Unreachable(m) => Observation::down(&m),
+                t::ProbeError::AuthFailed(m) => {
+                    Observation::unknown(&format!("authentication failed: {m}"))
+                }
+                t::ProbeError::Unsupported(m) => Observation::unknown(&format!("unsupported: {m}")),
+                t::ProbeError::BadResponse(m) => {
+                    Observation::unknown(&format!("bad response: {m}"))
+                }
+            },
+            Ok(Ok(Ok(report))) => return convert(&name, report, &limits),
+        };
+        PluginOutcome::failed(observation)
+    }
+}
+
+/// Why a call trapped, in words.
+fn explain(
+    store: &Store<CallState>,
+    stderr: &MemoryOutputPipe,
+    e: &wasmtime::Error,
+    deadline: Duration,
+    memory: usize,
+) -> String {
+    let data = store.data();
+    if data.stop == Some(Stop::Deadline) {
+        return format!(
+            "ran past its deadline of {} and was stopped",
+            crate::util::format_duration(deadline)
+        );
+    }
+    if data.limiter.hit {
+        return format!(
+            "exceeded its memory limit of {} MiB and was stopped",
+            memory >> 20
+        );
+    }
+    let said = String::from_utf8_lossy(&stderr.contents())
+        .trim()
+        .to_string();
+    // A Rust panic prints `thread '...' panicked at FILE:LINE:COL:` then the message.
+    let lines: Vec<&str> = said.lines().collect();
+    let said: String = match lines.iter().position(|l| l.contains("panicked")) {
+        Some(i) => lines[i..]
+            .iter()
+            .take(2)
+            .copied()
+            .collect::<Vec<_>>()
+            .join(" "),
+        None => said.clone(),
+    }
+    .chars()
+    .take(300)
+    .collect();
+    let trap = e
+        .downcast_ref::<wasmtime::Trap>()
+        .map(|t| t.to_string())
+        .unwrap_or_else(|| e.to_string());
+    if said.is_empty() {
+        format!("crashed: {trap}")
+    } else {
+        format!("crashed: {said} ({trap})")
+    }
+}
+
+/// The equipment's parameters with the plugin's defaults; unknown or missing ones are an
+/// error naming them.
+fn apply_params(
+    info: &PluginInfo,
+    given: Vec<(String, String)>,
+) -> Result<Vec<(String, String)>, String> {
+    let known: Vec<&str> = info.params.iter().map(|p| p.name.as_str()).collect();
+    if let Some((bad, _)) = given.iter().find(|(n, _)| !known.contains(&n.as_str())) {
+        let takes = if known.is_empty() {
+            "none".to_string()
+        } else {
+            known.join(", ")
+        };
+        return Err(format!(
+            "plugin `{}` does not take parameter `{bad}` (it takes: {takes})",
+            info.name
+        ));
+    }
+    let mut out = given;
+    for p in &info.params {
+        if out.iter().any(|(n, _)| *n == p.name) {
+            continue;
+        }
+        match (&p.default, p.required) {
+            (Some(d), _) => out.push((p.name.clone(), d.clone())),
+            (None, true) => {
+                return Err(format!(
+                    "plugin `{}` needs parameter `{}` ({}) in plugin_params",
+                    info.name, p.name, p.description
+                ));
+            }
+            (None, false) => {}
+        }
+    }
+    Ok(out)
+}
+
+fn clip(s: String, max: usize) -> String {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s[..end].to_string()
+}
+
+/// Checks a report against the output caps and turns it into an observation.
+fn convert(name: &str, r: t::Report, limits: &Limits) -> PluginOutcome {
+    let too_much = |what: &str, n: usize, max: usize| {
+        PluginOutcome::failed(Observation::unknown(&format!(
+            "plugin `{name}` returned too much: {n} {what} (at most {max})"
+        )))
+    };
+    if r.metrics.len() > limits.max_metrics {
+        return too_much("metrics", r.metrics.len(), limits.max_metrics);
+    }
+    if r.children.len() > limits.max_channels {
+        return too_much("channels", r.children.len(), limits.max_channels);
+    }
+    if r.facts.extra.len() > limits.max_facts {
+        return too_much("facts", r.facts.extra.len(), limits.max_facts);
+    }
+    let text = |s: String| clip(s, limits.max_text);
+    let detail = r.detail.map(text);
+    let status = match r.status {
+        t::Status::Up => ProbeStatus::Up,
+        t::Status::Down => ProbeStatus::Down {
+            reason: detail.unwrap_or_else(|| format!("plugin `{name}` reports it down")),
+        },
+        t::Status::Unknown => ProbeStatus::Unknown {
+            reason: detail.unwrap_or_else(|| format!("plugin `{name}` cannot tell")),
+        },
+    };
+    let mut metrics = Vec::with_capacity(r.metrics.len());
+    for m in r.metrics {
+        if m.attributes.len() > limits.max_facts {
+            return too_much(
+                "attributes on one metric",
+                m.attributes.len(),
+                limits.max_facts,
+            );
+        }
+        if m.name.is_empty() || !m.value.is_finite() {
+            continue;
+        }
+        metrics.push(Metric {
+            name: clip(m.name, 128),
+            attributes: m
+                .attributes
+                .into_iter()
+                .map(|(k, v)| (clip(k, 128), text(v)))
+                .collect(),
+            value: m.value,
+        });
+    }
+    let f = r.facts;
+    let mut facts = Vec::new();
+    for (k, v) in [
+        ("model", f.model),
+        ("serial", f.serial),
+        ("firmware", f.firmware),
+        ("boot_id", f.boot_id),
+    ] {
+        if let Some(v) = v {
+            facts.push((k.to_string(), text(v)));
+        }
+    }
+    if let Some(ms) = f.clock_offset_ms {
+        facts.push(("clock_offset_ms".into(), ms.to_string()));
+        metrics.push(Metric::new("device.clock.offset", ms as f64 / 1000.0));
+    }
+    for (k, v) in f.extra {
+        facts.push((clip(k, 128), text(v)));
+    }
+    let channels = r
+        .children
+        .into_iter()
+        .map(|c| ChannelStatus {
+            channel: c.channel,
+            name: c.name.map(text),
+            online: match c.state {
+                t::ChannelState::Online => Some(true),
+                t::ChannelState::Offline => Some(false),
+                t::ChannelState::Unknown => None,
+            },
+            detail: c.detail.map(text),
+        })
+        .collect();
+    PluginOutcome {
+        observation: Observation {
+            status,
+            metrics,
+            facts,
+        },
+        channels,
+    }
+}

@@ -1,0 +1,315 @@
+//! A native test harness: run a [`Probe`](crate::Probe) with `cargo test` against canned
+//! HTTP, TCP and SNMP answers, without a daemon or a device.
+//!
+//! The fake host applies the daemon's rules where a plugin could get them wrong: a URL on
+//! another host than the equipment is refused, and a path nobody answers is a 404.
+
+use crate::types::*;
+use crate::{Host, Probe};
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone)]
+struct Route {
+    method: String,
+    path: String,
+    body_contains: Option<String>,
+    response: Result<HttpResponse, HostError>,
+}
+
+/// A device that answers with canned responses.
+#[derive(Debug, Default)]
+pub struct FakeDevice {
+    routes: Vec<Route>,
+    snmp: BTreeMap<String, SnmpValue>,
+    tcp: BTreeMap<u16, Result<Vec<u8>, HostError>>,
+    now_ms: i64,
+    username: Option<String>,
+    token: Option<UsernameToken>,
+    address: RefCell<String>,
+    requests: RefCell<Vec<HttpRequest>>,
+    logs: RefCell<Vec<(LogLevel, String)>>,
+}
+
+impl FakeDevice {
+    /// A device that answers nothing (every path is a 404), with its clock at
+    /// 2026-01-01T00:00:00Z.
+    pub fn new() -> Self {
+        FakeDevice {
+            now_ms: 1_767_225_600_000,
+            ..FakeDevice::default()
+        }
+    }
+
+    /// Answers `method path` (the path with its query, as the plugin asks it) with a
+    /// status and a body.
+    pub fn respond(self, method: &str, path: &str, status: u16, body: impl Into<Vec<u8>>) -> Self {
+        self.respond_with(
+            method,
+            path,
+            Ok(HttpResponse {
+                status,
+                headers: Vec::new(),
+                body: body.into(),
+            }),
+        )
+    }
+
+    /// Answers `method path` with a full response or a host error (a timeout, a refusal).
+    pub fn respond_with(
+        mut self,
+        method: &str,
+        path: &str,
+        response: Result<HttpResponse, HostError>,
+    ) -> Self {
+        self.routes.push(Route {
+            method: method.to_ascii_uppercase(),
+            path: path.into(),
+            body_contains: None,
+            response,
+        });
+        self
+    }
+
+    /// Answers `method path` only when the request body contains `needle` (SOAP services
+    /// take every call on one path: route on the operation name). Routes with a needle
+    /// are tried before routes without one.
+    pub fn respond_to_body(
+        mut self,
+        method: &str,
+        path: &str,
+        needle: &str,
+        status: u16,
+        body: impl Into<Vec<u8>>,
+    ) -> Self {
+        self.routes.insert(
+            0,
+            Route {
+                method: method.to_ascii_uppercase(),
+                path: path.into(),
+                body_contains: Some(needle.into()),
+                response: Ok(HttpResponse {
+                    status,
+                    headers: Vec::new(),
+                    body: body.into(),
+                }),
+            },
+        );
+        self
+    }
+
+    /// Answers `GET path` with 200 and the content of a fixture file.
+    ///
+    /// # Panics
+    /// When the file cannot be read (a broken test, not a plugin failure).
+    pub fn fixture(self, path: &str, file: impl AsRef<std::path::Path>) -> Self {
+        let file = file.as_ref();
+        let body = std::fs::read(file)
+            .unwrap_or_else(|e| panic!("fixture {} cannot be read: {e}", file.display()));
+        self.respond("GET", path, 200, body)
+    }
+
+    /// Gives an SNMP OID (dotted) a value, for GET and walks.
+    pub fn snmp(mut self, oid: &str, value: SnmpValue) -> Self {
+        self.snmp.insert(oid.trim_start_matches('.').into(), value);
+        self
+    }
+
+    /// What a TCP port answers (an error for a closed port).
+    pub fn tcp(mut self, port: u16, answer: Result<Vec<u8>, HostError>) -> Self {
+        self.tcp.insert(port, answer);
+        self
+    }
+
+    /// Sets the daemon's clock.
+    pub fn at(mut self, now_ms: i64) -> Self {
+        self.now_ms = now_ms;
+        self
+    }
+
+    /// Gives the equipment credentials: `ws_username_token` returns this token.
+    pub fn credentials(mut self, username: &str, token: UsernameToken) -> Self {
+        self.username = Some(username.into());
+        self.token = Some(token);
+        self
+    }
+
+    /// Runs `collect` of probe `P` against this device.
+    pub fn collect<P: Probe>(&self, target: &Target) -> Result<Report, ProbeError> {
+        *self.address.borrow_mut() = target.address.clone();
+        let mut target = target.clone();
+        if target.username.is_none() {
+            target.username = self.username.clone();
+        }
+        for p in P::describe().params {
+            if let Some(default) = p.default
+                && target.param(&p.name).is_none()
+            {
+                target.params.push((p.name, default));
+            }
+        }
+        P::collect(&target, self)
+    }
+
+    /// The HTTP requests the plugin made, in order.
+    pub fn requests(&self) -> Vec<HttpRequest> {
+        self.requests.borrow().clone()
+    }
+
+    /// The lines the plugin logged.
+    pub fn logs(&self) -> Vec<(LogLevel, String)> {
+        self.logs.borrow().clone()
+    }
+
+    fn check_url(&self, url: &str) -> Result<(), HostError> {
+        let Some((scheme, rest)) = url.split_once("://") else {
+            return if url.starts_with('/') {
+                Ok(())
+            } else {
+                Err(HostError::Forbidden(format!(
+                    "`{url}` is neither a path nor a URL"
+                )))
+            };
+        };
+        if scheme != "http" && scheme != "https" {
+            return Err(HostError::Forbidden(format!(
+                "scheme `{scheme}` is not allowed"
+            )));
+        }
+        let authority = rest.split('/').next().unwrap_or_default();
+        let host = match authority.strip_prefix('[') {
+            Some(v6) => v6.split(']').next().unwrap_or_default(),
+            None => authority.split(':').next().unwrap_or_default(),
+        };
+        let address = self.address.borrow();
+        if host.eq_ignore_ascii_case(&address) {
+            Ok(())
+        } else {
+            Err(HostError::Forbidden(format!(
+                "`{host}` is not the equipment's address `{address}`"
+            )))
+        }
+    }
+}
+
+impl Host for FakeDevice {
+    fn http(&self, request: &HttpRequest) -> Result<HttpResponse, HostError> {
+        self.requests.borrow_mut().push(request.clone());
+        self.check_url(&request.url)?;
+        let path = request.path();
+        self.routes
+            .iter()
+            .find(|r| {
+                r.method.eq_ignore_ascii_case(&request.method)
+                    && r.path == path
+                    && r.body_contains
+                        .as_ref()
+                        .is_none_or(|n| String::from_utf8_lossy(&request.body).contains(n.as_str()))
+            })
+            .map(|r| r.response.clone())
+            .unwrap_or(Ok(HttpResponse {
+                status: 404,
+                headers: Vec::new(),
+                body: b"Not Found".to_vec(),
+            }))
+    }
+
+    fn tcp_probe(&self, port: u16, _send: &[u8], read_max: u32) -> Result<Vec<u8>, HostError> {
+        match self.tcp.get(&port) {
+            Some(Ok(bytes)) => Ok(bytes.iter().take(read_max as usize).copied().collect()),
+            Some(Err(e)) => Err(e.clone()),
+            None => Err(HostError::Unreachable(format!(
+                "port {port}: connection refused"
+            ))),
+        }
+    }
+
+    fn snmp_get(&self, oids: &[&str]) -> Result<Vec<Varbind>, HostError> {
+        if self.snmp.is_empty() {
+            return Err(HostError::Timeout("no SNMP answer".into()));
+        }
+        Ok(oids
+            .iter()
+            .map(|o| {
+                let oid = o.trim_start_matches('.').to_string();
+                let value = self.snmp.get(&oid).cloned().unwrap_or(SnmpValue::Missing);
+                Varbind { oid, value }
+            })
+            .collect())
+    }
+
+    fn snmp_walk(&self, oid: &str) -> Result<Vec<Varbind>, HostError> {
+        if self.snmp.is_empty() {
+            return Err(HostError::Timeout("no SNMP answer".into()));
+        }
+        let root = format!("{}.", oid.trim_start_matches('.'));
+        let mut rows: Vec<(Vec<u64>, Varbind)> = self
+            .snmp
+            .iter()
+            .filter(|(k, _)| k.starts_with(&root))
+            .map(|(k, v)| {
+                let key = k.split('.').filter_map(|p| p.parse().ok()).collect();
+                (
+                    key,
+                    Varbind {
+                        oid: k.clone(),
+                        value: v.clone(),
+                    },
+                )
+            })
+            .collect();
+        rows.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(rows.into_iter().map(|(_, v)| v).collect())
+    }
+
+    fn now_ms(&self) -> i64 {
+        self.now_ms
+    }
+
+    fn log(&self, level: LogLevel, message: &str) {
+        self.logs.borrow_mut().push((level, message.into()));
+    }
+
+    fn ws_username_token(&self) -> Result<UsernameToken, HostError> {
+        self.token
+            .clone()
+            .ok_or_else(|| HostError::AuthFailed("the equipment has no credentials".into()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_on_other_hosts_are_refused_and_unknown_paths_are_404() {
+        let d = FakeDevice::new().respond("GET", "/a?x=1", 200, "ok");
+        *d.address.borrow_mut() = "192.0.2.1".into();
+        let ok = d.get("http://192.0.2.1:8080/a?x=1").expect("same host");
+        assert_eq!((ok.status, ok.body.as_slice()), (200, &b"ok"[..]));
+        assert_eq!(d.get("/b").expect("a 404 is a response").status, 404);
+        assert!(matches!(
+            d.get("http://192.0.2.2/a"),
+            Err(HostError::Forbidden(_))
+        ));
+        assert!(matches!(
+            d.get("file:///etc/passwd"),
+            Err(HostError::Forbidden(_))
+        ));
+        assert_eq!(d.requests().len(), 4);
+    }
+
+    #[test]
+    fn walks_return_the_subtree_in_oid_order() {
+        let d = FakeDevice::new()
+            .snmp("1.3.6.1.2.1.2.2.1.8.10", SnmpValue::Integer(1))
+            .snmp("1.3.6.1.2.1.2.2.1.8.2", SnmpValue::Integer(2))
+            .snmp("1.3.6.1.2.1.1.3.0", SnmpValue::Ticks(100));
+        let rows = d.snmp_walk("1.3.6.1.2.1.2.2.1.8").expect("walk");
+        let oids: Vec<&str> = rows.iter().map(|r| r.oid.as_str()).collect();
+        assert_eq!(oids, ["1.3.6.1.2.1.2.2.1.8.2", "1.3.6.1.2.1.2.2.1.8.10"]);
+        let got = d.snmp_get(&["1.3.6.1.2.1.1.3.0", "1.2.3"]).expect("get");
+        assert_eq!(got[0].value.number(), Some(100.0));
+        assert_eq!(got[1].value, SnmpValue::Missing);
+    }
+}

@@ -1,0 +1,465 @@
+//! vigie probe plugin for Dahua recorders (NVR, XVR), IP cameras and encoders, over the Dahua
+//! HTTP CGI API.
+//!
+//! The host answers the Digest challenge; the plugin reads, in this order (every answer is
+//! `key=value` lines ending in CRLF):
+//!
+//! | request                                                            | needed | gives                       |
+//! |--------------------------------------------------------------------|--------|-----------------------------|
+//! | `/cgi-bin/magicBox.cgi?action=getSystemInfo`                       | yes    | model, serial, hardware     |
+//! | `/cgi-bin/magicBox.cgi?action=getSoftwareVersion`                  | no     | firmware version and build  |
+//! | `/cgi-bin/storageDevice.cgi?action=getDeviceAllInfo`               | no     | health and fill of each disk|
+//! | `/cgi-bin/LogicDeviceManager.cgi?action=getCameraState&uniqueChannels[0]=-1` | no | state of every channel |
+//! | `/cgi-bin/configManager.cgi?action=getConfig&name=ChannelTitle`    | no     | channel names (when channels exist) |
+//!
+//! The channel requests are made on recorders only (parameter `channels`, `auto` by default:
+//! not on equipment of kind `camera`). The API numbers channels from 0; the plugin reports
+//! them from 1, as the recorder's screen shows them. Channels in state `Empty` (no camera
+//! configured) are not reported.
+//!
+//! A request the firmware lacks (HTTP 404, 405 or 501, or an `Error` body such as
+//! `Error\r\nBad Request!`) is skipped, as is an optional request that times out or that this
+//! user may not make (403). `getSystemInfo` missing is [`ProbeError::Unsupported`], a 401
+//! anywhere is [`ProbeError::AuthFailed`], and an answer that cannot be read (no system
+//! information, a size that is not a number) is [`ProbeError::BadResponse`].
+//!
+//! The device's clock is not read: `global.cgi?action=getCurrentTime` gives a local time
+//! without its zone, from which no offset can be computed honestly.
+//!
+//! A recorder that answers is `up` even with a failed disk: the failure shows in the
+//! `hw.status` metric of the disk and in the `failed_disks` fact.
+
+use std::collections::BTreeMap;
+use vigie_plugin_sdk::{
+    ChannelState, Child, Description, EquipmentKind, Host, HostError, HttpResponse, LogLevel,
+    Metric, Param, Probe, ProbeError, Report, Target, kv,
+};
+
+/// The Dahua CGI probe.
+pub struct Dahua;
+
+/// Model, serial number and hardware (required).
+pub const SYSTEM_INFO: &str = "/cgi-bin/magicBox.cgi?action=getSystemInfo";
+/// Firmware version.
+pub const SOFTWARE_VERSION: &str = "/cgi-bin/magicBox.cgi?action=getSoftwareVersion";
+/// Disks (or the SD card of a camera) and their partitions.
+pub const STORAGE: &str = "/cgi-bin/storageDevice.cgi?action=getDeviceAllInfo";
+/// Connection state of every channel of a recorder.
+pub const CAMERA_STATE: &str =
+    "/cgi-bin/LogicDeviceManager.cgi?action=getCameraState&uniqueChannels[0]=-1";
+/// Names of the channels.
+pub const CHANNEL_TITLE: &str = "/cgi-bin/configManager.cgi?action=getConfig&name=ChannelTitle";
+
+impl Probe for Dahua {
+    fn describe() -> Description {
+        Description::new("dahua", "0.1.0")
+            .vendor("Dahua")
+            .model("NVR2xxx / NVR4xxx / NVR5xxx")
+            .model("XVR5xxx / XVR7xxx")
+            .model("IPC-HFW / IPC-HDW / IPC-HDBW")
+            .kind(EquipmentKind::Nvr)
+            .kind(EquipmentKind::Camera)
+            .kind(EquipmentKind::Encoder)
+            .param(Param::optional(
+                "port",
+                "HTTP port of the CGI web server",
+                "80",
+            ))
+            .param(Param::optional(
+                "channels",
+                "read the camera channels: `auto` (recorders only), `true` or `false`",
+                "auto",
+            ))
+    }
+
+    fn collect(target: &Target, host: &dyn Host) -> Result<Report, ProbeError> {
+        let cgi = Cgi::new(target, host)?;
+        let channels = channels_wanted(target)?;
+        let mut report = Report::up();
+
+        read_system_info(&cgi.required(SYSTEM_INFO)?, &mut report)?;
+        if let Some(text) = cgi.optional(SOFTWARE_VERSION)? {
+            read_software_version(&text, &mut report);
+        }
+        if let Some(text) = cgi.optional(STORAGE)? {
+            read_storage(&text, &mut report)?;
+        }
+        if channels && let Some(text) = cgi.optional(CAMERA_STATE)? {
+            let mut children = read_camera_state(&text)?;
+            if !children.is_empty()
+                && let Some(text) = cgi.optional(CHANNEL_TITLE)?
+            {
+                name_channels(&text, &mut children);
+            }
+            report.children = children;
+        }
+        Ok(report)
+    }
+}
+
+vigie_plugin_sdk::register_probe!(Dahua);
+
+/// Whether to read the channels, from the `channels` parameter and the equipment's kind.
+fn channels_wanted(target: &Target) -> Result<bool, ProbeError> {
+    let value = target.param("channels").unwrap_or("auto").trim();
+    match value.to_ascii_lowercase().as_str() {
+        "" | "auto" => Ok(target.kind != EquipmentKind::Camera),
+        "true" | "yes" | "1" | "on" => Ok(true),
+        "false" | "no" | "0" | "off" => Ok(false),
+        _ => Err(ProbeError::Unsupported(format!(
+            "parameter `channels`: `{value}` is not `auto`, `true` or `false`"
+        ))),
+    }
+}
+
+/// The base of every request: the equipment's address and port.
+struct Cgi<'h> {
+    host: &'h dyn Host,
+    /// Empty on port 80 (requests are plain paths), else `http://ADDRESS:PORT`.
+    base: String,
+}
+
+/// What a CGI request gave.
+enum Answer {
+    /// The `key=value` text.
+    Text(String),
+    /// The firmware does not offer it (why).
+    Absent(String),
+    /// The equipment refuses this user the request (why).
+    Denied(String),
+}
+
+impl<'h> Cgi<'h> {
+    fn new(target: &Target, host: &'h dyn Host) -> Result<Self, ProbeError> {
+        let raw = target.param("port").unwrap_or("80").trim();
+        let port: u16 = raw.parse().ok().filter(|p| *p != 0).ok_or_else(|| {
+            ProbeError::Unsupported(format!("parameter `port`: `{raw}` is not a TCP port"))
+        })?;
+        let base = if port == 80 {
+            String::new()
+        } else if target.address.contains(':') && !target.address.starts_with('[') {
+            format!("http://[{}]:{port}", target.address)
+        } else {
+            format!("http://{}:{port}", target.address)
+        };
+        Ok(Cgi { host, base })
+    }
+
+    fn get(&self, path: &str) -> Result<HttpResponse, HostError> {
+        self.host.get(&format!("{}{path}", self.base))
+    }
+
+    /// A request the collection cannot do without.
+    fn required(&self, path: &str) -> Result<String, ProbeError> {
+        match classify(path, &self.get(path)?)? {
+            Answer::Text(text) => Ok(text),
+            Answer::Absent(why) => Err(ProbeError::Unsupported(why)),
+            Answer::Denied(why) => Err(ProbeError::AuthFailed(why)),
+        }
+    }
+
+    /// A request the collection can do without: `None` when the firmware lacks it, refuses
+    /// it to this user, or does not answer it in time (all logged).
+    fn optional(&self, path: &str) -> Result<Option<String>, ProbeError> {
+        let response = match self.get(path) {
+            Ok(r) => r,
+            Err(HostError::Timeout(m)) => {
+                self.host.log(
+                    LogLevel::Warn,
+                    &format!("{path}: no answer in time ({m}), skipped"),
+                );
+                return Ok(None);
+            }
+            Err(e) => return Err(e.into()),
+        };
+        match classify(path, &response)? {
+            Answer::Text(text) => Ok(Some(text)),
+            Answer::Absent(why) => {
+                self.host.log(LogLevel::Debug, &format!("{why}, skipped"));
+                Ok(None)
+            }
+            Answer::Denied(why) => {
+                self.host.log(LogLevel::Warn, &format!("{why}, skipped"));
+                Ok(None)
+            }
+        }
+    }
+}
+
+/// The `Error ...` answer of a CGI that refuses a request, on one line.
+fn cgi_error(body: &str) -> Option<String> {
+    let body = body.trim_start_matches('\u{feff}').trim();
+    body.starts_with("Error")
+        .then(|| body.split_whitespace().collect::<Vec<_>>().join(" "))
+}
+
+/// Sorts a CGI answer into text, a missing request, or an error.
+fn classify(path: &str, response: &HttpResponse) -> Result<Answer, ProbeError> {
+    let body = String::from_utf8_lossy(&response.body);
+    match response.status {
+        200..=299 => match cgi_error(&body) {
+            Some(e) => Ok(Answer::Absent(format!(
+                "{path}: the equipment answers `{e}`"
+            ))),
+            None => Ok(Answer::Text(body.into_owned())),
+        },
+        401 => Err(ProbeError::AuthFailed(format!(
+            "{path}: HTTP 401, the equipment refused the credentials"
+        ))),
+        403 => Ok(Answer::Denied(format!("{path}: HTTP 403"))),
+        400 => match cgi_error(&body) {
+            Some(e) => Ok(Answer::Absent(format!("{path}: HTTP 400 `{e}`"))),
+            None => Err(ProbeError::BadResponse(format!("{path}: HTTP 400"))),
+        },
+        s @ (404 | 405 | 501) => Ok(Answer::Absent(format!("{path}: HTTP {s}"))),
+        s => Err(ProbeError::BadResponse(format!("{path}: HTTP {s}"))),
+    }
+}
+
+/// Reads `getSystemInfo` into the facts.
+fn read_system_info(text: &str, report: &mut Report) -> Result<(), ProbeError> {
+    let pairs = kv::parse(text);
+    let field = |key: &str| kv::get(&pairs, key).filter(|v| !v.is_empty());
+    if field("deviceType").is_none() && field("serialNumber").is_none() {
+        return Err(ProbeError::BadResponse(format!(
+            "{SYSTEM_INFO}: no deviceType nor serialNumber in the answer"
+        )));
+    }
+    report.facts.model = field("deviceType").map(String::from);
+    report.facts.serial = field("serialNumber").map(String::from);
+    for (fact, key) in [
+        ("hardware_version", "hardwareVersion"),
+        ("processor", "processor"),
+        ("update_serial", "updateSerial"),
+    ] {
+        if let Some(v) = field(key) {
+            report.fact(fact, v);
+        }
+    }
+    Ok(())
+}
+
+/// Reads `getSoftwareVersion` (`version=4.001.0000000.6,build:2022-09-14`).
+fn read_software_version(text: &str, report: &mut Report) {
+    let pairs = kv::parse(text);
+    if let Some(version) = kv::get(&pairs, "version").filter(|v| !v.is_empty()) {
+        let (version, build) = match version.split_once(",build:") {
+            Some((v, b)) => (v.trim(), Some(b.trim())),
+            None => (version, None),
+        };
+        report.facts.firmware = Some(version.to_string());
+        if let Some(build) = build.filter(|b| !b.is_empty()) {
+            report.fact("firmware_build", build);
+        }
+    }
+}
+
+/// One storage device of `getDeviceAllInfo`, its partitions summed.
+#[derive(Default)]
+struct Disk {
+    name: Option<String>,
+    state: Option<String>,
+    total: f64,
+    used: f64,
+    partition_error: bool,
+}
+
+/// Whether a Dahua storage `State` is a working disk.
+fn state_is_healthy(state: &str) -> bool {
+    matches!(
+        state.to_ascii_lowercase().as_str(),
+        "success" | "normal" | "running"
+    )
+}
+
+/// The index in `prefix[N]rest` and the rest after `].`.
+fn indexed<'k>(key: &'k str, prefix: &str) -> Option<(usize, &'k str)> {
+    let (index, rest) = key.strip_prefix(prefix)?.split_once("].")?;
+    Some((index.parse().ok()?, rest))
+}
+
+fn bytes(key: &str, value: &str) -> Result<f64, ProbeError> {
+    value
+        .parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite() && *v >= 0.0)
+        .ok_or_else(|| {
+            ProbeError::BadResponse(format!("{STORAGE}: {key} is `{value}`, not a size"))
+        })
+}
+
+/// Reads `getDeviceAllInfo`: per disk, `hw.status`, and the fill level of working disks.
+fn read_storage(text: &str, report: &mut Report) -> Result<(), ProbeError> {
+    let mut disks: BTreeMap<usize, Disk> = BTreeMap::new();
+    for (key, value) in kv::parse(text) {
+        let Some((index, field)) = indexed(&key, "list.info[") else {
+            continue;
+        };
+        let disk = disks.entry(index).or_default();
+        match field {
+            "Name" => disk.name = Some(value),
+            "State" => disk.state = Some(value),
+            partition => match partition.split_once("].").map(|(_, f)| f) {
+                Some("TotalBytes") => disk.total += bytes(&key, &value)?,
+                Some("UsedBytes") => disk.used += bytes(&key, &value)?,
+                Some("IsError") => disk.partition_error |= value.eq_ignore_ascii_case("true"),
+                _ => {}
+            },
+        }
+    }
+    if disks.is_empty() && !text.trim().is_empty() {
+        return Err(ProbeError::BadResponse(format!(
+            "{STORAGE}: no list.info entry in the answer"
+        )));
+    }
+
+    let mut failed = Vec::new();
+    for (index, disk) in &disks {
+        let name = disk
+            .name
+            .as_deref()
+            .map(|n| n.strip_prefix("/dev/").unwrap_or(n))
+            .filter(|n| !n.is_empty())
+            .map_or_else(|| format!("hdd{}", index + 1), String::from);
+        let state = disk.state.as_deref().unwrap_or("unknown");
+        let healthy = !disk.partition_error && disk.state.as_deref().is_none_or(state_is_healthy);
+        report.metric(
+            Metric::new("hw.status", if healthy { 1.0 } else { 0.0 })
+                .with("hw.type", "physical_disk")
+                .with("disk", &name)
+                .with("state", state),
+        );
+        if !healthy {
+            if disk.partition_error && disk.state.as_deref().is_some_and(state_is_healthy) {
+                failed.push(format!("{name} ({state}, partition error)"));
+            } else {
+                failed.push(format!("{name} ({state})"));
+            }
+            continue; // a failed disk's used bytes mean nothing
+        }
+        if let Some(r) = vigie_plugin_sdk::units::ratio(disk.used, disk.total) {
+            for (metric, value) in [
+                ("system.filesystem.utilization", r),
+                ("system.filesystem.usage", disk.used.min(disk.total)),
+                ("system.filesystem.limit", disk.total),
+            ] {
+                report.metric(Metric::new(metric, value).with("mountpoint", &name));
+            }
+        }
+    }
+    if !failed.is_empty() {
+        report.fact("failed_disks", &failed.join(", "));
+    }
+    Ok(())
+}
+
+/// Reads `getCameraState` into channels (1-based), in channel order; `Empty` channels are
+/// left out.
+fn read_camera_state(text: &str) -> Result<Vec<Child>, ProbeError> {
+    let mut states: BTreeMap<usize, (Option<String>, Option<String>)> = BTreeMap::new();
+    for (key, value) in kv::parse(text) {
+        let Some((index, field)) = indexed(&key, "states[") else {
+            continue;
+        };
+        let entry = states.entry(index).or_default();
+        match field {
+            "channel" => entry.0 = Some(value),
+            "connectionState" => entry.1 = Some(value),
+            _ => {}
+        }
+    }
+    if states.is_empty() && !text.trim().is_empty() {
+        return Err(ProbeError::BadResponse(format!(
+            "{CAMERA_STATE}: no states entry in the answer"
+        )));
+    }
+
+    let mut children = Vec::new();
+    for (index, (channel, connection)) in states {
+        let channel = match channel {
+            None => index,
+            Some(c) => c.parse().map_err(|_| {
+                ProbeError::BadResponse(format!(
+                    "{CAMERA_STATE}: states[{index}].channel is `{c}`, not a channel number"
+                ))
+            })?,
+        };
+        let channel = u32::try_from(channel + 1).map_err(|_| {
+            ProbeError::BadResponse(format!("{CAMERA_STATE}: channel {channel} is out of range"))
+        })?;
+        let connection = connection.unwrap_or_default();
+        let state = match connection.as_str() {
+            "Empty" => continue, // no camera configured on this channel
+            "Connected" => ChannelState::Online,
+            "Unconnect" | "Disconnected" | "Connecting" => ChannelState::Offline,
+            _ => ChannelState::Unknown,
+        };
+        let mut child = Child::new(channel, state);
+        if state != ChannelState::Online && !connection.is_empty() {
+            child.detail = Some(connection);
+        }
+        children.push(child);
+    }
+    children.sort_by_key(|c| c.channel);
+    Ok(children)
+}
+
+/// Names channels from `ChannelTitle` (`table.ChannelTitle[0].Name=Entrance` is channel 1).
+fn name_channels(text: &str, children: &mut [Child]) {
+    for (key, value) in kv::parse(text) {
+        if let Some((index, "Name")) = indexed(&key, "table.ChannelTitle[")
+            && !value.is_empty()
+            && let Some(child) = children
+                .iter_mut()
+                .find(|c| usize::try_from(c.channel).ok() == Some(index + 1))
+        {
+            child.name = Some(value);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cgi_errors_are_recognised_on_one_line() {
+        assert_eq!(
+            cgi_error("Error\r\nBad Request!\r\n").as_deref(),
+            Some("Error Bad Request!")
+        );
+        assert_eq!(cgi_error("version=1.0\r\n"), None);
+    }
+
+    #[test]
+    fn indexed_keys() {
+        assert_eq!(
+            indexed("list.info[12].State", "list.info["),
+            Some((12, "State"))
+        );
+        assert_eq!(
+            indexed("list.info[0].Detail[1].UsedBytes", "list.info["),
+            Some((0, "Detail[1].UsedBytes"))
+        );
+        assert_eq!(indexed("list.info[x].State", "list.info["), None);
+        assert_eq!(indexed("states[0].channel", "list.info["), None);
+    }
+
+    #[test]
+    fn storage_states() {
+        for ok in ["Success", "Normal", "Running"] {
+            assert!(state_is_healthy(ok), "{ok}");
+        }
+        for failed in ["Error", "Failure", "Offline", "Degraded", ""] {
+            assert!(!state_is_healthy(failed), "{failed}");
+        }
+    }
+
+    #[test]
+    fn software_version_without_build() {
+        let mut report = Report::up();
+        read_software_version("version=2.420.0000.0.R\r\n", &mut report);
+        assert_eq!(report.facts.firmware.as_deref(), Some("2.420.0000.0.R"));
+        assert!(report.facts.extra.is_empty());
+    }
+}

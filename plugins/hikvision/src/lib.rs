@@ -1,0 +1,618 @@
+//! vigie probe plugin for Hikvision recorders (NVR, DVR), IP cameras and encoders, over ISAPI.
+//!
+//! The host answers the Digest challenge; the plugin reads, in this order:
+//!
+//! | request                                          | needed | gives                                   |
+//! |--------------------------------------------------|--------|-----------------------------------------|
+//! | `GET /ISAPI/System/deviceInfo`                   | yes    | model, serial, firmware, device type    |
+//! | `GET /ISAPI/System/status`                       | no     | uptime, CPU, memory, temperatures, clock|
+//! | `GET /ISAPI/ContentMgmt/Storage`                 | no     | health and fill level of every HDD      |
+//! | `GET /ISAPI/ContentMgmt/InputProxy/channels/status` | no  | state of every IP camera channel        |
+//! | `GET /ISAPI/ContentMgmt/InputProxy/channels`     | no     | channel names (only when channels exist)|
+//!
+//! The channel documents are read on recorders only (parameter `channels`, `auto` by default:
+//! not on equipment of kind `camera`, nor on a device whose `deviceType` is a camera).
+//!
+//! An optional document the firmware lacks (HTTP 404, 405 or 501, a 403 with an ISAPI
+//! `ResponseStatus` saying `notSupport`, or a `ResponseStatus` where the document should be),
+//! refuses this user (any other 403), or does not answer in time is skipped and logged.
+//! `deviceInfo` missing is [`ProbeError::Unsupported`] (a 403 on it that is not `notSupport`
+//! is [`ProbeError::AuthFailed`]), a 401 anywhere is [`ProbeError::AuthFailed`], and a
+//! document that is not what it should be (malformed XML, another root element, a number
+//! that is not one, an HTTP 5xx) is [`ProbeError::BadResponse`].
+//!
+//! A recorder that answers is `up` even with a failed disk: the failure shows in the
+//! `hw.status` metric of the disk and in the `failed_disks` fact.
+
+use vigie_plugin_sdk::xml::{self, Document, Node};
+use vigie_plugin_sdk::{
+    ChannelState, Child, Description, EquipmentKind, Host, HostError, HttpResponse, LogLevel,
+    Metric, Param, Probe, ProbeError, Report, Target, units,
+};
+
+/// The Hikvision ISAPI probe.
+pub struct Hikvision;
+
+/// Identity of the device (required).
+pub const DEVICE_INFO: &str = "/ISAPI/System/deviceInfo";
+/// Uptime, CPU, memory, temperatures and clock.
+pub const STATUS: &str = "/ISAPI/System/status";
+/// Hard disks of a recorder (or the SD card of a camera).
+pub const STORAGE: &str = "/ISAPI/ContentMgmt/Storage";
+/// State of every IP camera channel of a recorder.
+pub const CHANNEL_STATUS: &str = "/ISAPI/ContentMgmt/InputProxy/channels/status";
+/// Configuration of every IP camera channel of a recorder (their names).
+pub const CHANNELS: &str = "/ISAPI/ContentMgmt/InputProxy/channels";
+
+impl Probe for Hikvision {
+    fn describe() -> Description {
+        Description::new("hikvision", "0.1.0")
+            .vendor("Hikvision")
+            .model("DS-7600NI / DS-7600NXI")
+            .model("DS-7700NI / DS-7700NXI")
+            .model("DS-9600NI / DS-9600NXI")
+            .model("DS-2CD / DS-2DE")
+            .model("DS-6700 (encoders)")
+            .kind(EquipmentKind::Nvr)
+            .kind(EquipmentKind::Camera)
+            .kind(EquipmentKind::Encoder)
+            .param(Param::optional(
+                "port",
+                "HTTP port of the ISAPI web server",
+                "80",
+            ))
+            .param(Param::optional(
+                "channels",
+                "read the IP camera channels: `auto` (recorders only), `true` or `false`",
+                "auto",
+            ))
+    }
+
+    fn collect(target: &Target, host: &dyn Host) -> Result<Report, ProbeError> {
+        let isapi = Isapi::new(target, host)?;
+        let channels = channels_wanted(target)?;
+        let mut report = Report::up();
+
+        let info = isapi.required(DEVICE_INFO)?;
+        let device_type = read_device_info(&info, &mut report)?;
+
+        if let Some(text) = isapi.optional(STATUS)? {
+            read_status(&text, host.now_ms(), &mut report)?;
+        }
+        if let Some(text) = isapi.optional(STORAGE)? {
+            read_storage(&text, &mut report)?;
+        }
+        let channels = match channels {
+            Channels::Auto => {
+                target.kind != EquipmentKind::Camera
+                    && !device_type.as_deref().is_some_and(is_camera_type)
+            }
+            Channels::Always => true,
+            Channels::Never => false,
+        };
+        if channels && let Some(text) = isapi.optional(CHANNEL_STATUS)? {
+            let mut children = read_channel_status(&text)?;
+            if !children.is_empty()
+                && let Some(text) = isapi.optional(CHANNELS)?
+            {
+                name_channels(&text, &mut children)?;
+            }
+            report.children = children;
+        }
+        Ok(report)
+    }
+}
+
+vigie_plugin_sdk::register_probe!(Hikvision);
+
+/// What the `channels` parameter asks.
+enum Channels {
+    Auto,
+    Always,
+    Never,
+}
+
+fn channels_wanted(target: &Target) -> Result<Channels, ProbeError> {
+    let value = target.param("channels").unwrap_or("auto").trim();
+    match value.to_ascii_lowercase().as_str() {
+        "" | "auto" => Ok(Channels::Auto),
+        "true" | "yes" | "1" | "on" => Ok(Channels::Always),
+        "false" | "no" | "0" | "off" => Ok(Channels::Never),
+        _ => Err(ProbeError::Unsupported(format!(
+            "parameter `channels`: `{value}` is not `auto`, `true` or `false`"
+        ))),
+    }
+}
+
+/// Whether an ISAPI `deviceType` names a camera (`IPCamera`, `IPDome`, `IPZoom`, ...).
+fn is_camera_type(device_type: &str) -> bool {
+    let t = device_type.to_ascii_lowercase();
+    t.contains("camera") || t.contains("dome") || t == "ipzoom"
+}
+
+/// The base of every request: the equipment's address and port.
+struct Isapi<'h> {
+    host: &'h dyn Host,
+    /// Empty on port 80 (requests are plain paths), else `http://ADDRESS:PORT`.
+    base: String,
+}
+
+/// What a GET of an ISAPI document gave.
+enum Answer {
+    /// The document.
+    Document(String),
+    /// The firmware does not offer it (why).
+    Absent(String),
+    /// The equipment refuses this user the document (why).
+    Denied(String),
+}
+
+impl<'h> Isapi<'h> {
+    fn new(target: &Target, host: &'h dyn Host) -> Result<Self, ProbeError> {
+        let raw = target.param("port").unwrap_or("80").trim();
+        let port: u16 = raw.parse().ok().filter(|p| *p != 0).ok_or_else(|| {
+            ProbeError::Unsupported(format!("parameter `port`: `{raw}` is not a TCP port"))
+        })?;
+        let base = if port == 80 {
+            String::new()
+        } else if target.address.contains(':') && !target.address.starts_with('[') {
+            format!("http://[{}]:{port}", target.address)
+        } else {
+            format!("http://{}:{port}", target.address)
+        };
+        Ok(Isapi { host, base })
+    }
+
+    fn get(&self, path: &str) -> Result<HttpResponse, HostError> {
+        self.host.get(&format!("{}{path}", self.base))
+    }
+
+    /// A document the collection cannot do without.
+    fn required(&self, path: &str) -> Result<String, ProbeError> {
+        match classify(path, &self.get(path)?)? {
+            Answer::Document(text) => Ok(text),
+            Answer::Absent(why) => Err(ProbeError::Unsupported(why)),
+            Answer::Denied(why) => Err(ProbeError::AuthFailed(why)),
+        }
+    }
+
+    /// A document the collection can do without: `None` when the firmware lacks it, refuses
+    /// it to this user, or does not answer it in time (all logged).
+    fn optional(&self, path: &str) -> Result<Option<String>, ProbeError> {
+        let response = match self.get(path) {
+            Ok(r) => r,
+            Err(HostError::Timeout(m)) => {
+                self.host.log(
+                    LogLevel::Warn,
+                    &format!("{path}: no answer in time ({m}), skipped"),
+                );
+                return Ok(None);
+            }
+            Err(e) => return Err(e.into()),
+        };
+        match classify(path, &response)? {
+            Answer::Document(text) => Ok(Some(text)),
+            Answer::Absent(why) => {
+                self.host.log(LogLevel::Debug, &format!("{why}, skipped"));
+                Ok(None)
+            }
+            Answer::Denied(why) => {
+                self.host.log(LogLevel::Warn, &format!("{why}, skipped"));
+                Ok(None)
+            }
+        }
+    }
+}
+
+/// Sorts an ISAPI answer into a document, a missing one, or an error.
+fn classify(path: &str, response: &HttpResponse) -> Result<Answer, ProbeError> {
+    let body = || String::from_utf8_lossy(&response.body);
+    match response.status {
+        200..=299 => {
+            let text = std::str::from_utf8(&response.body).map_err(|e| {
+                ProbeError::BadResponse(format!("{path}: the body is not UTF-8: {e}"))
+            })?;
+            match response_status(text) {
+                Some(refusal) => Ok(Answer::Absent(format!("{path}: {refusal}"))),
+                None => Ok(Answer::Document(text.to_string())),
+            }
+        }
+        401 => Err(ProbeError::AuthFailed(format!(
+            "{path}: HTTP 401, the equipment refused the credentials{}",
+            lockout(&body())
+        ))),
+        403 => {
+            let refusal = response_status(&body());
+            match refusal {
+                Some(r) if r.contains("notSupport") => {
+                    Ok(Answer::Absent(format!("{path}: HTTP 403, {r}")))
+                }
+                Some(r) => Ok(Answer::Denied(format!("{path}: HTTP 403, {r}"))),
+                None => Ok(Answer::Denied(format!("{path}: HTTP 403"))),
+            }
+        }
+        s @ (404 | 405 | 501) => Ok(Answer::Absent(format!("{path}: HTTP {s}"))),
+        s => Err(ProbeError::BadResponse(format!("{path}: HTTP {s}"))),
+    }
+}
+
+/// The refusal an ISAPI `ResponseStatus` document states (`Invalid Operation (statusCode 4,
+/// notSupport)`), or `None` when the text is not one.
+fn response_status(text: &str) -> Option<String> {
+    let doc = Document::parse(text).ok()?;
+    let root = doc.root_element();
+    if root.tag_name().name() != "ResponseStatus" {
+        return None;
+    }
+    let code = xml::child_text(root, "statusCode").unwrap_or("?");
+    let string = xml::child_text(root, "statusString").unwrap_or("refused");
+    Some(match xml::child_text(root, "subStatusCode") {
+        Some(sub) => format!("{string} (statusCode {code}, {sub})"),
+        None => format!("{string} (statusCode {code})"),
+    })
+}
+
+/// What a 401 `userCheck` body says about the account lockout, as a suffix.
+fn lockout(body: &str) -> String {
+    let Ok(doc) = Document::parse(body) else {
+        return String::new();
+    };
+    let root = doc.root_element();
+    if xml::child_text(root, "lockStatus") == Some("lock") {
+        let unlock = xml::child_text(root, "unlockTime").unwrap_or("?");
+        return format!(" (account locked for {unlock} s)");
+    }
+    match xml::child_text(root, "retryLoginTime") {
+        Some(n) => format!(" ({n} attempts left before the account locks)"),
+        None => String::new(),
+    }
+}
+
+/// Parses a document whose root element must be one of `roots`.
+fn parse<'i>(text: &'i str, path: &str, roots: &[&str]) -> Result<Document<'i>, ProbeError> {
+    let doc = xml::parse(text, path)?;
+    let root = doc.root_element().tag_name().name();
+    if roots.contains(&root) {
+        Ok(doc)
+    } else {
+        Err(ProbeError::BadResponse(format!(
+            "{path}: the root element is <{root}>, not <{}>",
+            roots.join("> or <")
+        )))
+    }
+}
+
+/// The number in `node`'s child `name`: `None` when absent or empty, an error when it is not
+/// a number.
+fn number(node: Node<'_, '_>, name: &str, path: &str) -> Result<Option<f64>, ProbeError> {
+    match xml::child_text(node, name) {
+        None | Some("") => Ok(None),
+        Some(t) => t
+            .parse::<f64>()
+            .ok()
+            .filter(|v| v.is_finite())
+            .map(Some)
+            .ok_or_else(|| {
+                ProbeError::BadResponse(format!("{path}: <{name}> is `{t}`, not a number"))
+            }),
+    }
+}
+
+/// Reads `deviceInfo` into the facts; returns the `deviceType`.
+fn read_device_info(text: &str, report: &mut Report) -> Result<Option<String>, ProbeError> {
+    let doc = parse(text, DEVICE_INFO, &["DeviceInfo"])?;
+    let root = doc.root_element();
+    let field = |name: &str| xml::child_text(root, name).filter(|v| !v.is_empty());
+    report.facts.model = field("model").map(String::from);
+    report.facts.serial = field("serialNumber").map(String::from);
+    report.facts.firmware = field("firmwareVersion").map(String::from);
+    for (fact, element) in [
+        ("firmware_build", "firmwareReleasedDate"),
+        ("device_name", "deviceName"),
+        ("device_id", "deviceID"),
+        ("device_type", "deviceType"),
+        ("mac_address", "macAddress"),
+    ] {
+        if let Some(v) = field(element) {
+            report.fact(fact, v);
+        }
+    }
+    Ok(field("deviceType").map(String::from))
+}
+
+/// Reads `System/status`: uptime, CPU, memory, temperatures and the device clock.
+fn read_status(text: &str, now_ms: i64, report: &mut Report) -> Result<(), ProbeError> {
+    let doc = parse(text, STATUS, &["DeviceStatus"])?;
+    let root = doc.root_element();
+
+    if let Some(t) = xml::child_text(root, "currentDeviceTime")
+        && let Some(device_ms) = rfc3339_ms(t)
+    {
+        report.facts.clock_offset_ms = Some(device_ms - now_ms);
+    }
+    if let Some(t) = xml::child_text(root, "deviceUpTime").filter(|t| !t.is_empty()) {
+        let secs = units::parse_uptime(t).ok_or_else(|| {
+            ProbeError::BadResponse(format!("{STATUS}: <deviceUpTime> is `{t}`, not seconds"))
+        })?;
+        report.metric(Metric::new("device.uptime", secs));
+    }
+
+    let mut cpus = Vec::new();
+    for cpu in xml::find_all(root, "CPU") {
+        if let Some(p) = number(cpu, "cpuUtilization", STATUS)? {
+            cpus.push(p);
+        }
+    }
+    if !cpus.is_empty() {
+        let mean = cpus.iter().sum::<f64>() / cpus.len() as f64;
+        report.metric(Metric::new(
+            "system.cpu.utilization",
+            units::percent(mean).clamp(0.0, 1.0),
+        ));
+    }
+
+    // ISAPI gives memory in use and memory available (MB); the ratio needs no unit.
+    if let Some(memory) = xml::find(root, "Memory")
+        && let (Some(used), Some(free)) = (
+            number(memory, "memoryUsage", STATUS)?,
+            number(memory, "memoryAvailable", STATUS)?,
+        )
+        && let Some(r) = units::ratio(used, used + free)
+    {
+        report.metric(Metric::new("system.memory.utilization", r));
+    }
+
+    // Recorders with sensors add `TemperatureList/Temperature/temperature` (°C).
+    for list in xml::find_all(root, "TemperatureList") {
+        let sensors = list
+            .children()
+            .filter(|n| n.is_element() && n.tag_name().name() == "Temperature");
+        for (i, sensor) in sensors.enumerate() {
+            if let Some(celsius) = number(sensor, "temperature", STATUS)? {
+                let name = ["tempSensorDescription", "description", "id"]
+                    .iter()
+                    .find_map(|n| xml::child_text(sensor, n).filter(|v| !v.is_empty()))
+                    .map_or_else(|| (i + 1).to_string(), String::from);
+                report.metric(Metric::new("hw.temperature", celsius).with("sensor", &name));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Whether an ISAPI `hdd/status` is a working disk (`idle` and `sleep` are spun down).
+fn disk_is_healthy(status: &str) -> bool {
+    matches!(
+        status.to_ascii_lowercase().as_str(),
+        "ok" | "idle" | "sleep" | "sleeping"
+    )
+}
+
+/// Reads `ContentMgmt/Storage`: per disk, `hw.status`, and the fill level of working disks.
+fn read_storage(text: &str, report: &mut Report) -> Result<(), ProbeError> {
+    let doc = parse(text, STORAGE, &["storage", "hddList"])?;
+    let mut failed = Vec::new();
+    for hdd in xml::find_all(doc.root_element(), "hdd") {
+        let id = xml::child_text(hdd, "id").unwrap_or_default();
+        let status = xml::child_text(hdd, "status").unwrap_or_default();
+        if status.eq_ignore_ascii_case("notexist") {
+            continue; // an empty bay
+        }
+        let name = xml::child_text(hdd, "hddName")
+            .filter(|n| !n.is_empty())
+            .map_or_else(|| format!("hdd{id}"), String::from);
+        let healthy = disk_is_healthy(status);
+        report.metric(
+            Metric::new("hw.status", if healthy { 1.0 } else { 0.0 })
+                .with("hw.type", "physical_disk")
+                .with("disk", &name)
+                .with("state", status),
+        );
+        if !healthy {
+            failed.push(format!("{name} ({status})"));
+            continue; // a failed disk's free space means nothing
+        }
+        let capacity = number(hdd, "capacity", STORAGE)?;
+        let free = number(hdd, "freeSpace", STORAGE)?;
+        if let (Some(capacity), Some(free)) = (capacity, free)
+            && let Some(r) = units::ratio(capacity - free, capacity)
+        {
+            let used = (capacity - free).max(0.0);
+            for (metric, value) in [
+                ("system.filesystem.utilization", r),
+                ("system.filesystem.usage", units::mib(used)),
+                ("system.filesystem.limit", units::mib(capacity)),
+            ] {
+                report.metric(Metric::new(metric, value).with("mountpoint", &name));
+            }
+        }
+    }
+    if !failed.is_empty() {
+        report.fact("failed_disks", &failed.join(", "));
+    }
+    Ok(())
+}
+
+/// Reads `InputProxy/channels/status` into channels, in channel order.
+fn read_channel_status(text: &str) -> Result<Vec<Child>, ProbeError> {
+    let doc = parse(
+        text,
+        CHANNEL_STATUS,
+        &["InputProxyChannelStatusList", "InputProxyChannelStatus"],
+    )?;
+    let mut children = Vec::new();
+    for status in xml::find_all(doc.root_element(), "InputProxyChannelStatus") {
+        let id = channel_id(status, CHANNEL_STATUS)?;
+        let state = match xml::child_text(status, "online") {
+            Some("true") => ChannelState::Online,
+            Some("false") => ChannelState::Offline,
+            _ => ChannelState::Unknown,
+        };
+        let mut child = Child::new(id, state);
+        if state != ChannelState::Online {
+            let result = xml::child_text(status, "chanDetectResult").filter(|r| !r.is_empty());
+            let ip = xml::text(status, "ipAddress").filter(|r| !r.is_empty());
+            child.detail = match (result, ip) {
+                (Some(r), Some(ip)) => Some(format!("{r} ({ip})")),
+                (Some(r), None) => Some(r.to_string()),
+                (None, Some(ip)) => Some(ip.to_string()),
+                (None, None) => None,
+            };
+        }
+        children.push(child);
+    }
+    children.sort_by_key(|c| c.channel);
+    Ok(children)
+}
+
+fn channel_id(node: Node<'_, '_>, path: &str) -> Result<u32, ProbeError> {
+    let id = xml::child_text(node, "id").unwrap_or_default();
+    id.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
+        ProbeError::BadResponse(format!(
+            "{path}: channel <id> is `{id}`, not a channel number"
+        ))
+    })
+}
+
+/// Names channels from `InputProxy/channels`.
+fn name_channels(text: &str, children: &mut [Child]) -> Result<(), ProbeError> {
+    let doc = parse(
+        text,
+        CHANNELS,
+        &["InputProxyChannelList", "InputProxyChannel"],
+    )?;
+    for channel in xml::find_all(doc.root_element(), "InputProxyChannel") {
+        let id = channel_id(channel, CHANNELS)?;
+        if let Some(name) = xml::child_text(channel, "name").filter(|n| !n.is_empty())
+            && let Some(child) = children.iter_mut().find(|c| c.channel == id)
+        {
+            child.name = Some(name.to_string());
+        }
+    }
+    Ok(())
+}
+
+/// Milliseconds since the Unix epoch of an RFC 3339 time with a zone
+/// (`2026-01-01T09:00:05+08:00`, `...Z`); `None` without a zone, since the device's local
+/// time alone does not say which instant it is.
+fn rfc3339_ms(text: &str) -> Option<i64> {
+    let text = text.trim();
+    let (date, rest) = text.split_once(['T', 't', ' '])?;
+    let (clock, zone_secs) = if let Some(clock) = rest.strip_suffix(['Z', 'z']) {
+        (clock, 0)
+    } else {
+        let i = rest.rfind(['+', '-'])?;
+        let (clock, zone) = rest.split_at(i);
+        let sign = if zone.starts_with('-') { -1 } else { 1 };
+        let digits: String = zone[1..].chars().filter(|c| *c != ':').collect();
+        if digits.len() != 4 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let h: i64 = digits[..2].parse().ok()?;
+        let m: i64 = digits[2..].parse().ok()?;
+        if h > 23 || m > 59 {
+            return None;
+        }
+        (clock, sign * (h * 3600 + m * 60))
+    };
+
+    let mut d = date.split('-');
+    let (y, mo, day) = (d.next()?, d.next()?, d.next()?);
+    if d.next().is_some() || y.len() != 4 || mo.len() != 2 || day.len() != 2 {
+        return None;
+    }
+    let (y, mo, day): (i64, i64, i64) = (y.parse().ok()?, mo.parse().ok()?, day.parse().ok()?);
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&day) {
+        return None;
+    }
+
+    let (hms, frac) = clock.split_once('.').unwrap_or((clock, ""));
+    let mut t = hms.split(':');
+    let (h, mi, s) = (t.next()?, t.next()?, t.next()?);
+    if t.next().is_some() || h.len() != 2 || mi.len() != 2 || s.len() != 2 {
+        return None;
+    }
+    let (h, mi, s): (i64, i64, i64) = (h.parse().ok()?, mi.parse().ok()?, s.parse().ok()?);
+    if h > 23 || mi > 59 || s > 60 || !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let millis: i64 = format!("{frac:0<3}")[..3].parse().ok()?;
+
+    let secs = days_from_civil(y, mo, day) * 86_400 + h * 3600 + mi * 60 + s - zone_secs;
+    Some(secs * 1000 + millis)
+}
+
+/// Days from 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = if y >= 0 { y } else { y - 399 } / 400;
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_times_with_a_zone_become_utc_milliseconds() {
+        // 2026-01-01T00:00:00Z
+        let midnight = 1_767_225_600_000;
+        assert_eq!(rfc3339_ms("2026-01-01T00:00:00Z"), Some(midnight));
+        assert_eq!(rfc3339_ms("2026-01-01T08:00:00+08:00"), Some(midnight));
+        assert_eq!(rfc3339_ms("2025-12-31T19:00:00-05:00"), Some(midnight));
+        assert_eq!(rfc3339_ms("2026-01-01T05:30:00+0530"), Some(midnight));
+        assert_eq!(
+            rfc3339_ms("2026-01-01T00:00:01.250Z"),
+            Some(midnight + 1250)
+        );
+        assert_eq!(rfc3339_ms("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(rfc3339_ms("2024-02-29T12:00:00Z"), Some(1_709_208_000_000));
+    }
+
+    #[test]
+    fn local_times_and_garbage_give_no_instant() {
+        for bad in [
+            "2026-01-01T08:00:00",
+            "2026-01-01",
+            "2026-13-01T00:00:00Z",
+            "2026-01-01T25:00:00Z",
+            "2026-01-01T00:00:00+8",
+            "01/01/2026 00:00:00 +00:00",
+            "",
+        ] {
+            assert_eq!(rfc3339_ms(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn disk_states() {
+        for ok in ["ok", "idle", "sleep", "OK"] {
+            assert!(disk_is_healthy(ok), "{ok}");
+        }
+        for failed in ["error", "unformatted", "smartFailed", "offline", "mismatch"] {
+            assert!(!disk_is_healthy(failed), "{failed}");
+        }
+    }
+
+    #[test]
+    fn camera_device_types() {
+        for camera in ["IPCamera", "IPDome", "IPZoom"] {
+            assert!(is_camera_type(camera), "{camera}");
+        }
+        for recorder in ["NVR", "DVR", "HybirdNVR", "DVS"] {
+            assert!(!is_camera_type(recorder), "{recorder}");
+        }
+    }
+
+    #[test]
+    fn lockout_suffix_reads_the_user_check_body() {
+        let locked = "<userCheck><statusValue>401</statusValue><lockStatus>lock</lockStatus>\
+                      <unlockTime>1800</unlockTime></userCheck>";
+        assert_eq!(lockout(locked), " (account locked for 1800 s)");
+        assert_eq!(lockout("not xml"), "");
+    }
+}

@@ -1,0 +1,435 @@
+//! vigie probe plugin for any ONVIF device (cameras, encoders, recorders), over the ONVIF
+//! device service: SOAP 1.2 over HTTP POST.
+//!
+//! One collection sends, to the device service (`path`, `/onvif/device_service` by default):
+//!
+//! 1. `GetSystemDateAndTime`, unauthenticated as the ONVIF Core Specification allows: it proves
+//!    the device alive and gives its UTC clock (`clock_offset_ms`). A device that demands
+//!    authentication for it anyway is asked again with a WS-Security UsernameToken.
+//! 2. `GetDeviceInformation` with a WS-Security UsernameToken (password digest, from the host):
+//!    manufacturer, model, firmware, serial number, hardware id. Without credentials this step is
+//!    skipped and a fact says so.
+//!
+//! A SOAP fault `ter:NotAuthorized` (or a WS-Security authentication fault, or HTTP 401) means
+//! the credentials were refused: `AuthFailed`, with a hint when the device clock is far off,
+//! since devices reject tokens created too far from their own time.
+
+use vigie_plugin_sdk::{
+    Description, EquipmentKind, Host, HostError, HttpRequest, LogLevel, Param, Probe, ProbeError,
+    Report, Target, UsernameToken, xml,
+};
+
+/// The ONVIF device-service probe.
+pub struct Onvif;
+
+const GET_SYSTEM_DATE_AND_TIME: &str = "GetSystemDateAndTime";
+const GET_DEVICE_INFORMATION: &str = "GetDeviceInformation";
+/// Content type of SOAP 1.2 requests.
+const SOAP_CONTENT_TYPE: &str = "application/soap+xml; charset=utf-8";
+/// A device clock further than this from the daemon's may make the device refuse tokens.
+const SKEW_HINT_MS: i64 = 60_000;
+
+impl Probe for Onvif {
+    fn describe() -> Description {
+        Description::new("onvif", "0.1.0")
+            .vendor("ONVIF")
+            .model("any ONVIF Profile S, T or G device")
+            .kind(EquipmentKind::Camera)
+            .kind(EquipmentKind::Encoder)
+            .kind(EquipmentKind::Nvr)
+            .param(Param::optional(
+                "port",
+                "HTTP port of the ONVIF services",
+                "80",
+            ))
+            .param(Param::optional(
+                "path",
+                "path of the ONVIF device service",
+                "/onvif/device_service",
+            ))
+    }
+
+    fn collect(target: &Target, host: &dyn Host) -> Result<Report, ProbeError> {
+        let url = service_url(target)?;
+        let mut report = Report::up();
+
+        // 1. The clock, unauthenticated.
+        let mut clock_needs_auth = false;
+        match call(host, &url, GET_SYSTEM_DATE_AND_TIME, None)? {
+            Answer::Body(body) => read_clock(host, &body, &mut report)?,
+            Answer::Refused(why) => {
+                host.log(
+                    LogLevel::Info,
+                    &format!("{GET_SYSTEM_DATE_AND_TIME} without authentication refused ({why})"),
+                );
+                clock_needs_auth = true;
+            }
+            Answer::Fault(fault) => host.log(
+                LogLevel::Warn,
+                &format!("{GET_SYSTEM_DATE_AND_TIME}: {fault}; no clock"),
+            ),
+        }
+
+        // 2. Identity, authenticated.
+        let Some(first) = token(host)? else {
+            report.fact(
+                "device_information",
+                "needs credentials: GetDeviceInformation requires a WS-Security UsernameToken",
+            );
+            return Ok(report);
+        };
+        let token = if clock_needs_auth {
+            match call(host, &url, GET_SYSTEM_DATE_AND_TIME, Some(&first))? {
+                Answer::Body(body) => read_clock(host, &body, &mut report)?,
+                Answer::Refused(why) => {
+                    return Err(ProbeError::AuthFailed(format!(
+                        "{GET_SYSTEM_DATE_AND_TIME}: {why}"
+                    )));
+                }
+                Answer::Fault(fault) => host.log(
+                    LogLevel::Warn,
+                    &format!("{GET_SYSTEM_DATE_AND_TIME}: {fault}; no clock"),
+                ),
+            }
+            // A fresh token: devices may refuse a nonce they have already seen.
+            token(host)?.unwrap_or(first)
+        } else {
+            first
+        };
+        match call(host, &url, GET_DEVICE_INFORMATION, Some(&token))? {
+            Answer::Body(body) => read_device_information(&body, &mut report)?,
+            Answer::Refused(why) => {
+                let hint = match report.facts.clock_offset_ms {
+                    Some(offset) if offset.abs() > SKEW_HINT_MS => format!(
+                        " (the device clock is {} s off the daemon's, and devices refuse \
+                         WS-Security tokens created too far from their own time)",
+                        offset / 1000
+                    ),
+                    _ => String::new(),
+                };
+                return Err(ProbeError::AuthFailed(format!(
+                    "{GET_DEVICE_INFORMATION}: {why}{hint}"
+                )));
+            }
+            Answer::Fault(fault) => {
+                return Err(ProbeError::BadResponse(format!(
+                    "{GET_DEVICE_INFORMATION}: {fault}"
+                )));
+            }
+        }
+        Ok(report)
+    }
+}
+
+vigie_plugin_sdk::register_probe!(Onvif);
+
+/// The device service: a plain path on port 80, an absolute URL otherwise.
+fn service_url(target: &Target) -> Result<String, ProbeError> {
+    let port = target.param("port").unwrap_or("80").trim();
+    let port: u16 = port.parse().map_err(|_| {
+        ProbeError::Unsupported(format!("parameter `port`: `{port}` is not a TCP port"))
+    })?;
+    let path = target
+        .param("path")
+        .unwrap_or("/onvif/device_service")
+        .trim();
+    let path = if path.starts_with('/') {
+        path.to_string()
+    } else {
+        format!("/{path}")
+    };
+    Ok(if port == 80 {
+        path
+    } else if target.address.contains(':') && !target.address.starts_with('[') {
+        format!("http://[{}]:{port}{path}", target.address)
+    } else {
+        format!("http://{}:{port}{path}", target.address)
+    })
+}
+
+/// A fresh UsernameToken; `None` when the equipment has no credentials.
+fn token(host: &dyn Host) -> Result<Option<UsernameToken>, ProbeError> {
+    match host.ws_username_token() {
+        Ok(token) => Ok(Some(token)),
+        Err(HostError::AuthFailed(_)) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Text escaped for XML content.
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The SOAP 1.2 envelope of a device-service operation without arguments.
+fn envelope(operation: &str, token: Option<&UsernameToken>) -> String {
+    let header = match token {
+        None => String::new(),
+        Some(t) => format!(
+            concat!(
+                "<s:Header>",
+                r#"<wsse:Security xmlns:wsse="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd" "#,
+                r#"xmlns:wsu="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd">"#,
+                "<wsse:UsernameToken>",
+                "<wsse:Username>{}</wsse:Username>",
+                r#"<wsse:Password Type="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-username-token-profile-1.0#PasswordDigest">{}</wsse:Password>"#,
+                r#"<wsse:Nonce EncodingType="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-soap-message-security-1.0#Base64Binary">{}</wsse:Nonce>"#,
+                "<wsu:Created>{}</wsu:Created>",
+                "</wsse:UsernameToken>",
+                "</wsse:Security>",
+                "</s:Header>"
+            ),
+            escape(&t.username),
+            escape(&t.password_digest),
+            escape(&t.nonce),
+            escape(&t.created),
+        ),
+    };
+    format!(
+        concat!(
+            r#"<?xml version="1.0" encoding="UTF-8"?>"#,
+            r#"<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" xmlns:tds="http://www.onvif.org/ver10/device/wsdl">"#,
+            "{header}<s:Body><tds:{operation}/></s:Body></s:Envelope>"
+        ),
+        header = header,
+        operation = operation,
+    )
+}
+
+/// A SOAP fault: its codes (local names, outermost first) and reason.
+struct Fault {
+    codes: Vec<String>,
+    reason: String,
+}
+
+impl std::fmt::Display for Fault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SOAP fault {}", self.codes.join("/"))?;
+        if !self.reason.is_empty() {
+            write!(f, ": {}", self.reason)?;
+        }
+        Ok(())
+    }
+}
+
+impl Fault {
+    /// The fault in a document, SOAP 1.2 (`Code/Value`, `Subcode/Value`, `Reason/Text`) or
+    /// SOAP 1.1 (`faultcode`, `faultstring`).
+    fn find(doc: &xml::Document<'_>) -> Option<Fault> {
+        let fault = xml::find(doc.root_element(), "Fault")?;
+        let local = |qname: &str| qname.rsplit(':').next().unwrap_or(qname).trim().to_string();
+        let mut codes: Vec<String> = xml::find(fault, "Code")
+            .map(|code| {
+                xml::find_all(code, "Value")
+                    .filter_map(|v| v.text())
+                    .map(local)
+                    .collect()
+            })
+            .unwrap_or_default();
+        if let Some(code) = xml::text(fault, "faultcode") {
+            codes.push(local(code));
+        }
+        let reason = xml::find(fault, "Reason")
+            .and_then(|r| xml::text(r, "Text"))
+            .or_else(|| xml::text(fault, "faultstring"))
+            .unwrap_or_default()
+            .to_string();
+        Some(Fault { codes, reason })
+    }
+
+    /// Whether the device refused the sender's credentials (ONVIF `ter:NotAuthorized`, or a
+    /// WS-Security fault code).
+    fn is_refusal(&self) -> bool {
+        self.codes.iter().any(|c| {
+            matches!(
+                c.as_str(),
+                "NotAuthorized"
+                    | "FailedAuthentication"
+                    | "InvalidSecurityToken"
+                    | "InvalidSecurity"
+                    | "MessageExpired"
+            )
+        })
+    }
+}
+
+/// How the device answered an operation.
+enum Answer {
+    /// A SOAP envelope without fault.
+    Body(String),
+    /// The credentials (or their absence) were refused.
+    Refused(String),
+    /// Another SOAP fault.
+    Fault(Fault),
+}
+
+fn call(
+    host: &dyn Host,
+    url: &str,
+    operation: &str,
+    token: Option<&UsernameToken>,
+) -> Result<Answer, ProbeError> {
+    let request = HttpRequest::post(url, envelope(operation, token))
+        .header("Content-Type", SOAP_CONTENT_TYPE);
+    let response = host.http(&request)?;
+    let status = response.status;
+    if matches!(status, 404 | 405 | 501) {
+        return Err(ProbeError::Unsupported(format!(
+            "no ONVIF device service at {}: {operation} answered HTTP {status}",
+            request.path()
+        )));
+    }
+    let text = String::from_utf8_lossy(&response.body);
+    let doc = xml::Document::parse(&text);
+    if let Some(fault) = doc.as_ref().ok().and_then(Fault::find) {
+        return Ok(if fault.is_refusal() {
+            Answer::Refused(fault.to_string())
+        } else {
+            Answer::Fault(fault)
+        });
+    }
+    match status {
+        200..=299 => {}
+        401 | 403 => return Ok(Answer::Refused(format!("HTTP {status}"))),
+        _ => {
+            return Err(ProbeError::BadResponse(format!(
+                "{operation}: HTTP {status} without a SOAP fault"
+            )));
+        }
+    }
+    let doc = doc.map_err(|e| ProbeError::BadResponse(format!("{operation}: invalid XML: {e}")))?;
+    let root = doc.root_element();
+    if root.tag_name().name() != "Envelope" || xml::find(root, "Body").is_none() {
+        return Err(ProbeError::BadResponse(format!(
+            "{operation}: the answer is not a SOAP envelope"
+        )));
+    }
+    Ok(Answer::Body(text.into_owned()))
+}
+
+fn response<'a, 'i>(
+    doc: &'a xml::Document<'i>,
+    operation: &str,
+) -> Result<xml::Node<'a, 'i>, ProbeError> {
+    let name = format!("{operation}Response");
+    xml::find(doc.root_element(), &name)
+        .ok_or_else(|| ProbeError::BadResponse(format!("{operation}: no {name} in the answer")))
+}
+
+fn read_clock(host: &dyn Host, body: &str, report: &mut Report) -> Result<(), ProbeError> {
+    let doc = xml::parse(body, GET_SYSTEM_DATE_AND_TIME)?;
+    let answer = response(&doc, GET_SYSTEM_DATE_AND_TIME)?;
+    let Some(system) = xml::find(answer, "SystemDateAndTime") else {
+        return Err(ProbeError::BadResponse(format!(
+            "{GET_SYSTEM_DATE_AND_TIME}: no SystemDateAndTime in the answer"
+        )));
+    };
+    if let Some(kind) = xml::child_text(system, "DateTimeType").filter(|k| !k.is_empty()) {
+        report.fact("time_source", kind);
+    }
+    if let Some(tz) = xml::find(system, "TimeZone")
+        .and_then(|z| xml::child_text(z, "TZ"))
+        .filter(|z| !z.is_empty())
+    {
+        report.fact("timezone", tz);
+    }
+    let Some(utc) = xml::find(system, "UTCDateTime") else {
+        host.log(
+            LogLevel::Info,
+            &format!(
+                "{GET_SYSTEM_DATE_AND_TIME}: no UTCDateTime (local time only), no clock offset"
+            ),
+        );
+        return Ok(());
+    };
+    match utc_ms(utc) {
+        Some(device_ms) => report.facts.clock_offset_ms = Some(device_ms - host.now_ms()),
+        None => host.log(
+            LogLevel::Warn,
+            &format!("{GET_SYSTEM_DATE_AND_TIME}: unreadable UTCDateTime, no clock offset"),
+        ),
+    }
+    Ok(())
+}
+
+/// Milliseconds since the Unix epoch of an ONVIF `tt:DateTime` (`Date/Year|Month|Day`,
+/// `Time/Hour|Minute|Second`); `None` when a field is missing or out of range.
+fn utc_ms(datetime: xml::Node<'_, '_>) -> Option<i64> {
+    let date = xml::find(datetime, "Date")?;
+    let time = xml::find(datetime, "Time")?;
+    let field = |node, name| xml::child_text(node, name)?.parse::<i64>().ok();
+    let (year, month, day) = (
+        field(date, "Year")?,
+        field(date, "Month")?,
+        field(date, "Day")?,
+    );
+    let (hour, minute, second) = (
+        field(time, "Hour")?,
+        field(time, "Minute")?,
+        field(time, "Second")?,
+    );
+    let valid = (1..=9999).contains(&year)
+        && (1..=12).contains(&month)
+        && (1..=days_in_month(year, month)).contains(&day)
+        && (0..=23).contains(&hour)
+        && (0..=59).contains(&minute)
+        && (0..=60).contains(&second);
+    valid.then(|| {
+        let days = days_from_civil(year, month, day);
+        ((days * 24 + hour) * 60 + minute) * 60_000 + second * 1000
+    })
+}
+
+fn days_in_month(year: i64, month: i64) -> i64 {
+    match month {
+        2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// Days from 1970-01-01 to a date of the proleptic Gregorian calendar (Howard Hinnant's
+/// `days_from_civil`).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+fn read_device_information(body: &str, report: &mut Report) -> Result<(), ProbeError> {
+    let doc = xml::parse(body, GET_DEVICE_INFORMATION)?;
+    let answer = response(&doc, GET_DEVICE_INFORMATION)?;
+    let get = |name: &str| {
+        xml::child_text(answer, name)
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
+    };
+    report.facts.model = get("Model");
+    report.facts.serial = get("SerialNumber");
+    report.facts.firmware = get("FirmwareVersion");
+    for (fact, element) in [("vendor", "Manufacturer"), ("hardware_id", "HardwareId")] {
+        if let Some(value) = get(element) {
+            report.fact(fact, &value);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;
