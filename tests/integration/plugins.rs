@@ -189,3 +189,575 @@ async fn parameters_are_checked_against_what_the_plugin_declares() {
         reason(&o.observation)
     );
 }
+
+/// A device's web server for the tests: serves fixture bodies by method and path, behind
+/// HTTP Digest authentication (RFC 7616, MD5, qop=auth) like cameras and recorders.
+struct FixtureServer {
+    port: u16,
+    requests: Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+const REALM: &str = "IP Camera(D1234)";
+const NONCE: &str = "4e6f6e63652d766967696521";
+
+fn md5_hex(text: &str) -> String {
+    use md5::Digest;
+    md5::Md5::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Whether an `Authorization: Digest ...` header proves `user`/`password` for the request.
+fn digest_ok(header: &str, method: &str, user: &str, password: &str) -> bool {
+    let Some(params) = header.strip_prefix("Digest ") else {
+        return false;
+    };
+    let mut f = std::collections::HashMap::new();
+    for part in params.split(',') {
+        if let Some((k, v)) = part.trim().split_once('=') {
+            f.insert(k.trim().to_string(), v.trim().trim_matches('"').to_string());
+        }
+    }
+    let get = |k: &str| f.get(k).cloned().unwrap_or_default();
+    let ha1 = md5_hex(&format!("{}:{REALM}:{password}", get("username")));
+    let ha2 = md5_hex(&format!("{method}:{}", get("uri")));
+    let expected = md5_hex(&format!(
+        "{ha1}:{}:{}:{}:{}:{ha2}",
+        get("nonce"),
+        get("nc"),
+        get("cnonce"),
+        get("qop")
+    ));
+    get("username") == user && get("nonce") == NONCE && get("response") == expected
+}
+
+impl FixtureServer {
+    /// Serves `routes` (method, path with query, status, body) to clients that know
+    /// `user`/`password`.
+    async fn start(routes: Vec<(&str, String, u16, Vec<u8>)>, user: &str, password: &str) -> Self {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let requests = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let routes: Vec<(String, String, u16, Vec<u8>)> = routes
+            .into_iter()
+            .map(|(m, p, s, b)| (m.to_string(), p, s, b))
+            .collect();
+        let (seen, user, password) = (
+            Arc::clone(&requests),
+            user.to_string(),
+            password.to_string(),
+        );
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = listener.accept().await {
+                let (routes, seen, user, password) = (
+                    routes.clone(),
+                    Arc::clone(&seen),
+                    user.clone(),
+                    password.clone(),
+                );
+                tokio::spawn(async move {
+                    let mut buf = Vec::new();
+                    let mut chunk = [0u8; 4096];
+                    let head_end = loop {
+                        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                            break i + 4;
+                        }
+                        match s.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                    };
+                    let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
+                    let mut lines = head.lines();
+                    let first: Vec<&str> = lines.next().unwrap_or_default().split(' ').collect();
+                    let (method, path) = (first[0].to_string(), first[1].to_string());
+                    let header = |name: &str| {
+                        head.lines()
+                            .find_map(|l| {
+                                l.split_once(':')
+                                    .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+                            })
+                            .map(|(_, v)| v.trim().to_string())
+                    };
+                    let length: usize = header("content-length")
+                        .and_then(|v| v.parse().ok())
+                        .unwrap_or(0);
+                    while buf.len() < head_end + length {
+                        match s.read(&mut chunk).await {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                    }
+                    let authorized = header("authorization")
+                        .is_some_and(|a| digest_ok(&a, &method, &user, &password));
+                    seen.lock().expect("log").push(format!(
+                        "{method} {path}{}",
+                        if authorized { " (authorized)" } else { "" }
+                    ));
+                    let (status, extra, body) = if !authorized {
+                        (
+                            401,
+                            format!(
+                                "WWW-Authenticate: Digest realm=\"{REALM}\", qop=\"auth\", nonce=\"{NONCE}\", opaque=\"vigie\"\r\n"
+                            ),
+                            b"Unauthorized".to_vec(),
+                        )
+                    } else {
+                        match routes
+                            .iter()
+                            .find(|(m, p, _, _)| *m == method && *p == path)
+                        {
+                            Some((_, _, st, b)) => (*st, String::new(), b.clone()),
+                            None => (404, String::new(), b"Not Found".to_vec()),
+                        }
+                    };
+                    let reply = format!(
+                        "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n{extra}\r\n",
+                        body.len()
+                    );
+                    let _ = s.write_all(reply.as_bytes()).await;
+                    let _ = s.write_all(&body).await;
+                });
+            }
+        });
+        FixtureServer { port, requests }
+    }
+
+    fn requests(&self) -> Vec<String> {
+        self.requests.lock().expect("log").clone()
+    }
+}
+
+/// A credentials file for the tests, with the `[credentials.dev]` entry using it.
+fn credentials(dir: &Path, user: &str, password: &str) -> String {
+    let file = dir.join("device-password");
+    std::fs::write(&file, password).expect("write");
+    format!(
+        "[credentials.dev]\nusername = \"{user}\"\npassword_file = \"{}\"\n",
+        file.display()
+    )
+}
+
+fn plugin_equipment_with_credentials(
+    dir: &Path,
+    password: &str,
+    params: &str,
+) -> Arc<EquipmentConfig> {
+    let site = site_head("UTC", "0")
+        + &format!(
+            "\n[[equipment]]\nid = \"e\"\nkind = \"nvr\"\naddress = \"127.0.0.1\"\nprobes = [\"plugin:testbed\"]\ncredentials = \"dev\"\nplugin_params = {{ {params} }}\n"
+        );
+    single_equipment(&main_file(&credentials(dir, "admin", password)), &site)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_host_answers_digest_challenges_and_reaches_only_the_equipment() {
+    let h = loaded(&host(Duration::from_secs(3)), &plugin_wasm("testbed"));
+    let server = FixtureServer::start(
+        vec![("GET", "/secret?x=1".into(), 200, b"it works".to_vec())],
+        "admin",
+        "s3cret",
+    )
+    .await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let t = Duration::from_secs(2);
+    let url = |path: &str| {
+        format!(
+            "mode = \"http\", path = \"http://127.0.0.1:{}{path}\"",
+            server.port
+        )
+    };
+    // Right password: the plugin sees the page; the host answered the challenge.
+    let eq = plugin_equipment_with_credentials(dir.path(), "s3cret", &url("/secret?x=1"));
+    let o = h.collect("testbed", &eq, t).await.observation;
+    assert_eq!(reason(&o), "up");
+    assert!(
+        o.facts.contains(&("body".into(), "it works".into())),
+        "{:?}",
+        o.facts
+    );
+    assert_eq!(
+        server.requests(),
+        ["GET /secret?x=1", "GET /secret?x=1 (authorized)"]
+    );
+    // Wrong password: the plugin gets the 401 and the password never shows.
+    let eq = plugin_equipment_with_credentials(dir.path(), "wrong", &url("/secret?x=1"));
+    let o = h.collect("testbed", &eq, t).await.observation;
+    let status = o
+        .metrics
+        .iter()
+        .find(|m| m.name == "http.status")
+        .expect("status");
+    assert_eq!(status.value, 401.0);
+    assert!(!format!("{o:?}").contains("wrong"), "{o:?}");
+
+    // Another host is refused before any connection.
+    let eq = plugin_equipment_with_credentials(
+        dir.path(),
+        "s3cret",
+        &format!(
+            "mode = \"other-host\", url = \"http://127.0.0.2:{}/secret?x=1\"",
+            server.port
+        ),
+    );
+    let r = reason(&h.collect("testbed", &eq, t).await.observation);
+    assert!(
+        r.contains("refused by the host") || r.contains("is not the address"),
+        "{r}"
+    );
+    assert_eq!(
+        server.requests().len(),
+        4,
+        "the refused request reached the server"
+    );
+
+    // WS-UsernameToken: SHA-1(nonce + created + password), computed by the host.
+    let eq = plugin_equipment_with_credentials(dir.path(), "s3cret", "mode = \"token\"");
+    let o = h.collect("testbed", &eq, t).await.observation;
+    let fact = |k: &str| {
+        o.facts
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.clone())
+            .expect(k)
+    };
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let nonce = b64.decode(fact("nonce")).expect("base64 nonce");
+    use sha1::Digest as _;
+    let mut sha = sha1::Sha1::new();
+    sha.update(&nonce);
+    sha.update(fact("created").as_bytes());
+    sha.update(b"s3cret");
+    assert_eq!(fact("digest"), b64.encode(sha.finalize()));
+    assert_eq!(fact("username"), "admin");
+
+    // TCP probe on the equipment's port.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    tokio::spawn(async move {
+        use tokio::io::AsyncWriteExt;
+        if let Ok((mut s, _)) = listener.accept().await {
+            let _ = s.write_all(b"RTSP/1.0 200 OK\r\nCSeq: 1\r\n\r\n").await;
+        }
+    });
+    let eq = plugin_equipment(
+        "testbed",
+        "127.0.0.1",
+        &format!("mode = \"tcp\", port = \"{port}\""),
+        "",
+    );
+    let o = h.collect("testbed", &eq, t).await.observation;
+    assert!(
+        o.facts
+            .contains(&("answer".into(), "RTSP/1.0 200 OK\r\nCSeq: 1\r\n\r\n".into())),
+        "{:?}",
+        o.facts
+    );
+}
+
+/// Polls `f` until it gives a value (at most 30 s of real time: plugins run on real
+/// sockets and a real runtime).
+async fn eventually<T, F, Fut>(what: &str, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_plugins_directory_is_watched_and_a_broken_file_keeps_the_previous_version() {
+    let h = host(Duration::from_secs(2));
+    let dir = tempfile::tempdir().expect("tmp");
+    let _watch = vigie::plugins::watch::PluginWatcher::start(dir.path().to_path_buf(), h.clone())
+        .expect("watch");
+    assert!(h.loaded().is_empty());
+    let file = dir.path().join("testbed.wasm");
+    std::fs::copy(plugin_wasm("testbed"), &file).expect("copy");
+    eventually("testbed loaded", || async {
+        h.loaded().iter().any(|p| p.name == "testbed").then_some(())
+    })
+    .await;
+
+    // A broken copy is refused; the version loaded before keeps collecting.
+    std::fs::write(&file, b"\0asm\x0d\0\x01\0garbage").expect("write");
+    let err = eventually("broken file refused", || async {
+        h.refused().first().cloned()
+    })
+    .await;
+    assert!(matches!(err, PluginError::Invalid(..)), "{err}");
+    let eq = plugin_equipment("testbed", "127.0.0.1", "", "");
+    let o = h.collect("testbed", &eq, Duration::from_secs(1)).await;
+    assert_eq!(reason(&o.observation), "up");
+
+    // A plugin built for another API version is refused, naming both versions.
+    std::fs::copy(plugin_wasm("future-api"), dir.path().join("future.wasm")).expect("copy");
+    let err = eventually("future refused", || async {
+        h.refused()
+            .into_iter()
+            .find(|e| matches!(e, PluginError::Version(..)))
+    })
+    .await;
+    assert!(err.to_string().contains("vigie:probe@0.2.0"), "{err}");
+
+    // A good file again replaces the refused one; removing it unloads the plugin.
+    std::fs::copy(plugin_wasm("testbed"), &file).expect("copy");
+    eventually("testbed reloaded", || async {
+        (!h.refused()
+            .iter()
+            .any(|e| matches!(e, PluginError::Invalid(..))))
+        .then_some(())
+    })
+    .await;
+    std::fs::remove_file(&file).expect("rm");
+    eventually("testbed unloaded", || async {
+        h.loaded().is_empty().then_some(())
+    })
+    .await;
+    let o = h.collect("testbed", &eq, Duration::from_secs(1)).await;
+    assert!(reason(&o.observation).contains("plugin `testbed` is not loaded"));
+}
+
+/// Starts the real daemon with network collectors and a plugin host on `plugins`.
+async fn start_daemon(cfg: &Path, data: &Path, plugins: &Path) -> vigie::server::Daemon {
+    let clock = Clock::System;
+    let heartbeats = vigie::collectors::heartbeat::HeartbeatBook::new(clock.now());
+    let host = host(Duration::from_secs(2));
+    let mut opts =
+        crate::reload::options(cfg, data, &vigie::collector::ScriptedCollector::default());
+    opts.collector = Arc::new(
+        vigie::collectors::NetCollector::new(clock, heartbeats.clone(), Duration::from_secs(2))
+            .with_plugins(host.clone()),
+    );
+    opts.heartbeats = heartbeats;
+    opts.plugins = Some((host, plugins.to_path_buf()));
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    vigie::server::start(opts, listener).await.expect("start")
+}
+
+async fn detail(d: &vigie::server::Daemon, id: &str) -> vigie::status::EquipmentDetail {
+    let query = vigie::actors::EquipmentLookup(vigie::config::EquipmentId::new(id));
+    d.fleet
+        .send(query)
+        .await
+        .expect("fleet")
+        .expect("equipment exists")
+}
+
+fn status_text(d: &vigie::status::EquipmentDetail) -> String {
+    format!(
+        "{:?} {}",
+        d.summary.status,
+        d.summary.reason.clone().unwrap_or_default()
+    )
+}
+
+#[actix_rt::test]
+async fn the_daemon_runs_vendor_plugins_maps_recorder_channels_and_isolates_hostile_plugins() {
+    let fixtures =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/hikvision/fixtures/nvr-degraded");
+    let file = |f: &str| std::fs::read(fixtures.join(f)).expect("fixture");
+    let server = FixtureServer::start(
+        vec![
+            (
+                "GET",
+                "/ISAPI/System/deviceInfo".into(),
+                200,
+                file("deviceInfo.xml"),
+            ),
+            (
+                "GET",
+                "/ISAPI/System/status".into(),
+                200,
+                file("status.xml"),
+            ),
+            (
+                "GET",
+                "/ISAPI/ContentMgmt/Storage".into(),
+                200,
+                file("storage.xml"),
+            ),
+            (
+                "GET",
+                "/ISAPI/ContentMgmt/InputProxy/channels/status".into(),
+                200,
+                file("channels-status.xml"),
+            ),
+            (
+                "GET",
+                "/ISAPI/ContentMgmt/InputProxy/channels".into(),
+                200,
+                file("channels.xml"),
+            ),
+        ],
+        "admin",
+        "hik-pass",
+    )
+    .await;
+    let cfg = tempfile::tempdir().expect("tmp");
+    let data = tempfile::tempdir().expect("tmp");
+    let plugins = tempfile::tempdir().expect("tmp");
+    std::fs::copy(
+        plugin_wasm("hikvision"),
+        plugins.path().join("hikvision.wasm"),
+    )
+    .expect("copy");
+    std::fs::copy(plugin_wasm("testbed"), plugins.path().join("testbed.wasm")).expect("copy");
+    let main = main_file(&format!(
+        "[daemon]\ncollection_interval = \"1s\"\nprobe_timeout = \"3s\"\n[thresholds]\ndisk = {{ for = \"0s\" }}\ntemperature = {{ for = \"0s\" }}\n{}",
+        credentials(cfg.path(), "admin", "hik-pass")
+    ));
+    std::fs::write(cfg.path().join("vigie.toml"), main).expect("write");
+    std::fs::create_dir_all(cfg.path().join("sites")).expect("mkdir");
+    let mut site = site_head("UTC", "0");
+    site += &format!(
+        "\n[[equipment]]\nid = \"nvr\"\nkind = \"nvr\"\naddress = \"127.0.0.1\"\nprobes = [\"plugin:hikvision\"]\ncredentials = \"dev\"\nplugin_params = {{ port = {} }}\n",
+        server.port
+    );
+    for (id, channel) in [("cam1", 1), ("cam5", 5), ("cam99", 99)] {
+        site += &format!(
+            "\n[[equipment]]\nid = \"{id}\"\nkind = \"camera\"\nprobes = [\"recorder\"]\nrecorder = {{ equipment = \"nvr\", channel = {channel} }}\n"
+        );
+    }
+    for (id, params) in [
+        ("good", "temperature = 90"),
+        ("looper", "mode = \"loop\""),
+        ("crash", "mode = \"panic\""),
+        ("hog", "mode = \"alloc\""),
+    ] {
+        site += &format!(
+            "\n[[equipment]]\nid = \"{id}\"\nkind = \"other\"\naddress = \"127.0.0.1\"\nprobes = [\"plugin:testbed\"]\nplugin_params = {{ {params} }}\n"
+        );
+    }
+    std::fs::write(cfg.path().join("sites/s.toml"), site).expect("write");
+    let d = start_daemon(cfg.path(), data.path(), plugins.path()).await;
+
+    let mut nvr = detail(&d, "nvr").await;
+    for _ in 0..300 {
+        if nvr.summary.status == vigie::rules::Status::Up {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        nvr = detail(&d, "nvr").await;
+    }
+    assert_eq!(
+        nvr.summary.status,
+        vigie::rules::Status::Up,
+        "{} {:?} {:?}",
+        status_text(&nvr),
+        nvr.facts,
+        server.requests()
+    );
+
+    // R4 and R5 alerts from plugin metrics: hdd3 is 96 % full, the good testbed reports 90 °C.
+    let api = format!("http://{}", d.api_addr);
+    let alerts = tokio::task::spawn_blocking(move || {
+        let client = vigie::client::ApiClient::new(&api);
+        let mut list = client.alerts().expect("alerts");
+        loop {
+            let has = |rule: &str, owner: &str| {
+                list.alerts
+                    .iter()
+                    .any(|a| a.rule.starts_with(rule) && a.owner.to_string() == owner)
+            };
+            if has("disk.usage{mountpoint=hdd1}", "equipment nvr")
+                && has("disk.usage{mountpoint=hdd3}", "equipment nvr")
+                && has("temperature", "equipment good")
+            {
+                return list.alerts;
+            }
+            let before = list.version;
+            list = client
+                .alerts_after(list.version, Duration::from_secs(20))
+                .expect("alerts");
+            assert!(
+                list.version > before,
+                "no new alert in 20 s: {:?}",
+                list.alerts
+            );
+        }
+    })
+    .await
+    .expect("client");
+    let severity = |rule: &str| {
+        alerts
+            .iter()
+            .find(|a| a.rule == rule)
+            .map(|a| a.severity)
+            .expect(rule)
+    };
+    use vigie::alert::Severity::{Critical, Warning};
+    assert_eq!(
+        severity("disk.usage{mountpoint=hdd1}"),
+        Warning,
+        "90 % full"
+    );
+    assert_eq!(
+        severity("disk.usage{mountpoint=hdd3}"),
+        Critical,
+        "96 % full"
+    );
+    assert!(
+        !alerts.iter().any(|a| a.rule.contains("hdd2")),
+        "the failed disk reports no fill level"
+    );
+
+    let nvr = detail(&d, "nvr").await;
+    assert!(
+        nvr.facts
+            .contains(&("model".to_string(), "DS-7716NI-Q4/16P".to_string())),
+        "{:?}",
+        nvr.facts
+    );
+    assert!(
+        server
+            .requests()
+            .contains(&"GET /ISAPI/System/deviceInfo (authorized)".to_string())
+    );
+
+    // Cameras take their state from the recorder's channels.
+    let cam = |id: &'static str, needle: &'static str| {
+        let d = &d;
+        async move {
+            eventually(&format!("{id} {needle}"), || async {
+                let e = detail(d, id).await;
+                status_text(&e).contains(needle).then_some(e)
+            })
+            .await
+        }
+    };
+    cam("cam1", "Up").await;
+    let c5 = cam("cam5", "channel 5 offline").await;
+    assert!(status_text(&c5).contains("Down"), "{}", status_text(&c5));
+    cam("cam99", "does not report a channel 99").await;
+
+    // Hostile plugins fail on their own equipment; the good one keeps its schedule.
+    cam("crash", "the testbed panics on purpose").await;
+    cam("hog", "exceeded its memory limit").await;
+    let looper = cam("looper", "ran past its deadline").await;
+    let good = detail(&d, "good").await;
+    assert!(
+        good.collections > looper.collections + 1,
+        "good {} vs looper {}",
+        good.collections,
+        looper.collections
+    );
+    d.stop().await;
+}

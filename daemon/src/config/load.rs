@@ -1240,7 +1240,10 @@ fn validate_site(
         for p in e.probes.iter().flatten() {
             match parse_probe(p.get_ref()) {
                 Ok(probe) => {
-                    if address.is_none() && probe != Probe::Heartbeat && e.address.is_none() {
+                    if address.is_none()
+                        && !matches!(probe, Probe::Heartbeat | Probe::Recorder)
+                        && e.address.is_none()
+                    {
                         cx.at(
                             p,
                             format!(
@@ -1248,7 +1251,7 @@ fn validate_site(
                                 p.get_ref(),
                                 e.id.get_ref()
                             ),
-                            Some("add `address = \"...\"` or use the `heartbeat` probe".into()),
+                            Some("add `address = \"...\"`, or use the `heartbeat` or `recorder` probe".into()),
                         );
                     }
                     probes.push(probe);
