@@ -761,3 +761,114 @@ async fn the_daemon_runs_vendor_plugins_maps_recorder_channels_and_isolates_host
     );
     d.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn integrators_inspect_and_try_a_plugin_from_the_command_line() {
+    let bin = crate::support::vigie_bin();
+    let inspect = std::process::Command::new(&bin)
+        .args(["plugin", "inspect"])
+        .arg(plugin_wasm("hikvision"))
+        .output()
+        .expect("vigie");
+    let out = String::from_utf8_lossy(&inspect.stdout);
+    assert!(inspect.status.success(), "{out}");
+    for needle in [
+        "plugin     hikvision 0.1.0",
+        "api        vigie:probe@0.1.0",
+        "vendors    Hikvision",
+        "port",
+    ] {
+        assert!(out.contains(needle), "`{needle}` missing from:\n{out}");
+    }
+    let refused = std::process::Command::new(&bin)
+        .args(["plugin", "inspect"])
+        .arg(plugin_wasm("future-api"))
+        .output()
+        .expect("vigie");
+    assert_eq!(refused.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        err.contains("vigie:probe@0.2.0") && err.contains("vigie:probe@0.1.0"),
+        "{err}"
+    );
+
+    // One collection against a device: the NVR fixtures behind Digest authentication.
+    let fixtures =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/hikvision/fixtures/nvr-healthy");
+    let file = |f: &str| std::fs::read(fixtures.join(f)).expect("fixture");
+    let server = FixtureServer::start(
+        vec![
+            (
+                "GET",
+                "/ISAPI/System/deviceInfo".into(),
+                200,
+                file("deviceInfo.xml"),
+            ),
+            (
+                "GET",
+                "/ISAPI/System/status".into(),
+                200,
+                file("status.xml"),
+            ),
+            (
+                "GET",
+                "/ISAPI/ContentMgmt/Storage".into(),
+                200,
+                file("storage.xml"),
+            ),
+            (
+                "GET",
+                "/ISAPI/ContentMgmt/InputProxy/channels/status".into(),
+                200,
+                file("channels-status.xml"),
+            ),
+            (
+                "GET",
+                "/ISAPI/ContentMgmt/InputProxy/channels".into(),
+                200,
+                file("channels.xml"),
+            ),
+        ],
+        "admin",
+        "n1ce-pass",
+    )
+    .await;
+    let wasm = plugin_wasm("hikvision");
+    let port = server.port.to_string();
+    let run = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(bin)
+            .args(["plugin", "run"])
+            .arg(wasm)
+            .args([
+                "--address",
+                "127.0.0.1",
+                "--kind",
+                "nvr",
+                "--username",
+                "admin",
+            ])
+            .args(["--password-env", "TEST_NVR_PASSWORD", "--param"])
+            .arg(format!("port={port}"))
+            .env("TEST_NVR_PASSWORD", "n1ce-pass")
+            .output()
+            .expect("vigie")
+    })
+    .await
+    .expect("join");
+    let out = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        run.status.success(),
+        "{out}\n{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    for needle in [
+        "status     up",
+        "fact       model = DS-7608NXI-K2",
+        "channel    1",
+        "online",
+        "metric     system.filesystem.utilization{mountpoint=hdd1} = 0.7",
+    ] {
+        assert!(out.contains(needle), "`{needle}` missing from:\n{out}");
+    }
+    assert!(!out.contains("n1ce-pass"));
+}

@@ -344,6 +344,33 @@ impl PluginHost {
         }
     }
 
+    /// Runs plugin `name` on `eq` on the caller's tokio runtime (no hop to the plugin
+    /// runtime): the cost of one instantiate + collect + drop, for benchmarks. The daemon
+    /// uses [`PluginHost::collect`].
+    pub async fn collect_inline(
+        &self,
+        name: &str,
+        eq: &Arc<EquipmentConfig>,
+        timeout: Duration,
+    ) -> PluginOutcome {
+        let Some(plugin) = self.get(name) else {
+            return PluginOutcome::failed(Observation::unknown(&self.not_loaded(name)));
+        };
+        let grant = Grant {
+            plugin: name.to_string(),
+            equipment: eq.id.to_string(),
+            address: eq.address.clone().unwrap_or_default(),
+            credentials: eq.credentials.clone(),
+            snmp: eq.snmp.clone(),
+            timeout,
+            clock: self.inner.clock,
+        };
+        self.inner
+            .sandbox
+            .collect_inline(plugin, grant, eq.kind, eq.plugin_params.clone())
+            .await
+    }
+
     /// Runs plugin file `file` once on a device, outside any config (for
     /// `vigie plugin run`).
     pub async fn run_file(

@@ -499,6 +499,20 @@ impl Sandbox {
     }
 }
 
+impl Sandbox {
+    /// Runs a collection on the caller's tokio runtime instead of the plugin runtime: what
+    /// one call costs without the hop between runtimes (benchmarks, one-shot tools).
+    pub async fn collect_inline(
+        &self,
+        plugin: Arc<Loaded>,
+        grant: Grant,
+        kind: EquipmentKind,
+        params: Vec<(String, String)>,
+    ) -> PluginOutcome {
+        self.shared.collect(&plugin, grant, kind, params).await
+    }
+}
+
 /// Calls started, to tell stores apart in logs.
 static CALLS: AtomicU64 = AtomicU64::new(0);
 
