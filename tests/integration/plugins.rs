@@ -872,3 +872,56 @@ async fn integrators_inspect_and_try_a_plugin_from_the_command_line() {
     }
     assert!(!out.contains("n1ce-pass"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plugins_read_snmp_through_the_daemons_client_with_the_equipments_settings() {
+    let agent = crate::snmp::Snmpd::start();
+    let dir = tempfile::tempdir().expect("tmp");
+    let community = crate::snmp::secret(dir.path(), "community", "vigie-test\n");
+    let h = loaded(&host(Duration::from_secs(5)), &plugin_wasm("testbed"));
+    let site = site_head("UTC", "0")
+        + &format!(
+            "\n[[equipment]]\nid = \"e\"\nkind = \"nvr\"\naddress = \"127.0.0.1\"\nprobes = [\"plugin:testbed\"]\ncredentials = \"ro\"\nsnmp = {{ port = {} }}\nplugin_params = {{ mode = \"snmp\" }}\n",
+            agent.port
+        );
+    let main = main_file(&format!(
+        "[credentials.ro]\npassword_file = \"{community}\"\n"
+    ));
+    let eq = single_equipment(&main, &site);
+    let o = h
+        .collect("testbed", &eq, Duration::from_secs(4))
+        .await
+        .observation;
+    assert_eq!(reason(&o), "up");
+    let uptime = o
+        .metrics
+        .iter()
+        .find(|m| m.name == "device.uptime")
+        .expect("uptime");
+    assert!(uptime.value > 0.0, "{uptime:?}");
+    let fact = |k: &str| o.facts.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    assert!(
+        fact("sysName").is_some_and(|n| !n.is_empty()),
+        "{:?}",
+        o.facts
+    );
+    let walked: usize = fact("walked").expect("walked").parse().expect("count");
+    assert!(
+        walked >= 5,
+        "the system group has at least sysDescr..sysLocation: {walked}"
+    );
+
+    // The wrong community is silence, reported as the plugin's error with the host's reason.
+    let wrong = crate::snmp::secret(dir.path(), "wrong", "nope\n");
+    let main = main_file(&format!("[credentials.ro]\npassword_file = \"{wrong}\"\n"));
+    let eq = single_equipment(&main, &site);
+    let o = h
+        .collect("testbed", &eq, Duration::from_secs(4))
+        .await
+        .observation;
+    let r = reason(&o);
+    assert!(
+        r.starts_with("down:") && r.contains("no SNMP answer"),
+        "{r}"
+    );
+}

@@ -16,14 +16,15 @@ use vigie::collectors::snmp::{SnmpClient, SnmpError};
 use vigie::config::EquipmentConfig;
 use vigie::observation::{Observation, ProbeStatus};
 
-struct Snmpd {
+/// A real snmpd on a free loopback port, community `vigie-test`.
+pub struct Snmpd {
     child: Child,
-    port: u16,
+    pub port: u16,
     _dir: tempfile::TempDir,
 }
 
 impl Snmpd {
-    fn start() -> Snmpd {
+    pub fn start() -> Snmpd {
         let dir = tempfile::tempdir().expect("tmp");
         let port = std::net::UdpSocket::bind("127.0.0.1:0")
             .expect("udp")
@@ -90,7 +91,7 @@ impl Drop for Snmpd {
     }
 }
 
-fn secret(dir: &Path, name: &str, value: &str) -> String {
+pub fn secret(dir: &Path, name: &str, value: &str) -> String {
     let p = dir.join(name);
     std::fs::write(&p, value).expect("write");
     p.display().to_string()

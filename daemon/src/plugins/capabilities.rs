@@ -351,11 +351,12 @@ impl Grant {
     }
 
     fn snmp_error(e: SnmpError) -> CapError {
+        let text = e.to_string();
         match e {
-            SnmpError::Timeout(m) => CapError::Timeout(m),
-            SnmpError::Auth(m) | SnmpError::Credentials(m) => CapError::AuthFailed(m),
-            SnmpError::BadResponse(m) => CapError::BadResponse(m),
-            SnmpError::Io(m) => CapError::Unreachable(m),
+            SnmpError::Timeout(_) => CapError::Timeout(text),
+            SnmpError::Auth(_) | SnmpError::Credentials(_) => CapError::AuthFailed(text),
+            SnmpError::BadResponse(_) => CapError::BadResponse(text),
+            SnmpError::Io(_) => CapError::Unreachable(text),
         }
     }
 
