@@ -543,13 +543,7 @@ fn print_info(info: &PluginInfo) {
 
 fn print_outcome(outcome: &PluginOutcome) {
     let obs = &outcome.observation;
-    match &obs.status {
-        vigie::observation::ProbeStatus::Up => println!("status     up"),
-        vigie::observation::ProbeStatus::Down { reason } => println!("status     down: {reason}"),
-        vigie::observation::ProbeStatus::Unknown { reason } => {
-            println!("status     unknown: {reason}")
-        }
-    }
+    println!("status     {}", obs.status);
     for (k, v) in &obs.facts {
         println!("fact       {k} = {v}");
     }

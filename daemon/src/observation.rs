@@ -22,6 +22,17 @@ pub enum ProbeStatus {
     },
 }
 
+impl std::fmt::Display for ProbeStatus {
+    /// `up`, `down: REASON` or `unknown: REASON`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ProbeStatus::Up => f.write_str("up"),
+            ProbeStatus::Down { reason } => write!(f, "down: {reason}"),
+            ProbeStatus::Unknown { reason } => write!(f, "unknown: {reason}"),
+        }
+    }
+}
+
 /// One metric value, named after OpenTelemetry semantic conventions where one exists.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Metric {

@@ -95,6 +95,7 @@ pub struct Daemon {
     /// Where the HTTP API listens.
     pub api_addr: SocketAddr,
     generation: watch::Receiver<u64>,
+    observations: watch::Receiver<u64>,
     http: actix_web::dev::ServerHandle,
     watcher: ConfigWatcher,
     _plugins: Option<PluginWatcher>,
@@ -131,6 +132,7 @@ pub async fn start(opts: Options, listener: TcpListener) -> Result<Daemon, Serve
         opts.max_probes_in_flight,
         opts.probe_timeout,
     );
+    let observations = deps.observations();
     let arbiters: Vec<Arbiter> = (0..opts.arbiters).map(|_| Arbiter::new()).collect();
     let handles = arbiters.iter().map(Arbiter::handle).collect();
     let fleet_actor = Fleet::new(deps, restored, handles);
@@ -173,6 +175,7 @@ pub async fn start(opts: Options, listener: TcpListener) -> Result<Daemon, Serve
         store,
         api_addr,
         generation,
+        observations,
         http,
         watcher,
         _plugins: plugins,
@@ -190,6 +193,11 @@ impl Daemon {
     /// Number of config loads (accepted or refused) so far.
     pub fn generation(&self) -> u64 {
         *self.generation.borrow()
+    }
+
+    /// Follows collections: bumps each time an equipment has evaluated an observation.
+    pub fn observations(&self) -> watch::Receiver<u64> {
+        self.observations.clone()
     }
 
     /// Waits until at least `n` config loads (accepted or refused) happened.

@@ -180,6 +180,23 @@ impl Target {
             .map(|(_, v)| v.as_str())
     }
 
+    /// Where the equipment's HTTP interface answers, from the `port` parameter (80 when
+    /// unset): empty on port 80, so requests are plain paths, otherwise
+    /// `http://ADDRESS:PORT` (an IPv6 address in brackets). Prefix it to a path.
+    pub fn http_base(&self) -> Result<String, ProbeError> {
+        let raw = self.param("port").unwrap_or("80").trim();
+        let port: u16 = raw.parse().ok().filter(|p| *p != 0).ok_or_else(|| {
+            ProbeError::Unsupported(format!("parameter `port`: `{raw}` is not a TCP port"))
+        })?;
+        Ok(if port == 80 {
+            String::new()
+        } else if self.address.contains(':') && !self.address.starts_with('[') {
+            format!("http://[{}]:{port}", self.address)
+        } else {
+            format!("http://{}:{port}", self.address)
+        })
+    }
+
     /// Whether a parameter is set to a true value (`true`, `yes`, `1`, `on`).
     pub fn flag(&self, name: &str) -> bool {
         matches!(

@@ -21,14 +21,6 @@ use vigie::server;
 
 const T: Duration = Duration::from_secs(3);
 
-fn reason(o: &Observation) -> String {
-    match &o.status {
-        ProbeStatus::Up => "up".into(),
-        ProbeStatus::Down { reason } => format!("down: {reason}"),
-        ProbeStatus::Unknown { reason } => format!("unknown: {reason}"),
-    }
-}
-
 /// Accepts one connection, reads the request head and writes `answer`.
 async fn answer_once(answer: Vec<u8>) -> u16 {
     answer_once_on("127.0.0.1:0", answer).await

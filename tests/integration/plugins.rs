@@ -2,13 +2,13 @@
 //! hostile plugins, host capabilities, the watched plugins directory, recorder channels and
 //! vendor plugins through the real daemon.
 
-use crate::support::{main_file, plugin_wasm, single_equipment, site_head};
+use crate::support::{main_file, plugin_wasm, reason, single_equipment, site_head};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::watch;
 use vigie::clock::Clock;
 use vigie::config::EquipmentConfig;
-use vigie::observation::{Observation, ProbeStatus};
 use vigie::plugins::{Limits, PluginError, PluginHost};
 
 fn host(deadline: Duration) -> PluginHost {
@@ -33,14 +33,6 @@ fn plugin_equipment(
             "\n[[equipment]]\nid = \"e\"\nkind = \"nvr\"\naddress = \"{address}\"\nprobes = [\"plugin:{plugin}\"]\nplugin_params = {{ {params} }}\n{extra}"
         );
     single_equipment(&main_file(""), &site)
-}
-
-fn reason(o: &Observation) -> String {
-    match &o.status {
-        ProbeStatus::Up => "up".into(),
-        ProbeStatus::Down { reason } => format!("down: {reason}"),
-        ProbeStatus::Unknown { reason } => format!("unknown: {reason}"),
-    }
 }
 
 fn loaded(host: &PluginHost, file: &Path) -> PluginHost {
@@ -332,6 +324,31 @@ impl FixtureServer {
     }
 }
 
+/// A Hikvision NVR's web server serving the plugin's fixtures of `case` (`nvr-healthy`,
+/// `nvr-degraded`) behind Digest authentication as `admin`/`password`.
+async fn hikvision_nvr(case: &str, password: &str) -> FixtureServer {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../plugins/hikvision/fixtures")
+        .join(case);
+    let routes = [
+        ("/ISAPI/System/deviceInfo", "deviceInfo.xml"),
+        ("/ISAPI/System/status", "status.xml"),
+        ("/ISAPI/ContentMgmt/Storage", "storage.xml"),
+        (
+            "/ISAPI/ContentMgmt/InputProxy/channels/status",
+            "channels-status.xml",
+        ),
+        ("/ISAPI/ContentMgmt/InputProxy/channels", "channels.xml"),
+    ]
+    .into_iter()
+    .map(|(path, file)| {
+        let body = std::fs::read(fixtures.join(file)).expect("fixture");
+        ("GET", path.to_string(), 200, body)
+    })
+    .collect();
+    FixtureServer::start(routes, "admin", password).await
+}
+
 /// A credentials file for the tests, with the `[credentials.dev]` entry using it.
 fn credentials(dir: &Path, user: &str, password: &str) -> String {
     let file = dir.join("device-password");
@@ -462,23 +479,25 @@ async fn the_host_answers_digest_challenges_and_reaches_only_the_equipment() {
     );
 }
 
-/// Polls `f` until it gives a value (at most 30 s of real time: plugins run on real
-/// sockets and a real runtime).
-async fn eventually<T, F, Fut>(what: &str, mut f: F) -> T
+/// Checks `f` now and again after each change `changes` announces, until it gives a value
+/// (at most 30 s of real time: plugins run on real sockets and a real runtime).
+async fn wait_until<T, F, Fut>(mut changes: watch::Receiver<u64>, what: &str, mut f: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Option<T>>,
 {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     loop {
+        changes.borrow_and_update();
         if let Some(v) = f().await {
             return v;
         }
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let changed = tokio::time::timeout(left, changes.changed()).await;
         assert!(
-            tokio::time::Instant::now() < deadline,
+            changed.is_ok_and(|c| c.is_ok()),
             "timed out waiting for: {what}"
         );
-        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
@@ -491,14 +510,14 @@ async fn the_plugins_directory_is_watched_and_a_broken_file_keeps_the_previous_v
     assert!(h.loaded().is_empty());
     let file = dir.path().join("testbed.wasm");
     std::fs::copy(plugin_wasm("testbed"), &file).expect("copy");
-    eventually("testbed loaded", || async {
+    wait_until(h.changes(), "testbed loaded", || async {
         h.loaded().iter().any(|p| p.name == "testbed").then_some(())
     })
     .await;
 
     // A broken copy is refused; the version loaded before keeps collecting.
     std::fs::write(&file, b"\0asm\x0d\0\x01\0garbage").expect("write");
-    let err = eventually("broken file refused", || async {
+    let err = wait_until(h.changes(), "broken file refused", || async {
         h.refused().first().cloned()
     })
     .await;
@@ -509,7 +528,7 @@ async fn the_plugins_directory_is_watched_and_a_broken_file_keeps_the_previous_v
 
     // A plugin built for another API version is refused, naming both versions.
     std::fs::copy(plugin_wasm("future-api"), dir.path().join("future.wasm")).expect("copy");
-    let err = eventually("future refused", || async {
+    let err = wait_until(h.changes(), "future refused", || async {
         h.refused()
             .into_iter()
             .find(|e| matches!(e, PluginError::Version(..)))
@@ -519,7 +538,7 @@ async fn the_plugins_directory_is_watched_and_a_broken_file_keeps_the_previous_v
 
     // A good file again replaces the refused one; removing it unloads the plugin.
     std::fs::copy(plugin_wasm("testbed"), &file).expect("copy");
-    eventually("testbed reloaded", || async {
+    wait_until(h.changes(), "testbed reloaded", || async {
         (!h.refused()
             .iter()
             .any(|e| matches!(e, PluginError::Invalid(..))))
@@ -527,7 +546,7 @@ async fn the_plugins_directory_is_watched_and_a_broken_file_keeps_the_previous_v
     })
     .await;
     std::fs::remove_file(&file).expect("rm");
-    eventually("testbed unloaded", || async {
+    wait_until(h.changes(), "testbed unloaded", || async {
         h.loaded().is_empty().then_some(())
     })
     .await;
@@ -571,46 +590,7 @@ fn status_text(d: &vigie::status::EquipmentDetail) -> String {
 
 #[actix_rt::test]
 async fn the_daemon_runs_vendor_plugins_maps_recorder_channels_and_isolates_hostile_plugins() {
-    let fixtures =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/hikvision/fixtures/nvr-degraded");
-    let file = |f: &str| std::fs::read(fixtures.join(f)).expect("fixture");
-    let server = FixtureServer::start(
-        vec![
-            (
-                "GET",
-                "/ISAPI/System/deviceInfo".into(),
-                200,
-                file("deviceInfo.xml"),
-            ),
-            (
-                "GET",
-                "/ISAPI/System/status".into(),
-                200,
-                file("status.xml"),
-            ),
-            (
-                "GET",
-                "/ISAPI/ContentMgmt/Storage".into(),
-                200,
-                file("storage.xml"),
-            ),
-            (
-                "GET",
-                "/ISAPI/ContentMgmt/InputProxy/channels/status".into(),
-                200,
-                file("channels-status.xml"),
-            ),
-            (
-                "GET",
-                "/ISAPI/ContentMgmt/InputProxy/channels".into(),
-                200,
-                file("channels.xml"),
-            ),
-        ],
-        "admin",
-        "hik-pass",
-    )
-    .await;
+    let server = hikvision_nvr("nvr-degraded", "hik-pass").await;
     let cfg = tempfile::tempdir().expect("tmp");
     let data = tempfile::tempdir().expect("tmp");
     let plugins = tempfile::tempdir().expect("tmp");
@@ -649,22 +629,11 @@ async fn the_daemon_runs_vendor_plugins_maps_recorder_channels_and_isolates_host
     std::fs::write(cfg.path().join("sites/s.toml"), site).expect("write");
     let d = start_daemon(cfg.path(), data.path(), plugins.path()).await;
 
-    let mut nvr = detail(&d, "nvr").await;
-    for _ in 0..300 {
-        if nvr.summary.status == vigie::rules::Status::Up {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        nvr = detail(&d, "nvr").await;
-    }
-    assert_eq!(
-        nvr.summary.status,
-        vigie::rules::Status::Up,
-        "{} {:?} {:?}",
-        status_text(&nvr),
-        nvr.facts,
-        server.requests()
-    );
+    wait_until(d.observations(), "the recorder up", || async {
+        let e = detail(&d, "nvr").await;
+        (e.summary.status == vigie::rules::Status::Up).then_some(())
+    })
+    .await;
 
     // R4 and R5 alerts from plugin metrics: hdd3 is 96 % full, the good testbed reports 90 °C.
     let api = format!("http://{}", d.api_addr);
@@ -736,7 +705,7 @@ async fn the_daemon_runs_vendor_plugins_maps_recorder_channels_and_isolates_host
     let cam = |id: &'static str, needle: &'static str| {
         let d = &d;
         async move {
-            eventually(&format!("{id} {needle}"), || async {
+            wait_until(d.observations(), &format!("{id} {needle}"), || async {
                 let e = detail(d, id).await;
                 status_text(&e).contains(needle).then_some(e)
             })
@@ -793,46 +762,7 @@ async fn integrators_inspect_and_try_a_plugin_from_the_command_line() {
     );
 
     // One collection against a device: the NVR fixtures behind Digest authentication.
-    let fixtures =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/hikvision/fixtures/nvr-healthy");
-    let file = |f: &str| std::fs::read(fixtures.join(f)).expect("fixture");
-    let server = FixtureServer::start(
-        vec![
-            (
-                "GET",
-                "/ISAPI/System/deviceInfo".into(),
-                200,
-                file("deviceInfo.xml"),
-            ),
-            (
-                "GET",
-                "/ISAPI/System/status".into(),
-                200,
-                file("status.xml"),
-            ),
-            (
-                "GET",
-                "/ISAPI/ContentMgmt/Storage".into(),
-                200,
-                file("storage.xml"),
-            ),
-            (
-                "GET",
-                "/ISAPI/ContentMgmt/InputProxy/channels/status".into(),
-                200,
-                file("channels-status.xml"),
-            ),
-            (
-                "GET",
-                "/ISAPI/ContentMgmt/InputProxy/channels".into(),
-                200,
-                file("channels.xml"),
-            ),
-        ],
-        "admin",
-        "n1ce-pass",
-    )
-    .await;
+    let server = hikvision_nvr("nvr-healthy", "n1ce-pass").await;
     let wasm = plugin_wasm("hikvision");
     let port = server.port.to_string();
     let run = tokio::task::spawn_blocking(move || {

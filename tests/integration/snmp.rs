@@ -122,14 +122,6 @@ fn value(o: &Observation, name: &str, attr: Option<(&str, &str)>) -> Option<f64>
         .map(|m| m.value)
 }
 
-fn reason(o: &Observation) -> String {
-    match &o.status {
-        ProbeStatus::Up => "up".into(),
-        ProbeStatus::Down { reason } => format!("down: {reason}"),
-        ProbeStatus::Unknown { reason } => format!("unknown: {reason}"),
-    }
-}
-
 #[actix_rt::test]
 async fn snmp_v2c_v3_walks_and_failures_against_a_real_snmpd() {
     let agent = Snmpd::start();

@@ -18,6 +18,11 @@ use vigie::config::{Config, EquipmentId, SiteId, Sources, load_sources};
 use vigie::status::{EquipmentDetail, SiteDetail};
 use vigie::store::{AlertIds, Store};
 
+/// An observation's status as `up`, `down: REASON` or `unknown: REASON`.
+pub fn reason(o: &vigie::observation::Observation) -> String {
+    o.status.to_string()
+}
+
 /// Main file with one client `c`, plus `extra`.
 pub fn main_file(extra: &str) -> String {
     format!("[clients.c]\nname = \"Client\"\n{extra}")

@@ -232,6 +232,7 @@ impl Handler<ProbeResult> for Equipment {
     fn handle(&mut self, msg: ProbeResult, ctx: &mut Self::Context) {
         self.in_flight = false;
         self.evaluate(ctx, Input::Observation(&msg.0));
+        self.deps.observed();
     }
 }
 

@@ -27,7 +27,7 @@ use std::any::Any;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, watch};
 
 /// What every actor shares: the store, the collector, the clock, alert numbering, the alert
 /// book and the bound on probes in flight.
@@ -46,6 +46,8 @@ pub struct Deps {
     pub limiter: Arc<Semaphore>,
     /// Per-probe timeout in milliseconds (changes with the config).
     probe_timeout_ms: AtomicU64,
+    /// Bumps each time an equipment has evaluated an observation.
+    observed: watch::Sender<u64>,
 }
 
 impl Deps {
@@ -67,7 +69,19 @@ impl Deps {
             book,
             limiter: Arc::new(Semaphore::new(max_in_flight.max(1))),
             probe_timeout_ms: AtomicU64::new(probe_timeout.as_millis() as u64),
+            observed: watch::channel(0).0,
         })
+    }
+
+    /// Follows collections: bumps each time an equipment has evaluated an observation, so
+    /// live views (and tests) wait for the next one instead of polling.
+    pub fn observations(&self) -> watch::Receiver<u64> {
+        self.observed.subscribe()
+    }
+
+    /// Records that an equipment evaluated an observation.
+    pub(crate) fn observed(&self) {
+        self.observed.send_modify(|n| *n += 1);
     }
 
     /// Per-probe timeout.

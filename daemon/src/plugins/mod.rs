@@ -21,7 +21,7 @@ use crate::observation::Observation;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 /// Version of the WIT package `vigie:probe` this daemon runs.
 pub const API_VERSION: &str = "0.1.0";
@@ -126,7 +126,7 @@ impl PluginOutcome {
 pub(crate) struct Loaded {
     info: PluginInfo,
     pre: sandbox::Pre,
-    modified: Option<std::time::SystemTime>,
+    modified: Option<SystemTime>,
 }
 
 /// Loads, swaps and runs plugins. Cheap to clone.
@@ -138,7 +138,10 @@ pub struct PluginHost {
 struct Inner {
     sandbox: sandbox::Sandbox,
     plugins: RwLock<BTreeMap<String, Arc<Loaded>>>,
-    refused: RwLock<BTreeMap<PathBuf, PluginError>>,
+    /// Files refused: why, and the modification time the file had then.
+    refused: RwLock<BTreeMap<PathBuf, (PluginError, Option<SystemTime>)>>,
+    /// Bumps on every load, refusal and unload.
+    changes: tokio::sync::watch::Sender<u64>,
     dir: RwLock<Option<PathBuf>>,
     clock: Clock,
 }
@@ -151,6 +154,7 @@ impl PluginHost {
                 sandbox: sandbox::Sandbox::new(limits, cache_dir)?,
                 plugins: RwLock::default(),
                 refused: RwLock::default(),
+                changes: tokio::sync::watch::channel(0).0,
                 dir: RwLock::default(),
                 clock,
             }),
@@ -187,8 +191,7 @@ impl PluginHost {
         }
         let bytes = std::fs::read(file)
             .map_err(|e| PluginError::Read(file.to_path_buf(), e.to_string()))?;
-        let (pre, mut info) = self.inner.sandbox.prepare(file, &bytes)?;
-        info.size = meta.len();
+        let (pre, info) = self.inner.sandbox.prepare(file, &bytes)?;
         Ok(Loaded {
             info,
             pre,
@@ -199,6 +202,15 @@ impl PluginHost {
     /// Loads (or replaces) the plugin in `file`. On error the plugin previously loaded from
     /// that file keeps running and the error is kept for [`PluginHost::refused`].
     pub fn load(&self, file: &Path) -> Result<PluginInfo, PluginError> {
+        let modified = std::fs::metadata(file).and_then(|m| m.modified()).ok();
+        self.load_at(file, modified)
+    }
+
+    fn load_at(
+        &self,
+        file: &Path,
+        modified: Option<SystemTime>,
+    ) -> Result<PluginInfo, PluginError> {
         let result = self.compile(file).and_then(|loaded| {
             let mut plugins = self
                 .inner
@@ -237,14 +249,16 @@ impl PluginHost {
                 );
             }
             Err(e) => {
-                refused.insert(file.to_path_buf(), e.clone());
+                refused.insert(file.to_path_buf(), (e.clone(), modified));
                 tracing::error!("plugin refused, the previous version (if any) keeps running: {e}");
             }
         }
+        drop(refused);
+        self.inner.changes.send_modify(|n| *n += 1);
         result
     }
 
-    /// Unloads the plugin loaded from `file`, if any.
+    /// Unloads the plugin loaded from `file`, if any, and forgets a refusal of it.
     pub fn unload(&self, file: &Path) {
         let mut plugins = self
             .inner
@@ -258,11 +272,53 @@ impl PluginHost {
             }
             keep
         });
+        drop(plugins);
         self.inner
             .refused
             .write()
             .unwrap_or_else(|p| p.into_inner())
             .remove(file);
+        self.inner.changes.send_modify(|n| *n += 1);
+    }
+
+    /// Follows the plugin set: bumps on every load, refusal and unload.
+    pub fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.inner.changes.subscribe()
+    }
+
+    /// Brings the plugins in line with the files of the plugins directory (path and
+    /// modification time): loads new and changed files and unloads those gone. A refused
+    /// file is compiled again only when it changes, or when a plugin was unloaded (it may
+    /// have duplicated that plugin's name).
+    pub(crate) fn sync(&self, present: &[(PathBuf, Option<SystemTime>)]) {
+        let loaded: BTreeMap<PathBuf, Option<SystemTime>> = {
+            let plugins = self.inner.plugins.read().unwrap_or_else(|p| p.into_inner());
+            plugins
+                .values()
+                .map(|p| (p.info.file.clone(), p.modified))
+                .collect()
+        };
+        let refused: BTreeMap<PathBuf, Option<SystemTime>> = {
+            let refused = self.inner.refused.read().unwrap_or_else(|p| p.into_inner());
+            refused.iter().map(|(f, (_, m))| (f.clone(), *m)).collect()
+        };
+        let is_present = |f: &PathBuf| present.iter().any(|(p, _)| p == f);
+        let mut unloaded = false;
+        for file in loaded.keys().chain(refused.keys()) {
+            if !is_present(file) {
+                unloaded |= loaded.contains_key(file);
+                self.unload(file);
+            }
+        }
+        for (file, modified) in present {
+            let same =
+                |m: Option<&Option<SystemTime>>| m.is_some_and(|m| m.is_some() && m == modified);
+            if same(loaded.get(file)) || (!unloaded && same(refused.get(file))) {
+                continue;
+            }
+            // Errors are logged and kept; the version loaded before keeps running.
+            let _ = self.load_at(file, *modified);
+        }
     }
 
     /// The plugins loaded, by name.
@@ -274,16 +330,7 @@ impl PluginHost {
     /// The files refused, with why.
     pub fn refused(&self) -> Vec<PluginError> {
         let refused = self.inner.refused.read().unwrap_or_else(|p| p.into_inner());
-        refused.values().cloned().collect()
-    }
-
-    /// Files loaded, with the modification time they had.
-    pub(crate) fn files(&self) -> BTreeMap<PathBuf, Option<std::time::SystemTime>> {
-        let plugins = self.inner.plugins.read().unwrap_or_else(|p| p.into_inner());
-        plugins
-            .values()
-            .map(|p| (p.info.file.clone(), p.modified))
-            .collect()
+        refused.values().map(|(e, _)| e.clone()).collect()
     }
 
     pub(crate) fn set_dir(&self, dir: &Path) {
@@ -305,10 +352,22 @@ impl PluginHost {
             ),
             None => format!("plugin `{name}` is not loaded (no plugins directory)"),
         };
-        for e in refused.values() {
+        for (e, _) in refused.values() {
             reason.push_str(&format!("; refused: {e}"));
         }
         reason
+    }
+
+    fn grant(&self, name: &str, eq: &EquipmentConfig, timeout: Duration) -> Grant {
+        Grant {
+            plugin: name.to_string(),
+            equipment: eq.id.to_string(),
+            address: eq.address.clone().unwrap_or_default(),
+            credentials: eq.credentials.clone(),
+            snmp: eq.snmp.clone(),
+            timeout,
+            clock: self.inner.clock,
+        }
     }
 
     /// Runs plugin `name` on equipment `eq` with `params` (the equipment's
@@ -322,15 +381,7 @@ impl PluginHost {
     ) -> impl std::future::Future<Output = PluginOutcome> + use<> {
         let plugin = self.get(name);
         let missing = plugin.is_none().then(|| self.not_loaded(name));
-        let grant = Grant {
-            plugin: name.to_string(),
-            equipment: eq.id.to_string(),
-            address: eq.address.clone().unwrap_or_default(),
-            credentials: eq.credentials.clone(),
-            snmp: eq.snmp.clone(),
-            timeout,
-            clock: self.inner.clock,
-        };
+        let grant = self.grant(name, eq, timeout);
         let params = eq.plugin_params.clone();
         let kind = eq.kind;
         let task = plugin.map(|p| self.inner.sandbox.spawn_collect(p, grant, kind, params));
@@ -356,15 +407,7 @@ impl PluginHost {
         let Some(plugin) = self.get(name) else {
             return PluginOutcome::failed(Observation::unknown(&self.not_loaded(name)));
         };
-        let grant = Grant {
-            plugin: name.to_string(),
-            equipment: eq.id.to_string(),
-            address: eq.address.clone().unwrap_or_default(),
-            credentials: eq.credentials.clone(),
-            snmp: eq.snmp.clone(),
-            timeout,
-            clock: self.inner.clock,
-        };
+        let grant = self.grant(name, eq, timeout);
         self.inner
             .sandbox
             .collect_inline(plugin, grant, eq.kind, eq.plugin_params.clone())

@@ -8,7 +8,6 @@ use crate::collectors::snmp::Val;
 use crate::config::EquipmentKind;
 use crate::observation::{Metric, Observation, ProbeStatus};
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
@@ -74,12 +73,6 @@ impl Default for Limits {
     }
 }
 
-/// Why a call was stopped by the host.
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Stop {
-    Deadline,
-}
-
 /// Memory and table growth allowed to one instance.
 struct Limiter {
     memory: usize,
@@ -116,7 +109,8 @@ pub(crate) struct CallState {
     table: ResourceTable,
     limiter: Limiter,
     grant: Option<Grant>,
-    stop: Option<Stop>,
+    /// The epoch callback stopped the call at its deadline.
+    past_deadline: bool,
     logs: u32,
 }
 
@@ -272,28 +266,30 @@ pub(crate) struct Sandbox {
     _thread: RuntimeThread,
 }
 
+/// Equipment kinds of the config and of the plugin interface.
+const KINDS: [(EquipmentKind, t::EquipmentKind); 7] = [
+    (EquipmentKind::Camera, t::EquipmentKind::Camera),
+    (EquipmentKind::Nvr, t::EquipmentKind::Nvr),
+    (EquipmentKind::VmsServer, t::EquipmentKind::VmsServer),
+    (EquipmentKind::Encoder, t::EquipmentKind::Encoder),
+    (EquipmentKind::Switch, t::EquipmentKind::Switch),
+    (EquipmentKind::Router, t::EquipmentKind::Router),
+    (EquipmentKind::Other, t::EquipmentKind::Other),
+];
+
 fn kind_out(k: EquipmentKind) -> t::EquipmentKind {
-    match k {
-        EquipmentKind::Camera => t::EquipmentKind::Camera,
-        EquipmentKind::Nvr => t::EquipmentKind::Nvr,
-        EquipmentKind::VmsServer => t::EquipmentKind::VmsServer,
-        EquipmentKind::Encoder => t::EquipmentKind::Encoder,
-        EquipmentKind::Switch => t::EquipmentKind::Switch,
-        EquipmentKind::Router => t::EquipmentKind::Router,
-        EquipmentKind::Other => t::EquipmentKind::Other,
-    }
+    KINDS
+        .iter()
+        .find(|(c, _)| *c == k)
+        .map_or(t::EquipmentKind::Other, |(_, w)| *w)
 }
 
+/// The config spelling of a kind a plugin declares.
 fn kind_name(k: t::EquipmentKind) -> &'static str {
-    match k {
-        t::EquipmentKind::Camera => "camera",
-        t::EquipmentKind::Nvr => "nvr",
-        t::EquipmentKind::VmsServer => "vms-server",
-        t::EquipmentKind::Encoder => "encoder",
-        t::EquipmentKind::Switch => "switch",
-        t::EquipmentKind::Router => "router",
-        t::EquipmentKind::Other => "other",
-    }
+    KINDS
+        .iter()
+        .find(|(_, w)| *w == k)
+        .map_or("other", |(c, _)| c.name())
 }
 
 /// The version of `vigie:probe/plugin` a component exports, if it exports one.
@@ -513,9 +509,6 @@ impl Sandbox {
     }
 }
 
-/// Calls started, to tell stores apart in logs.
-static CALLS: AtomicU64 = AtomicU64::new(0);
-
 impl Shared {
     fn limits(&self) -> Limits {
         *self.limits.read().unwrap_or_else(|p| p.into_inner())
@@ -527,7 +520,6 @@ impl Shared {
         deadline: Duration,
         memory: usize,
     ) -> (Store<CallState>, MemoryOutputPipe) {
-        CALLS.fetch_add(1, Ordering::Relaxed);
         let stderr = MemoryOutputPipe::new(STDERR_CAP);
         let wasi = WasiCtxBuilder::new().stderr(stderr.clone()).build();
         let mut store = Store::new(
@@ -537,7 +529,7 @@ impl Shared {
                 table: ResourceTable::new(),
                 limiter: Limiter { memory, hit: false },
                 grant,
-                stop: None,
+                past_deadline: false,
                 logs: 0,
             },
         );
@@ -545,7 +537,7 @@ impl Shared {
         let until = Instant::now() + deadline;
         store.epoch_deadline_callback(move |mut ctx| {
             if Instant::now() >= until {
-                ctx.data_mut().stop = Some(Stop::Deadline);
+                ctx.data_mut().past_deadline = true;
                 return Err(wasmtime::format_err!("deadline reached"));
             }
             Ok(UpdateDeadline::Yield(1))
@@ -637,7 +629,7 @@ fn explain(
     memory: usize,
 ) -> String {
     let data = store.data();
-    if data.stop == Some(Stop::Deadline) {
+    if data.past_deadline {
         return format!(
             "ran past its deadline of {} and was stopped",
             crate::util::format_duration(deadline)

@@ -15,51 +15,18 @@ pub fn scan(dir: &Path, host: &PluginHost) {
         Ok(entries) => {
             for entry in entries.flatten() {
                 let path = entry.path();
-                if path.extension().is_some_and(|e| e == "wasm") && path.is_file() {
-                    present.push(path);
+                // Follows symlinks: a plugin may be linked from where it was built.
+                let Ok(meta) = std::fs::metadata(&path) else {
+                    continue;
+                };
+                if path.extension().is_some_and(|e| e == "wasm") && meta.is_file() {
+                    present.push((path, meta.modified().ok()));
                 }
             }
         }
         Err(e) => tracing::warn!("plugins directory {}: {e}", dir.display()),
     }
-    present.sort();
-    let loaded = host.files();
-    for file in loaded.keys() {
-        if !present.contains(file) {
-            host.unload(file);
-        }
-    }
-    for err in host.refused() {
-        if let Some(file) = refused_file(&err)
-            && !present.contains(&file)
-        {
-            host.unload(&file);
-        }
-    }
-    for file in present {
-        let modified = std::fs::metadata(&file).and_then(|m| m.modified()).ok();
-        if loaded
-            .get(&file)
-            .is_some_and(|m| *m == modified && m.is_some())
-        {
-            continue;
-        }
-        // Errors are logged and kept by the host; the previous version keeps running.
-        let _ = host.load(&file);
-    }
-}
-
-fn refused_file(e: &super::PluginError) -> Option<PathBuf> {
-    use super::PluginError as E;
-    match e {
-        E::Read(f, _)
-        | E::Invalid(f, _)
-        | E::NotAPlugin(f)
-        | E::Version(f, _)
-        | E::Imports(f, _)
-        | E::Describe(f, _)
-        | E::Duplicate(f, _, _) => Some(f.clone()),
-    }
+    host.sync(&present);
 }
 
 /// A running watch on the plugins directory; dropping it stops the watch.

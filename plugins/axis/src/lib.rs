@@ -114,18 +114,9 @@ struct Base {
 
 impl Base {
     fn new(target: &Target) -> Result<Self, ProbeError> {
-        let port = target.param("port").unwrap_or("80").trim();
-        let port: u16 = port.parse().map_err(|_| {
-            ProbeError::Unsupported(format!("parameter `port`: `{port}` is not a TCP port"))
-        })?;
-        let prefix = if port == 80 {
-            String::new()
-        } else if target.address.contains(':') && !target.address.starts_with('[') {
-            format!("http://[{}]:{port}", target.address)
-        } else {
-            format!("http://{}:{port}", target.address)
-        };
-        Ok(Base { prefix })
+        Ok(Base {
+            prefix: target.http_base()?,
+        })
     }
 
     fn url(&self, path: &str) -> String {

@@ -131,18 +131,10 @@ enum Answer {
 
 impl<'h> Cgi<'h> {
     fn new(target: &Target, host: &'h dyn Host) -> Result<Self, ProbeError> {
-        let raw = target.param("port").unwrap_or("80").trim();
-        let port: u16 = raw.parse().ok().filter(|p| *p != 0).ok_or_else(|| {
-            ProbeError::Unsupported(format!("parameter `port`: `{raw}` is not a TCP port"))
-        })?;
-        let base = if port == 80 {
-            String::new()
-        } else if target.address.contains(':') && !target.address.starts_with('[') {
-            format!("http://[{}]:{port}", target.address)
-        } else {
-            format!("http://{}:{port}", target.address)
-        };
-        Ok(Cgi { host, base })
+        Ok(Cgi {
+            host,
+            base: target.http_base()?,
+        })
     }
 
     fn get(&self, path: &str) -> Result<HttpResponse, HostError> {

@@ -125,10 +125,7 @@ vigie_plugin_sdk::register_probe!(Onvif);
 
 /// The device service: a plain path on port 80, an absolute URL otherwise.
 fn service_url(target: &Target) -> Result<String, ProbeError> {
-    let port = target.param("port").unwrap_or("80").trim();
-    let port: u16 = port.parse().map_err(|_| {
-        ProbeError::Unsupported(format!("parameter `port`: `{port}` is not a TCP port"))
-    })?;
+    let base = target.http_base()?;
     let path = target
         .param("path")
         .unwrap_or("/onvif/device_service")
@@ -138,13 +135,7 @@ fn service_url(target: &Target) -> Result<String, ProbeError> {
     } else {
         format!("/{path}")
     };
-    Ok(if port == 80 {
-        path
-    } else if target.address.contains(':') && !target.address.starts_with('[') {
-        format!("http://[{}]:{port}{path}", target.address)
-    } else {
-        format!("http://{}:{port}{path}", target.address)
-    })
+    Ok(format!("{base}{path}"))
 }
 
 /// A fresh UsernameToken; `None` when the equipment has no credentials.
