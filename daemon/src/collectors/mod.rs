@@ -10,7 +10,7 @@ pub mod tcp;
 
 use crate::clock::Clock;
 use crate::collector::Collector;
-use crate::config::{EquipmentConfig, EquipmentId, Probe};
+use crate::config::{Credentials, EquipmentConfig, EquipmentId, Probe};
 use crate::observation::{Observation, ProbeStatus};
 use crate::plugins::PluginHost;
 use agent::CpuSample;
@@ -126,18 +126,14 @@ impl NetCollector {
                 "the agent probe needs an address or an agent_url",
             )));
         };
-        let credentials = match eq
-            .credentials
-            .as_ref()
-            .map(|c| (c.username.clone(), c.password.as_ref().map(|p| p.read())))
-        {
-            Some((Some(user), Some(Ok(secret)))) => Some((user, secret)),
-            Some((_, Some(Err(e)))) => {
+        let credentials = match eq.credentials.as_deref().map(Credentials::login) {
+            Some(Ok(login)) => login,
+            Some(Err(e)) => {
                 return Box::pin(std::future::ready(Observation::unknown(&format!(
                     "credentials for the agent: {e}"
                 ))));
             }
-            _ => None,
+            None => None,
         };
         let timeout = self.budget().timeout;
         let recording = eq.recording_service.clone();

@@ -491,6 +491,15 @@ pub struct Credentials {
     pub privacy_password: Option<SecretSource>,
 }
 
+impl Credentials {
+    /// The user name and the password read now, when both are set. A password that cannot
+    /// be read is an error even without a user name.
+    pub fn login(&self) -> Result<Option<(String, Secret)>, SecretError> {
+        let secret = self.password.as_ref().map(SecretSource::read).transpose()?;
+        Ok(self.username.clone().zip(secret))
+    }
+}
+
 /// On-call organisation.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct OnCall {

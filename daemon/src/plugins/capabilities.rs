@@ -263,13 +263,8 @@ impl Grant {
         let Some(c) = &self.credentials else {
             return Ok(None);
         };
-        let (Some(user), Some(source)) = (&c.username, &c.password) else {
-            return Ok(None);
-        };
-        let secret = source
-            .read()
-            .map_err(|e| CapError::AuthFailed(format!("credentials `{}`: {e}", c.name)))?;
-        Ok(Some((user.clone(), secret)))
+        c.login()
+            .map_err(|e| CapError::AuthFailed(format!("credentials `{}`: {e}", c.name)))
     }
 
     /// Sends an HTTP request, answering a Basic or Digest challenge with the equipment's
