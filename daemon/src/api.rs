@@ -1,5 +1,6 @@
 //! The HTTP API (version 1): fleet status, sites, equipment, live alerts, acknowledgement
-//! and closure. Every error is a JSON object `{"error": "..."}` with a fitting status code.
+//! and closure, and the read side of the store (event log, alert history, transitions).
+//! Every error is a JSON object `{"error": "..."}` with a fitting status code.
 
 use crate::actors::{
     AlertAction, AlertCommand, EquipmentConfigQuery, EquipmentLookup, Fleet, FleetQuery, SiteQuery,
@@ -10,8 +11,11 @@ use crate::clock::Clock;
 use crate::collectors::heartbeat::{HeartbeatBook, HeartbeatPayload};
 use crate::config::Probe;
 use crate::config::{EquipmentId, SiteId};
+use crate::events::{Event, TransitionEvent};
+use crate::store::{StoreError, StoreReader};
 use actix::Addr;
 use actix_web::{HttpResponse, ResponseError, get, http::StatusCode, post, web};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 use tokio::sync::watch;
@@ -32,6 +36,10 @@ pub struct ApiState {
     pub heartbeats: HeartbeatBook,
     /// Time.
     pub clock: Clock,
+    /// The read side of the store: event log, alert history, transitions.
+    pub reader: StoreReader,
+    /// Sequence number of the last committed event.
+    pub committed: watch::Receiver<u64>,
 }
 
 /// An API error.
@@ -92,6 +100,24 @@ impl From<ActionError> for ApiError {
             ActionError::NotRecorded(..) => ApiError::Unavailable(e.to_string()),
         }
     }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        ApiError::Unavailable(format!("the data store cannot be read: {e}"))
+    }
+}
+
+/// Runs a blocking read of the store off the HTTP workers.
+async fn read_store<T: Send + 'static>(
+    state: &ApiState,
+    f: impl FnOnce(&StoreReader) -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let reader = state.reader.clone();
+    web::block(move || f(&reader))
+        .await
+        .map_err(|e| ApiError::Unavailable(format!("the data store read failed: {e}")))?
+        .map_err(ApiError::from)
 }
 
 fn mailbox(e: actix::MailboxError) -> ApiError {
@@ -176,6 +202,125 @@ async fn alerts(
         version,
         alerts: state.book.live(),
     }))
+}
+
+/// Parameters of an event log read.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventQuery {
+    /// Events after this sequence number (0: from the start).
+    #[serde(default)]
+    pub after: u64,
+    /// Most events to return (1,000 by default, 10,000 at most).
+    pub limit: Option<usize>,
+    /// Seconds to wait for an event when there is none yet (60 at most; 0 by default).
+    pub wait: Option<u64>,
+}
+
+/// A page of the event log.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct EventPage {
+    /// Events after the requested sequence number, oldest first.
+    pub events: Vec<Event>,
+    /// Sequence number of the last committed event: when it is beyond the last event of the
+    /// page, more can be read at once.
+    pub last: u64,
+}
+
+#[get("/api/v1/events")]
+async fn events(
+    state: web::Data<ApiState>,
+    q: web::Query<EventQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let after = q.after;
+    let limit = q.limit.unwrap_or(1000).clamp(1, 10_000);
+    if let Some(wait) = q.wait.filter(|w| *w > 0) {
+        let mut rx = state.committed.clone();
+        let wait = Duration::from_secs(wait).min(MAX_WAIT);
+        let _ = tokio::time::timeout(wait, rx.wait_for(|v| *v > after)).await;
+    }
+    let last = *state.committed.borrow();
+    let events = read_store(&state, move |r| r.events_after(after, limit)).await?;
+    Ok(HttpResponse::Ok().json(EventPage { events, last }))
+}
+
+/// Parameters of the alert history.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HistoryQuery {
+    /// Alerts live at some point in the last `days` days (30 by default, 400 at most).
+    pub days: Option<u32>,
+}
+
+#[get("/api/v1/alerts/history")]
+async fn alert_history(
+    state: web::Data<ApiState>,
+    q: web::Query<HistoryQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let days = q.days.unwrap_or(30).min(400);
+    let since = state.clock.now() - chrono::Duration::days(i64::from(days));
+    let history = read_store(&state, move |r| r.alerts_since(since)).await?;
+    Ok(HttpResponse::Ok().json(history))
+}
+
+#[get("/api/v1/alerts/{id}")]
+async fn alert_by_id(
+    state: web::Data<ApiState>,
+    id: web::Path<u64>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    match read_store(&state, move |r| r.alert(id)).await? {
+        Some(found) => Ok(HttpResponse::Ok().json(found)),
+        None => Err(ApiError::NotFound(format!("no alert #{id}"))),
+    }
+}
+
+/// Period of a transition read (RFC 3339 instants; the last 30 days by default).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PeriodQuery {
+    /// Start.
+    pub from: Option<DateTime<Utc>>,
+    /// End.
+    pub to: Option<DateTime<Utc>>,
+}
+
+/// One recorded status change.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct TransitionRecord {
+    /// Its event's sequence number.
+    pub seq: u64,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// The change.
+    #[serde(flatten)]
+    pub transition: TransitionEvent,
+}
+
+#[get("/api/v1/equipment/{id}/transitions")]
+async fn transitions(
+    state: web::Data<ApiState>,
+    id: web::Path<String>,
+    q: web::Query<PeriodQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let to = q.to.unwrap_or_else(|| state.clock.now());
+    let from = q.from.unwrap_or(to - chrono::Duration::days(30));
+    if from > to {
+        return Err(ApiError::BadRequest(format!(
+            "the period starts ({from}) after it ends ({to})"
+        )));
+    }
+    let rows = read_store(&state, move |r| r.transitions(&id, from, to)).await?;
+    let out: Vec<TransitionRecord> = rows
+        .into_iter()
+        .map(|(seq, at, transition)| TransitionRecord {
+            seq,
+            at,
+            transition,
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(out))
 }
 
 /// Body of an acknowledgement.
@@ -314,6 +459,10 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: ApiState) {
         .service(site)
         .service(equipment)
         .service(alerts)
+        .service(alert_history)
+        .service(alert_by_id)
+        .service(events)
+        .service(transitions)
         .service(ack)
         .service(close)
         .service(heartbeat)

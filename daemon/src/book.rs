@@ -1,44 +1,57 @@
 //! The live alert book: every open or acknowledged alert of the fleet, for the status output
-//! and the HTTP API, and the bus on which alert events are published.
+//! and the HTTP API. A reader of the event log: it changes only with committed events, fed
+//! to it by the store's writer in sequence order.
 
-use crate::alert::{Alert, AlertEvent};
+use crate::alert::Alert;
+use crate::events::{Event, EventBody};
+use crate::store::Store;
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
-use tokio::sync::{broadcast, watch};
+use tokio::sync::watch;
 
-/// Shared registry of live alerts, updated by the actors that own them.
+/// Shared registry of live alerts, following the committed event log.
 #[derive(Debug, Clone)]
 pub struct AlertBook {
     live: Arc<RwLock<BTreeMap<u64, Alert>>>,
     version: Arc<watch::Sender<u64>>,
-    events: broadcast::Sender<AlertEvent>,
 }
 
 impl Default for AlertBook {
     fn default() -> Self {
         let (version, _) = watch::channel(0);
-        let (events, _) = broadcast::channel(4096);
         AlertBook {
             live: Arc::default(),
             version: Arc::new(version),
-            events,
         }
     }
 }
 
 impl AlertBook {
-    /// Records an alert change and publishes it.
-    pub fn apply(&self, event: &AlertEvent) {
+    /// Follows the store: every committed alert event updates the book.
+    pub fn follow(&self, store: &Store) {
+        let book = self.clone();
+        store.on_commit(Box::new(move |events| book.apply(events)));
+    }
+
+    /// Records committed alert changes.
+    pub fn apply(&self, events: &[Event]) {
+        let mut changed = false;
         {
             let mut live = self.live.write().unwrap_or_else(|p| p.into_inner());
-            if event.alert.state.is_live() {
-                live.insert(event.alert.id, event.alert.clone());
-            } else {
-                live.remove(&event.alert.id);
+            for e in events {
+                if let EventBody::Alert(e) = &e.body {
+                    changed = true;
+                    if e.alert.state.is_live() {
+                        live.insert(e.alert.id, e.alert.clone());
+                    } else {
+                        live.remove(&e.alert.id);
+                    }
+                }
             }
         }
-        self.version.send_modify(|v| *v += 1);
-        let _ = self.events.send(event.clone());
+        if changed {
+            self.version.send_modify(|v| *v += 1);
+        }
     }
 
     /// Loads alerts restored at start (no event is published).
@@ -50,15 +63,6 @@ impl AlertBook {
             }
         }
         drop(live);
-        self.version.send_modify(|v| *v += 1);
-    }
-
-    /// Forgets a live alert without publishing (its owner was removed).
-    pub fn forget(&self, id: u64) {
-        self.live
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&id);
         self.version.send_modify(|v| *v += 1);
     }
 
@@ -94,10 +98,5 @@ impl AlertBook {
     /// Changes counter: bumps on every change, for long polls.
     pub fn watch(&self) -> watch::Receiver<u64> {
         self.version.subscribe()
-    }
-
-    /// Subscribes to alert events.
-    pub fn subscribe(&self) -> broadcast::Receiver<AlertEvent> {
-        self.events.subscribe()
     }
 }

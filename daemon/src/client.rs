@@ -1,7 +1,7 @@
 //! A blocking client of the HTTP API, used by the command line and the integration tests.
 
 use crate::alert::Alert;
-use crate::api::{AckBody, AlertList, CloseBody};
+use crate::api::{AckBody, AlertList, CloseBody, EventPage, TransitionRecord};
 use crate::status::{EquipmentDetail, FleetStatus, SiteDetail};
 use serde::de::DeserializeOwned;
 use std::time::Duration;
@@ -136,6 +136,34 @@ impl ApiClient {
             "/api/v1/alerts?after={version}&wait={}",
             wait.as_secs()
         ))
+    }
+
+    /// Events after `after` (at most `limit`), waiting up to `wait` for one when there is none.
+    pub fn events(
+        &self,
+        after: u64,
+        limit: usize,
+        wait: Duration,
+    ) -> Result<EventPage, ClientError> {
+        self.get(&format!(
+            "/api/v1/events?after={after}&limit={limit}&wait={}",
+            wait.as_secs()
+        ))
+    }
+
+    /// One alert in any state, with its full timeline.
+    pub fn alert(&self, id: u64) -> Result<Alert, ClientError> {
+        self.get(&format!("/api/v1/alerts/{id}"))
+    }
+
+    /// Alerts live at some point in the last `days` days, resolved and closed ones included.
+    pub fn alert_history(&self, days: u32) -> Result<Vec<Alert>, ClientError> {
+        self.get(&format!("/api/v1/alerts/history?days={days}"))
+    }
+
+    /// Status changes of one equipment over the last 30 days.
+    pub fn transitions(&self, id: &str) -> Result<Vec<TransitionRecord>, ClientError> {
+        self.get(&format!("/api/v1/equipment/{id}/transitions"))
     }
 
     /// Acknowledges an alert.

@@ -12,6 +12,7 @@ pub mod clock;
 pub mod collector;
 pub mod collectors;
 pub mod config;
+pub mod events;
 pub mod maintenance;
 pub mod observation;
 pub mod plugins;

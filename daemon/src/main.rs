@@ -128,6 +128,26 @@ enum Command {
         #[arg(long, default_value = "vigie-data", env = "VIGIE_DATA")]
         data: PathBuf,
     },
+    /// Print the event log (alert changes, operator actions, status transitions, config
+    /// loads), from the running daemon or from the data directory when it is down.
+    ///
+    /// Exit codes: 0 when everything asked was printed (or the output was closed), 1 when the
+    /// log cannot be read.
+    Events {
+        /// Print the events after this sequence number (pass the last one you saw to resume).
+        #[arg(long, default_value_t = 0, value_name = "SEQ")]
+        since: u64,
+        /// Keep printing new events as they are committed (Ctrl-C to stop); survives daemon
+        /// restarts, reading the data directory while the daemon is down.
+        #[arg(long, short)]
+        follow: bool,
+        /// Print one JSON object per line.
+        #[arg(long)]
+        json: bool,
+        /// Data directory of the daemon.
+        #[arg(long, default_value = "vigie-data", env = "VIGIE_DATA")]
+        data: PathBuf,
+    },
     /// Close an alert with a resolution note.
     Close {
         /// Alert number.
@@ -178,6 +198,12 @@ fn dispatch(cli: Cli) -> Result<i32> {
             println!("alert #{} acknowledged by {by}: {}", a.id, a.summary);
             Ok(0)
         }
+        Command::Events {
+            since,
+            follow,
+            json,
+            data,
+        } => events::run(&data, since, follow, json),
         Command::Close { id, by, note, data } => {
             let a = client(&data)?.close(id, &by, &note)?;
             println!("alert #{} closed by {by}: {}", a.id, a.summary);
@@ -411,6 +437,105 @@ fn status(data: &Path, site: Option<String>, equipment: Option<String>, json: bo
         }
     }
     Ok(())
+}
+
+/// `vigie events`: the event log, from the daemon's API or from its data directory.
+mod events {
+    use anyhow::Result;
+    use std::io::Write;
+    use std::path::Path;
+    use std::time::Duration;
+    use vigie::client::{ApiClient, ClientError};
+    use vigie::events::Event;
+    use vigie::server::DaemonFile;
+    use vigie::store::{StoreError, StoreReader};
+
+    /// Events asked per page.
+    const PAGE: usize = 1000;
+    /// Longest wait of one long poll while following.
+    const POLL: Duration = Duration::from_secs(30);
+    /// Pause between two looks at a stopped daemon's data directory while following.
+    const RETRY: Duration = Duration::from_secs(1);
+
+    /// Where the events were read.
+    enum Read {
+        /// A page, and whether more are ready at once.
+        Page(Vec<Event>, bool),
+        /// The daemon is down and its data directory cannot be read now (it is starting).
+        Busy,
+    }
+
+    fn read(data: &Path, after: u64, wait: Duration) -> Result<Read> {
+        if let Some(f) = DaemonFile::read(data) {
+            match ApiClient::new(&f.api).events(after, PAGE, wait) {
+                Ok(page) => {
+                    let more = page.events.last().is_some_and(|e| e.seq < page.last);
+                    return Ok(Read::Page(page.events, more));
+                }
+                Err(ClientError::Unreachable { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        match StoreReader::open(data).and_then(|r| r.events_after(after, PAGE)) {
+            Ok(events) => {
+                let more = events.len() == PAGE;
+                Ok(Read::Page(events, more))
+            }
+            Err(StoreError::InUse(_)) => Ok(Read::Busy),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Prints events; answers false when the output was closed.
+    fn print(out: &mut impl Write, events: &[Event], json: bool) -> bool {
+        for e in events {
+            let written = if json {
+                serde_json::to_string(e)
+                    .map_err(std::io::Error::other)
+                    .and_then(|line| writeln!(out, "{line}"))
+            } else {
+                writeln!(out, "{e}")
+            };
+            if written.is_err() {
+                return false;
+            }
+        }
+        out.flush().is_ok()
+    }
+
+    /// Prints the log after `since`, then follows it when asked.
+    pub fn run(data: &Path, since: u64, follow: bool, json: bool) -> Result<i32> {
+        let stdout = std::io::stdout();
+        let mut out = stdout.lock();
+        let mut after = since;
+        loop {
+            let wait = if follow { POLL } else { Duration::ZERO };
+            match read(data, after, wait)? {
+                Read::Page(events, more) => {
+                    if let Some(last) = events.last() {
+                        after = last.seq;
+                    }
+                    if !print(&mut out, &events, json) {
+                        return Ok(0);
+                    }
+                    if more {
+                        continue;
+                    }
+                    if !follow {
+                        return Ok(0);
+                    }
+                    if events.is_empty() && DaemonFile::read(data).is_none() {
+                        std::thread::sleep(RETRY);
+                    }
+                }
+                Read::Busy if follow => std::thread::sleep(RETRY),
+                Read::Busy => anyhow::bail!(
+                    "the data directory {} is in use and its daemon does not answer",
+                    data.display()
+                ),
+            }
+        }
+    }
 }
 
 /// Printing of API answers as text or JSON.

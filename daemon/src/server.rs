@@ -2,11 +2,13 @@
 //! calls [`run`]; tests call [`start`] on a listener bound to port 0 and stop it themselves.
 
 use crate::actors::{Deps, Fleet};
+use crate::alert::Change;
 use crate::api::{self, ApiState};
 use crate::book::AlertBook;
 use crate::clock::Clock;
 use crate::collector::Collector;
 use crate::collectors::heartbeat::HeartbeatBook;
+use crate::events::{Event, EventBody};
 use crate::plugins::PluginHost;
 use crate::plugins::watch::PluginWatcher;
 use crate::reload::ConfigWatcher;
@@ -21,6 +23,32 @@ use tokio::sync::watch;
 
 /// File in the data directory telling `vigie status` where the running daemon listens.
 pub const DAEMON_FILE: &str = "daemon.json";
+
+/// Longest wait for each step of a shutdown (HTTP requests, actors).
+const STOP_STEP: Duration = Duration::from_secs(5);
+
+/// Writes committed events to the daemon's log.
+fn log_committed(events: &[Event]) {
+    for e in events {
+        match &e.body {
+            EventBody::Alert(a) => {
+                let alert = &a.alert;
+                if matches!(a.change, Change::Opened | Change::Notified) {
+                    tracing::warn!(seq = e.seq, alert = alert.id, site = %alert.site, owner = %alert.owner,
+                        severity = %alert.severity, notify = a.notify, "alert {:?}: {}", a.change, alert.summary);
+                } else {
+                    tracing::info!(seq = e.seq, alert = alert.id, site = %alert.site, owner = %alert.owner,
+                        state = %alert.state, notify = a.notify, "alert {:?}: {}", a.change, alert.summary);
+                }
+            }
+            EventBody::Transition(t) => tracing::debug!(
+                seq = e.seq, equipment = %t.equipment, site = %t.site, from = %t.from, to = %t.to,
+                reason = t.reason.as_deref().unwrap_or(""), "status changed"
+            ),
+            EventBody::Config(_) => tracing::debug!(seq = e.seq, "{e}"),
+        }
+    }
+}
 
 /// How to run the daemon.
 pub struct Options {
@@ -114,6 +142,7 @@ pub async fn start(opts: Options, listener: TcpListener) -> Result<Daemon, Serve
         equipment = restored.equipment.len(), sites = restored.sites.len(),
         data = %opts.data_dir.display(), "saved state restored"
     );
+    store.on_commit(Box::new(log_committed));
     let book = AlertBook::default();
     let clock = opts.clock;
     // Plugins load before the first config applies, so first collections find them.
@@ -148,6 +177,8 @@ pub async fn start(opts: Options, listener: TcpListener) -> Result<Daemon, Serve
         generation: generation.clone(),
         heartbeats: opts.heartbeats.clone(),
         clock,
+        reader: store.reader(),
+        committed: store.committed(),
     };
     let server = actix_web::HttpServer::new(move || {
         let state = state.clone();
@@ -167,7 +198,8 @@ pub async fn start(opts: Options, listener: TcpListener) -> Result<Daemon, Serve
         api: format!("http://{api_addr}"),
     };
     let json = serde_json::to_string(&content).unwrap_or_default();
-    std::fs::write(&file, json).map_err(|e| ServerError::DaemonFile(file.clone(), e))?;
+    crate::store::write_private(&file, json.as_bytes())
+        .map_err(|e| ServerError::DaemonFile(file.clone(), e))?;
     tracing::info!(api = %format!("http://{api_addr}"), config = %opts.config_dir.display(), "vigie is running");
     Ok(Daemon {
         fleet,
@@ -206,14 +238,26 @@ impl Daemon {
         let _ = rx.wait_for(|g| *g >= n).await;
     }
 
-    /// Stops serving, commits pending writes and stops the arbiters.
+    /// Stops serving, commits pending writes and stops the arbiters, in a bounded time even
+    /// while the disk refuses writes (what cannot be committed then is reported in the log).
     pub async fn stop(self) {
-        self.http.stop(true).await;
-        let _ = self.fleet.send(crate::actors::Shutdown).await;
-        if let Err(e) = self.store.flush().await {
-            tracing::error!("final commit failed: {e}");
+        if tokio::time::timeout(STOP_STEP, self.http.stop(true))
+            .await
+            .is_err()
+        {
+            tracing::warn!("HTTP requests still running at shutdown were dropped");
         }
-        self.store.close();
+        if tokio::time::timeout(STOP_STEP, self.fleet.send(crate::actors::Shutdown))
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                "some actors did not stop in time (the data store may be refusing writes)"
+            );
+        }
+        let store = self.store;
+        // Closing waits for the final commit, or gives up after a grace period: off the runtime.
+        let _ = tokio::task::spawn_blocking(move || store.close()).await;
         for a in &self.arbiters {
             a.stop();
         }

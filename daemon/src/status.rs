@@ -4,6 +4,7 @@
 use crate::alert::Alert;
 use crate::config::EquipmentKind;
 use crate::rules::{SeriesState, Status};
+use crate::store::StoreHealth;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -128,6 +129,9 @@ pub struct FleetStatus {
     pub by_kind: BTreeMap<EquipmentKind, usize>,
     /// Live alerts.
     pub alerts: Vec<Alert>,
+    /// The data store: last committed event, failing commits.
+    #[serde(default)]
+    pub store: Option<StoreHealth>,
 }
 
 impl FleetStatus {
@@ -187,6 +191,20 @@ impl FleetStatus {
             .collect();
         if !kinds.is_empty() {
             let _ = writeln!(out, "by kind: {}", kinds.join(", "));
+        }
+        if let Some(h) = &self.store {
+            match &h.error {
+                None => {
+                    let _ = writeln!(out, "data store: ok, event log at #{}", h.last_seq);
+                }
+                Some(e) => {
+                    let _ = writeln!(
+                        out,
+                        "data store: FAILING ({} commits failed in a row, {} events waiting, nothing dropped): {e}",
+                        h.failed_commits, h.pending_events
+                    );
+                }
+            }
         }
         let _ = writeln!(out, "live alerts: {}", self.alerts.len());
         for a in &self.alerts {

@@ -1,6 +1,15 @@
-//! Small helpers shared across modules: duration (de)serialisation and formatting.
+//! Small helpers shared across modules: duration (de)serialisation and formatting, panic text.
 
+use std::any::Any;
 use std::time::Duration;
+
+/// Text of a caught panic.
+pub fn panic_text(p: &(dyn Any + Send)) -> String {
+    p.downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into())
+}
 
 /// Serialises a [`Duration`] as humantime text (`"5m"`) and reads it back.
 pub mod serde_duration {

@@ -137,7 +137,6 @@ async fn recurring_maintenance_across_dst_suppresses_then_notifies_and_still_res
     let cfg = config(&main, &[("s", &site)]);
     // Saturday 4 April 2026, 22:30 UTC = 00:30 CEST; the window opens at 23:00 UTC (01:00 CEST).
     let bed = Fleetbed::start(cfg, "2026-04-04T22:30:00Z").await;
-    let mut events = bed.book.subscribe();
     let hot = || Observation::up().with_metric(Metric::new("hw.temperature", 85.0));
     bed.sim.answer("nvr", hot());
     bed.minutes(10).await; // 22:40: before the window, notified.
@@ -184,7 +183,7 @@ async fn recurring_maintenance_across_dst_suppresses_then_notifies_and_still_res
         .expect("disk alert");
     assert!(disk.notified);
     let mut seen = Vec::new();
-    while let Ok(e) = events.try_recv() {
+    for e in bed.alert_events() {
         seen.push((
             e.alert
                 .rule

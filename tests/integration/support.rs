@@ -112,9 +112,27 @@ impl Fleetbed {
         }
     }
 
-    /// Lets `d` of virtual time pass: timers fire in order, nothing waits for real.
+    /// Lets `d` of virtual time pass: timers fire in order, nothing waits for real. Then
+    /// waits (blocking, so virtual time stays still) until what the actors decided is
+    /// committed and published to the live book.
     pub async fn pass(&self, d: Duration) {
         tokio::time::sleep_until(tokio::time::Instant::now() + d).await;
+        self.store.flush_blocking().expect("commit");
+    }
+
+    /// Every committed alert event so far, in sequence order.
+    pub fn alert_events(&self) -> Vec<vigie::alert::AlertEvent> {
+        self.store.flush_blocking().expect("commit");
+        self.store
+            .reader()
+            .events_after(0, usize::MAX)
+            .expect("events")
+            .into_iter()
+            .filter_map(|e| match e.body {
+                vigie::events::EventBody::Alert(a) => Some(a),
+                _ => None,
+            })
+            .collect()
     }
 
     /// Lets `mins` minutes of virtual time pass.

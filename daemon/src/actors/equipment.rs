@@ -1,15 +1,17 @@
 //! The equipment actor: schedules its own collection, applies the rules to each result, owns
 //! its alerts and snapshot, and tells its site when its availability changes.
 
+use super::Deps;
 use super::site::{Availability, OwnerAction, Site, StatusReport};
-use super::{Deps, panic_text};
-use crate::alert::{self, ActionError, Alert, AlertEvent};
-use crate::config::{EquipmentConfig, SiteId};
+use crate::alert::{self, ActionError, Alert};
+use crate::config::{ClientId, EquipmentConfig, SiteId};
+use crate::events::{Cause, EventBody, TransitionEvent};
 use crate::maintenance::{self, MaintenanceWindow};
 use crate::observation::Observation;
 use crate::rules::{self, Context as RuleContext, EquipmentState, Input};
 use crate::status::{EquipmentDetail, EquipmentSummary};
-use crate::store::{encode_snapshot, snapshot_hash};
+use crate::store::{SnapshotWrite, encode_snapshot, snapshot_hash};
+use crate::util::panic_text;
 use crate::util::stable_hash;
 use actix::prelude::*;
 use futures::FutureExt;
@@ -21,6 +23,7 @@ use std::time::Duration;
 pub struct Equipment {
     cfg: Arc<EquipmentConfig>,
     site_id: SiteId,
+    client: ClientId,
     site: Addr<Site>,
     windows: Arc<Vec<MaintenanceWindow>>,
     state: EquipmentState,
@@ -38,6 +41,7 @@ impl Equipment {
     pub fn new(
         cfg: Arc<EquipmentConfig>,
         site_id: SiteId,
+        client: ClientId,
         site: Addr<Site>,
         windows: Arc<Vec<MaintenanceWindow>>,
         state: EquipmentState,
@@ -47,6 +51,7 @@ impl Equipment {
         Equipment {
             cfg,
             site_id,
+            client,
             site,
             windows,
             state,
@@ -143,15 +148,21 @@ impl Equipment {
             }
         };
         self.state = next;
-        self.deps.publish(&outcome.events);
+        self.deps.publish(outcome.events);
         if self.state.status != before || self.state.reason != before_reason {
             if self.state.status != before {
-                self.deps.store.transition(
-                    &self.cfg.id,
-                    now,
-                    self.state.status,
-                    self.state.reason.clone(),
-                );
+                let status = self.state.status;
+                self.deps.record(EventBody::Transition(TransitionEvent {
+                    equipment: self.cfg.id.clone(),
+                    site: self.site_id.clone(),
+                    client: self.client.clone(),
+                    from: before,
+                    to: status,
+                    reason: self.state.reason.clone(),
+                    cause: Cause::of(status, self.cfg.parent.as_ref()),
+                    maintenance: maintenance::active_for(&self.windows, &self.cfg.id, now)
+                        .map(String::from),
+                }));
             }
             self.report();
         }
@@ -264,6 +275,8 @@ pub struct UpdateEquipment {
     pub cfg: Arc<EquipmentConfig>,
     /// The site's maintenance windows.
     pub windows: Arc<Vec<MaintenanceWindow>>,
+    /// The site's client.
+    pub client: ClientId,
 }
 
 impl Handler<UpdateEquipment> for Equipment {
@@ -273,6 +286,7 @@ impl Handler<UpdateEquipment> for Equipment {
         let reschedule = msg.cfg.interval != self.cfg.interval;
         self.cfg = msg.cfg;
         self.windows = msg.windows;
+        self.client = msg.client;
         if reschedule {
             self.arm_schedule(ctx);
         }
@@ -291,7 +305,7 @@ impl Handler<Retire> for Equipment {
     fn handle(&mut self, _: Retire, ctx: &mut Self::Context) {
         let now = self.deps.clock.now();
         let events = alert::close_all_removed(&mut self.state.alerts, now);
-        self.deps.publish(&events);
+        self.deps.publish(events);
         self.deps.store.remove_equipment(&self.cfg.id);
         tracing::info!(equipment = %self.cfg.id, "equipment removed from the configuration");
         ctx.stop();
@@ -327,14 +341,40 @@ impl Handler<EquipmentQuery> for Equipment {
 }
 
 impl Handler<OwnerAction> for Equipment {
-    type Result = Result<Alert, ActionError>;
+    type Result = AtomicResponse<Self, Result<Alert, ActionError>>;
 
+    /// Applies the action to a copy of the alerts, commits it with the new snapshot, and
+    /// only then takes it in: a refused commit leaves the alert as it was. The actor handles
+    /// nothing else meanwhile.
     fn handle(&mut self, msg: OwnerAction, _: &mut Self::Context) -> Self::Result {
         let now = self.deps.clock.now();
-        let event: AlertEvent = msg.apply(&mut self.state.alerts, now)?;
-        self.deps.publish(std::slice::from_ref(&event));
-        self.persist();
-        Ok(event.alert)
+        let id = msg.id;
+        let mut next = self.state.clone();
+        let event = match msg.apply(&mut next.alerts, now) {
+            Ok(e) => e,
+            Err(e) => return AtomicResponse::new(Box::pin(fut::ready(Err(e)))),
+        };
+        let mut hash = self.snapshot_hash;
+        let bytes = encode_snapshot(&mut hash, &next).unwrap_or_default();
+        let alert = event.alert.clone();
+        let commit = self.deps.store.commit_action(
+            now,
+            vec![EventBody::Alert(event)],
+            SnapshotWrite::Equipment(self.cfg.id.clone(), bytes),
+        );
+        AtomicResponse::new(Box::pin(commit.into_actor(self).map(
+            move |committed, act, _| match committed {
+                Ok(_) => {
+                    act.state.alerts = next.alerts;
+                    act.snapshot_hash = hash;
+                    Ok(alert)
+                }
+                Err(e) => {
+                    tracing::error!(alert = id, "action refused: it could not be recorded: {e}");
+                    Err(ActionError::NotRecorded(id, e.to_string()))
+                }
+            },
+        )))
     }
 }
 

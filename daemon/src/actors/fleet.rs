@@ -8,6 +8,7 @@ use super::site::{
 };
 use crate::alert::{ActionError, Alert};
 use crate::config::{Config, ConfigDiff, EquipmentId, SiteId};
+use crate::events::{ConfigEvent, EventBody};
 use crate::rules::EquipmentState;
 use crate::status::{EquipmentDetail, FleetStatus, ReloadReport, SiteDetail};
 use crate::store::{Restored, SiteSnapshot};
@@ -98,13 +99,13 @@ impl Fleet {
         let now = self.deps.clock.now();
         for (id, mut state) in self.restored_equipment.drain() {
             let events = crate::alert::close_all_removed(&mut state.alerts, now);
-            self.deps.publish(&events);
+            self.deps.publish(events);
             self.deps.store.remove_equipment(&id);
             tracing::info!(equipment = %id, "saved state of an equipment no longer configured was discarded");
         }
         for (id, mut snap) in self.restored_sites.drain() {
             let events = crate::alert::close_all_removed(&mut snap.alerts, now);
-            self.deps.publish(&events);
+            self.deps.publish(events);
             self.deps.store.remove_site(&id);
         }
     }
@@ -149,7 +150,7 @@ impl Fleet {
             };
             for a in &mut state.alerts {
                 a.site = site.clone();
-                self.deps.store.put_alert(a);
+                self.deps.store.reindex_alert(a);
             }
             self.deps.restore(&state.alerts);
             self.deps.store.put_equipment(&id, &state);
@@ -180,6 +181,15 @@ impl Fleet {
             sites_changed: diff.to_change.len(),
             sites_removed: diff.to_remove.len(),
         });
+        self.deps.record(EventBody::Config(ConfigEvent {
+            accepted: true,
+            sites: new.sites.len(),
+            equipment: new.equipment_count(),
+            added: diff.to_add.len(),
+            changed: diff.to_change.len(),
+            removed: diff.to_remove.len(),
+            errors: Vec::new(),
+        }));
         self.generation.send_modify(|g| *g += 1);
         tracing::info!(
             sites = new.sites.len(),
@@ -254,6 +264,15 @@ impl Handler<ConfigRefused> for Fleet {
     type Result = ();
 
     fn handle(&mut self, msg: ConfigRefused, _: &mut Self::Context) {
+        self.deps.record(EventBody::Config(ConfigEvent {
+            accepted: false,
+            sites: self.config.sites.len(),
+            equipment: self.config.equipment_count(),
+            added: 0,
+            changed: 0,
+            removed: 0,
+            errors: msg.0.clone(),
+        }));
         self.last_reload = Some(ReloadReport {
             at: self.deps.clock.now(),
             accepted: false,
@@ -305,6 +324,7 @@ impl Handler<FleetQuery> for Fleet {
                 by_status,
                 by_kind,
                 alerts: deps.book.live(),
+                store: Some(deps.store.health()),
             }
         })
     }
@@ -380,19 +400,8 @@ impl Handler<AlertCommand> for Fleet {
             id,
             action: msg.action,
         });
-        let store = self.deps.store.clone();
-        Box::pin(async move {
-            let result = fut.await.unwrap_or(Err(ActionError::NotFound(id)))?;
-            // An operator's action is on disk before it is confirmed.
-            if let Err(e) = store.flush().await {
-                tracing::error!(
-                    alert = id,
-                    "action taken in memory but not recorded on disk: {e}"
-                );
-                return Err(ActionError::NotRecorded(id, e.to_string()));
-            }
-            Ok(result)
-        })
+        // The owner answers once the action is committed (or refused without effect).
+        Box::pin(async move { fut.await.unwrap_or(Err(ActionError::NotFound(id))) })
     }
 }
 

@@ -18,12 +18,12 @@ pub use site::{
     SiteDetailQuery, SiteSummaryQuery, StatusReport, StopSite, UpdateSite,
 };
 
-use crate::alert::{Alert, AlertEvent, Change};
+use crate::alert::{Alert, AlertEvent};
 use crate::book::AlertBook;
 use crate::clock::Clock;
 use crate::collector::Collector;
+use crate::events::EventBody;
 use crate::store::{AlertIds, Store};
-use std::any::Any;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -40,7 +40,7 @@ pub struct Deps {
     pub clock: Clock,
     /// Alert numbers.
     pub ids: AlertIds,
-    /// Live alerts and the event bus.
+    /// Live alerts, fed by the store's commits.
     pub book: AlertBook,
     /// Bound on probes in flight across the daemon.
     pub limiter: Arc<Semaphore>,
@@ -61,6 +61,7 @@ impl Deps {
         max_in_flight: usize,
         probe_timeout: Duration,
     ) -> Arc<Self> {
+        book.follow(&store);
         Arc::new(Deps {
             store,
             collector,
@@ -95,39 +96,22 @@ impl Deps {
             .store(d.as_millis() as u64, Ordering::Relaxed);
     }
 
-    /// Records alert changes: alert log, live book, event bus and the daemon's log.
-    pub fn publish(&self, events: &[AlertEvent]) {
-        for e in events {
-            self.store.put_alert(&e.alert);
-            self.book.apply(e);
-            log_event(e);
+    /// Appends alert changes to the event log. They reach the live book, the daemon's log
+    /// and every reader once committed, in sequence order (commit, then publish).
+    pub fn publish(&self, events: Vec<AlertEvent>) {
+        if !events.is_empty() {
+            let bodies = events.into_iter().map(EventBody::Alert).collect();
+            self.store.append(self.clock.now(), bodies);
         }
+    }
+
+    /// Appends one event of another kind (a transition, a config load) to the event log.
+    pub fn record(&self, body: EventBody) {
+        self.store.append(self.clock.now(), vec![body]);
     }
 
     /// Records alerts restored from a snapshot in the live book.
     pub fn restore(&self, alerts: &[Alert]) {
         self.book.restore(alerts.iter().cloned());
     }
-}
-
-fn log_event(e: &AlertEvent) {
-    let a = &e.alert;
-    match e.change {
-        Change::Opened | Change::Notified => tracing::warn!(
-            alert = a.id, site = %a.site, owner = %a.owner, severity = %a.severity, notify = e.notify,
-            "alert {:?}: {}", e.change, a.summary
-        ),
-        _ => tracing::info!(
-            alert = a.id, site = %a.site, owner = %a.owner, state = %a.state, notify = e.notify,
-            "alert {:?}: {}", e.change, a.summary
-        ),
-    }
-}
-
-/// Text of a caught panic.
-pub(crate) fn panic_text(p: &(dyn Any + Send)) -> String {
-    p.downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| p.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "unknown panic".into())
 }

@@ -6,10 +6,11 @@ use super::Deps;
 use super::equipment::{Equipment, ParentDown, Retire, StopEquipment, UpdateEquipment};
 use crate::alert::{self, ActionError, Alert, AlertEvent, Condition, Owner};
 use crate::config::{EquipmentConfig, EquipmentId, EquipmentKind, SiteConfig, SiteDiff};
+use crate::events::EventBody;
 use crate::maintenance::{self, MaintenanceWindow};
 use crate::rules::{self, CameraView, EquipmentState, Status};
 use crate::status::{EquipmentSummary, SiteDetail, SiteSummary};
-use crate::store::{SiteSnapshot, SiteSnapshotRef};
+use crate::store::{SiteSnapshot, SiteSnapshotRef, SnapshotWrite};
 use actix::prelude::*;
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, HashMap};
@@ -122,6 +123,7 @@ impl Site {
         let actor = Equipment::new(
             Arc::clone(&cfg),
             self.cfg.id.clone(),
+            self.cfg.client.clone(),
             ctx.address(),
             Arc::clone(&self.windows),
             state,
@@ -176,7 +178,7 @@ impl Site {
             &mut in_window,
             &mut || deps.ids.next(),
         );
-        self.deps.publish(&events);
+        self.deps.publish(events);
         self.persist();
 
         let waiting = self.alerts.iter().any(|a| a.state.is_live() && !a.notified);
@@ -290,6 +292,7 @@ impl Handler<UpdateSite> for Site {
         self.restore.extend(msg.restore);
         let diff = SiteDiff::between(&self.cfg, &new);
         let windows_changed = self.cfg.maintenance != new.maintenance;
+        let client_changed = self.cfg.client != new.client;
         self.cfg = Arc::clone(&new);
         if windows_changed {
             self.windows = Arc::new(new.maintenance.clone());
@@ -306,15 +309,17 @@ impl Handler<UpdateSite> for Site {
                 m.addr.do_send(UpdateEquipment {
                     cfg: Arc::clone(cfg),
                     windows: Arc::clone(&self.windows),
+                    client: new.client.clone(),
                 });
             }
         }
-        if windows_changed {
+        if windows_changed || client_changed {
             for (id, m) in &self.members {
                 if !diff.to_change.contains(id) {
                     m.addr.do_send(UpdateEquipment {
                         cfg: Arc::clone(&m.cfg),
                         windows: Arc::clone(&self.windows),
+                        client: new.client.clone(),
                     });
                 }
             }
@@ -357,7 +362,7 @@ impl Handler<RetireSite> for Site {
             m.addr.do_send(Retire);
         }
         let events = alert::close_all_removed(&mut self.alerts, self.deps.clock.now());
-        self.deps.publish(&events);
+        self.deps.publish(events);
         self.deps.store.remove_site(&self.cfg.id);
         tracing::info!(site = %self.cfg.id, "site removed from the configuration");
         ctx.stop();
@@ -450,28 +455,53 @@ impl OwnerAction {
 }
 
 impl Handler<OwnerAction> for Site {
-    type Result = ResponseFuture<Result<Alert, ActionError>>;
+    type Result = AtomicResponse<Self, Result<Alert, ActionError>>;
 
+    /// A site alert: applied to a copy, committed with the new snapshot, then taken in (the
+    /// site handles nothing else meanwhile). An equipment alert: forwarded to its actor.
     fn handle(&mut self, msg: OwnerAction, _: &mut Self::Context) -> Self::Result {
         let id = msg.id;
-        match &msg.owner {
-            Owner::Site(_) => {
-                let now = self.deps.clock.now();
-                let result = msg.apply(&mut self.alerts, now).map(|event| {
-                    self.deps.publish(std::slice::from_ref(&event));
-                    event.alert
-                });
-                self.persist();
-                Box::pin(std::future::ready(result))
-            }
-            Owner::Equipment(eq) => match self.members.get(eq) {
-                Some(m) => {
-                    let fut = m.addr.send(msg);
-                    Box::pin(async move { fut.await.unwrap_or(Err(ActionError::NotFound(id))) })
+        let eq = match &msg.owner {
+            Owner::Site(_) => None,
+            Owner::Equipment(eq) => Some(eq.clone()),
+        };
+        if let Some(eq) = eq {
+            let fut = self.members.get(&eq).map(|m| m.addr.send(msg));
+            return AtomicResponse::new(Box::pin(fut::wrap_future(async move {
+                match fut {
+                    Some(f) => f.await.unwrap_or(Err(ActionError::NotFound(id))),
+                    None => Err(ActionError::NotFound(id)),
                 }
-                None => Box::pin(std::future::ready(Err(ActionError::NotFound(id)))),
-            },
+            })));
         }
+        let now = self.deps.clock.now();
+        let mut next = self.alerts.clone();
+        let event = match msg.apply(&mut next, now) {
+            Ok(e) => e,
+            Err(e) => return AtomicResponse::new(Box::pin(fut::ready(Err(e)))),
+        };
+        let mut hash = self.snapshot_hash;
+        let snap = SiteSnapshotRef { alerts: &next };
+        let bytes = crate::store::encode_snapshot(&mut hash, &snap).unwrap_or_default();
+        let alert = event.alert.clone();
+        let commit = self.deps.store.commit_action(
+            now,
+            vec![EventBody::Alert(event)],
+            SnapshotWrite::Site(self.cfg.id.clone(), bytes),
+        );
+        AtomicResponse::new(Box::pin(commit.into_actor(self).map(
+            move |committed, act, _| match committed {
+                Ok(_) => {
+                    act.alerts = next;
+                    act.snapshot_hash = hash;
+                    Ok(alert)
+                }
+                Err(e) => {
+                    tracing::error!(alert = id, "action refused: it could not be recorded: {e}");
+                    Err(ActionError::NotRecorded(id, e.to_string()))
+                }
+            },
+        )))
     }
 }
 

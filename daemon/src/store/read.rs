@@ -1,0 +1,168 @@
+//! The read side: the event log, alert history and transitions, read from the running
+//! daemon's database (redb allows readers beside the writer) or from a data directory while
+//! the daemon is down. Reads are blocking: call them off async threads.
+
+use super::{ALERTS, DB_FILE, EVENTS, Shared, StoreError, TRANSITIONS, db_err, open_db};
+use crate::alert::Alert;
+use crate::events::{Event, EventBody, TransitionEvent};
+use chrono::{DateTime, Utc};
+use redb::{Database, ReadTransaction, ReadableDatabase, ReadableTable};
+use std::path::Path;
+use std::sync::Arc;
+
+/// Most events one read returns.
+pub const MAX_EVENTS_PER_READ: usize = 10_000;
+
+/// Where a reader reads.
+#[derive(Clone)]
+enum Source {
+    /// The running store's database (reopened by its writer after a failure).
+    Shared(Arc<Shared>),
+    /// A database opened by the reader (the daemon is down).
+    Own(Arc<Database>),
+}
+
+/// Reads the event log and the history.
+#[derive(Clone)]
+pub struct StoreReader {
+    source: Source,
+}
+
+/// Sequence number of the last event in the log (0 when empty).
+pub(super) fn last_seq(txn: &ReadTransaction) -> Result<u64, StoreError> {
+    match txn.open_table(EVENTS) {
+        Ok(t) => Ok(t
+            .last()
+            .map_err(db_err)?
+            .map(|(k, _)| k.value())
+            .unwrap_or(0)),
+        Err(redb::TableError::TableDoesNotExist(_)) => Ok(0),
+        Err(e) => Err(db_err(e)),
+    }
+}
+
+impl StoreReader {
+    pub(super) fn shared(shared: Arc<Shared>) -> Self {
+        StoreReader {
+            source: Source::Shared(shared),
+        }
+    }
+
+    /// A reader over a data directory whose daemon is not running.
+    pub fn open(data_dir: &Path) -> Result<StoreReader, StoreError> {
+        let path = data_dir.join(DB_FILE);
+        if !path.exists() {
+            return Err(StoreError::Unreadable {
+                detail: "there is no such file (has vigie run with this data directory?)".into(),
+                path,
+            });
+        }
+        Ok(StoreReader {
+            source: Source::Own(Arc::new(open_db(&path, false)?)),
+        })
+    }
+
+    fn begin(&self) -> Result<ReadTransaction, StoreError> {
+        let db = match &self.source {
+            Source::Own(db) => Arc::clone(db),
+            Source::Shared(s) => s.db.read().ok().and_then(|d| d.clone()).ok_or_else(|| {
+                StoreError::Db("the database is being reopened after a failed write".into())
+            })?,
+        };
+        db.begin_read().map_err(db_err)
+    }
+
+    /// Sequence number of the last committed event.
+    pub fn last_seq(&self) -> Result<u64, StoreError> {
+        last_seq(&self.begin()?)
+    }
+
+    /// Events after `after`, oldest first, at most `limit` (and [`MAX_EVENTS_PER_READ`]).
+    pub fn events_after(&self, after: u64, limit: usize) -> Result<Vec<Event>, StoreError> {
+        let txn = self.begin()?;
+        let table = match txn.open_table(EVENTS) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+            Err(e) => return Err(db_err(e)),
+        };
+        let limit = limit.min(MAX_EVENTS_PER_READ);
+        let mut out = Vec::with_capacity(limit.min(1024));
+        for row in table.range(after.saturating_add(1)..).map_err(db_err)? {
+            if out.len() >= limit {
+                break;
+            }
+            let (k, v) = row.map_err(db_err)?;
+            let event = serde_json::from_slice::<Event>(v.value())
+                .map_err(|e| StoreError::Db(format!("event {} cannot be read: {e}", k.value())))?;
+            out.push(event);
+        }
+        Ok(out)
+    }
+
+    /// One alert as last recorded, whatever its state, with its full timeline.
+    pub fn alert(&self, id: u64) -> Result<Option<Alert>, StoreError> {
+        let txn = self.begin()?;
+        let table = match txn.open_table(ALERTS) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+            Err(e) => return Err(db_err(e)),
+        };
+        match table.get(id).map_err(db_err)? {
+            Some(v) => serde_json::from_slice(v.value())
+                .map(Some)
+                .map_err(|e| StoreError::Db(format!("alert #{id} cannot be read: {e}"))),
+            None => Ok(None),
+        }
+    }
+
+    /// Every alert live since `since` (opened, still live, or resolved or closed after it),
+    /// oldest first: the alert history of a period.
+    pub fn alerts_since(&self, since: DateTime<Utc>) -> Result<Vec<Alert>, StoreError> {
+        let txn = self.begin()?;
+        let table = match txn.open_table(ALERTS) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+            Err(e) => return Err(db_err(e)),
+        };
+        let mut out = Vec::new();
+        for row in table.iter().map_err(db_err)? {
+            let (_, v) = row.map_err(db_err)?;
+            if let Ok(a) = serde_json::from_slice::<Alert>(v.value())
+                && (a.state.is_live() || a.updated_at >= since)
+            {
+                out.push(a);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Status changes of one equipment between two instants, oldest first.
+    pub fn transitions(
+        &self,
+        equipment: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<(u64, DateTime<Utc>, TransitionEvent)>, StoreError> {
+        let txn = self.begin()?;
+        let table = match txn.open_table(TRANSITIONS) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+            Err(e) => return Err(db_err(e)),
+        };
+        let range = (equipment, from.timestamp_micros())..=(equipment, to.timestamp_micros());
+        let mut out = Vec::new();
+        for row in table.range(range).map_err(db_err)? {
+            let (_, v) = row.map_err(db_err)?;
+            // Rows of an older layout (without site and cause) are skipped.
+            if let Ok(Event {
+                seq,
+                at,
+                body: EventBody::Transition(t),
+            }) = serde_json::from_slice::<Event>(v.value())
+            {
+                out.push((seq, at, t));
+            }
+        }
+        Ok(out)
+    }
+}

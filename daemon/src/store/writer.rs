@@ -1,0 +1,384 @@
+//! The store's writer thread: group commit of snapshots and events, sequence numbering,
+//! publication after commit, and recovery from failed commits (reopen, retry with backoff)
+//! without dropping what was pending.
+
+use super::{
+    ALERTS, ActionWrite, EQUIPMENT, EVENTS, FlushReply, Op, SITES, Shared, SnapshotWrite,
+    TRANSITIONS, Tbl, Urgent, open_db,
+};
+use crate::events::{Event, EventBody};
+use chrono::{DateTime, Utc};
+use crossbeam_channel::{Receiver, select};
+use redb::Database;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+/// How long the writer waits for more writes before committing a batch.
+const LINGER: Duration = Duration::from_millis(5);
+/// Oldest a batch may get before it is committed, however busy the writer is.
+const MAX_BATCH_AGE: Duration = Duration::from_millis(50);
+/// Most operations in one batch.
+const MAX_BATCH_OPS: usize = 20_000;
+/// First wait after a failed commit; doubles up to [`MAX_BACKOFF`].
+const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+/// Longest wait between two commit attempts.
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// How long a closing store keeps trying to commit while commits fail.
+const CLOSE_GRACE: Duration = Duration::from_secs(5);
+
+/// An event as written in the `events` table (the same JSON as [`Event`]).
+#[derive(Serialize)]
+struct EventRef<'a> {
+    seq: u64,
+    at: DateTime<Utc>,
+    #[serde(flatten)]
+    body: &'a EventBody,
+}
+
+/// What waits for the next commit.
+#[derive(Default)]
+struct Batch {
+    puts: BTreeMap<(Tbl, String), Option<Vec<u8>>>,
+    index: BTreeMap<u64, Vec<u8>>,
+    events: Vec<(DateTime<Utc>, EventBody)>,
+    ops: usize,
+}
+
+impl Batch {
+    fn add(&mut self, op: Op) {
+        match op {
+            Op::Put { table, key, value } => {
+                self.puts.insert((table, key), value);
+                self.ops += 1;
+            }
+            Op::AlertIndex(id, value) => {
+                self.index.insert(id, value);
+                self.ops += 1;
+            }
+            Op::Events(at, bodies) => {
+                self.ops += bodies.len();
+                self.events.extend(bodies.into_iter().map(|b| (at, b)));
+            }
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.puts.is_empty() && self.index.is_empty() && self.events.is_empty()
+    }
+}
+
+/// The writer's state.
+pub(super) struct Writer {
+    shared: Arc<Shared>,
+    db: Option<Arc<Database>>,
+    next_seq: u64,
+    batch: Batch,
+    actions: Vec<ActionWrite>,
+    flushes: Vec<FlushReply>,
+    closing: Option<Instant>,
+    backoff: Option<Duration>,
+}
+
+fn encode<T: Serialize>(v: &T) -> Result<Vec<u8>, redb::Error> {
+    serde_json::to_vec(v).map_err(|e| redb::Error::Io(std::io::Error::other(e)))
+}
+
+impl Writer {
+    /// A writer on an open database whose next event gets `next_seq`.
+    pub(super) fn new(shared: Arc<Shared>, db: Arc<Database>, next_seq: u64) -> Self {
+        Writer {
+            shared,
+            db: Some(db),
+            next_seq,
+            batch: Batch::default(),
+            actions: Vec::new(),
+            flushes: Vec::new(),
+            closing: None,
+            backoff: None,
+        }
+    }
+
+    fn urgent(&mut self, u: Urgent) {
+        match u {
+            Urgent::Action(a) => self.actions.push(a),
+            Urgent::Flush(f) => self.flushes.push(f),
+            Urgent::Close => self.close(),
+        }
+    }
+
+    fn close(&mut self) {
+        self.closing.get_or_insert_with(Instant::now);
+    }
+
+    fn has_urgent(&self) -> bool {
+        !self.actions.is_empty() || !self.flushes.is_empty() || self.closing.is_some()
+    }
+
+    /// Runs until closed: gathers a batch, commits it, publishes it.
+    pub(super) fn run(mut self, rx: Receiver<Op>, urgent: Receiver<Urgent>) {
+        loop {
+            match self.backoff {
+                None => self.gather(&rx, &urgent),
+                // While commits fail, the channel is left to fill up (back-pressure on the
+                // actors); actions, flushes and close are still served at once.
+                Some(wait) => select! {
+                    recv(urgent) -> u => match u {
+                        Ok(u) => self.urgent(u),
+                        Err(_) => self.close(),
+                    },
+                    default(wait) => {}
+                },
+            }
+            if self.has_urgent() {
+                // Everything sent before an urgent request is already in the channel.
+                for _ in 0..super::CHANNEL_CAPACITY {
+                    match rx.try_recv() {
+                        Ok(op) => self.batch.add(op),
+                        Err(_) => break,
+                    }
+                }
+            }
+            if self.batch.is_empty() && self.actions.is_empty() {
+                for f in self.flushes.drain(..) {
+                    f.send(Ok(()));
+                }
+                if self.closing.is_some() {
+                    break;
+                }
+                continue;
+            }
+            match self.commit() {
+                Ok(()) => {
+                    if self.backoff.take().is_some() {
+                        tracing::info!(path = %self.shared.path.display(), "data store commits resumed");
+                    }
+                    for f in self.flushes.drain(..) {
+                        f.send(Ok(()));
+                    }
+                    if self.closing.is_some() && rx.is_empty() {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    self.failed(&e);
+                    for a in self.actions.drain(..) {
+                        let _ = a.done.send(Err(e.clone()));
+                    }
+                    for f in self.flushes.drain(..) {
+                        f.send(Err(e.clone()));
+                    }
+                    if self
+                        .closing
+                        .is_some_and(|since| since.elapsed() >= CLOSE_GRACE)
+                    {
+                        tracing::error!(
+                            path = %self.shared.path.display(),
+                            events = self.batch.events.len(),
+                            snapshots = self.batch.puts.len(),
+                            queued = rx.len(),
+                            "data store closed while commits fail: these writes are lost"
+                        );
+                        break;
+                    }
+                }
+            }
+        }
+        self.release();
+    }
+
+    /// Waits for a first op, then gathers what arrives meanwhile, within an age and size
+    /// bound, or until an urgent request.
+    fn gather(&mut self, rx: &Receiver<Op>, urgent: &Receiver<Urgent>) {
+        if self.batch.is_empty() && !self.has_urgent() {
+            select! {
+                recv(rx) -> op => match op {
+                    Ok(op) => self.batch.add(op),
+                    Err(_) => self.close(),
+                },
+                recv(urgent) -> u => match u {
+                    Ok(u) => self.urgent(u),
+                    Err(_) => self.close(),
+                },
+            }
+        }
+        let started = Instant::now();
+        while !self.has_urgent() && self.batch.ops < MAX_BATCH_OPS {
+            let left = MAX_BATCH_AGE.saturating_sub(started.elapsed());
+            if left.is_zero() {
+                break;
+            }
+            select! {
+                recv(rx) -> op => match op {
+                    Ok(op) => self.batch.add(op),
+                    Err(_) => self.close(),
+                },
+                recv(urgent) -> u => match u {
+                    Ok(u) => self.urgent(u),
+                    Err(_) => self.close(),
+                },
+                default(LINGER.min(left)) => break,
+            }
+        }
+    }
+
+    /// The open database, reopened after a failure.
+    fn db(&mut self) -> Result<Arc<Database>, String> {
+        if let Some(db) = &self.db {
+            return Ok(Arc::clone(db));
+        }
+        let db = Arc::new(open_db(&self.shared.path, true).map_err(|e| e.to_string())?);
+        if let Ok(mut slot) = self.shared.db.write() {
+            *slot = Some(Arc::clone(&db));
+        }
+        self.db = Some(Arc::clone(&db));
+        Ok(db)
+    }
+
+    /// Drops the database handle (poisoned by a failed write) so the next attempt reopens it.
+    fn release(&mut self) {
+        if let Ok(mut slot) = self.shared.db.write() {
+            *slot = None;
+        }
+        self.db = None;
+    }
+
+    fn failed(&mut self, e: &str) {
+        self.release();
+        let wait = self
+            .backoff
+            .map_or(FIRST_BACKOFF, |b| (b * 2).min(MAX_BACKOFF));
+        self.backoff = Some(wait);
+        let (failed, pending) = match self.shared.health.lock() {
+            Ok(mut h) => {
+                h.error = Some(e.to_string());
+                h.failed_commits += 1;
+                h.failed_total += 1;
+                h.pending_events = self.batch.events.len();
+                (h.failed_commits, h.pending_events)
+            }
+            Err(_) => (0, 0),
+        };
+        tracing::error!(
+            path = %self.shared.path.display(), failed, pending_events = pending,
+            retry_in = %crate::util::format_duration(wait),
+            "data store commit failed, nothing pending is dropped: {e}"
+        );
+    }
+
+    /// Commits the batch and the pending actions in one transaction, then publishes.
+    fn commit(&mut self) -> Result<(), String> {
+        let db = self.db()?;
+        let first = self.next_seq;
+        let result = self.write(&db, first);
+        let last = result.map_err(|e| e.to_string())?;
+        drop(db);
+        // Committed: number, publish, answer.
+        let batch = std::mem::take(&mut self.batch);
+        let mut events: Vec<Event> = Vec::with_capacity(batch.events.len());
+        let mut seq = first;
+        for (at, body) in batch.events {
+            events.push(Event { seq, at, body });
+            seq += 1;
+        }
+        let mut answers = Vec::with_capacity(self.actions.len());
+        for a in self.actions.drain(..) {
+            for body in a.events {
+                events.push(Event {
+                    seq,
+                    at: a.at,
+                    body,
+                });
+                seq += 1;
+            }
+            answers.push((a.done, seq - 1));
+        }
+        self.next_seq = last + 1;
+        if let Ok(listeners) = self.shared.listeners.read() {
+            for l in listeners.iter() {
+                l(&events);
+            }
+        }
+        self.shared.committed.send_replace(last);
+        if let Ok(mut h) = self.shared.health.lock() {
+            h.last_seq = last;
+            h.error = None;
+            h.failed_commits = 0;
+            h.pending_events = 0;
+        }
+        for (done, seq) in answers {
+            let _ = done.send(Ok(seq));
+        }
+        Ok(())
+    }
+
+    /// Writes everything in one transaction; answers the last sequence number used.
+    fn write(&self, db: &Database, first: u64) -> Result<u64, redb::Error> {
+        let txn = db.begin_write()?;
+        let mut seq = first;
+        {
+            let mut eq = txn.open_table(EQUIPMENT)?;
+            let mut sites = txn.open_table(SITES)?;
+            let mut alerts = txn.open_table(ALERTS)?;
+            let mut transitions = txn.open_table(TRANSITIONS)?;
+            let mut log = txn.open_table(EVENTS)?;
+            for ((table, key), value) in &self.batch.puts {
+                let t = match table {
+                    Tbl::Equipment => &mut eq,
+                    Tbl::Site => &mut sites,
+                };
+                match value {
+                    Some(v) => {
+                        t.insert(key.as_str(), v.as_slice())?;
+                    }
+                    None => {
+                        t.remove(key.as_str())?;
+                    }
+                }
+            }
+            for (id, v) in &self.batch.index {
+                alerts.insert(*id, v.as_slice())?;
+            }
+            let batch = self.batch.events.iter().map(|(at, b)| (*at, b));
+            let actions = self
+                .actions
+                .iter()
+                .flat_map(|a| a.events.iter().map(move |b| (a.at, b)));
+            for (at, body) in batch.chain(actions) {
+                log.insert(seq, encode(&EventRef { seq, at, body })?.as_slice())?;
+                match body {
+                    EventBody::Alert(e) => {
+                        alerts.insert(e.alert.id, encode(&e.alert)?.as_slice())?;
+                    }
+                    EventBody::Transition(t) => {
+                        let key = (t.equipment.as_str(), at.timestamp_micros());
+                        transitions.insert(key, encode(&EventRef { seq, at, body })?.as_slice())?;
+                    }
+                    EventBody::Config(_) => {}
+                }
+                seq += 1;
+            }
+            for a in &self.actions {
+                match &a.snapshot {
+                    SnapshotWrite::Equipment(id, bytes) => {
+                        eq.insert(id.as_str(), bytes.as_slice())?;
+                    }
+                    SnapshotWrite::Site(id, bytes) => {
+                        sites.insert(id.as_str(), bytes.as_slice())?;
+                    }
+                }
+            }
+        }
+        txn.commit()?;
+        // The sequence number of the last event, or of the last committed one if none.
+        Ok(seq - 1)
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        self.shared.closing.store(true, Ordering::Release);
+    }
+}
