@@ -12,13 +12,16 @@ use crate::collectors::heartbeat::{HeartbeatBook, HeartbeatPayload};
 use crate::config::Probe;
 use crate::config::{EquipmentId, SiteId};
 use crate::events::{Event, TransitionEvent};
-use crate::store::{StoreError, StoreReader};
+use crate::store::{StoreError, StoreHealth, StoreReader};
 use actix::Addr;
 use actix_web::{HttpResponse, ResponseError, get, http::StatusCode, post, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 use tokio::sync::watch;
+
+/// Longest wait for the actors' answer to a status query.
+const ACTOR_WAIT: Duration = Duration::from_secs(10);
 
 /// Longest a long poll may wait.
 const MAX_WAIT: Duration = Duration::from_secs(60);
@@ -146,8 +149,35 @@ async fn status(
     poll: web::Query<Poll>,
 ) -> Result<HttpResponse, ApiError> {
     wait_past(state.generation.clone(), &poll).await;
-    let s = state.fleet.send(FleetQuery).await.map_err(mailbox)?;
-    Ok(HttpResponse::Ok().json(s))
+    match tokio::time::timeout(ACTOR_WAIT, state.fleet.send(FleetQuery)).await {
+        Ok(s) => Ok(HttpResponse::Ok().json(s.map_err(mailbox)?)),
+        // Actors wait on a store that refuses writes: say so rather than hang.
+        Err(_) => Err(ApiError::Unavailable(
+            match state.reader.health().and_then(|h| h.error) {
+                Some(e) => format!(
+                    "the fleet does not answer: the data store is failing ({e}); collection waits for it, nothing pending is dropped"
+                ),
+                None => "the fleet does not answer in time".into(),
+            },
+        )),
+    }
+}
+
+/// The daemon's own health: whether its data store commits.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Health {
+    /// True while commits succeed.
+    pub ok: bool,
+    /// The data store.
+    pub store: Option<StoreHealth>,
+}
+
+/// Answers without asking the actors, so it answers even when they wait on the store.
+#[get("/api/v1/health")]
+async fn health(state: web::Data<ApiState>) -> HttpResponse {
+    let store = state.reader.health();
+    let ok = store.as_ref().is_some_and(|h| h.error.is_none());
+    HttpResponse::Ok().json(Health { ok, store })
 }
 
 #[get("/api/v1/sites/{id}")]
@@ -456,6 +486,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: ApiState) {
         .app_data(path)
         .app_data(query)
         .service(status)
+        .service(health)
         .service(site)
         .service(equipment)
         .service(alerts)

@@ -1,7 +1,7 @@
 //! A blocking client of the HTTP API, used by the command line and the integration tests.
 
 use crate::alert::Alert;
-use crate::api::{AckBody, AlertList, CloseBody, EventPage, TransitionRecord};
+use crate::api::{AckBody, AlertList, CloseBody, EventPage, Health, TransitionRecord};
 use crate::status::{EquipmentDetail, FleetStatus, SiteDetail};
 use serde::de::DeserializeOwned;
 use std::time::Duration;
@@ -113,6 +113,11 @@ impl ApiClient {
             "/api/v1/status?after={generation}&wait={}",
             wait.as_secs()
         ))
+    }
+
+    /// The daemon's health (answers even while the actors wait on a failing store).
+    pub fn health(&self) -> Result<Health, ClientError> {
+        self.get("/api/v1/health")
     }
 
     /// One site.

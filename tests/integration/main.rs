@@ -5,6 +5,7 @@ mod actors;
 mod api;
 mod cli;
 mod collectors;
+mod events;
 mod plugins;
 mod reload;
 mod restart;

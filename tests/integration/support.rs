@@ -215,6 +215,28 @@ impl DaemonProcess {
         DaemonProcess { child, api }
     }
 
+    /// Asks the process to stop (SIGTERM) and waits for it: it must exit successfully within
+    /// a minute (a hang fails the test).
+    pub fn sigterm(mut self) {
+        let sent = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(sent.success());
+        let start = std::time::Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                assert!(status.success(), "vigie exited with {status}");
+                return;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "vigie did not stop within a minute of SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// Kills the process without letting it shut down (SIGKILL).
     pub fn kill9(mut self) {
         self.child.kill().expect("kill");

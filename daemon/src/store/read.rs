@@ -72,6 +72,14 @@ impl StoreReader {
         db.begin_read().map_err(db_err)
     }
 
+    /// How the running store is doing (`None` for a reader of a stopped daemon's directory).
+    pub fn health(&self) -> Option<super::StoreHealth> {
+        match &self.source {
+            Source::Shared(s) => s.health.lock().ok().map(|h| h.clone()),
+            Source::Own(_) => None,
+        }
+    }
+
     /// Sequence number of the last committed event.
     pub fn last_seq(&self) -> Result<u64, StoreError> {
         last_seq(&self.begin()?)

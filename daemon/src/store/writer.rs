@@ -150,7 +150,16 @@ impl Writer {
                 }
                 continue;
             }
-            match self.commit() {
+            // A panic inside redb (a damaged file, a failing disk) is a failed commit, never the
+            // end of the writer.
+            let attempt = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.commit()))
+                .unwrap_or_else(|p| {
+                    Err(format!(
+                        "internal error of the data store: {}",
+                        crate::util::panic_text(&*p)
+                    ))
+                });
+            match attempt {
                 Ok(()) => {
                     if self.backoff.take().is_some() {
                         tracing::info!(path = %self.shared.path.display(), "data store commits resumed");
@@ -239,10 +248,19 @@ impl Writer {
 
     /// Drops the database handle (poisoned by a failed write) so the next attempt reopens it.
     fn release(&mut self) {
-        if let Ok(mut slot) = self.shared.db.write() {
-            *slot = None;
+        let slot = self.shared.db.write().ok().and_then(|mut s| s.take());
+        let own = self.db.take();
+        let dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+            drop(slot);
+            drop(own);
+        }));
+        if let Err(p) = dropped {
+            tracing::error!(
+                path = %self.shared.path.display(),
+                "closing the data file failed: {}",
+                crate::util::panic_text(&*p)
+            );
         }
-        self.db = None;
     }
 
     fn failed(&mut self, e: &str) {
@@ -379,6 +397,9 @@ impl Writer {
 
 impl Drop for Writer {
     fn drop(&mut self) {
+        if self.closing.is_none() {
+            tracing::error!(path = %self.shared.path.display(), "the data store writer stopped unexpectedly; writes are no longer recorded");
+        }
         self.shared.closing.store(true, Ordering::Release);
     }
 }
