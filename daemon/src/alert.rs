@@ -233,16 +233,123 @@ pub enum ActionError {
     NotRecorded(u64, String),
 }
 
-/// The alerts an owner holds: live ones, and closed ones whose condition still holds (so a
-/// closed alert is not reopened while its cause persists).
-pub type AlertSet = Vec<Alert>;
+/// An operator's action on an alert.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AlertAction {
+    /// Acknowledge.
+    Acknowledge {
+        /// Operator.
+        by: String,
+        /// Optional note.
+        note: Option<String>,
+    },
+    /// Close with a resolution note.
+    Close {
+        /// Operator.
+        by: String,
+        /// Resolution note.
+        note: String,
+    },
+}
+
+/// The one owner of an equipment's or a site's alerts: conditions in ([`AlertSet::reconcile`]),
+/// operator actions in ([`AlertSet::act`]), alert events out, and the next instant it needs to
+/// be asked again ([`AlertSet::next_deadline`]). Both the equipment and the site actor embed
+/// one, so what changes alerts is written once. It holds the live alerts and the closed ones
+/// whose condition still holds (so a closed alert is not reopened while its cause persists).
+/// Pure: no actors, no storage, no I/O.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct AlertSet {
+    alerts: Vec<Alert>,
+}
+
+impl std::ops::Deref for AlertSet {
+    type Target = [Alert];
+
+    fn deref(&self) -> &[Alert] {
+        &self.alerts
+    }
+}
+
+impl From<Vec<Alert>> for AlertSet {
+    fn from(alerts: Vec<Alert>) -> Self {
+        AlertSet { alerts }
+    }
+}
+
+impl AlertSet {
+    /// Brings the alerts in line with the conditions that hold now (see [`reconcile`]).
+    pub fn reconcile(
+        &mut self,
+        owner: &Owner,
+        site: &SiteId,
+        conditions: &[Condition],
+        now: DateTime<Utc>,
+        maintenance: &mut dyn FnMut() -> Option<String>,
+        next_id: &mut dyn FnMut() -> u64,
+    ) -> Vec<AlertEvent> {
+        reconcile(
+            &mut self.alerts,
+            owner,
+            site,
+            conditions,
+            now,
+            maintenance,
+            next_id,
+        )
+    }
+
+    /// What an operator's action on alert `id` would make of the set, and its event. The set
+    /// itself is unchanged: the caller commits the event and only then takes the new set in,
+    /// so an action that cannot be recorded has no effect.
+    pub fn act(
+        &self,
+        id: u64,
+        action: &AlertAction,
+        now: DateTime<Utc>,
+    ) -> Result<(AlertSet, AlertEvent), ActionError> {
+        let mut next = self.clone();
+        let event = match action {
+            AlertAction::Acknowledge { by, note } => {
+                acknowledge(&mut next.alerts, id, by, note.clone(), now)?
+            }
+            AlertAction::Close { by, note } => close(&mut next.alerts, id, by, note, now)?,
+        };
+        Ok((next, event))
+    }
+
+    /// Closes every live alert: the owner was removed from the configuration.
+    pub fn retire(&mut self, now: DateTime<Utc>) -> Vec<AlertEvent> {
+        close_all_removed(&mut self.alerts, now)
+    }
+
+    /// Moves the alerts to another site (their equipment moved); answers them for re-indexing.
+    pub fn move_to(&mut self, site: &SiteId) -> &[Alert] {
+        for a in &mut self.alerts {
+            a.site = site.clone();
+        }
+        &self.alerts
+    }
+
+    /// The next instant at which the set must be asked again, whatever the conditions. No
+    /// alert has a deadline of its own yet; escalation and reminders will.
+    pub fn next_deadline(&self) -> Option<DateTime<Utc>> {
+        None
+    }
+
+    /// Whether a live alert waits to be notified (raised during a maintenance window).
+    pub fn waits_for_notification(&self) -> bool {
+        self.alerts.iter().any(|a| a.state.is_live() && !a.notified)
+    }
+}
 
 /// Brings an owner's alerts in line with the conditions that hold now.
 ///
 /// `maintenance` names the window suppressing notifications, if one is active; it is asked
 /// only when an alert opens or waits for notification. `next_id` numbers new alerts.
 pub fn reconcile(
-    alerts: &mut AlertSet,
+    alerts: &mut Vec<Alert>,
     owner: &Owner,
     site: &SiteId,
     conditions: &[Condition],
@@ -372,8 +479,8 @@ pub fn reconcile(
 }
 
 /// Records an acknowledgement.
-pub fn acknowledge(
-    alerts: &mut AlertSet,
+fn acknowledge(
+    alerts: &mut [Alert],
     id: u64,
     by: &str,
     note: Option<String>,
@@ -415,8 +522,8 @@ pub fn acknowledge(
 
 /// Closes a live alert with a resolution note. The alert stays in the set, closed, until its
 /// condition clears, so it is not reopened meanwhile.
-pub fn close(
-    alerts: &mut AlertSet,
+fn close(
+    alerts: &mut [Alert],
     id: u64,
     by: &str,
     note: &str,
@@ -453,7 +560,7 @@ pub fn close(
 }
 
 /// Closes every live alert of an owner removed from the configuration.
-pub fn close_all_removed(alerts: &mut AlertSet, now: DateTime<Utc>) -> Vec<AlertEvent> {
+fn close_all_removed(alerts: &mut Vec<Alert>, now: DateTime<Utc>) -> Vec<AlertEvent> {
     let mut events = Vec::new();
     for mut alert in alerts.drain(..) {
         if alert.state.is_live() {
@@ -500,7 +607,7 @@ mod tests {
     }
 
     fn run(
-        alerts: &mut AlertSet,
+        alerts: &mut Vec<Alert>,
         conds: &[Condition],
         now: DateTime<Utc>,
         m: Option<&str>,
@@ -616,6 +723,60 @@ mod tests {
         assert_eq!(e[0].alert.state, AlertState::Resolved);
         assert!(e[0].alert.acknowledged.is_some());
         assert!(alerts.is_empty());
+    }
+
+    #[test]
+    fn an_action_on_the_owner_leaves_its_alerts_untouched_until_taken_in() {
+        let mut raw = Vec::new();
+        let mut ids = Ids(0);
+        run(
+            &mut raw,
+            &[cond("disk", Severity::Critical)],
+            t(0),
+            None,
+            &mut ids,
+        );
+        let set = AlertSet::from(raw);
+        let ack = AlertAction::Acknowledge {
+            by: "marie".into(),
+            note: Some("on my way".into()),
+        };
+        let (next, event) = set.act(1, &ack, t(1)).expect("ack");
+        assert_eq!(event.change, Change::Acknowledged);
+        assert_eq!(
+            set[0].state,
+            AlertState::Open,
+            "the set itself is unchanged"
+        );
+        assert_eq!(next[0].state, AlertState::Acknowledged);
+        // Refused actions answer the reason and make nothing.
+        assert_eq!(
+            next.act(1, &ack, t(2)).map(|_| ()),
+            Err(ActionError::NotLive {
+                id: 1,
+                state: AlertState::Acknowledged
+            })
+        );
+        assert_eq!(
+            set.act(9, &ack, t(2)).map(|_| ()),
+            Err(ActionError::NotFound(9))
+        );
+        let close = AlertAction::Close {
+            by: "marie".into(),
+            note: String::new(),
+        };
+        assert_eq!(
+            set.act(1, &close, t(2)).map(|_| ()),
+            Err(ActionError::NoteRequired)
+        );
+        assert_eq!(next.next_deadline(), None);
+        // The set serialises as the list of its alerts (the snapshot format).
+        let json = serde_json::to_value(&next).expect("json");
+        assert!(json.is_array());
+        assert_eq!(
+            serde_json::from_value::<AlertSet>(json).expect("back"),
+            next
+        );
     }
 
     #[test]

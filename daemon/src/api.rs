@@ -3,9 +3,9 @@
 //! Every error is a JSON object `{"error": "..."}` with a fitting status code.
 
 use crate::actors::{
-    AlertAction, AlertCommand, EquipmentConfigQuery, EquipmentLookup, Fleet, FleetQuery, SiteQuery,
+    AlertCommand, EquipmentConfigQuery, EquipmentLookup, Fleet, FleetQuery, SiteQuery,
 };
-use crate::alert::{ActionError, Alert};
+use crate::alert::{ActionError, Alert, AlertAction};
 use crate::book::AlertBook;
 use crate::clock::Clock;
 use crate::collectors::heartbeat::{HeartbeatBook, HeartbeatPayload};

@@ -2,7 +2,8 @@
 //! maintenance across DST, supervision, probe timeouts and reload by diff.
 
 use crate::support::*;
-use vigie::actors::{AlertAction, AlertCommand, Shutdown};
+use vigie::actors::{AlertCommand, Shutdown};
+use vigie::alert::AlertAction;
 use vigie::alert::{AlertState, Severity};
 use vigie::collector::Script;
 use vigie::observation::{Metric, Observation};

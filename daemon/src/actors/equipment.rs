@@ -1,9 +1,9 @@
 //! The equipment actor: schedules its own collection, applies the rules to each result, owns
 //! its alerts and snapshot, and tells its site when its availability changes.
 
-use super::Deps;
-use super::site::{Availability, OwnerAction, Site, StatusReport};
-use crate::alert::{self, ActionError, Alert};
+use super::messages::*;
+use super::{Deps, OwnsAlerts, act_on_alert};
+use crate::alert::{ActionError, Alert, AlertSet};
 use crate::config::{ClientId, EquipmentConfig, SiteId};
 use crate::events::{Cause, EventBody, TransitionEvent};
 use crate::maintenance::{self, MaintenanceWindow};
@@ -24,7 +24,7 @@ pub struct Equipment {
     cfg: Arc<EquipmentConfig>,
     site_id: SiteId,
     client: ClientId,
-    site: Addr<Site>,
+    site: Recipient<StatusReport>,
     windows: Arc<Vec<MaintenanceWindow>>,
     state: EquipmentState,
     deps: Arc<Deps>,
@@ -42,7 +42,7 @@ impl Equipment {
         cfg: Arc<EquipmentConfig>,
         site_id: SiteId,
         client: ClientId,
-        site: Addr<Site>,
+        site: Recipient<StatusReport>,
         windows: Arc<Vec<MaintenanceWindow>>,
         state: EquipmentState,
         deps: Arc<Deps>,
@@ -232,11 +232,6 @@ impl Actor for Equipment {
     }
 }
 
-/// A collection finished.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct ProbeResult(pub Observation);
-
 impl Handler<ProbeResult> for Equipment {
     type Result = ();
 
@@ -246,11 +241,6 @@ impl Handler<ProbeResult> for Equipment {
         self.deps.observed();
     }
 }
-
-/// The parent of this equipment went down (`true`) or came back (`false`).
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct ParentDown(pub bool);
 
 impl Handler<ParentDown> for Equipment {
     type Result = ();
@@ -264,19 +254,6 @@ impl Handler<ParentDown> for Equipment {
             }
         }
     }
-}
-
-/// New config for this equipment (thresholds, interval, probes) or its site's maintenance
-/// windows. The live state is kept.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct UpdateEquipment {
-    /// The equipment's new config.
-    pub cfg: Arc<EquipmentConfig>,
-    /// The site's maintenance windows.
-    pub windows: Arc<Vec<MaintenanceWindow>>,
-    /// The site's client.
-    pub client: ClientId,
 }
 
 impl Handler<UpdateEquipment> for Equipment {
@@ -294,28 +271,18 @@ impl Handler<UpdateEquipment> for Equipment {
     }
 }
 
-/// Removed from the config: close its alerts, delete its snapshot and stop.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct Retire;
-
 impl Handler<Retire> for Equipment {
     type Result = ();
 
     fn handle(&mut self, _: Retire, ctx: &mut Self::Context) {
         let now = self.deps.clock.now();
-        let events = alert::close_all_removed(&mut self.state.alerts, now);
+        let events = self.state.alerts.retire(now);
         self.deps.publish(events);
         self.deps.store.remove_equipment(&self.cfg.id);
         tracing::info!(equipment = %self.cfg.id, "equipment removed from the configuration");
         ctx.stop();
     }
 }
-
-/// Asks for the equipment's details.
-#[derive(Message)]
-#[rtype(result = "EquipmentDetail")]
-pub struct EquipmentQuery;
 
 impl Handler<EquipmentQuery> for Equipment {
     type Result = MessageResult<EquipmentQuery>;
@@ -333,55 +300,37 @@ impl Handler<EquipmentQuery> for Equipment {
             last_reboot: (self.state.reboots > 0)
                 .then_some(self.state.boot)
                 .flatten(),
-            alerts: self.state.alerts.clone(),
+            alerts: self.state.alerts.to_vec(),
             collections: self.collections,
             restarts: self.restarts,
         })
     }
 }
 
-impl Handler<OwnerAction> for Equipment {
-    type Result = AtomicResponse<Self, Result<Alert, ActionError>>;
-
-    /// Applies the action to a copy of the alerts, commits it with the new snapshot, and
-    /// only then takes it in: a refused commit leaves the alert as it was. The actor handles
-    /// nothing else meanwhile.
-    fn handle(&mut self, msg: OwnerAction, _: &mut Self::Context) -> Self::Result {
-        let now = self.deps.clock.now();
-        let id = msg.id;
-        let mut next = self.state.clone();
-        let event = match msg.apply(&mut next.alerts, now) {
-            Ok(e) => e,
-            Err(e) => return AtomicResponse::new(Box::pin(fut::ready(Err(e)))),
-        };
-        let mut hash = self.snapshot_hash;
-        let bytes = encode_snapshot(&mut hash, &next).unwrap_or_default();
-        let alert = event.alert.clone();
-        let commit = self.deps.store.commit_action(
-            now,
-            vec![EventBody::Alert(event)],
-            SnapshotWrite::Equipment(self.cfg.id.clone(), bytes),
-        );
-        AtomicResponse::new(Box::pin(commit.into_actor(self).map(
-            move |committed, act, _| match committed {
-                Ok(_) => {
-                    act.state.alerts = next.alerts;
-                    act.snapshot_hash = hash;
-                    Ok(alert)
-                }
-                Err(e) => {
-                    tracing::error!(alert = id, "action refused: it could not be recorded: {e}");
-                    Err(ActionError::NotRecorded(id, e.to_string()))
-                }
-            },
-        )))
+impl OwnsAlerts for Equipment {
+    fn take_alerts(&mut self, alerts: AlertSet, snapshot_hash: u64) {
+        self.state.alerts = alerts;
+        self.snapshot_hash = snapshot_hash;
     }
 }
 
-/// Stops the actor without touching its saved state (daemon shutdown).
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct StopEquipment;
+impl Handler<OwnerAction> for Equipment {
+    type Result = AtomicResponse<Self, Result<Alert, ActionError>>;
+
+    fn handle(&mut self, msg: OwnerAction, _: &mut Self::Context) -> Self::Result {
+        let (state, id) = (&self.state, &self.cfg.id);
+        let mut hash = self.snapshot_hash;
+        act_on_alert(&self.deps, &state.alerts, msg, |next| {
+            // The snapshot as it will be once the action is taken in.
+            let after = EquipmentState {
+                alerts: next.clone(),
+                ..state.clone()
+            };
+            let bytes = encode_snapshot(&mut hash, &after).unwrap_or_default();
+            (SnapshotWrite::Equipment(id.clone(), bytes), hash)
+        })
+    }
+}
 
 impl Handler<StopEquipment> for Equipment {
     type Result = ();
@@ -390,11 +339,6 @@ impl Handler<StopEquipment> for Equipment {
         ctx.stop();
     }
 }
-
-/// Gives the live state away (the equipment moves to another site) and stops.
-#[derive(Message)]
-#[rtype(result = "EquipmentState")]
-pub struct TakeState;
 
 impl Handler<TakeState> for Equipment {
     type Result = MessageResult<TakeState>;

@@ -1,11 +1,8 @@
 //! The root actor: applies validated configs by diff (start-up is a reload from an empty
 //! config), starts, updates and retires site actors, and answers fleet-wide queries.
 
-use super::Deps;
-use super::site::{
-    AlertAction, EquipmentDetailQuery, OwnerAction, Release, RetireSite, Site, SiteDetailQuery,
-    SiteSummaryQuery, StopSite, UpdateSite,
-};
+use super::messages::*;
+use super::{Deps, Site};
 use crate::alert::{ActionError, Alert};
 use crate::config::{Config, ConfigDiff, EquipmentId, SiteId};
 use crate::events::{ConfigEvent, EventBody};
@@ -98,13 +95,13 @@ impl Fleet {
     fn forget_unconfigured(&mut self) {
         let now = self.deps.clock.now();
         for (id, mut state) in self.restored_equipment.drain() {
-            let events = crate::alert::close_all_removed(&mut state.alerts, now);
+            let events = state.alerts.retire(now);
             self.deps.publish(events);
             self.deps.store.remove_equipment(&id);
             tracing::info!(equipment = %id, "saved state of an equipment no longer configured was discarded");
         }
         for (id, mut snap) in self.restored_sites.drain() {
-            let events = crate::alert::close_all_removed(&mut snap.alerts, now);
+            let events = snap.alerts.retire(now);
             self.deps.publish(events);
             self.deps.store.remove_site(&id);
         }
@@ -114,11 +111,6 @@ impl Fleet {
 impl Actor for Fleet {
     type Context = Context<Self>;
 }
-
-/// Applies a validated config: sites and equipment are added, changed or removed by diff.
-#[derive(Message)]
-#[rtype(result = "ConfigDiff")]
-pub struct ApplyConfig(pub Arc<Config>);
 
 impl Fleet {
     /// Applies a config once the state of equipment moving between sites has been taken
@@ -148,8 +140,7 @@ impl Fleet {
             let Some(site) = self.site_of(&id).cloned() else {
                 continue;
             };
-            for a in &mut state.alerts {
-                a.site = site.clone();
+            for a in state.alerts.move_to(&site) {
                 self.deps.store.reindex_alert(a);
             }
             self.deps.restore(&state.alerts);
@@ -255,11 +246,6 @@ impl Handler<ApplyConfig> for Fleet {
     }
 }
 
-/// A config load was refused; the last good config stays in force.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct ConfigRefused(pub Vec<String>);
-
 impl Handler<ConfigRefused> for Fleet {
     type Result = ();
 
@@ -284,11 +270,6 @@ impl Handler<ConfigRefused> for Fleet {
         self.generation.send_modify(|g| *g += 1);
     }
 }
-
-/// Asks for the fleet's status.
-#[derive(Message)]
-#[rtype(result = "FleetStatus")]
-pub struct FleetQuery;
 
 impl Handler<FleetQuery> for Fleet {
     type Result = ResponseFuture<FleetStatus>;
@@ -330,11 +311,6 @@ impl Handler<FleetQuery> for Fleet {
     }
 }
 
-/// Asks for one site with its equipment.
-#[derive(Message)]
-#[rtype(result = "Option<SiteDetail>")]
-pub struct SiteQuery(pub SiteId);
-
 impl Handler<SiteQuery> for Fleet {
     type Result = ResponseFuture<Option<SiteDetail>>;
 
@@ -349,11 +325,6 @@ impl Handler<SiteQuery> for Fleet {
     }
 }
 
-/// Asks for one equipment's details.
-#[derive(Message)]
-#[rtype(result = "Option<EquipmentDetail>")]
-pub struct EquipmentLookup(pub EquipmentId);
-
 impl Handler<EquipmentLookup> for Fleet {
     type Result = ResponseFuture<Option<EquipmentDetail>>;
 
@@ -367,16 +338,6 @@ impl Handler<EquipmentLookup> for Fleet {
             None => Box::pin(std::future::ready(None)),
         }
     }
-}
-
-/// An operator acts on an alert by number; routed to the actor that owns it.
-#[derive(Message)]
-#[rtype(result = "Result<Alert, ActionError>")]
-pub struct AlertCommand {
-    /// Alert number.
-    pub id: u64,
-    /// What to do.
-    pub action: AlertAction,
 }
 
 impl Handler<AlertCommand> for Fleet {
@@ -405,11 +366,6 @@ impl Handler<AlertCommand> for Fleet {
     }
 }
 
-/// Stops every site and equipment actor (daemon shutdown); their state stays in the store.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct Shutdown;
-
 impl Handler<Shutdown> for Fleet {
     type Result = ResponseFuture<()>;
 
@@ -422,11 +378,6 @@ impl Handler<Shutdown> for Fleet {
         })
     }
 }
-
-/// Asks for one equipment's config (for the API's heartbeat authentication).
-#[derive(Message)]
-#[rtype(result = "Option<Arc<crate::config::EquipmentConfig>>")]
-pub struct EquipmentConfigQuery(pub EquipmentId);
 
 impl Handler<EquipmentConfigQuery> for Fleet {
     type Result = Option<Arc<crate::config::EquipmentConfig>>;

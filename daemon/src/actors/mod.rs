@@ -4,26 +4,21 @@
 
 mod equipment;
 mod fleet;
+pub mod messages;
 mod site;
 
-pub use equipment::{
-    Equipment, EquipmentQuery, ParentDown, ProbeResult, Retire, StopEquipment, UpdateEquipment,
-};
-pub use fleet::{
-    AlertCommand, ApplyConfig, ConfigRefused, EquipmentConfigQuery, EquipmentLookup, Fleet,
-    FleetQuery, Shutdown, SiteQuery,
-};
-pub use site::{
-    AlertAction, Availability, EquipmentDetailQuery, OwnerAction, RetireSite, Site,
-    SiteDetailQuery, SiteSummaryQuery, StatusReport, StopSite, UpdateSite,
-};
+pub use equipment::Equipment;
+pub use fleet::Fleet;
+pub use messages::*;
+pub use site::Site;
 
-use crate::alert::{Alert, AlertEvent};
+use crate::alert::{ActionError, Alert, AlertEvent, AlertSet};
 use crate::book::AlertBook;
 use crate::clock::Clock;
 use crate::collector::Collector;
 use crate::events::EventBody;
-use crate::store::{AlertIds, Store};
+use crate::store::{AlertIds, SnapshotWrite, Store};
+use actix::prelude::*;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -114,4 +109,45 @@ impl Deps {
     pub fn restore(&self, alerts: &[Alert]) {
         self.book.restore(alerts.iter().cloned());
     }
+}
+
+/// An actor that owns an [`AlertSet`] and can take in the set an operator's action made.
+pub(crate) trait OwnsAlerts: Actor<Context = Context<Self>> {
+    /// Takes in the alerts after a committed action, with the hash of the snapshot written.
+    fn take_alerts(&mut self, alerts: AlertSet, snapshot_hash: u64);
+}
+
+/// Runs an operator's action for the actor owning the alert: applied to a copy of its alerts,
+/// committed with the snapshot `encode` makes of that copy (which answers the snapshot and its
+/// hash), and taken in only once committed. A refused commit leaves the alert as it was. The
+/// actor handles nothing else meanwhile.
+pub(crate) fn act_on_alert<A: OwnsAlerts>(
+    deps: &Deps,
+    alerts: &AlertSet,
+    msg: OwnerAction,
+    encode: impl FnOnce(&AlertSet) -> (SnapshotWrite, u64),
+) -> AtomicResponse<A, Result<Alert, ActionError>> {
+    let now = deps.clock.now();
+    let id = msg.id;
+    let (next, event) = match alerts.act(id, &msg.action, now) {
+        Ok(done) => done,
+        Err(e) => return AtomicResponse::new(Box::pin(fut::ready(Err(e)))),
+    };
+    let (snapshot, hash) = encode(&next);
+    let alert = event.alert.clone();
+    let commit = deps
+        .store
+        .commit_action(now, vec![EventBody::Alert(event)], snapshot);
+    AtomicResponse::new(Box::pin(fut::wrap_future(commit).map(
+        move |committed, act: &mut A, _| match committed {
+            Ok(_) => {
+                act.take_alerts(next, hash);
+                Ok(alert)
+            }
+            Err(e) => {
+                tracing::error!(alert = id, "action refused: it could not be recorded: {e}");
+                Err(ActionError::NotRecorded(id, e.to_string()))
+            }
+        },
+    )))
 }

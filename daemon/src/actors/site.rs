@@ -2,13 +2,13 @@
 //! applies the offline-camera tolerance and maintenance windows, and propagates
 //! dependencies (children of a down parent are unreachable, not down).
 
-use super::Deps;
-use super::equipment::{Equipment, ParentDown, Retire, StopEquipment, UpdateEquipment};
-use crate::alert::{self, ActionError, Alert, AlertEvent, Condition, Owner};
+use super::equipment::Equipment;
+use super::messages::*;
+use super::{Deps, OwnsAlerts, act_on_alert};
+use crate::alert::{ActionError, Alert, AlertSet, Condition, Owner};
 use crate::config::{EquipmentConfig, EquipmentId, EquipmentKind, SiteConfig, SiteDiff};
-use crate::events::EventBody;
 use crate::maintenance::{self, MaintenanceWindow};
-use crate::rules::{self, CameraView, EquipmentState, Status};
+use crate::rules::{self, CameraView, EquipmentState};
 use crate::status::{EquipmentSummary, SiteDetail, SiteSummary};
 use crate::store::{SiteSnapshot, SiteSnapshotRef, SnapshotWrite};
 use actix::prelude::*;
@@ -40,42 +40,18 @@ impl Member {
     }
 }
 
-/// An equipment's availability as its site sees it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Availability {
-    /// Status.
-    pub status: Status,
-    /// Since when.
-    pub since: DateTime<Utc>,
-    /// Since when it does not answer.
-    pub offline_since: Option<DateTime<Utc>>,
-    /// Probe's reason for a down or unknown status.
-    pub reason: Option<String>,
-}
-
-impl Availability {
-    /// The availability recorded in an equipment's state.
-    pub fn of(state: &EquipmentState) -> Self {
-        Availability {
-            status: state.status,
-            since: state.since,
-            offline_since: state.offline_since,
-            reason: state.reason.clone(),
-        }
-    }
-}
-
 /// One site's actor.
 pub struct Site {
     cfg: Arc<SiteConfig>,
     windows: Arc<Vec<MaintenanceWindow>>,
     members: BTreeMap<EquipmentId, Member>,
     children: HashMap<EquipmentId, Vec<EquipmentId>>,
-    alerts: Vec<Alert>,
+    alerts: AlertSet,
     deps: Arc<Deps>,
     timer: Option<SpawnHandle>,
     restore: HashMap<EquipmentId, EquipmentState>,
     snapshot_hash: u64,
+    restarts: u32,
 }
 
 impl Site {
@@ -97,6 +73,7 @@ impl Site {
             timer: None,
             restore,
             snapshot_hash: crate::store::snapshot_hash(&snapshot),
+            restarts: 0,
         }
     }
 
@@ -124,7 +101,7 @@ impl Site {
             Arc::clone(&cfg),
             self.cfg.id.clone(),
             self.cfg.client.clone(),
-            ctx.address(),
+            ctx.address().recipient(),
             Arc::clone(&self.windows),
             state,
             Arc::clone(&self.deps),
@@ -144,50 +121,31 @@ impl Site {
     }
 
     /// Re-evaluates the site rules and re-arms the site's timer.
+    /// Re-evaluates the site rules on a copy of the site's alerts and re-arms the site's
+    /// timer. A panic keeps the alerts as they were, re-arms the timer for a later try and is
+    /// counted, like an equipment's: it never ends the supervision of the site.
     fn evaluate(&mut self, ctx: &mut Context<Self>) {
         let now = self.deps.clock.now();
-        let windows = Arc::clone(&self.windows);
-        let cameras: Vec<CameraView<'_>> = self
-            .members
-            .values()
-            .filter(|m| m.cfg.kind == EquipmentKind::Camera)
-            .map(|m| CameraView {
-                id: &m.cfg.id,
-                status: m.seen.status,
-                offline_since: m.seen.offline_since,
-                after: m.cfg.thresholds.camera_offline_after,
-                in_maintenance: rules::is_silent(m.seen.status, m.seen.offline_since)
-                    && maintenance::active_for(&windows, &m.cfg.id, now).is_some(),
-            })
-            .collect();
-        let any_down = cameras
-            .iter()
-            .any(|c| rules::is_silent(c.status, c.offline_since));
-        let verdict = rules::cameras_offline(&cameras, self.cfg.camera_tolerance, now);
-        drop(cameras);
-        let conditions: Vec<Condition> = verdict.condition.into_iter().collect();
-        let owner = Owner::Site(self.cfg.id.clone());
-        let deps = Arc::clone(&self.deps);
-        let mut in_window = || maintenance::active_site_wide(&windows, now).map(String::from);
-        let events = alert::reconcile(
-            &mut self.alerts,
-            &owner,
-            &self.cfg.id,
-            &conditions,
-            now,
-            &mut in_window,
-            &mut || deps.ids.next(),
-        );
-        self.deps.publish(events);
-        self.persist();
-
-        let waiting = self.alerts.iter().any(|a| a.state.is_live() && !a.notified);
-        let mut next = verdict.next_deadline;
-        if (any_down || waiting)
-            && let Some(w) = maintenance::next_change(&windows, now)
-        {
-            next = Some(next.map_or(w, |n: DateTime<Utc>| n.min(w)));
-        }
+        let mut alerts = self.alerts.clone();
+        let result =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.step(&mut alerts, now)));
+        let next = match result {
+            Ok((events, next)) => {
+                self.alerts = alerts;
+                self.deps.publish(events);
+                self.persist();
+                next
+            }
+            Err(p) => {
+                self.restarts += 1;
+                tracing::error!(
+                    site = %self.cfg.id, restarts = self.restarts,
+                    "internal error, site evaluation retried in a minute with its alerts kept: {}",
+                    crate::util::panic_text(&*p)
+                );
+                Some(now + chrono::Duration::minutes(1))
+            }
+        };
         if let Some(h) = self.timer.take() {
             ctx.cancel_future(h);
         }
@@ -198,6 +156,56 @@ impl Site {
                 act.evaluate(ctx);
             }));
         }
+    }
+
+    /// The site rules: offline cameras against the tolerance, maintenance. Answers the alert
+    /// events and when to evaluate again.
+    fn step(
+        &self,
+        alerts: &mut AlertSet,
+        now: DateTime<Utc>,
+    ) -> (Vec<crate::alert::AlertEvent>, Option<DateTime<Utc>>) {
+        let windows = &self.windows;
+        let cameras: Vec<CameraView<'_>> = self
+            .members
+            .values()
+            .filter(|m| m.cfg.kind == EquipmentKind::Camera)
+            .map(|m| CameraView {
+                id: &m.cfg.id,
+                status: m.seen.status,
+                offline_since: m.seen.offline_since,
+                after: m.cfg.thresholds.camera_offline_after,
+                in_maintenance: rules::is_silent(m.seen.status, m.seen.offline_since)
+                    && maintenance::active_for(windows, &m.cfg.id, now).is_some(),
+            })
+            .collect();
+        let any_down = cameras
+            .iter()
+            .any(|c| rules::is_silent(c.status, c.offline_since));
+        let verdict = rules::cameras_offline(&cameras, self.cfg.camera_tolerance, now);
+        drop(cameras);
+        let conditions: Vec<Condition> = verdict.condition.into_iter().collect();
+        let owner = Owner::Site(self.cfg.id.clone());
+        let deps = &self.deps;
+        let mut in_window = || maintenance::active_site_wide(windows, now).map(String::from);
+        let events = alerts.reconcile(
+            &owner,
+            &self.cfg.id,
+            &conditions,
+            now,
+            &mut in_window,
+            &mut || deps.ids.next(),
+        );
+        let mut next = verdict.next_deadline;
+        if (any_down || alerts.waits_for_notification())
+            && let Some(w) = maintenance::next_change(windows, now)
+        {
+            next = Some(next.map_or(w, |n: DateTime<Utc>| n.min(w)));
+        }
+        if let Some(d) = alerts.next_deadline() {
+            next = Some(next.map_or(d, |n| n.min(d)));
+        }
+        (events, next)
     }
 
     fn persist(&mut self) {
@@ -241,16 +249,6 @@ impl Actor for Site {
     }
 }
 
-/// An equipment's availability changed.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct StatusReport {
-    /// The equipment.
-    pub id: EquipmentId,
-    /// Its availability now.
-    pub seen: Availability,
-}
-
 impl Handler<StatusReport> for Site {
     type Result = ();
 
@@ -271,17 +269,6 @@ impl Handler<StatusReport> for Site {
         }
         self.evaluate(ctx);
     }
-}
-
-/// New config for this site. Unchanged equipment keep running untouched; changed ones keep
-/// their live state.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct UpdateSite {
-    /// The site's new config.
-    pub cfg: Arc<SiteConfig>,
-    /// Live state of equipment moved here from another site.
-    pub restore: HashMap<EquipmentId, EquipmentState>,
 }
 
 impl Handler<UpdateSite> for Site {
@@ -349,11 +336,6 @@ impl Handler<UpdateSite> for Site {
     }
 }
 
-/// The site was removed from the config: retire its equipment, close its alerts, stop.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct RetireSite;
-
 impl Handler<RetireSite> for Site {
     type Result = ();
 
@@ -361,18 +343,13 @@ impl Handler<RetireSite> for Site {
         for m in std::mem::take(&mut self.members).into_values() {
             m.addr.do_send(Retire);
         }
-        let events = alert::close_all_removed(&mut self.alerts, self.deps.clock.now());
+        let events = self.alerts.retire(self.deps.clock.now());
         self.deps.publish(events);
         self.deps.store.remove_site(&self.cfg.id);
         tracing::info!(site = %self.cfg.id, "site removed from the configuration");
         ctx.stop();
     }
 }
-
-/// Asks for the site's summary.
-#[derive(Message)]
-#[rtype(result = "SiteSummary")]
-pub struct SiteSummaryQuery;
 
 impl Handler<SiteSummaryQuery> for Site {
     type Result = MessageResult<SiteSummaryQuery>;
@@ -381,11 +358,6 @@ impl Handler<SiteSummaryQuery> for Site {
         MessageResult(self.summary())
     }
 }
-
-/// Asks for the site with its equipment.
-#[derive(Message)]
-#[rtype(result = "SiteDetail")]
-pub struct SiteDetailQuery;
 
 impl Handler<SiteDetailQuery> for Site {
     type Result = MessageResult<SiteDetailQuery>;
@@ -402,113 +374,42 @@ impl Handler<SiteDetailQuery> for Site {
         MessageResult(SiteDetail {
             site: self.summary(),
             equipment,
-            alerts: self.alerts.clone(),
+            alerts: self.alerts.to_vec(),
         })
     }
 }
 
-/// An operator's action on an alert.
-#[derive(Debug, Clone)]
-pub enum AlertAction {
-    /// Acknowledge.
-    Acknowledge {
-        /// Operator.
-        by: String,
-        /// Optional note.
-        note: Option<String>,
-    },
-    /// Close with a resolution note.
-    Close {
-        /// Operator.
-        by: String,
-        /// Resolution note.
-        note: String,
-    },
-}
-
-/// An operator's action on an alert, routed to the actor owning it.
-#[derive(Message, Debug, Clone)]
-#[rtype(result = "Result<Alert, ActionError>")]
-pub struct OwnerAction {
-    /// Owner of the alert.
-    pub owner: Owner,
-    /// Alert number.
-    pub id: u64,
-    /// What to do.
-    pub action: AlertAction,
-}
-
-impl OwnerAction {
-    /// Applies the action to an owner's alerts.
-    pub fn apply(
-        self,
-        alerts: &mut Vec<Alert>,
-        now: DateTime<Utc>,
-    ) -> Result<AlertEvent, ActionError> {
-        match self.action {
-            AlertAction::Acknowledge { by, note } => {
-                alert::acknowledge(alerts, self.id, &by, note, now)
-            }
-            AlertAction::Close { by, note } => alert::close(alerts, self.id, &by, &note, now),
-        }
+impl OwnsAlerts for Site {
+    fn take_alerts(&mut self, alerts: AlertSet, snapshot_hash: u64) {
+        self.alerts = alerts;
+        self.snapshot_hash = snapshot_hash;
     }
 }
 
 impl Handler<OwnerAction> for Site {
     type Result = AtomicResponse<Self, Result<Alert, ActionError>>;
 
-    /// A site alert: applied to a copy, committed with the new snapshot, then taken in (the
-    /// site handles nothing else meanwhile). An equipment alert: forwarded to its actor.
+    /// A site alert: acted on here. An equipment alert: forwarded to its actor.
     fn handle(&mut self, msg: OwnerAction, _: &mut Self::Context) -> Self::Result {
         let id = msg.id;
-        let eq = match &msg.owner {
-            Owner::Site(_) => None,
-            Owner::Equipment(eq) => Some(eq.clone()),
-        };
-        if let Some(eq) = eq {
-            let fut = self.members.get(&eq).map(|m| m.addr.send(msg));
+        if let Owner::Equipment(eq) = &msg.owner {
+            let asked = self.members.get(eq).map(|m| m.addr.send(msg));
             return AtomicResponse::new(Box::pin(fut::wrap_future(async move {
-                match fut {
+                match asked {
                     Some(f) => f.await.unwrap_or(Err(ActionError::NotFound(id))),
                     None => Err(ActionError::NotFound(id)),
                 }
             })));
         }
-        let now = self.deps.clock.now();
-        let mut next = self.alerts.clone();
-        let event = match msg.apply(&mut next, now) {
-            Ok(e) => e,
-            Err(e) => return AtomicResponse::new(Box::pin(fut::ready(Err(e)))),
-        };
+        let site = self.cfg.id.clone();
         let mut hash = self.snapshot_hash;
-        let snap = SiteSnapshotRef { alerts: &next };
-        let bytes = crate::store::encode_snapshot(&mut hash, &snap).unwrap_or_default();
-        let alert = event.alert.clone();
-        let commit = self.deps.store.commit_action(
-            now,
-            vec![EventBody::Alert(event)],
-            SnapshotWrite::Site(self.cfg.id.clone(), bytes),
-        );
-        AtomicResponse::new(Box::pin(commit.into_actor(self).map(
-            move |committed, act, _| match committed {
-                Ok(_) => {
-                    act.alerts = next;
-                    act.snapshot_hash = hash;
-                    Ok(alert)
-                }
-                Err(e) => {
-                    tracing::error!(alert = id, "action refused: it could not be recorded: {e}");
-                    Err(ActionError::NotRecorded(id, e.to_string()))
-                }
-            },
-        )))
+        act_on_alert(&self.deps, &self.alerts, msg, move |next| {
+            let bytes = crate::store::encode_snapshot(&mut hash, &SiteSnapshotRef { alerts: next })
+                .unwrap_or_default();
+            (SnapshotWrite::Site(site, bytes), hash)
+        })
     }
 }
-
-/// Asks an equipment's details through its site.
-#[derive(Message)]
-#[rtype(result = "Option<crate::status::EquipmentDetail>")]
-pub struct EquipmentDetailQuery(pub EquipmentId);
 
 impl Handler<EquipmentDetailQuery> for Site {
     type Result = ResponseFuture<Option<crate::status::EquipmentDetail>>;
@@ -516,18 +417,13 @@ impl Handler<EquipmentDetailQuery> for Site {
     fn handle(&mut self, msg: EquipmentDetailQuery, _: &mut Self::Context) -> Self::Result {
         match self.members.get(&msg.0) {
             Some(m) => {
-                let fut = m.addr.send(super::equipment::EquipmentQuery);
+                let fut = m.addr.send(EquipmentQuery);
                 Box::pin(async move { fut.await.ok() })
             }
             None => Box::pin(std::future::ready(None)),
         }
     }
 }
-
-/// Stops the site and its equipment actors without touching their saved state.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct StopSite;
 
 impl Handler<StopSite> for Site {
     type Result = ResponseFuture<()>;
@@ -545,12 +441,6 @@ impl Handler<StopSite> for Site {
     }
 }
 
-/// Hands over the state of equipment moving to another site: their actors stop without
-/// closing alerts or deleting snapshots.
-#[derive(Message)]
-#[rtype(result = "Vec<(EquipmentId, EquipmentState)>")]
-pub struct Release(pub Vec<EquipmentId>);
-
 impl Handler<Release> for Site {
     type Result = ResponseFuture<Vec<(EquipmentId, EquipmentState)>>;
 
@@ -561,7 +451,7 @@ impl Handler<Release> for Site {
             .filter_map(|id| {
                 self.members
                     .remove(&id)
-                    .map(|m| (id, m.addr.send(super::equipment::TakeState)))
+                    .map(|m| (id, m.addr.send(TakeState)))
             })
             .collect();
         Box::pin(async move {

@@ -1,7 +1,7 @@
 //! Equipment rules: availability (R6), disk (R4), temperature (R5), recording service (R7),
 //! with `for` durations and recovery margins. A pure function of (state, input, thresholds, now).
 
-use crate::alert::{AlertEvent, AlertSet, Condition, Owner, Severity, reconcile};
+use crate::alert::{AlertEvent, AlertSet, Condition, Owner, Severity};
 use crate::config::{EquipmentId, EquipmentKind, Levels, SiteId, Thresholds};
 use crate::observation::{Metric, Observation, ProbeStatus};
 use chrono::{DateTime, Utc};
@@ -114,7 +114,7 @@ impl EquipmentState {
             facts: Vec::new(),
             boot: None,
             reboots: 0,
-            alerts: Vec::new(),
+            alerts: AlertSet::default(),
         }
     }
 }
@@ -512,18 +512,16 @@ pub fn step(
     let conds = conditions(state, cx, now);
     let owner = Owner::Equipment(cx.id.clone());
     let mut maintenance = || (cx.maintenance)(now);
-    let events = reconcile(
-        &mut state.alerts,
-        &owner,
-        cx.site,
-        &conds,
-        now,
-        &mut maintenance,
-        next_id,
-    );
+    let events = state
+        .alerts
+        .reconcile(&owner, cx.site, &conds, now, &mut maintenance, next_id);
+    let next = match (next_deadline(state, cx, now), state.alerts.next_deadline()) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
     Outcome {
         events,
         status_changed,
-        next_deadline: next_deadline(state, cx, now),
+        next_deadline: next,
     }
 }

@@ -562,14 +562,12 @@ fn a_closed_connectivity_alert_is_not_reopened_by_a_probe_that_cannot_tell() {
         .first()
         .map(|e| e.alert.id)
         .expect("connectivity alert");
-    crate::alert::close(
-        &mut st.alerts,
-        id,
-        "paul",
-        "router replaced tomorrow",
-        at(200),
-    )
-    .expect("close");
+    let action = crate::alert::AlertAction::Close {
+        by: "paul".into(),
+        note: "router replaced tomorrow".into(),
+    };
+    let (closed, _) = st.alerts.act(id, &action, at(200)).expect("close");
+    st.alerts = closed;
     let mut opened = 0;
     for (s, obs) in [(240, &unknown), (300, &down), (360, &unknown), (420, &down)] {
         let out = nvr_step(&mut st, Input::Observation(obs), at(s));

@@ -18,7 +18,7 @@ mod writer;
 
 pub use read::StoreReader;
 
-use crate::alert::Alert;
+use crate::alert::{Alert, AlertSet};
 use crate::config::{EquipmentId, SiteId};
 use crate::events::{Event, EventBody};
 use crate::rules::EquipmentState;
@@ -131,7 +131,7 @@ pub fn snapshot_hash(value: &impl Serialize) -> u64 {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SiteSnapshot {
     /// Live site alerts (and closed ones whose condition still holds).
-    pub alerts: Vec<Alert>,
+    pub alerts: AlertSet,
 }
 
 /// A site's live alerts encoded as a [`SiteSnapshot`], without copying them.

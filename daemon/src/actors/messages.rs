@@ -1,0 +1,193 @@
+//! Every message the actors exchange, named for intent, each with what it asks and answers.
+//! The actors' files hold their handlers; keeping the messages here lets the equipment, site
+//! and fleet actors talk without importing each other.
+
+use crate::alert::{ActionError, Alert, AlertAction, Owner};
+use crate::config::{
+    ClientId, Config, ConfigDiff, EquipmentConfig, EquipmentId, SiteConfig, SiteId,
+};
+use crate::maintenance::MaintenanceWindow;
+use crate::observation::Observation;
+use crate::rules::{EquipmentState, Status};
+use crate::status::{EquipmentDetail, FleetStatus, SiteDetail, SiteSummary};
+use actix::prelude::*;
+use chrono::{DateTime, Utc};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// An equipment's availability as its site sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Availability {
+    /// Status.
+    pub status: Status,
+    /// Since when.
+    pub since: DateTime<Utc>,
+    /// Since when it does not answer.
+    pub offline_since: Option<DateTime<Utc>>,
+    /// Probe's reason for a down or unknown status.
+    pub reason: Option<String>,
+}
+
+impl Availability {
+    /// The availability recorded in an equipment's state.
+    pub fn of(state: &EquipmentState) -> Self {
+        Availability {
+            status: state.status,
+            since: state.since,
+            offline_since: state.offline_since,
+            reason: state.reason.clone(),
+        }
+    }
+}
+
+/// A collection finished.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct ProbeResult(pub Observation);
+
+/// The parent of this equipment went down (`true`) or came back (`false`).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct ParentDown(pub bool);
+
+/// New config for this equipment (thresholds, interval, probes) or its site's maintenance
+/// windows. The live state is kept.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct UpdateEquipment {
+    /// The equipment's new config.
+    pub cfg: Arc<EquipmentConfig>,
+    /// The site's maintenance windows.
+    pub windows: Arc<Vec<MaintenanceWindow>>,
+    /// The site's client.
+    pub client: ClientId,
+}
+
+/// Removed from the config: close its alerts, delete its snapshot and stop.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Retire;
+
+/// Asks for the equipment's details.
+#[derive(Message)]
+#[rtype(result = "EquipmentDetail")]
+pub struct EquipmentQuery;
+
+/// Stops the actor without touching its saved state (daemon shutdown).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct StopEquipment;
+
+/// Gives the live state away (the equipment moves to another site) and stops.
+#[derive(Message)]
+#[rtype(result = "EquipmentState")]
+pub struct TakeState;
+
+/// An equipment's availability changed.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct StatusReport {
+    /// The equipment.
+    pub id: EquipmentId,
+    /// Its availability now.
+    pub seen: Availability,
+}
+
+/// New config for this site. Unchanged equipment keep running untouched; changed ones keep
+/// their live state.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct UpdateSite {
+    /// The site's new config.
+    pub cfg: Arc<SiteConfig>,
+    /// Live state of equipment moved here from another site.
+    pub restore: HashMap<EquipmentId, EquipmentState>,
+}
+
+/// The site was removed from the config: retire its equipment, close its alerts, stop.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct RetireSite;
+
+/// Asks for the site's summary.
+#[derive(Message)]
+#[rtype(result = "SiteSummary")]
+pub struct SiteSummaryQuery;
+
+/// Asks for the site with its equipment.
+#[derive(Message)]
+#[rtype(result = "SiteDetail")]
+pub struct SiteDetailQuery;
+
+/// An operator's action on an alert, routed to the actor owning it.
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "Result<Alert, ActionError>")]
+pub struct OwnerAction {
+    /// Owner of the alert.
+    pub owner: Owner,
+    /// Alert number.
+    pub id: u64,
+    /// What to do.
+    pub action: AlertAction,
+}
+
+/// Asks an equipment's details through its site.
+#[derive(Message)]
+#[rtype(result = "Option<crate::status::EquipmentDetail>")]
+pub struct EquipmentDetailQuery(pub EquipmentId);
+
+/// Stops the site and its equipment actors without touching their saved state.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct StopSite;
+
+/// Hands over the state of equipment moving to another site: their actors stop without
+/// closing alerts or deleting snapshots.
+#[derive(Message)]
+#[rtype(result = "Vec<(EquipmentId, EquipmentState)>")]
+pub struct Release(pub Vec<EquipmentId>);
+
+/// Applies a validated config: sites and equipment are added, changed or removed by diff.
+#[derive(Message)]
+#[rtype(result = "ConfigDiff")]
+pub struct ApplyConfig(pub Arc<Config>);
+
+/// A config load was refused; the last good config stays in force.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct ConfigRefused(pub Vec<String>);
+
+/// Asks for the fleet's status.
+#[derive(Message)]
+#[rtype(result = "FleetStatus")]
+pub struct FleetQuery;
+
+/// Asks for one site with its equipment.
+#[derive(Message)]
+#[rtype(result = "Option<SiteDetail>")]
+pub struct SiteQuery(pub SiteId);
+
+/// Asks for one equipment's details.
+#[derive(Message)]
+#[rtype(result = "Option<EquipmentDetail>")]
+pub struct EquipmentLookup(pub EquipmentId);
+
+/// An operator acts on an alert by number; routed to the actor that owns it.
+#[derive(Message)]
+#[rtype(result = "Result<Alert, ActionError>")]
+pub struct AlertCommand {
+    /// Alert number.
+    pub id: u64,
+    /// What to do.
+    pub action: AlertAction,
+}
+
+/// Stops every site and equipment actor (daemon shutdown); their state stays in the store.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Shutdown;
+
+/// Asks for one equipment's config (for the API's heartbeat authentication).
+#[derive(Message)]
+#[rtype(result = "Option<Arc<crate::config::EquipmentConfig>>")]
+pub struct EquipmentConfigQuery(pub EquipmentId);
