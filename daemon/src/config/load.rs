@@ -1304,12 +1304,29 @@ fn validate_site(
         let agent_url = match (&e.agent_url, &address) {
             (Some(u), _) => {
                 let text = u.get_ref();
-                if !(text.starts_with("http://") || text.starts_with("https://")) {
-                    cx.at(
+                match url::Url::parse(text) {
+                    Ok(parsed)
+                        if matches!(parsed.scheme(), "http" | "https")
+                            && parsed.host().is_some() =>
+                    {
+                        // A password in a URL would be stored in every reason and event
+                        // naming the agent, and served by the API.
+                        if parsed.password().is_some() || !parsed.username().is_empty() {
+                            cx.at(
+                                u,
+                                "agent_url: a URL must not hold a user or password",
+                                Some(
+                                    "remove them from the URL and set `credentials` on the equipment"
+                                        .into(),
+                                ),
+                            );
+                        }
+                    }
+                    _ => cx.at(
                         u,
                         format!("agent_url: `{text}` is not an http(s) URL"),
                         Some("write it as `http://10.0.0.5:9100/metrics`".into()),
-                    );
+                    ),
                 }
                 Some(text.clone())
             }
