@@ -19,6 +19,37 @@ use vigie::plugins::{Grant, Limits, PluginHost, PluginInfo, PluginOutcome};
 use vigie::server::{self, DaemonFile, Options};
 use vigie::store::Store;
 
+/// Prints a line on stdout; a closed output (`vigie events | head`) ends the command quietly
+/// with success, as the tools ops trust do, never with a panic.
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::emit(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
+/// [`out!`] without the line end.
+macro_rules! out_raw {
+    ($($arg:tt)*) => {
+        $crate::emit(format_args!($($arg)*))
+    };
+}
+
+/// Prints a line on stderr, ignoring a closed stderr.
+macro_rules! err {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
+fn emit(args: std::fmt::Arguments<'_>) {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    if out.write_fmt(args).and_then(|()| out.flush()).is_err() {
+        std::process::exit(0);
+    }
+}
+
 #[derive(Parser)]
 #[command(
     name = "vigie",
@@ -169,7 +200,7 @@ fn main() {
     let code = match dispatch(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            err!("error: {e:#}");
             1
         }
     };
@@ -195,7 +226,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
         } => status(&data, site, equipment, json).map(|_| 0),
         Command::Ack { id, by, note, data } => {
             let a = client(&data)?.ack(id, &by, note.as_deref())?;
-            println!("alert #{} acknowledged by {by}: {}", a.id, a.summary);
+            out!("alert #{} acknowledged by {by}: {}", a.id, a.summary);
             Ok(0)
         }
         Command::Events {
@@ -206,7 +237,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
         } => events::run(&data, since, follow, json),
         Command::Close { id, by, note, data } => {
             let a = client(&data)?.close(id, &by, &note)?;
-            println!("alert #{} closed by {by}: {}", a.id, a.summary);
+            out!("alert #{} closed by {by}: {}", a.id, a.summary);
             Ok(0)
         }
     }
@@ -218,6 +249,8 @@ fn init_logs() {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        // A closed stderr must not turn a log line into a panic.
+        .log_internal_errors(false)
         .init();
 }
 
@@ -281,7 +314,12 @@ fn run(
     };
     actix_rt::System::new().block_on(async move {
         let daemon = server::start(opts, listener).await?;
-        println!("vigie listening on http://{}", daemon.api_addr);
+        {
+            use std::io::Write as _;
+            let mut stdout = std::io::stdout();
+            let _ = writeln!(stdout, "vigie listening on http://{}", daemon.api_addr);
+            let _ = stdout.flush();
+        }
         wait_for_stop(&daemon).await;
         daemon.stop().await;
         anyhow::Ok(())
@@ -347,18 +385,18 @@ fn summary(cfg: &Config) -> String {
 fn check_config(dir: &Path) -> i32 {
     match config::load_dir(dir) {
         Ok(cfg) => {
-            println!("{}: valid", dir.display());
-            print!("{}", summary(&cfg));
+            out!("{}: valid", dir.display());
+            out_raw!("{}", summary(&cfg));
             0
         }
         Err(errors) => {
             let n = errors.0.len();
-            eprintln!(
+            err!(
                 "{}: {n} error{}",
                 dir.display(),
                 if n > 1 { "s" } else { "" }
             );
-            eprintln!("{errors}");
+            err!("{errors}");
             1
         }
     }
@@ -378,9 +416,9 @@ fn client(data: &Path) -> Result<ApiClient> {
 fn status(data: &Path, site: Option<String>, equipment: Option<String>, json: bool) -> Result<()> {
     let print = |v: &dyn erased::Show| {
         if json {
-            println!("{}", v.json())
+            out!("{}", v.json())
         } else {
-            print!("{}", v.text())
+            out_raw!("{}", v.text())
         }
     };
     if let Some(f) = DaemonFile::read(data) {
@@ -393,7 +431,7 @@ fn status(data: &Path, site: Option<String>, equipment: Option<String>, json: bo
         match result {
             Ok(()) => return Ok(()),
             Err(vigie::client::ClientError::Unreachable { .. }) => {
-                eprintln!(
+                err!(
                     "the daemon recorded in {} does not answer; reading its saved state",
                     data.display()
                 );
@@ -413,14 +451,14 @@ fn status(data: &Path, site: Option<String>, equipment: Option<String>, json: bo
     }
     alerts.sort_by_key(|a| a.id);
     if json {
-        println!(
+        out!(
             "{}",
             serde_json::json!({ "running": false, "by_status": by_status, "alerts": alerts })
         );
     } else {
-        println!("vigie is not running; saved state in {}:", data.display());
+        out!("vigie is not running; saved state in {}:", data.display());
         let states: Vec<String> = by_status.iter().map(|(s, n)| format!("{s} {n}")).collect();
-        println!(
+        out!(
             "equipment: {}",
             if states.is_empty() {
                 "none".into()
@@ -428,11 +466,16 @@ fn status(data: &Path, site: Option<String>, equipment: Option<String>, json: bo
                 states.join(", ")
             }
         );
-        println!("live alerts: {}", alerts.len());
+        out!("live alerts: {}", alerts.len());
         for a in &alerts {
-            println!(
+            out!(
                 "  #{} {} {} [{}] {} — {}",
-                a.id, a.severity, a.state, a.site, a.owner, a.summary
+                a.id,
+                a.severity,
+                a.state,
+                a.site,
+                a.owner,
+                a.summary
             );
         }
     }
@@ -643,18 +686,18 @@ fn plugin_host(deadline: std::time::Duration) -> Result<PluginHost> {
 }
 
 fn print_info(info: &PluginInfo) {
-    println!("plugin     {} {}", info.name, info.version);
-    println!("file       {} ({} bytes)", info.file.display(), info.size);
-    println!("api        vigie:probe@{}", info.api_version);
-    println!("vendors    {}", info.vendors.join(", "));
+    out!("plugin     {} {}", info.name, info.version);
+    out!("file       {} ({} bytes)", info.file.display(), info.size);
+    out!("api        vigie:probe@{}", info.api_version);
+    out!("vendors    {}", info.vendors.join(", "));
     if !info.models.is_empty() {
-        println!("models     {}", info.models.join(", "));
+        out!("models     {}", info.models.join(", "));
     }
-    println!("kinds      {}", info.kinds.join(", "));
+    out!("kinds      {}", info.kinds.join(", "));
     if info.params.is_empty() {
-        println!("params     none");
+        out!("params     none");
     } else {
-        println!("params");
+        out!("params");
     }
     for p in &info.params {
         let default = match (&p.default, p.required) {
@@ -662,18 +705,18 @@ fn print_info(info: &PluginInfo) {
             (None, true) => " (required)".to_string(),
             (None, false) => String::new(),
         };
-        println!("  {:<16} {}{default}", p.name, p.description);
+        out!("  {:<16} {}{default}", p.name, p.description);
     }
 }
 
 fn print_outcome(outcome: &PluginOutcome) {
     let obs = &outcome.observation;
-    println!("status     {}", obs.status);
+    out!("status     {}", obs.status);
     for (k, v) in &obs.facts {
-        println!("fact       {k} = {v}");
+        out!("fact       {k} = {v}");
     }
     for m in &obs.metrics {
-        println!("metric     {}{} = {}", m.name, m.labels(), m.value);
+        out!("metric     {}{} = {}", m.name, m.labels(), m.value);
     }
     for c in &outcome.channels {
         let state = match c.online {
@@ -691,7 +734,7 @@ fn print_outcome(outcome: &PluginOutcome) {
             .as_deref()
             .map(|d| format!(": {d}"))
             .unwrap_or_default();
-        println!("channel    {}{name} {state}{detail}", c.channel);
+        out!("channel    {}{name} {state}{detail}", c.channel);
     }
 }
 
@@ -701,7 +744,7 @@ fn plugin_command(action: PluginAction) -> Result<i32> {
             let host = plugin_host(std::time::Duration::from_secs(10))?;
             let info = host.inspect(&file)?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&info)?);
+                out!("{}", serde_json::to_string_pretty(&info)?);
             } else {
                 print_info(&info);
             }
@@ -758,7 +801,7 @@ fn plugin_command(action: PluginAction) -> Result<i32> {
                 .build()?;
             let outcome = runtime.block_on(host.run_file(&file, grant, kind, params))?;
             if json {
-                println!(
+                out!(
                     "{}",
                     serde_json::to_string_pretty(&serde_json::json!({
                         "observation": outcome.observation,

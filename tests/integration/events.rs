@@ -289,6 +289,46 @@ fn a_follower_across_kill_9_sees_every_committed_event_once_in_order_with_every_
         &e.body,
         EventBody::Transition(t) if t.site.as_str() == "depot" && t.client.as_str() == "c"
     )));
+
+    // With the daemon down, `vigie events` reads the data directory: one line per event.
+    let out = Command::new(vigie_bin())
+        .args(["events", "--since", "5", "--data"])
+        .arg(data.path())
+        .output()
+        .expect("vigie events");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(text.lines().count(), log.len() - 5);
+    assert!(
+        text.lines()
+            .next()
+            .is_some_and(|l| l.trim_start().starts_with("6 ")),
+        "{text}"
+    );
+    // A reader that stops reading (`| head -1`) ends the command quietly, with success.
+    let mut child = Command::new(vigie_bin())
+        .args(["events", "--data"])
+        .arg(data.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("vigie events");
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut first)
+        .expect("first line");
+    assert!(first.trim_start().starts_with("1 "), "{first}");
+    let done = child.wait_with_output().expect("wait");
+    assert!(done.status.success(), "{:?}", done.status);
+    assert!(
+        !String::from_utf8_lossy(&done.stderr).contains("panicked"),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
 }
 
 /// A small file system mounted for the data directory, unmounted when dropped.
