@@ -781,7 +781,7 @@ fn plugin_command(action: PluginAction) -> Result<i32> {
                 Arc::new(Credentials {
                     name: "command line".into(),
                     username,
-                    password: password_env.map(SecretSource::Env),
+                    password: password_env.as_deref().map(SecretSource::env),
                     privacy_password: None,
                 })
             });

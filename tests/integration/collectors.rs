@@ -338,7 +338,9 @@ async fn agents_answering_garbage_or_refusing_credentials_are_reported_as_such()
 async fn pushed_heartbeats_keep_an_equipment_up_and_their_absence_brings_it_down() {
     let cfg = tempfile::tempdir().expect("tmp");
     let data = tempfile::tempdir().expect("tmp");
-    let token_file = cfg.path().join("beacon.token");
+    // The secret lives outside the config directory; its folder is watched too.
+    let secrets = tempfile::tempdir().expect("tmp");
+    let token_file = secrets.path().join("beacon.token");
     std::fs::write(&token_file, "s3cret-token\n").expect("write");
     let main = main_file(&format!(
         "[daemon]\ncollection_interval = \"1s\"\n[thresholds]\nconnectivity = {{ after = \"0s\" }}\n[credentials.beacon]\npassword_file = \"{}\"\n",
@@ -368,6 +370,7 @@ async fn pushed_heartbeats_keep_an_equipment_up_and_their_absence_brings_it_down
             resp.body_mut().read_to_string().unwrap_or_default(),
         )
     };
+    let post_again = post.clone();
     let (statuses, api) = tokio::task::spawn_blocking({
         let api = format!("http://{}", d.api_addr);
         move || {
@@ -416,6 +419,22 @@ async fn pushed_heartbeats_keep_an_equipment_up_and_their_absence_brings_it_down
         beacon.series.iter().any(|s| s.key == "temperature"),
         "pushed metrics were evaluated"
     );
+    // A new token in the secret file is read at the reload its change triggers: the old one
+    // is refused, the new one accepted.
+    let loads = d.generation();
+    std::fs::write(&token_file, "rotated-token\n").expect("write");
+    tokio::time::timeout(Duration::from_secs(30), d.wait_generation(loads + 1))
+        .await
+        .expect("a change of the secret file reloads the config");
+    let codes = tokio::task::spawn_blocking(move || {
+        vec![
+            post_again("beacon", Some("s3cret-token"), "").0,
+            post_again("beacon", Some("rotated-token"), "").0,
+        ]
+    })
+    .await
+    .expect("client");
+    assert_eq!(codes, vec![401, 204]);
     d.stop().await;
 }
 

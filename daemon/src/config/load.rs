@@ -735,8 +735,8 @@ fn validate_main(cx: &mut FileCx<'_>, raw: &RawMain) -> Config {
                 );
                 None
             }
-            (Some(e), None) => Some(SecretSource::Env(e.get_ref().clone())),
-            (None, Some(f)) => Some(SecretSource::File(f.get_ref().clone())),
+            (Some(e), None) => Some(SecretSource::env(e.get_ref())),
+            (None, Some(f)) => Some(SecretSource::file(f.get_ref())),
             (None, None) => None,
         };
         let privacy_password = match (&c.privacy_password_env, &c.privacy_password_file) {
@@ -744,8 +744,8 @@ fn validate_main(cx: &mut FileCx<'_>, raw: &RawMain) -> Config {
                 cx.at(f, format!("credentials `{}`: give `privacy_password_env` or `privacy_password_file`, not both", id.get_ref()), None);
                 None
             }
-            (Some(e), None) => Some(SecretSource::Env(e.get_ref().clone())),
-            (None, Some(f)) => Some(SecretSource::File(f.get_ref().clone())),
+            (Some(e), None) => Some(SecretSource::env(e.get_ref())),
+            (None, Some(f)) => Some(SecretSource::file(f.get_ref())),
             (None, None) => None,
         };
         config.credentials.insert(

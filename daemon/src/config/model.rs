@@ -427,14 +427,29 @@ pub struct Contact {
     pub phone: Option<String>,
 }
 
-/// Where a secret is found; the secret itself is read only when needed and never logged.
+/// Where a secret is found, and its value read when the config was loaded (and read again
+/// at each reload, which a change of a secret file triggers): never read per probe, never
+/// logged, never serialised.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub enum SecretSource {
+pub struct SecretSource {
+    /// Where it is found.
+    pub origin: SecretOrigin,
+    /// Its value when the config was loaded, or why it could not be read.
+    #[serde(skip)]
+    value: Result<Secret, SecretError>,
+}
+
+/// Where a secret is found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum SecretOrigin {
     /// An environment variable.
     Env(String),
     /// A file.
     File(String),
 }
+
+/// Largest secret file read.
+const MAX_SECRET_FILE: u64 = 64 * 1024;
 
 /// A secret value; its `Debug` and `Display` never show it.
 #[derive(Clone, PartialEq, Eq)]
@@ -454,26 +469,60 @@ impl fmt::Debug for Secret {
 }
 
 /// Why a secret could not be read.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SecretError {
     /// The environment variable is not set.
     #[error("environment variable {0} is not set")]
     MissingEnv(String),
     /// The file cannot be read.
     #[error("cannot read secret file {0}: {1}")]
-    File(String, std::io::Error),
+    File(String, String),
 }
 
 impl SecretSource {
-    /// Reads the secret now (a trailing newline of a file is dropped).
+    /// A secret in an environment variable, read now.
+    pub fn env(name: &str) -> Self {
+        let value = std::env::var(name)
+            .map(Secret)
+            .map_err(|_| SecretError::MissingEnv(name.to_string()));
+        SecretSource {
+            origin: SecretOrigin::Env(name.to_string()),
+            value,
+        }
+    }
+
+    /// A secret in a file, read now (a regular file of at most 64 KiB; a trailing newline is
+    /// dropped).
+    pub fn file(path: &str) -> Self {
+        let err = |e: String| SecretError::File(path.to_string(), e);
+        let value = std::fs::metadata(path)
+            .map_err(|e| err(e.to_string()))
+            .and_then(|m| {
+                if !m.is_file() {
+                    Err(err("not a regular file".into()))
+                } else if m.len() > MAX_SECRET_FILE {
+                    Err(err(format!("larger than {} KiB", MAX_SECRET_FILE / 1024)))
+                } else {
+                    std::fs::read_to_string(path).map_err(|e| err(e.to_string()))
+                }
+            })
+            .map(|s| Secret(s.trim_end_matches(['\n', '\r']).to_string()));
+        SecretSource {
+            origin: SecretOrigin::File(path.to_string()),
+            value,
+        }
+    }
+
+    /// The secret as read when the config was loaded.
     pub fn read(&self) -> Result<Secret, SecretError> {
-        match self {
-            SecretSource::Env(name) => std::env::var(name)
-                .map(Secret)
-                .map_err(|_| SecretError::MissingEnv(name.clone())),
-            SecretSource::File(path) => std::fs::read_to_string(path)
-                .map(|s| Secret(s.trim_end_matches(['\n', '\r']).to_string()))
-                .map_err(|e| SecretError::File(path.clone(), e)),
+        self.value.clone()
+    }
+
+    /// The file holding the secret, if it is one.
+    pub fn file_path(&self) -> Option<&str> {
+        match &self.origin {
+            SecretOrigin::File(p) => Some(p),
+            SecretOrigin::Env(_) => None,
         }
     }
 }
@@ -492,7 +541,15 @@ pub struct Credentials {
 }
 
 impl Credentials {
-    /// The user name and the password read now, when both are set. A password that cannot
+    /// Files holding its secrets.
+    pub fn secret_files(&self) -> impl Iterator<Item = &str> {
+        [&self.password, &self.privacy_password]
+            .into_iter()
+            .flatten()
+            .filter_map(SecretSource::file_path)
+    }
+
+    /// The user name and the password, when both are set. A password that cannot
     /// be read is an error even without a user name.
     pub fn login(&self) -> Result<Option<(String, Secret)>, SecretError> {
         let secret = self.password.as_ref().map(SecretSource::read).transpose()?;
@@ -636,6 +693,18 @@ impl Default for Escalation {
 }
 
 impl Config {
+    /// The files holding secrets of its credentials, to watch along the config directory.
+    pub fn secret_files(&self) -> Vec<std::path::PathBuf> {
+        let mut files: Vec<std::path::PathBuf> = self
+            .credentials
+            .values()
+            .flat_map(|c| c.secret_files().map(std::path::PathBuf::from))
+            .collect();
+        files.sort();
+        files.dedup();
+        files
+    }
+
     /// Number of equipment in the fleet.
     pub fn equipment_count(&self) -> usize {
         self.sites.values().map(|s| s.equipment.len()).sum()
