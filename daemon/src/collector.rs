@@ -19,6 +19,10 @@ pub trait Collector: Send + Sync + 'static {
 
     /// Takes the daemon settings of a newly applied config (timeouts, ICMP rounds).
     fn configure(&self, _settings: &crate::config::DaemonSettings) {}
+
+    /// Drops what the collector keeps of an equipment removed from the config (its pushed
+    /// heartbeat, its recorder's channel report): memory follows the fleet.
+    fn forget(&self, _equipment: &crate::config::EquipmentId) {}
 }
 
 /// What a scripted equipment does when collected.
@@ -169,6 +173,10 @@ fn reload_world(w: &mut World) -> Result<(), WorldError> {
 }
 
 impl Collector for ScriptedCollector {
+    fn forget(&self, equipment: &crate::config::EquipmentId) {
+        self.lock().calls.remove(equipment.as_str());
+    }
+
     fn collect(&self, equipment: &Arc<EquipmentConfig>) -> LocalBoxFuture<'static, Observation> {
         let script = {
             let mut w = self.lock();

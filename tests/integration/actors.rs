@@ -290,6 +290,9 @@ async fn reload_changes_thresholds_adds_and_removes_keeping_untouched_state() {
         vec!["equipment nvr-1:disk.usage{mountpoint=/}".to_string()]
     );
     assert!(bed.equipment("cam-4").await.is_none());
+    // The collector keeps nothing of a removed equipment.
+    assert_eq!(bed.sim.calls("cam-4"), 0);
+    assert!(bed.sim.calls("cam-1") > 0);
     assert!(bed.equipment("nvr-3").await.is_some());
     assert!(bed.equipment("c-cam").await.is_some());
     // Untouched equipment keep their live state and schedule.

@@ -278,6 +278,7 @@ impl Handler<Retire> for Equipment {
         let now = self.deps.clock.now();
         let events = self.state.alerts.retire(now);
         self.deps.publish(events);
+        self.deps.collector.forget(&self.cfg.id);
         self.deps.store.remove_equipment(&self.cfg.id);
         tracing::info!(equipment = %self.cfg.id, "equipment removed from the configuration");
         ctx.stop();

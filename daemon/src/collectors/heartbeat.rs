@@ -54,6 +54,24 @@ impl HeartbeatBook {
         beats.insert(id.clone(), Beat { at, payload });
     }
 
+    /// Forgets an equipment's last heartbeat (it was removed from the config).
+    pub fn forget(&self, id: &EquipmentId) {
+        self.beats
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(id);
+    }
+
+    /// Number of equipment whose heartbeat is kept.
+    pub fn len(&self) -> usize {
+        self.beats.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
+    /// Whether no heartbeat is kept.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// Availability of `equipment` at `now` from its heartbeats.
     pub fn check(&self, equipment: &EquipmentConfig, now: DateTime<Utc>) -> Observation {
         let window =

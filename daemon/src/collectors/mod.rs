@@ -181,6 +181,11 @@ fn ready(obs: Observation) -> LocalBoxFuture<'static, Observation> {
 }
 
 impl Collector for NetCollector {
+    fn forget(&self, equipment: &crate::config::EquipmentId) {
+        self.heartbeats.forget(equipment);
+        self.channels.forget(equipment);
+    }
+
     fn configure(&self, d: &crate::config::DaemonSettings) {
         // Probes give up a little before the daemon's per-probe watchdog.
         let ping = PingSettings {

@@ -151,7 +151,7 @@ impl PluginHost {
     pub fn new(clock: Clock, limits: Limits, cache_dir: Option<&Path>) -> Result<Self, String> {
         Ok(PluginHost {
             inner: Arc::new(Inner {
-                sandbox: sandbox::Sandbox::new(limits, cache_dir)?,
+                sandbox: sandbox::Sandbox::new(clock, limits, cache_dir)?,
                 plugins: RwLock::default(),
                 refused: RwLock::default(),
                 changes: tokio::sync::watch::channel(0).0,

@@ -4,6 +4,7 @@
 
 use super::capabilities::{CapError, Grant, MAX_LOG_LINES, Request};
 use super::{ChannelStatus, Loaded, ParamInfo, PluginError, PluginInfo, PluginOutcome};
+use crate::clock::Clock;
 use crate::collectors::snmp::Val;
 use crate::config::EquipmentKind;
 use crate::observation::{Metric, Observation, ProbeStatus};
@@ -109,6 +110,8 @@ pub(crate) struct CallState {
     table: ResourceTable,
     limiter: Limiter,
     grant: Option<Grant>,
+    /// The daemon's clock (plugins read time through it only).
+    clock: Clock,
     /// The epoch callback stopped the call at its deadline.
     past_deadline: bool,
     logs: u32,
@@ -199,10 +202,7 @@ impl wit::vigie::probe::host::Host for CallState {
     }
 
     async fn now_ms(&mut self) -> i64 {
-        match &self.grant {
-            Some(g) => g.clock.now().timestamp_millis(),
-            None => chrono::Utc::now().timestamp_millis(),
-        }
+        self.clock.now().timestamp_millis()
     }
 
     async fn log(&mut self, level: t::LogLevel, message: String) {
@@ -241,6 +241,7 @@ impl wit::vigie::probe::host::Host for CallState {
 /// State shared by every call.
 struct Shared {
     engine: Engine,
+    clock: Clock,
     linker: Linker<CallState>,
     limits: RwLock<Limits>,
     slots: Semaphore,
@@ -306,7 +307,7 @@ fn exported_api(engine: &Engine, component: &Component) -> Option<String> {
 impl Sandbox {
     /// Builds the engine (pooling allocator sized for `limits.concurrency` instances), the
     /// linker, the epoch ticker and the plugin runtime.
-    pub fn new(limits: Limits, cache_dir: Option<&Path>) -> Result<Self, String> {
+    pub fn new(clock: Clock, limits: Limits, cache_dir: Option<&Path>) -> Result<Self, String> {
         let mut config = wasmtime::Config::new();
         config.epoch_interruption(true);
         config.wasm_component_model(true);
@@ -372,6 +373,7 @@ impl Sandbox {
         Ok(Sandbox {
             shared: Arc::new(Shared {
                 engine,
+                clock,
                 linker,
                 limits: RwLock::new(limits),
                 slots: Semaphore::new(limits.concurrency as usize),
@@ -529,6 +531,7 @@ impl Shared {
                 table: ResourceTable::new(),
                 limiter: Limiter { memory, hit: false },
                 grant,
+                clock: self.clock,
                 past_deadline: false,
                 logs: 0,
             },
