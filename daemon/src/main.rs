@@ -3,21 +3,16 @@
 
 use anyhow::{Context as _, Result, bail};
 use clap::{Parser, Subcommand};
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use vigie::alert::Alert;
 use vigie::client::ApiClient;
 use vigie::clock::Clock;
-use vigie::collector::{Collector, ScriptedCollector};
-use vigie::collectors::NetCollector;
-use vigie::collectors::heartbeat::HeartbeatBook;
-use vigie::collectors::icmp::Pinger;
-use vigie::config::{self, Config, Credentials, EquipmentKind, SecretSource, SnmpSettings};
-use vigie::plugins::{Grant, Limits, PluginHost, PluginInfo, PluginOutcome};
-use vigie::server::{self, DaemonFile, Options};
+use vigie::config::{self, Credentials, EquipmentKind, SecretSource, SnmpSettings};
+use vigie::plugins::{Grant, Limits, PluginHost};
+use vigie::server::{self, DaemonFile};
 use vigie::store::Store;
+use vigie::views::{self, SavedState, View};
 
 /// Prints a line on stdout; a closed output (`vigie events | head`) ends the command quietly
 /// with success, as the tools ops trust do, never with a panic.
@@ -262,56 +257,13 @@ fn run(
     plugins_dir: Option<PathBuf>,
 ) -> Result<()> {
     init_logs();
-    // The listen address comes from the config when it is valid; the watcher reports errors.
-    let settings = config::load_dir(&config_dir)
-        .map(|c| c.daemon)
-        .unwrap_or_default();
-    let addr = listen.unwrap_or(settings.listen);
-    let listener =
-        std::net::TcpListener::bind(addr).with_context(|| format!("cannot listen on {addr}"))?;
-    let clock = Clock::System;
-    let heartbeats = HeartbeatBook::new(clock.now());
-    let probe_budget = settings.probe_timeout.mul_f64(0.9);
-    let mut plugins = None;
-    let collector: Arc<dyn Collector> = match &simulate {
-        Some(path) => Arc::new(ScriptedCollector::from_file(path)?),
-        None => {
-            let pinger = Pinger::start().map_err(|e| {
-                tracing::error!("cannot open an ICMP socket, ICMP probes will report unknown: {e}");
-                e.to_string()
-            });
-            let limits = Limits {
-                deadline: probe_budget,
-                ..Limits::default()
-            };
-            let host = PluginHost::new(clock, limits, Some(&data.join("plugin-cache")))
-                .map_err(anyhow::Error::msg)?;
-            plugins = Some((
-                host.clone(),
-                plugins_dir.unwrap_or_else(|| data.join("plugins")),
-            ));
-            // Budgets follow the config: each applied config reconfigures the collector.
-            Arc::new(
-                NetCollector::new(clock, heartbeats.clone(), probe_budget)
-                    .with_pinger(pinger)
-                    .with_plugins(host),
-            )
-        }
-    };
-    let opts = Options {
+    let (opts, listener) = server::prepare(server::RunSettings {
         config_dir,
         data_dir: data,
-        collector,
-        clock,
-        heartbeats,
-        arbiters: std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(2),
-        http_workers: 2,
-        max_probes_in_flight: settings.max_probes_in_flight as usize,
-        probe_timeout: settings.probe_timeout,
-        plugins,
-    };
+        listen,
+        simulate,
+        plugins_dir,
+    })?;
     actix_rt::System::new().block_on(async move {
         let daemon = server::start(opts, listener).await?;
         {
@@ -350,43 +302,11 @@ async fn wait_for_stop(_: &server::Daemon) {
     let _ = tokio::signal::ctrl_c().await;
 }
 
-fn summary(cfg: &Config) -> String {
-    let kinds: Vec<String> = cfg
-        .equipment_by_kind()
-        .iter()
-        .map(|(k, n)| format!("{} {n}", k.name()))
-        .collect();
-    let mut out = format!(
-        "{} clients, {} sites, {} equipment ({})\n",
-        cfg.clients.len(),
-        cfg.sites.len(),
-        cfg.equipment_count(),
-        if kinds.is_empty() {
-            "none".into()
-        } else {
-            kinds.join(", ")
-        }
-    );
-    for s in cfg.sites.values() {
-        out.push_str(&format!(
-            "  {} — {} ({}, {}, tolerance {}, {} maintenance windows): {} equipment\n",
-            s.id,
-            s.name,
-            s.client,
-            s.timezone.name(),
-            s.camera_tolerance,
-            s.maintenance.len(),
-            s.equipment.len()
-        ));
-    }
-    out
-}
-
 fn check_config(dir: &Path) -> i32 {
     match config::load_dir(dir) {
         Ok(cfg) => {
             out!("{}: valid", dir.display());
-            out_raw!("{}", summary(&cfg));
+            out_raw!("{}", views::config_summary(&cfg));
             0
         }
         Err(errors) => {
@@ -414,7 +334,7 @@ fn client(data: &Path) -> Result<ApiClient> {
 }
 
 fn status(data: &Path, site: Option<String>, equipment: Option<String>, json: bool) -> Result<()> {
-    let print = |v: &dyn erased::Show| {
+    let print = |v: &dyn View| {
         if json {
             out!("{}", v.json())
         } else {
@@ -440,45 +360,7 @@ fn status(data: &Path, site: Option<String>, equipment: Option<String>, json: bo
         }
     }
     let restored = Store::read_snapshot(data)?;
-    let mut by_status: BTreeMap<String, usize> = BTreeMap::new();
-    let mut alerts: Vec<Alert> = Vec::new();
-    for s in restored.equipment.values() {
-        *by_status.entry(s.status.to_string()).or_insert(0) += 1;
-        alerts.extend(s.alerts.iter().filter(|a| a.state.is_live()).cloned());
-    }
-    for s in restored.sites.values() {
-        alerts.extend(s.alerts.iter().filter(|a| a.state.is_live()).cloned());
-    }
-    alerts.sort_by_key(|a| a.id);
-    if json {
-        out!(
-            "{}",
-            serde_json::json!({ "running": false, "by_status": by_status, "alerts": alerts })
-        );
-    } else {
-        out!("vigie is not running; saved state in {}:", data.display());
-        let states: Vec<String> = by_status.iter().map(|(s, n)| format!("{s} {n}")).collect();
-        out!(
-            "equipment: {}",
-            if states.is_empty() {
-                "none".into()
-            } else {
-                states.join(", ")
-            }
-        );
-        out!("live alerts: {}", alerts.len());
-        for a in &alerts {
-            out!(
-                "  #{} {} {} [{}] {} — {}",
-                a.id,
-                a.severity,
-                a.state,
-                a.site,
-                a.owner,
-                a.summary
-            );
-        }
-    }
+    print(&SavedState::of(data, &restored));
     Ok(())
 }
 
@@ -582,100 +464,6 @@ mod events {
 }
 
 /// Printing of API answers as text or JSON.
-mod erased {
-    use vigie::status::{EquipmentDetail, FleetStatus, SiteDetail};
-
-    pub trait Show {
-        fn json(&self) -> String;
-        fn text(&self) -> String;
-    }
-
-    impl Show for FleetStatus {
-        fn json(&self) -> String {
-            serde_json::to_string_pretty(self).unwrap_or_default()
-        }
-        fn text(&self) -> String {
-            self.render()
-        }
-    }
-
-    impl Show for SiteDetail {
-        fn json(&self) -> String {
-            serde_json::to_string_pretty(self).unwrap_or_default()
-        }
-        fn text(&self) -> String {
-            let mut out = format!(
-                "site {} — {} (client {}, {})\n",
-                self.site.id, self.site.name, self.site.client, self.site.timezone
-            );
-            if let Some(m) = &self.site.maintenance {
-                out.push_str(&format!("in maintenance: {m}\n"));
-            }
-            for e in &self.equipment {
-                out.push_str(&format!(
-                    "  {:<20} {:<10} {:<11} since {}{}{}\n",
-                    e.id,
-                    e.kind.name(),
-                    e.status.to_string(),
-                    e.since.format("%Y-%m-%d %H:%M:%S"),
-                    e.reason
-                        .as_ref()
-                        .map(|r| format!(" ({r})"))
-                        .unwrap_or_default(),
-                    e.maintenance
-                        .as_ref()
-                        .map(|m| format!(" [maintenance: {m}]"))
-                        .unwrap_or_default(),
-                ));
-            }
-            for a in &self.alerts {
-                out.push_str(&format!(
-                    "  alert #{} {} {} — {}\n",
-                    a.id, a.severity, a.state, a.summary
-                ));
-            }
-            out
-        }
-    }
-
-    impl Show for EquipmentDetail {
-        fn json(&self) -> String {
-            serde_json::to_string_pretty(self).unwrap_or_default()
-        }
-        fn text(&self) -> String {
-            let s = &self.summary;
-            let mut out = format!(
-                "{} — {} ({}, site {}): {} since {}\n",
-                s.id,
-                s.name,
-                s.kind.name(),
-                self.site,
-                s.status,
-                s.since.format("%Y-%m-%d %H:%M:%S")
-            );
-            if let Some(r) = &s.reason {
-                out.push_str(&format!("reason: {r}\n"));
-            }
-            for series in &self.series {
-                out.push_str(&format!(
-                    "  {} = {:.1} (level {})\n",
-                    series.key, series.value, series.level
-                ));
-            }
-            for (k, v) in &self.facts {
-                out.push_str(&format!("  {k}: {v}\n"));
-            }
-            for a in &self.alerts {
-                out.push_str(&format!(
-                    "  alert #{} {} {} — {}\n",
-                    a.id, a.severity, a.state, a.summary
-                ));
-            }
-            out
-        }
-    }
-}
-
 fn plugin_host(deadline: std::time::Duration) -> Result<PluginHost> {
     let limits = Limits {
         deadline,
@@ -683,59 +471,6 @@ fn plugin_host(deadline: std::time::Duration) -> Result<PluginHost> {
         ..Limits::default()
     };
     PluginHost::new(Clock::System, limits, None).map_err(anyhow::Error::msg)
-}
-
-fn print_info(info: &PluginInfo) {
-    out!("plugin     {} {}", info.name, info.version);
-    out!("file       {} ({} bytes)", info.file.display(), info.size);
-    out!("api        vigie:probe@{}", info.api_version);
-    out!("vendors    {}", info.vendors.join(", "));
-    if !info.models.is_empty() {
-        out!("models     {}", info.models.join(", "));
-    }
-    out!("kinds      {}", info.kinds.join(", "));
-    if info.params.is_empty() {
-        out!("params     none");
-    } else {
-        out!("params");
-    }
-    for p in &info.params {
-        let default = match (&p.default, p.required) {
-            (Some(d), _) => format!(" (default `{d}`)"),
-            (None, true) => " (required)".to_string(),
-            (None, false) => String::new(),
-        };
-        out!("  {:<16} {}{default}", p.name, p.description);
-    }
-}
-
-fn print_outcome(outcome: &PluginOutcome) {
-    let obs = &outcome.observation;
-    out!("status     {}", obs.status);
-    for (k, v) in &obs.facts {
-        out!("fact       {k} = {v}");
-    }
-    for m in &obs.metrics {
-        out!("metric     {}{} = {}", m.name, m.labels(), m.value);
-    }
-    for c in &outcome.channels {
-        let state = match c.online {
-            Some(true) => "online",
-            Some(false) => "offline",
-            None => "unknown",
-        };
-        let name = c
-            .name
-            .as_deref()
-            .map(|n| format!(" ({n})"))
-            .unwrap_or_default();
-        let detail = c
-            .detail
-            .as_deref()
-            .map(|d| format!(": {d}"))
-            .unwrap_or_default();
-        out!("channel    {}{name} {state}{detail}", c.channel);
-    }
 }
 
 fn plugin_command(action: PluginAction) -> Result<i32> {
@@ -746,7 +481,7 @@ fn plugin_command(action: PluginAction) -> Result<i32> {
             if json {
                 out!("{}", serde_json::to_string_pretty(&info)?);
             } else {
-                print_info(&info);
+                out_raw!("{}", views::plugin_info(&info));
             }
             Ok(0)
         }
@@ -809,7 +544,7 @@ fn plugin_command(action: PluginAction) -> Result<i32> {
                     }))?
                 );
             } else {
-                print_outcome(&outcome);
+                out_raw!("{}", views::plugin_outcome(&outcome));
             }
             Ok(match outcome.observation.status {
                 vigie::observation::ProbeStatus::Up => 0,

@@ -75,6 +75,80 @@ pub struct Options {
     pub plugins: Option<(PluginHost, PathBuf)>,
 }
 
+/// What `vigie run` asks for.
+pub struct RunSettings {
+    /// Config directory (watched).
+    pub config_dir: PathBuf,
+    /// Data directory.
+    pub data_dir: PathBuf,
+    /// API address, overriding `[daemon] listen`.
+    pub listen: Option<SocketAddr>,
+    /// A simulation file to collect from instead of the network.
+    pub simulate: Option<PathBuf>,
+    /// Plugins directory (default `DATA/plugins`).
+    pub plugins_dir: Option<PathBuf>,
+}
+
+/// Assembles what `vigie run` starts: the listener (on the `[daemon] listen` address of the
+/// config when it is valid, the watcher reporting errors otherwise) and the collector stack
+/// (the simulation, or ICMP, SNMP, agents, heartbeats and the plugin host).
+pub fn prepare(run: RunSettings) -> Result<(Options, TcpListener), ServerError> {
+    let settings = crate::config::load_dir(&run.config_dir)
+        .map(|c| c.daemon)
+        .unwrap_or_default();
+    let addr = run.listen.unwrap_or(settings.listen);
+    let listener = TcpListener::bind(addr).map_err(|e| ServerError::Listen(addr, e))?;
+    let clock = Clock::System;
+    let heartbeats = HeartbeatBook::new(clock.now());
+    let probe_budget = settings.probe_timeout.mul_f64(0.9);
+    let mut plugins = None;
+    let collector: Arc<dyn Collector> = match &run.simulate {
+        Some(path) => Arc::new(
+            crate::collector::ScriptedCollector::from_file(path)
+                .map_err(|e| ServerError::Setup(e.to_string()))?,
+        ),
+        None => {
+            let pinger = crate::collectors::icmp::Pinger::start().map_err(|e| {
+                tracing::error!("cannot open an ICMP socket, ICMP probes will report unknown: {e}");
+                e.to_string()
+            });
+            let limits = crate::plugins::Limits {
+                deadline: probe_budget,
+                ..crate::plugins::Limits::default()
+            };
+            crate::store::create_data_dir(&run.data_dir)?;
+            let host = PluginHost::new(clock, limits, Some(&run.data_dir.join("plugin-cache")))
+                .map_err(ServerError::Setup)?;
+            plugins = Some((
+                host.clone(),
+                run.plugins_dir
+                    .unwrap_or_else(|| run.data_dir.join("plugins")),
+            ));
+            // Budgets follow the config: each applied config reconfigures the collector.
+            Arc::new(
+                crate::collectors::NetCollector::new(clock, heartbeats.clone(), probe_budget)
+                    .with_pinger(pinger)
+                    .with_plugins(host),
+            )
+        }
+    };
+    let opts = Options {
+        config_dir: run.config_dir,
+        data_dir: run.data_dir,
+        collector,
+        clock,
+        heartbeats,
+        arbiters: std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2),
+        http_workers: 2,
+        max_probes_in_flight: settings.max_probes_in_flight as usize,
+        probe_timeout: settings.probe_timeout,
+        plugins,
+    };
+    Ok((opts, listener))
+}
+
 /// Why the daemon could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
@@ -90,6 +164,12 @@ pub enum ServerError {
     /// The HTTP listener failed.
     #[error("HTTP listener: {0}")]
     Http(std::io::Error),
+    /// The API address cannot be bound.
+    #[error("cannot listen on {0}: {1}")]
+    Listen(SocketAddr, std::io::Error),
+    /// A part of the daemon cannot be set up (the simulation file, the plugin engine).
+    #[error("{0}")]
+    Setup(String),
     /// The daemon file cannot be written.
     #[error("cannot write {0}: {1}")]
     DaemonFile(PathBuf, std::io::Error),

@@ -1,0 +1,272 @@
+//! What the command line prints: the status, sites and equipment from the API, the saved
+//! state of a stopped daemon, a config's summary, plugin descriptions and reports. Text for a
+//! terminal, JSON for scripts; the binary only writes them out.
+
+use crate::alert::Alert;
+use crate::config::Config;
+use crate::plugins::{PluginInfo, PluginOutcome};
+use crate::status::{EquipmentDetail, FleetStatus, SiteDetail};
+use crate::store::Restored;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+
+/// Something the command line shows, as text or as JSON.
+pub trait View {
+    /// Pretty JSON.
+    fn json(&self) -> String;
+    /// Text for a terminal.
+    fn text(&self) -> String;
+}
+
+impl View for FleetStatus {
+    fn json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_default()
+    }
+    fn text(&self) -> String {
+        self.render()
+    }
+}
+
+impl View for SiteDetail {
+    fn json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_default()
+    }
+    fn text(&self) -> String {
+        let mut out = format!(
+            "site {} — {} (client {}, {})\n",
+            self.site.id, self.site.name, self.site.client, self.site.timezone
+        );
+        if let Some(m) = &self.site.maintenance {
+            out.push_str(&format!("in maintenance: {m}\n"));
+        }
+        for e in &self.equipment {
+            out.push_str(&format!(
+                "  {:<20} {:<10} {:<11} since {}{}{}\n",
+                e.id,
+                e.kind.name(),
+                e.status.to_string(),
+                e.since.format("%Y-%m-%d %H:%M:%S"),
+                e.reason
+                    .as_ref()
+                    .map(|r| format!(" ({r})"))
+                    .unwrap_or_default(),
+                e.maintenance
+                    .as_ref()
+                    .map(|m| format!(" [maintenance: {m}]"))
+                    .unwrap_or_default(),
+            ));
+        }
+        for a in &self.alerts {
+            out.push_str(&format!(
+                "  alert #{} {} {} — {}\n",
+                a.id, a.severity, a.state, a.summary
+            ));
+        }
+        out
+    }
+}
+
+impl View for EquipmentDetail {
+    fn json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_default()
+    }
+    fn text(&self) -> String {
+        let s = &self.summary;
+        let mut out = format!(
+            "{} — {} ({}, site {}): {} since {}\n",
+            s.id,
+            s.name,
+            s.kind.name(),
+            self.site,
+            s.status,
+            s.since.format("%Y-%m-%d %H:%M:%S")
+        );
+        if let Some(r) = &s.reason {
+            out.push_str(&format!("reason: {r}\n"));
+        }
+        for series in &self.series {
+            out.push_str(&format!(
+                "  {} = {:.1} (level {})\n",
+                series.key, series.value, series.level
+            ));
+        }
+        for (k, v) in &self.facts {
+            out.push_str(&format!("  {k}: {v}\n"));
+        }
+        for a in &self.alerts {
+            out.push_str(&format!(
+                "  alert #{} {} {} — {}\n",
+                a.id, a.severity, a.state, a.summary
+            ));
+        }
+        out
+    }
+}
+
+/// A config's summary, as `vigie check-config` prints it.
+pub fn config_summary(cfg: &Config) -> String {
+    let kinds: Vec<String> = cfg
+        .equipment_by_kind()
+        .iter()
+        .map(|(k, n)| format!("{} {n}", k.name()))
+        .collect();
+    let mut out = format!(
+        "{} clients, {} sites, {} equipment ({})\n",
+        cfg.clients.len(),
+        cfg.sites.len(),
+        cfg.equipment_count(),
+        if kinds.is_empty() {
+            "none".into()
+        } else {
+            kinds.join(", ")
+        }
+    );
+    for s in cfg.sites.values() {
+        out.push_str(&format!(
+            "  {} — {} ({}, {}, tolerance {}, {} maintenance windows): {} equipment\n",
+            s.id,
+            s.name,
+            s.client,
+            s.timezone.name(),
+            s.camera_tolerance,
+            s.maintenance.len(),
+            s.equipment.len()
+        ));
+    }
+    out
+}
+
+/// What a plugin declares, as `vigie plugin inspect` prints it.
+pub fn plugin_info(info: &PluginInfo) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "plugin     {} {}", info.name, info.version);
+    let _ = writeln!(
+        out,
+        "file       {} ({} bytes)",
+        info.file.display(),
+        info.size
+    );
+    let _ = writeln!(out, "api        vigie:probe@{}", info.api_version);
+    let _ = writeln!(out, "vendors    {}", info.vendors.join(", "));
+    if !info.models.is_empty() {
+        let _ = writeln!(out, "models     {}", info.models.join(", "));
+    }
+    let _ = writeln!(out, "kinds      {}", info.kinds.join(", "));
+    if info.params.is_empty() {
+        let _ = writeln!(out, "params     none");
+    } else {
+        let _ = writeln!(out, "params");
+    }
+    for p in &info.params {
+        let default = match (&p.default, p.required) {
+            (Some(d), _) => format!(" (default `{d}`)"),
+            (None, true) => " (required)".to_string(),
+            (None, false) => String::new(),
+        };
+        let _ = writeln!(out, "  {:<16} {}{default}", p.name, p.description);
+    }
+    out
+}
+
+/// One plugin collection, as `vigie plugin run` prints it.
+pub fn plugin_outcome(outcome: &PluginOutcome) -> String {
+    let mut out = String::new();
+    let obs = &outcome.observation;
+    let _ = writeln!(out, "status     {}", obs.status);
+    for (k, v) in &obs.facts {
+        let _ = writeln!(out, "fact       {k} = {v}");
+    }
+    for m in &obs.metrics {
+        let _ = writeln!(out, "metric     {}{} = {}", m.name, m.labels(), m.value);
+    }
+    for c in &outcome.channels {
+        let state = match c.online {
+            Some(true) => "online",
+            Some(false) => "offline",
+            None => "unknown",
+        };
+        let name = c
+            .name
+            .as_deref()
+            .map(|n| format!(" ({n})"))
+            .unwrap_or_default();
+        let detail = c
+            .detail
+            .as_deref()
+            .map(|d| format!(": {d}"))
+            .unwrap_or_default();
+        let _ = writeln!(out, "channel    {}{name} {state}{detail}", c.channel);
+    }
+    out
+}
+
+/// The saved state of a stopped daemon: equipment by status and live alerts.
+pub struct SavedState<'a> {
+    /// The data directory it was read from.
+    pub data: &'a Path,
+    /// Equipment by status.
+    pub by_status: BTreeMap<String, usize>,
+    /// Live alerts, by number.
+    pub alerts: Vec<Alert>,
+}
+
+impl<'a> SavedState<'a> {
+    /// Summarises what was read back from `data`.
+    pub fn of(data: &'a Path, restored: &Restored) -> Self {
+        let mut by_status: BTreeMap<String, usize> = BTreeMap::new();
+        let mut alerts: Vec<Alert> = Vec::new();
+        for s in restored.equipment.values() {
+            *by_status.entry(s.status.to_string()).or_insert(0) += 1;
+            alerts.extend(s.alerts.iter().filter(|a| a.state.is_live()).cloned());
+        }
+        for s in restored.sites.values() {
+            alerts.extend(s.alerts.iter().filter(|a| a.state.is_live()).cloned());
+        }
+        alerts.sort_by_key(|a| a.id);
+        SavedState {
+            data,
+            by_status,
+            alerts,
+        }
+    }
+}
+
+impl View for SavedState<'_> {
+    fn json(&self) -> String {
+        serde_json::json!({ "running": false, "by_status": self.by_status, "alerts": self.alerts })
+            .to_string()
+    }
+
+    fn text(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "vigie is not running; saved state in {}:",
+            self.data.display()
+        );
+        let states: Vec<String> = self
+            .by_status
+            .iter()
+            .map(|(s, n)| format!("{s} {n}"))
+            .collect();
+        let _ = writeln!(
+            out,
+            "equipment: {}",
+            if states.is_empty() {
+                "none".into()
+            } else {
+                states.join(", ")
+            }
+        );
+        let _ = writeln!(out, "live alerts: {}", self.alerts.len());
+        for a in &self.alerts {
+            let _ = writeln!(
+                out,
+                "  #{} {} {} [{}] {} — {}",
+                a.id, a.severity, a.state, a.site, a.owner, a.summary
+            );
+        }
+        out
+    }
+}
