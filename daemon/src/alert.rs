@@ -5,6 +5,7 @@
 //! condition that persists never opens a second alert. Each alert carries its timeline.
 
 use crate::config::{EquipmentId, SiteId};
+use crate::rules::RuleKey;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -82,8 +83,8 @@ impl fmt::Display for Owner {
 /// A rule's verdict: this condition holds now.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Condition {
-    /// Rule name, with the series when a rule watches several (`disk.usage{mountpoint=/data}`).
-    pub rule: String,
+    /// Rule, with the series when a rule watches several (`disk.usage{mountpoint=/data}`).
+    pub rule: RuleKey,
     /// Severity.
     pub severity: Severity,
     /// One line for operators.
@@ -110,13 +111,35 @@ pub struct Action {
     pub note: Option<String>,
 }
 
+/// What a line of an alert's history records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TimelineEvent {
+    /// The alert opened.
+    Opened,
+    /// Its notification was suppressed by a maintenance window.
+    Suppressed,
+    /// A suppressed alert was notified once its window ended.
+    Notified,
+    /// Its severity changed.
+    Severity,
+    /// Its summary changed.
+    Updated,
+    /// An operator acknowledged it.
+    Acknowledged,
+    /// An operator (or a config removing its owner) closed it.
+    Closed,
+    /// Its condition cleared.
+    Resolved,
+}
+
 /// One line of an alert's history.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TimelineEntry {
     /// When.
     pub at: DateTime<Utc>,
     /// What happened.
-    pub event: String,
+    pub event: TimelineEvent,
     /// Details.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub detail: String,
@@ -131,8 +154,8 @@ pub struct Alert {
     pub owner: Owner,
     /// Site of the owner.
     pub site: SiteId,
-    /// Rule that raised it.
-    pub rule: String,
+    /// Rule that raised it, with its series.
+    pub rule: RuleKey,
     /// Current severity.
     pub severity: Severity,
     /// Lifecycle state.
@@ -165,14 +188,14 @@ pub struct Alert {
 }
 
 impl Alert {
-    fn log(&mut self, at: DateTime<Utc>, event: &str, detail: impl Into<String>) {
+    fn log(&mut self, at: DateTime<Utc>, event: TimelineEvent, detail: impl Into<String>) {
         self.updated_at = at;
         if self.timeline.len() >= MAX_TIMELINE {
             self.timeline.remove(TIMELINE_HEAD);
         }
         self.timeline.push(TimelineEntry {
             at,
-            event: event.to_string(),
+            event,
             detail: detail.into(),
         });
     }
@@ -382,13 +405,13 @@ pub fn reconcile(
                     let detail =
                         format!("{} -> {}: {}", alert.severity, cond.severity, cond.summary);
                     alert.severity = cond.severity;
-                    alert.log(now, "severity", detail);
+                    alert.log(now, TimelineEvent::Severity, detail);
                     changed = true;
                 }
                 if alert.summary != cond.summary {
                     alert.summary = cond.summary.clone();
                     if !changed {
-                        alert.log(now, "updated", cond.summary.clone());
+                        alert.log(now, TimelineEvent::Updated, cond.summary.clone());
                     }
                     changed = true;
                 }
@@ -403,7 +426,7 @@ pub fn reconcile(
                     alert.notified = true;
                     alert.log(
                         now,
-                        "notified",
+                        TimelineEvent::Notified,
                         "maintenance window ended with the condition still present",
                     );
                     events.push(AlertEvent {
@@ -437,13 +460,13 @@ pub fn reconcile(
                 };
                 alert.log(
                     now,
-                    "opened",
+                    TimelineEvent::Opened,
                     format!("{}: {}", cond.severity, cond.summary),
                 );
                 if let Some(m) = &maintenance {
                     alert.log(
                         now,
-                        "suppressed",
+                        TimelineEvent::Suppressed,
                         format!("notification suppressed by maintenance window `{m}`"),
                     );
                 }
@@ -467,7 +490,7 @@ pub fn reconcile(
         if alert.state.is_live() {
             alert.state = AlertState::Resolved;
             alert.resolved_at = Some(now);
-            alert.log(now, "resolved", "condition cleared");
+            alert.log(now, TimelineEvent::Resolved, "condition cleared");
             events.push(AlertEvent {
                 notify: alert.notified,
                 alert,
@@ -507,7 +530,7 @@ fn acknowledge(
     });
     alert.log(
         now,
-        "acknowledged",
+        TimelineEvent::Acknowledged,
         format!(
             "by {by}{}",
             note.map(|n| format!(": {n}")).unwrap_or_default()
@@ -551,7 +574,7 @@ fn close(
         at: now,
         note: Some(note.to_string()),
     });
-    alert.log(now, "closed", format!("by {by}: {note}"));
+    alert.log(now, TimelineEvent::Closed, format!("by {by}: {note}"));
     Ok(AlertEvent {
         alert: alert.clone(),
         change: Change::Closed,
@@ -570,7 +593,7 @@ fn close_all_removed(alerts: &mut Vec<Alert>, now: DateTime<Utc>) -> Vec<AlertEv
                 at: now,
                 note: Some("removed from the configuration".into()),
             });
-            alert.log(now, "closed", "removed from the configuration");
+            alert.log(now, TimelineEvent::Closed, "removed from the configuration");
             events.push(AlertEvent {
                 notify: alert.notified,
                 alert,
@@ -589,9 +612,17 @@ mod tests {
         DateTime::<Utc>::UNIX_EPOCH + chrono::Duration::minutes(min)
     }
 
+    /// A test rule key named `name` (one series of the disk rule).
+    fn key(name: &str) -> RuleKey {
+        RuleKey::new(
+            crate::rules::RuleId::DiskUsage,
+            vec![("series".into(), name.into())],
+        )
+    }
+
     fn cond(rule: &str, sev: Severity) -> Condition {
         Condition {
-            rule: rule.into(),
+            rule: key(rule),
             severity: sev,
             summary: format!("{rule} {sev}"),
             weight: 0,
@@ -821,7 +852,7 @@ mod tests {
         run(&mut alerts, &[heavier(2)], t(4), None, &mut ids);
         let id = alerts
             .iter()
-            .find(|a| a.rule == "cams")
+            .find(|a| a.rule == key("cams"))
             .map(|a| a.id)
             .expect("cams");
         close(&mut alerts, id, "marie", "two known", t(5)).expect("close");
@@ -851,7 +882,7 @@ mod tests {
         }
         let tl = &alerts[0].timeline;
         assert_eq!(tl.len(), MAX_TIMELINE);
-        assert_eq!(tl[0].event, "opened");
+        assert_eq!(tl[0].event, TimelineEvent::Opened);
         assert_eq!(tl.last().map(|e| e.detail.as_str()), Some("changed 499"));
     }
 
@@ -883,7 +914,7 @@ mod tests {
         );
         // Both clear during the window: a's resolution is notified, b's is not.
         let e = run(&mut alerts, &[], t(2), Some("upgrade"), &mut ids);
-        let by_rule = |r: &str| e.iter().find(|x| x.alert.rule == r).expect("event");
+        let by_rule = |r: &str| e.iter().find(|x| x.alert.rule == key(r)).expect("event");
         assert!(by_rule("a").notify);
         assert!(!by_rule("b").notify);
     }

@@ -33,7 +33,7 @@ pub struct Event {
 pub enum EventBody {
     /// An alert changed: opened, updated, notified after maintenance, acknowledged or closed
     /// by an operator, resolved. Carries the alert after the change.
-    Alert(AlertEvent),
+    Alert(Box<AlertEvent>),
     /// An equipment's status changed.
     Transition(TransitionEvent),
     /// A config was loaded: applied, or refused with its errors.

@@ -7,6 +7,7 @@ use vigie::alert::AlertAction;
 use vigie::alert::{AlertState, Severity};
 use vigie::collector::Script;
 use vigie::observation::{Metric, Observation};
+use vigie::rules::RuleId;
 use vigie::rules::Status;
 
 fn cameras_site(tolerance: &str) -> String {
@@ -158,7 +159,7 @@ async fn recurring_maintenance_across_dst_suppresses_then_notifies_and_still_res
     let disk = bed
         .live()
         .into_iter()
-        .find(|a| a.rule.starts_with("disk.usage"))
+        .find(|a| a.rule.rule == RuleId::DiskUsage)
         .expect("disk alert");
     assert!(!disk.notified);
     assert_eq!(
@@ -180,21 +181,12 @@ async fn recurring_maintenance_across_dst_suppresses_then_notifies_and_still_res
     let disk = bed
         .live()
         .into_iter()
-        .find(|a| a.rule.starts_with("disk.usage"))
+        .find(|a| a.rule.rule == RuleId::DiskUsage)
         .expect("disk alert");
     assert!(disk.notified);
     let mut seen = Vec::new();
     for e in bed.alert_events() {
-        seen.push((
-            e.alert
-                .rule
-                .split('{')
-                .next()
-                .unwrap_or_default()
-                .to_string(),
-            e.change,
-            e.notify,
-        ));
+        seen.push((e.alert.rule.rule.name().to_string(), e.change, e.notify));
     }
     use vigie::alert::Change::*;
     assert_eq!(

@@ -7,6 +7,7 @@ use std::time::Duration;
 use vigie::client::{ApiClient, ClientError};
 use vigie::collector::ScriptedCollector;
 use vigie::observation::{Metric, Observation};
+use vigie::rules::RuleId;
 use vigie::server;
 
 /// Runs a blocking client call off the actor thread.
@@ -73,7 +74,7 @@ async fn alerts_are_listed_acknowledged_and_closed_and_bad_requests_are_refused_
     let disk = list
         .alerts
         .iter()
-        .find(|a| a.rule.starts_with("disk.usage"))
+        .find(|a| a.rule.rule == RuleId::DiskUsage)
         .expect("disk alert")
         .clone();
     let temp = list

@@ -17,6 +17,7 @@ use vigie::collectors::heartbeat::HeartbeatBook;
 use vigie::collectors::{NetCollector, tcp};
 use vigie::config::EquipmentConfig;
 use vigie::observation::{Observation, ProbeStatus};
+use vigie::rules::RuleId;
 use vigie::server;
 
 const T: Duration = Duration::from_secs(3);
@@ -595,7 +596,7 @@ async fn r7_recording_stopped_is_raised_from_a_real_agent_through_the_daemon() {
             if let Some(a) = list
                 .alerts
                 .iter()
-                .find(|a| a.rule.starts_with("recording.stopped"))
+                .find(|a| a.rule.rule == RuleId::RecordingStopped)
             {
                 return a.clone();
             }

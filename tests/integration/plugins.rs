@@ -89,7 +89,9 @@ fn a_plugin_is_described_and_foreign_or_future_plugins_are_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_plugins_are_stopped_with_a_clear_reason_and_others_keep_running() {
-    let h = loaded(&host(Duration::from_secs(2)), &plugin_wasm("testbed"));
+    // A deadline long enough for the well-behaved and the over-producing calls to finish on a
+    // busy machine while the looping one holds a worker of the plugin runtime until it.
+    let h = loaded(&host(Duration::from_secs(5)), &plugin_wasm("testbed"));
     let t = Duration::from_secs(1);
     let run = |mode: &str| {
         let eq = plugin_equipment("testbed", "127.0.0.1", &format!("mode = \"{mode}\""), "");
@@ -111,7 +113,7 @@ async fn hostile_plugins_are_stopped_with_a_clear_reason_and_others_keep_running
     };
     expect(
         "loop",
-        &["unknown: plugin `testbed` ran past its deadline of 2s"],
+        &["unknown: plugin `testbed` ran past its deadline of 5s"],
     );
     expect(
         "alloc",
@@ -644,7 +646,7 @@ async fn the_daemon_runs_vendor_plugins_maps_recorder_channels_and_isolates_host
             let has = |rule: &str, owner: &str| {
                 list.alerts
                     .iter()
-                    .any(|a| a.rule.starts_with(rule) && a.owner.to_string() == owner)
+                    .any(|a| a.rule.to_string().starts_with(rule) && a.owner.to_string() == owner)
             };
             if has("disk.usage{mountpoint=hdd1}", "equipment nvr")
                 && has("disk.usage{mountpoint=hdd3}", "equipment nvr")
@@ -684,7 +686,7 @@ async fn the_daemon_runs_vendor_plugins_maps_recorder_channels_and_isolates_host
         "96 % full"
     );
     assert!(
-        !alerts.iter().any(|a| a.rule.contains("hdd2")),
+        !alerts.iter().any(|a| a.rule.to_string().contains("hdd2")),
         "the failed disk reports no fill level"
     );
 

@@ -129,7 +129,7 @@ impl Fleetbed {
             .expect("events")
             .into_iter()
             .filter_map(|e| match e.body {
-                vigie::events::EventBody::Alert(a) => Some(a),
+                vigie::events::EventBody::Alert(a) => Some(*a),
                 _ => None,
             })
             .collect()

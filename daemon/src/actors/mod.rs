@@ -95,7 +95,10 @@ impl Deps {
     /// and every reader once committed, in sequence order (commit, then publish).
     pub fn publish(&self, events: Vec<AlertEvent>) {
         if !events.is_empty() {
-            let bodies = events.into_iter().map(EventBody::Alert).collect();
+            let bodies = events
+                .into_iter()
+                .map(|e| EventBody::Alert(Box::new(e)))
+                .collect();
             self.store.append(self.clock.now(), bodies);
         }
     }
@@ -137,7 +140,7 @@ pub(crate) fn act_on_alert<A: OwnsAlerts>(
     let alert = event.alert.clone();
     let commit = deps
         .store
-        .commit_action(now, vec![EventBody::Alert(event)], snapshot);
+        .commit_action(now, vec![EventBody::Alert(Box::new(event))], snapshot);
     AtomicResponse::new(Box::pin(fut::wrap_future(commit).map(
         move |committed, act: &mut A, _| match committed {
             Ok(_) => {

@@ -1,6 +1,7 @@
 //! Equipment rules: availability (R6), disk (R4), temperature (R5), recording service (R7),
 //! with `for` durations and recovery margins. A pure function of (state, input, thresholds, now).
 
+use super::{RuleId, RuleKey};
 use crate::alert::{AlertEvent, AlertSet, Condition, Owner, Severity};
 use crate::config::{EquipmentId, EquipmentKind, Levels, SiteId, Thresholds};
 use crate::observation::{Metric, Observation, ProbeStatus};
@@ -48,7 +49,7 @@ impl fmt::Display for Status {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SeriesState {
     /// Rule and series, such as `disk.usage{mountpoint=/data}`.
-    pub key: String,
+    pub key: RuleKey,
     /// Raised level: 0 none, 1 warning, 2 critical.
     pub level: u8,
     /// Since when the value is above the warning and the critical level (recovery margin
@@ -157,9 +158,6 @@ pub struct Outcome {
     pub next_deadline: Option<DateTime<Utc>>,
 }
 
-/// Rule name of the connectivity alert (R6).
-pub const CONNECTIVITY_LOST: &str = "connectivity.lost";
-
 /// Most threshold series one equipment keeps (new label sets beyond it are ignored).
 pub const MAX_SERIES: usize = 64;
 
@@ -174,24 +172,24 @@ enum Watch {
     Running { after: Duration },
 }
 
-fn watch_for(metric: &Metric, t: &Thresholds) -> Option<(&'static str, Watch)> {
+fn watch_for(metric: &Metric, t: &Thresholds) -> Option<(RuleId, Watch)> {
     match metric.name.as_str() {
         "system.filesystem.utilization" => Some((
-            "disk.usage",
+            RuleId::DiskUsage,
             Watch::Levels {
                 levels: t.disk,
                 scale: 100.0,
             },
         )),
         "hw.temperature" => Some((
-            "temperature",
+            RuleId::Temperature,
             Watch::Levels {
                 levels: t.temperature,
                 scale: 1.0,
             },
         )),
         "service.up" if metric.attribute("service") == Some("recording") => Some((
-            "recording.stopped",
+            RuleId::RecordingStopped,
             Watch::Running {
                 after: t.recording_after,
             },
@@ -238,17 +236,13 @@ fn settle(s: &mut SeriesState, hold: Duration, now: DateTime<Utc>) {
     s.level = level;
 }
 
-fn hold_of(rule: &str, t: &Thresholds) -> Duration {
+fn hold_of(rule: RuleId, t: &Thresholds) -> Duration {
     match rule {
-        "disk.usage" => t.disk.for_,
-        "temperature" => t.temperature.for_,
-        "recording.stopped" => t.recording_after,
-        _ => Duration::ZERO,
+        RuleId::DiskUsage => t.disk.for_,
+        RuleId::Temperature => t.temperature.for_,
+        RuleId::RecordingStopped => t.recording_after,
+        RuleId::ConnectivityLost | RuleId::CamerasOffline => Duration::ZERO,
     }
-}
-
-fn rule_of(key: &str) -> &str {
-    key.split('{').next().unwrap_or(key)
 }
 
 /// 2^32 hundredths of a second: where 32-bit SNMP uptime counters wrap (about 497 days).
@@ -302,7 +296,7 @@ fn apply_metrics(
         let Some((rule, watch)) = watch_for(m, t) else {
             continue;
         };
-        let key = format!("{rule}{}", m.labels());
+        let key = RuleKey::new(rule, m.attributes.clone());
         let idx = match state.series.iter().position(|s| s.key == key) {
             Some(i) => i,
             None if state.series.len() >= MAX_SERIES => continue,
@@ -337,8 +331,11 @@ fn conditions(state: &EquipmentState, cx: &Context<'_>, now: DateTime<Utc>) -> V
     let mut out = Vec::new();
     // Connectivity is lost while the equipment is down; a probe that cannot tell afterwards
     // (unknown) does not bring it back: only an answer does.
-    let still_lost =
-        state.status == Status::Unknown && state.alerts.iter().any(|a| a.rule == CONNECTIVITY_LOST);
+    let still_lost = state.status == Status::Unknown
+        && state
+            .alerts
+            .iter()
+            .any(|a| a.rule.rule == RuleId::ConnectivityLost);
     if cx.kind != EquipmentKind::Camera
         && (state.status == Status::Down || still_lost)
         && state.ever_up
@@ -346,7 +343,7 @@ fn conditions(state: &EquipmentState, cx: &Context<'_>, now: DateTime<Utc>) -> V
         && now >= since + chrono(t.connectivity_after)
     {
         out.push(Condition {
-            rule: CONNECTIVITY_LOST.into(),
+            rule: RuleId::ConnectivityLost.into(),
             severity: Severity::Critical,
             summary: format!(
                 "{} {} is not answering since {}",
@@ -361,17 +358,15 @@ fn conditions(state: &EquipmentState, cx: &Context<'_>, now: DateTime<Utc>) -> V
         if s.level == 0 {
             continue;
         }
-        let rule = rule_of(&s.key);
-        let labels = &s.key[rule.len()..];
-        let labels = labels.trim_start_matches('{').trim_end_matches('}');
+        let labels = s.key.labels_text();
         let on = if labels.is_empty() {
             String::new()
         } else {
             format!(" ({labels})")
         };
-        let (severity, summary) = match rule {
-            "disk.usage" | "temperature" => {
-                let (levels, unit, what) = if rule == "disk.usage" {
+        let (severity, summary) = match s.key.rule {
+            RuleId::DiskUsage | RuleId::Temperature => {
+                let (levels, unit, what) = if s.key.rule == RuleId::DiskUsage {
                     (t.disk, " %", "disk usage")
                 } else {
                     (t.temperature, " °C", "temperature")
@@ -388,8 +383,10 @@ fn conditions(state: &EquipmentState, cx: &Context<'_>, now: DateTime<Utc>) -> V
                     )
                 }
             }
-            "recording.stopped" => (Severity::Critical, format!("recording service stopped{on}")),
-            _ => continue,
+            RuleId::RecordingStopped => {
+                (Severity::Critical, format!("recording service stopped{on}"))
+            }
+            RuleId::ConnectivityLost | RuleId::CamerasOffline => continue,
         };
         out.push(Condition {
             rule: s.key.clone(),
@@ -421,7 +418,7 @@ fn next_deadline(
         consider(since + chrono(t.connectivity_after));
     }
     for s in &state.series {
-        let hold = chrono(hold_of(rule_of(&s.key), t));
+        let hold = chrono(hold_of(s.key.rule, t));
         for (i, since) in s.above_since.iter().enumerate() {
             if let (Some(since), true) = (since, usize::from(s.level) <= i) {
                 consider(*since + hold);
@@ -506,7 +503,7 @@ pub fn step(
         Input::Tick => {}
     }
     for s in &mut state.series {
-        let hold = hold_of(rule_of(&s.key), cx.thresholds);
+        let hold = hold_of(s.key.rule, cx.thresholds);
         settle(s, hold, now);
     }
     let conds = conditions(state, cx, now);

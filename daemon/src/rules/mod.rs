@@ -2,12 +2,12 @@
 //! no actors, no storage and no I/O, so they are tested exhaustively without a runtime.
 
 pub mod equipment;
+mod key;
 pub mod site;
 
 pub use equipment::{Context, EquipmentState, Input, Outcome, SeriesState, Status, step};
-pub use site::{
-    CAMERAS_OFFLINE, CameraVerdict, CameraView, cameras_offline, is_silent, parent_cuts_off,
-};
+pub use key::{KeyError, RuleId, RuleKey};
+pub use site::{CameraVerdict, CameraView, cameras_offline, is_silent, parent_cuts_off};
 
 #[cfg(test)]
 mod tests;

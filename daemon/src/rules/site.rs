@@ -1,14 +1,12 @@
 //! Site rules: offline cameras against the site's tolerance (R3, R8) and dependencies.
 //! Pure: a function of the cameras' states, the tolerance and the time.
 
+use super::RuleId;
 use super::equipment::Status;
 use crate::alert::{Condition, Severity};
 use crate::config::{EquipmentId, Tolerance};
 use chrono::{DateTime, Utc};
 use std::time::Duration;
-
-/// Rule name of the site-level offline-camera alert.
-pub const CAMERAS_OFFLINE: &str = "cameras.offline";
 
 /// What the site knows of one camera.
 #[derive(Debug, Clone, Copy)]
@@ -68,7 +66,7 @@ pub fn cameras_offline(
     let condition = (offline.len() > allowed).then(|| {
         let names: Vec<&str> = offline.iter().map(EquipmentId::as_str).collect();
         Condition {
-            rule: CAMERAS_OFFLINE.to_string(),
+            rule: RuleId::CamerasOffline.into(),
             severity: Severity::Critical,
             summary: format!(
                 "{} camera{} offline (tolerance {} of {}): {}",

@@ -101,12 +101,7 @@ fn run(sc: &Scenario) -> Vec<AlertEvent> {
                     .alerts
                     .iter()
                     .filter(|a| a.state.is_live())
-                    .map(|a| {
-                        (
-                            a.rule.split('{').next().unwrap_or_default().to_string(),
-                            a.severity,
-                        )
-                    })
+                    .map(|a| (a.rule.rule.name().to_string(), a.severity))
                     .collect();
                 live.sort();
                 let mut want: Vec<(String, Severity)> =

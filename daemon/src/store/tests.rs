@@ -13,18 +13,18 @@ fn t0() -> DateTime<Utc> {
 
 fn alert(id: u64) -> Alert {
     serde_json::from_value(serde_json::json!({
-        "id": id, "owner": {"equipment": "cam-1"}, "site": "s", "rule": "r", "severity": "critical",
+        "id": id, "owner": {"equipment": "cam-1"}, "site": "s", "rule": "temperature", "severity": "critical",
         "state": "open", "summary": "x", "opened_at": t0(), "updated_at": t0(), "notified": true, "timeline": []
     }))
     .expect("alert")
 }
 
 fn opened(id: u64) -> EventBody {
-    EventBody::Alert(AlertEvent {
+    EventBody::Alert(Box::new(AlertEvent {
         alert: alert(id),
         change: Change::Opened,
         notify: true,
-    })
+    }))
 }
 
 fn config_event(n: usize) -> EventBody {
