@@ -170,20 +170,7 @@ impl FleetStatus {
                 }
             }
         }
-        let states: Vec<String> = self
-            .by_status
-            .iter()
-            .map(|(s, n)| format!("{s} {n}"))
-            .collect();
-        let _ = writeln!(
-            out,
-            "equipment: {}",
-            if states.is_empty() {
-                "none".into()
-            } else {
-                states.join(", ")
-            }
-        );
+        equipment_line(&mut out, &self.by_status);
         let kinds: Vec<String> = self
             .by_kind
             .iter()
@@ -206,14 +193,33 @@ impl FleetStatus {
                 }
             }
         }
-        let _ = writeln!(out, "live alerts: {}", self.alerts.len());
-        for a in &self.alerts {
-            let _ = writeln!(
-                out,
-                "  #{} {} {} [{}] {} — {}",
-                a.id, a.severity, a.state, a.site, a.owner, a.summary
-            );
-        }
+        alert_lines(&mut out, &self.alerts);
         out
+    }
+}
+
+/// `equipment: up 3, down 1` (or `none`), as `vigie status` prints it.
+pub fn equipment_line<K: std::fmt::Display>(out: &mut String, by_status: &BTreeMap<K, usize>) {
+    let states: Vec<String> = by_status.iter().map(|(s, n)| format!("{s} {n}")).collect();
+    let _ = writeln!(
+        out,
+        "equipment: {}",
+        if states.is_empty() {
+            "none".into()
+        } else {
+            states.join(", ")
+        }
+    );
+}
+
+/// The live alerts, one line each, as `vigie status` prints them.
+pub fn alert_lines(out: &mut String, alerts: &[Alert]) {
+    let _ = writeln!(out, "live alerts: {}", alerts.len());
+    for a in alerts {
+        let _ = writeln!(
+            out,
+            "  #{} {} {} [{}] {} — {}",
+            a.id, a.severity, a.state, a.site, a.owner, a.summary
+        );
     }
 }

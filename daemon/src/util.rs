@@ -1,7 +1,17 @@
-//! Small helpers shared across modules: duration (de)serialisation and formatting, panic text.
+//! Small helpers shared across modules: duration (de)serialisation and formatting, panic text, URL hosts.
 
 use std::any::Any;
 use std::time::Duration;
+
+/// An address as the host of a URL or of `host:port`: an IPv6 address in brackets, anything
+/// else as it is.
+pub fn url_host(address: &str) -> std::borrow::Cow<'_, str> {
+    if address.contains(':') && !address.starts_with('[') {
+        std::borrow::Cow::Owned(format!("[{address}]"))
+    } else {
+        std::borrow::Cow::Borrowed(address)
+    }
+}
 
 /// Text of a caught panic.
 pub fn panic_text(p: &(dyn Any + Send)) -> String {

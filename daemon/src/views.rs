@@ -245,28 +245,8 @@ impl View for SavedState<'_> {
             "vigie is not running; saved state in {}:",
             self.data.display()
         );
-        let states: Vec<String> = self
-            .by_status
-            .iter()
-            .map(|(s, n)| format!("{s} {n}"))
-            .collect();
-        let _ = writeln!(
-            out,
-            "equipment: {}",
-            if states.is_empty() {
-                "none".into()
-            } else {
-                states.join(", ")
-            }
-        );
-        let _ = writeln!(out, "live alerts: {}", self.alerts.len());
-        for a in &self.alerts {
-            let _ = writeln!(
-                out,
-                "  #{} {} {} [{}] {} — {}",
-                a.id, a.severity, a.state, a.site, a.owner, a.summary
-            );
-        }
+        crate::status::equipment_line(&mut out, &self.by_status);
+        crate::status::alert_lines(&mut out, &self.alerts);
         out
     }
 }

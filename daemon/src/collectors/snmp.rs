@@ -210,12 +210,7 @@ impl SnmpClient {
         settings: &SnmpSettings,
         creds: Option<&Credentials>,
     ) -> Result<Session, SnmpError> {
-        let host = if address.contains(':') && !address.starts_with('[') {
-            format!("[{address}]")
-        } else {
-            address.to_string()
-        };
-        let dest = format!("{host}:{}", settings.port);
+        let dest = format!("{}:{}", crate::util::url_host(address), settings.port);
         let req_id = (std::process::id() as i32).wrapping_mul(7919) & 0x3fff_ffff;
         let mut inner = match settings.version {
             SnmpVersion::V2c => {

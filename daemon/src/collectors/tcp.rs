@@ -10,11 +10,7 @@ use tokio::net::TcpStream;
 pub const MAX_RTSP_ANSWER: usize = 8 * 1024;
 
 fn target(address: &str, port: u16) -> String {
-    if address.contains(':') && !address.starts_with('[') {
-        format!("[{address}]:{port}")
-    } else {
-        format!("{address}:{port}")
-    }
+    format!("{}:{port}", crate::util::url_host(address))
 }
 
 async fn connect(

@@ -1331,12 +1331,7 @@ fn validate_site(
                 Some(text.clone())
             }
             (None, Some(a)) if probes.contains(&Probe::Agent) => {
-                let host = if a.contains(':') && !a.starts_with('[') {
-                    format!("[{a}]")
-                } else {
-                    a.clone()
-                };
-                Some(format!("http://{host}:9100/metrics"))
+                Some(format!("http://{}:9100/metrics", crate::util::url_host(a)))
             }
             _ => None,
         };

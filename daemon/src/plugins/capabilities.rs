@@ -106,11 +106,7 @@ impl Grant {
 
     /// Host part for URLs and the `Host` header (`[v6]` in brackets).
     fn authority(&self) -> String {
-        if self.address.contains(':') && !self.address.starts_with('[') {
-            format!("[{}]", self.address)
-        } else {
-            self.address.clone()
-        }
+        crate::util::url_host(&self.address).into_owned()
     }
 
     /// Port and path-and-query of a plugin URL, once checked against the equipment.

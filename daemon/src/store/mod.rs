@@ -601,56 +601,49 @@ impl Store {
         }
     }
 
+    fn put(&self, table: Tbl, key: &str, value: Option<Vec<u8>>) {
+        self.send(Op::Put {
+            table,
+            key: key.to_string(),
+            value,
+        });
+    }
+
+    fn put_value(&self, table: Tbl, key: &str, value: &impl Serialize) {
+        match serde_json::to_vec(value) {
+            Ok(v) => self.put(table, key, Some(v)),
+            Err(e) => tracing::error!(key, "cannot encode snapshot: {e}"),
+        }
+    }
+
     /// Saves an equipment snapshot.
     pub fn put_equipment(&self, id: &EquipmentId, state: &EquipmentState) {
-        match serde_json::to_vec(state) {
-            Ok(v) => self.put_equipment_encoded(id, v),
-            Err(e) => tracing::error!(equipment = %id, "cannot encode snapshot: {e}"),
-        }
+        self.put_value(Tbl::Equipment, id.as_str(), state);
     }
 
     /// Saves an equipment snapshot already encoded (see [`encode_snapshot`]).
     pub fn put_equipment_encoded(&self, id: &EquipmentId, bytes: Vec<u8>) {
-        self.send(Op::Put {
-            table: Tbl::Equipment,
-            key: id.to_string(),
-            value: Some(bytes),
-        });
+        self.put(Tbl::Equipment, id.as_str(), Some(bytes));
     }
 
     /// Deletes an equipment snapshot.
     pub fn remove_equipment(&self, id: &EquipmentId) {
-        self.send(Op::Put {
-            table: Tbl::Equipment,
-            key: id.to_string(),
-            value: None,
-        });
+        self.put(Tbl::Equipment, id.as_str(), None);
     }
 
     /// Saves a site snapshot.
     pub fn put_site(&self, id: &SiteId, snap: &SiteSnapshot) {
-        match serde_json::to_vec(snap) {
-            Ok(v) => self.put_site_encoded(id, v),
-            Err(e) => tracing::error!(site = %id, "cannot encode snapshot: {e}"),
-        }
+        self.put_value(Tbl::Site, id.as_str(), snap);
     }
 
     /// Saves a site snapshot already encoded (see [`encode_snapshot`]).
     pub fn put_site_encoded(&self, id: &SiteId, bytes: Vec<u8>) {
-        self.send(Op::Put {
-            table: Tbl::Site,
-            key: id.to_string(),
-            value: Some(bytes),
-        });
+        self.put(Tbl::Site, id.as_str(), Some(bytes));
     }
 
     /// Deletes a site snapshot.
     pub fn remove_site(&self, id: &SiteId) {
-        self.send(Op::Put {
-            table: Tbl::Site,
-            key: id.to_string(),
-            value: None,
-        });
+        self.put(Tbl::Site, id.as_str(), None);
     }
 
     /// Updates an alert in the alert index without an event (its site after a move).

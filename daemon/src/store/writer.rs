@@ -8,7 +8,7 @@ use super::{
 };
 use crate::events::{Event, EventBody};
 use chrono::{DateTime, Utc};
-use crossbeam_channel::{Receiver, select};
+use crossbeam_channel::{Receiver, Select, select};
 use redb::Database;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -202,35 +202,47 @@ impl Writer {
     /// bound, or until an urgent request.
     fn gather(&mut self, rx: &Receiver<Op>, urgent: &Receiver<Urgent>) {
         if self.batch.is_empty() && !self.has_urgent() {
-            select! {
-                recv(rx) -> op => match op {
-                    Ok(op) => self.batch.add(op),
-                    Err(_) => self.close(),
-                },
-                recv(urgent) -> u => match u {
-                    Ok(u) => self.urgent(u),
-                    Err(_) => self.close(),
-                },
-            }
+            self.take_one(rx, urgent, None);
         }
         let started = Instant::now();
         while !self.has_urgent() && self.batch.ops < MAX_BATCH_OPS {
             let left = MAX_BATCH_AGE.saturating_sub(started.elapsed());
-            if left.is_zero() {
+            if left.is_zero() || !self.take_one(rx, urgent, Some(LINGER.min(left))) {
                 break;
             }
-            select! {
-                recv(rx) -> op => match op {
-                    Ok(op) => self.batch.add(op),
-                    Err(_) => self.close(),
-                },
-                recv(urgent) -> u => match u {
-                    Ok(u) => self.urgent(u),
-                    Err(_) => self.close(),
-                },
-                default(LINGER.min(left)) => break,
+        }
+    }
+
+    /// Takes one op or urgent request, waiting at most `wait` (without bound when `None`);
+    /// answers false when nothing came in time.
+    fn take_one(
+        &mut self,
+        rx: &Receiver<Op>,
+        urgent: &Receiver<Urgent>,
+        wait: Option<Duration>,
+    ) -> bool {
+        let mut sel = Select::new();
+        let ops = sel.recv(rx);
+        sel.recv(urgent);
+        let ready = match wait {
+            None => sel.select(),
+            Some(w) => match sel.select_timeout(w) {
+                Ok(ready) => ready,
+                Err(_) => return false,
+            },
+        };
+        if ready.index() == ops {
+            match ready.recv(rx) {
+                Ok(op) => self.batch.add(op),
+                Err(_) => self.close(),
+            }
+        } else {
+            match ready.recv(urgent) {
+                Ok(u) => self.urgent(u),
+                Err(_) => self.close(),
             }
         }
+        true
     }
 
     /// The open database, reopened after a failure.
