@@ -36,6 +36,9 @@ pub enum Script {
     Hang,
 }
 
+/// How often the world file is looked at.
+const WORLD_POLL: std::time::Duration = std::time::Duration::from_millis(250);
+
 #[derive(Debug)]
 struct World {
     default: Observation,
@@ -96,7 +99,9 @@ impl ScriptedCollector {
         }
     }
 
-    /// A collector replaying the world file at `path` (re-read when it changes).
+    /// A collector replaying the world file at `path`. A thread of its own looks at the file
+    /// four times a second and reads it again when it changed, so collections never touch the
+    /// disk; the thread ends with the collector.
     pub fn from_file(path: &Path) -> Result<Self, WorldError> {
         let me = Self::default();
         {
@@ -104,6 +109,20 @@ impl ScriptedCollector {
             w.file = Some((path.to_path_buf(), None));
             reload_world(&mut w)?;
         }
+        let world = Arc::downgrade(&me.world);
+        std::thread::Builder::new()
+            .name("vigie-simulate".into())
+            .spawn(move || {
+                while let Some(w) = world.upgrade() {
+                    let mut w = w.lock().unwrap_or_else(|p| p.into_inner());
+                    if let Err(e) = reload_world(&mut w) {
+                        tracing::warn!("{e}; keeping the previous simulation");
+                    }
+                    drop(w);
+                    std::thread::sleep(WORLD_POLL);
+                }
+            })
+            .map_err(|e| WorldError::Read(path.to_path_buf(), e))?;
         Ok(me)
     }
 
@@ -180,9 +199,6 @@ impl Collector for ScriptedCollector {
     fn collect(&self, equipment: &Arc<EquipmentConfig>) -> LocalBoxFuture<'static, Observation> {
         let script = {
             let mut w = self.lock();
-            if let Err(e) = reload_world(&mut w) {
-                tracing::warn!("{e}; keeping the previous simulation");
-            }
             w.total += 1;
             if w.per_equipment {
                 *w.calls.entry(equipment.id.to_string()).or_insert(0) += 1;
