@@ -23,3 +23,4 @@ pub mod status;
 pub mod store;
 pub mod util;
 pub mod views;
+pub mod watch;

@@ -4,9 +4,9 @@
 //! is unloaded.
 
 use super::PluginHost;
-use notify::{RecursiveMode, Watcher};
+use crate::watch::DirWatch;
+use notify::RecursiveMode;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
 
 /// Loads every plugin of `dir` that is new or changed, and unloads those whose file is gone.
 pub fn scan(dir: &Path, host: &PluginHost) {
@@ -31,7 +31,7 @@ pub fn scan(dir: &Path, host: &PluginHost) {
 
 /// A running watch on the plugins directory; dropping it stops the watch.
 pub struct PluginWatcher {
-    _watcher: notify::RecommendedWatcher,
+    _watch: DirWatch,
 }
 
 impl PluginWatcher {
@@ -39,34 +39,14 @@ impl PluginWatcher {
     pub fn start(dir: PathBuf, host: PluginHost) -> Result<PluginWatcher, notify::Error> {
         std::fs::create_dir_all(&dir).map_err(|e| notify::Error::io(e).add_path(dir.clone()))?;
         host.set_dir(&dir);
-        let (tx, rx) = channel::<()>();
-        let mut watcher =
-            notify::recommended_watcher(move |res: notify::Result<notify::Event>| match res {
-                Ok(ev) if ev.kind.is_access() => {}
-                Ok(_) => {
-                    let _ = tx.send(());
-                }
-                Err(e) => tracing::warn!("plugins watch: {e}"),
-            })?;
-        watcher.watch(&dir, RecursiveMode::NonRecursive)?;
+        let (d, h) = (dir.clone(), host.clone());
+        let watch = DirWatch::start(
+            "vigie-plugins",
+            &dir,
+            RecursiveMode::NonRecursive,
+            move |_| scan(&d, &h),
+        )?;
         scan(&dir, &host);
-        std::thread::Builder::new()
-            .name("vigie-plugins".into())
-            .spawn(move || watch_loop(&dir, &host, &rx))
-            .map_err(|e| notify::Error::generic(&e.to_string()))?;
-        Ok(PluginWatcher { _watcher: watcher })
-    }
-}
-
-fn watch_loop(dir: &Path, host: &PluginHost, rx: &Receiver<()>) {
-    while rx.recv().is_ok() {
-        loop {
-            match rx.recv_timeout(crate::reload::DEBOUNCE) {
-                Ok(()) => continue,
-                Err(RecvTimeoutError::Timeout) => break,
-                Err(RecvTimeoutError::Disconnected) => return,
-            }
-        }
-        scan(dir, host);
+        Ok(PluginWatcher { _watch: watch })
     }
 }

@@ -1,0 +1,104 @@
+//! One debounced watcher for the folders the daemon follows (the config directory, the folders
+//! of secret files, the plugins directory), over notify-debouncer-full: a burst of changes
+//! becomes one call of the owner's handler, on a thread of its own. Reads are ignored, so
+//! loading what changed never triggers another load.
+
+use notify::RecursiveMode;
+use notify_debouncer_full::{DebounceEventResult, Debouncer, RecommendedCache, new_debouncer};
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Sender, channel};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Quiet time after the last change before the handler runs.
+pub const DEBOUNCE: Duration = Duration::from_millis(300);
+
+struct Inner {
+    debouncer: Debouncer<notify::RecommendedWatcher, RecommendedCache>,
+    watched: BTreeSet<PathBuf>,
+}
+
+/// The paths a [`DirWatch`] follows; more can be added from its handler.
+#[derive(Clone)]
+pub struct Watches(Arc<Mutex<Inner>>);
+
+impl Watches {
+    /// Follows `path` too (once: a path already followed is left as it is).
+    pub fn watch(&self, path: &Path, mode: RecursiveMode) -> Result<(), notify::Error> {
+        let mut inner = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if inner.watched.contains(path) {
+            return Ok(());
+        }
+        inner.debouncer.watch(path, mode)?;
+        inner.watched.insert(path.to_path_buf());
+        Ok(())
+    }
+}
+
+/// A running watch; dropping it stops the watch and, once its handler returns, its thread.
+pub struct DirWatch {
+    watches: Watches,
+    trigger: Sender<()>,
+}
+
+impl DirWatch {
+    /// Follows `path` and runs `on_change` on a thread named `thread` after each burst of
+    /// changes (and on [`DirWatch::trigger`]). The first load is the caller's.
+    pub fn start(
+        thread: &str,
+        path: &Path,
+        mode: RecursiveMode,
+        mut on_change: impl FnMut(&Watches) + Send + 'static,
+    ) -> Result<DirWatch, notify::Error> {
+        let (tx, rx) = channel::<()>();
+        let events = tx.clone();
+        let label = thread.to_string();
+        let debouncer = new_debouncer(DEBOUNCE, None, move |res: DebounceEventResult| match res {
+            Ok(evs) if evs.iter().any(|e| !e.kind.is_access()) => {
+                let _ = events.send(());
+            }
+            Ok(_) => {}
+            Err(errors) => {
+                for e in errors {
+                    tracing::warn!(watch = %label, "watch: {e}");
+                }
+            }
+        })?;
+        let watches = Watches(Arc::new(Mutex::new(Inner {
+            debouncer,
+            watched: BTreeSet::new(),
+        })));
+        watches.watch(path, mode)?;
+        // A weak handle: dropping the DirWatch drops the debouncer, whose handler holds the
+        // last sender, which ends this thread.
+        let handle = Arc::downgrade(&watches.0);
+        std::thread::Builder::new()
+            .name(thread.into())
+            .spawn(move || {
+                while rx.recv().is_ok() {
+                    // Triggers that piled up while the handler ran make one more run, not many.
+                    while rx.try_recv().is_ok() {}
+                    let Some(inner) = handle.upgrade() else {
+                        return;
+                    };
+                    on_change(&Watches(inner));
+                }
+            })
+            .map_err(|e| notify::Error::generic(&e.to_string()))?;
+        Ok(DirWatch {
+            watches,
+            trigger: tx,
+        })
+    }
+
+    /// Runs the handler now, as if something changed (SIGHUP).
+    pub fn trigger(&self) {
+        let _ = self.trigger.send(());
+    }
+
+    /// What it follows.
+    pub fn watches(&self) -> &Watches {
+        &self.watches
+    }
+}
