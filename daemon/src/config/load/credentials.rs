@@ -1,0 +1,138 @@
+//! Credentials and the notification channels that use them.
+
+use super::*;
+
+/// `[credentials.NAME]`: secrets are read now, from their environment variable or file.
+pub(super) fn credentials(cx: &mut FileCx<'_>, raw: &RawMain, config: &mut Config) {
+    for (id, c) in &raw.credentials {
+        if !check_id(cx, id, "credentials") {
+            continue;
+        }
+        let password = match (&c.password_env, &c.password_file) {
+            (Some(_), Some(f)) => {
+                cx.at(
+                    f,
+                    format!(
+                        "credentials `{}`: give `password_env` or `password_file`, not both",
+                        id.get_ref()
+                    ),
+                    None,
+                );
+                None
+            }
+            (Some(e), None) => Some(SecretSource::env(e.get_ref())),
+            (None, Some(f)) => Some(SecretSource::file(f.get_ref())),
+            (None, None) => None,
+        };
+        let privacy_password = match (&c.privacy_password_env, &c.privacy_password_file) {
+            (Some(_), Some(f)) => {
+                cx.at(f, format!("credentials `{}`: give `privacy_password_env` or `privacy_password_file`, not both", id.get_ref()), None);
+                None
+            }
+            (Some(e), None) => Some(SecretSource::env(e.get_ref())),
+            (None, Some(f)) => Some(SecretSource::file(f.get_ref())),
+            (None, None) => None,
+        };
+        config.credentials.insert(
+            id.get_ref().clone(),
+            Arc::new(Credentials {
+                name: id.get_ref().clone(),
+                username: c.username.clone(),
+                password,
+                privacy_password,
+            }),
+        );
+    }
+}
+
+/// Resolves references to credentials, with a did-you-mean hint.
+pub(super) struct CredentialNames(Vec<String>);
+
+impl CredentialNames {
+    pub(super) fn of(raw: &RawMain) -> Self {
+        CredentialNames(
+            raw.credentials
+                .keys()
+                .map(|k| k.get_ref().clone())
+                .collect(),
+        )
+    }
+
+    /// The credentials `v` names, if set, or an error at `v`.
+    pub(super) fn resolve(
+        &self,
+        cx: &mut FileCx<'_>,
+        v: &Option<Spanned<String>>,
+        what: &str,
+    ) -> Option<String> {
+        let v = v.as_ref()?;
+        if self.0.contains(v.get_ref()) {
+            Some(v.get_ref().clone())
+        } else {
+            let hint = did_you_mean(v.get_ref(), self.0.iter().map(String::as_str));
+            cx.at(
+                v,
+                format!("{what}: no credentials named `{}`", v.get_ref()),
+                hint,
+            );
+            None
+        }
+    }
+}
+
+/// `[channels.email]` and `[channels.sms]`.
+pub(super) fn channels(
+    cx: &mut FileCx<'_>,
+    raw: &RawMain,
+    config: &mut Config,
+    names: &CredentialNames,
+) {
+    if let Some(e) = &raw.channels.email {
+        if !e.from.get_ref().contains('@') {
+            cx.at(
+                &e.from,
+                format!(
+                    "channels.email.from: `{}` is not an email address",
+                    e.from.get_ref()
+                ),
+                None,
+            );
+        }
+        let security = match e.security.as_ref().map(|s| (s, s.get_ref().as_str())) {
+            None | Some((_, "starttls")) => SmtpSecurity::Starttls,
+            Some((_, "tls")) => SmtpSecurity::Tls,
+            Some((_, "none")) => SmtpSecurity::None,
+            Some((s, other)) => {
+                cx.at(
+                    s,
+                    format!("channels.email.security: `{other}` is not a TLS mode"),
+                    Some("use `starttls`, `tls` or `none`".into()),
+                );
+                SmtpSecurity::Starttls
+            }
+        };
+        let credentials = names.resolve(cx, &e.credentials, "channels.email.credentials");
+        config.email = Some(EmailChannel {
+            smtp_host: e.smtp_host.clone(),
+            smtp_port: e.smtp_port.unwrap_or(587),
+            from: e.from.get_ref().clone(),
+            credentials,
+            security,
+        });
+    }
+    if let Some(s) = &raw.channels.sms {
+        let url = s.gateway_url.get_ref();
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            cx.at(
+                &s.gateway_url,
+                format!("channels.sms.gateway_url: `{url}` is not an http(s) URL"),
+                None,
+            );
+        }
+        let credentials = names.resolve(cx, &s.credentials, "channels.sms.credentials");
+        config.sms = Some(SmsChannel {
+            gateway_url: url.clone(),
+            credentials,
+        });
+    }
+}
