@@ -330,7 +330,7 @@ pub(super) fn equipment(
                         .map(Vec::as_slice)
                         .unwrap_or_default();
                     match &e.snmp {
-                        Some(r) => snmp_settings(cx, r, kind_oids),
+                        Some(r) => super::snmp::snmp_settings(cx, r, kind_oids),
                         None => SnmpSettings {
                             oids: kind_oids.to_vec(),
                             ..SnmpSettings::default()
@@ -392,5 +392,30 @@ pub(super) fn link_parents(
         if let Some(eq) = equipment.get_mut(&child) {
             Arc::make_mut(eq).parent = Some(parent);
         }
+    }
+}
+
+fn parse_probe(text: &str) -> Result<Probe, String> {
+    let (name, arg) = match text.split_once(':') {
+        Some((n, a)) => (n, Some(a)),
+        None => (text, None),
+    };
+    match (name, arg) {
+        ("icmp", None) => Ok(Probe::Icmp),
+        ("snmp", None) => Ok(Probe::Snmp),
+        ("tcp", None) => Ok(Probe::Tcp(554)),
+        ("tcp", Some(p)) => p
+            .parse::<u16>()
+            .ok()
+            .filter(|p| *p > 0)
+            .map(Probe::Tcp)
+            .ok_or_else(|| format!("`{p}` is not a TCP port")),
+        ("rtsp", None) => Ok(Probe::Rtsp),
+        ("agent", None) => Ok(Probe::Agent),
+        ("heartbeat", None) => Ok(Probe::Heartbeat),
+        ("recorder", None) => Ok(Probe::Recorder),
+        ("plugin", Some(n)) if valid_id(n) => Ok(Probe::Plugin(n.to_string())),
+        ("plugin", _) => Err(format!("`{text}` does not name a plugin")),
+        _ => Err(format!("unknown probe `{text}`")),
     }
 }

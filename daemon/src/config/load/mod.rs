@@ -23,8 +23,10 @@ mod equipment;
 mod maintenance;
 mod people;
 mod snmp;
+mod thresholds;
 
 use equipment::SiteEquipment;
+use thresholds::thresholds;
 
 /// Name of the main file in a config directory.
 pub const MAIN_FILE: &str = "vigie.toml";
@@ -430,115 +432,6 @@ fn read_site(cx: &mut FileCx<'_>) -> Option<RawSiteFile> {
     Some(raw)
 }
 
-fn levels(
-    cx: &mut FileCx<'_>,
-    base: Levels,
-    raw: &Option<RawLevels>,
-    what: &str,
-    max: f64,
-) -> Levels {
-    let Some(raw) = raw else {
-        return base;
-    };
-    let mut out = base;
-    let number = |cx: &mut FileCx<'_>, v: &Option<Spanned<f64>>, field: &str, into: &mut f64| {
-        if let Some(v) = v {
-            let x = *v.get_ref();
-            if !x.is_finite() || x < 0.0 || x > max {
-                cx.at(
-                    v,
-                    format!("{what}.{field}: {x} is out of range (0 to {max})"),
-                    None,
-                );
-            } else {
-                *into = x;
-            }
-        }
-    };
-    number(cx, &raw.warning, "warning", &mut out.warning);
-    number(cx, &raw.critical, "critical", &mut out.critical);
-    number(cx, &raw.recovery, "recovery", &mut out.recovery);
-    if let Some(f) = &raw.for_
-        && let Some(d) = cx.bounded_duration(
-            f,
-            &format!("{what}.for"),
-            Duration::ZERO,
-            Duration::from_secs(86_400),
-        )
-    {
-        out.for_ = d;
-    }
-    if out.warning >= out.critical {
-        let span = raw
-            .warning
-            .as_ref()
-            .map(|w| w.span())
-            .or_else(|| raw.critical.as_ref().map(|c| c.span()));
-        if let Some(span) = span {
-            cx.error(
-                span,
-                format!(
-                    "{what}: the warning level ({}) must be below the critical level ({})",
-                    out.warning, out.critical
-                ),
-                None,
-            );
-        }
-    }
-    if out.recovery >= out.warning
-        && let Some(r) = &raw.recovery
-    {
-        cx.at(
-            r,
-            format!(
-                "{what}.recovery: the margin ({}) must be smaller than the warning level ({})",
-                out.recovery, out.warning
-            ),
-            None,
-        );
-    }
-    out
-}
-
-fn after(cx: &mut FileCx<'_>, base: Duration, raw: &Option<RawAfter>, what: &str) -> Duration {
-    match raw.as_ref().and_then(|r| r.after.as_ref()) {
-        Some(v) => cx
-            .bounded_duration(
-                v,
-                &format!("{what}.after"),
-                Duration::ZERO,
-                Duration::from_secs(7 * 86_400),
-            )
-            .unwrap_or(base),
-        None => base,
-    }
-}
-
-/// Applies threshold overrides on top of `base`.
-fn thresholds(cx: &mut FileCx<'_>, base: &Arc<Thresholds>, raw: &RawThresholds) -> Arc<Thresholds> {
-    let is_empty = raw.camera_offline.is_none()
-        && raw.connectivity.is_none()
-        && raw.disk.is_none()
-        && raw.temperature.is_none()
-        && raw.recording.is_none();
-    if is_empty {
-        return Arc::clone(base);
-    }
-    let b = **base;
-    Arc::new(Thresholds {
-        camera_offline_after: after(
-            cx,
-            b.camera_offline_after,
-            &raw.camera_offline,
-            "camera_offline",
-        ),
-        connectivity_after: after(cx, b.connectivity_after, &raw.connectivity, "connectivity"),
-        disk: levels(cx, b.disk, &raw.disk, "disk", 100.0),
-        temperature: levels(cx, b.temperature, &raw.temperature, "temperature", 200.0),
-        recording_after: after(cx, b.recording_after, &raw.recording, "recording"),
-    })
-}
-
 const INTERVAL_MIN: Duration = Duration::from_secs(1);
 const INTERVAL_MAX: Duration = Duration::from_secs(3600);
 
@@ -557,122 +450,6 @@ fn validate_main(cx: &mut FileCx<'_>, raw: &RawMain) -> Config {
     config
 }
 
-fn snmp_settings(
-    cx: &mut FileCx<'_>,
-    raw: &RawSnmp,
-    kind_oids: &[(String, Vec<u64>)],
-) -> SnmpSettings {
-    let mut out = SnmpSettings {
-        port: raw.port.unwrap_or(161),
-        oids: kind_oids.to_vec(),
-        ..SnmpSettings::default()
-    };
-    let pick = |cx: &mut FileCx<'_>,
-                v: &Option<Spanned<String>>,
-                what: &str,
-                allowed: &[&str],
-                default: &str|
-     -> String {
-        match v {
-            None => default.to_string(),
-            Some(v) if allowed.contains(&v.get_ref().as_str()) => v.get_ref().clone(),
-            Some(v) => {
-                let hint = did_you_mean(v.get_ref(), allowed.iter().copied())
-                    .or_else(|| Some(listing("use one of", allowed.iter().copied())));
-                cx.at(
-                    v,
-                    format!("snmp.{what}: `{}` is not supported", v.get_ref()),
-                    hint,
-                );
-                default.to_string()
-            }
-        }
-    };
-    let version = pick(cx, &raw.version, "version", &["v2c", "v3"], "v2c");
-    let auth = pick(
-        cx,
-        &raw.auth,
-        "auth",
-        &["md5", "sha", "sha256", "sha512"],
-        "sha",
-    );
-    let privacy = pick(
-        cx,
-        &raw.privacy,
-        "privacy",
-        &["none", "des", "aes", "aes256"],
-        "aes",
-    );
-    if version == "v3" {
-        out.version = SnmpVersion::V3 {
-            auth: match auth.as_str() {
-                "md5" => SnmpAuth::Md5,
-                "sha256" => SnmpAuth::Sha256,
-                "sha512" => SnmpAuth::Sha512,
-                _ => SnmpAuth::Sha,
-            },
-            privacy: match privacy.as_str() {
-                "none" => SnmpPrivacy::None,
-                "des" => SnmpPrivacy::Des,
-                "aes256" => SnmpPrivacy::Aes256,
-                _ => SnmpPrivacy::Aes,
-            },
-        };
-    }
-    for (name, oid) in &raw.oids {
-        if let Some(p) = numeric_oid(cx, oid, &format!("snmp.oids.{name}")) {
-            out.oids.retain(|(n, _)| n != name);
-            out.oids.push((name.clone(), p));
-        }
-    }
-    out
-}
-
-fn numeric_oid(cx: &mut FileCx<'_>, oid: &Spanned<String>, what: &str) -> Option<Vec<u64>> {
-    let parts: Option<Vec<u64>> = oid
-        .get_ref()
-        .trim_start_matches('.')
-        .split('.')
-        .map(|p| p.parse().ok())
-        .collect();
-    match parts {
-        Some(p) if p.len() >= 2 => Some(p),
-        _ => {
-            cx.at(
-                oid,
-                format!("{what}: `{}` is not a numeric OID", oid.get_ref()),
-                Some("write it as `1.3.6.1.2.1.1.3.0`".into()),
-            );
-            None
-        }
-    }
-}
-
-fn parse_probe(text: &str) -> Result<Probe, String> {
-    let (name, arg) = match text.split_once(':') {
-        Some((n, a)) => (n, Some(a)),
-        None => (text, None),
-    };
-    match (name, arg) {
-        ("icmp", None) => Ok(Probe::Icmp),
-        ("snmp", None) => Ok(Probe::Snmp),
-        ("tcp", None) => Ok(Probe::Tcp(554)),
-        ("tcp", Some(p)) => p
-            .parse::<u16>()
-            .ok()
-            .filter(|p| *p > 0)
-            .map(Probe::Tcp)
-            .ok_or_else(|| format!("`{p}` is not a TCP port")),
-        ("rtsp", None) => Ok(Probe::Rtsp),
-        ("agent", None) => Ok(Probe::Agent),
-        ("heartbeat", None) => Ok(Probe::Heartbeat),
-        ("recorder", None) => Ok(Probe::Recorder),
-        ("plugin", Some(n)) if valid_id(n) => Ok(Probe::Plugin(n.to_string())),
-        ("plugin", _) => Err(format!("`{text}` does not name a plugin")),
-        _ => Err(format!("unknown probe `{text}`")),
-    }
-}
-
 const PROBE_NAMES: &[&str] = &[
     "icmp",
     "snmp",
@@ -683,17 +460,6 @@ const PROBE_NAMES: &[&str] = &[
     "plugin",
     "recorder",
 ];
-
-fn parse_local(text: &str) -> Option<NaiveDateTime> {
-    [
-        "%Y-%m-%dT%H:%M:%S",
-        "%Y-%m-%dT%H:%M",
-        "%Y-%m-%d %H:%M:%S",
-        "%Y-%m-%d %H:%M",
-    ]
-    .iter()
-    .find_map(|f| NaiveDateTime::parse_from_str(text.trim(), f).ok())
-}
 
 fn parse_tolerance(cx: &mut FileCx<'_>, v: &Spanned<RawTolerance>) -> Option<Tolerance> {
     match v.get_ref() {
