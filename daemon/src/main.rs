@@ -496,14 +496,10 @@ fn plugin_command(action: PluginAction) -> Result<i32> {
             json,
         } => {
             init_logs();
-            let kind = EquipmentKind::ALL
-                .iter()
-                .find(|(n, _)| *n == kind)
-                .map(|(_, k)| *k)
-                .with_context(|| {
-                    let names: Vec<&str> = EquipmentKind::ALL.iter().map(|(n, _)| *n).collect();
-                    format!("--kind `{kind}`: expected one of {}", names.join(", "))
-                })?;
+            let kind = EquipmentKind::from_name(&kind).with_context(|| {
+                let names: Vec<&str> = EquipmentKind::ALL.iter().map(|(n, _)| *n).collect();
+                format!("--kind `{kind}`: expected one of {}", names.join(", "))
+            })?;
             let params = params
                 .iter()
                 .map(|p| {

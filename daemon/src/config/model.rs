@@ -97,11 +97,20 @@ impl EquipmentKind {
 
     /// The configuration spelling of the kind.
     pub fn name(self) -> &'static str {
-        Self::ALL
-            .iter()
-            .find(|(_, k)| *k == self)
-            .map(|(n, _)| *n)
-            .unwrap_or("other")
+        match self {
+            EquipmentKind::Camera => "camera",
+            EquipmentKind::Nvr => "nvr",
+            EquipmentKind::VmsServer => "vms-server",
+            EquipmentKind::Encoder => "encoder",
+            EquipmentKind::Switch => "switch",
+            EquipmentKind::Router => "router",
+            EquipmentKind::Other => "other",
+        }
+    }
+
+    /// The kind of a configuration spelling.
+    pub fn from_name(name: &str) -> Option<EquipmentKind> {
+        Self::ALL.iter().find(|(n, _)| *n == name).map(|(_, k)| *k)
     }
 }
 
@@ -719,5 +728,20 @@ impl Config {
             }
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_has_one_spelling_both_ways() {
+        assert_eq!(EquipmentKind::ALL.len(), 7);
+        for (name, kind) in EquipmentKind::ALL {
+            assert_eq!(kind.name(), name);
+            assert_eq!(EquipmentKind::from_name(name), Some(kind));
+        }
+        assert_eq!(EquipmentKind::from_name("nvrr"), None);
     }
 }

@@ -267,30 +267,35 @@ pub(crate) struct Sandbox {
     _thread: RuntimeThread,
 }
 
-/// Equipment kinds of the config and of the plugin interface.
-const KINDS: [(EquipmentKind, t::EquipmentKind); 7] = [
-    (EquipmentKind::Camera, t::EquipmentKind::Camera),
-    (EquipmentKind::Nvr, t::EquipmentKind::Nvr),
-    (EquipmentKind::VmsServer, t::EquipmentKind::VmsServer),
-    (EquipmentKind::Encoder, t::EquipmentKind::Encoder),
-    (EquipmentKind::Switch, t::EquipmentKind::Switch),
-    (EquipmentKind::Router, t::EquipmentKind::Router),
-    (EquipmentKind::Other, t::EquipmentKind::Other),
-];
-
+/// A config kind as the plugin interface names it (exhaustive: a new kind must be mapped).
 fn kind_out(k: EquipmentKind) -> t::EquipmentKind {
-    KINDS
-        .iter()
-        .find(|(c, _)| *c == k)
-        .map_or(t::EquipmentKind::Other, |(_, w)| *w)
+    match k {
+        EquipmentKind::Camera => t::EquipmentKind::Camera,
+        EquipmentKind::Nvr => t::EquipmentKind::Nvr,
+        EquipmentKind::VmsServer => t::EquipmentKind::VmsServer,
+        EquipmentKind::Encoder => t::EquipmentKind::Encoder,
+        EquipmentKind::Switch => t::EquipmentKind::Switch,
+        EquipmentKind::Router => t::EquipmentKind::Router,
+        EquipmentKind::Other => t::EquipmentKind::Other,
+    }
+}
+
+/// The config kind of a kind a plugin declares (exhaustive, like [`kind_out`]).
+fn kind_in(k: t::EquipmentKind) -> EquipmentKind {
+    match k {
+        t::EquipmentKind::Camera => EquipmentKind::Camera,
+        t::EquipmentKind::Nvr => EquipmentKind::Nvr,
+        t::EquipmentKind::VmsServer => EquipmentKind::VmsServer,
+        t::EquipmentKind::Encoder => EquipmentKind::Encoder,
+        t::EquipmentKind::Switch => EquipmentKind::Switch,
+        t::EquipmentKind::Router => EquipmentKind::Router,
+        t::EquipmentKind::Other => EquipmentKind::Other,
+    }
 }
 
 /// The config spelling of a kind a plugin declares.
 fn kind_name(k: t::EquipmentKind) -> &'static str {
-    KINDS
-        .iter()
-        .find(|(_, w)| *w == k)
-        .map_or("other", |(c, _)| c.name())
+    kind_in(k).name()
 }
 
 /// The version of `vigie:probe/plugin` a component exports, if it exports one.

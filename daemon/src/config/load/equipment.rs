@@ -56,11 +56,7 @@ pub(super) fn equipment(
                 column,
             },
         );
-        let kind = EquipmentKind::ALL
-            .iter()
-            .find(|(n, _)| n == e.kind.get_ref())
-            .map(|(_, k)| *k);
-        let Some(kind) = kind else {
+        let Some(kind) = EquipmentKind::from_name(e.kind.get_ref()) else {
             let hint = did_you_mean(e.kind.get_ref(), EquipmentKind::ALL.iter().map(|(n, _)| *n))
                 .or_else(|| {
                     Some(listing(

@@ -5,7 +5,7 @@ use super::*;
 /// `[snmp_oids.KIND]`.
 pub(super) fn snmp_oids(cx: &mut FileCx<'_>, raw: &RawMain, config: &mut Config) {
     for (kind, oids) in &raw.snmp_oids {
-        let Some((_, k)) = EquipmentKind::ALL.iter().find(|(n, _)| n == kind.get_ref()) else {
+        let Some(k) = EquipmentKind::from_name(kind.get_ref()) else {
             let hint = did_you_mean(kind.get_ref(), EquipmentKind::ALL.iter().map(|(n, _)| *n));
             cx.at(
                 kind,
@@ -23,7 +23,7 @@ pub(super) fn snmp_oids(cx: &mut FileCx<'_>, raw: &RawMain, config: &mut Config)
                 ))
             })
             .collect();
-        config.snmp_oids.insert(*k, list);
+        config.snmp_oids.insert(k, list);
     }
 }
 
@@ -98,11 +98,7 @@ pub(super) fn snmp_settings(
     out
 }
 
-fn numeric_oid(
-    cx: &mut FileCx<'_>,
-    oid: &Spanned<String>,
-    what: &str,
-) -> Option<Vec<u64>> {
+fn numeric_oid(cx: &mut FileCx<'_>, oid: &Spanned<String>, what: &str) -> Option<Vec<u64>> {
     let parts: Option<Vec<u64>> = oid
         .get_ref()
         .trim_start_matches('.')

@@ -72,12 +72,7 @@ fn levels(
     out
 }
 
-fn after(
-    cx: &mut FileCx<'_>,
-    base: Duration,
-    raw: &Option<RawAfter>,
-    what: &str,
-) -> Duration {
+fn after(cx: &mut FileCx<'_>, base: Duration, raw: &Option<RawAfter>, what: &str) -> Duration {
     match raw.as_ref().and_then(|r| r.after.as_ref()) {
         Some(v) => cx
             .bounded_duration(
