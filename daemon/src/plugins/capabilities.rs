@@ -95,13 +95,16 @@ impl Grant {
         CapError::Forbidden(what)
     }
 
-    fn same_host(&self, host: &str) -> bool {
-        let bare = |h: &str| {
-            h.trim_start_matches('[')
-                .trim_end_matches(']')
-                .to_ascii_lowercase()
-        };
-        bare(host) == bare(&self.address)
+    /// Whether a URL's host is the equipment's address (IP addresses compared as addresses,
+    /// names without regard to case).
+    fn same_host(&self, host: Option<url::Host<&str>>) -> bool {
+        let address = self.address.trim_start_matches('[').trim_end_matches(']');
+        match (host, address.parse::<std::net::IpAddr>()) {
+            (Some(url::Host::Ipv4(a)), Ok(std::net::IpAddr::V4(b))) => a == b,
+            (Some(url::Host::Ipv6(a)), Ok(std::net::IpAddr::V6(b))) => a == b,
+            (Some(url::Host::Domain(d)), Err(_)) => d.eq_ignore_ascii_case(address),
+            _ => false,
+        }
     }
 
     /// Host part for URLs and the `Host` header (`[v6]` in brackets).
@@ -109,48 +112,36 @@ impl Grant {
         crate::util::url_host(&self.address).into_owned()
     }
 
-    /// Port and path-and-query of a plugin URL, once checked against the equipment.
+    /// Port and path-and-query of a plugin URL, once checked against the equipment. URLs
+    /// are parsed by the `url` crate (WHATWG rules), the way an HTTP client would read them.
     fn resolve(&self, url: &str) -> Result<(u16, String), CapError> {
-        if url.starts_with('/') {
+        if url.starts_with('/') && !url.starts_with("//") {
             return Ok((80, url.to_string()));
         }
-        let Some((scheme, rest)) = url.split_once("://") else {
-            return Err(self.refuse(format!("`{url}` is neither a path nor an http:// URL")));
-        };
-        if !scheme.eq_ignore_ascii_case("http") {
+        let parsed = url::Url::parse(url)
+            .map_err(|_| self.refuse(format!("`{url}` is neither a path nor an http:// URL")))?;
+        if parsed.scheme() != "http" {
             return Err(self.refuse(format!(
                 "`{url}`: only http:// is available to plugins in this version"
             )));
         }
-        let (authority, path) = match rest.find('/') {
-            Some(i) => (&rest[..i], &rest[i..]),
-            None => (rest, "/"),
-        };
-        if authority.contains('@') {
+        if !parsed.username().is_empty() || parsed.password().is_some() {
             return Err(self.refuse(format!("`{url}`: user information in URLs is not allowed")));
         }
-        let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
-            let (h, after) = v6.split_once(']').unwrap_or((v6, ""));
-            (h, after.strip_prefix(':'))
-        } else {
-            match authority.rsplit_once(':') {
-                Some((h, p)) => (h, Some(p)),
-                None => (authority, None),
-            }
-        };
-        if !self.same_host(host) {
+        if !self.same_host(parsed.host()) {
             return Err(self.refuse(format!(
-                "`{host}` is not the address of equipment `{}` ({})",
-                self.equipment, self.address
+                "`{}` is not the address of equipment `{}` ({})",
+                parsed.host_str().unwrap_or_default(),
+                self.equipment,
+                self.address
             )));
         }
-        let port = match port {
-            None | Some("") => 80,
-            Some(p) => p
-                .parse()
-                .map_err(|_| self.refuse(format!("`{url}`: bad port `{p}`")))?,
+        let port = parsed.port_or_known_default().unwrap_or(80);
+        let path = match parsed.query() {
+            Some(q) => format!("{}?{q}", parsed.path()),
+            None => parsed.path().to_string(),
         };
-        Ok((port, path.to_string()))
+        Ok((port, path))
     }
 
     async fn connect(&self, port: u16) -> Result<TcpStream, CapError> {
@@ -474,14 +465,35 @@ mod tests {
             "file:///etc/passwd",
             "x",
             "http://10.0.0.5:99999/",
+            "//10.0.0.6/x",
+            "http://10.0.0.5.evil.example/x",
+            "http://user@10.0.0.5/x",
         ] {
             assert!(
                 matches!(g.resolve(bad), Err(CapError::Forbidden(_))),
                 "{bad}"
             );
         }
+        // A backslash ends the host as in a browser: the request still goes to the equipment.
+        assert_eq!(
+            g.resolve("http://10.0.0.5\\@evil/x"),
+            Ok((80, "/@evil/x".into()))
+        );
+        // Hosts are read as an HTTP client reads them: 167772165 is 10.0.0.5, 010.0.0.5 is
+        // octal for 8.0.0.5.
+        assert_eq!(g.resolve("http://167772165/x"), Ok((80, "/x".into())));
+        assert!(matches!(
+            g.resolve("http://010.0.0.5/x"),
+            Err(CapError::Forbidden(_))
+        ));
+        let named = grant("Cam-1.Site.Example");
+        assert_eq!(
+            named.resolve("http://cam-1.site.example/x#frag"),
+            Ok((80, "/x".into()))
+        );
         let v6 = grant("::1");
         assert_eq!(v6.resolve("http://[::1]:81/y"), Ok((81, "/y".into())));
+        assert_eq!(v6.resolve("http://[0:0::0001]/y"), Ok((80, "/y".into())));
         assert!(matches!(
             v6.resolve("http://[::2]/y"),
             Err(CapError::Forbidden(_))
