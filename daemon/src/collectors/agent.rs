@@ -3,8 +3,10 @@
 //! vigie metrics (CPU, memory, filesystems, temperatures, services, uptime), so "recording
 //! service stopped" (R7) works from an agent.
 
+use super::http::{self, HttpError, HttpRequest};
 use crate::config::Secret;
 use crate::observation::{Metric, Observation};
+use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use prometheus_parse::{Sample, Scrape, Value};
 use std::collections::BTreeMap;
@@ -240,53 +242,72 @@ pub async fn scrape(
     credentials: Option<(String, Secret)>,
     timeout: Duration,
 ) -> Result<String, Observation> {
-    let client = awc::Client::builder().timeout(timeout).finish();
-    let mut request = client.get(url).insert_header(("Accept", "text/plain"));
-    if let Some((user, password)) = &credentials {
-        request = request.basic_auth(user, password.expose());
+    let parsed = url::Url::parse(url)
+        .map_err(|e| Observation::unknown(&format!("agent URL `{url}`: {e}")))?;
+    if parsed.scheme() != "http" {
+        return Err(Observation::unknown(&format!(
+            "agent at {url}: only http:// agents are supported in this version"
+        )));
     }
-    let mut response = match request.send().await {
-        Ok(r) => r,
-        Err(awc::error::SendRequestError::Connect(e)) => {
+    let Some(host) = parsed.host_str() else {
+        return Err(Observation::unknown(&format!(
+            "agent URL `{url}` has no host"
+        )));
+    };
+    let path = match parsed.query() {
+        Some(q) => format!("{}?{q}", parsed.path()),
+        None => parsed.path().to_string(),
+    };
+    let mut headers = vec![("accept".to_string(), "text/plain".to_string())];
+    if let Some((user, password)) = &credentials {
+        let token = base64::engine::general_purpose::STANDARD
+            .encode(format!("{user}:{}", password.expose()));
+        headers.push(("authorization".into(), format!("Basic {token}")));
+    }
+    let answer = http::exchange(HttpRequest {
+        address: host,
+        port: parsed.port_or_known_default().unwrap_or(80),
+        method: hyper::Method::GET,
+        path: &path,
+        headers,
+        body: Vec::new(),
+        timeout,
+        max_body: MAX_EXPOSITION,
+    })
+    .await;
+    let answer = match answer {
+        Ok(a) => a,
+        Err(HttpError::Connect(e)) => {
             return Err(Observation::down(&format!(
                 "agent at {url} not reachable: {e}"
             )));
         }
-        Err(awc::error::SendRequestError::Timeout) => {
+        Err(HttpError::Timeout(_)) => {
             return Err(Observation::down(&format!(
                 "agent at {url} did not answer in time"
             )));
         }
-        Err(e) => return Err(Observation::unknown(&format!("agent at {url}: {e}"))),
-    };
-    let status = response.status();
-    if status == awc::http::StatusCode::UNAUTHORIZED || status == awc::http::StatusCode::FORBIDDEN {
-        return Err(Observation::unknown(&format!(
-            "agent at {url} refused the credentials (HTTP {})",
-            status.as_u16()
-        )));
-    }
-    if !status.is_success() {
-        return Err(Observation::unknown(&format!(
-            "agent at {url} answered HTTP {}",
-            status.as_u16()
-        )));
-    }
-    let body = match response.body().limit(MAX_EXPOSITION).await {
-        Ok(b) => b,
-        Err(awc::error::PayloadError::Overflow) => {
+        Err(HttpError::Body { .. }) => {
             return Err(Observation::unknown(&format!(
-                "agent at {url} sent more than {} MiB",
+                "agent at {url} sent more than {} MiB, or an unreadable answer",
                 MAX_EXPOSITION / 1024 / 1024
             )));
         }
-        Err(e) => {
-            return Err(Observation::unknown(&format!(
-                "agent at {url}: reading the answer failed: {e}"
-            )));
-        }
+        Err(e) => return Err(Observation::unknown(&format!("agent at {url}: {e}"))),
     };
-    String::from_utf8(body.to_vec()).map_err(|_| {
+    if answer.status == 401 || answer.status == 403 {
+        return Err(Observation::unknown(&format!(
+            "agent at {url} refused the credentials (HTTP {})",
+            answer.status
+        )));
+    }
+    if !(200..300).contains(&answer.status) {
+        return Err(Observation::unknown(&format!(
+            "agent at {url} answered HTTP {}",
+            answer.status
+        )));
+    }
+    String::from_utf8(answer.body).map_err(|_| {
         Observation::unknown(&format!("agent at {url} answered binary data, not text"))
     })
 }

@@ -3,6 +3,7 @@
 
 pub mod agent;
 pub mod heartbeat;
+pub mod http;
 pub mod icmp;
 pub mod recorder;
 pub mod snmp;

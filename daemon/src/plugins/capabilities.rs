@@ -4,11 +4,10 @@
 //! own address; anything else is refused and logged.
 
 use crate::clock::Clock;
+use crate::collectors::http::{self, HttpError, HttpRequest};
 use crate::collectors::snmp::{SnmpClient, SnmpError, Val, dotted};
 use crate::config::{Credentials, SnmpSettings};
 use base64::Engine as _;
-use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::Bytes;
 use sha1::{Digest, Sha1};
 use std::hash::BuildHasher;
 use std::sync::Arc;
@@ -107,11 +106,6 @@ impl Grant {
         }
     }
 
-    /// Host part for URLs and the `Host` header (`[v6]` in brackets).
-    fn authority(&self) -> String {
-        crate::util::url_host(&self.address).into_owned()
-    }
-
     /// Port and path-and-query of a plugin URL, once checked against the equipment. URLs
     /// are parsed by the `url` crate (WHATWG rules), the way an HTTP client would read them.
     fn resolve(&self, url: &str) -> Result<(u16, String), CapError> {
@@ -160,7 +154,7 @@ impl Grant {
         }
     }
 
-    /// One HTTP exchange on a fresh connection.
+    /// One HTTP exchange on a fresh connection to the equipment.
     async fn exchange(
         &self,
         method: &hyper::Method,
@@ -169,80 +163,39 @@ impl Grant {
         req: &Request,
         authorization: Option<&str>,
     ) -> Result<Response, CapError> {
-        let stream = self.connect(port).await?;
-        let io = hyper_util::rt::TokioIo::new(stream);
-        let (mut sender, conn) = hyper::client::conn::http1::handshake(io)
-            .await
-            .map_err(|e| CapError::Unreachable(format!("HTTP handshake: {e}")))?;
-        let driver = tokio::spawn(conn);
-        let host = if port == 80 {
-            self.authority()
-        } else {
-            format!("{}:{port}", self.authority())
-        };
-        let mut builder = hyper::Request::builder()
-            .method(method.clone())
-            .uri(path)
-            .header(hyper::header::HOST, host)
-            .header(hyper::header::USER_AGENT, "vigie");
-        for (k, v) in &req.headers {
-            let lower = k.to_ascii_lowercase();
-            if matches!(
-                lower.as_str(),
-                "host" | "authorization" | "content-length" | "transfer-encoding" | "connection"
-            ) {
-                continue;
-            }
-            builder = builder.header(k.as_str(), v.as_str());
-        }
+        // The plugin never sets the credentials: the host answers challenges itself.
+        let mut headers: Vec<(String, String)> = req
+            .headers
+            .iter()
+            .filter(|(k, _)| !k.eq_ignore_ascii_case("authorization"))
+            .cloned()
+            .collect();
         if let Some(a) = authorization {
-            builder = builder.header(hyper::header::AUTHORIZATION, a);
+            headers.push(("authorization".into(), a.into()));
         }
-        let request = builder
-            .body(Full::new(Bytes::from(req.body.clone())))
-            .map_err(|e| CapError::Forbidden(format!("malformed request: {e}")))?;
-        let exchange = async {
-            let resp = sender
-                .send_request(request)
-                .await
-                .map_err(|e| CapError::Unreachable(format!("HTTP: {e}")))?;
-            let status = resp.status().as_u16();
-            let headers = resp
-                .headers()
-                .iter()
-                .map(|(k, v)| {
-                    (
-                        k.as_str().to_ascii_lowercase(),
-                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                    )
-                })
-                .collect();
-            let body = Limited::new(resp.into_body(), MAX_HTTP_BODY)
-                .collect()
-                .await
-                .map_err(|e| {
-                    CapError::BadResponse(format!(
-                        "body unreadable or larger than {} MiB: {e}",
-                        MAX_HTTP_BODY >> 20
-                    ))
-                })?
-                .to_bytes()
-                .to_vec();
-            Ok(Response {
-                status,
-                headers,
-                body,
-            })
-        };
-        let out = match tokio::time::timeout(self.timeout, exchange).await {
-            Ok(r) => r,
-            Err(_) => Err(CapError::Timeout(format!(
-                "no HTTP answer within {}",
-                crate::util::format_duration(self.timeout)
-            ))),
-        };
-        driver.abort();
-        out
+        let answer = http::exchange(HttpRequest {
+            address: &self.address,
+            port,
+            method: method.clone(),
+            path,
+            headers,
+            body: req.body.clone(),
+            timeout: self.timeout,
+            max_body: MAX_HTTP_BODY,
+        })
+        .await
+        .map_err(|e| match e {
+            HttpError::Connect(m) => CapError::Unreachable(m),
+            HttpError::Timeout(m) => CapError::Timeout(m),
+            HttpError::Request(_) => CapError::Forbidden(e.to_string()),
+            HttpError::Protocol(_) => CapError::Unreachable(e.to_string()),
+            HttpError::Body { .. } => CapError::BadResponse(e.to_string()),
+        })?;
+        Ok(Response {
+            status: answer.status,
+            headers: answer.headers,
+            body: answer.body,
+        })
     }
 
     /// The user name and password of the equipment, if it has both.
