@@ -1,7 +1,9 @@
-//! A blocking client of the HTTP API, used by the command line and the integration tests.
+//! A blocking client of the HTTP API, used by the command line and the integration tests,
+//! over the daemon's one HTTP client.
 
 use crate::alert::Alert;
 use crate::api::{AckBody, AlertList, CloseBody, EventPage, Health, TransitionRecord};
+use crate::collectors::http::{self, HttpError, HttpRequest};
 use crate::status::{EquipmentDetail, FleetStatus, SiteDetail};
 use serde::de::DeserializeOwned;
 use std::time::Duration;
@@ -35,42 +37,97 @@ pub enum ClientError {
     },
 }
 
-/// Client of one daemon's API.
+/// Longest a call may take (long polls wait up to 60 s).
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(90);
+/// Largest answer read (a page of 10,000 events with their alerts).
+const MAX_ANSWER: usize = 256 << 20;
+
+/// Client of one daemon's API, over the daemon's own HTTP client (hyper).
 pub struct ApiClient {
     base: String,
-    agent: ureq::Agent,
+    address: String,
+    port: u16,
 }
 
 impl ApiClient {
     /// A client for the API at `base` (`http://127.0.0.1:8480`).
     pub fn new(base: &str) -> Self {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(90)))
-            .build()
-            .into();
+        let base = base.trim_end_matches('/').to_string();
+        let (address, port) = url::Url::parse(&base)
+            .ok()
+            .and_then(|u| {
+                let host = u.host_str()?.trim_matches(['[', ']']).to_string();
+                Some((host, u.port_or_known_default()?))
+            })
+            .unwrap_or_default();
         ApiClient {
-            base: base.trim_end_matches('/').to_string(),
-            agent,
+            base,
+            address,
+            port,
         }
     }
 
-    fn read<T: DeserializeOwned>(
-        url: &str,
-        resp: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
-    ) -> Result<T, ClientError> {
-        let mut resp = resp.map_err(|e| ClientError::Unreachable {
-            url: url.to_string(),
+    /// Sends a request and answers its status and body, blocking (on a thread of its own, so
+    /// it can be called from anywhere, an async runtime included).
+    pub fn raw(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&str>,
+    ) -> Result<(u16, String), ClientError> {
+        let url = format!("{}{path}", self.base);
+        let unreachable = |detail: String| ClientError::Unreachable {
+            url: url.clone(),
+            detail,
+        };
+        let method =
+            hyper::Method::from_bytes(method.as_bytes()).map_err(|e| unreachable(e.to_string()))?;
+        let mut all: Vec<(String, String)> = headers
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        if body.is_some() {
+            all.push(("content-type".into(), "application/json".into()));
+        }
+        let request = HttpRequest {
+            address: &self.address,
+            port: self.port,
+            method,
+            path,
+            headers: all,
+            body: body.unwrap_or_default().as_bytes().to_vec(),
+            timeout: CALL_TIMEOUT,
+            max_body: MAX_ANSWER,
+        };
+        let answer = std::thread::scope(|scope| {
+            scope
+                .spawn(|| {
+                    let runtime = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .map_err(|e| HttpError::Connect(e.to_string()))?;
+                    runtime.block_on(http::exchange(request))
+                })
+                .join()
+        })
+        .map_err(|_| unreachable("the client thread failed".into()))?
+        .map_err(|e| unreachable(e.to_string()))?;
+        let text = String::from_utf8(answer.body).map_err(|e| ClientError::BadAnswer {
+            url: url.clone(),
             detail: e.to_string(),
         })?;
-        let status = resp.status().as_u16();
-        let text = resp
-            .body_mut()
-            .read_to_string()
-            .map_err(|e| ClientError::BadAnswer {
-                url: url.to_string(),
-                detail: e.to_string(),
-            })?;
+        Ok((answer.status, text))
+    }
+
+    fn call<T: DeserializeOwned>(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+    ) -> Result<T, ClientError> {
+        let url = format!("{}{path}", self.base);
+        let (status, text) = self.raw(method, path, &[], body)?;
         if status >= 400 {
             let message = serde_json::from_str::<serde_json::Value>(&text)
                 .ok()
@@ -79,14 +136,13 @@ impl ApiClient {
             return Err(ClientError::Refused { status, message });
         }
         serde_json::from_str(&text).map_err(|e| ClientError::BadAnswer {
-            url: url.to_string(),
+            url,
             detail: e.to_string(),
         })
     }
 
     fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
-        let url = format!("{}{path}", self.base);
-        Self::read(&url, self.agent.get(&url).call())
+        self.call("GET", path, None)
     }
 
     fn post<T: DeserializeOwned>(
@@ -94,8 +150,11 @@ impl ApiClient {
         path: &str,
         body: &impl serde::Serialize,
     ) -> Result<T, ClientError> {
-        let url = format!("{}{path}", self.base);
-        Self::read(&url, self.agent.post(&url).send_json(body))
+        let body = serde_json::to_string(body).map_err(|e| ClientError::BadAnswer {
+            url: format!("{}{path}", self.base),
+            detail: e.to_string(),
+        })?;
+        self.call("POST", path, Some(&body))
     }
 
     /// The fleet's status.

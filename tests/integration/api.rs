@@ -16,21 +16,10 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
 }
 
 fn raw(method: &str, url: &str, body: Option<&str>) -> (u16, String) {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
-    let resp = match (method, body) {
-        ("POST", Some(b)) => agent
-            .post(url)
-            .header("content-type", "application/json")
-            .send(b),
-        ("POST", None) => agent.post(url).send_empty(),
-        _ => agent.get(url).call(),
-    };
-    let mut resp = resp.expect("request");
-    let status = resp.status().as_u16();
-    (status, resp.body_mut().read_to_string().unwrap_or_default())
+    let (base, path) = url.split_at(url.find("/api/").expect("an API URL"));
+    ApiClient::new(base)
+        .raw(method, path, &[], body)
+        .expect("request")
 }
 
 #[actix_rt::test]

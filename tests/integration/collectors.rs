@@ -355,21 +355,22 @@ async fn pushed_heartbeats_keep_an_equipment_up_and_their_absence_brings_it_down
     std::fs::write(cfg.path().join("sites/s.toml"), site).expect("write");
     let d = start_with_network_collectors(cfg.path(), data.path()).await;
     wait_status(&d, "one site", |s| s.sites.len() == 1).await;
-    let base = format!("http://{}/api/v1/heartbeat", d.api_addr);
+    let base = format!("http://{}", d.api_addr);
     let post = move |path: &str, token: Option<&str>, body: &str| {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .build()
-            .into();
-        let mut req = agent.post(format!("{base}/{path}"));
-        if let Some(t) = token {
-            req = req.header("Authorization", &format!("Bearer {t}"));
-        }
-        let mut resp = req.send(body).expect("request");
-        (
-            resp.status().as_u16(),
-            resp.body_mut().read_to_string().unwrap_or_default(),
-        )
+        let bearer = token.map(|t| format!("Bearer {t}"));
+        let headers: Vec<(&str, &str)> = bearer
+            .as_deref()
+            .map(|b| ("authorization", b))
+            .into_iter()
+            .collect();
+        vigie::client::ApiClient::new(&base)
+            .raw(
+                "POST",
+                &format!("/api/v1/heartbeat/{path}"),
+                &headers,
+                Some(body),
+            )
+            .expect("request")
     };
     let post_again = post.clone();
     let (statuses, api) = tokio::task::spawn_blocking({
