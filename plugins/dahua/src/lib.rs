@@ -30,9 +30,10 @@
 //! `hw.status` metric of the disk and in the `failed_disks` fact.
 
 use std::collections::BTreeMap;
+use vigie_plugin_sdk::fetch::{self, Answer};
 use vigie_plugin_sdk::{
-    ChannelState, Child, Description, EquipmentKind, Host, HostError, HttpResponse, LogLevel,
-    Metric, Param, Probe, ProbeError, Report, Target, kv,
+    ChannelState, Child, Description, EquipmentKind, Host, HttpResponse, Metric, Param, Probe,
+    ProbeError, Report, Target, kv,
 };
 
 /// The Dahua CGI probe.
@@ -119,16 +120,6 @@ struct Cgi<'h> {
     base: String,
 }
 
-/// What a CGI request gave.
-enum Answer {
-    /// The `key=value` text.
-    Text(String),
-    /// The firmware does not offer it (why).
-    Absent(String),
-    /// The equipment refuses this user the request (why).
-    Denied(String),
-}
-
 impl<'h> Cgi<'h> {
     fn new(target: &Target, host: &'h dyn Host) -> Result<Self, ProbeError> {
         Ok(Cgi {
@@ -137,44 +128,15 @@ impl<'h> Cgi<'h> {
         })
     }
 
-    fn get(&self, path: &str) -> Result<HttpResponse, HostError> {
-        self.host.get(&format!("{}{path}", self.base))
-    }
-
-    /// A request the collection cannot do without.
+    /// A document the collection cannot do without.
     fn required(&self, path: &str) -> Result<String, ProbeError> {
-        match classify(path, &self.get(path)?)? {
-            Answer::Text(text) => Ok(text),
-            Answer::Absent(why) => Err(ProbeError::Unsupported(why)),
-            Answer::Denied(why) => Err(ProbeError::AuthFailed(why)),
-        }
+        fetch::required(self.host, &format!("{}{path}", self.base), path, classify)
     }
 
-    /// A request the collection can do without: `None` when the firmware lacks it, refuses
+    /// A document the collection can do without: `None` when the firmware lacks it, refuses
     /// it to this user, or does not answer it in time (all logged).
     fn optional(&self, path: &str) -> Result<Option<String>, ProbeError> {
-        let response = match self.get(path) {
-            Ok(r) => r,
-            Err(HostError::Timeout(m)) => {
-                self.host.log(
-                    LogLevel::Warn,
-                    &format!("{path}: no answer in time ({m}), skipped"),
-                );
-                return Ok(None);
-            }
-            Err(e) => return Err(e.into()),
-        };
-        match classify(path, &response)? {
-            Answer::Text(text) => Ok(Some(text)),
-            Answer::Absent(why) => {
-                self.host.log(LogLevel::Debug, &format!("{why}, skipped"));
-                Ok(None)
-            }
-            Answer::Denied(why) => {
-                self.host.log(LogLevel::Warn, &format!("{why}, skipped"));
-                Ok(None)
-            }
-        }
+        fetch::optional(self.host, &format!("{}{path}", self.base), path, classify)
     }
 }
 
@@ -193,7 +155,7 @@ fn classify(path: &str, response: &HttpResponse) -> Result<Answer, ProbeError> {
             Some(e) => Ok(Answer::Absent(format!(
                 "{path}: the equipment answers `{e}`"
             ))),
-            None => Ok(Answer::Text(body.into_owned())),
+            None => Ok(Answer::Document(body.into_owned())),
         },
         401 => Err(ProbeError::AuthFailed(format!(
             "{path}: HTTP 401, the equipment refused the credentials"

@@ -24,10 +24,11 @@
 //! A recorder that answers is `up` even with a failed disk: the failure shows in the
 //! `hw.status` metric of the disk and in the `failed_disks` fact.
 
+use vigie_plugin_sdk::fetch::{self, Answer};
 use vigie_plugin_sdk::xml::{self, Document, Node};
 use vigie_plugin_sdk::{
-    ChannelState, Child, Description, EquipmentKind, Host, HostError, HttpResponse, LogLevel,
-    Metric, Param, Probe, ProbeError, Report, Target, units,
+    ChannelState, Child, Description, EquipmentKind, Host, HttpResponse, Metric, Param, Probe,
+    ProbeError, Report, Target, units,
 };
 
 /// The Hikvision ISAPI probe.
@@ -137,16 +138,6 @@ struct Isapi<'h> {
     base: String,
 }
 
-/// What a GET of an ISAPI document gave.
-enum Answer {
-    /// The document.
-    Document(String),
-    /// The firmware does not offer it (why).
-    Absent(String),
-    /// The equipment refuses this user the document (why).
-    Denied(String),
-}
-
 impl<'h> Isapi<'h> {
     fn new(target: &Target, host: &'h dyn Host) -> Result<Self, ProbeError> {
         Ok(Isapi {
@@ -155,44 +146,15 @@ impl<'h> Isapi<'h> {
         })
     }
 
-    fn get(&self, path: &str) -> Result<HttpResponse, HostError> {
-        self.host.get(&format!("{}{path}", self.base))
-    }
-
     /// A document the collection cannot do without.
     fn required(&self, path: &str) -> Result<String, ProbeError> {
-        match classify(path, &self.get(path)?)? {
-            Answer::Document(text) => Ok(text),
-            Answer::Absent(why) => Err(ProbeError::Unsupported(why)),
-            Answer::Denied(why) => Err(ProbeError::AuthFailed(why)),
-        }
+        fetch::required(self.host, &format!("{}{path}", self.base), path, classify)
     }
 
     /// A document the collection can do without: `None` when the firmware lacks it, refuses
     /// it to this user, or does not answer it in time (all logged).
     fn optional(&self, path: &str) -> Result<Option<String>, ProbeError> {
-        let response = match self.get(path) {
-            Ok(r) => r,
-            Err(HostError::Timeout(m)) => {
-                self.host.log(
-                    LogLevel::Warn,
-                    &format!("{path}: no answer in time ({m}), skipped"),
-                );
-                return Ok(None);
-            }
-            Err(e) => return Err(e.into()),
-        };
-        match classify(path, &response)? {
-            Answer::Document(text) => Ok(Some(text)),
-            Answer::Absent(why) => {
-                self.host.log(LogLevel::Debug, &format!("{why}, skipped"));
-                Ok(None)
-            }
-            Answer::Denied(why) => {
-                self.host.log(LogLevel::Warn, &format!("{why}, skipped"));
-                Ok(None)
-            }
-        }
+        fetch::optional(self.host, &format!("{}{path}", self.base), path, classify)
     }
 }
 
