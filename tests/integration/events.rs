@@ -104,6 +104,8 @@ fn ack_some(api: &ApiClient, by: &str, want: usize) -> Vec<u64> {
             // Resolved meanwhile by the next flip: not confirmed, nothing to check.
             Err(ClientError::Refused { status: 409, .. })
             | Err(ClientError::Refused { status: 404, .. }) => {}
+            // The daemon was killed under it: an error, never a false "ok".
+            Err(ClientError::Unreachable { .. }) => break,
             Err(e) => panic!("ack #{}: {e}", a.id),
         }
     }

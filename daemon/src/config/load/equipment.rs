@@ -85,45 +85,7 @@ pub(super) fn equipment(
             Some(a) => Some(a.get_ref().clone()),
             None => None,
         };
-        let mut probes = Vec::new();
-        for p in e.probes.iter().flatten() {
-            match parse_probe(p.get_ref()) {
-                Ok(probe) => {
-                    if address.is_none()
-                        && !matches!(probe, Probe::Heartbeat | Probe::Recorder)
-                        && e.address.is_none()
-                    {
-                        cx.at(
-                            p,
-                            format!(
-                                "probe `{}` needs an `address` on equipment `{}`",
-                                p.get_ref(),
-                                e.id.get_ref()
-                            ),
-                            Some("add `address = \"...\"`, or use the `heartbeat` or `recorder` probe".into()),
-                        );
-                    }
-                    probes.push(probe);
-                }
-                Err(msg) => {
-                    let name = p.get_ref().split(':').next().unwrap_or_default();
-                    let hint = match name {
-                        "tcp" => Some("write `tcp:PORT` with a port from 1 to 65535".to_string()),
-                        "plugin" => Some("name the plugin, such as `plugin:hikvision`".to_string()),
-                        _ => did_you_mean(name, PROBE_NAMES.iter().copied())
-                            .or_else(|| Some(listing("use one of", PROBE_NAMES.iter().copied()))),
-                    };
-                    cx.at(p, msg, hint);
-                }
-            }
-        }
-        if e.probes.is_none() {
-            probes.push(if address.is_some() {
-                Probe::Icmp
-            } else {
-                Probe::Heartbeat
-            });
-        }
+        let mut probes = probes(cx, e, &address);
         let credentials = match &e.credentials {
             Some(c) if main.credentials.contains_key(c.get_ref()) => {
                 main.credentials.get(c.get_ref()).cloned()
@@ -150,40 +112,7 @@ pub(super) fn equipment(
             Some(t) => thresholds(cx, site_thresholds, t),
             None => Arc::clone(site_thresholds),
         };
-        let agent_url = match (&e.agent_url, &address) {
-            (Some(u), _) => {
-                let text = u.get_ref();
-                match url::Url::parse(text) {
-                    Ok(parsed)
-                        if matches!(parsed.scheme(), "http" | "https")
-                            && parsed.host().is_some() =>
-                    {
-                        // A password in a URL would be stored in every reason and event
-                        // naming the agent, and served by the API.
-                        if parsed.password().is_some() || !parsed.username().is_empty() {
-                            cx.at(
-                                u,
-                                "agent_url: a URL must not hold a user or password",
-                                Some(
-                                    "remove them from the URL and set `credentials` on the equipment"
-                                        .into(),
-                                ),
-                            );
-                        }
-                    }
-                    _ => cx.at(
-                        u,
-                        format!("agent_url: `{text}` is not an http(s) URL"),
-                        Some("write it as `http://10.0.0.5:9100/metrics`".into()),
-                    ),
-                }
-                Some(text.clone())
-            }
-            (None, Some(a)) if probes.contains(&Probe::Agent) => {
-                Some(format!("http://{}:9100/metrics", crate::util::url_host(a)))
-            }
-            _ => None,
-        };
+        let agent_url = agent_url(cx, e, &address, &probes);
         let heartbeat_within = e
             .heartbeat_within
             .as_ref()
@@ -196,89 +125,8 @@ pub(super) fn equipment(
                 )
             })
             .unwrap_or(interval * 3);
-        let mut plugin_params = Vec::new();
-        for (name, v) in e.plugin_params.iter().flatten() {
-            let text = match v.get_ref() {
-                toml::Value::String(s) => s.clone(),
-                toml::Value::Integer(i) => i.to_string(),
-                toml::Value::Float(f) => f.to_string(),
-                toml::Value::Boolean(b) => b.to_string(),
-                _ => {
-                    cx.at(
-                        v,
-                        format!(
-                            "plugin_params.{name}: a parameter is a string, a number or a boolean"
-                        ),
-                        None,
-                    );
-                    continue;
-                }
-            };
-            plugin_params.push((name.clone(), text));
-        }
-        if !plugin_params.is_empty()
-            && !probes.iter().any(|p| matches!(p, Probe::Plugin(_)))
-            && let Some((_, v)) = e.plugin_params.iter().flatten().next()
-        {
-            cx.at(
-                v,
-                "plugin_params are set but no `plugin:NAME` probe is listed".to_string(),
-                Some("add the plugin to `probes`, such as `plugin:hikvision`".into()),
-            );
-        }
-        let recorder = match &e.recorder {
-            Some(r) => {
-                let channel = *r.channel.get_ref();
-                if !(1..=4096).contains(&channel) {
-                    cx.at(
-                        &r.channel,
-                        format!("recorder channel {channel} is not between 1 and 4096"),
-                        None,
-                    );
-                }
-                if r.equipment.get_ref() == e.id.get_ref() {
-                    cx.at(
-                        &r.equipment,
-                        "an equipment cannot be its own recorder",
-                        None,
-                    );
-                } else if !ids_here.contains(r.equipment.get_ref()) {
-                    let hint =
-                        did_you_mean(r.equipment.get_ref(), ids_here.iter().map(String::as_str))
-                            .or_else(|| {
-                                Some("the recorder is an equipment of the same site".into())
-                            });
-                    cx.at(
-                        &r.equipment,
-                        format!(
-                            "recorder `{}` is not an equipment of site `{site_id}`",
-                            r.equipment.get_ref()
-                        ),
-                        hint,
-                    );
-                }
-                if !probes.contains(&Probe::Recorder) {
-                    probes.push(Probe::Recorder);
-                }
-                Some(RecorderChannel {
-                    equipment: EquipmentId::new(r.equipment.get_ref()),
-                    channel: u32::try_from(channel).unwrap_or(0),
-                })
-            }
-            None => {
-                if probes.contains(&Probe::Recorder) {
-                    cx.at(
-                        &e.id,
-                        format!(
-                            "equipment `{}` lists the `recorder` probe but has no `recorder`",
-                            e.id.get_ref()
-                        ),
-                        Some("add `recorder = { equipment = \"NVR-ID\", channel = N }`".into()),
-                    );
-                }
-                None
-            }
-        };
+        let plugin_params = plugin_params(cx, e, &probes);
+        let recorder = recorder(cx, e, site_id, &ids_here, &mut probes);
         let id = EquipmentId::new(e.id.get_ref());
         if let Some(p) = &e.parent {
             if p.get_ref() == e.id.get_ref() {
@@ -413,5 +261,187 @@ fn parse_probe(text: &str) -> Result<Probe, String> {
         ("plugin", Some(n)) if valid_id(n) => Ok(Probe::Plugin(n.to_string())),
         ("plugin", _) => Err(format!("`{text}` does not name a plugin")),
         _ => Err(format!("unknown probe `{text}`")),
+    }
+}
+
+/// The probes an equipment lists (ICMP when it has an address, heartbeat otherwise).
+fn probes(cx: &mut FileCx<'_>, e: &RawEquipment, address: &Option<String>) -> Vec<Probe> {
+    let mut probes = Vec::new();
+    for p in e.probes.iter().flatten() {
+        match parse_probe(p.get_ref()) {
+            Ok(probe) => {
+                if address.is_none()
+                    && !matches!(probe, Probe::Heartbeat | Probe::Recorder)
+                    && e.address.is_none()
+                {
+                    cx.at(
+                        p,
+                        format!(
+                            "probe `{}` needs an `address` on equipment `{}`",
+                            p.get_ref(),
+                            e.id.get_ref()
+                        ),
+                        Some(
+                            "add `address = \"...\"`, or use the `heartbeat` or `recorder` probe"
+                                .into(),
+                        ),
+                    );
+                }
+                probes.push(probe);
+            }
+            Err(msg) => {
+                let name = p.get_ref().split(':').next().unwrap_or_default();
+                let hint = match name {
+                    "tcp" => Some("write `tcp:PORT` with a port from 1 to 65535".to_string()),
+                    "plugin" => Some("name the plugin, such as `plugin:hikvision`".to_string()),
+                    _ => did_you_mean(name, PROBE_NAMES.iter().copied())
+                        .or_else(|| Some(listing("use one of", PROBE_NAMES.iter().copied()))),
+                };
+                cx.at(p, msg, hint);
+            }
+        }
+    }
+    if e.probes.is_none() {
+        probes.push(if address.is_some() {
+            Probe::Icmp
+        } else {
+            Probe::Heartbeat
+        });
+    }
+    probes
+}
+
+/// Where the agent probe scrapes (`agent_url`, or port 9100 of the address).
+fn agent_url(
+    cx: &mut FileCx<'_>,
+    e: &RawEquipment,
+    address: &Option<String>,
+    probes: &[Probe],
+) -> Option<String> {
+    match (&e.agent_url, &address) {
+        (Some(u), _) => {
+            let text = u.get_ref();
+            match url::Url::parse(text) {
+                Ok(parsed)
+                    if matches!(parsed.scheme(), "http" | "https") && parsed.host().is_some() =>
+                {
+                    // A password in a URL would be stored in every reason and event
+                    // naming the agent, and served by the API.
+                    if parsed.password().is_some() || !parsed.username().is_empty() {
+                        cx.at(
+                            u,
+                            "agent_url: a URL must not hold a user or password",
+                            Some(
+                                "remove them from the URL and set `credentials` on the equipment"
+                                    .into(),
+                            ),
+                        );
+                    }
+                }
+                _ => cx.at(
+                    u,
+                    format!("agent_url: `{text}` is not an http(s) URL"),
+                    Some("write it as `http://10.0.0.5:9100/metrics`".into()),
+                ),
+            }
+            Some(text.clone())
+        }
+        (None, Some(a)) if probes.contains(&Probe::Agent) => {
+            Some(format!("http://{}:9100/metrics", crate::util::url_host(a)))
+        }
+        _ => None,
+    }
+}
+
+/// The plugin parameters of an equipment, as text.
+fn plugin_params(cx: &mut FileCx<'_>, e: &RawEquipment, probes: &[Probe]) -> Vec<(String, String)> {
+    let mut plugin_params = Vec::new();
+    for (name, v) in e.plugin_params.iter().flatten() {
+        let text = match v.get_ref() {
+            toml::Value::String(s) => s.clone(),
+            toml::Value::Integer(i) => i.to_string(),
+            toml::Value::Float(f) => f.to_string(),
+            toml::Value::Boolean(b) => b.to_string(),
+            _ => {
+                cx.at(
+                    v,
+                    format!("plugin_params.{name}: a parameter is a string, a number or a boolean"),
+                    None,
+                );
+                continue;
+            }
+        };
+        plugin_params.push((name.clone(), text));
+    }
+    if !plugin_params.is_empty()
+        && !probes.iter().any(|p| matches!(p, Probe::Plugin(_)))
+        && let Some((_, v)) = e.plugin_params.iter().flatten().next()
+    {
+        cx.at(
+            v,
+            "plugin_params are set but no `plugin:NAME` probe is listed".to_string(),
+            Some("add the plugin to `probes`, such as `plugin:hikvision`".into()),
+        );
+    }
+    plugin_params
+}
+
+/// The recorder channel of a camera supervised through its NVR (implies the recorder probe).
+fn recorder(
+    cx: &mut FileCx<'_>,
+    e: &RawEquipment,
+    site_id: &str,
+    ids_here: &BTreeSet<String>,
+    probes: &mut Vec<Probe>,
+) -> Option<RecorderChannel> {
+    match &e.recorder {
+        Some(r) => {
+            let channel = *r.channel.get_ref();
+            if !(1..=4096).contains(&channel) {
+                cx.at(
+                    &r.channel,
+                    format!("recorder channel {channel} is not between 1 and 4096"),
+                    None,
+                );
+            }
+            if r.equipment.get_ref() == e.id.get_ref() {
+                cx.at(
+                    &r.equipment,
+                    "an equipment cannot be its own recorder",
+                    None,
+                );
+            } else if !ids_here.contains(r.equipment.get_ref()) {
+                let hint = did_you_mean(r.equipment.get_ref(), ids_here.iter().map(String::as_str))
+                    .or_else(|| Some("the recorder is an equipment of the same site".into()));
+                cx.at(
+                    &r.equipment,
+                    format!(
+                        "recorder `{}` is not an equipment of site `{site_id}`",
+                        r.equipment.get_ref()
+                    ),
+                    hint,
+                );
+            }
+            if !probes.contains(&Probe::Recorder) {
+                probes.push(Probe::Recorder);
+            }
+            Some(RecorderChannel {
+                equipment: EquipmentId::new(r.equipment.get_ref()),
+                channel: u32::try_from(channel).unwrap_or(0),
+            })
+        }
+        None => {
+            if probes.contains(&Probe::Recorder) {
+                cx.at(
+                    &e.id,
+                    format!(
+                        "equipment `{}` lists the `recorder` probe but has no `recorder`",
+                        e.id.get_ref()
+                    ),
+                    Some("add `recorder = { equipment = \"NVR-ID\", channel = N }`".into()),
+                );
+            }
+            None
+        }
     }
 }
