@@ -6,7 +6,6 @@ use super::{
     ALERTS, ActionWrite, EQUIPMENT, EVENTS, FlushReply, Op, SITES, Shared, SnapshotWrite,
     TRANSITIONS, Tbl, Urgent, open_db,
 };
-use crate::events::{Event, EventBody};
 use chrono::{DateTime, Utc};
 use crossbeam_channel::{Receiver, Select, select};
 use redb::Database;
@@ -15,6 +14,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
+use vigie_core::events::{Event, EventBody};
 
 /// How long the writer waits for more writes before committing a batch.
 const LINGER: Duration = Duration::from_millis(5);
@@ -156,7 +156,7 @@ impl Writer {
                 .unwrap_or_else(|p| {
                     Err(format!(
                         "internal error of the data store: {}",
-                        crate::util::panic_text(&*p)
+                        vigie_core::util::panic_text(&*p)
                     ))
                 });
             match attempt {
@@ -270,7 +270,7 @@ impl Writer {
             tracing::error!(
                 path = %self.shared.path.display(),
                 "closing the data file failed: {}",
-                crate::util::panic_text(&*p)
+                vigie_core::util::panic_text(&*p)
             );
         }
     }
@@ -293,7 +293,7 @@ impl Writer {
         };
         tracing::error!(
             path = %self.shared.path.display(), failed, pending_events = pending,
-            retry_in = %crate::util::format_duration(wait),
+            retry_in = %vigie_core::util::format_duration(wait),
             "data store commit failed, nothing pending is dropped: {e}"
         );
     }

@@ -1,5 +1,5 @@
 //! Persistence in redb: the append-only event log, equipment and site snapshots (timers as
-//! absolute times), the alert index and the transition index. The only module that knows redb.
+//! absolute times), the alert index and the transition index. The only crate that knows redb.
 //!
 //! Commit, then publish: actors hand events and snapshots to one writer thread through a
 //! bounded channel (back-pressure, not unbounded memory). The writer numbers the events,
@@ -18,10 +18,6 @@ mod writer;
 
 pub use read::StoreReader;
 
-use crate::alert::{Alert, AlertSet};
-use crate::config::{EquipmentId, SiteId};
-use crate::events::{Event, EventBody};
-use crate::rules::EquipmentState;
 use chrono::{DateTime, Utc};
 use crossbeam_channel::{SendTimeoutError, Sender};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
@@ -32,6 +28,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 use tokio::sync::{oneshot, watch};
+use vigie_core::alert::{Alert, AlertSet};
+use vigie_core::config::{EquipmentId, SiteId};
+use vigie_core::events::{Event, EventBody};
+use vigie_core::rules::EquipmentState;
 
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 const EQUIPMENT: TableDefinition<&str, &[u8]> = TableDefinition::new("equipment");
@@ -110,7 +110,7 @@ fn db_err(e: impl std::fmt::Display) -> StoreError {
 pub fn encode_snapshot(last: &mut u64, value: &impl Serialize) -> Option<Vec<u8>> {
     match serde_json::to_vec(value) {
         Ok(bytes) => {
-            let h = crate::util::stable_hash(&bytes);
+            let h = vigie_core::util::stable_hash(&bytes);
             (h != std::mem::replace(last, h)).then_some(bytes)
         }
         Err(e) => {
@@ -123,7 +123,7 @@ pub fn encode_snapshot(last: &mut u64, value: &impl Serialize) -> Option<Vec<u8>
 /// The hash [`encode_snapshot`] compares against, for state restored from the store.
 pub fn snapshot_hash(value: &impl Serialize) -> u64 {
     serde_json::to_vec(value)
-        .map(|b| crate::util::stable_hash(&b))
+        .map(|b| vigie_core::util::stable_hash(&b))
         .unwrap_or(0)
 }
 
@@ -343,7 +343,7 @@ fn open_db(path: &Path, create: bool) -> Result<Database, StoreError> {
                 path: path.to_path_buf(),
                 detail: format!(
                     "the database is damaged (truncated?): {}",
-                    crate::util::panic_text(&*p)
+                    vigie_core::util::panic_text(&*p)
                 ),
             });
         }
@@ -500,7 +500,10 @@ impl Store {
             Err(p) => {
                 return Err(StoreError::Unreadable {
                     path,
-                    detail: format!("the database is damaged: {}", crate::util::panic_text(&*p)),
+                    detail: format!(
+                        "the database is damaged: {}",
+                        vigie_core::util::panic_text(&*p)
+                    ),
                 });
             }
         };

@@ -1,11 +1,11 @@
 //! Tests of the store on real redb files.
 
 use super::*;
-use crate::alert::{AlertEvent, Change};
-use crate::config::ClientId;
-use crate::events::{Cause, ConfigEvent, TransitionEvent};
-use crate::rules::Status;
 use std::sync::atomic::AtomicUsize;
+use vigie_core::alert::{AlertEvent, Change};
+use vigie_core::config::ClientId;
+use vigie_core::events::{Cause, ConfigEvent, TransitionEvent};
+use vigie_core::rules::Status;
 
 fn t0() -> DateTime<Utc> {
     "2026-01-01T00:00:00Z".parse().expect("t")

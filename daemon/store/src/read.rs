@@ -3,12 +3,12 @@
 //! the daemon is down. Reads are blocking: call them off async threads.
 
 use super::{ALERTS, DB_FILE, EVENTS, Shared, StoreError, TRANSITIONS, db_err, open_db};
-use crate::alert::Alert;
-use crate::events::{Event, EventBody, TransitionEvent};
 use chrono::{DateTime, Utc};
 use redb::{Database, ReadTransaction, ReadableDatabase, ReadableTable};
 use std::path::Path;
 use std::sync::Arc;
+use vigie_core::alert::Alert;
+use vigie_core::events::{Event, EventBody, TransitionEvent};
 
 /// Most events one read returns.
 pub const MAX_EVENTS_PER_READ: usize = 10_000;
