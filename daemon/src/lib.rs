@@ -9,14 +9,15 @@ pub mod actors;
 pub mod api;
 pub mod book;
 pub mod client;
-pub mod collector;
-pub mod collectors;
-pub mod plugins;
+pub mod plugin_dir;
 pub mod reload;
 pub mod server;
 pub mod status;
 pub mod views;
 pub mod watch;
 
+pub use vigie_collectors as collectors;
+pub use vigie_collectors::collector;
 pub use vigie_core::{alert, clock, config, events, maintenance, observation, rules, util};
+pub use vigie_plugins as plugins;
 pub use vigie_store as store;

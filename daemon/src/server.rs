@@ -9,8 +9,8 @@ use crate::clock::Clock;
 use crate::collector::Collector;
 use crate::collectors::heartbeat::HeartbeatBook;
 use crate::events::{Event, EventBody};
+use crate::plugin_dir::PluginWatcher;
 use crate::plugins::PluginHost;
-use crate::plugins::watch::PluginWatcher;
 use crate::reload::ConfigWatcher;
 use crate::store::{AlertIds, Store, StoreError};
 use actix::prelude::*;
@@ -128,7 +128,7 @@ pub fn prepare(run: RunSettings) -> Result<(Options, TcpListener), ServerError> 
             Arc::new(
                 crate::collectors::NetCollector::new(clock, heartbeats.clone(), probe_budget)
                     .with_pinger(pinger)
-                    .with_plugins(host),
+                    .with_plugins(Arc::new(host)),
             )
         }
     };

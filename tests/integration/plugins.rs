@@ -507,7 +507,7 @@ where
 async fn the_plugins_directory_is_watched_and_a_broken_file_keeps_the_previous_version() {
     let h = host(Duration::from_secs(2));
     let dir = tempfile::tempdir().expect("tmp");
-    let _watch = vigie::plugins::watch::PluginWatcher::start(dir.path().to_path_buf(), h.clone())
+    let _watch = vigie::plugin_dir::PluginWatcher::start(dir.path().to_path_buf(), h.clone())
         .expect("watch");
     assert!(h.loaded().is_empty());
     let file = dir.path().join("testbed.wasm");
@@ -565,7 +565,7 @@ async fn start_daemon(cfg: &Path, data: &Path, plugins: &Path) -> vigie::server:
         crate::reload::options(cfg, data, &vigie::collector::ScriptedCollector::default());
     opts.collector = Arc::new(
         vigie::collectors::NetCollector::new(clock, heartbeats.clone(), Duration::from_secs(2))
-            .with_plugins(host.clone()),
+            .with_plugins(std::sync::Arc::new(host.clone())),
     );
     opts.heartbeats = heartbeats;
     opts.plugins = Some((host, plugins.to_path_buf()));

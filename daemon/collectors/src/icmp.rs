@@ -5,7 +5,6 @@
 //! every ping in flight and matches replies by source address and sequence number, so a
 //! fleet of any size costs one socket and one thread, not one per ping.
 
-use crate::observation::{Metric, Observation};
 use socket2::{Domain, Protocol, Socket, Type};
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
@@ -13,6 +12,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
+use vigie_core::observation::{Metric, Observation};
 
 /// How pings are sent.
 #[derive(Debug, Clone, Copy, PartialEq)]

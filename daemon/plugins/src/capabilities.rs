@@ -3,10 +3,6 @@
 //! logging and WS-Security tokens. Every network capability reaches only the equipment's
 //! own address; anything else is refused and logged.
 
-use crate::clock::Clock;
-use crate::collectors::http::{self, HttpError, HttpRequest};
-use crate::collectors::snmp::{SnmpClient, SnmpError, Val, dotted};
-use crate::config::{Credentials, SnmpSettings};
 use base64::Engine as _;
 use sha1::{Digest, Sha1};
 use std::hash::BuildHasher;
@@ -14,6 +10,10 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use vigie_collectors::http::{self, HttpError, HttpRequest};
+use vigie_collectors::snmp::{SnmpClient, SnmpError, Val, dotted};
+use vigie_core::clock::Clock;
+use vigie_core::config::{Credentials, SnmpSettings};
 
 /// Largest HTTP body a plugin receives.
 pub const MAX_HTTP_BODY: usize = 4 << 20;
@@ -149,7 +149,7 @@ impl Grant {
             Err(_) => Err(CapError::Timeout(format!(
                 "{}:{port}: no connection within {}",
                 self.address,
-                crate::util::format_duration(self.timeout)
+                vigie_core::util::format_duration(self.timeout)
             ))),
         }
     }
@@ -199,7 +199,7 @@ impl Grant {
     }
 
     /// The user name and password of the equipment, if it has both.
-    fn login(&self) -> Result<Option<(String, crate::config::Secret)>, CapError> {
+    fn login(&self) -> Result<Option<(String, vigie_core::config::Secret)>, CapError> {
         let Some(c) = &self.credentials else {
             return Ok(None);
         };
@@ -391,7 +391,7 @@ impl Grant {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::SnmpSettings;
+    use vigie_core::config::SnmpSettings;
 
     fn grant(address: &str) -> Grant {
         Grant {

@@ -1,12 +1,12 @@
 //! Pushed heartbeats: a device or a script posts to the daemon's API, authenticated per
 //! equipment; an equipment without a heartbeat within its window is down.
 
-use crate::config::{EquipmentConfig, EquipmentId};
-use crate::observation::{Metric, Observation};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use vigie_core::config::{EquipmentConfig, EquipmentId};
+use vigie_core::observation::{Metric, Observation};
 
 /// Most metrics kept from one heartbeat.
 pub const MAX_PUSHED_METRICS: usize = 256;
@@ -84,7 +84,7 @@ impl HeartbeatBook {
             .cloned();
         match last {
             Some(b) if now - b.at <= window => Observation {
-                status: crate::observation::ProbeStatus::Up,
+                status: vigie_core::observation::ProbeStatus::Up,
                 metrics: b.payload.metrics,
                 facts: b.payload.facts,
             },
@@ -97,7 +97,7 @@ impl HeartbeatBook {
             }
             None => Observation::down(&format!(
                 "no heartbeat received within {}",
-                crate::util::format_duration(equipment.heartbeat_within)
+                vigie_core::util::format_duration(equipment.heartbeat_within)
             )),
         }
     }

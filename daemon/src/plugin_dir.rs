@@ -3,7 +3,7 @@
 //! refused with a clear message and the version loaded before keeps running; a removed one
 //! is unloaded.
 
-use super::PluginHost;
+use crate::plugins::PluginHost;
 use crate::watch::DirWatch;
 use notify::RecursiveMode;
 use std::path::{Path, PathBuf};

@@ -10,18 +10,17 @@
 
 mod capabilities;
 mod sandbox;
-pub mod watch;
 
 pub use capabilities::{CapError, Grant, MAX_HTTP_BODY};
 pub use sandbox::Limits;
 
-use crate::clock::Clock;
-use crate::config::{EquipmentConfig, EquipmentKind};
-use crate::observation::Observation;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime};
+use vigie_core::clock::Clock;
+use vigie_core::config::{EquipmentConfig, EquipmentKind};
+use vigie_core::observation::Observation;
 
 /// Version of the WIT package `vigie:probe` this daemon runs.
 pub const API_VERSION: &str = "0.1.0";
@@ -91,36 +90,7 @@ pub struct PluginInfo {
     pub size: u64,
 }
 
-/// The state of a camera channel a recorder reported.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct ChannelStatus {
-    /// Channel number (1-based).
-    pub channel: u32,
-    /// Name the recorder gives it.
-    pub name: Option<String>,
-    /// Online (`Some(true)`), offline (`Some(false)`) or unknown.
-    pub online: Option<bool>,
-    /// Why, when the recorder says.
-    pub detail: Option<String>,
-}
-
-/// What one plugin collection produced.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PluginOutcome {
-    /// The observation of the equipment.
-    pub observation: Observation,
-    /// The camera channels it reported (recorders).
-    pub channels: Vec<ChannelStatus>,
-}
-
-impl PluginOutcome {
-    fn failed(observation: Observation) -> Self {
-        PluginOutcome {
-            observation,
-            channels: Vec::new(),
-        }
-    }
-}
+pub use vigie_collectors::recorder::{ChannelStatus, PluginOutcome};
 
 /// A plugin ready to run.
 pub(crate) struct Loaded {
@@ -290,7 +260,7 @@ impl PluginHost {
     /// modification time): loads new and changed files and unloads those gone. A refused
     /// file is compiled again only when it changes, or when a plugin was unloaded (it may
     /// have duplicated that plugin's name).
-    pub(crate) fn sync(&self, present: &[(PathBuf, Option<SystemTime>)]) {
+    pub fn sync(&self, present: &[(PathBuf, Option<SystemTime>)]) {
         let loaded: BTreeMap<PathBuf, Option<SystemTime>> = {
             let plugins = self.inner.plugins.read().unwrap_or_else(|p| p.into_inner());
             plugins
@@ -333,7 +303,8 @@ impl PluginHost {
         refused.values().map(|(e, _)| e.clone()).collect()
     }
 
-    pub(crate) fn set_dir(&self, dir: &Path) {
+    /// Records the plugins directory (for messages naming the files).
+    pub fn set_dir(&self, dir: &Path) {
         *self.inner.dir.write().unwrap_or_else(|p| p.into_inner()) = Some(dir.to_path_buf());
     }
 
@@ -429,5 +400,20 @@ impl PluginHost {
             .sandbox
             .spawn_collect(loaded, grant, kind, params)
             .await)
+    }
+}
+
+impl vigie_collectors::PluginRunner for PluginHost {
+    fn collect(
+        &self,
+        name: &str,
+        eq: &Arc<EquipmentConfig>,
+        timeout: Duration,
+    ) -> futures::future::LocalBoxFuture<'static, PluginOutcome> {
+        Box::pin(PluginHost::collect(self, name, eq, timeout))
+    }
+
+    fn set_deadline(&self, deadline: Duration) {
+        PluginHost::set_deadline(self, deadline);
     }
 }

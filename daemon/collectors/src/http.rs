@@ -67,7 +67,7 @@ pub enum HttpError {
 
 /// Sends one request and reads the answer.
 pub async fn exchange(req: HttpRequest<'_>) -> Result<HttpAnswer, HttpError> {
-    let within = crate::util::format_duration(req.timeout);
+    let within = vigie_core::util::format_duration(req.timeout);
     match tokio::time::timeout(req.timeout, exchange_now(&req)).await {
         Ok(r) => r,
         Err(_) => Err(HttpError::Timeout(format!(
@@ -78,7 +78,7 @@ pub async fn exchange(req: HttpRequest<'_>) -> Result<HttpAnswer, HttpError> {
 }
 
 async fn exchange_now(req: &HttpRequest<'_>) -> Result<HttpAnswer, HttpError> {
-    let host = crate::util::url_host(req.address);
+    let host = vigie_core::util::url_host(req.address);
     let stream = TcpStream::connect((req.address.trim_matches(['[', ']']), req.port))
         .await
         .map_err(|e| HttpError::Connect(format!("{host}:{}: {e}", req.port)))?;

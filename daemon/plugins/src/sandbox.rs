@@ -4,14 +4,14 @@
 
 use super::capabilities::{CapError, Grant, MAX_LOG_LINES, Request};
 use super::{ChannelStatus, Loaded, ParamInfo, PluginError, PluginInfo, PluginOutcome};
-use crate::clock::Clock;
-use crate::collectors::snmp::Val;
-use crate::config::EquipmentKind;
-use crate::observation::{Metric, Observation, ProbeStatus};
 use std::path::Path;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
+use vigie_collectors::snmp::Val;
+use vigie_core::clock::Clock;
+use vigie_core::config::EquipmentKind;
+use vigie_core::observation::{Metric, Observation, ProbeStatus};
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
 use wasmtime::{Engine, ResourceLimiter, Store, UpdateDeadline};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
@@ -20,7 +20,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 #[allow(missing_docs, clippy::all)]
 mod wit {
     wasmtime::component::bindgen!({
-        path: "../plugin-sdk/wit",
+        path: "../../plugin-sdk/wit",
         world: "probe",
         imports: { default: async },
         exports: { default: async },
@@ -145,7 +145,7 @@ fn varbinds(rows: Vec<(String, Val)>) -> Vec<t::Varbind> {
                 Val::Uint(u) => t::SnmpValue::Unsigned(u),
                 Val::Ticks(x) => t::SnmpValue::Ticks(x),
                 Val::Str(s) => t::SnmpValue::Octets(s),
-                Val::Oid(o) => t::SnmpValue::Oid(crate::collectors::snmp::dotted(&o)),
+                Val::Oid(o) => t::SnmpValue::Oid(vigie_collectors::snmp::dotted(&o)),
                 Val::Missing => t::SnmpValue::Missing,
             },
         })
@@ -428,7 +428,7 @@ impl Sandbox {
                 PluginError::Describe(path.clone(), "the plugin runtime stopped".into())
             })?
             .map_err(|e| PluginError::Describe(path.clone(), e))?;
-        if !crate::util::valid_id(&d.name) {
+        if !vigie_core::util::valid_id(&d.name) {
             return Err(PluginError::Describe(
                 path,
                 format!(
@@ -566,7 +566,7 @@ impl Shared {
             Ok(Err(e)) => Err(explain(&store, &stderr, &e, DESCRIBE_DEADLINE, memory)),
             Err(_) => Err(format!(
                 "did not finish within {}",
-                crate::util::format_duration(DESCRIBE_DEADLINE)
+                vigie_core::util::format_duration(DESCRIBE_DEADLINE)
             )),
         }
     }
@@ -606,7 +606,7 @@ impl Shared {
         let observation = match result {
             Err(_) => Observation::unknown(&format!(
                 "plugin `{name}` did not finish within {} and was stopped",
-                crate::util::format_duration(limits.deadline)
+                vigie_core::util::format_duration(limits.deadline)
             )),
             Ok(Err(e)) => Observation::unknown(&format!(
                 "plugin `{name}` {}",
@@ -640,7 +640,7 @@ fn explain(
     if data.past_deadline {
         return format!(
             "ran past its deadline of {} and was stopped",
-            crate::util::format_duration(deadline)
+            vigie_core::util::format_duration(deadline)
         );
     }
     if data.limiter.hit {

@@ -4,13 +4,13 @@
 //! service stopped" (R7) works from an agent.
 
 use super::http::{self, HttpError, HttpRequest};
-use crate::config::Secret;
-use crate::observation::{Metric, Observation};
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use prometheus_parse::{Sample, Scrape, Value};
 use std::collections::BTreeMap;
 use std::time::Duration;
+use vigie_core::config::Secret;
+use vigie_core::observation::{Metric, Observation};
 
 /// Largest exposition read from an agent.
 pub const MAX_EXPOSITION: usize = 8 * 1024 * 1024;

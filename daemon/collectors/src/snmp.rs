@@ -4,11 +4,13 @@
 //! A session (one UDP socket and its receive buffer) exists only while its poll runs, so
 //! memory follows the polls in flight (bounded by the daemon), never the number of targets.
 
-use crate::config::{Credentials, EquipmentKind, SnmpAuth, SnmpPrivacy, SnmpSettings, SnmpVersion};
-use crate::observation::{Metric, Observation};
 use snmp2::{AsyncSession, Oid, Value, v3};
 use std::collections::BTreeMap;
 use std::time::Duration;
+use vigie_core::config::{
+    Credentials, EquipmentKind, SnmpAuth, SnmpPrivacy, SnmpSettings, SnmpVersion,
+};
+use vigie_core::observation::{Metric, Observation};
 
 /// Rows of an SNMP answer: OID and value.
 pub type Rows = Vec<(Vec<u64>, Val)>;
@@ -199,7 +201,7 @@ impl SnmpClient {
         }
         Err(match failure {
             Some(e) => classify(e),
-            None => SnmpError::Timeout(crate::util::format_duration(self.timeout)),
+            None => SnmpError::Timeout(vigie_core::util::format_duration(self.timeout)),
         })
     }
 
@@ -210,7 +212,7 @@ impl SnmpClient {
         settings: &SnmpSettings,
         creds: Option<&Credentials>,
     ) -> Result<Session, SnmpError> {
-        let dest = format!("{}:{}", crate::util::url_host(address), settings.port);
+        let dest = format!("{}:{}", vigie_core::util::url_host(address), settings.port);
         let req_id = (std::process::id() as i32).wrapping_mul(7919) & 0x3fff_ffff;
         let mut inner = match settings.version {
             SnmpVersion::V2c => {
@@ -241,7 +243,7 @@ impl SnmpClient {
                     Ok(Err(e)) => return Err(classify(e)),
                     Err(_) if attempt < self.retries => attempt += 1,
                     Err(_) => {
-                        return Err(SnmpError::Timeout(crate::util::format_duration(
+                        return Err(SnmpError::Timeout(vigie_core::util::format_duration(
                             self.timeout,
                         )));
                     }
@@ -623,7 +625,7 @@ pub async fn poll(
         }
     }
     Observation {
-        status: crate::observation::ProbeStatus::Up,
+        status: vigie_core::observation::ProbeStatus::Up,
         metrics,
         facts,
     }

@@ -2,6 +2,7 @@
 //! runs every probe an equipment lists and merges their results into one observation.
 
 pub mod agent;
+pub mod collector;
 pub mod heartbeat;
 pub mod http;
 pub mod icmp;
@@ -9,19 +10,34 @@ pub mod recorder;
 pub mod snmp;
 pub mod tcp;
 
-use crate::clock::Clock;
 use crate::collector::Collector;
-use crate::config::{Credentials, EquipmentConfig, EquipmentId, Probe};
-use crate::observation::{Observation, ProbeStatus};
-use crate::plugins::PluginHost;
 use agent::CpuSample;
 use futures::future::LocalBoxFuture;
 use heartbeat::HeartbeatBook;
 use icmp::{PingSettings, Pinger};
 use recorder::ChannelBook;
+use recorder::PluginOutcome;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
+use vigie_core::clock::Clock;
+use vigie_core::config::{Credentials, EquipmentConfig, EquipmentId, Probe};
+use vigie_core::observation::{Observation, ProbeStatus};
+
+/// Runs vendor probe plugins: the seam between the collectors and the plugin host (which
+/// implements it), so collectors know nothing of WebAssembly.
+pub trait PluginRunner: Send + Sync + 'static {
+    /// Starts one collection of `eq` by the plugin `name`, within `timeout`.
+    fn collect(
+        &self,
+        name: &str,
+        eq: &Arc<EquipmentConfig>,
+        timeout: Duration,
+    ) -> LocalBoxFuture<'static, PluginOutcome>;
+
+    /// Changes the deadline of plugin calls (it follows each applied config).
+    fn set_deadline(&self, deadline: Duration);
+}
 
 /// Default RTSP port.
 pub const RTSP_PORT: u16 = 554;
@@ -55,7 +71,7 @@ pub struct NetCollector {
     budget: Arc<RwLock<Budget>>,
     cpu: Arc<Mutex<HashMap<EquipmentId, CpuSample>>>,
     pinger: Result<Pinger, String>,
-    plugins: Option<PluginHost>,
+    plugins: Option<Arc<dyn PluginRunner>>,
     channels: ChannelBook,
 }
 
@@ -76,7 +92,7 @@ impl NetCollector {
     }
 
     /// Runs `plugin:NAME` probes with this plugin host.
-    pub fn with_plugins(mut self, plugins: PluginHost) -> Self {
+    pub fn with_plugins(mut self, plugins: Arc<dyn PluginRunner>) -> Self {
         self.plugins = Some(plugins);
         self
     }
@@ -182,12 +198,12 @@ fn ready(obs: Observation) -> LocalBoxFuture<'static, Observation> {
 }
 
 impl Collector for NetCollector {
-    fn forget(&self, equipment: &crate::config::EquipmentId) {
+    fn forget(&self, equipment: &vigie_core::config::EquipmentId) {
         self.heartbeats.forget(equipment);
         self.channels.forget(equipment);
     }
 
-    fn configure(&self, d: &crate::config::DaemonSettings) {
+    fn configure(&self, d: &vigie_core::config::DaemonSettings) {
         // Probes give up a little before the daemon's per-probe watchdog.
         let ping = PingSettings {
             count: d.ping_count,
@@ -319,12 +335,12 @@ mod tests {
             HeartbeatBook::new(chrono::Utc::now()),
             Duration::from_secs(9),
         );
-        let settings = crate::config::DaemonSettings {
+        let settings = vigie_core::config::DaemonSettings {
             probe_timeout: Duration::from_secs(4),
             ping_count: 5,
             ping_timeout: Duration::from_millis(500),
             ping_retries: 0,
-            ..crate::config::DaemonSettings::default()
+            ..vigie_core::config::DaemonSettings::default()
         };
         c.configure(&settings);
         let b = c.budget();

@@ -2,14 +2,14 @@
 //! the result as a message. Real collectors (ICMP, SNMP, heartbeats, agents, WASM probes)
 //! implement the trait; [`ScriptedCollector`] replays a scripted world for tests and demos.
 
-use crate::config::EquipmentConfig;
-use crate::observation::Observation;
 use futures::future::LocalBoxFuture;
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
+use vigie_core::config::EquipmentConfig;
+use vigie_core::observation::Observation;
 
 /// Collects one equipment. Implementations must not block: the returned future does the I/O
 /// and is run as a task of the equipment's arbiter, outside the actor.
@@ -18,11 +18,11 @@ pub trait Collector: Send + Sync + 'static {
     fn collect(&self, equipment: &Arc<EquipmentConfig>) -> LocalBoxFuture<'static, Observation>;
 
     /// Takes the daemon settings of a newly applied config (timeouts, ICMP rounds).
-    fn configure(&self, _settings: &crate::config::DaemonSettings) {}
+    fn configure(&self, _settings: &vigie_core::config::DaemonSettings) {}
 
     /// Drops what the collector keeps of an equipment removed from the config (its pushed
     /// heartbeat, its recorder's channel report): memory follows the fleet.
-    fn forget(&self, _equipment: &crate::config::EquipmentId) {}
+    fn forget(&self, _equipment: &vigie_core::config::EquipmentId) {}
 }
 
 /// What a scripted equipment does when collected.
@@ -192,7 +192,7 @@ fn reload_world(w: &mut World) -> Result<(), WorldError> {
 }
 
 impl Collector for ScriptedCollector {
-    fn forget(&self, equipment: &crate::config::EquipmentId) {
+    fn forget(&self, equipment: &vigie_core::config::EquipmentId) {
         self.lock().calls.remove(equipment.as_str());
     }
 

@@ -2,13 +2,12 @@
 //! each camera channel; a camera with `recorder = { equipment, channel }` takes its state
 //! from the recorder's last report, so large sites need not reach every camera.
 
-use crate::config::{EquipmentConfig, EquipmentId};
-use crate::observation::{Metric, Observation};
-use crate::plugins::ChannelStatus;
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use vigie_core::config::{EquipmentConfig, EquipmentId};
+use vigie_core::observation::{Metric, Observation};
 
 /// Shortest age after which a recorder's report is too old to tell a camera's state.
 const MIN_STALE: Duration = Duration::from_secs(180);
@@ -89,5 +88,37 @@ impl ChannelBook {
             obs.facts.push(("channel name".into(), name.clone()));
         }
         obs
+    }
+}
+
+/// The state of a camera channel a recorder reported.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ChannelStatus {
+    /// Channel number (1-based).
+    pub channel: u32,
+    /// Name the recorder gives it.
+    pub name: Option<String>,
+    /// Online (`Some(true)`), offline (`Some(false)`) or unknown.
+    pub online: Option<bool>,
+    /// Why, when the recorder says.
+    pub detail: Option<String>,
+}
+
+/// What one plugin collection produced.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PluginOutcome {
+    /// The observation of the equipment.
+    pub observation: Observation,
+    /// The camera channels it reported (recorders).
+    pub channels: Vec<ChannelStatus>,
+}
+
+impl PluginOutcome {
+    /// An outcome without channels (the plugin failed, or reported none).
+    pub fn failed(observation: Observation) -> Self {
+        PluginOutcome {
+            observation,
+            channels: Vec::new(),
+        }
     }
 }

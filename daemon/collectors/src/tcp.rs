@@ -1,16 +1,16 @@
 //! TCP and RTSP heartbeats for pure video devices: a TCP connect to a port, or an RTSP
 //! `OPTIONS` exchange that must answer `RTSP/1.0 200`.
 
-use crate::observation::{Metric, Observation};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use vigie_core::observation::{Metric, Observation};
 
 /// Largest RTSP answer read; a device sending more is answering garbage.
 pub const MAX_RTSP_ANSWER: usize = 8 * 1024;
 
 fn target(address: &str, port: u16) -> String {
-    format!("{}:{port}", crate::util::url_host(address))
+    format!("{}:{port}", vigie_core::util::url_host(address))
 }
 
 async fn connect(
@@ -24,7 +24,7 @@ async fn connect(
         Ok(Err(e)) => Err(Observation::down(&format!("TCP port {port}: {e}"))),
         Err(_) => Err(Observation::down(&format!(
             "TCP port {port}: no answer within {}",
-            crate::util::format_duration(timeout)
+            vigie_core::util::format_duration(timeout)
         ))),
     }
 }
