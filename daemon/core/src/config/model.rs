@@ -614,8 +614,8 @@ pub struct EmailChannel {
     pub smtp_port: u16,
     /// Sender address.
     pub from: String,
-    /// Credentials reference.
-    pub credentials: Option<String>,
+    /// Its credentials, resolved at load (user and password for SMTP authentication).
+    pub credentials: Option<Arc<Credentials>>,
     /// TLS mode.
     pub security: SmtpSecurity,
 }
@@ -625,8 +625,8 @@ pub struct EmailChannel {
 pub struct SmsChannel {
     /// URL of the SMS gateway.
     pub gateway_url: String,
-    /// Credentials reference.
-    pub credentials: Option<String>,
+    /// Its credentials, resolved at load.
+    pub credentials: Option<Arc<Credentials>>,
 }
 
 /// Daemon settings.

@@ -58,16 +58,19 @@ impl CredentialNames {
         )
     }
 
-    /// The credentials `v` names, if set, or an error at `v`.
+    /// The credentials `v` names, if set, from those already validated into `config`, or an
+    /// error at `v` (a named entry that was itself refused resolves to nothing, silently: its
+    /// own error is already reported).
     pub(super) fn resolve(
         &self,
         cx: &mut FileCx<'_>,
+        config: &Config,
         v: &Option<Spanned<String>>,
         what: &str,
-    ) -> Option<String> {
+    ) -> Option<Arc<Credentials>> {
         let v = v.as_ref()?;
         if self.0.contains(v.get_ref()) {
-            Some(v.get_ref().clone())
+            config.credentials.get(v.get_ref()).cloned()
         } else {
             let hint = did_you_mean(v.get_ref(), self.0.iter().map(String::as_str));
             cx.at(
@@ -111,7 +114,7 @@ pub(super) fn channels(
                 SmtpSecurity::Starttls
             }
         };
-        let credentials = names.resolve(cx, &e.credentials, "channels.email.credentials");
+        let credentials = names.resolve(cx, config, &e.credentials, "channels.email.credentials");
         config.email = Some(EmailChannel {
             smtp_host: e.smtp_host.clone(),
             smtp_port: e.smtp_port.unwrap_or(587),
@@ -129,7 +132,7 @@ pub(super) fn channels(
                 None,
             );
         }
-        let credentials = names.resolve(cx, &s.credentials, "channels.sms.credentials");
+        let credentials = names.resolve(cx, config, &s.credentials, "channels.sms.credentials");
         config.sms = Some(SmsChannel {
             gateway_url: url.clone(),
             credentials,

@@ -797,6 +797,25 @@ mod tests {
     }
 
     #[test]
+    fn channel_credentials_resolve_at_load_to_the_credentials_themselves() {
+        let main = "[clients.acme]\nname = \"ACME\"\n[credentials.smtp]\nusername = \"vigie\"\npassword_env = \"VIGIE_TEST_SMTP_PASSWORD_UNSET\"\n[channels.email]\nsmtp_host = \"smtp.example\"\nfrom = \"vigie@example.org\"\ncredentials = \"smtp\"\n";
+        let cfg = load_sources(&sources(main, &[])).expect("valid");
+        let email = cfg.email.expect("email channel");
+        let creds = email.credentials.expect("resolved");
+        assert!(Arc::ptr_eq(&creds, &cfg.credentials["smtp"]));
+        assert_eq!(creds.username.as_deref(), Some("vigie"));
+        // The secret was looked for at load; its absence is reported when it is used.
+        assert!(creds.login().is_err());
+        let bad = main.replace("credentials = \"smtp\"", "credentials = \"smpt\"");
+        let err = load_sources(&sources(&bad, &[])).expect_err("unknown credentials");
+        assert!(
+            err.to_string().contains("no credentials named `smpt`"),
+            "{err}"
+        );
+        assert!(err.to_string().contains("did you mean `smtp`"), "{err}");
+    }
+
+    #[test]
     fn overrides_cascade_main_site_equipment() {
         let main = "[thresholds]\ndisk = { warning = 80 }\n[clients.acme]\nname = \"ACME\"\n";
         let site = "[site]\nname = \"D\"\nclient = \"acme\"\ntimezone = \"UTC\"\n[thresholds.disk]\ncritical = 90\n[[equipment]]\nid = \"nvr-1\"\nkind = \"nvr\"\naddress = \"10.0.0.2\"\nthresholds = { disk = { warning = 70 } }\n[[equipment]]\nid = \"nvr-2\"\nkind = \"nvr\"\naddress = \"10.0.0.3\"\n";
