@@ -333,7 +333,11 @@ impl PluginHost {
         Grant {
             plugin: name.to_string(),
             equipment: eq.id.to_string(),
-            address: eq.address.clone().unwrap_or_default(),
+            address: eq
+                .address
+                .as_ref()
+                .map(|a| a.as_str().to_string())
+                .unwrap_or_default(),
             credentials: eq.credentials.clone(),
             snmp: eq.snmp.clone(),
             timeout,

@@ -260,7 +260,7 @@ pub struct EquipmentConfig {
     /// Kind.
     pub kind: EquipmentKind,
     /// Network address.
-    pub address: Option<String>,
+    pub address: Option<Address>,
     /// Equipment it depends on, in the same site.
     pub parent: Option<EquipmentId>,
     /// Probes that collect it.
@@ -536,6 +536,80 @@ impl SecretSource {
     }
 }
 
+/// An equipment's network address, parsed once when the config loads: an IP address (IPv6
+/// with or without brackets) or a host name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Address {
+    text: String,
+    ip: Option<std::net::IpAddr>,
+}
+
+impl Address {
+    /// Reads an address; a host name is letters, digits, `-`, `_` and `.` (RFC 1123 labels,
+    /// with `_` tolerated as many installations use it).
+    pub fn parse(text: &str) -> Result<Address, String> {
+        let bare = text
+            .strip_prefix('[')
+            .and_then(|t| t.strip_suffix(']'))
+            .unwrap_or(text);
+        if let Ok(ip) = bare.parse::<std::net::IpAddr>() {
+            return Ok(Address {
+                text: ip.to_string(),
+                ip: Some(ip),
+            });
+        }
+        let name_ok = !bare.is_empty()
+            && bare.len() <= 253
+            && bare.split('.').all(|label| {
+                !label.is_empty()
+                    && label.len() <= 63
+                    && !label.starts_with('-')
+                    && !label.ends_with('-')
+                    && label
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            });
+        if name_ok {
+            Ok(Address {
+                text: bare.to_ascii_lowercase(),
+                ip: None,
+            })
+        } else {
+            Err(format!("`{text}` is not an IP address or a host name"))
+        }
+    }
+
+    /// The address to connect to: an IP address without brackets, or the host name.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// The IP address, when it is one.
+    pub fn ip(&self) -> Option<std::net::IpAddr> {
+        self.ip
+    }
+
+    /// The address as the host of a URL or of `host:port` (IPv6 in brackets).
+    pub fn url_host(&self) -> String {
+        match self.ip {
+            Some(std::net::IpAddr::V6(_)) => format!("[{}]", self.text),
+            _ => self.text.clone(),
+        }
+    }
+}
+
+impl fmt::Display for Address {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl Serialize for Address {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.text)
+    }
+}
+
 /// A named set of credentials.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Credentials {
@@ -734,6 +808,30 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn addresses_are_parsed_once_into_an_ip_or_a_name() {
+        let v6 = Address::parse("[2001:DB8::0001]").expect("v6");
+        assert_eq!(v6.as_str(), "2001:db8::1");
+        assert_eq!(v6.url_host(), "[2001:db8::1]");
+        assert!(v6.ip().is_some());
+        let v4 = Address::parse("10.0.0.5").expect("v4");
+        assert_eq!(v4.url_host(), "10.0.0.5");
+        let name = Address::parse("Cam-01.Site_A.example").expect("name");
+        assert_eq!(name.as_str(), "cam-01.site_a.example");
+        assert_eq!(name.ip(), None);
+        for bad in [
+            "",
+            "10.0.0.5 ",
+            "cam 1",
+            "-cam",
+            "a..b",
+            "http://x",
+            "cam/1",
+        ] {
+            assert!(Address::parse(bad).is_err(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn every_kind_has_one_spelling_both_ways() {

@@ -72,17 +72,17 @@ pub(super) fn equipment(
             continue;
         };
         let address = match &e.address {
-            Some(a)
-                if a.get_ref().trim().is_empty() || a.get_ref().contains(char::is_whitespace) =>
-            {
-                cx.at(
-                    a,
-                    format!("`{}` is not a network address", a.get_ref()),
-                    None,
-                );
-                None
-            }
-            Some(a) => Some(a.get_ref().clone()),
+            Some(a) => match Address::parse(a.get_ref()) {
+                Ok(parsed) => Some(parsed),
+                Err(_) => {
+                    cx.at(
+                        a,
+                        format!("`{}` is not a network address", a.get_ref()),
+                        Some("write an IP address or a host name, such as `10.0.0.5`".into()),
+                    );
+                    None
+                }
+            },
             None => None,
         };
         let mut probes = probes(cx, e, &address);
@@ -265,7 +265,7 @@ fn parse_probe(text: &str) -> Result<Probe, String> {
 }
 
 /// The probes an equipment lists (ICMP when it has an address, heartbeat otherwise).
-fn probes(cx: &mut FileCx<'_>, e: &RawEquipment, address: &Option<String>) -> Vec<Probe> {
+fn probes(cx: &mut FileCx<'_>, e: &RawEquipment, address: &Option<Address>) -> Vec<Probe> {
     let mut probes = Vec::new();
     for p in e.probes.iter().flatten() {
         match parse_probe(p.get_ref()) {
@@ -315,7 +315,7 @@ fn probes(cx: &mut FileCx<'_>, e: &RawEquipment, address: &Option<String>) -> Ve
 fn agent_url(
     cx: &mut FileCx<'_>,
     e: &RawEquipment,
-    address: &Option<String>,
+    address: &Option<Address>,
     probes: &[Probe],
 ) -> Option<String> {
     match (&e.agent_url, &address) {
@@ -347,7 +347,7 @@ fn agent_url(
             Some(text.clone())
         }
         (None, Some(a)) if probes.contains(&Probe::Agent) => {
-            Some(format!("http://{}:9100/metrics", crate::util::url_host(a)))
+            Some(format!("http://{}:9100/metrics", a.url_host()))
         }
         _ => None,
     }
