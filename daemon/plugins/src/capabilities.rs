@@ -316,25 +316,23 @@ impl Grant {
         if parsed.is_empty() {
             return Ok(Vec::new());
         }
-        let creds = self.credentials.as_deref();
-        let mut session = self
-            .snmp_client()
-            .open(&self.address, &self.snmp, creds)
-            .await
-            .map_err(Self::snmp_error)?;
+        let mut session = self.snmp_session().await?;
         let rows = session.get(&parsed).await.map_err(Self::snmp_error)?;
         Ok(rows.into_iter().map(|(o, v)| (dotted(&o), v)).collect())
+    }
+
+    /// An SNMP session with the equipment, with its settings and credentials.
+    async fn snmp_session(&self) -> Result<vigie_collectors::snmp::Session, CapError> {
+        self.snmp_client()
+            .open(&self.address, &self.snmp, self.credentials.as_deref())
+            .await
+            .map_err(Self::snmp_error)
     }
 
     /// SNMP walk.
     pub async fn snmp_walk(&self, oid: String) -> Result<Vec<(String, Val)>, CapError> {
         let root = Self::parse_oid(&oid)?;
-        let creds = self.credentials.as_deref();
-        let mut session = self
-            .snmp_client()
-            .open(&self.address, &self.snmp, creds)
-            .await
-            .map_err(Self::snmp_error)?;
+        let mut session = self.snmp_session().await?;
         let rows = session.walk(&root).await.map_err(Self::snmp_error)?;
         Ok(rows.into_iter().map(|(o, v)| (dotted(&o), v)).collect())
     }
