@@ -42,11 +42,15 @@ pub struct ConfigWatcher {
 /// Follows the folders of the secret files a config names.
 fn follow_secrets(watches: &Watches, cfg: Option<&Config>) {
     let Some(cfg) = cfg else { return };
-    for file in cfg.secret_files() {
-        let dir = match file.parent() {
+    let dirs: std::collections::BTreeSet<PathBuf> = cfg
+        .secret_files()
+        .iter()
+        .map(|file| match file.parent() {
             Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
             _ => PathBuf::from("."),
-        };
+        })
+        .collect();
+    for dir in dirs {
         if let Err(e) = watches.watch(&dir, RecursiveMode::NonRecursive) {
             tracing::warn!(
                 dir = %dir.display(),
