@@ -70,3 +70,76 @@ fn the_shipped_example_config_is_valid() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("2 sites, 12 equipment"), "{stdout}");
 }
+
+/// Runs `vigie check-config DIR`, failing the test if it does not end within a minute.
+fn check_config_bounded(dir: &Path) -> (bool, String) {
+    let mut child = Command::new(vigie_bin())
+        .arg("check-config")
+        .arg(dir)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("check-config");
+    let start = std::time::Instant::now();
+    while child.try_wait().expect("wait").is_none() {
+        if start.elapsed() > std::time::Duration::from_secs(60) {
+            let _ = child.kill();
+            panic!("check-config hung on {}", dir.display());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().expect("output");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn special_files_and_invalid_utf8_are_refused_with_their_place_never_hanging() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let sites = dir.path().join("sites");
+    std::fs::create_dir_all(&sites).expect("mkdir");
+    // Invalid UTF-8 on line 3, column 9: located, and no spurious "file not found".
+    let mut main = b"[clients.c]\nname = \"Client\"\n# caf\xe9 \xff\n".to_vec();
+    main.extend_from_slice(b"\n");
+    std::fs::write(dir.path().join("vigie.toml"), &main).expect("write");
+    let (ok, err) = check_config_bounded(dir.path());
+    assert!(!ok);
+    assert!(
+        err.contains("vigie.toml:3:6: invalid UTF-8 (byte 0xe9)"),
+        "{err}"
+    );
+    assert!(!err.contains("not found"), "{err}");
+
+    // A FIFO and a link to a device among the site files: refused at once, by name.
+    std::fs::write(
+        dir.path().join("vigie.toml"),
+        "[clients.c]\nname = \"Client\"\n",
+    )
+    .expect("write");
+    let fifo = sites.join("fifo.toml");
+    let made = Command::new("mkfifo").arg(&fifo).status().expect("mkfifo");
+    assert!(made.success());
+    std::os::unix::fs::symlink("/dev/zero", sites.join("zero.toml")).expect("symlink");
+    let (ok, err) = check_config_bounded(dir.path());
+    assert!(!ok);
+    for name in ["sites/fifo.toml", "sites/zero.toml"] {
+        assert!(
+            err.contains(&format!("{name}: not a regular file")),
+            "{name}: {err}"
+        );
+    }
+
+    // A file past the size cap is refused without being read.
+    std::fs::remove_file(&fifo).expect("rm");
+    std::fs::remove_file(sites.join("zero.toml")).expect("rm");
+    let big = std::fs::File::create(sites.join("big.toml")).expect("create");
+    big.set_len(5 << 20).expect("grow");
+    let (ok, err) = check_config_bounded(dir.path());
+    assert!(!ok);
+    assert!(
+        err.contains("sites/big.toml: the file is 5242880 bytes"),
+        "{err}"
+    );
+}

@@ -640,17 +640,10 @@ impl Sources {
     /// Reads the files of a config directory.
     pub fn read(dir: &Path) -> Sources {
         let mut out = Sources::default();
-        let unreadable = |file: PathBuf, e: std::io::Error| Diagnostic {
-            file,
-            line: 0,
-            column: 0,
-            message: format!("cannot read the file: {e}"),
-            hint: None,
-        };
-        match std::fs::read_to_string(dir.join(MAIN_FILE)) {
-            Ok(t) => out.main = Some(t),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => out.unreadable.push(unreadable(PathBuf::from(MAIN_FILE), e)),
+        match read_config_file(&dir.join(MAIN_FILE), Path::new(MAIN_FILE)) {
+            Ok(Some(t)) => out.main = Some(t),
+            Ok(None) => {}
+            Err(d) => out.unreadable.push(d),
         }
         let sites_dir = dir.join(SITES_DIR);
         match std::fs::read_dir(&sites_dir) {
@@ -662,9 +655,10 @@ impl Sources {
                 paths.sort();
                 for p in paths {
                     let rel = PathBuf::from(SITES_DIR).join(p.file_name().unwrap_or_default());
-                    match std::fs::read_to_string(&p) {
-                        Ok(t) => out.sites.push((rel, t)),
-                        Err(e) => out.unreadable.push(unreadable(rel, e)),
+                    match read_config_file(&p, &rel) {
+                        Ok(Some(t)) => out.sites.push((rel, t)),
+                        Ok(None) => {}
+                        Err(d) => out.unreadable.push(d),
                     }
                 }
             }
@@ -677,10 +671,93 @@ impl Sources {
                 message: "folder not found: the site files live in sites/ (create it empty for a fleet without sites)".into(),
                 hint: None,
             }),
-            Err(e) => out.unreadable.push(unreadable(PathBuf::from(SITES_DIR), e)),
+            Err(e) => out.unreadable.push(Diagnostic {
+                file: PathBuf::from(SITES_DIR),
+                line: 0,
+                column: 0,
+                message: format!("cannot read the folder: {e}"),
+                hint: None,
+            }),
         }
         out
     }
+}
+
+/// Largest config file read.
+pub const MAX_CONFIG_FILE: u64 = 4 << 20;
+
+/// Reads one config file: a regular file (a symlink to one is followed) of at most
+/// [`MAX_CONFIG_FILE`], in UTF-8. Anything else is an error naming the file, never a hang on
+/// a FIFO or a read of a device. `Ok(None)` when it does not exist.
+fn read_config_file(path: &Path, shown: &Path) -> Result<Option<String>, Diagnostic> {
+    let error = |line: usize, column: usize, message: String, hint: Option<String>| Diagnostic {
+        file: shown.to_path_buf(),
+        line,
+        column,
+        message,
+        hint,
+    };
+    // Checked before opening: opening a FIFO would wait for a writer.
+    let meta = match std::fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(error(0, 0, format!("cannot read the file: {e}"), None)),
+    };
+    if !meta.is_file() {
+        return Err(error(
+            0,
+            0,
+            "not a regular file (a folder, FIFO, socket or device): only regular files are read"
+                .into(),
+            None,
+        ));
+    }
+    if meta.len() > MAX_CONFIG_FILE {
+        return Err(error(
+            0,
+            0,
+            format!(
+                "the file is {} bytes, more than the {} MiB a config file may have",
+                meta.len(),
+                MAX_CONFIG_FILE >> 20
+            ),
+            None,
+        ));
+    }
+    let mut bytes = Vec::new();
+    let read = std::fs::File::open(path).and_then(|f| {
+        std::io::Read::read_to_end(&mut std::io::Read::take(f, MAX_CONFIG_FILE + 1), &mut bytes)
+    });
+    if let Err(e) = read {
+        return Err(error(0, 0, format!("cannot read the file: {e}"), None));
+    }
+    if bytes.len() as u64 > MAX_CONFIG_FILE {
+        return Err(error(
+            0,
+            0,
+            format!(
+                "the file grew past {} MiB while read",
+                MAX_CONFIG_FILE >> 20
+            ),
+            None,
+        ));
+    }
+    String::from_utf8(bytes).map(Some).map_err(|e| {
+        let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+        let line = valid.iter().filter(|b| **b == b'\n').count() + 1;
+        let line_start = valid.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+        let column = String::from_utf8_lossy(&valid[line_start..])
+            .chars()
+            .count()
+            + 1;
+        let byte = e.as_bytes().get(valid.len()).copied().unwrap_or(0);
+        error(
+            line,
+            column,
+            format!("invalid UTF-8 (byte 0x{byte:02x}): config files are UTF-8 text"),
+            Some("save the file as UTF-8".into()),
+        )
+    })
 }
 
 /// Reads, parses and validates a config directory.
@@ -700,7 +777,11 @@ pub fn load_dir(dir: &Path) -> Result<Config, ConfigErrors> {
 /// Parses and validates config sources.
 pub fn load_sources(sources: &Sources) -> Result<Config, ConfigErrors> {
     let mut diags = sources.unreadable.clone();
+    let main_unreadable = diags.iter().any(|d| d.file == Path::new(MAIN_FILE));
     let Some(main_text) = &sources.main else {
+        if main_unreadable {
+            return Err(ConfigErrors(diags));
+        }
         diags.push(Diagnostic {
             file: PathBuf::from(MAIN_FILE),
             line: 0,
