@@ -241,8 +241,12 @@ fn dispatch(cli: Cli) -> Result<i32> {
 fn init_logs() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("VIGIE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // Colours only on a terminal, and never with NO_COLOR (journald, files, pipes).
+    let colour = std::io::IsTerminal::is_terminal(&std::io::stderr())
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(colour)
         .with_writer(std::io::stderr)
         // A closed stderr must not turn a log line into a panic.
         .log_internal_errors(false)
@@ -358,6 +362,12 @@ fn status(data: &Path, site: Option<String>, equipment: Option<String>, json: bo
             }
             Err(e) => return Err(e.into()),
         }
+    }
+    if !data.is_dir() {
+        anyhow::bail!(
+            "no data directory {} (is vigie running with another --data, or VIGIE_DATA?)",
+            data.display()
+        );
     }
     let restored = Store::read_snapshot(data)?;
     print(&SavedState::of(data, &restored));

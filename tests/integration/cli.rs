@@ -143,3 +143,61 @@ fn special_files_and_invalid_utf8_are_refused_with_their_place_never_hanging() {
         "{err}"
     );
 }
+
+#[test]
+fn status_of_a_missing_data_directory_is_an_error_and_logs_carry_no_colour_off_a_terminal() {
+    let missing = tempfile::tempdir().expect("tmp").path().join("nowhere");
+    let out = Command::new(vigie_bin())
+        .args(["status", "--data"])
+        .arg(&missing)
+        .output()
+        .expect("status");
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no data directory"), "{err}");
+    assert!(out.stdout.is_empty());
+
+    // The daemon's log, with stderr a pipe: no ANSI codes.
+    let cfg = tempfile::tempdir().expect("tmp");
+    let data = tempfile::tempdir().expect("tmp");
+    std::fs::write(
+        cfg.path().join("vigie.toml"),
+        "[clients.c]\nname = \"Client\"\n",
+    )
+    .expect("write");
+    std::fs::create_dir_all(cfg.path().join("sites")).expect("mkdir");
+    let world = cfg.path().join("world.toml");
+    std::fs::write(&world, "[default]\nstatus = \"up\"\n").expect("write");
+    let mut child = Command::new(vigie_bin())
+        .args(["run", "--listen", "127.0.0.1:0", "--config"])
+        .arg(cfg.path())
+        .arg("--data")
+        .arg(data.path())
+        .arg("--simulate")
+        .arg(&world)
+        .env("VIGIE_LOG", "info")
+        .env_remove("NO_COLOR")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("vigie run");
+    let mut first = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().expect("stdout")),
+        &mut first,
+    )
+    .expect("first line");
+    assert!(first.starts_with("vigie listening on"), "{first}");
+    let sent = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(sent.success());
+    let out = child.wait_with_output().expect("wait");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("vigie is running"), "{err}");
+    assert!(
+        !err.contains('\u{1b}'),
+        "colour codes off a terminal: {err:?}"
+    );
+}
