@@ -383,13 +383,55 @@ async fn act(state: &ApiState, id: u64, action: AlertAction) -> Result<HttpRespo
     Ok(HttpResponse::Ok().json(alert))
 }
 
+/// Longest operator name.
+pub const MAX_BY: usize = 64;
+/// Longest note.
+pub const MAX_NOTE: usize = 2000;
+
+/// Parses a request body against its documented shape: a JSON object, nothing else (serde
+/// would also read a struct from an array).
+fn object_body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let value: serde_json::Value = serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))?;
+    if !value.is_object() {
+        return Err(ApiError::BadRequest(
+            "the body must be a JSON object, such as {\"by\": \"marie\", \"note\": \"...\"}".into(),
+        ));
+    }
+    serde_json::from_value(value).map_err(|e| ApiError::BadRequest(format!("invalid body: {e}")))
+}
+
+/// Refuses control characters (terminal escapes among them) and overlong text in a field
+/// that the CLI and the dashboard will print; a note may hold line breaks and tabs.
+fn check_text(field: &str, text: &str, max: usize, multiline: bool) -> Result<(), ApiError> {
+    if text.chars().count() > max {
+        return Err(ApiError::BadRequest(format!(
+            "`{field}` is longer than {max} characters"
+        )));
+    }
+    if let Some(c) = text
+        .chars()
+        .find(|c| c.is_control() && !(multiline && matches!(c, '\n' | '\t')))
+    {
+        return Err(ApiError::BadRequest(format!(
+            "`{field}` holds a control character (U+{:04X})",
+            u32::from(c)
+        )));
+    }
+    Ok(())
+}
+
 #[post("/api/v1/alerts/{id}/ack")]
 async fn ack(
     state: web::Data<ApiState>,
     id: web::Path<u64>,
-    body: web::Json<AckBody>,
+    body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let AckBody { by, note } = body.into_inner();
+    let AckBody { by, note } = object_body(&body)?;
+    check_text("by", &by, MAX_BY, false)?;
+    if let Some(n) = &note {
+        check_text("note", n, MAX_NOTE, true)?;
+    }
     act(
         &state,
         id.into_inner(),
@@ -402,9 +444,11 @@ async fn ack(
 async fn close(
     state: web::Data<ApiState>,
     id: web::Path<u64>,
-    body: web::Json<CloseBody>,
+    body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let CloseBody { by, note } = body.into_inner();
+    let CloseBody { by, note } = object_body(&body)?;
+    check_text("by", &by, MAX_BY, false)?;
+    check_text("note", &note, MAX_NOTE, true)?;
     act(&state, id.into_inner(), AlertAction::Close { by, note }).await
 }
 

@@ -130,6 +130,24 @@ async fn alerts_are_listed_acknowledged_and_closed_and_bad_requests_are_refused_
                 &format!("{api_base}/api/v1/alerts?wait=banana"),
                 None,
             ),
+            raw(
+                "POST",
+                &format!("{api_base}/api/v1/alerts/1/ack"),
+                Some("[\"x\"]"),
+            ),
+            raw(
+                "POST",
+                &format!("{api_base}/api/v1/alerts/1/ack"),
+                Some("{\"by\": \"eve\\u001b[2J\"}"),
+            ),
+            raw(
+                "POST",
+                &format!("{api_base}/api/v1/alerts/1/close"),
+                Some(&format!(
+                    "{{\"by\": \"eve\", \"note\": \"{}\"}}",
+                    "x".repeat(2001)
+                )),
+            ),
             raw("GET", &format!("{api_base}/api/v1/nothing"), None),
             raw("GET", &format!("{api_base}/api/v1/sites/unknown"), None),
             raw("GET", &format!("{api_base}/api/v1/equipment/nvr-1"), None),
@@ -141,6 +159,9 @@ async fn alerts_are_listed_acknowledged_and_closed_and_bad_requests_are_refused_
         (400, "missing field `by`"),
         (400, "invalid path"),
         (400, "invalid query"),
+        (400, "the body must be a JSON object"),
+        (400, "`by` holds a control character (U+001B)"),
+        (400, "`note` is longer than 2000 characters"),
         (404, "no such endpoint"),
         (404, "no site `unknown`"),
         (200, "\"status\":\"up\""),
