@@ -37,6 +37,30 @@ pub struct EquipmentSummary {
     pub maintenance: Option<String>,
 }
 
+/// A watched series as the API shows it: unlike the snapshot, with its last value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SeriesView {
+    /// Rule and series, such as `disk.usage{mountpoint=/data}`.
+    pub key: crate::rules::RuleKey,
+    /// Raised level: 0 none, 1 warning, 2 critical.
+    pub level: u8,
+    /// Last value, in the rule's unit (percent, °C, 1 for a running service).
+    pub value: f64,
+    /// Since when the value is above the warning and the critical level.
+    pub above_since: [Option<DateTime<Utc>>; 2],
+}
+
+impl From<&SeriesState> for SeriesView {
+    fn from(s: &SeriesState) -> Self {
+        SeriesView {
+            key: s.key.clone(),
+            level: s.level,
+            value: s.value,
+            above_since: s.above_since,
+        }
+    }
+}
+
 /// Details of one equipment, from its actor.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EquipmentDetail {
@@ -47,7 +71,7 @@ pub struct EquipmentDetail {
     /// Last time it answered.
     pub last_seen: Option<DateTime<Utc>>,
     /// Watched series with their levels and last values.
-    pub series: Vec<SeriesState>,
+    pub series: Vec<SeriesView>,
     /// Facts reported by its probes.
     pub facts: Vec<(String, String)>,
     /// Restarts detected (uptime going back).

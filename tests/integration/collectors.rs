@@ -417,9 +417,15 @@ async fn pushed_heartbeats_keep_an_equipment_up_and_their_absence_brings_it_down
     assert!(summary.contains("beacon"), "{summary}");
     let why = beacon.summary.reason.unwrap_or_default();
     assert!(why.contains("no heartbeat since"), "{why}");
+    // The pushed value is evaluated and shown through the API (not the 0.0 of a value left
+    // out of the answer).
     assert!(
-        beacon.series.iter().any(|s| s.key == "temperature"),
-        "pushed metrics were evaluated"
+        beacon
+            .series
+            .iter()
+            .any(|s| s.key == "temperature" && s.value == 41.5),
+        "pushed metrics were evaluated: {:?}",
+        beacon.series
     );
     // A new token in the secret file is read at the reload its change triggers: the old one
     // is refused, the new one accepted.

@@ -295,7 +295,7 @@ impl Handler<EquipmentQuery> for Equipment {
             summary: self.summary(m),
             site: self.site_id.to_string(),
             last_seen: self.state.last_seen,
-            series: self.state.series.clone(),
+            series: self.state.series.iter().map(Into::into).collect(),
             facts: self.state.facts.clone(),
             reboots: self.state.reboots,
             last_reboot: (self.state.reboots > 0)
