@@ -510,6 +510,33 @@ async fn heartbeat(
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// Turns every error response that is not JSON yet (a body over the size limit, a failure
+/// of a lower layer) into the API's JSON error shape, keeping its status.
+pub fn json_errors<B>(
+    res: actix_web::dev::ServiceResponse<B>,
+) -> actix_web::Result<actix_web::middleware::ErrorHandlerResponse<B>> {
+    use actix_web::middleware::ErrorHandlerResponse;
+    let is_json = res
+        .response()
+        .headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if is_json {
+        return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+    }
+    let code = res.status();
+    let error = res.response().error().map_or_else(
+        || code.canonical_reason().unwrap_or("error").to_string(),
+        |e| e.to_string(),
+    );
+    let (req, _) = res.into_parts();
+    let resp = HttpResponse::build(code).json(ErrorBody { error });
+    Ok(ErrorHandlerResponse::Response(
+        actix_web::dev::ServiceResponse::new(req, resp).map_into_right_body(),
+    ))
+}
+
 async fn not_found() -> HttpResponse {
     ApiError::NotFound("no such endpoint; see /api/v1/status".into()).error_response()
 }

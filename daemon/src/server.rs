@@ -262,7 +262,9 @@ pub async fn start(opts: Options, listener: TcpListener) -> Result<Daemon, Serve
     };
     let server = actix_web::HttpServer::new(move || {
         let state = state.clone();
-        actix_web::App::new().configure(move |cfg| api::configure(cfg, state))
+        actix_web::App::new()
+            .wrap(actix_web::middleware::ErrorHandlers::new().default_handler(api::json_errors))
+            .configure(move |cfg| api::configure(cfg, state))
     })
     .workers(opts.http_workers.max(1))
     .disable_signals()

@@ -148,6 +148,12 @@ async fn alerts_are_listed_acknowledged_and_closed_and_bad_requests_are_refused_
                     "x".repeat(2001)
                 )),
             ),
+            raw(
+                "POST",
+                &format!("{api_base}/api/v1/heartbeat/nvr-1"),
+                Some(&"x".repeat(200 * 1024)),
+            ),
+            raw("DELETE", &format!("{api_base}/api/v1/status"), None),
             raw("GET", &format!("{api_base}/api/v1/nothing"), None),
             raw("GET", &format!("{api_base}/api/v1/sites/unknown"), None),
             raw("GET", &format!("{api_base}/api/v1/equipment/nvr-1"), None),
@@ -162,6 +168,8 @@ async fn alerts_are_listed_acknowledged_and_closed_and_bad_requests_are_refused_
         (400, "the body must be a JSON object"),
         (400, "`by` holds a control character (U+001B)"),
         (400, "`note` is longer than 2000 characters"),
+        (413, "payload"),
+        (404, "no such endpoint"),
         (404, "no such endpoint"),
         (404, "no site `unknown`"),
         (200, "\"status\":\"up\""),
