@@ -37,16 +37,27 @@ pub enum ClientError {
     },
 }
 
-/// Longest a call may take (long polls wait up to 60 s).
-pub const CALL_TIMEOUT: Duration = Duration::from_secs(90);
+/// Longest a call may take by default, beyond the wait of a long poll.
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 /// Largest answer read (a page of 10,000 events with their alerts).
 const MAX_ANSWER: usize = 256 << 20;
+
+/// How long a long poll may wait on the daemon (its `wait` parameter), beyond the deadline.
+fn long_poll(path: &str) -> Duration {
+    let wait = path
+        .split(['?', '&'])
+        .find_map(|p| p.strip_prefix("wait="))
+        .and_then(|w| w.parse::<u64>().ok())
+        .unwrap_or(0);
+    Duration::from_secs(wait.min(60))
+}
 
 /// Client of one daemon's API, over the daemon's own HTTP client (hyper).
 pub struct ApiClient {
     base: String,
     address: String,
     port: u16,
+    timeout: Duration,
 }
 
 impl ApiClient {
@@ -64,7 +75,14 @@ impl ApiClient {
             base,
             address,
             port,
+            timeout: CALL_TIMEOUT,
         }
+    }
+
+    /// The same client with another deadline per call (a long poll adds its wait to it).
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
     }
 
     /// Sends a request and answers its status and body, blocking (on a thread of its own, so
@@ -97,7 +115,7 @@ impl ApiClient {
             path,
             headers: all,
             body: body.unwrap_or_default().as_bytes().to_vec(),
-            timeout: CALL_TIMEOUT,
+            timeout: self.timeout + long_poll(path),
             max_body: MAX_ANSWER,
         };
         let answer = std::thread::scope(|scope| {

@@ -52,6 +52,9 @@ fn emit(args: std::fmt::Arguments<'_>) {
     about = "Supervision daemon for video-surveillance fleets"
 )]
 struct Cli {
+    /// Longest wait for the daemon's answer to one call (long polls add their wait).
+    #[arg(long, global = true, default_value = "10s", value_name = "DURATION")]
+    timeout: humantime::Duration,
     #[command(subcommand)]
     command: Command,
 }
@@ -202,7 +205,20 @@ fn main() {
     std::process::exit(code);
 }
 
+/// The deadline of one call to the daemon, from `--timeout`.
+static TIMEOUT: std::sync::OnceLock<std::time::Duration> = std::sync::OnceLock::new();
+
+/// A client of the daemon at `url`, with the command line's deadline.
+fn api_client(url: &str) -> ApiClient {
+    let timeout = TIMEOUT
+        .get()
+        .copied()
+        .unwrap_or(std::time::Duration::from_secs(10));
+    ApiClient::new(url).with_timeout(timeout)
+}
+
 fn dispatch(cli: Cli) -> Result<i32> {
+    let _ = TIMEOUT.set(cli.timeout.into());
     match cli.command {
         Command::Run {
             config,
@@ -328,7 +344,7 @@ fn check_config(dir: &Path) -> i32 {
 
 fn client(data: &Path) -> Result<ApiClient> {
     match DaemonFile::read(data) {
-        Some(f) => Ok(ApiClient::new(&f.api)),
+        Some(f) => Ok(api_client(&f.api)),
         None => bail!(
             "no running daemon found for data directory {} (no {})",
             data.display(),
@@ -346,7 +362,7 @@ fn status(data: &Path, site: Option<String>, equipment: Option<String>, json: bo
         }
     };
     if let Some(f) = DaemonFile::read(data) {
-        let api = ApiClient::new(&f.api);
+        let api = api_client(&f.api);
         let result = match (&site, &equipment) {
             (Some(s), _) => api.site(s).map(|d| print(&d)),
             (_, Some(e)) => api.equipment(e).map(|d| print(&d)),
@@ -380,7 +396,7 @@ mod events {
     use std::io::Write;
     use std::path::Path;
     use std::time::Duration;
-    use vigie::client::{ApiClient, ClientError};
+    use vigie::client::ClientError;
     use vigie::events::Event;
     use vigie::server::DaemonFile;
     use vigie::store::{StoreError, StoreReader};
@@ -402,7 +418,7 @@ mod events {
 
     fn read(data: &Path, after: u64, wait: Duration) -> Result<Read> {
         if let Some(f) = DaemonFile::read(data) {
-            match ApiClient::new(&f.api).events(after, PAGE, wait) {
+            match super::api_client(&f.api).events(after, PAGE, wait) {
                 Ok(page) => {
                     let more = page.events.last().is_some_and(|e| e.seq < page.last);
                     return Ok(Read::Page(page.events, more));

@@ -201,3 +201,44 @@ fn status_of_a_missing_data_directory_is_an_error_and_logs_carry_no_colour_off_a
         "colour codes off a terminal: {err:?}"
     );
 }
+
+#[test]
+fn a_daemon_that_never_answers_makes_a_command_fail_at_its_timeout() {
+    // A listener that accepts connections and never answers.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = silent.local_addr().expect("addr");
+    let keep = std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for conn in silent.incoming().take(4) {
+            held.push(conn);
+        }
+        held
+    });
+    let data = tempfile::tempdir().expect("tmp");
+    std::fs::write(
+        data.path().join("daemon.json"),
+        format!("{{\"pid\": 1, \"api\": \"http://{addr}\"}}"),
+    )
+    .expect("write");
+    let started = std::time::Instant::now();
+    let mut child = Command::new(vigie_bin())
+        .args(["ack", "1", "--by", "marie", "--timeout", "1s", "--data"])
+        .arg(data.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("ack");
+    while child.try_wait().expect("wait").is_none() {
+        if started.elapsed() > std::time::Duration::from_secs(60) {
+            let _ = child.kill();
+            panic!("vigie ack waited past its timeout");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().expect("output");
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&addr.to_string()), "{err}");
+    assert!(err.contains("no HTTP answer within 1s"), "{err}");
+    drop(keep);
+}
