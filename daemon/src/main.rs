@@ -49,7 +49,11 @@ fn emit(args: std::fmt::Arguments<'_>) {
 #[command(
     name = "vigie",
     version,
-    about = "Supervision daemon for video-surveillance fleets"
+    about = "Supervision daemon for video-surveillance fleets",
+    after_help = "Exit codes: 0 success (a closed output included); 1 an error, said on stderr \
+(the daemon unreachable, refusing or not answering within --timeout, an unreadable data \
+directory, an invalid config); 2 a malformed command line, or for `plugin run` a device that \
+is not up."
 )]
 struct Cli {
     /// Longest wait for the daemon's answer to one call (long polls add their wait).

@@ -93,6 +93,15 @@ pub struct RunSettings {
 /// config when it is valid, the watcher reporting errors otherwise) and the collector stack
 /// (the simulation, or ICMP, SNMP, agents, heartbeats and the plugin host).
 pub fn prepare(run: RunSettings) -> Result<(Options, TcpListener), ServerError> {
+    // Paths are made absolute once: later uses (the plugin cache among them) need them so.
+    let absolute = |p: PathBuf| std::path::absolute(&p).unwrap_or(p);
+    let run = RunSettings {
+        config_dir: absolute(run.config_dir),
+        data_dir: absolute(run.data_dir),
+        plugins_dir: run.plugins_dir.map(absolute),
+        simulate: run.simulate.map(absolute),
+        listen: run.listen,
+    };
     let settings = crate::config::load_dir(&run.config_dir)
         .map(|c| c.daemon)
         .unwrap_or_default();

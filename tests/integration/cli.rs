@@ -242,3 +242,46 @@ fn a_daemon_that_never_answers_makes_a_command_fail_at_its_timeout() {
     assert!(err.contains("no HTTP answer within 1s"), "{err}");
     drop(keep);
 }
+
+#[test]
+fn help_documents_the_exit_codes() {
+    let out = Command::new(vigie_bin())
+        .arg("--help")
+        .output()
+        .expect("help");
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    for needle in [
+        "Exit codes: 0 success",
+        "1 an error",
+        "2 a malformed command line",
+    ] {
+        assert!(text.contains(needle), "{needle}: {text}");
+    }
+    let bad = Command::new(vigie_bin())
+        .arg("--no-such-flag")
+        .output()
+        .expect("bad");
+    assert_eq!(bad.status.code(), Some(2));
+}
+
+#[test]
+fn run_paths_are_made_absolute_once() {
+    let cfg = tempfile::tempdir().expect("tmp");
+    let world = cfg.path().join("world.toml");
+    std::fs::write(&world, "[default]\nstatus = \"up\"\n").expect("write");
+    let (opts, _listener) = vigie::server::prepare(vigie::server::RunSettings {
+        config_dir: cfg.path().to_path_buf(),
+        data_dir: std::path::PathBuf::from("relative-data"),
+        listen: Some("127.0.0.1:0".parse().expect("addr")),
+        simulate: Some(world),
+        plugins_dir: None,
+    })
+    .expect("prepare");
+    assert!(opts.data_dir.is_absolute(), "{}", opts.data_dir.display());
+    assert!(opts.data_dir.ends_with("relative-data"));
+    assert!(
+        !opts.data_dir.exists(),
+        "nothing is created before the start"
+    );
+}
