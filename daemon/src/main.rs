@@ -390,7 +390,20 @@ fn status(data: &Path, site: Option<String>, equipment: Option<String>, json: bo
         );
     }
     let restored = Store::read_snapshot(data)?;
-    print(&SavedState::of(data, &restored));
+    let saved = SavedState::of(data, &restored);
+    let saved = match (&site, &equipment) {
+        (_, Some(e)) => saved.equipment(&restored, e).with_context(|| {
+            format!("no saved state for equipment `{e}` in {}", data.display())
+        })?,
+        (Some(s), _) => saved.site(&restored, s).with_context(|| {
+            format!(
+                "nothing saved names site `{s}` in {} (a site without alerts is listed by the running daemon only)",
+                data.display()
+            )
+        })?,
+        _ => saved,
+    };
+    print(&saved);
     Ok(())
 }
 

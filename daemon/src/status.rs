@@ -113,7 +113,7 @@ pub struct SiteDetail {
     pub site: SiteSummary,
     /// Equipment.
     pub equipment: Vec<EquipmentSummary>,
-    /// The site's own alerts.
+    /// Live alerts of the site and of its equipment.
     pub alerts: Vec<Alert>,
 }
 

@@ -209,9 +209,46 @@ pub struct SavedState<'a> {
     pub by_status: BTreeMap<String, usize>,
     /// Live alerts, by number.
     pub alerts: Vec<Alert>,
+    /// The site or equipment it was narrowed to (`--site`, `--equipment`).
+    pub scope: Option<String>,
 }
 
 impl<'a> SavedState<'a> {
+    /// Narrowed to one site's alerts (saved state does not say which equipment a site has);
+    /// `None` when nothing saved names the site.
+    pub fn site(mut self, restored: &Restored, site: &str) -> Option<Self> {
+        self.alerts.retain(|a| a.site.as_str() == site);
+        let known = !self.alerts.is_empty()
+            || restored
+                .sites
+                .contains_key(&crate::config::SiteId::new(site));
+        self.by_status.clear();
+        self.scope = Some(format!("site {site}"));
+        known.then_some(self)
+    }
+
+    /// Narrowed to one equipment; `None` when nothing is saved for it.
+    pub fn equipment(mut self, restored: &Restored, id: &str) -> Option<Self> {
+        let state = restored
+            .equipment
+            .get(&crate::config::EquipmentId::new(id))?;
+        self.by_status = BTreeMap::from([(state.status.to_string(), 1)]);
+        self.alerts = state
+            .alerts
+            .iter()
+            .filter(|a| a.state.is_live())
+            .cloned()
+            .collect();
+        self.scope = Some(match &state.reason {
+            Some(r) => format!(
+                "equipment {id}: {} since {} ({r})",
+                state.status, state.since
+            ),
+            None => format!("equipment {id}: {} since {}", state.status, state.since),
+        });
+        Some(self)
+    }
+
     /// Summarises what was read back from `data`.
     pub fn of(data: &'a Path, restored: &Restored) -> Self {
         let mut by_status: BTreeMap<String, usize> = BTreeMap::new();
@@ -228,14 +265,20 @@ impl<'a> SavedState<'a> {
             data,
             by_status,
             alerts,
+            scope: None,
         }
     }
 }
 
 impl View for SavedState<'_> {
     fn json(&self) -> String {
-        serde_json::json!({ "running": false, "by_status": self.by_status, "alerts": self.alerts })
-            .to_string()
+        serde_json::json!({
+            "running": false,
+            "scope": self.scope,
+            "by_status": self.by_status,
+            "alerts": self.alerts,
+        })
+        .to_string()
     }
 
     fn text(&self) -> String {
@@ -245,7 +288,12 @@ impl View for SavedState<'_> {
             "vigie is not running; saved state in {}:",
             self.data.display()
         );
-        crate::status::equipment_line(&mut out, &self.by_status);
+        match &self.scope {
+            Some(scope) => {
+                let _ = writeln!(out, "{scope}");
+            }
+            None => crate::status::equipment_line(&mut out, &self.by_status),
+        }
         crate::status::alert_lines(&mut out, &self.alerts);
         out
     }

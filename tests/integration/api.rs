@@ -73,6 +73,16 @@ async fn alerts_are_listed_acknowledged_and_closed_and_bad_requests_are_refused_
         .expect("temperature alert")
         .clone();
 
+    // A site's detail lists its equipment's alerts, not only its own.
+    let api_base = base.clone();
+    let site_id = disk.site.to_string();
+    let site = blocking(move || ApiClient::new(&api_base).site(&site_id).expect("site")).await;
+    let mut ids: Vec<u64> = site.alerts.iter().map(|a| a.id).collect();
+    ids.sort();
+    let mut want = vec![disk.id, temp.id];
+    want.sort();
+    assert_eq!(ids, want);
+
     let api_base = base.clone();
     let (acked, again, closed, refused_close, missing) = blocking(move || {
         let api = ApiClient::new(&api_base);

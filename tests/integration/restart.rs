@@ -126,6 +126,31 @@ fn kill_9_and_restart_keep_open_alerts_acknowledgements_and_offline_times() {
         text.contains(&format!("#{} critical acknowledged", camera_alert.id)),
         "{text}"
     );
+    // --equipment and --site narrow the saved state; an unknown one is an error.
+    let narrowed = |args: &[&str]| {
+        Command::new(vigie_bin())
+            .arg("status")
+            .args(args)
+            .arg("--data")
+            .arg(data.path())
+            .output()
+            .expect("status")
+    };
+    let cam = narrowed(&["--equipment", "cam-2"]);
+    assert!(cam.status.success());
+    let cam = String::from_utf8_lossy(&cam.stdout);
+    assert!(cam.contains("equipment cam-2: down since"), "{cam}");
+    let site = narrowed(&["--site", "depot"]);
+    assert!(site.status.success());
+    let site = String::from_utf8_lossy(&site.stdout);
+    assert!(site.contains("site depot"), "{site}");
+    assert!(site.contains("live alerts: 2"), "{site}");
+    for args in [["--site", "nowhere"], ["--equipment", "cam-9"]] {
+        let out = narrowed(&args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(args[1]), "{err}");
+    }
 }
 
 #[test]
