@@ -75,7 +75,28 @@ async fn tcp_and_rtsp_heartbeats_tell_up_down_and_garbage_apart() {
         reason(&tcp::rtsp_probe("127.0.0.1", ssh, T).await),
         "unknown: not an RTSP answer: \"SSH-2.0-OpenSSH_9.2p1 Debian-2\""
     );
-    // A device streaming endless bytes: the answer is capped and refused.
+    // A device streaming an endless header and keeping the connection open: only the first
+    // 8 KiB are read, so the probe decides from them instead of waiting for the end (without
+    // the cap it would wait until its deadline and say the server did not answer).
+    let endless = {
+        let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let port = l.local_addr().expect("addr").port();
+        actix_rt::spawn(async move {
+            if let Ok((mut s, _)) = l.accept().await {
+                let mut buf = [0u8; 4096];
+                let _ = s.read(&mut buf).await;
+                let mut head = b"RTSP/1.0 200 OK\r\nCSeq: 1\r\n".to_vec();
+                head.extend(std::iter::repeat_n(b'A', 1024 * 1024));
+                let _ = s.write_all(&head).await;
+                std::future::pending::<()>().await;
+            }
+        });
+        port
+    };
+    assert_eq!(
+        reason(&tcp::rtsp_probe("127.0.0.1", endless, T).await),
+        "up"
+    );
     let flood = answer_once(vec![b'A'; 1024 * 1024]).await;
     let o = tcp::rtsp_probe("127.0.0.1", flood, T).await;
     assert!(
