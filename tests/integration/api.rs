@@ -3,7 +3,6 @@
 
 use crate::reload::{options, wait_status};
 use crate::support::*;
-use std::time::Duration;
 use vigie::client::{ApiClient, ClientError};
 use vigie::collector::ScriptedCollector;
 use vigie::observation::{Metric, Observation};
@@ -51,13 +50,7 @@ async fn alerts_are_listed_acknowledged_and_closed_and_bad_requests_are_refused_
     let api_base = base.clone();
     let list = blocking(move || {
         let api = ApiClient::new(&api_base);
-        let mut list = api.alerts().expect("alerts");
-        while list.alerts.len() < 2 {
-            list = api
-                .alerts_after(list.version, Duration::from_secs(20))
-                .expect("alerts");
-        }
-        list
+        alerts_until(&api, "two alerts", |l| l.alerts.len() >= 2)
     })
     .await;
     let disk = list

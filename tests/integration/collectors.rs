@@ -420,18 +420,18 @@ async fn pushed_heartbeats_keep_an_equipment_up_and_their_absence_brings_it_down
     // an equipment that was up) raises its alert.
     let (summary, beacon) = tokio::task::spawn_blocking(move || {
         let client = vigie::client::ApiClient::new(&api);
-        let mut list = client.alerts().expect("alerts");
-        loop {
-            if let Some(a) = list.alerts.iter().find(|a| a.rule == "connectivity.lost") {
-                return (
-                    a.summary.clone(),
-                    client.equipment("beacon").expect("beacon"),
-                );
-            }
-            list = client
-                .alerts_after(list.version, Duration::from_secs(10))
-                .expect("alerts");
-        }
+        let list = alerts_until(&client, "the connectivity alert", |l| {
+            l.alerts.iter().any(|a| a.rule == "connectivity.lost")
+        });
+        let a = list
+            .alerts
+            .iter()
+            .find(|a| a.rule == "connectivity.lost")
+            .expect("alert");
+        (
+            a.summary.clone(),
+            client.equipment("beacon").expect("beacon"),
+        )
     })
     .await
     .expect("client");
@@ -619,19 +619,15 @@ async fn r7_recording_stopped_is_raised_from_a_real_agent_through_the_daemon() {
     let api = format!("http://{}", d.api_addr);
     let alert = tokio::task::spawn_blocking(move || {
         let client = vigie::client::ApiClient::new(&api);
-        let mut list = client.alerts().expect("alerts");
-        loop {
-            if let Some(a) = list
-                .alerts
+        let list = alerts_until(&client, "the recording alert", |l| {
+            l.alerts
                 .iter()
-                .find(|a| a.rule.rule == RuleId::RecordingStopped)
-            {
-                return a.clone();
-            }
-            list = client
-                .alerts_after(list.version, Duration::from_secs(15))
-                .expect("alerts");
-        }
+                .any(|a| a.rule.rule == RuleId::RecordingStopped)
+        });
+        list.alerts
+            .into_iter()
+            .find(|a| a.rule.rule == RuleId::RecordingStopped)
+            .expect("alert")
     })
     .await
     .expect("client");

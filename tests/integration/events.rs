@@ -392,17 +392,15 @@ fn store_error(api: &ApiClient) -> Option<String> {
 
 /// The open alert of an NVR, not yet acknowledged.
 fn open_alert(api: &ApiClient, nvr: &str) -> u64 {
-    let mut list = api.alerts().expect("alerts");
-    loop {
-        if let Some(a) = list.alerts.iter().find(|a| {
-            a.acknowledged.is_none() && matches!(&a.owner, Owner::Equipment(e) if e.as_str() == nvr)
-        }) {
-            return a.id;
-        }
-        list = api
-            .alerts_after(list.version, Duration::from_secs(30))
-            .expect("alerts");
-    }
+    let open = |a: &vigie::alert::Alert| {
+        a.acknowledged.is_none() && matches!(&a.owner, Owner::Equipment(e) if e.as_str() == nvr)
+    };
+    let list = alerts_until(api, "an open alert", |l| l.alerts.iter().any(open));
+    list.alerts
+        .iter()
+        .find(|a| open(a))
+        .map(|a| a.id)
+        .expect("open alert")
 }
 
 #[test]

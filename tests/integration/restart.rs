@@ -59,12 +59,7 @@ fn kill_9_and_restart_keep_open_alerts_acknowledgements_and_offline_times() {
 
     let first = DaemonProcess::spawn(cfg.path(), data.path(), &world);
     let api = ApiClient::new(&first.api);
-    let mut list = api.alerts().expect("alerts");
-    while list.alerts.len() < 2 {
-        list = api
-            .alerts_after(list.version, Duration::from_secs(30))
-            .expect("alerts");
-    }
+    let list = alerts_until(&api, "two alerts", |l| l.alerts.len() >= 2);
     let mut ids: Vec<u64> = list.alerts.iter().map(|a| a.id).collect();
     ids.sort();
     let camera_alert = list

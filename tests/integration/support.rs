@@ -297,3 +297,25 @@ pub fn plugin_wasm(name: &str) -> PathBuf {
         Err(e) => panic!("{e}"),
     }
 }
+
+/// The live alerts once `done` holds, following the API's long poll; fails the test after two
+/// minutes in all rather than waiting forever.
+pub fn alerts_until(
+    api: &vigie::client::ApiClient,
+    what: &str,
+    done: impl Fn(&vigie::api::AlertList) -> bool,
+) -> vigie::api::AlertList {
+    let start = std::time::Instant::now();
+    let mut list = api.alerts().expect("alerts");
+    while !done(&list) {
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "timed out waiting for {what}: {:?}",
+            list.alerts
+        );
+        list = api
+            .alerts_after(list.version, Duration::from_secs(10))
+            .expect("alerts");
+    }
+    list
+}
