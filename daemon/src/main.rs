@@ -329,6 +329,9 @@ async fn wait_for_stop(_: &server::Daemon) {
 fn check_config(dir: &Path) -> i32 {
     match config::load_dir(dir) {
         Ok(cfg) => {
+            for w in &cfg.warnings {
+                err!("warning: {w}");
+            }
             out!("{}: valid", dir.display());
             out_raw!("{}", views::config_summary(&cfg));
             0

@@ -17,6 +17,9 @@ use std::sync::Arc;
 pub fn load_and_apply(dir: &Path, fleet: &Addr<Fleet>) -> Option<Arc<Config>> {
     match load_dir(dir) {
         Ok(cfg) => {
+            for w in &cfg.warnings {
+                tracing::warn!(dir = %dir.display(), "config: {w}");
+            }
             let cfg = Arc::new(cfg);
             fleet.do_send(ApplyConfig(Arc::clone(&cfg)));
             Some(cfg)

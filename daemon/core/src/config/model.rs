@@ -764,6 +764,9 @@ pub struct Config {
     pub snmp_oids: BTreeMap<EquipmentKind, Vec<(String, Vec<u64>)>>,
     /// Sites by id.
     pub sites: BTreeMap<SiteId, Arc<SiteConfig>>,
+    /// What loading found worth saying without refusing the config (`file:line:col: ...`).
+    #[serde(skip)]
+    pub warnings: Vec<String>,
 }
 
 impl Default for Escalation {

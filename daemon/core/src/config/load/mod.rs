@@ -90,6 +90,7 @@ struct FileCx<'a> {
     path: PathBuf,
     text: &'a str,
     diags: &'a mut Vec<Diagnostic>,
+    warnings: &'a mut Vec<Diagnostic>,
 }
 
 impl FileCx<'_> {
@@ -115,6 +116,18 @@ impl FileCx<'_> {
 
     fn at<T>(&mut self, value: &Spanned<T>, message: impl Into<String>, hint: Option<String>) {
         self.error(value.span(), message, hint);
+    }
+
+    /// Something worth saying that does not stop the config from loading.
+    fn warn_at<T>(&mut self, value: &Spanned<T>, message: impl Into<String>) {
+        let (line, column) = self.position(value.span().start);
+        self.warnings.push(Diagnostic {
+            file: self.path.clone(),
+            line,
+            column,
+            message: message.into(),
+            hint: None,
+        });
     }
 
     fn toml_error(&mut self, err: toml::de::Error) {
@@ -597,7 +610,13 @@ fn validate_site(
             if let Some(Tolerance::Count(n)) = t
                 && n as usize > camera_count
             {
-                cx.at(v, format!("camera_tolerance: {n} is more than the number of cameras of the site ({camera_count})"), None);
+                // Cameras are removed and added back during works: said, not refused.
+                cx.warn_at(
+                    v,
+                    format!(
+                        "camera_tolerance: {n} is more than the number of cameras of the site ({camera_count}); it applies as written"
+                    ),
+                );
             }
             t
         }
@@ -777,6 +796,7 @@ pub fn load_dir(dir: &Path) -> Result<Config, ConfigErrors> {
 /// Parses and validates config sources.
 pub fn load_sources(sources: &Sources) -> Result<Config, ConfigErrors> {
     let mut diags = sources.unreadable.clone();
+    let mut warnings = Vec::new();
     let main_unreadable = diags.iter().any(|d| d.file == Path::new(MAIN_FILE));
     let Some(main_text) = &sources.main else {
         if main_unreadable {
@@ -796,6 +816,7 @@ pub fn load_sources(sources: &Sources) -> Result<Config, ConfigErrors> {
             path: PathBuf::from(MAIN_FILE),
             text: main_text,
             diags: &mut diags,
+            warnings: &mut warnings,
         };
         let raw = read_main(&mut cx);
         validate_main(&mut cx, &raw)
@@ -811,6 +832,7 @@ pub fn load_sources(sources: &Sources) -> Result<Config, ConfigErrors> {
             path: path.clone(),
             text,
             diags: &mut diags,
+            warnings: &mut warnings,
         };
         if !valid_id(&stem) {
             cx.error(
@@ -830,6 +852,7 @@ pub fn load_sources(sources: &Sources) -> Result<Config, ConfigErrors> {
         }
     }
     if diags.is_empty() {
+        config.warnings = warnings.iter().map(ToString::to_string).collect();
         Ok(config)
     } else {
         // Files in reading order, each file's problems in the order of the text.
