@@ -75,10 +75,24 @@ pub(super) fn equipment(
             Some(a) => match Address::parse(a.get_ref()) {
                 Ok(parsed) => Some(parsed),
                 Err(_) => {
+                    // `host:port` (or `[v6]:port`): the port belongs to the probe.
+                    let port = a
+                        .get_ref()
+                        .rsplit_once(':')
+                        .filter(|(host, p)| {
+                            p.parse::<u16>().is_ok() && Address::parse(host).is_ok()
+                        })
+                        .map(|(_, p)| p.to_string());
+                    let hint = match port {
+                        Some(p) => format!(
+                            "write the address alone and the port where it is used: `tcp:{p}` in `probes`, or `plugin_params = {{ port = {p} }}`"
+                        ),
+                        None => "write an IP address or a host name, such as `10.0.0.5`".into(),
+                    };
                     cx.at(
                         a,
                         format!("`{}` is not a network address", a.get_ref()),
-                        Some("write an IP address or a host name, such as `10.0.0.5`".into()),
+                        Some(hint),
                     );
                     None
                 }
