@@ -3,6 +3,9 @@
 
 use super::*;
 
+/// The vendor plugins shipped with vigie.
+const SHIPPED_PLUGINS: [&str; 4] = ["axis", "dahua", "hikvision", "onvif"];
+
 /// What the equipment of a site file declare.
 pub(super) struct SiteEquipment {
     /// Equipment by id, parents not linked yet.
@@ -298,6 +301,21 @@ fn probes(cx: &mut FileCx<'_>, e: &RawEquipment, address: &Option<Address>) -> V
                         Some(
                             "add `address = \"...\"`, or use the `heartbeat` or `recorder` probe"
                                 .into(),
+                        ),
+                    );
+                }
+                if let Probe::Plugin(name) = &probe
+                    && !SHIPPED_PLUGINS.contains(&name.as_str())
+                {
+                    // Plugins load from a watched directory that may change later: said, not refused.
+                    let guess = did_you_mean(name, SHIPPED_PLUGINS.iter().copied())
+                        .map(|h| format!("; {h}"))
+                        .unwrap_or_default();
+                    cx.warn_at(
+                        p,
+                        format!(
+                            "plugin `{name}` is not one of the plugins shipped with vigie ({}): it must be in the plugins directory{guess}",
+                            SHIPPED_PLUGINS.join(", ")
                         ),
                     );
                 }
