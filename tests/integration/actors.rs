@@ -449,3 +449,36 @@ async fn a_camera_moved_away_from_a_down_switch_is_no_longer_unreachable() {
         "{rules:?}"
     );
 }
+
+#[actix_rt::test]
+async fn r9_cameras_offline_in_a_window_raise_a_recorded_alert_notified_only_after_it() {
+    // Tolerance 0; cam-1 is in works from 08:00 to 09:00 UTC (10:00-11:00 in Paris, summer).
+    let mut site = cameras_site("0");
+    site.push_str("\n[[maintenance]]\nname = \"works\"\nstart = \"2026-06-01T10:00\"\nduration = \"1h\"\nequipment = [\"cam-1\"]\n");
+    let cfg = config(&main_file(""), &[("s", &site)]);
+    let bed = Fleetbed::start(cfg, "2026-06-01T08:00:00Z").await;
+    bed.minutes(1).await;
+    bed.sim.answer("cam-1", Observation::down("unplugged"));
+    bed.minutes(10).await;
+    // Knowledge is not suppressed: the site alert exists, recorded as covered by the window.
+    let live = bed.live();
+    assert_eq!(live.len(), 1, "{:?}", bed.live_rules());
+    assert_eq!(live[0].rule, "cameras.offline");
+    assert!(!live[0].notified);
+    assert_eq!(
+        live[0].suppressed.as_deref(),
+        Some("maintenance window `works`")
+    );
+    // The window ends with the camera still down: the alert is notified then.
+    bed.minutes(60).await;
+    let alert = bed.live().into_iter().next().expect("still live");
+    assert!(alert.notified);
+    let changes: Vec<_> = bed
+        .alert_events()
+        .into_iter()
+        .filter(|e| e.alert.id == alert.id)
+        .map(|e| (e.change, e.notify))
+        .collect();
+    use vigie::alert::Change::*;
+    assert_eq!(changes, vec![(Opened, false), (Notified, true)]);
+}

@@ -175,8 +175,7 @@ impl Site {
                 status: m.seen.status,
                 offline_since: m.seen.offline_since,
                 after: m.cfg.thresholds.camera_offline_after,
-                in_maintenance: rules::is_silent(m.seen.status, m.seen.offline_since)
-                    && maintenance::active_for(windows, &m.cfg.id, now).is_some(),
+                maintenance: maintenance::active_for(windows, &m.cfg.id, now),
             })
             .collect();
         let any_down = cameras
@@ -184,10 +183,16 @@ impl Site {
             .any(|c| rules::is_silent(c.status, c.offline_since));
         let verdict = rules::cameras_offline(&cameras, self.cfg.camera_tolerance, now);
         drop(cameras);
+        let covered = verdict.covered_by;
         let conditions: Vec<Condition> = verdict.condition.into_iter().collect();
         let owner = Owner::Site(self.cfg.id.clone());
         let deps = &self.deps;
-        let mut in_window = || maintenance::active_site_wide(windows, now).map(String::from);
+        // Not notified while a site-wide window, or the windows of all its cameras, cover it.
+        let mut in_window = || {
+            maintenance::active_site_wide(windows, now)
+                .map(String::from)
+                .or_else(|| covered.clone())
+        };
         let events = alerts.reconcile(
             &owner,
             &self.cfg.id,

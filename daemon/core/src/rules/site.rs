@@ -19,8 +19,9 @@ pub struct CameraView<'a> {
     pub offline_since: Option<DateTime<Utc>>,
     /// How long it must be offline to count (R3, 5 min by default).
     pub after: Duration,
-    /// Whether a maintenance window covers it now (it is then not counted).
-    pub in_maintenance: bool,
+    /// The maintenance window covering it now, if any: it still counts (knowledge is never
+    /// suppressed), but an alert made only of covered cameras is not notified.
+    pub maintenance: Option<&'a str>,
 }
 
 fn chrono(d: Duration) -> chrono::Duration {
@@ -36,10 +37,14 @@ pub struct CameraVerdict {
     pub offline: Vec<EquipmentId>,
     /// Next instant at which another camera reaches its delay.
     pub next_deadline: Option<DateTime<Utc>>,
+    /// The window covering every camera counted offline, when one covers them all: the site
+    /// alert is then recorded but not notified (R9).
+    pub covered_by: Option<String>,
 }
 
 /// Counts cameras down for longer than their delay and compares with the tolerance.
-/// Unreachable cameras (behind a down parent) and cameras in maintenance do not count.
+/// Unreachable cameras (behind a down parent) do not count: their parent's alert says it.
+/// Cameras in maintenance count, and say which window covers them.
 pub fn cameras_offline(
     cameras: &[CameraView<'_>],
     tolerance: Tolerance,
@@ -47,8 +52,10 @@ pub fn cameras_offline(
 ) -> CameraVerdict {
     let mut offline: Vec<EquipmentId> = Vec::new();
     let mut next_deadline: Option<DateTime<Utc>> = None;
+    // The window covering every counted camera so far (`Some(None)`: one is not covered).
+    let mut covered: Option<Option<&str>> = None;
     for cam in cameras {
-        if !is_silent(cam.status, cam.offline_since) || cam.in_maintenance {
+        if !is_silent(cam.status, cam.offline_since) {
             continue;
         }
         let Some(since) = cam.offline_since else {
@@ -57,6 +64,10 @@ pub fn cameras_offline(
         let due = since + chrono(cam.after);
         if now >= due {
             offline.push(cam.id.clone());
+            covered = Some(match covered {
+                None => cam.maintenance,
+                Some(w) => w.and(cam.maintenance),
+            });
         } else if next_deadline.is_none_or(|n| due < n) {
             next_deadline = Some(due);
         }
@@ -83,6 +94,7 @@ pub fn cameras_offline(
         condition,
         offline,
         next_deadline,
+        covered_by: covered.flatten().map(String::from),
     }
 }
 

@@ -411,7 +411,7 @@ fn view<'a>(id: &'a EquipmentId, status: Status, down_for_secs: Option<i64>) -> 
         status,
         offline_since: down_for_secs.map(|s| t0() - chrono::Duration::seconds(s)),
         after: Duration::from_secs(300),
-        in_maintenance: false,
+        maintenance: None,
     }
 }
 
@@ -482,17 +482,28 @@ fn r8_tolerance_by_percentage_rounds_down() {
 }
 
 #[test]
-fn unreachable_and_maintained_cameras_do_not_count() {
+fn unreachable_cameras_do_not_count_and_maintained_ones_count_but_are_covered() {
     let ids = cams(3);
     let mut v = vec![
         view(&ids[0], Status::Unreachable, Some(600)),
         view(&ids[1], Status::Down, Some(600)),
         view(&ids[2], Status::Up, None),
     ];
-    v[1].in_maintenance = true;
+    v[1].maintenance = Some("works");
     let r = cameras_offline(&v, Tolerance::Count(0), t0());
-    assert!(r.condition.is_none());
-    assert!(r.offline.is_empty());
+    // R9 suppresses notification, not knowledge: the alert exists, covered by the window.
+    assert!(r.condition.is_some());
+    assert_eq!(r.offline, vec![ids[1].clone()]);
+    assert_eq!(r.covered_by.as_deref(), Some("works"));
+    // One counted camera outside any window: the alert is not covered.
+    v[2] = view(&ids[2], Status::Down, Some(600));
+    let r = cameras_offline(&v, Tolerance::Count(0), t0());
+    assert_eq!(r.offline.len(), 2);
+    assert_eq!(r.covered_by, None);
+    // Unreachable alone: nothing counts.
+    let only = vec![view(&ids[0], Status::Unreachable, Some(600))];
+    let r = cameras_offline(&only, Tolerance::Count(0), t0());
+    assert!(r.condition.is_none() && r.offline.is_empty());
 }
 
 #[test]
