@@ -526,6 +526,7 @@ pub fn map_profile(
     }
     // UCD prTable: 2 name, 100 error flag (watched processes).
     let pr = table(data.walked(PR_ENTRY), PR_ENTRY);
+    let mut recording_seen = false;
     for (index, name) in column(&pr, 2) {
         let (Some(name), Some(flag)) = (name.text(), cell(&pr, 100, index).and_then(Val::number))
         else {
@@ -534,7 +535,25 @@ pub fn map_profile(
         let up = if flag == 0.0 { 1.0 } else { 0.0 };
         metrics.push(Metric::new("service.up", up).with("service", &name));
         if recording_service.is_some_and(|r| r.eq_ignore_ascii_case(&name)) {
+            recording_seen = true;
             metrics.push(Metric::new("service.up", up).with("service", "recording"));
+        }
+    }
+    if let Some(service) = recording_service
+        && !recording_seen
+    {
+        if data.walks.iter().any(|(root, _)| root == PR_ENTRY) {
+            // Read, and the watched service is not in it: stopped (R7).
+            metrics.push(Metric::new("service.up", 0.0).with("service", "recording"));
+            facts.push((
+                "recording".to_string(),
+                format!("service `{service}` is not in the SNMP process table (prTable): stopped, or not watched by the agent"),
+            ));
+        } else {
+            facts.push((
+                "recording".to_string(),
+                format!("service `{service}` unknown: the SNMP process table (prTable) could not be read"),
+            ));
         }
     }
     // LM-SENSORS-MIB: 2 device, 3 value in milli-degrees Celsius.
@@ -652,6 +671,43 @@ mod tests {
         m.iter()
             .find(|x| x.name == name && x.attribute(attr.0) == Some(attr.1))
             .map(|x| x.value)
+    }
+
+    #[test]
+    fn a_watched_recording_service_missing_from_the_process_table_is_stopped() {
+        let s = |t: &str| Val::Str(t.as_bytes().to_vec());
+        let table = ProfileData {
+            scalars: Vec::new(),
+            walks: vec![(
+                PR_ENTRY.to_vec(),
+                vec![
+                    row(PR_ENTRY, &[2, 1], s("snmpd")),
+                    row(PR_ENTRY, &[100, 1], Val::Int(0)),
+                ],
+            )],
+        };
+        let (m, facts) = map_profile(&table, Some("milestone"));
+        assert_eq!(find(&m, "service.up", ("service", "snmpd")), Some(1.0));
+        assert_eq!(find(&m, "service.up", ("service", "recording")), Some(0.0));
+        assert!(
+            facts
+                .iter()
+                .any(|(k, v)| k == "recording" && v.contains("not in the SNMP process table")),
+            "{facts:?}"
+        );
+        // A table that could not be read: no verdict, the reason as a fact.
+        let unread = ProfileData::default();
+        let (m, facts) = map_profile(&unread, Some("milestone"));
+        assert_eq!(find(&m, "service.up", ("service", "recording")), None);
+        assert!(
+            facts
+                .iter()
+                .any(|(k, v)| k == "recording" && v.contains("could not be read")),
+            "{facts:?}"
+        );
+        // No recording service configured: nothing is said.
+        let (_, facts) = map_profile(&unread, None);
+        assert!(facts.iter().all(|(k, _)| k != "recording"));
     }
 
     #[test]
