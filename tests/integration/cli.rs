@@ -82,14 +82,11 @@ fn check_config_bounded(dir: &Path) -> (bool, String) {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("check-config");
-    let start = std::time::Instant::now();
-    while child.try_wait().expect("wait").is_none() {
-        if start.elapsed() > std::time::Duration::from_secs(60) {
-            let _ = child.kill();
-            panic!("check-config hung on {}", dir.display());
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    crate::support::exit_within(
+        &mut child,
+        std::time::Duration::from_secs(60),
+        &format!("check-config of {}", dir.display()),
+    );
     let out = child.wait_with_output().expect("output");
     (
         out.status.success(),
@@ -222,7 +219,6 @@ fn a_daemon_that_never_answers_makes_a_command_fail_at_its_timeout() {
         format!("{{\"pid\": 1, \"api\": \"http://{addr}\"}}"),
     )
     .expect("write");
-    let started = std::time::Instant::now();
     let mut child = Command::new(vigie_bin())
         .args(["ack", "1", "--by", "marie", "--timeout", "1s", "--data"])
         .arg(data.path())
@@ -230,13 +226,11 @@ fn a_daemon_that_never_answers_makes_a_command_fail_at_its_timeout() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("ack");
-    while child.try_wait().expect("wait").is_none() {
-        if started.elapsed() > std::time::Duration::from_secs(60) {
-            let _ = child.kill();
-            panic!("vigie ack waited past its timeout");
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    crate::support::exit_within(
+        &mut child,
+        std::time::Duration::from_secs(60),
+        "vigie ack against a silent daemon",
+    );
     let out = child.wait_with_output().expect("output");
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);

@@ -9,8 +9,7 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 use vigie::alert::{Change, Owner};
 use vigie::client::{ApiClient, ClientError};
@@ -53,36 +52,28 @@ fn world(path: &Path, fill: f64) {
     world_with(path, fill, None);
 }
 
-/// Rewrites the world every 150 ms, disks alternately full and fine, until stopped.
-struct Flipper {
-    stop: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
+/// The simulated world, its NVR disks flipped between full and fine at each call.
+struct Flips {
+    path: PathBuf,
+    full: bool,
+    keep: Option<f64>,
 }
 
-impl Flipper {
+impl Flips {
     /// Flips every NVR, but `nvr-0` when `keep` holds its disk's fill.
-    fn start(path: PathBuf, keep: Option<f64>) -> Flipper {
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = Arc::clone(&stop);
-        let thread = std::thread::spawn(move || {
-            let mut full = true;
-            while !flag.load(Ordering::Relaxed) {
-                world_with(&path, if full { 0.97 } else { 0.5 }, keep);
-                full = !full;
-                std::thread::sleep(Duration::from_millis(150));
-            }
-        });
-        Flipper {
-            stop,
-            thread: Some(thread),
+    fn new(path: PathBuf, keep: Option<f64>) -> Flips {
+        Flips {
+            path,
+            full: false,
+            keep,
         }
     }
 
-    fn stop(mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            t.join().expect("flipper");
-        }
+    /// Rewrites the world with the other fill. The file is in the config directory, so the
+    /// daemon also reloads: every flip is followed by committed events.
+    fn flip(&mut self) {
+        self.full = !self.full;
+        world_with(&self.path, if self.full { 0.97 } else { 0.5 }, self.keep);
     }
 }
 
@@ -115,7 +106,8 @@ fn ack_some(api: &ApiClient, by: &str, want: usize) -> Vec<u64> {
 /// `vigie events --follow --json`, its output collected line by line.
 struct Follower {
     child: std::process::Child,
-    events: Arc<Mutex<Vec<Event>>>,
+    /// What it printed, and a signal at each new line.
+    events: Arc<(Mutex<Vec<Event>>, Condvar)>,
     reader: Option<std::thread::JoinHandle<()>>,
 }
 
@@ -129,14 +121,15 @@ impl Follower {
             .spawn()
             .expect("vigie events");
         let stdout = child.stdout.take().expect("stdout");
-        let events = Arc::new(Mutex::new(Vec::new()));
+        let events = Arc::new((Mutex::new(Vec::new()), Condvar::new()));
         let sink = Arc::clone(&events);
         let reader = std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
                 let e: Event = serde_json::from_str(&line)
                     .unwrap_or_else(|err| panic!("bad line {line:?}: {err}"));
-                sink.lock().expect("lock").push(e);
+                sink.0.lock().expect("lock").push(e);
+                sink.1.notify_all();
             }
         });
         Follower {
@@ -148,6 +141,7 @@ impl Follower {
 
     fn last_seq(&self) -> u64 {
         self.events
+            .0
             .lock()
             .expect("lock")
             .last()
@@ -155,20 +149,24 @@ impl Follower {
     }
 
     fn len(&self) -> usize {
-        self.events.lock().expect("lock").len()
+        self.events.0.lock().expect("lock").len()
     }
 
-    /// Waits until the follower has printed event `seq` (bounded: a hang fails the test).
+    /// Waits until the follower has printed event `seq`, woken at each line it prints
+    /// (bounded: a hang fails the test).
     fn wait_for(&self, seq: u64) {
-        let start = Instant::now();
-        while self.last_seq() < seq {
-            assert!(
-                start.elapsed() < Duration::from_secs(120),
-                "the follower is stuck at #{} (waiting for #{seq})",
-                self.last_seq()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let (lock, printed) = &*self.events;
+        let seen = lock.lock().expect("lock");
+        let (seen, waited) = printed
+            .wait_timeout_while(seen, Duration::from_secs(120), |v| {
+                v.last().map_or(0, |e| e.seq) < seq
+            })
+            .expect("lock");
+        assert!(
+            !waited.timed_out(),
+            "the follower is stuck at #{} (waiting for #{seq})",
+            seen.last().map_or(0, |e| e.seq)
+        );
     }
 
     fn stop(mut self) -> Vec<Event> {
@@ -177,17 +175,30 @@ impl Follower {
         if let Some(r) = self.reader.take() {
             r.join().expect("reader");
         }
-        std::mem::take(&mut *self.events.lock().expect("lock"))
+        std::mem::take(&mut *self.events.0.lock().expect("lock"))
     }
 }
 
-/// Waits until `cond` holds, looking every 50 ms for at most `limit` (a hang fails the test).
-fn wait_until(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) {
+/// Waits until `cond` holds, calling `tick` between two looks (it flips the world and waits
+/// on the daemon's next commit), for at most `limit` (a hang fails the test).
+fn wait_until(what: &str, limit: Duration, mut tick: impl FnMut(), mut cond: impl FnMut() -> bool) {
     let start = Instant::now();
     while !cond() {
         assert!(start.elapsed() < limit, "timed out waiting until {what}");
-        std::thread::sleep(Duration::from_millis(50));
+        tick();
     }
+}
+
+/// Flips the world, then waits (2 s at most) for the daemon to commit past what it had:
+/// while the disk refuses writes nothing commits, and the wait is the long poll's.
+fn flip_and_wait(flips: &mut Flips, api: &ApiClient) {
+    let last = api
+        .health()
+        .ok()
+        .and_then(|h| h.store)
+        .map_or(0, |s| s.last_seq);
+    flips.flip();
+    let _ = api.events(last, 1, Duration::from_secs(2));
 }
 
 fn acknowledged_by(events: &[Event], by: &str) -> Vec<u64> {
@@ -217,14 +228,19 @@ fn a_follower_across_kill_9_sees_every_committed_event_once_in_order_with_every_
 
     let first = DaemonProcess::spawn(cfg.path(), data.path(), &world_file);
     let follower = Follower::start(data.path());
-    let flipper = Flipper::start(world_file.clone(), None);
+    let mut flips = Flips::new(world_file.clone(), None);
     let api = ApiClient::new(&first.api);
     let mut confirmed = Vec::new();
-    // A burst: alerts opening and resolving on every NVR, acknowledgements among them.
+    // A burst: alerts opening and resolving on every NVR, acknowledgements among them; each
+    // flip waits for the follower to print what it caused.
     while confirmed.len() < 10 || follower.len() < 400 {
+        let seen = follower.last_seq();
+        flips.flip();
+        follower.wait_for(seen + 1);
         confirmed.extend(ack_some(&api, "marie", 3));
     }
     // In the middle of the burst, with acknowledgements in flight.
+    flips.flip();
     let (started, going) = std::sync::mpsc::channel();
     let racing = {
         let api = ApiClient::new(&first.api);
@@ -248,9 +264,11 @@ fn a_follower_across_kill_9_sees_every_committed_event_once_in_order_with_every_
     let api = ApiClient::new(&second.api);
     let mut after_restart = Vec::new();
     while after_restart.len() < 5 {
+        let seen = follower.last_seq();
+        flips.flip();
+        follower.wait_for(seen + 1);
         after_restart.extend(ack_some(&api, "marie", 2));
     }
-    flipper.stop();
     confirmed.extend(after_restart);
     let status = api.status().expect("status");
     let last = status.store.as_ref().expect("store health").last_seq;
@@ -423,10 +441,11 @@ fn a_full_disk_delays_commits_loses_no_confirmed_action_and_never_blocks_sigterm
 
     // Fill the file system, and keep the daemon writing (alerts of the other NVRs).
     fs.fill();
-    let flipper = Flipper::start(world_file.clone(), Some(0.97));
+    let mut flips = Flips::new(world_file.clone(), Some(0.97));
     wait_until(
         "the daemon reports failing commits",
         Duration::from_secs(120),
+        || flip_and_wait(&mut flips, &api),
         || store_error(&api).is_some(),
     );
     let text = Command::new(vigie_bin())
@@ -456,9 +475,12 @@ fn a_full_disk_delays_commits_loses_no_confirmed_action_and_never_blocks_sigterm
 
     // Room again: commits resume, nothing pending was dropped, the action goes through.
     fs.free();
-    wait_until("commits resume", Duration::from_secs(60), || {
-        store_error(&api).is_none()
-    });
+    wait_until(
+        "commits resume",
+        Duration::from_secs(60),
+        || flip_and_wait(&mut flips, &api),
+        || store_error(&api).is_none(),
+    );
     let after = api
         .ack(target, "marie", Some("after the outage"))
         .expect("ack once the disk has room");
@@ -469,10 +491,12 @@ fn a_full_disk_delays_commits_loses_no_confirmed_action_and_never_blocks_sigterm
 
     // SIGTERM while the disk is full again: the daemon stops, promptly.
     fs.fill();
-    wait_until("commits fail again", Duration::from_secs(120), || {
-        store_error(&api).is_some()
-    });
-    flipper.stop();
+    wait_until(
+        "commits fail again",
+        Duration::from_secs(120),
+        || flip_and_wait(&mut flips, &api),
+        || store_error(&api).is_some(),
+    );
     daemon.sigterm();
     fs.free();
 

@@ -223,18 +223,12 @@ impl DaemonProcess {
             .status()
             .expect("kill");
         assert!(sent.success());
-        let start = std::time::Instant::now();
-        loop {
-            if let Some(status) = self.child.try_wait().expect("wait") {
-                assert!(status.success(), "vigie exited with {status}");
-                return;
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(60),
-                "vigie did not stop within a minute of SIGTERM"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let status = exit_within(
+            &mut self.child,
+            Duration::from_secs(60),
+            "vigie after SIGTERM",
+        );
+        assert!(status.success(), "vigie exited with {status}");
     }
 
     /// Kills the process without letting it shut down (SIGKILL).
@@ -249,6 +243,29 @@ impl Drop for DaemonProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Waits for `child` to exit, at most `limit`: a thread blocks in `waitpid` and the test
+/// waits on its answer (no polling); past the limit the child is killed and the test fails.
+pub fn exit_within(child: &mut Child, limit: Duration, what: &str) -> std::process::ExitStatus {
+    let pid = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+    // Kills the child if the wait below gives up, so `child.wait()` returns.
+    let guard = std::thread::spawn(move || {
+        if done_rx.recv_timeout(limit).is_err() {
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
+            let _ = tx.send(());
+        }
+    });
+    let status = child.wait().expect("wait");
+    let timed_out = rx.try_recv().is_ok();
+    let _ = done_tx.send(());
+    let _ = guard.join();
+    assert!(!timed_out, "{what} did not end within {limit:?}");
+    status
 }
 
 /// Where the wasm plugins of the workspace are built for the tests.
