@@ -85,6 +85,17 @@ impl AlertBook {
             .collect()
     }
 
+    /// The live alerts of one site (its own and its equipment's), oldest first.
+    pub fn live_of_site(&self, site: &crate::config::SiteId) -> Vec<Alert> {
+        self.live
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .filter(|a| &a.site == site)
+            .cloned()
+            .collect()
+    }
+
     /// Number of live alerts.
     pub fn len(&self) -> usize {
         self.live.read().unwrap_or_else(|p| p.into_inner()).len()

@@ -42,16 +42,6 @@ pub const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 /// Largest answer read (a page of 10,000 events with their alerts).
 const MAX_ANSWER: usize = 256 << 20;
 
-/// How long a long poll may wait on the daemon (its `wait` parameter), beyond the deadline.
-fn long_poll(path: &str) -> Duration {
-    let wait = path
-        .split(['?', '&'])
-        .find_map(|p| p.strip_prefix("wait="))
-        .and_then(|w| w.parse::<u64>().ok())
-        .unwrap_or(0);
-    Duration::from_secs(wait.min(60))
-}
-
 /// Client of one daemon's API, over the daemon's own HTTP client (hyper).
 pub struct ApiClient {
     base: String,
@@ -94,6 +84,18 @@ impl ApiClient {
         headers: &[(&str, &str)],
         body: Option<&str>,
     ) -> Result<(u16, String), ClientError> {
+        self.exchange(method, path, headers, body, Duration::ZERO)
+    }
+
+    /// [`ApiClient::raw`] for a request the daemon may hold for `wait` (a long poll).
+    fn exchange(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&str>,
+        wait: Duration,
+    ) -> Result<(u16, String), ClientError> {
         let url = format!("{}{path}", self.base);
         let unreachable = |detail: String| ClientError::Unreachable {
             url: url.clone(),
@@ -115,7 +117,7 @@ impl ApiClient {
             path,
             headers: all,
             body: body.unwrap_or_default().as_bytes().to_vec(),
-            timeout: self.timeout + long_poll(path),
+            timeout: self.timeout + wait,
             max_body: MAX_ANSWER,
         };
         let answer = std::thread::scope(|scope| {
@@ -143,9 +145,10 @@ impl ApiClient {
         method: &str,
         path: &str,
         body: Option<&str>,
+        wait: Duration,
     ) -> Result<T, ClientError> {
         let url = format!("{}{path}", self.base);
-        let (status, text) = self.raw(method, path, &[], body)?;
+        let (status, text) = self.exchange(method, path, &[], body, wait)?;
         if status >= 400 {
             let message = serde_json::from_str::<serde_json::Value>(&text)
                 .ok()
@@ -160,7 +163,16 @@ impl ApiClient {
     }
 
     fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
-        self.call("GET", path, None)
+        self.call("GET", path, None, Duration::ZERO)
+    }
+
+    /// A long poll: `path` asks the daemon to hold the answer up to `wait`.
+    fn get_waiting<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        wait: Duration,
+    ) -> Result<T, ClientError> {
+        self.call("GET", path, None, wait)
     }
 
     fn post<T: DeserializeOwned>(
@@ -172,7 +184,7 @@ impl ApiClient {
             url: format!("{}{path}", self.base),
             detail: e.to_string(),
         })?;
-        self.call("POST", path, Some(&body))
+        self.call("POST", path, Some(&body), Duration::ZERO)
     }
 
     /// The fleet's status.
@@ -186,10 +198,10 @@ impl ApiClient {
         generation: u64,
         wait: Duration,
     ) -> Result<FleetStatus, ClientError> {
-        self.get(&format!(
-            "/api/v1/status?after={generation}&wait={}",
-            wait.as_secs()
-        ))
+        self.get_waiting(
+            &format!("/api/v1/status?after={generation}&wait={}", wait.as_secs()),
+            wait,
+        )
     }
 
     /// The daemon's health (answers even while the actors wait on a failing store).
@@ -214,10 +226,10 @@ impl ApiClient {
 
     /// Live alerts once the book changed past `version` (waits up to `wait`).
     pub fn alerts_after(&self, version: u64, wait: Duration) -> Result<AlertList, ClientError> {
-        self.get(&format!(
-            "/api/v1/alerts?after={version}&wait={}",
-            wait.as_secs()
-        ))
+        self.get_waiting(
+            &format!("/api/v1/alerts?after={version}&wait={}", wait.as_secs()),
+            wait,
+        )
     }
 
     /// Events after `after` (at most `limit`), waiting up to `wait` for one when there is none.
@@ -227,10 +239,13 @@ impl ApiClient {
         limit: usize,
         wait: Duration,
     ) -> Result<EventPage, ClientError> {
-        self.get(&format!(
-            "/api/v1/events?after={after}&limit={limit}&wait={}",
-            wait.as_secs()
-        ))
+        self.get_waiting(
+            &format!(
+                "/api/v1/events?after={after}&limit={limit}&wait={}",
+                wait.as_secs()
+            ),
+            wait,
+        )
     }
 
     /// One alert in any state, with its full timeline.

@@ -219,11 +219,7 @@ impl Collector for NetCollector {
     }
 
     fn collect(&self, eq: &Arc<EquipmentConfig>) -> LocalBoxFuture<'static, Observation> {
-        let address = eq
-            .address
-            .as_ref()
-            .map(|a| a.as_str().to_string())
-            .unwrap_or_default();
+        let address = eq.address_str().to_string();
         let budget = self.budget();
         let timeout = budget.timeout;
         let mut parts: Vec<(String, LocalBoxFuture<'static, Observation>)> = Vec::new();

@@ -333,11 +333,7 @@ impl PluginHost {
         Grant {
             plugin: name.to_string(),
             equipment: eq.id.to_string(),
-            address: eq
-                .address
-                .as_ref()
-                .map(|a| a.as_str().to_string())
-                .unwrap_or_default(),
+            address: eq.address_str().to_string(),
             credentials: eq.credentials.clone(),
             snmp: eq.snmp.clone(),
             timeout,

@@ -376,19 +376,11 @@ impl Handler<SiteDetailQuery> for Site {
                 m.summary(maintenance::active_for(&self.windows, &m.cfg.id, now).map(String::from))
             })
             .collect();
-        // The site's own alerts and its equipment's, as committed (live ones).
-        let site = &self.cfg.id;
-        let alerts = self
-            .deps
-            .book
-            .live()
-            .into_iter()
-            .filter(|a| &a.site == site)
-            .collect();
         MessageResult(SiteDetail {
             site: self.summary(),
             equipment,
-            alerts,
+            // The site's own alerts and its equipment's, as committed.
+            alerts: self.deps.book.live_of_site(&self.cfg.id),
         })
     }
 }

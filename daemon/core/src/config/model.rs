@@ -287,6 +287,13 @@ pub struct EquipmentConfig {
     pub recorder: Option<RecorderChannel>,
 }
 
+impl EquipmentConfig {
+    /// The address to connect to, empty when the equipment has none (heartbeats, recorders).
+    pub fn address_str(&self) -> &str {
+        self.address.as_ref().map_or("", Address::as_str)
+    }
+}
+
 /// A camera channel of a recorder.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RecorderChannel {
