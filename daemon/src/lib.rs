@@ -9,6 +9,7 @@ pub mod actors;
 pub mod api;
 pub mod book;
 pub mod client;
+pub mod last_good;
 pub mod plugin_dir;
 pub mod reload;
 pub mod server;

@@ -9,6 +9,7 @@ use crate::clock::Clock;
 use crate::collector::Collector;
 use crate::collectors::heartbeat::HeartbeatBook;
 use crate::events::{Event, EventBody};
+use crate::last_good::{StartConfig, StartConfigError};
 use crate::plugin_dir::PluginWatcher;
 use crate::plugins::PluginHost;
 use crate::reload::ConfigWatcher;
@@ -73,6 +74,9 @@ pub struct Options {
     /// The plugin host the collector uses and the directory it loads plugins from
     /// (watched); `None` runs without plugins.
     pub plugins: Option<(PluginHost, PathBuf)>,
+    /// The config to start on, already chosen; `None` chooses it at start (the files, else
+    /// the last good config).
+    pub start_config: Option<StartConfig>,
 }
 
 /// What `vigie run` asks for.
@@ -102,9 +106,9 @@ pub fn prepare(run: RunSettings) -> Result<(Options, TcpListener), ServerError> 
         simulate: run.simulate.map(absolute),
         listen: run.listen,
     };
-    let settings = crate::config::load_dir(&run.config_dir)
-        .map(|c| c.daemon)
-        .unwrap_or_default();
+    // The config is chosen before anything else: with none to run on, the daemon does not start.
+    let start_config = crate::last_good::choose(&run.config_dir, &run.data_dir)?;
+    let settings = start_config.config.daemon.clone();
     let addr = run.listen.unwrap_or(settings.listen);
     let listener = TcpListener::bind(addr).map_err(|e| ServerError::Listen(addr, e))?;
     let clock = Clock::System;
@@ -154,6 +158,7 @@ pub fn prepare(run: RunSettings) -> Result<(Options, TcpListener), ServerError> 
         max_probes_in_flight: settings.max_probes_in_flight as usize,
         probe_timeout: settings.probe_timeout,
         plugins,
+        start_config: Some(start_config),
     };
     Ok((opts, listener))
 }
@@ -179,6 +184,9 @@ pub enum ServerError {
     /// A part of the daemon cannot be set up (the simulation file, the plugin engine).
     #[error("{0}")]
     Setup(String),
+    /// Neither the config files nor the last good config load.
+    #[error(transparent)]
+    Config(#[from] StartConfigError),
     /// The daemon file cannot be written.
     #[error("cannot write {0}: {1}")]
     DaemonFile(PathBuf, std::io::Error),
@@ -222,7 +230,11 @@ pub struct Daemon {
 
 /// Starts the daemon: restores saved state, applies the config (start-up is a reload from an
 /// empty config), watches the config directory and serves the API on `listener`.
-pub async fn start(opts: Options, listener: TcpListener) -> Result<Daemon, ServerError> {
+pub async fn start(mut opts: Options, listener: TcpListener) -> Result<Daemon, ServerError> {
+    let start_config = match opts.start_config.take() {
+        Some(c) => c,
+        None => crate::last_good::choose(&opts.config_dir, &opts.data_dir)?,
+    };
     let (store, restored) = Store::open(&opts.data_dir)?;
     for p in &restored.problems {
         tracing::error!("{p}");
@@ -256,8 +268,13 @@ pub async fn start(opts: Options, listener: TcpListener) -> Result<Daemon, Serve
     let fleet_actor = Fleet::new(deps, restored, handles);
     let generation = fleet_actor.generation_watch();
     let fleet = fleet_actor.start();
-    let watcher = ConfigWatcher::start(opts.config_dir.clone(), fleet.clone())
-        .map_err(|e| ServerError::Watch(opts.config_dir.clone(), e))?;
+    let watcher = ConfigWatcher::start(
+        opts.config_dir.clone(),
+        opts.data_dir.clone(),
+        fleet.clone(),
+        start_config,
+    )
+    .map_err(|e| ServerError::Watch(opts.config_dir.clone(), e))?;
 
     let api_addr = listener.local_addr().map_err(ServerError::Http)?;
     let state = ApiState {

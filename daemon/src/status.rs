@@ -145,6 +145,10 @@ pub struct FleetStatus {
     pub generation: u64,
     /// Outcome of the last load, accepted or refused.
     pub last_reload: Option<ReloadReport>,
+    /// Set while the daemon runs on the last good config because the config files did not
+    /// load at start.
+    #[serde(default)]
+    pub on_last_good: Option<crate::last_good::Fallback>,
     /// Sites.
     pub sites: Vec<SiteSummary>,
     /// Equipment by status.
@@ -171,6 +175,14 @@ impl FleetStatus {
             total,
             self.generation
         );
+        if let Some(f) = &self.on_last_good {
+            let _ = writeln!(
+                out,
+                "CONFIG FILES DO NOT LOAD: running on the last good config saved {} in {}",
+                f.saved_at.format("%Y-%m-%d %H:%M:%S UTC"),
+                f.path.display()
+            );
+        }
         if let Some(r) = &self.last_reload {
             if r.accepted {
                 let _ = writeln!(

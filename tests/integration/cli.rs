@@ -3,7 +3,7 @@
 //!
 //! Set `VIGIE_UPDATE_GOLDEN=1` to rewrite the expected files after an intended change.
 
-use crate::support::vigie_bin;
+use crate::support::{main_file, vigie_bin};
 use std::path::Path;
 use std::process::Command;
 
@@ -264,6 +264,8 @@ fn help_documents_the_exit_codes() {
 #[test]
 fn run_paths_are_made_absolute_once() {
     let cfg = tempfile::tempdir().expect("tmp");
+    std::fs::create_dir(cfg.path().join("sites")).expect("mkdir");
+    std::fs::write(cfg.path().join("vigie.toml"), main_file("")).expect("write");
     let world = cfg.path().join("world.toml");
     std::fs::write(&world, "[default]\nstatus = \"up\"\n").expect("write");
     let (opts, _listener) = vigie::server::prepare(vigie::server::RunSettings {

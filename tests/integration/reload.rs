@@ -23,6 +23,7 @@ pub fn options(config: &Path, data: &Path, sim: &ScriptedCollector) -> Options {
         probe_timeout: Duration::from_secs(5),
         heartbeats: vigie::collectors::heartbeat::HeartbeatBook::new(chrono::Utc::now()),
         plugins: None,
+        start_config: None,
     }
 }
 

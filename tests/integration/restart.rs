@@ -170,3 +170,122 @@ fn a_corrupt_database_stops_the_start_with_a_clear_message_and_is_left_untouched
     assert!(err.contains("left untouched"), "{err}");
     assert_eq!(std::fs::read(&db).expect("read"), garbage);
 }
+
+/// `vigie run` with the given dirs, expected to exit by itself: its status and stderr.
+fn run_expecting_exit(cfg: &Path, data: &Path, world: &Path) -> (Option<i32>, String) {
+    let mut child = Command::new(vigie_bin())
+        .args(["run", "--listen", "127.0.0.1:0", "--config"])
+        .arg(cfg)
+        .arg("--data")
+        .arg(data)
+        .arg("--simulate")
+        .arg(world)
+        .env("VIGIE_LOG", "error")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start vigie");
+    let status = exit_within(&mut child, Duration::from_secs(60), "vigie run");
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().expect("stderr"), &mut err)
+        .expect("stderr");
+    (status.code(), err)
+}
+
+#[test]
+fn a_broken_config_at_start_runs_on_the_last_good_one_and_without_one_the_start_is_refused() {
+    let cfg = tempfile::tempdir().expect("tmp");
+    let data = tempfile::tempdir().expect("tmp");
+    fleet_dir(cfg.path());
+    let world = cfg.path().join("world.toml");
+    std::fs::write(&world, WORLD).expect("write");
+    let site_file = cfg.path().join("sites/depot.toml");
+    let good = std::fs::read_to_string(&site_file).expect("read");
+    let broken = format!("{good}\n[[equipment]\nid = \"cam-3\"\n");
+
+    // Never loaded, broken: no config to run on, the start is refused with the errors.
+    std::fs::write(&site_file, &broken).expect("write");
+    let (code, err) = run_expecting_exit(cfg.path(), data.path(), &world);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("sites/depot.toml:"), "{err}");
+    assert!(err.contains("no last good config"), "{err}");
+
+    // A good start saves the config; its alerts are raised.
+    std::fs::write(&site_file, &good).expect("write");
+    let first = DaemonProcess::spawn(cfg.path(), data.path(), &world);
+    let api = ApiClient::new(&first.api);
+    let list = alerts_until(&api, "disk and camera alerts", |l| l.alerts.len() >= 2);
+    let disk = list
+        .alerts
+        .iter()
+        .find(|a| a.rule.to_string().starts_with("disk.usage"))
+        .expect("nvr disk alert")
+        .id;
+    let saved = data.path().join("last-good-config/sites/depot.toml");
+    assert_eq!(std::fs::read_to_string(&saved).expect("saved"), good);
+    first.sigterm();
+
+    // The NVR leaves the config while the daemon is down: its restored alert is closed with
+    // the reason at the next start, not left open.
+    let without_nvr: String = good.replace("id = \"nvr\"", "id = \"nvr-gone\"");
+    std::fs::write(&site_file, &without_nvr).expect("write");
+    let second = DaemonProcess::spawn(cfg.path(), data.path(), &world);
+    let api = ApiClient::new(&second.api);
+    alerts_until(&api, "the NVR's alert closed", |l| {
+        !l.alerts.iter().any(|a| a.id == disk)
+    });
+    let gone = api.alert(disk).expect("alert");
+    assert_eq!(gone.state.to_string(), "closed");
+    assert_eq!(
+        gone.closed.as_ref().and_then(|c| c.note.as_deref()),
+        Some("removed from the configuration")
+    );
+    second.sigterm();
+
+    // Broken at start with a last good config: the daemon runs on it and says so.
+    std::fs::write(&site_file, &broken).expect("write");
+    let third = DaemonProcess::spawn(cfg.path(), data.path(), &world);
+    let api = ApiClient::new(&third.api);
+    // Generation 1 applies the saved copy, 2 records the refusal of the files.
+    let status = api
+        .status_after(1, Duration::from_secs(30))
+        .expect("status");
+    let fallback = status
+        .on_last_good
+        .as_ref()
+        .expect("running on the last good config");
+    assert!(
+        fallback
+            .errors
+            .iter()
+            .any(|e| e.contains("sites/depot.toml")),
+        "{fallback:?}"
+    );
+    assert_eq!(status.sites.len(), 1, "the site is supervised");
+    assert!(api.equipment("nvr-gone").is_ok());
+    let text = vigie_status(data.path());
+    assert!(
+        text.contains("CONFIG FILES DO NOT LOAD: running on the last good config"),
+        "{text}"
+    );
+    assert!(text.contains("sites/depot.toml"), "{text}");
+    // The broken files did not replace the saved copy.
+    assert_eq!(std::fs::read_to_string(&saved).expect("saved"), without_nvr);
+    // The files are still watched: once fixed, they are applied and the warning goes.
+    std::fs::write(&site_file, &good).expect("write");
+    let mut generation = status.generation;
+    let fixed = loop {
+        let s = api
+            .status_after(generation, Duration::from_secs(30))
+            .expect("status");
+        assert!(s.generation > generation, "no reload after the fix");
+        generation = s.generation;
+        if s.on_last_good.is_none() {
+            break s;
+        }
+    };
+    assert!(fixed.last_reload.expect("reload").accepted);
+    assert!(api.equipment("nvr").is_ok());
+    assert_eq!(std::fs::read_to_string(&saved).expect("saved"), good);
+    third.sigterm();
+}

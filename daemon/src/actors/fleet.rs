@@ -6,6 +6,7 @@ use super::{Deps, Site};
 use crate::alert::{ActionError, Alert};
 use crate::config::{Config, ConfigDiff, EquipmentId, SiteId};
 use crate::events::{ConfigEvent, EventBody};
+use crate::last_good::Fallback;
 use crate::rules::EquipmentState;
 use crate::status::{EquipmentDetail, FleetStatus, ReloadReport, SiteDetail};
 use crate::store::{Restored, SiteSnapshot};
@@ -25,6 +26,7 @@ pub struct Fleet {
     next_arbiter: usize,
     generation: watch::Sender<u64>,
     last_reload: Option<ReloadReport>,
+    on_last_good: Option<Fallback>,
 }
 
 impl Fleet {
@@ -50,6 +52,7 @@ impl Fleet {
             next_arbiter: 0,
             generation,
             last_reload: None,
+            on_last_good: None,
         }
     }
 
@@ -164,6 +167,7 @@ impl Fleet {
             self.start_site(id);
         }
         self.forget_unconfigured();
+        self.on_last_good = None;
         self.last_reload = Some(ReloadReport {
             at: self.deps.clock.now(),
             accepted: true,
@@ -246,6 +250,15 @@ impl Handler<ApplyConfig> for Fleet {
     }
 }
 
+impl Handler<OnLastGood> for Fleet {
+    type Result = ();
+
+    fn handle(&mut self, msg: OnLastGood, ctx: &mut Self::Context) {
+        <Self as Handler<ConfigRefused>>::handle(self, ConfigRefused(msg.0.errors.clone()), ctx);
+        self.on_last_good = Some(msg.0);
+    }
+}
+
 impl Handler<ConfigRefused> for Fleet {
     type Result = ();
 
@@ -282,6 +295,7 @@ impl Handler<FleetQuery> for Fleet {
             .collect();
         let generation = *self.generation.borrow();
         let last_reload = self.last_reload.clone();
+        let on_last_good = self.on_last_good.clone();
         let by_kind = self.config.equipment_by_kind();
         let deps = Arc::clone(&self.deps);
         Box::pin(async move {
@@ -301,6 +315,7 @@ impl Handler<FleetQuery> for Fleet {
                 now: deps.clock.now(),
                 generation,
                 last_reload,
+                on_last_good,
                 sites,
                 by_status,
                 by_kind,

@@ -157,6 +157,13 @@ pub struct ApplyConfig(pub Arc<Config>);
 #[rtype(result = "()")]
 pub struct ConfigRefused(pub Vec<String>);
 
+/// At start, the config files were refused and the daemon runs on the last good config; the
+/// fleet records the refusal and reports the fallback in its status until a config from the
+/// files is applied.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct OnLastGood(pub crate::last_good::Fallback);
+
 /// Asks for the fleet's status.
 #[derive(Message)]
 #[rtype(result = "FleetStatus")]
