@@ -134,11 +134,11 @@ fn special_files_and_invalid_utf8_are_refused_with_their_place_never_hanging() {
     std::fs::remove_file(&fifo).expect("rm");
     std::fs::remove_file(sites.join("zero.toml")).expect("rm");
     let big = std::fs::File::create(sites.join("big.toml")).expect("create");
-    big.set_len(5 << 20).expect("grow");
+    big.set_len(17 << 20).expect("grow");
     let (ok, err) = check_config_bounded(dir.path());
     assert!(!ok);
     assert!(
-        err.contains("sites/big.toml: the file is 5242880 bytes"),
+        err.contains("sites/big.toml: the file is 17825792 bytes"),
         "{err}"
     );
 }

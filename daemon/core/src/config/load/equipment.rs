@@ -153,7 +153,8 @@ pub(super) fn equipment(
                     None,
                 );
             } else if !ids_here.contains(p.get_ref()) {
-                let hint = did_you_mean(p.get_ref(), ids_here.iter().map(String::as_str))
+                let hint = cx
+                    .did_you_mean(p.get_ref(), &ids_here)
                     .or_else(|| Some("a parent is an equipment of the same site".into()));
                 cx.at(
                     p,
@@ -218,33 +219,42 @@ pub(super) fn link_parents(
         .into_iter()
         .map(|(child, p)| (child, (EquipmentId::new(p.get_ref()), p)))
         .collect();
+    // Each equipment is walked once: `done` when its chain is known to end (or to be a
+    // cycle), `on_path` while the current walk goes through it.
     let mut in_cycle: BTreeSet<EquipmentId> = BTreeSet::new();
-    for (child, (_, span)) in &parent_of {
-        if in_cycle.contains(child) {
+    let mut done: BTreeSet<EquipmentId> = BTreeSet::new();
+    for child in parent_of.keys() {
+        if done.contains(child) {
             continue;
         }
-        let mut path = vec![child.clone()];
+        let mut path: Vec<EquipmentId> = vec![child.clone()];
+        let mut on_path: BTreeMap<EquipmentId, usize> = BTreeMap::from([(child.clone(), 0)]);
         let mut cur = child.clone();
         while let Some((p, _)) = parent_of.get(&cur) {
-            if let Some(pos) = path.iter().position(|x| x == p) {
+            if done.contains(p) {
+                break;
+            }
+            if let Some(&pos) = on_path.get(p) {
                 let cycle: Vec<String> = path[pos..]
                     .iter()
                     .map(|x| x.to_string())
                     .chain([p.to_string()])
                     .collect();
-                if path[pos] == *child {
+                if let Some((_, span)) = parent_of.get(&path[pos]) {
                     cx.at(
                         span,
                         format!("dependency cycle: {}", cycle.join(" -> ")),
                         Some("a parent chain must end at an equipment without parent".into()),
                     );
-                    in_cycle.extend(path[pos..].iter().cloned());
                 }
+                in_cycle.extend(path[pos..].iter().cloned());
                 break;
             }
+            on_path.insert(p.clone(), path.len());
             path.push(p.clone());
             cur = p.clone();
         }
+        done.extend(path);
     }
     for (child, (parent, _)) in parent_of {
         if in_cycle.contains(&child) {
@@ -443,7 +453,8 @@ fn recorder(
                     None,
                 );
             } else if !ids_here.contains(r.equipment.get_ref()) {
-                let hint = did_you_mean(r.equipment.get_ref(), ids_here.iter().map(String::as_str))
+                let hint = cx
+                    .did_you_mean(r.equipment.get_ref(), ids_here)
                     .or_else(|| Some("the recorder is an equipment of the same site".into()));
                 cx.at(
                     &r.equipment,

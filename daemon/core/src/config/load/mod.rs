@@ -8,7 +8,7 @@ use crate::util::valid_id;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use chrono_tz::Tz;
 use serde::Deserialize;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -91,16 +91,56 @@ struct FileCx<'a> {
     text: &'a str,
     diags: &'a mut Vec<Diagnostic>,
     warnings: &'a mut Vec<Diagnostic>,
+    /// Byte offset of the start of each line, for positions in O(log n).
+    line_starts: Vec<usize>,
+    /// Did-you-mean hints already computed, by name misspelled.
+    hints: HashMap<String, Option<String>>,
 }
 
-impl FileCx<'_> {
+/// Distinct misspelled names of one file that get a did-you-mean hint: each costs a pass over
+/// the candidates, so a file with thousands of distinct unknown names stays linear.
+const HINTS_PER_FILE: usize = 64;
+
+impl<'a> FileCx<'a> {
+    fn new(
+        path: PathBuf,
+        text: &'a str,
+        diags: &'a mut Vec<Diagnostic>,
+        warnings: &'a mut Vec<Diagnostic>,
+    ) -> Self {
+        let line_starts = std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
+        FileCx {
+            path,
+            text,
+            diags,
+            warnings,
+            line_starts,
+            hints: HashMap::new(),
+        }
+    }
+
     fn position(&self, offset: usize) -> (usize, usize) {
         let offset = offset.min(self.text.len());
-        let before = &self.text[..offset];
-        let line = before.matches('\n').count() + 1;
-        let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
-        let column = before[line_start..].chars().count() + 1;
+        let line = self.line_starts.partition_point(|s| *s <= offset).max(1);
+        let line_start = self.line_starts[line - 1];
+        let column = self.text[line_start..offset].chars().count() + 1;
         (line, column)
+    }
+
+    /// A did-you-mean hint for a misspelled `name` among `candidates`, remembered per name;
+    /// past [`HINTS_PER_FILE`] distinct names, none.
+    fn did_you_mean(&mut self, name: &str, candidates: &BTreeSet<String>) -> Option<String> {
+        if let Some(h) = self.hints.get(name) {
+            return h.clone();
+        }
+        if self.hints.len() >= HINTS_PER_FILE {
+            return None;
+        }
+        let hint = did_you_mean(name, candidates.iter().map(String::as_str));
+        self.hints.insert(name.to_string(), hint.clone());
+        hint
     }
 
     fn error(&mut self, span: Range<usize>, message: impl Into<String>, hint: Option<String>) {
@@ -703,7 +743,7 @@ impl Sources {
 }
 
 /// Largest config file read.
-pub const MAX_CONFIG_FILE: u64 = 4 << 20;
+pub const MAX_CONFIG_FILE: u64 = 16 << 20;
 
 /// Reads one config file: a regular file (a symlink to one is followed) of at most
 /// [`MAX_CONFIG_FILE`], in UTF-8. Anything else is an error naming the file, never a hang on
@@ -812,12 +852,12 @@ pub fn load_sources(sources: &Sources) -> Result<Config, ConfigErrors> {
         return Err(ConfigErrors(diags));
     };
     let mut config = {
-        let mut cx = FileCx {
-            path: PathBuf::from(MAIN_FILE),
-            text: main_text,
-            diags: &mut diags,
-            warnings: &mut warnings,
-        };
+        let mut cx = FileCx::new(
+            PathBuf::from(MAIN_FILE),
+            main_text,
+            &mut diags,
+            &mut warnings,
+        );
         let raw = read_main(&mut cx);
         validate_main(&mut cx, &raw)
     };
@@ -828,12 +868,7 @@ pub fn load_sources(sources: &Sources) -> Result<Config, ConfigErrors> {
             .and_then(|s| s.to_str())
             .unwrap_or_default()
             .to_string();
-        let mut cx = FileCx {
-            path: path.clone(),
-            text,
-            diags: &mut diags,
-            warnings: &mut warnings,
-        };
+        let mut cx = FileCx::new(path.clone(), text, &mut diags, &mut warnings);
         if !valid_id(&stem) {
             cx.error(
                 0..0,
@@ -990,6 +1025,50 @@ mod tests {
         assert!(
             err.to_string().contains("dependency cycle: a -> b -> a"),
             "{err}"
+        );
+    }
+
+    /// Many equipment referring to missing parents: every reference is an error at its own
+    /// line; a misspelling repeated any number of times keeps its hint, and the first
+    /// distinct misspellings get theirs.
+    #[test]
+    fn unknown_parents_at_scale_keep_positions_and_hints() {
+        let mut site = String::from(
+            "[site]\nname = \"D\"\nclient = \"acme\"\ntimezone = \"UTC\"\n[[equipment]]\nid = \"sw-core\"\nkind = \"switch\"\naddress = \"10.0.0.1\"\n",
+        );
+        let n = 2_000;
+        for i in 0..n {
+            let parent = if i % 2 == 0 {
+                "sw-cor".to_string()
+            } else {
+                format!("sw-core{i}")
+            };
+            site.push_str(&format!("[[equipment]]\nid = \"cam-{i}\"\nkind = \"camera\"\naddress = \"10.0.1.1\"\nparent = \"{parent}\"\n"));
+        }
+        let err = load_sources(&sources(MAIN, &[("d", &site)])).expect_err("unknown parents");
+        assert_eq!(err.0.len(), n);
+        for (i, d) in err.0.iter().enumerate() {
+            // Each entry is 5 lines after the 8 of the head; `parent` is the 5th.
+            assert_eq!(d.line, 8 + 5 * i + 5, "{d}");
+            assert_eq!(d.column, 10, "{d}");
+        }
+        let same = err.0.iter().step_by(2);
+        assert!(
+            same.clone()
+                .all(|d| d.hint.as_deref() == Some("did you mean `sw-core`?"))
+        );
+        let distinct: Vec<_> = err.0.iter().skip(1).step_by(2).collect();
+        assert!(
+            distinct[..HINTS_PER_FILE - 1]
+                .iter()
+                .all(|d| d.hint.as_deref() == Some("did you mean `sw-core`?")),
+            "{}",
+            distinct[0]
+        );
+        assert!(
+            distinct[HINTS_PER_FILE - 1..]
+                .iter()
+                .all(|d| d.hint.as_deref() == Some("a parent is an equipment of the same site"))
         );
     }
 }
