@@ -169,7 +169,6 @@ fn main() {
             AlertIds::starting_at(restored.next_alert_id),
             AlertBook::default(),
             4096,
-            Duration::from_secs(10),
         );
         let rss0 = rss();
         let heap0 = live_heap();
@@ -240,7 +239,6 @@ fn main() {
             AlertIds::starting_at(restored.next_alert_id),
             AlertBook::default(),
             4096,
-            Duration::from_secs(10),
         );
         let fleet = Fleet::new(deps, restored, Vec::new()).start();
         fleet.send(ApplyConfig(Arc::clone(&tuned))).await.expect("apply");

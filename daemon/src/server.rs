@@ -67,8 +67,6 @@ pub struct Options {
     pub http_workers: usize,
     /// Upper bound on probes in flight.
     pub max_probes_in_flight: usize,
-    /// Per-probe timeout until the config sets one.
-    pub probe_timeout: Duration,
     /// Pushed heartbeats, shared by the API and the collector.
     pub heartbeats: HeartbeatBook,
     /// The plugin host the collector uses and the directory it loads plugins from
@@ -113,7 +111,7 @@ pub fn prepare(run: RunSettings) -> Result<(Options, TcpListener), ServerError> 
     let listener = TcpListener::bind(addr).map_err(|e| ServerError::Listen(addr, e))?;
     let clock = Clock::System;
     let heartbeats = HeartbeatBook::new(clock.now());
-    let probe_budget = settings.probe_timeout.mul_f64(0.9);
+    let probe_budget = settings.collection.probe_budget();
     let mut plugins = None;
     let collector: Arc<dyn Collector> = match &run.simulate {
         Some(path) => Arc::new(
@@ -139,7 +137,7 @@ pub fn prepare(run: RunSettings) -> Result<(Options, TcpListener), ServerError> 
             ));
             // Budgets follow the config: each applied config reconfigures the collector.
             Arc::new(
-                crate::collectors::NetCollector::new(clock, heartbeats.clone(), probe_budget)
+                crate::collectors::NetCollector::new(clock, heartbeats.clone())
                     .with_pinger(pinger)
                     .with_plugins(Arc::new(host)),
             )
@@ -156,7 +154,6 @@ pub fn prepare(run: RunSettings) -> Result<(Options, TcpListener), ServerError> 
             .unwrap_or(2),
         http_workers: 2,
         max_probes_in_flight: settings.max_probes_in_flight as usize,
-        probe_timeout: settings.probe_timeout,
         plugins,
         start_config: Some(start_config),
     };
@@ -260,7 +257,6 @@ pub async fn start(mut opts: Options, listener: TcpListener) -> Result<Daemon, S
         AlertIds::starting_at(restored.next_alert_id),
         book.clone(),
         opts.max_probes_in_flight,
-        opts.probe_timeout,
     );
     let observations = deps.observations();
     let arbiters: Vec<Arbiter> = (0..opts.arbiters).map(|_| Arbiter::new()).collect();

@@ -131,7 +131,7 @@ async fn start_with_network_collectors(cfg: &Path, data: &Path) -> server::Daemo
     let clock = Clock::System;
     let heartbeats = HeartbeatBook::new(clock.now());
     let mut opts = options(cfg, data, &vigie::collector::ScriptedCollector::default());
-    opts.collector = Arc::new(NetCollector::new(clock, heartbeats.clone(), T));
+    opts.collector = Arc::new(NetCollector::new(clock, heartbeats.clone()).with_budget_cap(T));
     opts.heartbeats = heartbeats;
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     server::start(opts, listener).await.expect("start")
@@ -149,7 +149,7 @@ fn agent_equipment(url: &str, recording: Option<&str>) -> Arc<EquipmentConfig> {
 }
 
 fn collector() -> NetCollector {
-    NetCollector::new(Clock::System, HeartbeatBook::new(chrono::Utc::now()), T)
+    NetCollector::new(Clock::System, HeartbeatBook::new(chrono::Utc::now())).with_budget_cap(T)
 }
 
 /// A real node_exporter on loopback, with a textfile directory for service states.

@@ -89,10 +89,11 @@ fn a_plugin_is_described_and_foreign_or_future_plugins_are_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_plugins_are_stopped_with_a_clear_reason_and_others_keep_running() {
-    // A deadline long enough for the well-behaved and the over-producing calls to finish on a
-    // busy machine while the looping one holds a worker of the plugin runtime until it.
+    // A deadline (the equipment's budget) long enough for the well-behaved and the
+    // over-producing calls to finish on a busy machine while the looping one holds a worker of
+    // the plugin runtime until it.
     let h = loaded(&host(Duration::from_secs(5)), &plugin_wasm("testbed"));
-    let t = Duration::from_secs(1);
+    let t = Duration::from_secs(5);
     let run = |mode: &str| {
         let eq = plugin_equipment("testbed", "127.0.0.1", &format!("mode = \"{mode}\""), "");
         h.collect("testbed", &eq, t)
@@ -564,7 +565,8 @@ async fn start_daemon(cfg: &Path, data: &Path, plugins: &Path) -> vigie::server:
     let mut opts =
         crate::reload::options(cfg, data, &vigie::collector::ScriptedCollector::default());
     opts.collector = Arc::new(
-        vigie::collectors::NetCollector::new(clock, heartbeats.clone(), Duration::from_secs(2))
+        vigie::collectors::NetCollector::new(clock, heartbeats.clone())
+            .with_budget_cap(Duration::from_secs(2))
             .with_plugins(std::sync::Arc::new(host.clone())),
     );
     opts.heartbeats = heartbeats;

@@ -20,7 +20,6 @@ pub fn options(config: &Path, data: &Path, sim: &ScriptedCollector) -> Options {
         arbiters: 1,
         http_workers: 1,
         max_probes_in_flight: 16,
-        probe_timeout: Duration::from_secs(5),
         heartbeats: vigie::collectors::heartbeat::HeartbeatBook::new(chrono::Utc::now()),
         plugins: None,
         start_config: None,

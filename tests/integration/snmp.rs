@@ -108,11 +108,8 @@ fn equipment_with(snmp: &str, credentials: &str) -> Arc<EquipmentConfig> {
 }
 
 fn collector() -> NetCollector {
-    NetCollector::new(
-        Clock::System,
-        HeartbeatBook::new(chrono::Utc::now()),
-        Duration::from_secs(3),
-    )
+    NetCollector::new(Clock::System, HeartbeatBook::new(chrono::Utc::now()))
+        .with_budget_cap(Duration::from_secs(3))
 }
 
 fn value(o: &Observation, name: &str, attr: Option<(&str, &str)>) -> Option<f64> {

@@ -98,7 +98,6 @@ impl Fleetbed {
             AlertIds::starting_at(restored.next_alert_id),
             book.clone(),
             64,
-            Duration::from_secs(10),
         );
         let fleet = Fleet::new(deps, restored, Vec::new()).start();
         fleet.send(ApplyConfig(cfg)).await.expect("apply");

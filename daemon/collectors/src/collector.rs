@@ -17,9 +17,6 @@ pub trait Collector: Send + Sync + 'static {
     /// Starts a collection of `equipment`; the future yields its observation.
     fn collect(&self, equipment: &Arc<EquipmentConfig>) -> LocalBoxFuture<'static, Observation>;
 
-    /// Takes the daemon settings of a newly applied config (timeouts, ICMP rounds).
-    fn configure(&self, _settings: &vigie_core::config::DaemonSettings) {}
-
     /// Drops what the collector keeps of an equipment removed from the config (its pushed
     /// heartbeat, its recorder's channel report): memory follows the fleet.
     fn forget(&self, _equipment: &vigie_core::config::EquipmentId) {}

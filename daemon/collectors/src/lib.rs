@@ -18,31 +18,29 @@ use icmp::{PingSettings, Pinger};
 use recorder::ChannelBook;
 use recorder::PluginOutcome;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use vigie_core::clock::Clock;
-use vigie_core::config::{Credentials, EquipmentConfig, EquipmentId, Probe};
+use vigie_core::config::{Collection, Credentials, EquipmentConfig, EquipmentId, Probe};
 use vigie_core::observation::{Observation, ProbeStatus};
 
 /// Runs vendor probe plugins: the seam between the collectors and the plugin host (which
 /// implements it), so collectors know nothing of WebAssembly.
 pub trait PluginRunner: Send + Sync + 'static {
-    /// Starts one collection of `eq` by the plugin `name`, within `timeout`.
+    /// Starts one collection of `eq` by the plugin `name`, within `timeout` (host I/O
+    /// included).
     fn collect(
         &self,
         name: &str,
         eq: &Arc<EquipmentConfig>,
         timeout: Duration,
     ) -> LocalBoxFuture<'static, PluginOutcome>;
-
-    /// Changes the deadline of plugin calls (it follows each applied config).
-    fn set_deadline(&self, deadline: Duration);
 }
 
 /// Default RTSP port.
 pub const RTSP_PORT: u16 = 554;
 
-/// Time budgets of the probes, from the daemon settings in force.
+/// Time budgets of one equipment's probes, from its collection settings.
 #[derive(Debug, Clone, Copy)]
 struct Budget {
     timeout: Duration,
@@ -51,10 +49,21 @@ struct Budget {
 }
 
 impl Budget {
-    fn new(timeout: Duration, ping: PingSettings) -> Self {
+    /// Probes give up a little before the daemon's per-collection watchdog; `cap` bounds the
+    /// budget whatever the config says.
+    fn of(c: &Collection, cap: Option<Duration>) -> Self {
+        let timeout = match cap {
+            Some(cap) => c.probe_budget().min(cap),
+            None => c.probe_budget(),
+        };
         Budget {
             timeout,
-            ping,
+            ping: PingSettings {
+                count: c.ping_count,
+                timeout: c.ping_timeout,
+                retries: c.ping_retries,
+                ..PingSettings::default()
+            },
             snmp: snmp::SnmpClient {
                 timeout: timeout / 3,
                 retries: 1,
@@ -68,7 +77,7 @@ impl Budget {
 pub struct NetCollector {
     clock: Clock,
     heartbeats: HeartbeatBook,
-    budget: Arc<RwLock<Budget>>,
+    cap: Option<Duration>,
     cpu: Arc<Mutex<HashMap<EquipmentId, CpuSample>>>,
     pinger: Result<Pinger, String>,
     plugins: Option<Arc<dyn PluginRunner>>,
@@ -76,19 +85,25 @@ pub struct NetCollector {
 }
 
 impl NetCollector {
-    /// A collector whose probes give up after `timeout` (until a config sets the budgets),
-    /// reading pushed heartbeats from `heartbeats`. ICMP is unavailable until
-    /// [`NetCollector::with_pinger`] is called.
-    pub fn new(clock: Clock, heartbeats: HeartbeatBook, timeout: Duration) -> Self {
+    /// A collector whose probes follow each equipment's collection settings, reading pushed
+    /// heartbeats from `heartbeats`. ICMP is unavailable until [`NetCollector::with_pinger`]
+    /// is called.
+    pub fn new(clock: Clock, heartbeats: HeartbeatBook) -> Self {
         NetCollector {
             clock,
             heartbeats,
-            budget: Arc::new(RwLock::new(Budget::new(timeout, PingSettings::default()))),
+            cap: None,
             cpu: Arc::default(),
             pinger: Err("no ICMP socket was opened".into()),
             plugins: None,
             channels: ChannelBook::default(),
         }
+    }
+
+    /// Bounds every probe's budget at `cap`, whatever the equipment's `probe_timeout`.
+    pub fn with_budget_cap(mut self, cap: Duration) -> Self {
+        self.cap = Some(cap);
+        self
     }
 
     /// Runs `plugin:NAME` probes with this plugin host.
@@ -112,7 +127,7 @@ impl NetCollector {
                 "plugin `{name}`: this daemon runs without a plugin host"
             )));
         };
-        let run = host.collect(name, eq, self.budget().timeout);
+        let run = host.collect(name, eq, self.budget(eq).timeout);
         let (book, id, clock) = (self.channels.clone(), eq.id.clone(), self.clock);
         Box::pin(async move {
             let outcome = run.await;
@@ -133,8 +148,8 @@ impl NetCollector {
         self
     }
 
-    fn budget(&self) -> Budget {
-        *self.budget.read().unwrap_or_else(|p| p.into_inner())
+    fn budget(&self, eq: &EquipmentConfig) -> Budget {
+        Budget::of(&eq.collection, self.cap)
     }
 
     fn agent(&self, eq: &Arc<EquipmentConfig>) -> LocalBoxFuture<'static, Observation> {
@@ -152,7 +167,7 @@ impl NetCollector {
             }
             None => None,
         };
-        let timeout = self.budget().timeout;
+        let timeout = self.budget(eq).timeout;
         let recording = eq.recording_service.clone();
         let cpu = Arc::clone(&self.cpu);
         let clock = self.clock;
@@ -203,24 +218,9 @@ impl Collector for NetCollector {
         self.channels.forget(equipment);
     }
 
-    fn configure(&self, d: &vigie_core::config::DaemonSettings) {
-        // Probes give up a little before the daemon's per-probe watchdog.
-        let ping = PingSettings {
-            count: d.ping_count,
-            timeout: d.ping_timeout,
-            retries: d.ping_retries,
-            ..PingSettings::default()
-        };
-        let budget = Budget::new(d.probe_timeout.mul_f64(0.9), ping);
-        if let Some(p) = &self.plugins {
-            p.set_deadline(budget.timeout);
-        }
-        *self.budget.write().unwrap_or_else(|p| p.into_inner()) = budget;
-    }
-
     fn collect(&self, eq: &Arc<EquipmentConfig>) -> LocalBoxFuture<'static, Observation> {
         let address = eq.address_str().to_string();
-        let budget = self.budget();
+        let budget = self.budget(eq);
         let timeout = budget.timeout;
         let mut parts: Vec<(String, LocalBoxFuture<'static, Observation>)> = Vec::new();
         for probe in &eq.probes {
@@ -329,27 +329,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn an_applied_config_sets_the_probe_budgets() {
-        let c = NetCollector::new(
-            Clock::System,
-            HeartbeatBook::new(chrono::Utc::now()),
-            Duration::from_secs(9),
-        );
-        let settings = vigie_core::config::DaemonSettings {
+    fn each_equipment_gets_the_budgets_of_its_collection_settings() {
+        let c = Collection {
             probe_timeout: Duration::from_secs(4),
             ping_count: 5,
             ping_timeout: Duration::from_millis(500),
             ping_retries: 0,
-            ..vigie_core::config::DaemonSettings::default()
+            ..Collection::default()
         };
-        c.configure(&settings);
-        let b = c.budget();
+        let b = Budget::of(&c, None);
         assert_eq!(b.timeout, Duration::from_millis(3600));
         assert_eq!(
             (b.ping.count, b.ping.timeout, b.ping.retries),
             (5, Duration::from_millis(500), 0)
         );
         assert_eq!(b.snmp.timeout, Duration::from_millis(1200));
+        assert_eq!(
+            Budget::of(&c, Some(Duration::from_secs(1))).timeout,
+            Duration::from_secs(1)
+        );
     }
 
     #[test]

@@ -49,7 +49,7 @@ impl ChannelBook {
                 r.equipment
             ));
         };
-        let stale = chrono::Duration::from_std(MIN_STALE.max(eq.interval * 3))
+        let stale = chrono::Duration::from_std(MIN_STALE.max(eq.collection.interval * 3))
             .unwrap_or(chrono::Duration::MAX);
         if now - report.at > stale {
             return Observation::unknown(&format!(

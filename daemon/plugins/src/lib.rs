@@ -412,8 +412,4 @@ impl vigie_collectors::PluginRunner for PluginHost {
     ) -> futures::future::LocalBoxFuture<'static, PluginOutcome> {
         Box::pin(PluginHost::collect(self, name, eq, timeout))
     }
-
-    fn set_deadline(&self, deadline: Duration) {
-        PluginHost::set_deadline(self, deadline);
-    }
 }

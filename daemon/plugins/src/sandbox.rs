@@ -594,7 +594,9 @@ impl Shared {
             params,
             username: grant.credentials.as_ref().and_then(|c| c.username.clone()),
         };
-        let (mut store, stderr) = self.store(Some(grant), limits.deadline, limits.memory);
+        // The equipment's budget bounds the whole call, host I/O included.
+        let deadline = grant.timeout;
+        let (mut store, stderr) = self.store(Some(grant), deadline, limits.memory);
         let call = async {
             let probe = plugin.pre.instantiate_async(&mut store).await?;
             probe
@@ -602,15 +604,15 @@ impl Shared {
                 .call_collect(&mut store, &target)
                 .await
         };
-        let result = tokio::time::timeout(limits.deadline, call).await;
+        let result = tokio::time::timeout(deadline, call).await;
         let observation = match result {
             Err(_) => Observation::unknown(&format!(
                 "plugin `{name}` did not finish within {} and was stopped",
-                vigie_core::util::format_duration(limits.deadline)
+                vigie_core::util::format_duration(deadline)
             )),
             Ok(Err(e)) => Observation::unknown(&format!(
                 "plugin `{name}` {}",
-                explain(&store, &stderr, &e, limits.deadline, limits.memory)
+                explain(&store, &stderr, &e, deadline, limits.memory)
             )),
             Ok(Ok(Err(e))) => match e {
                 t::ProbeError::Unreachable(m) => Observation::down(&m),

@@ -67,7 +67,7 @@ impl Equipment {
 
     /// Offset of this equipment's collection inside the interval, so a cycle spreads evenly.
     fn jitter(&self) -> Duration {
-        let ms = self.cfg.interval.as_millis().max(1) as u64;
+        let ms = self.cfg.collection.interval.as_millis().max(1) as u64;
         Duration::from_millis(stable_hash(self.cfg.id.as_str().as_bytes()) % ms)
     }
 
@@ -75,7 +75,7 @@ impl Equipment {
         if let Some(h) = self.schedule.take() {
             ctx.cancel_future(h);
         }
-        let interval = self.cfg.interval;
+        let interval = self.cfg.collection.interval;
         self.schedule = Some(ctx.run_later(self.jitter(), move |act, ctx| {
             act.collect(ctx);
             act.schedule = Some(ctx.run_interval(interval, |act, ctx| act.collect(ctx)));
@@ -100,7 +100,7 @@ impl Equipment {
         self.collections += 1;
         let addr = ctx.address();
         let limiter = Arc::clone(&self.deps.limiter);
-        let timeout = self.deps.probe_timeout();
+        let timeout = self.cfg.collection.probe_timeout;
         actix_rt::spawn(async move {
             let _permit = limiter.acquire_owned().await;
             let obs = match AssertUnwindSafe(tokio::time::timeout(timeout, fut))
@@ -260,7 +260,7 @@ impl Handler<UpdateEquipment> for Equipment {
     type Result = ();
 
     fn handle(&mut self, msg: UpdateEquipment, ctx: &mut Self::Context) {
-        let reschedule = msg.cfg.interval != self.cfg.interval;
+        let reschedule = msg.cfg.collection.interval != self.cfg.collection.interval;
         self.cfg = msg.cfg;
         self.windows = msg.windows;
         self.client = msg.client;

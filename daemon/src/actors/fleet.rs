@@ -129,8 +129,6 @@ impl Fleet {
                 "[daemon] listen and max_probes_in_flight take effect at the next restart"
             );
         }
-        self.deps.set_probe_timeout(new.daemon.probe_timeout);
-        self.deps.collector.configure(&new.daemon);
         self.config = Arc::clone(&new);
         for id in &diff.to_remove {
             if let Some(addr) = self.sites.remove(id) {

@@ -20,8 +20,6 @@ use crate::events::EventBody;
 use crate::store::{AlertIds, SnapshotWrite, Store};
 use actix::prelude::*;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 use tokio::sync::{Semaphore, watch};
 
 /// What every actor shares: the store, the collector, the clock, alert numbering, the alert
@@ -39,8 +37,6 @@ pub struct Deps {
     pub book: AlertBook,
     /// Bound on probes in flight across the daemon.
     pub limiter: Arc<Semaphore>,
-    /// Per-probe timeout in milliseconds (changes with the config).
-    probe_timeout_ms: AtomicU64,
     /// Bumps each time an equipment has evaluated an observation.
     observed: watch::Sender<u64>,
 }
@@ -54,7 +50,6 @@ impl Deps {
         ids: AlertIds,
         book: AlertBook,
         max_in_flight: usize,
-        probe_timeout: Duration,
     ) -> Arc<Self> {
         book.follow(&store);
         Arc::new(Deps {
@@ -64,7 +59,6 @@ impl Deps {
             ids,
             book,
             limiter: Arc::new(Semaphore::new(max_in_flight.max(1))),
-            probe_timeout_ms: AtomicU64::new(probe_timeout.as_millis() as u64),
             observed: watch::channel(0).0,
         })
     }
@@ -78,17 +72,6 @@ impl Deps {
     /// Records that an equipment evaluated an observation.
     pub(crate) fn observed(&self) {
         self.observed.send_modify(|n| *n += 1);
-    }
-
-    /// Per-probe timeout.
-    pub fn probe_timeout(&self) -> Duration {
-        Duration::from_millis(self.probe_timeout_ms.load(Ordering::Relaxed))
-    }
-
-    /// Changes the per-probe timeout.
-    pub fn set_probe_timeout(&self, d: Duration) {
-        self.probe_timeout_ms
-            .store(d.as_millis() as u64, Ordering::Relaxed);
     }
 
     /// Appends alert changes to the event log. They reach the live book, the daemon's log

@@ -267,9 +267,8 @@ pub struct EquipmentConfig {
     pub probes: Vec<Probe>,
     /// Its credentials (where the secret is found, never the secret itself).
     pub credentials: Option<Arc<Credentials>>,
-    /// Collection interval.
-    #[serde(with = "crate::util::serde_duration")]
-    pub interval: Duration,
+    /// Resolved collection settings (shared with every equipment that does not override them).
+    pub collection: Arc<Collection>,
     /// Resolved thresholds (shared with every equipment that does not override them).
     pub thresholds: Arc<Thresholds>,
     /// URL scraped by the `agent` probe.
@@ -710,38 +709,68 @@ pub struct SmsChannel {
     pub credentials: Option<Arc<Credentials>>,
 }
 
+/// How an equipment is collected: set in `[daemon]`, overridable per site (`[site]`) and per
+/// equipment, with the same names everywhere.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Collection {
+    /// Collection interval (`collection_interval`).
+    #[serde(with = "crate::util::serde_duration")]
+    pub interval: Duration,
+    /// Longest run of one collection, all its probes together (`probe_timeout`).
+    #[serde(with = "crate::util::serde_duration")]
+    pub probe_timeout: Duration,
+    /// ICMP echo requests per round (`ping_count`).
+    pub ping_count: u16,
+    /// Wait for ICMP replies after the last request (`ping_timeout`).
+    #[serde(with = "crate::util::serde_duration")]
+    pub ping_timeout: Duration,
+    /// Extra ICMP rounds when a round got no reply (`ping_retries`).
+    pub ping_retries: u16,
+}
+
+impl Default for Collection {
+    fn default() -> Self {
+        Collection {
+            interval: Duration::from_secs(60),
+            probe_timeout: Duration::from_secs(10),
+            ping_count: 3,
+            ping_timeout: Duration::from_secs(1),
+            ping_retries: 1,
+        }
+    }
+}
+
+impl Collection {
+    /// The longest an ICMP probe may take with these settings (every round, every retry).
+    pub fn ping_budget(&self) -> Duration {
+        (self.ping_timeout + Duration::from_millis(20) * u32::from(self.ping_count))
+            * (1 + u32::from(self.ping_retries))
+    }
+
+    /// What the probes of one collection may spend: a little less than `probe_timeout`, so
+    /// they give up before the daemon's watchdog stops them.
+    pub fn probe_budget(&self) -> Duration {
+        self.probe_timeout.mul_f64(0.9)
+    }
+}
+
 /// Daemon settings.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DaemonSettings {
-    /// Default collection interval.
-    #[serde(with = "crate::util::serde_duration")]
-    pub collection_interval: Duration,
     /// Address of the HTTP API.
     pub listen: SocketAddr,
     /// Upper bound on probes in flight.
     pub max_probes_in_flight: u32,
-    /// Per-probe timeout.
-    #[serde(with = "crate::util::serde_duration")]
-    pub probe_timeout: Duration,
-    /// ICMP echo requests per round.
-    pub ping_count: u16,
-    /// Wait for ICMP replies after the last request.
-    #[serde(with = "crate::util::serde_duration")]
-    pub ping_timeout: Duration,
-    /// Extra ICMP rounds when a round got no reply.
-    pub ping_retries: u16,
+    /// Collection settings of every equipment that does not override them.
+    pub collection: Arc<Collection>,
 }
 
 impl Default for DaemonSettings {
     fn default() -> Self {
         DaemonSettings {
-            collection_interval: Duration::from_secs(60),
             listen: SocketAddr::from(([127, 0, 0, 1], 8480)),
             max_probes_in_flight: 512,
-            probe_timeout: Duration::from_secs(10),
-            ping_count: 3,
-            ping_timeout: Duration::from_secs(1),
-            ping_retries: 1,
+            collection: Arc::default(),
         }
     }
 }

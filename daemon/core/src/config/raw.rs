@@ -12,7 +12,7 @@ use toml::Spanned;
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawDaemon {
-    /// Default collection interval for every equipment (`"60s"`).
+    /// Collection interval of every equipment that does not set its own (`"60s"`).
     pub collection_interval: Option<Spanned<String>>,
     /// Address of the HTTP API (`"127.0.0.1:8480"`).
     pub listen: Option<Spanned<String>>,
@@ -203,6 +203,14 @@ pub struct RawSite {
     pub camera_tolerance: Option<Spanned<RawTolerance>>,
     /// Collection interval for the site's equipment.
     pub collection_interval: Option<Spanned<String>>,
+    /// Longest run of one collection for the site's equipment (`"10s"`).
+    pub probe_timeout: Option<Spanned<String>>,
+    /// ICMP echo requests per round for the site's equipment.
+    pub ping_count: Option<Spanned<u16>>,
+    /// ICMP reply wait for the site's equipment (`"1s"`).
+    pub ping_timeout: Option<Spanned<String>>,
+    /// Extra ICMP rounds for the site's equipment.
+    pub ping_retries: Option<Spanned<u16>>,
 }
 
 /// A tolerance as written: an integer count or a `"N%"` string.
@@ -271,7 +279,17 @@ pub struct RawEquipment {
     /// Reference to a `[credentials.ID]` of the main file.
     pub credentials: Option<Spanned<String>>,
     /// Collection interval for this equipment.
+    pub collection_interval: Option<Spanned<String>>,
+    /// The former name of `collection_interval`, accepted with a deprecation warning.
     pub interval: Option<Spanned<String>>,
+    /// Longest run of one collection of this equipment (`"10s"`).
+    pub probe_timeout: Option<Spanned<String>>,
+    /// ICMP echo requests per round for this equipment.
+    pub ping_count: Option<Spanned<u16>>,
+    /// ICMP reply wait for this equipment (`"1s"`).
+    pub ping_timeout: Option<Spanned<String>>,
+    /// Extra ICMP rounds for this equipment.
+    pub ping_retries: Option<Spanned<u16>>,
     /// Threshold overrides for this equipment.
     pub thresholds: Option<RawThresholds>,
     /// URL of its metrics agent (node_exporter / windows_exporter style); defaults to

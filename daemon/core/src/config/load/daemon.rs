@@ -5,51 +5,20 @@ use super::*;
 /// `[daemon]`.
 pub(super) fn daemon(cx: &mut FileCx<'_>, raw: &RawMain, config: &mut Config) {
     let d = &raw.daemon;
-    if let Some(v) = &d.collection_interval
-        && let Some(i) = cx.bounded_duration(v, "collection_interval", INTERVAL_MIN, INTERVAL_MAX)
-    {
-        config.daemon.collection_interval = i;
-    }
-    if let Some(v) = &d.probe_timeout
-        && let Some(t) = cx.bounded_duration(
-            v,
-            "probe_timeout",
-            Duration::from_millis(100),
-            Duration::from_secs(300),
-        )
-    {
-        config.daemon.probe_timeout = t;
-    }
-    if let Some(v) = &d.ping_count {
-        match *v.get_ref() {
-            1..=20 => config.daemon.ping_count = *v.get_ref(),
-            n => cx.at(
-                v,
-                format!("ping_count: {n} is out of range (1 to 20)"),
-                None,
-            ),
-        }
-    }
-    if let Some(v) = &d.ping_retries {
-        match *v.get_ref() {
-            0..=5 => config.daemon.ping_retries = *v.get_ref(),
-            n => cx.at(
-                v,
-                format!("ping_retries: {n} is out of range (0 to 5)"),
-                None,
-            ),
-        }
-    }
-    if let Some(v) = &d.ping_timeout
-        && let Some(t) = cx.bounded_duration(
-            v,
-            "ping_timeout",
-            Duration::from_millis(50),
-            Duration::from_secs(30),
-        )
-    {
-        config.daemon.ping_timeout = t;
-    }
+    config.daemon.collection = collection(
+        cx,
+        &Arc::default(),
+        &CollectionKeys {
+            interval: d
+                .collection_interval
+                .as_ref()
+                .map(|v| ("collection_interval", v)),
+            probe_timeout: d.probe_timeout.as_ref(),
+            ping_count: d.ping_count.as_ref(),
+            ping_timeout: d.ping_timeout.as_ref(),
+            ping_retries: d.ping_retries.as_ref(),
+        },
+    );
     if let Some(v) = &d.listen {
         match v.get_ref().parse() {
             Ok(addr) => config.daemon.listen = addr,
@@ -67,27 +36,99 @@ pub(super) fn daemon(cx: &mut FileCx<'_>, raw: &RawMain, config: &mut Config) {
             config.daemon.max_probes_in_flight = *v.get_ref();
         }
     }
-    let d = &config.daemon;
-    let ping_budget = (d.ping_timeout + Duration::from_millis(20) * u32::from(d.ping_count))
-        * (1 + u32::from(d.ping_retries));
-    if ping_budget >= d.probe_timeout {
-        let span = raw
-            .daemon
+}
+
+/// The collection settings written at one level (`[daemon]`, `[site]`, an equipment).
+pub(super) struct CollectionKeys<'a> {
+    /// The interval, with the name it was written under.
+    pub interval: Option<(&'static str, &'a Spanned<String>)>,
+    pub probe_timeout: Option<&'a Spanned<String>>,
+    pub ping_count: Option<&'a Spanned<u16>>,
+    pub ping_timeout: Option<&'a Spanned<String>>,
+    pub ping_retries: Option<&'a Spanned<u16>>,
+}
+
+/// Collection settings: those of `parent`, overridden by the keys written at this level.
+/// Shares the parent's when nothing is overridden.
+pub(super) fn collection(
+    cx: &mut FileCx<'_>,
+    parent: &Arc<Collection>,
+    keys: &CollectionKeys<'_>,
+) -> Arc<Collection> {
+    if keys.interval.is_none()
+        && keys.probe_timeout.is_none()
+        && keys.ping_count.is_none()
+        && keys.ping_timeout.is_none()
+        && keys.ping_retries.is_none()
+    {
+        return Arc::clone(parent);
+    }
+    let mut c = **parent;
+    if let Some((name, v)) = keys.interval
+        && let Some(i) = cx.bounded_duration(v, name, INTERVAL_MIN, INTERVAL_MAX)
+    {
+        c.interval = i;
+    }
+    if let Some(v) = keys.probe_timeout
+        && let Some(t) = cx.bounded_duration(
+            v,
+            "probe_timeout",
+            Duration::from_millis(100),
+            Duration::from_secs(300),
+        )
+    {
+        c.probe_timeout = t;
+    }
+    if let Some(v) = keys.ping_count {
+        match *v.get_ref() {
+            1..=20 => c.ping_count = *v.get_ref(),
+            n => cx.at(
+                v,
+                format!("ping_count: {n} is out of range (1 to 20)"),
+                None,
+            ),
+        }
+    }
+    if let Some(v) = keys.ping_retries {
+        match *v.get_ref() {
+            0..=5 => c.ping_retries = *v.get_ref(),
+            n => cx.at(
+                v,
+                format!("ping_retries: {n} is out of range (0 to 5)"),
+                None,
+            ),
+        }
+    }
+    if let Some(v) = keys.ping_timeout
+        && let Some(t) = cx.bounded_duration(
+            v,
+            "ping_timeout",
+            Duration::from_millis(50),
+            Duration::from_secs(30),
+        )
+    {
+        c.ping_timeout = t;
+    }
+    let ping_budget = c.ping_budget();
+    if ping_budget >= c.probe_timeout {
+        let span = keys
             .ping_timeout
-            .as_ref()
             .map(|v| v.span())
-            .or_else(|| raw.daemon.probe_timeout.as_ref().map(|v| v.span()))
+            .or_else(|| keys.probe_timeout.map(|v| v.span()))
+            .or_else(|| keys.ping_count.map(|v| v.span()))
+            .or_else(|| keys.ping_retries.map(|v| v.span()))
             .unwrap_or(0..0);
         cx.error(
             span,
             format!(
                 "ICMP rounds may take {} (ping_timeout and {} requests, {} retries), not less than probe_timeout ({}): a silent equipment would be reported unknown instead of down",
                 crate::util::format_duration(ping_budget),
-                d.ping_count,
-                d.ping_retries,
-                crate::util::format_duration(d.probe_timeout)
+                c.ping_count,
+                c.ping_retries,
+                crate::util::format_duration(c.probe_timeout)
             ),
             Some("lower ping_timeout or ping_retries, or raise probe_timeout".into()),
         );
     }
+    Arc::new(c)
 }

@@ -23,7 +23,7 @@ pub(super) fn equipment(
     raw: &RawSiteFile,
     main: &Config,
     declared: &mut BTreeMap<String, Declared>,
-    site_interval: Duration,
+    site_collection: &Arc<Collection>,
     site_thresholds: &Arc<Thresholds>,
 ) -> SiteEquipment {
     let mut equipment: BTreeMap<EquipmentId, Arc<EquipmentConfig>> = BTreeMap::new();
@@ -120,11 +120,37 @@ pub(super) fn equipment(
             }
             None => None,
         };
-        let interval = e
-            .interval
-            .as_ref()
-            .and_then(|v| cx.bounded_duration(v, "interval", INTERVAL_MIN, INTERVAL_MAX))
-            .unwrap_or(site_interval);
+        let interval_key = match (&e.collection_interval, &e.interval) {
+            (Some(v), Some(old)) => {
+                cx.at(
+                    old,
+                    "`interval` and `collection_interval` are both set: keep `collection_interval`",
+                    None,
+                );
+                Some(("collection_interval", v))
+            }
+            (Some(v), None) => Some(("collection_interval", v)),
+            (None, Some(old)) => {
+                cx.warn_at(
+                    old,
+                    "`interval` is deprecated: write `collection_interval`, the name it has in [daemon] and [site]",
+                );
+                Some(("interval", old))
+            }
+            (None, None) => None,
+        };
+        let collection = super::daemon::collection(
+            cx,
+            site_collection,
+            &super::daemon::CollectionKeys {
+                interval: interval_key,
+                probe_timeout: e.probe_timeout.as_ref(),
+                ping_count: e.ping_count.as_ref(),
+                ping_timeout: e.ping_timeout.as_ref(),
+                ping_retries: e.ping_retries.as_ref(),
+            },
+        );
+        let interval = collection.interval;
         let thresholds = match &e.thresholds {
             Some(t) => thresholds(cx, site_thresholds, t),
             None => Arc::clone(site_thresholds),
@@ -178,7 +204,7 @@ pub(super) fn equipment(
                 parent: None,
                 probes,
                 credentials,
-                interval,
+                collection,
                 thresholds,
                 agent_url,
                 recording_service: e.recording_service.clone(),

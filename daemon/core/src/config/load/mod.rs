@@ -618,11 +618,20 @@ fn validate_site(
             Criticality::Normal
         }
     };
-    let site_interval = s
-        .collection_interval
-        .as_ref()
-        .and_then(|v| cx.bounded_duration(v, "collection_interval", INTERVAL_MIN, INTERVAL_MAX))
-        .unwrap_or(main.daemon.collection_interval);
+    let site_collection = daemon::collection(
+        cx,
+        &main.daemon.collection,
+        &daemon::CollectionKeys {
+            interval: s
+                .collection_interval
+                .as_ref()
+                .map(|v| ("collection_interval", v)),
+            probe_timeout: s.probe_timeout.as_ref(),
+            ping_count: s.ping_count.as_ref(),
+            ping_timeout: s.ping_timeout.as_ref(),
+            ping_retries: s.ping_retries.as_ref(),
+        },
+    );
     let site_thresholds = thresholds(cx, &main.thresholds, &raw.thresholds);
 
     let SiteEquipment {
@@ -635,7 +644,7 @@ fn validate_site(
         raw,
         main,
         declared,
-        site_interval,
+        &site_collection,
         &site_thresholds,
     );
     equipment::link_parents(cx, &mut equipment, parents);
@@ -930,7 +939,7 @@ mod tests {
         let cfg = load_sources(&sources(MAIN, &[("depot", site)])).expect("valid");
         let eq = &cfg.sites["depot"].equipment["cam-1"];
         assert_eq!(*eq.thresholds, Thresholds::default());
-        assert_eq!(eq.interval, Duration::from_secs(60));
+        assert_eq!(eq.collection.interval, Duration::from_secs(60));
         assert_eq!(eq.probes, vec![Probe::Icmp]);
         assert_eq!(cfg.sites["depot"].camera_tolerance, Tolerance::Count(0));
     }
@@ -964,6 +973,62 @@ mod tests {
         assert_eq!(s.equipment["nvr-1"].thresholds.disk.critical, 90.0);
         assert_eq!(s.equipment["nvr-2"].thresholds.disk.warning, 80.0);
         assert!(Arc::ptr_eq(&s.equipment["nvr-2"].thresholds, &s.thresholds));
+    }
+
+    #[test]
+    fn collection_settings_cascade_main_site_equipment_under_one_name() {
+        let main =
+            "[daemon]\nprobe_timeout = \"8s\"\nping_count = 2\n[clients.acme]\nname = \"ACME\"\n";
+        let site = "[site]\nname = \"D\"\nclient = \"acme\"\ntimezone = \"UTC\"\ncollection_interval = \"30s\"\nprobe_timeout = \"5s\"\n[[equipment]]\nid = \"cam-1\"\nkind = \"camera\"\naddress = \"10.0.0.2\"\ncollection_interval = \"20s\"\nprobe_timeout = \"3s\"\nping_retries = 0\nping_timeout = \"500ms\"\n[[equipment]]\nid = \"cam-2\"\nkind = \"camera\"\naddress = \"10.0.0.3\"\n[[equipment]]\nid = \"cam-3\"\nkind = \"camera\"\naddress = \"10.0.0.4\"\ninterval = \"15s\"\n";
+        let cfg = load_sources(&sources(main, &[("d", site)])).expect("valid");
+        assert_eq!(cfg.daemon.collection.probe_timeout, Duration::from_secs(8));
+        let eq = |id: &str| Arc::clone(&cfg.sites["d"].equipment[id].collection);
+        let one = eq("cam-1");
+        assert_eq!(
+            (
+                one.interval,
+                one.probe_timeout,
+                one.ping_count,
+                one.ping_retries,
+                one.ping_timeout
+            ),
+            (
+                Duration::from_secs(20),
+                Duration::from_secs(3),
+                2,
+                0,
+                Duration::from_millis(500)
+            )
+        );
+        let two = eq("cam-2");
+        assert_eq!(
+            (two.interval, two.probe_timeout, two.ping_count),
+            (Duration::from_secs(30), Duration::from_secs(5), 2)
+        );
+        // Equipment without overrides share their site's settings.
+        assert!(Arc::ptr_eq(&two, &eq("cam-2")));
+        // The former equipment key still works, with a warning at its line.
+        assert_eq!(eq("cam-3").interval, Duration::from_secs(15));
+        let w = cfg
+            .warnings
+            .iter()
+            .find(|w| w.contains("`interval` is deprecated"))
+            .expect("deprecation warning");
+        assert!(w.starts_with("sites/d.toml:23:12: "), "{w}");
+
+        // Both names on one equipment, and ICMP rounds longer than an equipment's own
+        // probe_timeout, are errors at the line.
+        let both = "[site]\nname = \"D\"\nclient = \"acme\"\ntimezone = \"UTC\"\n[[equipment]]\nid = \"cam-1\"\nkind = \"camera\"\naddress = \"10.0.0.2\"\ncollection_interval = \"20s\"\ninterval = \"15s\"\n[[equipment]]\nid = \"cam-2\"\nkind = \"camera\"\naddress = \"10.0.0.3\"\nprobe_timeout = \"1s\"\n";
+        let err = load_sources(&sources(MAIN, &[("d", both)])).expect_err("refused");
+        let text = err.to_string();
+        assert!(
+            text.contains("sites/d.toml:10:12: `interval` and `collection_interval` are both set"),
+            "{text}"
+        );
+        assert!(
+            text.contains("sites/d.toml:15:17: ICMP rounds may take"),
+            "{text}"
+        );
     }
 
     #[test]
