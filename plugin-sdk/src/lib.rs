@@ -32,6 +32,7 @@
 
 extern crate self as vigie_plugin_sdk;
 
+pub mod clock;
 pub mod fetch;
 pub mod kv;
 pub mod testing;

@@ -16,7 +16,7 @@
 
 use vigie_plugin_sdk::{
     Description, EquipmentKind, Host, HostError, HttpRequest, LogLevel, Param, Probe, ProbeError,
-    Report, Target, UsernameToken, xml,
+    Report, Target, UsernameToken, clock, xml,
 };
 
 /// The ONVIF device-service probe.
@@ -345,7 +345,7 @@ fn read_clock(host: &dyn Host, body: &str, report: &mut Report) -> Result<(), Pr
         return Ok(());
     };
     match utc_ms(utc) {
-        Some(device_ms) => report.facts.clock_offset_ms = Some(device_ms - host.now_ms()),
+        Some(device_ms) => report.facts.clock_offset_ms = Some(clock::offset_ms(device_ms, host)),
         None => host.log(
             LogLevel::Warn,
             &format!("{GET_SYSTEM_DATE_AND_TIME}: unreadable UTCDateTime, no clock offset"),
@@ -360,47 +360,14 @@ fn utc_ms(datetime: xml::Node<'_, '_>) -> Option<i64> {
     let date = xml::find(datetime, "Date")?;
     let time = xml::find(datetime, "Time")?;
     let field = |node, name| xml::child_text(node, name)?.parse::<i64>().ok();
-    let (year, month, day) = (
+    clock::civil_ms(
         field(date, "Year")?,
         field(date, "Month")?,
         field(date, "Day")?,
-    );
-    let (hour, minute, second) = (
         field(time, "Hour")?,
         field(time, "Minute")?,
         field(time, "Second")?,
-    );
-    let valid = (1..=9999).contains(&year)
-        && (1..=12).contains(&month)
-        && (1..=days_in_month(year, month)).contains(&day)
-        && (0..=23).contains(&hour)
-        && (0..=59).contains(&minute)
-        && (0..=60).contains(&second);
-    valid.then(|| {
-        let days = days_from_civil(year, month, day);
-        ((days * 24 + hour) * 60 + minute) * 60_000 + second * 1000
-    })
-}
-
-fn days_in_month(year: i64, month: i64) -> i64 {
-    match month {
-        2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// Days from 1970-01-01 to a date of the proleptic Gregorian calendar (Howard Hinnant's
-/// `days_from_civil`).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    )
 }
 
 fn read_device_information(body: &str, report: &mut Report) -> Result<(), ProbeError> {
