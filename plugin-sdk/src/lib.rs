@@ -34,13 +34,13 @@ extern crate self as vigie_plugin_sdk;
 
 pub mod clock;
 pub mod fetch;
+pub mod json;
 pub mod kv;
 pub mod testing;
 mod types;
 pub mod units;
 pub mod xml;
 
-pub use serde_json as json;
 pub use types::*;
 
 /// Version of the WIT package (`vigie:probe`) this SDK builds plugins for.

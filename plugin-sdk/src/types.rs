@@ -538,6 +538,17 @@ impl HttpResponse {
     }
 }
 
+impl HttpResponse {
+    /// The body parsed as JSON if the status is 2xx, with the errors of
+    /// [`ok_text`](HttpResponse::ok_text) for any other status (401/403 → `AuthFailed`,
+    /// 404/405/501 → `Unsupported`, others → `BadResponse`); a body that is not JSON is a
+    /// `BadResponse` naming `what`.
+    pub fn ok_json(&self, what: &str) -> Result<crate::json::Value, ProbeError> {
+        self.ok_text(what)?;
+        crate::json::parse(&self.body, what)
+    }
+}
+
 /// An SNMP value.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SnmpValue {

@@ -1,6 +1,7 @@
 //! The Axis probe against fixtures written from the VAPIX library.
 
 use super::*;
+use vigie_plugin_sdk::HostError;
 use vigie_plugin_sdk::testing::FakeDevice;
 
 macro_rules! fixture {

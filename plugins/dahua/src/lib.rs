@@ -147,7 +147,9 @@ fn cgi_error(body: &str) -> Option<String> {
         .then(|| body.split_whitespace().collect::<Vec<_>>().join(" "))
 }
 
-/// Sorts a CGI answer into text, a missing request, or an error.
+/// Sorts a CGI answer into text, a missing request, or an error: the CGI's `Error` bodies
+/// (with status 200 or 400) mean the firmware lacks the request, other statuses are read as
+/// every vendor's ([`fetch::classify`]).
 fn classify(path: &str, response: &HttpResponse) -> Result<Answer, ProbeError> {
     let body = String::from_utf8_lossy(&response.body);
     match response.status {
@@ -157,16 +159,11 @@ fn classify(path: &str, response: &HttpResponse) -> Result<Answer, ProbeError> {
             ))),
             None => Ok(Answer::Document(body.into_owned())),
         },
-        401 => Err(ProbeError::AuthFailed(format!(
-            "{path}: HTTP 401, the equipment refused the credentials"
-        ))),
-        403 => Ok(Answer::Denied(format!("{path}: HTTP 403"))),
         400 => match cgi_error(&body) {
             Some(e) => Ok(Answer::Absent(format!("{path}: HTTP 400 `{e}`"))),
             None => Err(ProbeError::BadResponse(format!("{path}: HTTP 400"))),
         },
-        s @ (404 | 405 | 501) => Ok(Answer::Absent(format!("{path}: HTTP {s}"))),
-        s => Err(ProbeError::BadResponse(format!("{path}: HTTP {s}"))),
+        _ => fetch::classify(path, response),
     }
 }
 

@@ -158,35 +158,32 @@ impl<'h> Isapi<'h> {
     }
 }
 
-/// Sorts an ISAPI answer into a document, a missing one, or an error.
+/// Sorts an ISAPI answer into a document, a missing one, or an error: a `ResponseStatus`
+/// where the document should be, or a 403 saying `notSupport`, means the firmware lacks it; a
+/// 401 tells how close the account is to being locked; other statuses are read as every
+/// vendor's ([`fetch::classify`]).
 fn classify(path: &str, response: &HttpResponse) -> Result<Answer, ProbeError> {
     let body = || String::from_utf8_lossy(&response.body);
     match response.status {
-        200..=299 => {
-            let text = std::str::from_utf8(&response.body).map_err(|e| {
-                ProbeError::BadResponse(format!("{path}: the body is not UTF-8: {e}"))
-            })?;
-            match response_status(text) {
+        200..=299 => match fetch::classify(path, response)? {
+            Answer::Document(text) => match response_status(&text) {
                 Some(refusal) => Ok(Answer::Absent(format!("{path}: {refusal}"))),
-                None => Ok(Answer::Document(text.to_string())),
-            }
-        }
+                None => Ok(Answer::Document(text)),
+            },
+            other => Ok(other),
+        },
         401 => Err(ProbeError::AuthFailed(format!(
             "{path}: HTTP 401, the equipment refused the credentials{}",
             lockout(&body())
         ))),
-        403 => {
-            let refusal = response_status(&body());
-            match refusal {
-                Some(r) if r.contains("notSupport") => {
-                    Ok(Answer::Absent(format!("{path}: HTTP 403, {r}")))
-                }
-                Some(r) => Ok(Answer::Denied(format!("{path}: HTTP 403, {r}"))),
-                None => Ok(Answer::Denied(format!("{path}: HTTP 403"))),
+        403 => match response_status(&body()) {
+            Some(r) if r.contains("notSupport") => {
+                Ok(Answer::Absent(format!("{path}: HTTP 403, {r}")))
             }
-        }
-        s @ (404 | 405 | 501) => Ok(Answer::Absent(format!("{path}: HTTP {s}"))),
-        s => Err(ProbeError::BadResponse(format!("{path}: HTTP {s}"))),
+            Some(r) => Ok(Answer::Denied(format!("{path}: HTTP 403, {r}"))),
+            None => fetch::classify(path, response),
+        },
+        _ => fetch::classify(path, response),
     }
 }
 
