@@ -41,11 +41,8 @@ impl Probe for Axis {
             .model("AXIS video encoders")
             .kind(EquipmentKind::Camera)
             .kind(EquipmentKind::Encoder)
-            .param(Param::optional(
-                "port",
-                "HTTP port of the VAPIX interface",
-                "80",
-            ))
+            .param(Param::scheme())
+            .param(Param::http_port())
             .param(Param::optional(
                 "disks",
                 "disk ids whose state is checked (hw.status): comma-separated, `all`, or `none` \

@@ -61,11 +61,8 @@ impl Probe for Dahua {
             .kind(EquipmentKind::Nvr)
             .kind(EquipmentKind::Camera)
             .kind(EquipmentKind::Encoder)
-            .param(Param::optional(
-                "port",
-                "HTTP port of the CGI web server",
-                "80",
-            ))
+            .param(Param::scheme())
+            .param(Param::http_port())
             .param(Param::optional(
                 "channels",
                 "read the camera channels: `auto` (recorders only), `true` or `false`",

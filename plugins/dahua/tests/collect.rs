@@ -470,7 +470,17 @@ fn a_non_default_port_builds_absolute_urls() {
         .map(|p| format!("http://192.0.2.30:8081{p}"))
     );
 
-    for bad in ["", "-1", "65536"] {
+    // HTTPS on a port of its own.
+    let device = device!("nvr-healthy");
+    device
+        .collect::<Dahua>(&target.with_param("scheme", "https"))
+        .expect("collects over HTTPS");
+    assert_eq!(
+        paths(&device)[0],
+        format!("https://192.0.2.30:8081{SYSTEM_INFO}")
+    );
+
+    for bad in ["http", "-1", "65536"] {
         let err = device!("nvr-healthy")
             .collect::<Dahua>(&nvr().with_param("port", bad))
             .expect_err("bad port");
@@ -503,7 +513,8 @@ fn the_description_names_the_plugin_and_its_parameters() {
     assert_eq!(
         params,
         [
-            ("port", Some("80"), false),
+            ("scheme", Some("http"), false),
+            ("port", None, false),
             ("channels", Some("auto"), false)
         ]
     );

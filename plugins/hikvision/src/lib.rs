@@ -57,11 +57,8 @@ impl Probe for Hikvision {
             .kind(EquipmentKind::Nvr)
             .kind(EquipmentKind::Camera)
             .kind(EquipmentKind::Encoder)
-            .param(Param::optional(
-                "port",
-                "HTTP port of the ISAPI web server",
-                "80",
-            ))
+            .param(Param::scheme())
+            .param(Param::http_port())
             .param(Param::optional(
                 "channels",
                 "read the IP camera channels: `auto` (recorders only), `true` or `false`",

@@ -37,11 +37,8 @@ impl Probe for Onvif {
             .kind(EquipmentKind::Camera)
             .kind(EquipmentKind::Encoder)
             .kind(EquipmentKind::Nvr)
-            .param(Param::optional(
-                "port",
-                "HTTP port of the ONVIF services",
-                "80",
-            ))
+            .param(Param::scheme())
+            .param(Param::http_port())
             .param(Param::optional(
                 "path",
                 "path of the ONVIF device service",

@@ -82,7 +82,8 @@ fn describes_itself() {
     assert_eq!(
         params,
         [
-            ("port", Some("80")),
+            ("scheme", Some("http")),
+            ("port", None),
             ("path", Some("/onvif/device_service"))
         ]
     );
@@ -533,6 +534,21 @@ fn port_and_path_parameters_make_the_url() {
     assert_eq!(
         device.requests()[0].url,
         "http://192.0.2.20:8000/onvif/device_service.php"
+    );
+
+    let device = FakeDevice::new().respond_to_body(
+        "POST",
+        SERVICE,
+        GET_SYSTEM_DATE_AND_TIME,
+        200,
+        fixture!("get_system_date_and_time.xml"),
+    );
+    device
+        .collect::<Onvif>(&nvr().with_param("scheme", "https"))
+        .expect("collects over HTTPS");
+    assert_eq!(
+        device.requests()[0].url,
+        "https://192.0.2.20:443/onvif/device_service"
     );
 
     let err = FakeDevice::new()

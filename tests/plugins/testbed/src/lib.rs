@@ -42,7 +42,8 @@ impl Probe for Testbed {
                 "URL of the `other-host` mode",
                 "http://192.0.2.1/",
             ))
-            .param(Param::optional("port", "port of the `tcp` mode", "554"))
+            .param(Param::http_port())
+            .param(Param::optional("tcp_port", "port of the `tcp` mode", "554"))
             .param(Param::optional(
                 "channels",
                 "channel states: `1:online,2:offline`",
@@ -77,7 +78,7 @@ impl Probe for Testbed {
                 host.get(&param("url"))?;
             }
             "tcp" => {
-                let port = param("port").parse().unwrap_or(554);
+                let port = param("tcp_port").parse().unwrap_or(554);
                 let answer = host.tcp_probe(port, b"OPTIONS * RTSP/1.0\r\nCSeq: 1\r\n\r\n", 256)?;
                 report.fact("answer", &String::from_utf8_lossy(&answer));
             }
