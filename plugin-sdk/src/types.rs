@@ -307,7 +307,19 @@ pub enum Status {
     Unknown,
 }
 
-/// One metric value; see the daemon's metric names (`hw.temperature`, ...).
+/// One metric value. Use the names and units the daemon's rules read (the guide's "What to
+/// report" lists them all):
+///
+/// - `hw.temperature` (°C, attribute `sensor`), `system.cpu.utilization`,
+///   `system.memory.utilization` and `system.filesystem.utilization` (0..1 ratios, the last
+///   with `mountpoint`), `device.uptime` (seconds);
+/// - `video.recording`: 1 recording, 0 not recording, with `channel` (the recorder's channel
+///   number) when per channel. The daemon raises R7 "recording stopped" (critical) on 0;
+/// - `video.streaming`: 1 the stream delivers video, 0 it does not (shown, not alerted);
+/// - `hw.status`: 1 ok, 0 failed, with `hw.type` one of `physical_disk`, `fan`,
+///   `power_supply`, `heater`, `battery`, and the part's id under an attribute named after
+///   it (`disk`, `fan`, `power_supply`, ...). A recorder's disk in error is critical,
+///   anything else a warning.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Metric {
     /// Name.
