@@ -77,7 +77,7 @@ pub fn offset_ms(device_ms: i64, host: &dyn Host) -> i64 {
 
 /// The equipment's clock now, from the daemon's and an offset from [`offset_ms`]: what a
 /// WS-Security token must carry for an equipment whose clock is off
-/// (`ws-username-token-at`).
+/// ([`Host::ws_username_token_at`]).
 pub fn device_now_ms(host: &dyn Host, offset_ms: i64) -> i64 {
     host.now_ms().saturating_add(offset_ms)
 }

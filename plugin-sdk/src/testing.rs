@@ -19,6 +19,14 @@ struct Route {
     response: Result<HttpResponse, HostError>,
 }
 
+/// How far from its own clock the device accepts a token's creation time, and what it
+/// answers otherwise.
+#[derive(Debug, Clone)]
+struct TokenWindow {
+    max_skew_ms: i64,
+    refusal: HttpResponse,
+}
+
 /// A device that answers with canned responses.
 #[derive(Debug, Default)]
 pub struct FakeDevice {
@@ -28,6 +36,8 @@ pub struct FakeDevice {
     now_ms: i64,
     username: Option<String>,
     token: Option<UsernameToken>,
+    clock_offset_ms: i64,
+    token_window: Option<TokenWindow>,
     target: RefCell<Option<Target>>,
     requests: RefCell<Vec<HttpRequest>>,
     logs: RefCell<Vec<(LogLevel, String)>>,
@@ -129,7 +139,49 @@ impl FakeDevice {
         self
     }
 
-    /// Gives the equipment credentials: `ws_username_token` returns this token.
+    /// Sets the device's own clock, `offset_ms` ahead of the daemon's (behind when negative).
+    /// Only [`token_window`](FakeDevice::token_window) reads it: canned answers carry the
+    /// times they were written with.
+    pub fn device_clock(mut self, offset_ms: i64) -> Self {
+        self.clock_offset_ms = offset_ms;
+        self
+    }
+
+    /// Refuses WS-Security tokens created more than `max_skew_ms` from the device's clock
+    /// (the daemon's clock plus [`device_clock`](FakeDevice::device_clock)), as devices do:
+    /// a request whose body carries a `Created` element (`wsu:Created`) out of that window,
+    /// or unreadable, gets `status` and `body` (an ONVIF `ter:NotAuthorized` fault, say)
+    /// instead of its route.
+    pub fn token_window(mut self, max_skew_ms: i64, status: u16, body: impl Into<Vec<u8>>) -> Self {
+        self.token_window = Some(TokenWindow {
+            max_skew_ms,
+            refusal: HttpResponse {
+                status,
+                headers: Vec::new(),
+                body: body.into(),
+            },
+        });
+        self
+    }
+
+    /// The refusal of a request whose token is out of the device's window, if it is.
+    fn stale_token(&self, request: &HttpRequest) -> Option<HttpResponse> {
+        let window = self.token_window.as_ref()?;
+        let body = std::str::from_utf8(&request.body).ok()?;
+        let doc = crate::xml::Document::parse(body).ok()?;
+        let created = crate::xml::find(doc.root_element(), "Created")?;
+        let device_now = self.now_ms.saturating_add(self.clock_offset_ms);
+        let fresh = created
+            .text()
+            .and_then(crate::clock::rfc3339_ms)
+            .is_some_and(|t| (t - device_now).abs() <= window.max_skew_ms);
+        (!fresh).then(|| window.refusal.clone())
+    }
+
+    /// Gives the equipment credentials and the token the host builds from them:
+    /// `ws_username_token` returns it created at the daemon's clock ([`at`](FakeDevice::at)),
+    /// and `ws_username_token_at(ms)` created at `ms` (RFC 3339 UTC). The fake keeps the
+    /// token's digest and nonce as given: it computes no digest.
     pub fn credentials(mut self, username: &str, token: UsernameToken) -> Self {
         self.username = Some(username.into());
         self.token = Some(token);
@@ -239,6 +291,9 @@ impl Host for FakeDevice {
     fn http(&self, request: &HttpRequest) -> Result<HttpResponse, HostError> {
         self.requests.borrow_mut().push(request.clone());
         self.check_url(&request.url)?;
+        if let Some(refusal) = self.stale_token(request) {
+            return Ok(refusal);
+        }
         let path = request.path();
         self.routes
             .iter()
@@ -315,9 +370,16 @@ impl Host for FakeDevice {
     }
 
     fn ws_username_token(&self) -> Result<UsernameToken, HostError> {
-        self.token
+        self.ws_username_token_at(self.now_ms)
+    }
+
+    fn ws_username_token_at(&self, created_ms: i64) -> Result<UsernameToken, HostError> {
+        let mut token = self
+            .token
             .clone()
-            .ok_or_else(|| HostError::AuthFailed("the equipment has no credentials".into()))
+            .ok_or_else(|| HostError::AuthFailed("the equipment has no credentials".into()))?;
+        token.created = crate::clock::rfc3339(created_ms);
+        Ok(token)
     }
 }
 
@@ -387,6 +449,52 @@ mod tests {
         assert!(matches!(
             d.tcp_probe(8554, b"", 4),
             Err(HostError::Forbidden(m)) if m.contains("(80, 443, 554)")
+        ));
+    }
+
+    #[test]
+    fn tokens_far_from_the_device_clock_are_refused() {
+        let template = UsernameToken {
+            username: "admin".into(),
+            password_digest: "digest".into(),
+            nonce: "nonce".into(),
+            created: "2010-09-16T07:50:45Z".into(),
+        };
+        // The device runs 10 minutes ahead and tolerates 5 s.
+        let d = FakeDevice::new()
+            .credentials("admin", template)
+            .device_clock(600_000)
+            .token_window(5_000, 400, "NotAuthorized")
+            .respond("POST", "/onvif", 200, "ok");
+        let now = d.now_ms();
+        let signed = |token: &UsernameToken| {
+            let body = format!(
+                "<Envelope><Header><Security><UsernameToken><Created>{}</Created>\
+                 </UsernameToken></Security></Header><Body/></Envelope>",
+                token.created
+            );
+            d.http(&HttpRequest::post("/onvif", body)).map(|r| r.status)
+        };
+        let at_device_time = d.ws_username_token_at(now + 600_000).expect("token");
+        assert_eq!(at_device_time.created, "2026-01-01T00:10:00Z");
+        assert_eq!(at_device_time.username, "admin");
+        assert_eq!(signed(&at_device_time), Ok(200));
+        let almost = d.ws_username_token_at(now + 604_000).expect("token");
+        assert_eq!(signed(&almost), Ok(200));
+        let at_daemon_time = d.ws_username_token_at(now).expect("token");
+        assert_eq!(signed(&at_daemon_time), Ok(400));
+        let fresh = d.ws_username_token().expect("token");
+        assert_eq!(fresh.created, "2026-01-01T00:00:00Z");
+        assert_eq!(signed(&fresh), Ok(400));
+        // Requests without a token are not concerned.
+        assert_eq!(
+            d.http(&HttpRequest::post("/onvif", "<Envelope><Body/></Envelope>"))
+                .map(|r| r.status),
+            Ok(200)
+        );
+        assert!(matches!(
+            FakeDevice::new().ws_username_token_at(now),
+            Err(HostError::AuthFailed(_))
         ));
     }
 

@@ -10,9 +10,14 @@
 //!    manufacturer, model, firmware, serial number, hardware id. Without credentials this step is
 //!    skipped and a fact says so.
 //!
+//! Devices refuse tokens created too far from their own clock, and many devices' clocks are
+//! off: once the device's time is known, tokens are created at the device's time (the
+//! daemon's clock plus the offset, with the host's `ws-username-token-at`), not the
+//! daemon's. Only a device that demands authentication for its clock gets a first token at
+//! the daemon's time.
+//!
 //! A SOAP fault `ter:NotAuthorized` (or a WS-Security authentication fault, or HTTP 401) means
-//! the credentials were refused: `AuthFailed`, with a hint when the device clock is far off,
-//! since devices reject tokens created too far from their own time.
+//! the credentials were refused: `AuthFailed`.
 
 use vigie_plugin_sdk::{
     Description, EquipmentKind, Host, HostError, HttpRequest, LogLevel, Param, Probe, ProbeError,
@@ -26,8 +31,6 @@ const GET_SYSTEM_DATE_AND_TIME: &str = "GetSystemDateAndTime";
 const GET_DEVICE_INFORMATION: &str = "GetDeviceInformation";
 /// Content type of SOAP 1.2 requests.
 const SOAP_CONTENT_TYPE: &str = "application/soap+xml; charset=utf-8";
-/// A device clock further than this from the daemon's may make the device refuse tokens.
-const SKEW_HINT_MS: i64 = 60_000;
 
 impl Probe for Onvif {
     fn describe() -> Description {
@@ -67,8 +70,8 @@ impl Probe for Onvif {
             ),
         }
 
-        // 2. Identity, authenticated.
-        let Some(first) = token(host)? else {
+        // 2. Identity, authenticated, with tokens created at the device's time once known.
+        let Some(first) = token(host, report.facts.clock_offset_ms)? else {
             report.fact(
                 "device_information",
                 "needs credentials: GetDeviceInformation requires a WS-Security UsernameToken",
@@ -88,24 +91,17 @@ impl Probe for Onvif {
                     &format!("{GET_SYSTEM_DATE_AND_TIME}: {fault}; no clock"),
                 ),
             }
-            // A fresh token: devices may refuse a nonce they have already seen.
-            token(host)?.unwrap_or(first)
+            // A fresh token, at the device's time now that it is known: devices may also
+            // refuse a nonce they have already seen.
+            token(host, report.facts.clock_offset_ms)?.unwrap_or(first)
         } else {
             first
         };
         match call(host, &url, GET_DEVICE_INFORMATION, Some(&token))? {
             Answer::Body(body) => read_device_information(&body, &mut report)?,
             Answer::Refused(why) => {
-                let hint = match report.facts.clock_offset_ms {
-                    Some(offset) if offset.abs() > SKEW_HINT_MS => format!(
-                        " (the device clock is {} s off the daemon's, and devices refuse \
-                         WS-Security tokens created too far from their own time)",
-                        offset / 1000
-                    ),
-                    _ => String::new(),
-                };
                 return Err(ProbeError::AuthFailed(format!(
-                    "{GET_DEVICE_INFORMATION}: {why}{hint}"
+                    "{GET_DEVICE_INFORMATION}: {why}"
                 )));
             }
             Answer::Fault(fault) => {
@@ -135,9 +131,14 @@ fn service_url(target: &Target) -> Result<String, ProbeError> {
     Ok(format!("{base}{path}"))
 }
 
-/// A fresh UsernameToken; `None` when the equipment has no credentials.
-fn token(host: &dyn Host) -> Result<Option<UsernameToken>, ProbeError> {
-    match host.ws_username_token() {
+/// A fresh UsernameToken, created at the device's time when its clock offset is known and
+/// at the daemon's otherwise; `None` when the equipment has no credentials.
+fn token(host: &dyn Host, offset_ms: Option<i64>) -> Result<Option<UsernameToken>, ProbeError> {
+    let token = match offset_ms {
+        Some(offset) => host.ws_username_token_at(clock::device_now_ms(host, offset)),
+        None => host.ws_username_token(),
+    };
+    match token {
         Ok(token) => Ok(Some(token)),
         Err(HostError::AuthFailed(_)) => Ok(None),
         Err(e) => Err(e.into()),

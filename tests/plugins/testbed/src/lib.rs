@@ -1,6 +1,6 @@
 //! A probe plugin for vigie's own tests. Its `mode` parameter chooses what it does: report
 //! a healthy recorder without any I/O (`ok`, the default), use one host capability (`http`,
-//! `tcp`, `snmp`, `token`, `other-host`), or misbehave (`loop`, `alloc`, `huge`, `many`,
+//! `tcp`, `snmp`, `token`, `token-at`, `other-host`), or misbehave (`loop`, `alloc`, `huge`, `many`,
 //! `panic`) so the daemon's sandbox can be tested.
 
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -44,6 +44,11 @@ impl Probe for Testbed {
             ))
             .param(Param::http_port())
             .param(Param::optional("tcp_port", "port of the `tcp` mode", "554"))
+            .param(Param::optional(
+                "created_ms",
+                "creation time of the `token-at` mode's token, ms since the Unix epoch",
+                "1767225600000",
+            ))
             .param(Param::optional(
                 "channels",
                 "channel states: `1:online,2:offline`",
@@ -97,6 +102,16 @@ impl Probe for Testbed {
             }
             "token" => {
                 let t = host.ws_username_token()?;
+                report.fact("username", &t.username);
+                report.fact("digest", &t.password_digest);
+                report.fact("nonce", &t.nonce);
+                report.fact("created", &t.created);
+            }
+            "token-at" => {
+                let created = param("created_ms")
+                    .parse()
+                    .map_err(|_| ProbeError::Unsupported("`created_ms` is not a number".into()))?;
+                let t = host.ws_username_token_at(created)?;
                 report.fact("username", &t.username);
                 report.fact("digest", &t.password_digest);
                 report.fact("nonce", &t.nonce);
