@@ -158,6 +158,15 @@ fn varbinds(v: Vec<wit::Varbind>) -> Vec<Varbind> {
         .collect()
 }
 
+fn username_token(t: wit::UsernameToken) -> UsernameToken {
+    UsernameToken {
+        username: t.username,
+        password_digest: t.password_digest,
+        nonce: t.nonce,
+        created: t.created,
+    }
+}
+
 /// The host as the component imports it.
 struct WasmHost;
 
@@ -205,12 +214,14 @@ impl crate::Host for WasmHost {
     }
 
     fn ws_username_token(&self) -> Result<UsernameToken, HostError> {
-        let t = imports::ws_username_token().map_err(host_error)?;
-        Ok(UsernameToken {
-            username: t.username,
-            password_digest: t.password_digest,
-            nonce: t.nonce,
-            created: t.created,
-        })
+        imports::ws_username_token()
+            .map(username_token)
+            .map_err(host_error)
+    }
+
+    fn ws_username_token_at(&self, created_ms: i64) -> Result<UsernameToken, HostError> {
+        imports::ws_username_token_at(created_ms)
+            .map(username_token)
+            .map_err(host_error)
     }
 }

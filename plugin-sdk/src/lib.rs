@@ -32,14 +32,15 @@
 
 extern crate self as vigie_plugin_sdk;
 
+pub mod clock;
 pub mod fetch;
+pub mod json;
 pub mod kv;
 pub mod testing;
 mod types;
 pub mod units;
 pub mod xml;
 
-pub use serde_json as json;
 pub use types::*;
 
 /// Version of the WIT package (`vigie:probe`) this SDK builds plugins for.
@@ -69,6 +70,12 @@ pub trait Host {
 
     /// A fresh WS-Security UsernameToken for the equipment's credentials.
     fn ws_username_token(&self) -> Result<UsernameToken, HostError>;
+
+    /// A WS-Security UsernameToken for the equipment's credentials whose creation time is
+    /// `created_ms` (ms since the Unix epoch): for a device whose clock differs from the
+    /// daemon's, since devices refuse tokens created too far from their own time. Sign with
+    /// [`clock::device_now_ms`] once the device's clock offset is known.
+    fn ws_username_token_at(&self, created_ms: i64) -> Result<UsernameToken, HostError>;
 
     /// A GET of a path or URL on the equipment.
     fn get(&self, url: &str) -> Result<HttpResponse, HostError> {

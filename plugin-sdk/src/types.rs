@@ -69,6 +69,37 @@ impl Param {
             default: Some(default.into()),
         }
     }
+
+    /// An optional parameter without a default: [`Target::param`] is `None` when the
+    /// equipment does not set it.
+    pub fn optional_unset(name: &str, description: &str) -> Self {
+        Param {
+            name: name.into(),
+            description: description.into(),
+            required: false,
+            default: None,
+        }
+    }
+
+    /// The `scheme` parameter [`Target::http_base`] reads: `http` (the default) or `https`.
+    pub fn scheme() -> Self {
+        Param::optional(
+            "scheme",
+            "`http` or `https`; https needs a trust setting on the equipment: \
+             `tls_trust = \"system\" | \"any\" | \"sha256:<fingerprint hex>\"` in the \
+             equipment's config",
+            "http",
+        )
+    }
+
+    /// The `port` parameter [`Target::http_base`] reads, without a default: 80 for http,
+    /// 443 for https.
+    pub fn http_port() -> Self {
+        Param::optional_unset(
+            "port",
+            "TCP port of the web interface: 80 for http, 443 for https",
+        )
+    }
 }
 
 /// What a plugin is and what it applies to.
@@ -180,20 +211,41 @@ impl Target {
             .map(|(_, v)| v.as_str())
     }
 
-    /// Where the equipment's HTTP interface answers, from the `port` parameter (80 when
-    /// unset): empty on port 80, so requests are plain paths, otherwise
-    /// `http://ADDRESS:PORT` (an IPv6 address in brackets). Prefix it to a path.
+    /// Where the equipment's web interface answers, to prefix to a path, from the `scheme`
+    /// parameter (`http`, the default, or `https`) and the `port` parameter (80 for http and
+    /// 443 for https when unset):
+    /// - empty for http on port 80, so requests are plain paths;
+    /// - otherwise `SCHEME://ADDRESS:PORT`, an IPv6 address in brackets
+    ///   (`https://[2001:db8::7]:443`).
+    ///
+    /// Another scheme, or a port that is not a TCP port, is [`ProbeError::Unsupported`]
+    /// naming the parameter. Declare both with [`Param::scheme`] and [`Param::http_port`].
     pub fn http_base(&self) -> Result<String, ProbeError> {
-        let raw = self.param("port").unwrap_or("80").trim();
-        let port: u16 = raw.parse().ok().filter(|p| *p != 0).ok_or_else(|| {
-            ProbeError::Unsupported(format!("parameter `port`: `{raw}` is not a TCP port"))
-        })?;
-        Ok(if port == 80 {
+        let scheme = self
+            .param("scheme")
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .unwrap_or("http")
+            .to_ascii_lowercase();
+        let default_port = match scheme.as_str() {
+            "http" => 80,
+            "https" => 443,
+            _ => {
+                return Err(ProbeError::Unsupported(format!(
+                    "parameter `scheme`: `{scheme}` is neither `http` nor `https`"
+                )));
+            }
+        };
+        let port = match self.param("port").map(str::trim).filter(|p| !p.is_empty()) {
+            None => default_port,
+            Some(raw) => port_number("port", raw)?,
+        };
+        Ok(if scheme == "http" && port == 80 {
             String::new()
         } else if self.address.contains(':') && !self.address.starts_with('[') {
-            format!("http://[{}]:{port}", self.address)
+            format!("{scheme}://[{}]:{port}", self.address)
         } else {
-            format!("http://{}:{port}", self.address)
+            format!("{scheme}://{}:{port}", self.address)
         })
     }
 
@@ -204,6 +256,44 @@ impl Target {
             Some("true" | "yes" | "1" | "on")
         )
     }
+}
+
+/// A TCP port from a parameter's value; 0 and anything else than a number up to 65535 are
+/// [`ProbeError::Unsupported`] naming the parameter.
+fn port_number(name: &str, raw: &str) -> Result<u16, ProbeError> {
+    raw.parse().ok().filter(|p| *p != 0).ok_or_else(|| {
+        ProbeError::Unsupported(format!("parameter `{name}`: `{raw}` is not a TCP port"))
+    })
+}
+
+/// The ports of the equipment the host lets a plugin reach, over `http` (a plain path is
+/// port 80; an absolute URL names its port, or 80 for `http://` and 443 for `https://`) and
+/// `tcp_probe`. The daemon applies this rule, and so does [`testing::FakeDevice`]:
+///
+/// - the values, for this target, of the parameters named `port` or ending in `_port`
+///   (`rtsp_port`, `onvif_port`), so a plugin declares every port it uses;
+/// - both 80 and 443 when the `port` parameter has no value (not set and no default).
+///
+/// An empty value counts as no value. A value that is not a TCP port (1 to 65535) is
+/// [`ProbeError::Unsupported`] naming the parameter. The ports come sorted, each once.
+///
+/// [`testing::FakeDevice`]: crate::testing::FakeDevice
+pub fn allowed_ports(target: &Target) -> Result<Vec<u16>, ProbeError> {
+    let mut ports = Vec::new();
+    let mut port_set = false;
+    for (name, value) in &target.params {
+        let value = value.trim();
+        if (name == "port" || name.ends_with("_port")) && !value.is_empty() {
+            ports.push(port_number(name, value)?);
+            port_set |= name == "port";
+        }
+    }
+    if !port_set {
+        ports.extend([80, 443]);
+    }
+    ports.sort_unstable();
+    ports.dedup();
+    Ok(ports)
 }
 
 /// Availability as the plugin sees it.
@@ -217,7 +307,19 @@ pub enum Status {
     Unknown,
 }
 
-/// One metric value; see the daemon's metric names (`hw.temperature`, ...).
+/// One metric value. Use the names and units the daemon's rules read (the guide's "What to
+/// report" lists them all):
+///
+/// - `hw.temperature` (°C, attribute `sensor`), `system.cpu.utilization`,
+///   `system.memory.utilization` and `system.filesystem.utilization` (0..1 ratios, the last
+///   with `mountpoint`), `device.uptime` (seconds);
+/// - `video.recording`: 1 recording, 0 not recording, with `channel` (the recorder's channel
+///   number) when per channel. The daemon raises R7 "recording stopped" (critical) on 0;
+/// - `video.streaming`: 1 the stream delivers video, 0 it does not (shown, not alerted);
+/// - `hw.status`: 1 ok, 0 failed, with `hw.type` one of `physical_disk`, `fan`,
+///   `power_supply`, `heater`, `battery`, and the part's id under an attribute named after
+///   it (`disk`, `fan`, `power_supply`, ...). A recorder's disk in error is critical,
+///   anything else a warning.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Metric {
     /// Name.
@@ -538,6 +640,17 @@ impl HttpResponse {
     }
 }
 
+impl HttpResponse {
+    /// The body parsed as JSON if the status is 2xx, with the errors of
+    /// [`ok_text`](HttpResponse::ok_text) for any other status (401/403 → `AuthFailed`,
+    /// 404/405/501 → `Unsupported`, others → `BadResponse`); a body that is not JSON is a
+    /// `BadResponse` naming `what`.
+    pub fn ok_json(&self, what: &str) -> Result<crate::json::Value, ProbeError> {
+        self.ok_text(what)?;
+        crate::json::parse(&self.body, what)
+    }
+}
+
 /// An SNMP value.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SnmpValue {
@@ -612,4 +725,89 @@ pub enum LogLevel {
     Warn,
     /// Something failed.
     Error,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base(address: &str, params: &[(&str, &str)]) -> Result<String, ProbeError> {
+        params
+            .iter()
+            .fold(Target::new(address), |t, (n, v)| t.with_param(n, v))
+            .http_base()
+    }
+
+    #[test]
+    fn http_base_follows_scheme_and_port() {
+        assert_eq!(base("192.0.2.1", &[]), Ok(String::new()));
+        assert_eq!(
+            base("192.0.2.1", &[("scheme", "http"), ("port", "80")]),
+            Ok(String::new())
+        );
+        assert_eq!(
+            base("192.0.2.1", &[("port", "8080")]),
+            Ok("http://192.0.2.1:8080".into())
+        );
+        assert_eq!(
+            base("192.0.2.1", &[("scheme", "https")]),
+            Ok("https://192.0.2.1:443".into())
+        );
+        assert_eq!(
+            base("2001:db8::7", &[("scheme", " HTTPS "), ("port", "8443")]),
+            Ok("https://[2001:db8::7]:8443".into())
+        );
+        assert_eq!(
+            base("2001:db8::7", &[("port", "81")]),
+            Ok("http://[2001:db8::7]:81".into())
+        );
+        assert_eq!(
+            base("192.0.2.1", &[("scheme", ""), ("port", "")]),
+            Ok(String::new())
+        );
+        assert_eq!(
+            base("192.0.2.1", &[("scheme", "ftp")]),
+            Err(ProbeError::Unsupported(
+                "parameter `scheme`: `ftp` is neither `http` nor `https`".into()
+            ))
+        );
+        for bad in ["0", "65536", "http"] {
+            assert!(
+                matches!(base("192.0.2.1", &[("port", bad)]), Err(ProbeError::Unsupported(m)) if m.contains("`port`")),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn allowed_ports_are_the_port_parameters_or_80_and_443() {
+        let ports = |params: &[(&str, &str)]| {
+            allowed_ports(
+                &params
+                    .iter()
+                    .fold(Target::new("192.0.2.1"), |t, (n, v)| t.with_param(n, v)),
+            )
+        };
+        assert_eq!(ports(&[]), Ok(vec![80, 443]));
+        assert_eq!(ports(&[("port", "")]), Ok(vec![80, 443]));
+        assert_eq!(ports(&[("port", "8080")]), Ok(vec![8080]));
+        assert_eq!(
+            ports(&[("rtsp_port", "554"), ("mode", "8000"), ("report", "9")]),
+            Ok(vec![80, 443, 554])
+        );
+        assert_eq!(
+            ports(&[
+                ("port", "443"),
+                ("onvif_port", "8000"),
+                ("rtsp_port", "443")
+            ]),
+            Ok(vec![443, 8000])
+        );
+        assert_eq!(
+            ports(&[("rtsp_port", "rtsp")]),
+            Err(ProbeError::Unsupported(
+                "parameter `rtsp_port`: `rtsp` is not a TCP port".into()
+            ))
+        );
+    }
 }

@@ -14,10 +14,11 @@
 //! answer is skipped (the latter with a warning in the log). A 401 anywhere means the host's
 //! credentials were refused: the collection fails with `AuthFailed`.
 
+use vigie_plugin_sdk::fetch::{self, Answer};
 use vigie_plugin_sdk::json::{self, Value};
 use vigie_plugin_sdk::{
-    Description, EquipmentKind, Host, HostError, HttpRequest, HttpResponse, LogLevel, Metric,
-    Param, Probe, ProbeError, Report, Status, Target, kv, units, xml,
+    Description, EquipmentKind, Host, HttpRequest, HttpResponse, LogLevel, Metric, Param, Probe,
+    ProbeError, Report, Status, Target, kv, units, xml,
 };
 
 /// The Axis VAPIX probe.
@@ -40,11 +41,8 @@ impl Probe for Axis {
             .model("AXIS video encoders")
             .kind(EquipmentKind::Camera)
             .kind(EquipmentKind::Encoder)
-            .param(Param::optional(
-                "port",
-                "HTTP port of the VAPIX interface",
-                "80",
-            ))
+            .param(Param::scheme())
+            .param(Param::http_port())
             .param(Param::optional(
                 "disks",
                 "disk ids whose state is checked (hw.status): comma-separated, `all`, or `none` \
@@ -141,21 +139,6 @@ fn refused(what: &str, status: u16) -> ProbeError {
     ))
 }
 
-fn parse_json(response: &HttpResponse, what: &str) -> Result<Value, ProbeError> {
-    json::from_slice(&response.body)
-        .map_err(|e| ProbeError::BadResponse(format!("{what}: invalid JSON: {e}")))
-}
-
-/// A JSON string or number as text (VAPIX writes numbers as strings, but not always).
-fn json_text(value: Option<&Value>) -> Option<String> {
-    match value? {
-        Value::String(s) => Some(s.trim().to_string()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
-    .filter(|s| !s.is_empty())
-}
-
 /// What `systemready.cgi` says.
 struct Ready {
     ready: bool,
@@ -179,7 +162,7 @@ fn system_ready(host: &dyn Host, base: &Base) -> Result<Option<Ready>, ProbeErro
             return Ok(None);
         }
     }
-    let answer = parse_json(&response, SYSTEMREADY)?;
+    let answer = json::parse(&response.body, SYSTEMREADY)?;
     if let Some(error) = answer.get("error") {
         host.log(LogLevel::Info, &format!("{SYSTEMREADY}: error {error}"));
         return Ok(None);
@@ -187,7 +170,7 @@ fn system_ready(host: &dyn Host, base: &Base) -> Result<Option<Ready>, ProbeErro
     let data = answer.get("data").ok_or_else(|| {
         ProbeError::BadResponse(format!("{SYSTEMREADY}: no `data` in the answer"))
     })?;
-    let field = |name: &str| json_text(data.get(name));
+    let field = |name: &str| json::field(data, name);
     let yes_no = |name: &str| match field(name).as_deref() {
         Some("yes") => Ok(Some(true)),
         Some("no") => Ok(Some(false)),
@@ -215,10 +198,10 @@ fn identify(host: &dyn Host, base: &Base, report: &mut Report) -> Result<bool, P
     let response = post_json(host, base, BASICDEVICEINFO, BASICDEVICEINFO_BODY)?;
     match response.status {
         200..=299 => {
-            let answer = parse_json(&response, BASICDEVICEINFO)?;
+            let answer = json::parse(&response.body, BASICDEVICEINFO)?;
             match answer.pointer("/data/propertyList") {
                 Some(Value::Object(properties)) => {
-                    let get = |name: &str| json_text(properties.get(name));
+                    let get = |name: &str| properties.get(name).and_then(json::text);
                     set_identity(
                         report,
                         Identity {
@@ -305,26 +288,21 @@ fn set_identity(report: &mut Report, id: Identity) {
     }
 }
 
-/// The body of an optional API; `None` when this model does not offer it.
+/// The body of an optional API; `None` when this model does not offer it (any status but
+/// 2xx, 401 and 403), refuses it, or does not answer in time.
 fn optional_get(host: &dyn Host, base: &Base, path: &str) -> Result<Option<String>, ProbeError> {
-    match host.get(&base.url(path)) {
-        Ok(r) if (200..300).contains(&r.status) => {
-            Ok(Some(String::from_utf8_lossy(&r.body).into_owned()))
-        }
-        Ok(r) if r.status == 401 || r.status == 403 => Err(refused(path, r.status)),
-        Ok(r) => {
-            host.log(
-                LogLevel::Debug,
-                &format!("{path}: HTTP {}, skipped", r.status),
-            );
-            Ok(None)
-        }
-        Err(HostError::AuthFailed(m)) => Err(ProbeError::AuthFailed(m)),
-        Err(e) => {
-            host.log(LogLevel::Warn, &format!("{path}: {e}, skipped"));
-            Ok(None)
-        }
-    }
+    fetch::optional(
+        host,
+        &base.url(path),
+        path,
+        |path, response| match response.status {
+            200..=299 => Ok(Answer::Document(
+                String::from_utf8_lossy(&response.body).into_owned(),
+            )),
+            status @ (401 | 403) => Err(refused(path, status)),
+            status => Ok(Answer::Absent(format!("{path}: HTTP {status}"))),
+        },
+    )
 }
 
 /// One `Kind.Id.Field=value` group of the statusall answer, in order of appearance.

@@ -1,6 +1,7 @@
 //! The Axis probe against fixtures written from the VAPIX library.
 
 use super::*;
+use vigie_plugin_sdk::HostError;
 use vigie_plugin_sdk::testing::FakeDevice;
 
 macro_rules! fixture {
@@ -82,7 +83,14 @@ fn describes_itself() {
         .iter()
         .map(|p| (p.name.as_str(), p.default.as_deref()))
         .collect();
-    assert_eq!(params, [("port", Some("80")), ("disks", Some("SD_DISK"))]);
+    assert_eq!(
+        params,
+        [
+            ("scheme", Some("http")),
+            ("port", None),
+            ("disks", Some("SD_DISK"))
+        ]
+    );
 }
 
 #[test]
@@ -357,6 +365,14 @@ fn another_port_makes_absolute_urls_on_the_equipment() {
     assert_eq!(
         v6.requests()[1].url,
         "http://[2001:db8::10]:8443/axis-cgi/basicdeviceinfo.cgi"
+    );
+
+    let tls = p3265();
+    tls.collect::<Axis>(&camera().with_param("scheme", "https"))
+        .expect("collects over HTTPS");
+    assert_eq!(
+        tls.requests()[0].url,
+        "https://192.0.2.10:443/axis-cgi/systemready.cgi"
     );
 
     let err = p3265()

@@ -11,6 +11,20 @@
 //! | `/cgi-bin/storageDevice.cgi?action=getDeviceAllInfo`               | no     | health and fill of each disk|
 //! | `/cgi-bin/LogicDeviceManager.cgi?action=getCameraState&uniqueChannels[0]=-1` | no | state of every channel |
 //! | `/cgi-bin/configManager.cgi?action=getConfig&name=ChannelTitle`    | no     | channel names (when channels exist) |
+//! | `/cgi-bin/magicBox.cgi?action=getDeviceType`                       | no     | model, when `deviceType` is a number |
+//! | `/cgi-bin/magicBox.cgi?action=getUpTime`                           | no     | uptime (`device.uptime`)    |
+//! | `/cgi-bin/magicBox.cgi?action=getCPUUsage`                         | no     | CPU (`system.cpu.utilization`) |
+//!
+//! Some firmware (Lorex-branded recorders among others) writes a numeric device-type code in
+//! `getSystemInfo`'s `deviceType` (`deviceType=31`) and the model in `updateSerial`
+//! (`updateSerial=DHI-NVR4108HS-8P-4KS2`). When `deviceType` is all digits, the model is
+//! `updateSerial`, or else the `type` of `getDeviceType` when that is not a number either;
+//! the code itself is the `device_type_code` fact.
+//!
+//! `getUpTime` and `getCPUUsage` are the CGI forms of the `magicBox.getUpTime` and
+//! `magicBox.getCPUUsage` RPC methods: the uptime is `info.Last` (seconds since the last
+//! boot; `info.Total` counts every boot and is not read), or a plain `uptime=`, and the CPU is
+//! `usage` (percent). Firmware without them is skipped quietly (a debug line).
 //!
 //! The channel requests are made on recorders only (parameter `channels`, `auto` by default:
 //! not on equipment of kind `camera`). The API numbers channels from 0; the plugin reports
@@ -32,8 +46,8 @@
 use std::collections::BTreeMap;
 use vigie_plugin_sdk::fetch::{self, Answer};
 use vigie_plugin_sdk::{
-    ChannelState, Child, Description, EquipmentKind, Host, HttpResponse, Metric, Param, Probe,
-    ProbeError, Report, Target, kv,
+    ChannelState, Child, Description, EquipmentKind, Host, HttpResponse, LogLevel, Metric, Param,
+    Probe, ProbeError, Report, Target, kv, units,
 };
 
 /// The Dahua CGI probe.
@@ -50,6 +64,12 @@ pub const CAMERA_STATE: &str =
     "/cgi-bin/LogicDeviceManager.cgi?action=getCameraState&uniqueChannels[0]=-1";
 /// Names of the channels.
 pub const CHANNEL_TITLE: &str = "/cgi-bin/configManager.cgi?action=getConfig&name=ChannelTitle";
+/// Device type (the model, on firmware whose `getSystemInfo` gives a numeric code).
+pub const DEVICE_TYPE: &str = "/cgi-bin/magicBox.cgi?action=getDeviceType";
+/// Time since the last boot.
+pub const UP_TIME: &str = "/cgi-bin/magicBox.cgi?action=getUpTime";
+/// CPU usage, in percent.
+pub const CPU_USAGE: &str = "/cgi-bin/magicBox.cgi?action=getCPUUsage";
 
 impl Probe for Dahua {
     fn describe() -> Description {
@@ -61,11 +81,8 @@ impl Probe for Dahua {
             .kind(EquipmentKind::Nvr)
             .kind(EquipmentKind::Camera)
             .kind(EquipmentKind::Encoder)
-            .param(Param::optional(
-                "port",
-                "HTTP port of the CGI web server",
-                "80",
-            ))
+            .param(Param::scheme())
+            .param(Param::http_port())
             .param(Param::optional(
                 "channels",
                 "read the camera channels: `auto` (recorders only), `true` or `false`",
@@ -79,6 +96,15 @@ impl Probe for Dahua {
         let mut report = Report::up();
 
         read_system_info(&cgi.required(SYSTEM_INFO)?, &mut report)?;
+        if report.facts.model.is_none()
+            && fact(&report, "device_type_code").is_some()
+            && let Some(text) = cgi.optional(DEVICE_TYPE)?
+        {
+            let pairs = kv::parse(&text);
+            report.facts.model = kv::get(&pairs, "type")
+                .filter(|t| !t.is_empty() && !is_number(t))
+                .map(String::from);
+        }
         if let Some(text) = cgi.optional(SOFTWARE_VERSION)? {
             read_software_version(&text, &mut report);
         }
@@ -93,6 +119,12 @@ impl Probe for Dahua {
                 name_channels(&text, &mut children);
             }
             report.children = children;
+        }
+        if let Some(text) = cgi.optional(UP_TIME)? {
+            read_up_time(&text, host, &mut report);
+        }
+        if let Some(text) = cgi.optional(CPU_USAGE)? {
+            read_cpu_usage(&text, host, &mut report);
         }
         Ok(report)
     }
@@ -147,7 +179,9 @@ fn cgi_error(body: &str) -> Option<String> {
         .then(|| body.split_whitespace().collect::<Vec<_>>().join(" "))
 }
 
-/// Sorts a CGI answer into text, a missing request, or an error.
+/// Sorts a CGI answer into text, a missing request, or an error: the CGI's `Error` bodies
+/// (with status 200 or 400) mean the firmware lacks the request, other statuses are read as
+/// every vendor's ([`fetch::classify`]).
 fn classify(path: &str, response: &HttpResponse) -> Result<Answer, ProbeError> {
     let body = String::from_utf8_lossy(&response.body);
     match response.status {
@@ -157,16 +191,11 @@ fn classify(path: &str, response: &HttpResponse) -> Result<Answer, ProbeError> {
             ))),
             None => Ok(Answer::Document(body.into_owned())),
         },
-        401 => Err(ProbeError::AuthFailed(format!(
-            "{path}: HTTP 401, the equipment refused the credentials"
-        ))),
-        403 => Ok(Answer::Denied(format!("{path}: HTTP 403"))),
         400 => match cgi_error(&body) {
             Some(e) => Ok(Answer::Absent(format!("{path}: HTTP 400 `{e}`"))),
             None => Err(ProbeError::BadResponse(format!("{path}: HTTP 400"))),
         },
-        s @ (404 | 405 | 501) => Ok(Answer::Absent(format!("{path}: HTTP {s}"))),
-        s => Err(ProbeError::BadResponse(format!("{path}: HTTP {s}"))),
+        _ => fetch::classify(path, response),
     }
 }
 
@@ -179,7 +208,16 @@ fn read_system_info(text: &str, report: &mut Report) -> Result<(), ProbeError> {
             "{SYSTEM_INFO}: no deviceType nor serialNumber in the answer"
         )));
     }
-    report.facts.model = field("deviceType").map(String::from);
+    report.facts.model = match field("deviceType") {
+        // A numeric device-type code: the model is in `updateSerial` on this firmware.
+        Some(code) if is_number(code) => {
+            report.fact("device_type_code", code);
+            field("updateSerial")
+                .filter(|m| !is_number(m))
+                .map(String::from)
+        }
+        model => model.map(String::from),
+    };
     report.facts.serial = field("serialNumber").map(String::from);
     for (fact, key) in [
         ("hardware_version", "hardwareVersion"),
@@ -191,6 +229,61 @@ fn read_system_info(text: &str, report: &mut Report) -> Result<(), ProbeError> {
         }
     }
     Ok(())
+}
+
+/// Whether a value is all digits (a device-type code, not a model name).
+fn is_number(value: &str) -> bool {
+    !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// The value of an extra fact already in the report.
+fn fact<'r>(report: &'r Report, name: &str) -> Option<&'r str> {
+    report
+        .facts
+        .extra
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// The number under the first of `keys` (case-insensitive) that has one.
+fn number(pairs: &[(String, String)], keys: &[&str]) -> Option<f64> {
+    keys.iter().find_map(|key| {
+        pairs
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .and_then(|(_, v)| v.parse::<f64>().ok())
+            .filter(|v| v.is_finite() && *v >= 0.0)
+    })
+}
+
+/// Reads `getUpTime` (`info.Last=1038879`, or `uptime=44201.67`) into `device.uptime`.
+fn read_up_time(text: &str, host: &dyn Host, report: &mut Report) {
+    match number(&kv::parse(text), &["info.Last", "uptime"]) {
+        Some(seconds) => {
+            report.metric(Metric::new("device.uptime", seconds));
+        }
+        None => host.log(
+            LogLevel::Debug,
+            &format!("{UP_TIME}: no uptime in the answer, skipped"),
+        ),
+    }
+}
+
+/// Reads `getCPUUsage` (`usage=23`, percent) into `system.cpu.utilization`.
+fn read_cpu_usage(text: &str, host: &dyn Host, report: &mut Report) {
+    match number(&kv::parse(text), &["usage"]) {
+        Some(percent) => {
+            report.metric(Metric::new(
+                "system.cpu.utilization",
+                units::percent(percent).clamp(0.0, 1.0),
+            ));
+        }
+        None => host.log(
+            LogLevel::Debug,
+            &format!("{CPU_USAGE}: no usage in the answer, skipped"),
+        ),
+    }
 }
 
 /// Reads `getSoftwareVersion` (`version=4.001.0000000.6,build:2022-09-14`).
@@ -291,7 +384,7 @@ fn read_storage(text: &str, report: &mut Report) -> Result<(), ProbeError> {
             }
             continue; // a failed disk's used bytes mean nothing
         }
-        if let Some(r) = vigie_plugin_sdk::units::ratio(disk.used, disk.total) {
+        if let Some(r) = units::ratio(disk.used, disk.total) {
             for (metric, value) in [
                 ("system.filesystem.utilization", r),
                 ("system.filesystem.usage", disk.used.min(disk.total)),

@@ -2,7 +2,8 @@
 //! disconnected channels), a camera, and broken answers.
 
 use vigie_plugin_dahua::{
-    CAMERA_STATE, CHANNEL_TITLE, Dahua, SOFTWARE_VERSION, STORAGE, SYSTEM_INFO,
+    CAMERA_STATE, CHANNEL_TITLE, CPU_USAGE, DEVICE_TYPE, Dahua, SOFTWARE_VERSION, STORAGE,
+    SYSTEM_INFO, UP_TIME,
 };
 use vigie_plugin_sdk::testing::FakeDevice;
 use vigie_plugin_sdk::{
@@ -174,7 +175,9 @@ fn a_healthy_nvr_reports_identity_disks_and_channels() {
             SOFTWARE_VERSION,
             STORAGE,
             CAMERA_STATE,
-            CHANNEL_TITLE
+            CHANNEL_TITLE,
+            UP_TIME,
+            CPU_USAGE
         ]
     );
     assert!(device.requests().iter().all(|r| r.method == "GET"));
@@ -251,7 +254,10 @@ fn a_camera_skips_channels_and_requests_its_firmware_lacks() {
     assert_eq!(fact(&report, "firmware_build"), Some("2021-11-08"));
     assert!(report.metrics.is_empty());
     assert!(report.children.is_empty());
-    assert_eq!(paths(&device), [SYSTEM_INFO, SOFTWARE_VERSION, STORAGE]);
+    assert_eq!(
+        paths(&device),
+        [SYSTEM_INFO, SOFTWARE_VERSION, STORAGE, UP_TIME, CPU_USAGE]
+    );
     assert!(
         device
             .logs()
@@ -277,7 +283,14 @@ fn a_camera_skips_channels_and_requests_its_firmware_lacks() {
     assert_eq!(report.facts.firmware, None, "getSoftwareVersion was a 404");
     assert_eq!(
         paths(&device),
-        [SYSTEM_INFO, SOFTWARE_VERSION, STORAGE, CAMERA_STATE]
+        [
+            SYSTEM_INFO,
+            SOFTWARE_VERSION,
+            STORAGE,
+            CAMERA_STATE,
+            UP_TIME,
+            CPU_USAGE
+        ]
     );
 }
 
@@ -288,7 +301,10 @@ fn the_channels_parameter_switches_channel_reading() {
         .collect::<Dahua>(&nvr().with_param("channels", "off"))
         .expect("collects");
     assert!(report.children.is_empty());
-    assert_eq!(paths(&device), [SYSTEM_INFO, SOFTWARE_VERSION, STORAGE]);
+    assert_eq!(
+        paths(&device),
+        [SYSTEM_INFO, SOFTWARE_VERSION, STORAGE, UP_TIME, CPU_USAGE]
+    );
 
     let err = device!("nvr-healthy")
         .collect::<Dahua>(&nvr().with_param("channels", "maybe"))
@@ -465,12 +481,24 @@ fn a_non_default_port_builds_absolute_urls() {
             SOFTWARE_VERSION,
             STORAGE,
             CAMERA_STATE,
-            CHANNEL_TITLE
+            CHANNEL_TITLE,
+            UP_TIME,
+            CPU_USAGE
         ]
         .map(|p| format!("http://192.0.2.30:8081{p}"))
     );
 
-    for bad in ["", "-1", "65536"] {
+    // HTTPS on a port of its own.
+    let device = device!("nvr-healthy");
+    device
+        .collect::<Dahua>(&target.with_param("scheme", "https"))
+        .expect("collects over HTTPS");
+    assert_eq!(
+        paths(&device)[0],
+        format!("https://192.0.2.30:8081{SYSTEM_INFO}")
+    );
+
+    for bad in ["http", "-1", "65536"] {
         let err = device!("nvr-healthy")
             .collect::<Dahua>(&nvr().with_param("port", bad))
             .expect_err("bad port");
@@ -503,7 +531,8 @@ fn the_description_names_the_plugin_and_its_parameters() {
     assert_eq!(
         params,
         [
-            ("port", Some("80"), false),
+            ("scheme", Some("http"), false),
+            ("port", None, false),
             ("channels", Some("auto"), false)
         ]
     );
@@ -526,4 +555,89 @@ fn fixtures_keep_the_devices_crlf_line_ends() {
             "{file}"
         );
     }
+}
+
+#[test]
+fn uptime_and_cpu_where_the_firmware_has_them() {
+    let device = device!("nvr-healthy")
+        .fixture(UP_TIME, fixture!("nvr-healthy/getUpTime.txt"))
+        .fixture(CPU_USAGE, fixture!("nvr-healthy/getCPUUsage.txt"));
+    let report = device.collect::<Dahua>(&nvr()).expect("collects");
+    // `info.Last`, not the cumulative `info.Total`.
+    assert_eq!(report.value("device.uptime", &[]), Some(1_038_879.0));
+    assert_close(report.value("system.cpu.utilization", &[]), 0.23, "cpu");
+
+    // The plain `uptime=` some firmware writes.
+    let report = device!("nvr-healthy")
+        .respond("GET", UP_TIME, 200, "uptime=44201.67\r\n")
+        .collect::<Dahua>(&nvr())
+        .expect("collects");
+    assert_eq!(report.value("device.uptime", &[]), Some(44_201.67));
+}
+
+#[test]
+fn uptime_and_cpu_are_skipped_quietly_when_unsupported() {
+    // 404 (the healthy fixtures have neither), an `Error` body, or an unreadable answer.
+    for (up, cpu) in [
+        ((404, ""), (404, "")),
+        (
+            (400, "Error\r\nBad Request!\r\n"),
+            (200, "Error\r\nBad Request!\r\n"),
+        ),
+        ((200, "info.Total=1312244\r\n"), (200, "usage=busy\r\n")),
+    ] {
+        let device = device!("nvr-healthy")
+            .respond("GET", UP_TIME, up.0, up.1)
+            .respond("GET", CPU_USAGE, cpu.0, cpu.1);
+        let report = device.collect::<Dahua>(&nvr()).expect("collects");
+        assert_eq!(report.status, Status::Up);
+        assert_eq!(report.value("device.uptime", &[]), None, "{up:?}");
+        assert_eq!(report.value("system.cpu.utilization", &[]), None, "{cpu:?}");
+        assert!(
+            device
+                .logs()
+                .iter()
+                .all(|(level, _)| *level == LogLevel::Debug),
+            "{:?}",
+            device.logs()
+        );
+    }
+}
+
+#[test]
+fn a_numeric_device_type_reads_the_model_where_the_firmware_keeps_it() {
+    // `deviceType=31`: the model is `updateSerial`, and getDeviceType is not asked.
+    let device =
+        FakeDevice::new().fixture(SYSTEM_INFO, fixture!("nvr-degraded/getSystemInfo-code.txt"));
+    let report = device.collect::<Dahua>(&nvr()).expect("collects");
+    assert_eq!(report.facts.model.as_deref(), Some("DHI-NVR4108HS-8P-4KS2"));
+    assert_eq!(fact(&report, "device_type_code"), Some("31"));
+    assert_eq!(report.facts.serial.as_deref(), Some("ND0219110AB12CD"));
+    assert!(!paths(&device).iter().any(|p| p == DEVICE_TYPE));
+
+    // Without `updateSerial`: getDeviceType's `type`.
+    let code_only = "deviceType=31\r\nserialNumber=ND0219110AB12CD\r\n";
+    let device = FakeDevice::new()
+        .respond("GET", SYSTEM_INFO, 200, code_only)
+        .respond("GET", DEVICE_TYPE, 200, "type=DHI-NVR4104HS-P-4KS2\r\n");
+    let report = device.collect::<Dahua>(&nvr()).expect("collects");
+    assert_eq!(report.facts.model.as_deref(), Some("DHI-NVR4104HS-P-4KS2"));
+    assert_eq!(paths(&device)[1], DEVICE_TYPE);
+
+    // A number there too, or no getDeviceType: no model rather than a code.
+    for device in [
+        FakeDevice::new()
+            .respond("GET", SYSTEM_INFO, 200, code_only)
+            .respond("GET", DEVICE_TYPE, 200, "type=31\r\n"),
+        FakeDevice::new().respond("GET", SYSTEM_INFO, 200, code_only),
+    ] {
+        let report = device.collect::<Dahua>(&nvr()).expect("collects");
+        assert_eq!(report.facts.model, None);
+        assert_eq!(fact(&report, "device_type_code"), Some("31"));
+    }
+
+    // A model name in `deviceType` is kept, and getDeviceType is not asked.
+    let device = device!("nvr-healthy");
+    device.collect::<Dahua>(&nvr()).expect("collects");
+    assert!(!paths(&device).iter().any(|p| p == DEVICE_TYPE));
 }

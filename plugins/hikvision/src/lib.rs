@@ -28,7 +28,7 @@ use vigie_plugin_sdk::fetch::{self, Answer};
 use vigie_plugin_sdk::xml::{self, Document, Node};
 use vigie_plugin_sdk::{
     ChannelState, Child, Description, EquipmentKind, Host, HttpResponse, Metric, Param, Probe,
-    ProbeError, Report, Target, units,
+    ProbeError, Report, Target, clock, units,
 };
 
 /// The Hikvision ISAPI probe.
@@ -57,11 +57,8 @@ impl Probe for Hikvision {
             .kind(EquipmentKind::Nvr)
             .kind(EquipmentKind::Camera)
             .kind(EquipmentKind::Encoder)
-            .param(Param::optional(
-                "port",
-                "HTTP port of the ISAPI web server",
-                "80",
-            ))
+            .param(Param::scheme())
+            .param(Param::http_port())
             .param(Param::optional(
                 "channels",
                 "read the IP camera channels: `auto` (recorders only), `true` or `false`",
@@ -78,7 +75,7 @@ impl Probe for Hikvision {
         let device_type = read_device_info(&info, &mut report)?;
 
         if let Some(text) = isapi.optional(STATUS)? {
-            read_status(&text, host.now_ms(), &mut report)?;
+            read_status(&text, host, &mut report)?;
         }
         if let Some(text) = isapi.optional(STORAGE)? {
             read_storage(&text, &mut report)?;
@@ -158,35 +155,32 @@ impl<'h> Isapi<'h> {
     }
 }
 
-/// Sorts an ISAPI answer into a document, a missing one, or an error.
+/// Sorts an ISAPI answer into a document, a missing one, or an error: a `ResponseStatus`
+/// where the document should be, or a 403 saying `notSupport`, means the firmware lacks it; a
+/// 401 tells how close the account is to being locked; other statuses are read as every
+/// vendor's ([`fetch::classify`]).
 fn classify(path: &str, response: &HttpResponse) -> Result<Answer, ProbeError> {
     let body = || String::from_utf8_lossy(&response.body);
     match response.status {
-        200..=299 => {
-            let text = std::str::from_utf8(&response.body).map_err(|e| {
-                ProbeError::BadResponse(format!("{path}: the body is not UTF-8: {e}"))
-            })?;
-            match response_status(text) {
+        200..=299 => match fetch::classify(path, response)? {
+            Answer::Document(text) => match response_status(&text) {
                 Some(refusal) => Ok(Answer::Absent(format!("{path}: {refusal}"))),
-                None => Ok(Answer::Document(text.to_string())),
-            }
-        }
+                None => Ok(Answer::Document(text)),
+            },
+            other => Ok(other),
+        },
         401 => Err(ProbeError::AuthFailed(format!(
             "{path}: HTTP 401, the equipment refused the credentials{}",
             lockout(&body())
         ))),
-        403 => {
-            let refusal = response_status(&body());
-            match refusal {
-                Some(r) if r.contains("notSupport") => {
-                    Ok(Answer::Absent(format!("{path}: HTTP 403, {r}")))
-                }
-                Some(r) => Ok(Answer::Denied(format!("{path}: HTTP 403, {r}"))),
-                None => Ok(Answer::Denied(format!("{path}: HTTP 403"))),
+        403 => match response_status(&body()) {
+            Some(r) if r.contains("notSupport") => {
+                Ok(Answer::Absent(format!("{path}: HTTP 403, {r}")))
             }
-        }
-        s @ (404 | 405 | 501) => Ok(Answer::Absent(format!("{path}: HTTP {s}"))),
-        s => Err(ProbeError::BadResponse(format!("{path}: HTTP {s}"))),
+            Some(r) => Ok(Answer::Denied(format!("{path}: HTTP 403, {r}"))),
+            None => fetch::classify(path, response),
+        },
+        _ => fetch::classify(path, response),
     }
 }
 
@@ -275,14 +269,14 @@ fn read_device_info(text: &str, report: &mut Report) -> Result<Option<String>, P
 }
 
 /// Reads `System/status`: uptime, CPU, memory, temperatures and the device clock.
-fn read_status(text: &str, now_ms: i64, report: &mut Report) -> Result<(), ProbeError> {
+fn read_status(text: &str, host: &dyn Host, report: &mut Report) -> Result<(), ProbeError> {
     let doc = parse(text, STATUS, &["DeviceStatus"])?;
     let root = doc.root_element();
 
     if let Some(t) = xml::child_text(root, "currentDeviceTime")
-        && let Some(device_ms) = rfc3339_ms(t)
+        && let Some(device_ms) = clock::rfc3339_ms(t)
     {
-        report.facts.clock_offset_ms = Some(device_ms - now_ms);
+        report.facts.clock_offset_ms = Some(clock::offset_ms(device_ms, host));
     }
     if let Some(t) = xml::child_text(root, "deviceUpTime").filter(|t| !t.is_empty()) {
         let secs = units::parse_uptime(t).ok_or_else(|| {
@@ -446,101 +440,9 @@ fn name_channels(text: &str, children: &mut [Child]) -> Result<(), ProbeError> {
     Ok(())
 }
 
-/// Milliseconds since the Unix epoch of an RFC 3339 time with a zone
-/// (`2026-01-01T09:00:05+08:00`, `...Z`); `None` without a zone, since the device's local
-/// time alone does not say which instant it is.
-fn rfc3339_ms(text: &str) -> Option<i64> {
-    let text = text.trim();
-    let (date, rest) = text.split_once(['T', 't', ' '])?;
-    let (clock, zone_secs) = if let Some(clock) = rest.strip_suffix(['Z', 'z']) {
-        (clock, 0)
-    } else {
-        let i = rest.rfind(['+', '-'])?;
-        let (clock, zone) = rest.split_at(i);
-        let sign = if zone.starts_with('-') { -1 } else { 1 };
-        let digits: String = zone[1..].chars().filter(|c| *c != ':').collect();
-        if digits.len() != 4 || !digits.bytes().all(|b| b.is_ascii_digit()) {
-            return None;
-        }
-        let h: i64 = digits[..2].parse().ok()?;
-        let m: i64 = digits[2..].parse().ok()?;
-        if h > 23 || m > 59 {
-            return None;
-        }
-        (clock, sign * (h * 3600 + m * 60))
-    };
-
-    let mut d = date.split('-');
-    let (y, mo, day) = (d.next()?, d.next()?, d.next()?);
-    if d.next().is_some() || y.len() != 4 || mo.len() != 2 || day.len() != 2 {
-        return None;
-    }
-    let (y, mo, day): (i64, i64, i64) = (y.parse().ok()?, mo.parse().ok()?, day.parse().ok()?);
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&day) {
-        return None;
-    }
-
-    let (hms, frac) = clock.split_once('.').unwrap_or((clock, ""));
-    let mut t = hms.split(':');
-    let (h, mi, s) = (t.next()?, t.next()?, t.next()?);
-    if t.next().is_some() || h.len() != 2 || mi.len() != 2 || s.len() != 2 {
-        return None;
-    }
-    let (h, mi, s): (i64, i64, i64) = (h.parse().ok()?, mi.parse().ok()?, s.parse().ok()?);
-    if h > 23 || mi > 59 || s > 60 || !frac.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let millis: i64 = format!("{frac:0<3}")[..3].parse().ok()?;
-
-    let secs = days_from_civil(y, mo, day) * 86_400 + h * 3600 + mi * 60 + s - zone_secs;
-    Some(secs * 1000 + millis)
-}
-
-/// Days from 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = if y >= 0 { y } else { y - 399 } / 400;
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn rfc3339_times_with_a_zone_become_utc_milliseconds() {
-        // 2026-01-01T00:00:00Z
-        let midnight = 1_767_225_600_000;
-        assert_eq!(rfc3339_ms("2026-01-01T00:00:00Z"), Some(midnight));
-        assert_eq!(rfc3339_ms("2026-01-01T08:00:00+08:00"), Some(midnight));
-        assert_eq!(rfc3339_ms("2025-12-31T19:00:00-05:00"), Some(midnight));
-        assert_eq!(rfc3339_ms("2026-01-01T05:30:00+0530"), Some(midnight));
-        assert_eq!(
-            rfc3339_ms("2026-01-01T00:00:01.250Z"),
-            Some(midnight + 1250)
-        );
-        assert_eq!(rfc3339_ms("1970-01-01T00:00:00Z"), Some(0));
-        assert_eq!(rfc3339_ms("2024-02-29T12:00:00Z"), Some(1_709_208_000_000));
-    }
-
-    #[test]
-    fn local_times_and_garbage_give_no_instant() {
-        for bad in [
-            "2026-01-01T08:00:00",
-            "2026-01-01",
-            "2026-13-01T00:00:00Z",
-            "2026-01-01T25:00:00Z",
-            "2026-01-01T00:00:00+8",
-            "01/01/2026 00:00:00 +00:00",
-            "",
-        ] {
-            assert_eq!(rfc3339_ms(bad), None, "{bad}");
-        }
-    }
 
     #[test]
     fn disk_states() {

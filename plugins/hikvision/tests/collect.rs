@@ -565,6 +565,23 @@ fn a_non_default_port_builds_absolute_urls() {
         format!("http://[2001:db8::10]:81{DEVICE_INFO}")
     );
 
+    // HTTPS: port 443 unless set.
+    let device = device!("nvr-healthy");
+    device
+        .collect::<Hikvision>(&nvr().with_param("scheme", "https"))
+        .expect("collects over HTTPS");
+    assert_eq!(
+        paths(&device)[0],
+        format!("https://192.0.2.10:443{DEVICE_INFO}")
+    );
+    let err = device!("nvr-healthy")
+        .collect::<Hikvision>(&nvr().with_param("scheme", "rtsp"))
+        .expect_err("bad scheme");
+    assert!(
+        matches!(&err, ProbeError::Unsupported(m) if m.contains("scheme")),
+        "{err}"
+    );
+
     for bad in ["http", "0", "70000"] {
         let err = device!("nvr-healthy")
             .collect::<Hikvision>(&nvr().with_param("port", bad))
@@ -601,7 +618,8 @@ fn the_description_names_the_plugin_and_its_parameters() {
     assert_eq!(
         params,
         [
-            ("port", Some("80"), false),
+            ("scheme", Some("http"), false),
+            ("port", None, false),
             ("channels", Some("auto"), false)
         ]
     );

@@ -10,13 +10,18 @@
 //!    manufacturer, model, firmware, serial number, hardware id. Without credentials this step is
 //!    skipped and a fact says so.
 //!
+//! Devices refuse tokens created too far from their own clock, and many devices' clocks are
+//! off: once the device's time is known, tokens are created at the device's time (the
+//! daemon's clock plus the offset, with the host's `ws-username-token-at`), not the
+//! daemon's. Only a device that demands authentication for its clock gets a first token at
+//! the daemon's time.
+//!
 //! A SOAP fault `ter:NotAuthorized` (or a WS-Security authentication fault, or HTTP 401) means
-//! the credentials were refused: `AuthFailed`, with a hint when the device clock is far off,
-//! since devices reject tokens created too far from their own time.
+//! the credentials were refused: `AuthFailed`.
 
 use vigie_plugin_sdk::{
     Description, EquipmentKind, Host, HostError, HttpRequest, LogLevel, Param, Probe, ProbeError,
-    Report, Target, UsernameToken, xml,
+    Report, Target, UsernameToken, clock, xml,
 };
 
 /// The ONVIF device-service probe.
@@ -26,8 +31,6 @@ const GET_SYSTEM_DATE_AND_TIME: &str = "GetSystemDateAndTime";
 const GET_DEVICE_INFORMATION: &str = "GetDeviceInformation";
 /// Content type of SOAP 1.2 requests.
 const SOAP_CONTENT_TYPE: &str = "application/soap+xml; charset=utf-8";
-/// A device clock further than this from the daemon's may make the device refuse tokens.
-const SKEW_HINT_MS: i64 = 60_000;
 
 impl Probe for Onvif {
     fn describe() -> Description {
@@ -37,11 +40,8 @@ impl Probe for Onvif {
             .kind(EquipmentKind::Camera)
             .kind(EquipmentKind::Encoder)
             .kind(EquipmentKind::Nvr)
-            .param(Param::optional(
-                "port",
-                "HTTP port of the ONVIF services",
-                "80",
-            ))
+            .param(Param::scheme())
+            .param(Param::http_port())
             .param(Param::optional(
                 "path",
                 "path of the ONVIF device service",
@@ -70,8 +70,8 @@ impl Probe for Onvif {
             ),
         }
 
-        // 2. Identity, authenticated.
-        let Some(first) = token(host)? else {
+        // 2. Identity, authenticated, with tokens created at the device's time once known.
+        let Some(first) = token(host, report.facts.clock_offset_ms)? else {
             report.fact(
                 "device_information",
                 "needs credentials: GetDeviceInformation requires a WS-Security UsernameToken",
@@ -91,24 +91,17 @@ impl Probe for Onvif {
                     &format!("{GET_SYSTEM_DATE_AND_TIME}: {fault}; no clock"),
                 ),
             }
-            // A fresh token: devices may refuse a nonce they have already seen.
-            token(host)?.unwrap_or(first)
+            // A fresh token, at the device's time now that it is known: devices may also
+            // refuse a nonce they have already seen.
+            token(host, report.facts.clock_offset_ms)?.unwrap_or(first)
         } else {
             first
         };
         match call(host, &url, GET_DEVICE_INFORMATION, Some(&token))? {
             Answer::Body(body) => read_device_information(&body, &mut report)?,
             Answer::Refused(why) => {
-                let hint = match report.facts.clock_offset_ms {
-                    Some(offset) if offset.abs() > SKEW_HINT_MS => format!(
-                        " (the device clock is {} s off the daemon's, and devices refuse \
-                         WS-Security tokens created too far from their own time)",
-                        offset / 1000
-                    ),
-                    _ => String::new(),
-                };
                 return Err(ProbeError::AuthFailed(format!(
-                    "{GET_DEVICE_INFORMATION}: {why}{hint}"
+                    "{GET_DEVICE_INFORMATION}: {why}"
                 )));
             }
             Answer::Fault(fault) => {
@@ -138,9 +131,14 @@ fn service_url(target: &Target) -> Result<String, ProbeError> {
     Ok(format!("{base}{path}"))
 }
 
-/// A fresh UsernameToken; `None` when the equipment has no credentials.
-fn token(host: &dyn Host) -> Result<Option<UsernameToken>, ProbeError> {
-    match host.ws_username_token() {
+/// A fresh UsernameToken, created at the device's time when its clock offset is known and
+/// at the daemon's otherwise; `None` when the equipment has no credentials.
+fn token(host: &dyn Host, offset_ms: Option<i64>) -> Result<Option<UsernameToken>, ProbeError> {
+    let token = match offset_ms {
+        Some(offset) => host.ws_username_token_at(clock::device_now_ms(host, offset)),
+        None => host.ws_username_token(),
+    };
+    match token {
         Ok(token) => Ok(Some(token)),
         Err(HostError::AuthFailed(_)) => Ok(None),
         Err(e) => Err(e.into()),
@@ -345,7 +343,7 @@ fn read_clock(host: &dyn Host, body: &str, report: &mut Report) -> Result<(), Pr
         return Ok(());
     };
     match utc_ms(utc) {
-        Some(device_ms) => report.facts.clock_offset_ms = Some(device_ms - host.now_ms()),
+        Some(device_ms) => report.facts.clock_offset_ms = Some(clock::offset_ms(device_ms, host)),
         None => host.log(
             LogLevel::Warn,
             &format!("{GET_SYSTEM_DATE_AND_TIME}: unreadable UTCDateTime, no clock offset"),
@@ -360,47 +358,14 @@ fn utc_ms(datetime: xml::Node<'_, '_>) -> Option<i64> {
     let date = xml::find(datetime, "Date")?;
     let time = xml::find(datetime, "Time")?;
     let field = |node, name| xml::child_text(node, name)?.parse::<i64>().ok();
-    let (year, month, day) = (
+    clock::civil_ms(
         field(date, "Year")?,
         field(date, "Month")?,
         field(date, "Day")?,
-    );
-    let (hour, minute, second) = (
         field(time, "Hour")?,
         field(time, "Minute")?,
         field(time, "Second")?,
-    );
-    let valid = (1..=9999).contains(&year)
-        && (1..=12).contains(&month)
-        && (1..=days_in_month(year, month)).contains(&day)
-        && (0..=23).contains(&hour)
-        && (0..=59).contains(&minute)
-        && (0..=60).contains(&second);
-    valid.then(|| {
-        let days = days_from_civil(year, month, day);
-        ((days * 24 + hour) * 60 + minute) * 60_000 + second * 1000
-    })
-}
-
-fn days_in_month(year: i64, month: i64) -> i64 {
-    match month {
-        2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// Days from 1970-01-01 to a date of the proleptic Gregorian calendar (Howard Hinnant's
-/// `days_from_civil`).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    )
 }
 
 fn read_device_information(body: &str, report: &mut Report) -> Result<(), ProbeError> {

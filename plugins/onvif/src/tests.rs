@@ -82,7 +82,8 @@ fn describes_itself() {
     assert_eq!(
         params,
         [
-            ("port", Some("80")),
+            ("scheme", Some("http")),
+            ("port", None),
             ("path", Some("/onvif/device_service"))
         ]
     );
@@ -180,8 +181,9 @@ fn the_requests_are_soap_12_envelopes_and_only_the_second_is_signed() {
             .is_some_and(|t| t.ends_with("soap-message-security-1.0#Base64Binary")),
         "{second}"
     );
+    // Created at the device's time: the daemon's clock 73 s back.
     let created = xml::find(ut, "Created").expect("Created");
-    assert_eq!(created.text(), Some("2010-09-16T07:50:45Z"));
+    assert_eq!(created.text(), Some("2025-12-31T23:58:47Z"));
     assert_eq!(
         created.tag_name().namespace(),
         Some("http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd")
@@ -279,28 +281,62 @@ fn not_authorized_is_an_authentication_failure() {
 }
 
 #[test]
-fn a_refusal_from_a_device_with_a_drifting_clock_says_so() {
-    let err = FakeDevice::new()
+fn a_device_ten_minutes_ahead_gets_tokens_created_at_its_own_time() {
+    // The device's clock is 10 min ahead of the daemon's and, like real devices, it refuses
+    // tokens created more than 5 s from its own time.
+    let device = || {
+        FakeDevice::new()
+            .respond_to_body(
+                "POST",
+                SERVICE,
+                GET_SYSTEM_DATE_AND_TIME,
+                200,
+                fixture!("get_system_date_and_time_ten_minutes_ahead.xml"),
+            )
+            .respond_to_body(
+                "POST",
+                SERVICE,
+                GET_DEVICE_INFORMATION,
+                200,
+                fixture!("get_device_information.xml"),
+            )
+            .credentials("admin", token())
+            .device_clock(600_000)
+            .token_window(5_000, 400, fixture!("fault_not_authorized.xml"))
+    };
+    let ahead = device();
+    let report = ahead.collect::<Onvif>(&nvr()).expect("collects");
+    assert_eq!(report.facts.clock_offset_ms, Some(600_000));
+    assert_eq!(report.facts.model.as_deref(), Some("DS-7608NXI-K2"));
+    let signed = body(&ahead.requests()[1]);
+    let doc = xml::parse(&signed, "request").expect("well-formed");
+    assert_eq!(
+        xml::text(doc.root_element(), "Created"),
+        Some("2026-01-01T00:10:00Z")
+    );
+
+    // The same device a second later on the daemon's clock: the offset follows.
+    let report = device()
+        .at(NOW_MS + 1_000)
+        .collect::<Onvif>(&nvr())
+        .expect("collects");
+    assert_eq!(report.facts.clock_offset_ms, Some(599_000));
+    assert_eq!(report.facts.model.as_deref(), Some("DS-7608NXI-K2"));
+
+    // A token at the daemon's time is what such a device refuses.
+    let refused = device()
         .respond_to_body(
             "POST",
             SERVICE,
             GET_SYSTEM_DATE_AND_TIME,
             200,
-            fixture!("get_system_date_and_time_manual_drift.xml"),
+            fixture!("get_system_date_and_time_local_only.xml"),
         )
-        .respond_to_body(
-            "POST",
-            SERVICE,
-            GET_DEVICE_INFORMATION,
-            400,
-            fixture!("fault_not_authorized.xml"),
-        )
-        .credentials("admin", token())
         .collect::<Onvif>(&nvr())
-        .expect_err("refused");
+        .expect_err("no clock, token at the daemon's time");
     assert!(
-        matches!(&err, ProbeError::AuthFailed(m) if m.contains("7985 s off")),
-        "{err}"
+        matches!(&refused, ProbeError::AuthFailed(m) if m.contains("NotAuthorized")),
+        "{refused}"
     );
 }
 
@@ -535,6 +571,21 @@ fn port_and_path_parameters_make_the_url() {
         "http://192.0.2.20:8000/onvif/device_service.php"
     );
 
+    let device = FakeDevice::new().respond_to_body(
+        "POST",
+        SERVICE,
+        GET_SYSTEM_DATE_AND_TIME,
+        200,
+        fixture!("get_system_date_and_time.xml"),
+    );
+    device
+        .collect::<Onvif>(&nvr().with_param("scheme", "https"))
+        .expect("collects over HTTPS");
+    assert_eq!(
+        device.requests()[0].url,
+        "https://192.0.2.20:443/onvif/device_service"
+    );
+
     let err = FakeDevice::new()
         .collect::<Onvif>(&nvr().with_param("port", "99999"))
         .expect_err("not a port");
@@ -618,15 +669,4 @@ fn user_names_are_escaped_in_the_envelope() {
         xml::text(doc.root_element(), "Username"),
         Some("o'brien&co")
     );
-}
-
-#[test]
-fn civil_dates_count_days_from_the_epoch() {
-    assert_eq!(days_from_civil(1970, 1, 1), 0);
-    assert_eq!(days_from_civil(1969, 12, 31), -1);
-    assert_eq!(days_from_civil(2000, 3, 1), 11_017);
-    assert_eq!(days_from_civil(2026, 1, 1), NOW_MS / 86_400_000);
-    assert_eq!(days_from_civil(2025, 12, 31), NOW_MS / 86_400_000 - 1);
-    assert_eq!(days_in_month(1900, 2), 28);
-    assert_eq!(days_in_month(2000, 2), 29);
 }

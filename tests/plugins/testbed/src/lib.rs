@@ -1,6 +1,6 @@
 //! A probe plugin for vigie's own tests. Its `mode` parameter chooses what it does: report
 //! a healthy recorder without any I/O (`ok`, the default), use one host capability (`http`,
-//! `tcp`, `snmp`, `token`, `other-host`), or misbehave (`loop`, `alloc`, `huge`, `many`,
+//! `tcp`, `snmp`, `token`, `token-at`, `other-host`), or misbehave (`loop`, `alloc`, `huge`, `many`,
 //! `panic`) so the daemon's sandbox can be tested.
 
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -42,7 +42,13 @@ impl Probe for Testbed {
                 "URL of the `other-host` mode",
                 "http://192.0.2.1/",
             ))
-            .param(Param::optional("port", "port of the `tcp` mode", "554"))
+            .param(Param::http_port())
+            .param(Param::optional("tcp_port", "port of the `tcp` mode", "554"))
+            .param(Param::optional(
+                "created_ms",
+                "creation time of the `token-at` mode's token, ms since the Unix epoch",
+                "1767225600000",
+            ))
             .param(Param::optional(
                 "channels",
                 "channel states: `1:online,2:offline`",
@@ -77,7 +83,7 @@ impl Probe for Testbed {
                 host.get(&param("url"))?;
             }
             "tcp" => {
-                let port = param("port").parse().unwrap_or(554);
+                let port = param("tcp_port").parse().unwrap_or(554);
                 let answer = host.tcp_probe(port, b"OPTIONS * RTSP/1.0\r\nCSeq: 1\r\n\r\n", 256)?;
                 report.fact("answer", &String::from_utf8_lossy(&answer));
             }
@@ -96,6 +102,16 @@ impl Probe for Testbed {
             }
             "token" => {
                 let t = host.ws_username_token()?;
+                report.fact("username", &t.username);
+                report.fact("digest", &t.password_digest);
+                report.fact("nonce", &t.nonce);
+                report.fact("created", &t.created);
+            }
+            "token-at" => {
+                let created = param("created_ms")
+                    .parse()
+                    .map_err(|_| ProbeError::Unsupported("`created_ms` is not a number".into()))?;
+                let t = host.ws_username_token_at(created)?;
                 report.fact("username", &t.username);
                 report.fact("digest", &t.password_digest);
                 report.fact("nonce", &t.nonce);
