@@ -17,7 +17,11 @@ use vigie::plugins::{Limits, PluginHost};
 const CHECK_DUMMY: &str = "/usr/lib/nagios/plugins/check_dummy";
 
 fn build_testbed() -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    // At run time, not `env!`: a bench binary reused from another checkout must build this one.
+    let root = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .expect("cargo bench sets CARGO_MANIFEST_DIR")
+        .join("..");
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| root.join("target"))

@@ -572,6 +572,8 @@ fn plugin_command(action: PluginAction) -> Result<i32> {
                 snmp: SnmpSettings::default(),
                 timeout: deadline.mul_f64(0.9),
                 clock: Clock::System,
+                ports: Vec::new(),
+                own_sockets: Arc::default(),
             };
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()

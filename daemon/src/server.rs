@@ -243,11 +243,14 @@ pub async fn start(mut opts: Options, listener: TcpListener) -> Result<Daemon, S
     store.on_commit(Box::new(log_committed));
     let book = AlertBook::default();
     let clock = opts.clock;
-    // Plugins load before the first config applies, so first collections find them.
+    // Plugins load before the first config applies, so first collections find them; they
+    // never reach the daemon's own API.
+    let api_addr = listener.local_addr().map_err(ServerError::Http)?;
     let plugins = match opts.plugins {
-        Some((host, dir)) => Some(
-            PluginWatcher::start(dir.clone(), host).map_err(|e| ServerError::Plugins(dir, e))?,
-        ),
+        Some((host, dir)) => Some({
+            host.set_own_sockets(vec![api_addr]);
+            PluginWatcher::start(dir.clone(), host).map_err(|e| ServerError::Plugins(dir, e))?
+        }),
         None => None,
     };
     let deps = Deps::new(
@@ -272,7 +275,6 @@ pub async fn start(mut opts: Options, listener: TcpListener) -> Result<Daemon, S
     )
     .map_err(|e| ServerError::Watch(opts.config_dir.clone(), e))?;
 
-    let api_addr = listener.local_addr().map_err(ServerError::Http)?;
     let state = ApiState {
         fleet: fleet.clone(),
         book: book.clone(),

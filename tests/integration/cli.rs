@@ -3,15 +3,12 @@
 //!
 //! Set `VIGIE_UPDATE_GOLDEN=1` to rewrite the expected files after an intended change.
 
-use crate::support::{main_file, vigie_bin};
-use std::path::Path;
+use crate::support::{main_file, manifest_dir, vigie_bin};
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
-fn golden_root() -> &'static Path {
-    Path::new(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../tests/golden/config"
-    ))
+fn golden_root() -> PathBuf {
+    manifest_dir().join("../tests/golden/config")
 }
 
 #[test]
@@ -58,7 +55,7 @@ fn check_config_matches_golden_output_for_every_case() {
 
 #[test]
 fn the_shipped_example_config_is_valid() {
-    let dir = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../config/example"));
+    let dir = manifest_dir().join("../config/example");
     let out = Command::new(vigie_bin())
         .arg("check-config")
         .arg(dir)

@@ -173,7 +173,7 @@ async fn parameters_are_checked_against_what_the_plugin_declares() {
     let o = h.collect("testbed", &eq, Duration::from_secs(1)).await;
     let r = reason(&o.observation);
     assert!(
-        r.contains("plugin `testbed` does not take parameter `colour` (it takes: mode, path, url, port, channels, temperature)"),
+        r.contains("plugin `testbed` does not take parameter `colour` (it takes: mode, path, url, port, tcp_port, created_ms, channels, temperature)"),
         "{r}"
     );
     let eq = plugin_equipment("missing", "127.0.0.1", "", "");
@@ -330,7 +330,7 @@ impl FixtureServer {
 /// A Hikvision NVR's web server serving the plugin's fixtures of `case` (`nvr-healthy`,
 /// `nvr-degraded`) behind Digest authentication as `admin`/`password`.
 async fn hikvision_nvr(case: &str, password: &str) -> FixtureServer {
-    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR"))
+    let fixtures = crate::support::manifest_dir()
         .join("../plugins/hikvision/fixtures")
         .join(case);
     let routes = [
@@ -387,7 +387,7 @@ async fn the_host_answers_digest_challenges_and_reaches_only_the_equipment() {
     let t = Duration::from_secs(2);
     let url = |path: &str| {
         format!(
-            "mode = \"http\", path = \"http://127.0.0.1:{}{path}\"",
+            "mode = \"http\", port = \"{0}\", path = \"http://127.0.0.1:{0}{path}\"",
             server.port
         )
     };
@@ -420,7 +420,7 @@ async fn the_host_answers_digest_challenges_and_reaches_only_the_equipment() {
         dir.path(),
         "s3cret",
         &format!(
-            "mode = \"other-host\", url = \"http://127.0.0.2:{}/secret?x=1\"",
+            "mode = \"other-host\", port = \"{0}\", url = \"http://127.0.0.2:{0}/secret?x=1\"",
             server.port
         ),
     );
@@ -456,6 +456,63 @@ async fn the_host_answers_digest_challenges_and_reaches_only_the_equipment() {
     assert_eq!(fact("digest"), b64.encode(sha.finalize()));
     assert_eq!(fact("username"), "admin");
 
+    // A token created at the device's clock (ten minutes behind), for devices whose clock is
+    // off: `created` is that time, and the digest covers it.
+    let device_ms = chrono::Utc::now().timestamp_millis() - 600_000;
+    let eq = plugin_equipment_with_credentials(
+        dir.path(),
+        "s3cret",
+        &format!("mode = \"token-at\", created_ms = \"{device_ms}\""),
+    );
+    let o = h.collect("testbed", &eq, t).await.observation;
+    let fact = |k: &str| {
+        o.facts
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.clone())
+            .expect(k)
+    };
+    let created = chrono::DateTime::parse_from_rfc3339(&fact("created")).expect("RFC 3339");
+    assert_eq!(created.timestamp(), device_ms / 1000);
+    let mut sha = sha1::Sha1::new();
+    sha.update(b64.decode(fact("nonce")).expect("base64 nonce"));
+    sha.update(fact("created").as_bytes());
+    sha.update(b"s3cret");
+    assert_eq!(fact("digest"), b64.encode(sha.finalize()));
+
+    // A port the plugin does not declare is refused before any connection, and so is the
+    // daemon's own API even on a declared port of the equipment's address.
+    let before = server.requests().len();
+    let eq = plugin_equipment_with_credentials(
+        dir.path(),
+        "s3cret",
+        &format!(
+            "mode = \"http\", path = \"http://127.0.0.1:{}/secret?x=1\"",
+            server.port
+        ),
+    );
+    let r = reason(&h.collect("testbed", &eq, t).await.observation);
+    assert!(
+        r.contains(&format!(
+            "port {} of equipment `e` is not one the plugin declares (allowed: 80, 443, 554)",
+            server.port
+        )),
+        "{r}"
+    );
+    h.set_own_sockets(vec![std::net::SocketAddr::from((
+        [127, 0, 0, 1],
+        server.port,
+    ))]);
+    let eq = plugin_equipment_with_credentials(dir.path(), "s3cret", &url("/secret?x=1"));
+    let r = reason(&h.collect("testbed", &eq, t).await.observation);
+    assert!(r.contains("is the daemon's own API"), "{r}");
+    h.set_own_sockets(Vec::new());
+    assert_eq!(
+        server.requests().len(),
+        before,
+        "a refused request reached the server"
+    );
+
     // TCP probe on the equipment's port.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -470,7 +527,7 @@ async fn the_host_answers_digest_challenges_and_reaches_only_the_equipment() {
     let eq = plugin_equipment(
         "testbed",
         "127.0.0.1",
-        &format!("mode = \"tcp\", port = \"{port}\""),
+        &format!("mode = \"tcp\", tcp_port = \"{port}\""),
         "",
     );
     let o = h.collect("testbed", &eq, t).await.observation;

@@ -267,11 +267,20 @@ pub fn exit_within(child: &mut Child, limit: Duration, what: &str) -> std::proce
     status
 }
 
+/// The `vigie` package's directory, as cargo gives it to the test at run time. Not
+/// `env!`: a test binary reused from another checkout (a shared target dir) would read that
+/// checkout's files.
+pub fn manifest_dir() -> PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .expect("cargo test sets CARGO_MANIFEST_DIR")
+}
+
 /// Where the wasm plugins of the workspace are built for the tests.
 fn wasm_dir() -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
+        .unwrap_or_else(|| manifest_dir().join("../target"));
     target.join("wasm-plugins")
 }
 
@@ -284,7 +293,7 @@ pub fn plugin_wasm(name: &str) -> PathBuf {
         let target = wasm_dir();
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let mut cmd = Command::new(cargo);
-        cmd.current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))
+        cmd.current_dir(manifest_dir().join(".."))
             .args(["build", "--profile", "plugin", "--target", "wasm32-wasip2"])
             .arg("--target-dir")
             .arg(&target);

@@ -58,6 +58,37 @@ pub struct Grant {
     pub timeout: Duration,
     /// The daemon's clock.
     pub clock: Clock,
+    /// The ports of the equipment the plugin may reach ([`allowed_ports`]).
+    pub ports: Vec<u16>,
+    /// The daemon's own listening sockets, never reached whatever the address.
+    pub own_sockets: Arc<Vec<std::net::SocketAddr>>,
+}
+
+/// The ports a plugin may reach on its equipment, from its parameters once the defaults of
+/// its description are applied: the values of the parameters named `port` or ending in
+/// `_port`, and both 80 and 443 when `port` has no value. The SDK's `allowed_ports` states
+/// the same rule to plugin authors and its test harness applies it.
+pub fn allowed_ports(params: &[(String, String)]) -> Result<Vec<u16>, String> {
+    let mut ports = Vec::new();
+    let mut port_set = false;
+    for (name, value) in params {
+        let value = value.trim();
+        if (name == "port" || name.ends_with("_port")) && !value.is_empty() {
+            let port = value
+                .parse::<u16>()
+                .ok()
+                .filter(|p| *p != 0)
+                .ok_or_else(|| format!("parameter `{name}`: `{value}` is not a TCP port"))?;
+            ports.push(port);
+            port_set |= name == "port";
+        }
+    }
+    if !port_set {
+        ports.extend([80, 443]);
+    }
+    ports.sort_unstable();
+    ports.dedup();
+    Ok(ports)
 }
 
 /// An HTTP request as the plugin sent it.
@@ -110,6 +141,7 @@ impl Grant {
     /// are parsed by the `url` crate (WHATWG rules), the way an HTTP client would read them.
     fn resolve(&self, url: &str) -> Result<(u16, String), CapError> {
         if url.starts_with('/') && !url.starts_with("//") {
+            self.check_port(80)?;
             return Ok((80, url.to_string()));
         }
         let parsed = url::Url::parse(url)
@@ -131,6 +163,7 @@ impl Grant {
             )));
         }
         let port = parsed.port_or_known_default().unwrap_or(80);
+        self.check_port(port)?;
         let path = match parsed.query() {
             Some(q) => format!("{}?{q}", parsed.path()),
             None => parsed.path().to_string(),
@@ -138,7 +171,51 @@ impl Grant {
         Ok((port, path))
     }
 
+    /// Refuses a port the plugin did not declare.
+    fn check_port(&self, port: u16) -> Result<(), CapError> {
+        if self.ports.contains(&port) {
+            return Ok(());
+        }
+        let allowed: Vec<String> = self.ports.iter().map(u16::to_string).collect();
+        Err(self.refuse(format!(
+            "port {port} of equipment `{}` is not one the plugin declares (allowed: {}); declare it with a `port` or `*_port` parameter, or set one in the equipment's plugin_params",
+            self.equipment,
+            allowed.join(", ")
+        )))
+    }
+
+    /// Refuses a connection that would reach one of the daemon's own listening sockets.
+    async fn check_not_own(&self, port: u16) -> Result<(), CapError> {
+        if !self.own_sockets.iter().any(|s| s.port() == port) {
+            return Ok(());
+        }
+        let host = self.address.trim_matches(['[', ']']);
+        let resolved: Vec<std::net::SocketAddr> =
+            match tokio::time::timeout(self.timeout, tokio::net::lookup_host((host, port))).await {
+                Ok(Ok(addrs)) => addrs.collect(),
+                // Unresolvable: the connection fails on its own.
+                _ => return Ok(()),
+            };
+        let own = resolved.iter().any(|peer| {
+            self.own_sockets.iter().any(|s| {
+                s.port() == peer.port()
+                    && (s.ip() == peer.ip()
+                        || (s.ip().is_unspecified() && is_local(peer.ip()))
+                        || (peer.ip().is_loopback() && s.ip().is_loopback()))
+            })
+        });
+        if own {
+            return Err(self.refuse(format!(
+                "{}:{port} is the daemon's own API: plugins never reach it",
+                self.address
+            )));
+        }
+        Ok(())
+    }
+
     async fn connect(&self, port: u16) -> Result<TcpStream, CapError> {
+        self.check_port(port)?;
+        self.check_not_own(port).await?;
         let target = (self.address.as_str(), port);
         match tokio::time::timeout(self.timeout, TcpStream::connect(target)).await {
             Ok(Ok(s)) => Ok(s),
@@ -211,6 +288,7 @@ impl Grant {
     /// credentials.
     pub async fn http(&self, req: Request) -> Result<Response, CapError> {
         let (port, path) = self.resolve(&req.url)?;
+        self.check_not_own(port).await?;
         let method = hyper::Method::from_bytes(req.method.to_ascii_uppercase().as_bytes())
             .map_err(|_| self.refuse(format!("`{}` is not an HTTP method", req.method)))?;
         let first = self.exchange(&method, port, &path, &req, None).await?;
@@ -337,8 +415,12 @@ impl Grant {
         Ok(rows.into_iter().map(|(o, v)| (dotted(&o), v)).collect())
     }
 
-    /// A WS-Security UsernameToken: (username, digest, nonce, created).
-    pub fn username_token(&self) -> Result<(String, String, String, String), CapError> {
+    /// A WS-Security UsernameToken: (username, digest, nonce, created), created now or at
+    /// `created_ms` (milliseconds since the Unix epoch: the device's clock when it is off).
+    pub fn username_token(
+        &self,
+        created_ms: Option<i64>,
+    ) -> Result<(String, String, String, String), CapError> {
         let Some((user, secret)) = self.login()? else {
             return Err(CapError::AuthFailed(format!(
                 "equipment `{}` has no credentials with a username and a password",
@@ -350,7 +432,15 @@ impl Grant {
         let mut nonce = Vec::with_capacity(16);
         nonce.extend_from_slice(&state.hash_one(now.timestamp_nanos_opt()).to_le_bytes());
         nonce.extend_from_slice(&state.hash_one(&self.equipment).to_le_bytes());
-        let created = now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let at = match created_ms {
+            None => now,
+            Some(ms) => {
+                chrono::DateTime::<chrono::Utc>::from_timestamp_millis(ms).ok_or_else(|| {
+                    self.refuse(format!("{ms} ms is not a time a token can be created at"))
+                })?
+            }
+        };
+        let created = at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
         let mut sha = Sha1::new();
         sha.update(&nonce);
         sha.update(created.as_bytes());
@@ -386,6 +476,14 @@ impl Grant {
     }
 }
 
+/// Whether an address is one of this machine's: loopback, or bound on one of its interfaces
+/// (checked by binding a throwaway UDP socket to it).
+fn is_local(ip: std::net::IpAddr) -> bool {
+    ip.is_loopback()
+        || ip.is_unspecified()
+        || std::net::UdpSocket::bind(std::net::SocketAddr::new(ip, 0)).is_ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -400,7 +498,48 @@ mod tests {
             snmp: SnmpSettings::default(),
             timeout: Duration::from_secs(1),
             clock: Clock::System,
+            ports: vec![80, 81, 443, 8080],
+            own_sockets: Arc::default(),
         }
+    }
+
+    #[test]
+    fn a_plugin_reaches_only_the_ports_it_declares() {
+        let p = |list: &[(&str, &str)]| {
+            allowed_ports(
+                &list
+                    .iter()
+                    .map(|(n, v)| (n.to_string(), v.to_string()))
+                    .collect::<Vec<_>>(),
+            )
+        };
+        assert_eq!(p(&[]), Ok(vec![80, 443]));
+        assert_eq!(p(&[("port", " ")]), Ok(vec![80, 443]));
+        assert_eq!(p(&[("port", "8443"), ("mode", "x")]), Ok(vec![8443]));
+        assert_eq!(
+            p(&[("rtsp_port", "554"), ("scheme", "https")]),
+            Ok(vec![80, 443, 554])
+        );
+        assert_eq!(
+            p(&[("port", "8080"), ("onvif_port", "8080")]),
+            Ok(vec![8080])
+        );
+        assert_eq!(
+            p(&[("port", "http")]),
+            Err("parameter `port`: `http` is not a TCP port".into())
+        );
+        assert!(p(&[("port", "0")]).is_err());
+        let mut g = grant("10.0.0.5");
+        g.ports = vec![8443];
+        for refused in ["/a", "http://10.0.0.5/x", "http://10.0.0.5:22/x"] {
+            match g.resolve(refused) {
+                Err(CapError::Forbidden(m)) => {
+                    assert!(m.contains("not one the plugin declares"), "{m}")
+                }
+                other => panic!("{refused}: {other:?}"),
+            }
+        }
+        assert_eq!(g.resolve("http://10.0.0.5:8443/x"), Ok((8443, "/x".into())));
     }
 
     #[test]

@@ -114,6 +114,8 @@ struct Inner {
     changes: tokio::sync::watch::Sender<u64>,
     dir: RwLock<Option<PathBuf>>,
     clock: Clock,
+    /// The daemon's listening sockets, which plugins never reach.
+    own_sockets: RwLock<Arc<Vec<std::net::SocketAddr>>>,
 }
 
 impl PluginHost {
@@ -127,8 +129,30 @@ impl PluginHost {
                 changes: tokio::sync::watch::channel(0).0,
                 dir: RwLock::default(),
                 clock,
+                own_sockets: RwLock::default(),
             }),
         })
+    }
+
+    /// Declares the daemon's own listening sockets (its API): plugins are refused them even
+    /// on an equipment at the same address.
+    pub fn set_own_sockets(&self, sockets: Vec<std::net::SocketAddr>) {
+        *self
+            .inner
+            .own_sockets
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = Arc::new(sockets);
+    }
+
+    /// The sockets given to [`PluginHost::set_own_sockets`].
+    pub fn own_sockets(&self) -> Arc<Vec<std::net::SocketAddr>> {
+        Arc::clone(
+            &self
+                .inner
+                .own_sockets
+                .read()
+                .unwrap_or_else(|p| p.into_inner()),
+        )
     }
 
     /// Sets the per-call deadline (the daemon's probe budget).
@@ -338,6 +362,8 @@ impl PluginHost {
             snmp: eq.snmp.clone(),
             timeout,
             clock: self.inner.clock,
+            ports: Vec::new(),
+            own_sockets: self.own_sockets(),
         }
     }
 

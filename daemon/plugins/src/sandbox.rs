@@ -228,7 +228,23 @@ impl wit::vigie::probe::host::Host for CallState {
 
     async fn ws_username_token(&mut self) -> Result<t::UsernameToken, t::HostError> {
         let g = self.grant()?;
-        let (username, password_digest, nonce, created) = g.username_token().map_err(host_error)?;
+        let (username, password_digest, nonce, created) =
+            g.username_token(None).map_err(host_error)?;
+        Ok(t::UsernameToken {
+            username,
+            password_digest,
+            nonce,
+            created,
+        })
+    }
+
+    async fn ws_username_token_at(
+        &mut self,
+        created_ms: i64,
+    ) -> Result<t::UsernameToken, t::HostError> {
+        let g = self.grant()?;
+        let (username, password_digest, nonce, created) =
+            g.username_token(Some(created_ms)).map_err(host_error)?;
         Ok(t::UsernameToken {
             username,
             password_digest,
@@ -574,7 +590,7 @@ impl Shared {
     async fn collect(
         &self,
         plugin: &Loaded,
-        grant: Grant,
+        mut grant: Grant,
         kind: EquipmentKind,
         params: Vec<(String, String)>,
     ) -> PluginOutcome {
@@ -582,6 +598,14 @@ impl Shared {
         let params = match apply_params(&plugin.info, params) {
             Ok(p) => p,
             Err(e) => return PluginOutcome::failed(Observation::unknown(&e)),
+        };
+        grant.ports = match crate::capabilities::allowed_ports(&params) {
+            Ok(p) => p,
+            Err(e) => {
+                return PluginOutcome::failed(Observation::unknown(&format!(
+                    "plugin `{name}`: {e}"
+                )));
+            }
         };
         let Ok(_slot) = self.slots.acquire().await else {
             return PluginOutcome::failed(Observation::unknown("the plugin host is stopping"));

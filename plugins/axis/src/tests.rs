@@ -4,13 +4,19 @@ use super::*;
 use vigie_plugin_sdk::HostError;
 use vigie_plugin_sdk::testing::FakeDevice;
 
+/// The package's directory, as cargo gives it to the test at run time (not at build time:
+/// a build reused from another checkout must read this checkout's fixtures).
+fn manifest_dir() -> String {
+    std::env::var("CARGO_MANIFEST_DIR").expect("cargo test sets CARGO_MANIFEST_DIR")
+}
+
 macro_rules! fixture {
     ($name:literal) => {
-        concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/", $name)
+        format!("{}{}", manifest_dir(), concat!("/fixtures/", $name))
     };
 }
 
-fn read(path: &str) -> Vec<u8> {
+fn read(path: impl AsRef<std::path::Path>) -> Vec<u8> {
     std::fs::read(path).expect("the fixture is readable")
 }
 

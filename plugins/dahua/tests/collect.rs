@@ -10,9 +10,15 @@ use vigie_plugin_sdk::{
     ChannelState, EquipmentKind, HostError, LogLevel, ProbeError, Report, Status, Target,
 };
 
+/// The package's directory, as cargo gives it to the test at run time (not at build time:
+/// a build reused from another checkout must read this checkout's fixtures).
+fn manifest_dir() -> String {
+    std::env::var("CARGO_MANIFEST_DIR").expect("cargo test sets CARGO_MANIFEST_DIR")
+}
+
 macro_rules! fixture {
     ($name:literal) => {
-        concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/", $name)
+        format!("{}{}", manifest_dir(), concat!("/fixtures/", $name))
     };
 }
 
@@ -22,47 +28,42 @@ macro_rules! device {
         FakeDevice::new()
             .fixture(
                 SYSTEM_INFO,
-                concat!(
-                    env!("CARGO_MANIFEST_DIR"),
-                    "/fixtures/",
-                    $dir,
-                    "/getSystemInfo.txt"
+                format!(
+                    "{}{}",
+                    manifest_dir(),
+                    concat!("/fixtures/", $dir, "/getSystemInfo.txt")
                 ),
             )
             .fixture(
                 SOFTWARE_VERSION,
-                concat!(
-                    env!("CARGO_MANIFEST_DIR"),
-                    "/fixtures/",
-                    $dir,
-                    "/getSoftwareVersion.txt"
+                format!(
+                    "{}{}",
+                    manifest_dir(),
+                    concat!("/fixtures/", $dir, "/getSoftwareVersion.txt")
                 ),
             )
             .fixture(
                 STORAGE,
-                concat!(
-                    env!("CARGO_MANIFEST_DIR"),
-                    "/fixtures/",
-                    $dir,
-                    "/getDeviceAllInfo.txt"
+                format!(
+                    "{}{}",
+                    manifest_dir(),
+                    concat!("/fixtures/", $dir, "/getDeviceAllInfo.txt")
                 ),
             )
             .fixture(
                 CAMERA_STATE,
-                concat!(
-                    env!("CARGO_MANIFEST_DIR"),
-                    "/fixtures/",
-                    $dir,
-                    "/getCameraState.txt"
+                format!(
+                    "{}{}",
+                    manifest_dir(),
+                    concat!("/fixtures/", $dir, "/getCameraState.txt")
                 ),
             )
             .fixture(
                 CHANNEL_TITLE,
-                concat!(
-                    env!("CARGO_MANIFEST_DIR"),
-                    "/fixtures/",
-                    $dir,
-                    "/getChannelTitle.txt"
+                format!(
+                    "{}{}",
+                    manifest_dir(),
+                    concat!("/fixtures/", $dir, "/getChannelTitle.txt")
                 ),
             )
     };
@@ -72,7 +73,7 @@ fn nvr() -> Target {
     Target::new("192.0.2.30").kind(EquipmentKind::Nvr)
 }
 
-fn read(file: &str) -> Vec<u8> {
+fn read(file: impl AsRef<std::path::Path>) -> Vec<u8> {
     std::fs::read(file).expect("fixture")
 }
 
@@ -545,7 +546,7 @@ fn fixtures_keep_the_devices_crlf_line_ends() {
         fixture!("nvr-healthy/getDeviceAllInfo.txt"),
         fixture!("nvr-degraded/getCameraState.txt"),
     ] {
-        let text = String::from_utf8(read(file)).expect("UTF-8");
+        let text = String::from_utf8(read(&file)).expect("UTF-8");
         assert!(
             text.lines().count() > 1
                 && text

@@ -8,9 +8,15 @@ use vigie_plugin_sdk::{
     Target,
 };
 
+/// The package's directory, as cargo gives it to the test at run time (not at build time:
+/// a build reused from another checkout must read this checkout's fixtures).
+fn manifest_dir() -> String {
+    std::env::var("CARGO_MANIFEST_DIR").expect("cargo test sets CARGO_MANIFEST_DIR")
+}
+
 macro_rules! fixture {
     ($name:literal) => {
-        concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/", $name)
+        format!("{}{}", manifest_dir(), concat!("/fixtures/", $name))
     };
 }
 
@@ -20,47 +26,42 @@ macro_rules! device {
         FakeDevice::new()
             .fixture(
                 DEVICE_INFO,
-                concat!(
-                    env!("CARGO_MANIFEST_DIR"),
-                    "/fixtures/",
-                    $dir,
-                    "/deviceInfo.xml"
+                format!(
+                    "{}{}",
+                    manifest_dir(),
+                    concat!("/fixtures/", $dir, "/deviceInfo.xml")
                 ),
             )
             .fixture(
                 STATUS,
-                concat!(
-                    env!("CARGO_MANIFEST_DIR"),
-                    "/fixtures/",
-                    $dir,
-                    "/status.xml"
+                format!(
+                    "{}{}",
+                    manifest_dir(),
+                    concat!("/fixtures/", $dir, "/status.xml")
                 ),
             )
             .fixture(
                 STORAGE,
-                concat!(
-                    env!("CARGO_MANIFEST_DIR"),
-                    "/fixtures/",
-                    $dir,
-                    "/storage.xml"
+                format!(
+                    "{}{}",
+                    manifest_dir(),
+                    concat!("/fixtures/", $dir, "/storage.xml")
                 ),
             )
             .fixture(
                 CHANNEL_STATUS,
-                concat!(
-                    env!("CARGO_MANIFEST_DIR"),
-                    "/fixtures/",
-                    $dir,
-                    "/channels-status.xml"
+                format!(
+                    "{}{}",
+                    manifest_dir(),
+                    concat!("/fixtures/", $dir, "/channels-status.xml")
                 ),
             )
             .fixture(
                 CHANNELS,
-                concat!(
-                    env!("CARGO_MANIFEST_DIR"),
-                    "/fixtures/",
-                    $dir,
-                    "/channels.xml"
+                format!(
+                    "{}{}",
+                    manifest_dir(),
+                    concat!("/fixtures/", $dir, "/channels.xml")
                 ),
             )
     };
@@ -74,7 +75,7 @@ fn nvr() -> Target {
     Target::new("192.0.2.10").kind(EquipmentKind::Nvr)
 }
 
-fn read(file: &str) -> Vec<u8> {
+fn read(file: impl AsRef<std::path::Path>) -> Vec<u8> {
     std::fs::read(file).expect("fixture")
 }
 

@@ -5,10 +5,20 @@ use super::*;
 use vigie_plugin_sdk::testing::FakeDevice;
 use vigie_plugin_sdk::{HttpRequest, Status};
 
+/// The package's directory, as cargo gives it to the test at run time (not at build time:
+/// a build reused from another checkout must read this checkout's fixtures).
+fn manifest_dir() -> String {
+    std::env::var("CARGO_MANIFEST_DIR").expect("cargo test sets CARGO_MANIFEST_DIR")
+}
+
 macro_rules! fixture {
     ($name:literal) => {
-        std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/", $name))
-            .expect("the fixture is readable")
+        std::fs::read(format!(
+            "{}{}",
+            manifest_dir(),
+            concat!("/fixtures/", $name)
+        ))
+        .expect("the fixture is readable")
     };
 }
 
