@@ -74,6 +74,9 @@ pub struct EquipmentDetail {
     pub series: Vec<SeriesView>,
     /// Facts reported by its probes.
     pub facts: Vec<(String, String)>,
+    /// Every metric of its last answer, whether a rule watches it or not.
+    #[serde(default)]
+    pub metrics: Vec<crate::observation::Metric>,
     /// Restarts detected (uptime going back).
     pub reboots: u32,
     /// Last detected restart.

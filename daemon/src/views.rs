@@ -94,6 +94,26 @@ impl View for EquipmentDetail {
         for (k, v) in &self.facts {
             out.push_str(&format!("  {k}: {v}\n"));
         }
+        if !self.metrics.is_empty() {
+            out.push_str("metrics of the last answer:\n");
+            for m in &self.metrics {
+                let labels: Vec<String> = m
+                    .attributes
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect();
+                if labels.is_empty() {
+                    out.push_str(&format!("  {} = {}\n", m.name, m.value));
+                } else {
+                    out.push_str(&format!(
+                        "  {}{{{}}} = {}\n",
+                        m.name,
+                        labels.join(","),
+                        m.value
+                    ));
+                }
+            }
+        }
         for a in &self.alerts {
             out.push_str(&format!(
                 "  alert #{} {} {} — {}\n",

@@ -707,9 +707,14 @@ async fn the_daemon_runs_vendor_plugins_maps_recorder_channels_and_isolates_host
                     .iter()
                     .any(|a| a.rule.to_string().starts_with(rule) && a.owner.to_string() == owner)
             };
+            let failed_hdd2 = list.alerts.iter().any(|a| {
+                a.rule.to_string().starts_with("hardware.failed")
+                    && a.rule.to_string().contains("hdd2")
+            });
             if has("disk.usage{mountpoint=hdd1}", "equipment nvr")
                 && has("disk.usage{mountpoint=hdd3}", "equipment nvr")
                 && has("temperature", "equipment good")
+                && failed_hdd2
             {
                 return list.alerts;
             }
@@ -745,11 +750,36 @@ async fn the_daemon_runs_vendor_plugins_maps_recorder_channels_and_isolates_host
         "96 % full"
     );
     assert!(
-        !alerts.iter().any(|a| a.rule.to_string().contains("hdd2")),
+        !alerts
+            .iter()
+            .any(|a| a.rule.to_string().starts_with("disk.usage")
+                && a.rule.to_string().contains("hdd2")),
         "the failed disk reports no fill level"
     );
+    // The failed disk of a recorder is a critical hardware alert: recording is at risk.
+    let hdd2 = alerts
+        .iter()
+        .find(|a| a.rule.to_string().starts_with("hardware.failed"))
+        .expect("hardware alert");
+    assert_eq!(hdd2.severity, Critical);
+    assert!(hdd2.summary.contains("disk in error"), "{}", hdd2.summary);
 
     let nvr = detail(&d, "nvr").await;
+    // Every metric of the plugin's report shows, watched by a rule or not.
+    let shown = |name: &str, disk: &str| {
+        nvr.metrics
+            .iter()
+            .find(|m| m.name == name && m.attributes.iter().any(|(_, v)| v == disk))
+            .map(|m| m.value)
+    };
+    assert_eq!(shown("hw.status", "hdd2"), Some(0.0), "{:?}", nvr.metrics);
+    assert_eq!(shown("hw.status", "hdd1"), Some(1.0), "{:?}", nvr.metrics);
+    assert!(
+        vigie::views::View::text(&nvr)
+            .contains("hw.status{hw.type=physical_disk,disk=hdd2,state=error} = 0"),
+        "{}",
+        vigie::views::View::text(&nvr)
+    );
     assert!(
         nvr.facts
             .contains(&("model".to_string(), "DS-7716NI-Q4/16P".to_string())),

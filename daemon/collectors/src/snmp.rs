@@ -351,6 +351,8 @@ const DSK_ENTRY: &[u64] = &[1, 3, 6, 1, 4, 1, 2021, 9, 1];
 const PR_ENTRY: &[u64] = &[1, 3, 6, 1, 4, 1, 2021, 2, 1];
 const LM_TEMP_ENTRY: &[u64] = &[1, 3, 6, 1, 4, 1, 2021, 13, 16, 2, 1];
 const ENT_SENSOR_ENTRY: &[u64] = &[1, 3, 6, 1, 2, 1, 99, 1, 1, 1];
+const HR_DEVICE_ENTRY: &[u64] = &[1, 3, 6, 1, 2, 1, 25, 3, 2, 1];
+const HR_DEVICE_DISK_STORAGE: &[u64] = &[1, 3, 6, 1, 2, 1, 25, 3, 1, 6];
 const IF_DESCR: &[u64] = &[1, 3, 6, 1, 2, 1, 2, 2, 1, 2];
 const IF_OPER_STATUS: &[u64] = &[1, 3, 6, 1, 2, 1, 2, 2, 1, 8];
 
@@ -419,6 +421,7 @@ pub fn profile_walks(kind: EquipmentKind) -> Vec<&'static [u64]> {
                 PR_ENTRY,
                 LM_TEMP_ENTRY,
                 ENT_SENSOR_ENTRY,
+                HR_DEVICE_ENTRY,
             ]
         }
     }
@@ -579,6 +582,46 @@ pub fn map_profile(
         let value = raw * 10f64.powf(3.0 * (scale - 9.0)) / 10f64.powf(precision);
         let name = format!("entity {}", dotted(index));
         metrics.push(Metric::new("hw.temperature", value).with("sensor", &name));
+    }
+    // ENTITY-SENSOR-MIB fans (type 10, rpm): entPhySensorOperStatus 1 ok, 3 nonoperational.
+    for (index, kind) in column(&ent, 1) {
+        if kind.number() != Some(10.0) {
+            continue;
+        }
+        let ok = match cell(&ent, 5, index).and_then(Val::number) {
+            Some(1.0) => 1.0,
+            Some(3.0) => 0.0,
+            _ => continue,
+        };
+        metrics.push(
+            Metric::new("hw.status", ok)
+                .with("hw.type", "fan")
+                .with("fan", &format!("entity {}", dotted(index))),
+        );
+    }
+    // HOST-RESOURCES-MIB hrDeviceTable, disks (hrDeviceType hrDeviceDiskStorage):
+    // hrDeviceStatus 2 running, 3 warning, 5 down (unknown and testing say nothing).
+    let dev = table(data.walked(HR_DEVICE_ENTRY), HR_DEVICE_ENTRY);
+    for (index, kind) in column(&dev, 2) {
+        if !matches!(kind, Val::Oid(o) if o.as_slice() == HR_DEVICE_DISK_STORAGE) {
+            continue;
+        }
+        let state = match cell(&dev, 5, index).and_then(Val::number) {
+            Some(2.0) => "running",
+            Some(3.0) => "warning",
+            Some(5.0) => "down",
+            _ => continue,
+        };
+        let name = cell(&dev, 3, index)
+            .and_then(Val::text)
+            .filter(|d| !d.trim().is_empty())
+            .unwrap_or_else(|| format!("device {}", dotted(index)));
+        metrics.push(
+            Metric::new("hw.status", if state == "running" { 1.0 } else { 0.0 })
+                .with("hw.type", "physical_disk")
+                .with("disk", &name)
+                .with("state", state),
+        );
     }
     // IF-MIB ifOperStatus (1 up, 2 down, ...), named by ifDescr.
     let names: BTreeMap<Vec<u64>, String> = data
@@ -756,6 +799,36 @@ mod tests {
                         row(ENT_SENSOR_ENTRY, &[4, 1001], Val::Int(425)),
                         row(ENT_SENSOR_ENTRY, &[1, 1002], Val::Int(4)), // volts: ignored
                         row(ENT_SENSOR_ENTRY, &[4, 1002], Val::Int(12)),
+                        row(ENT_SENSOR_ENTRY, &[1, 1003], Val::Int(10)), // rpm: a fan
+                        row(ENT_SENSOR_ENTRY, &[5, 1003], Val::Int(3)),  // nonoperational
+                        row(ENT_SENSOR_ENTRY, &[1, 1004], Val::Int(10)),
+                        row(ENT_SENSOR_ENTRY, &[5, 1004], Val::Int(1)),
+                    ],
+                ),
+                (
+                    HR_DEVICE_ENTRY.to_vec(),
+                    vec![
+                        row(
+                            HR_DEVICE_ENTRY,
+                            &[2, 196608],
+                            Val::Oid(HR_DEVICE_DISK_STORAGE.to_vec()),
+                        ),
+                        row(HR_DEVICE_ENTRY, &[3, 196608], s("SATA disk sda")),
+                        row(HR_DEVICE_ENTRY, &[5, 196608], Val::Int(5)),
+                        row(
+                            HR_DEVICE_ENTRY,
+                            &[2, 196609],
+                            Val::Oid(HR_DEVICE_DISK_STORAGE.to_vec()),
+                        ),
+                        row(HR_DEVICE_ENTRY, &[3, 196609], s("SATA disk sdb")),
+                        row(HR_DEVICE_ENTRY, &[5, 196609], Val::Int(2)),
+                        // A processor: not a disk.
+                        row(
+                            HR_DEVICE_ENTRY,
+                            &[2, 768],
+                            Val::Oid(vec![1, 3, 6, 1, 2, 1, 25, 3, 1, 3]),
+                        ),
+                        row(HR_DEVICE_ENTRY, &[5, 768], Val::Int(5)),
                     ],
                 ),
                 (
@@ -796,6 +869,11 @@ mod tests {
             Some(42.5)
         );
         assert_eq!(m.iter().filter(|x| x.name == "hw.temperature").count(), 2);
+        assert_eq!(find(&m, "hw.status", ("fan", "entity 1003")), Some(0.0));
+        assert_eq!(find(&m, "hw.status", ("fan", "entity 1004")), Some(1.0));
+        assert_eq!(find(&m, "hw.status", ("disk", "SATA disk sda")), Some(0.0));
+        assert_eq!(find(&m, "hw.status", ("disk", "SATA disk sdb")), Some(1.0));
+        assert_eq!(m.iter().filter(|x| x.name == "hw.status").count(), 4);
         assert_eq!(
             find(
                 &m,

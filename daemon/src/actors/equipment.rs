@@ -7,7 +7,7 @@ use crate::alert::{ActionError, Alert, AlertSet};
 use crate::config::{ClientId, EquipmentConfig, SiteId};
 use crate::events::{Cause, EventBody, TransitionEvent};
 use crate::maintenance::{self, MaintenanceWindow};
-use crate::observation::Observation;
+use crate::observation::{Metric, Observation, ProbeStatus};
 use crate::rules::{self, Context as RuleContext, EquipmentState, Input};
 use crate::status::{EquipmentDetail, EquipmentSummary};
 use crate::store::{SnapshotWrite, encode_snapshot, snapshot_hash};
@@ -34,7 +34,12 @@ pub struct Equipment {
     snapshot_hash: u64,
     collections: u64,
     restarts: u32,
+    /// Every metric of the last observation (rules or not), for the status and the API.
+    metrics: Vec<Metric>,
 }
+
+/// Most metrics of one observation kept for display.
+const MAX_SHOWN_METRICS: usize = 256;
 
 impl Equipment {
     /// An equipment actor resuming `state` (restored or new).
@@ -62,6 +67,7 @@ impl Equipment {
             snapshot_hash,
             collections: 0,
             restarts: 0,
+            metrics: Vec::new(),
         }
     }
 
@@ -237,6 +243,17 @@ impl Handler<ProbeResult> for Equipment {
 
     fn handle(&mut self, msg: ProbeResult, ctx: &mut Self::Context) {
         self.in_flight = false;
+        // An answer replaces the metrics shown; a silent collection leaves the last ones.
+        if matches!(msg.0.status, ProbeStatus::Up) || !msg.0.metrics.is_empty() {
+            self.metrics = msg
+                .0
+                .metrics
+                .iter()
+                .filter(|m| m.value.is_finite())
+                .take(MAX_SHOWN_METRICS)
+                .cloned()
+                .collect();
+        }
         self.evaluate(ctx, Input::Observation(&msg.0));
         self.deps.observed();
     }
@@ -297,6 +314,7 @@ impl Handler<EquipmentQuery> for Equipment {
             last_seen: self.state.last_seen,
             series: self.state.series.iter().map(Into::into).collect(),
             facts: self.state.facts.clone(),
+            metrics: self.metrics.clone(),
             reboots: self.state.reboots,
             last_reboot: (self.state.reboots > 0)
                 .then_some(self.state.boot)

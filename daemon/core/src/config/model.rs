@@ -188,6 +188,21 @@ pub struct Thresholds {
     /// R7: the recording service stopped for longer than this raises an alert.
     #[serde(with = "crate::util::serde_duration")]
     pub recording_after: Duration,
+    /// Hardware reported failed (`hw.status` 0: disk, fan, power supply, heater, battery).
+    pub hardware: HardwareRule,
+}
+
+/// How a failed part raises an alert (`[thresholds.hardware]`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct HardwareRule {
+    /// How long the part must be reported failed.
+    #[serde(with = "crate::util::serde_duration")]
+    pub after: Duration,
+    /// Severity of a recorder's (NVR, VMS server, encoder) disk in error: recording is at
+    /// risk.
+    pub disk: crate::alert::Severity,
+    /// Severity of any other part (fans, power supplies, a camera's SD card).
+    pub other: crate::alert::Severity,
 }
 
 impl Default for Thresholds {
@@ -209,6 +224,11 @@ impl Default for Thresholds {
                 for_: Duration::from_secs(2 * 60),
             },
             recording_after: Duration::from_secs(60),
+            hardware: HardwareRule {
+                after: Duration::ZERO,
+                disk: crate::alert::Severity::Critical,
+                other: crate::alert::Severity::Warning,
+            },
         }
     }
 }

@@ -67,6 +67,20 @@ pub struct RawThresholds {
     pub temperature: Option<RawLevels>,
     /// R7: recording service stopped.
     pub recording: Option<RawAfter>,
+    /// A part reported failed by a plugin or SNMP.
+    pub hardware: Option<RawHardware>,
+}
+
+/// `[thresholds.hardware]`: how long a part must be failed, and the severities.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHardware {
+    /// How long the part must be reported failed before the alert opens.
+    pub after: Option<Spanned<String>>,
+    /// Severity of a recorder's disk in error (`"critical"` or `"warning"`).
+    pub disk: Option<Spanned<String>>,
+    /// Severity of any other failed part.
+    pub other: Option<Spanned<String>>,
 }
 
 /// Contract options of a client (`[clients.ID.contract]`).

@@ -194,6 +194,18 @@ fn watch_for(metric: &Metric, t: &Thresholds) -> Option<(RuleId, Watch)> {
                 after: t.recording_after,
             },
         )),
+        "video.recording" => Some((
+            RuleId::RecordingStopped,
+            Watch::Running {
+                after: t.recording_after,
+            },
+        )),
+        "hw.status" => Some((
+            RuleId::HardwareFailed,
+            Watch::Running {
+                after: t.hardware.after,
+            },
+        )),
         _ => None,
     }
 }
@@ -241,6 +253,7 @@ fn hold_of(rule: RuleId, t: &Thresholds) -> Duration {
         RuleId::DiskUsage => t.disk.for_,
         RuleId::Temperature => t.temperature.for_,
         RuleId::RecordingStopped => t.recording_after,
+        RuleId::HardwareFailed => t.hardware.after,
         RuleId::ConnectivityLost | RuleId::CamerasOffline => Duration::ZERO,
     }
 }
@@ -296,7 +309,18 @@ fn apply_metrics(
         let Some((rule, watch)) = watch_for(m, t) else {
             continue;
         };
-        let key = RuleKey::new(rule, m.attributes.clone());
+        // A part's state text (`state=error`) describes the value, not the part: the series
+        // stays the same when the part recovers.
+        let labels = if rule == RuleId::HardwareFailed {
+            m.attributes
+                .iter()
+                .filter(|(k, _)| k != "state")
+                .cloned()
+                .collect()
+        } else {
+            m.attributes.clone()
+        };
+        let key = RuleKey::new(rule, labels);
         let idx = match state.series.iter().position(|s| s.key == key) {
             Some(i) => i,
             None if state.series.len() >= MAX_SERIES => continue,
@@ -383,8 +407,36 @@ fn conditions(state: &EquipmentState, cx: &Context<'_>, now: DateTime<Utc>) -> V
                     )
                 }
             }
-            RuleId::RecordingStopped => {
-                (Severity::Critical, format!("recording service stopped{on}"))
+            RuleId::RecordingStopped => (Severity::Critical, format!("recording stopped{on}")),
+            RuleId::HardwareFailed => {
+                let label = |k: &str| {
+                    s.key
+                        .labels
+                        .iter()
+                        .find(|(n, _)| n == k)
+                        .map(|(_, v)| v.as_str())
+                };
+                let part = label("hw.type").unwrap_or("part");
+                let recorder_disk = part == "physical_disk"
+                    && matches!(
+                        cx.kind,
+                        EquipmentKind::Nvr | EquipmentKind::VmsServer | EquipmentKind::Encoder
+                    );
+                let severity = if recorder_disk {
+                    t.hardware.disk
+                } else {
+                    t.hardware.other
+                };
+                let what = match part {
+                    "physical_disk" if recorder_disk => "disk in error, recording at risk",
+                    "physical_disk" => "storage card in error",
+                    "fan" => "fan failed",
+                    "power_supply" => "power supply failed",
+                    "heater" => "heater failed",
+                    "battery" => "battery failed",
+                    _ => "hardware failed",
+                };
+                (severity, format!("{what}{on}"))
             }
             RuleId::ConnectivityLost | RuleId::CamerasOffline => continue,
         };

@@ -20,16 +20,20 @@ pub enum RuleId {
     RecordingStopped,
     /// R3, R8: more cameras offline than the site tolerates.
     CamerasOffline,
+    /// A part reported failed (disk, fan, power supply): recording or the equipment's life is
+    /// at risk.
+    HardwareFailed,
 }
 
 impl RuleId {
     /// Every rule.
-    pub const ALL: [RuleId; 5] = [
+    pub const ALL: [RuleId; 6] = [
         RuleId::ConnectivityLost,
         RuleId::DiskUsage,
         RuleId::Temperature,
         RuleId::RecordingStopped,
         RuleId::CamerasOffline,
+        RuleId::HardwareFailed,
     ];
 
     /// The rule's name, as written in snapshots, events and the API.
@@ -40,6 +44,7 @@ impl RuleId {
             RuleId::Temperature => "temperature",
             RuleId::RecordingStopped => "recording.stopped",
             RuleId::CamerasOffline => "cameras.offline",
+            RuleId::HardwareFailed => "hardware.failed",
         }
     }
 

@@ -19,6 +19,10 @@ enum Ev {
     Temp(f64),
     /// Recording service running?
     Rec(bool),
+    /// `video.recording` of channel 1.
+    VideoRec(bool),
+    /// `hw.status` of a part: its `hw.type`, its id, whether it works.
+    Hw(&'static str, &'static str, bool),
     Parent(bool),
     Tick,
     Maint(Option<&'static str>),
@@ -87,6 +91,28 @@ fn run(sc: &Scenario) -> Vec<AlertEvent> {
                 obs = Observation::up().with_metric(
                     Metric::new("service.up", if *on { 1.0 } else { 0.0 })
                         .with("service", "recording"),
+                );
+                Input::Observation(&obs)
+            }
+            Ev::VideoRec(on) => {
+                obs = Observation::up().with_metric(
+                    Metric::new("video.recording", if *on { 1.0 } else { 0.0 })
+                        .with("channel", "1"),
+                );
+                Input::Observation(&obs)
+            }
+            Ev::Hw(kind, part, ok) => {
+                obs = Observation::up().with_metric(
+                    Metric::new("hw.status", if *ok { 1.0 } else { 0.0 })
+                        .with("hw.type", kind)
+                        .with(
+                            if *kind == "physical_disk" {
+                                "disk"
+                            } else {
+                                kind
+                            },
+                            part,
+                        ),
                 );
                 Input::Observation(&obs)
             }
@@ -271,6 +297,65 @@ fn scenarios() -> Vec<Scenario> {
                 (120, Expect(&[("recording.stopped", C)])),
                 (180, Rec(true)),
                 (180, Expect(&[])),
+            ],
+        },
+        Scenario {
+            name: "R7 a recorder channel reported not recording (video.recording)",
+            kind: EquipmentKind::Nvr,
+            thresholds: policy(),
+            steps: vec![
+                (0, VideoRec(true)),
+                (60, VideoRec(false)),
+                (60, Expect(&[])),
+                (120, VideoRec(false)),
+                (120, Expect(&[("recording.stopped", C)])),
+                (180, VideoRec(true)),
+                (180, Expect(&[])),
+            ],
+        },
+        Scenario {
+            name: "hardware: a recorder's failed disk is critical, its failed fan a warning",
+            kind: EquipmentKind::Nvr,
+            thresholds: policy(),
+            steps: vec![
+                (0, Hw("physical_disk", "hdd1", true)),
+                (0, Expect(&[])),
+                (60, Hw("physical_disk", "hdd1", false)),
+                (60, Expect(&[("hardware.failed", C)])),
+                (120, Hw("fan", "fan1", false)),
+                (
+                    120,
+                    Expect(&[("hardware.failed", C), ("hardware.failed", W)]),
+                ),
+                (180, Hw("physical_disk", "hdd1", true)),
+                (180, Hw("fan", "fan1", true)),
+                (180, Expect(&[])),
+            ],
+        },
+        Scenario {
+            name: "hardware: a camera's failed storage card is a warning",
+            kind: EquipmentKind::Camera,
+            thresholds: policy(),
+            steps: vec![
+                (0, Hw("physical_disk", "SD_DISK", false)),
+                (0, Expect(&[("hardware.failed", W)])),
+            ],
+        },
+        Scenario {
+            name: "hardware: overridden severities and delay",
+            kind: EquipmentKind::Nvr,
+            thresholds: {
+                let mut t = policy();
+                t.hardware.disk = W;
+                t.hardware.after = Duration::from_secs(300);
+                t
+            },
+            steps: vec![
+                (0, Hw("physical_disk", "hdd1", false)),
+                (240, Hw("physical_disk", "hdd1", false)),
+                (240, Expect(&[])),
+                (300, Hw("physical_disk", "hdd1", false)),
+                (300, Expect(&[("hardware.failed", W)])),
             ],
         },
         Scenario {

@@ -1032,6 +1032,28 @@ mod tests {
     }
 
     #[test]
+    fn hardware_severities_are_overridable_like_the_other_rules() {
+        let site = "[site]\nname = \"D\"\nclient = \"acme\"\ntimezone = \"UTC\"\n[thresholds.hardware]\ndisk = \"warning\"\nafter = \"5m\"\n[[equipment]]\nid = \"nvr-1\"\nkind = \"nvr\"\naddress = \"10.0.0.2\"\nthresholds = { hardware = { other = \"critical\" } }\n";
+        let cfg = load_sources(&sources(MAIN, &[("d", site)])).expect("valid");
+        let h = cfg.sites["d"].equipment["nvr-1"].thresholds.hardware;
+        assert_eq!(h.disk, crate::alert::Severity::Warning);
+        assert_eq!(h.other, crate::alert::Severity::Critical);
+        assert_eq!(h.after, Duration::from_secs(300));
+        assert_eq!(
+            cfg.thresholds.hardware.disk,
+            crate::alert::Severity::Critical
+        );
+        let bad = "[site]\nname = \"D\"\nclient = \"acme\"\ntimezone = \"UTC\"\n[thresholds.hardware]\ndisk = \"critcal\"\n";
+        let err = load_sources(&sources(MAIN, &[("d", bad)])).expect_err("refused");
+        let text = err.to_string();
+        assert!(
+            text.contains("sites/d.toml:6:8: hardware.disk: `critcal` is not a severity"),
+            "{text}"
+        );
+        assert!(text.contains("did you mean `critical`?"), "{text}");
+    }
+
+    #[test]
     fn every_error_of_a_file_is_reported_with_position() {
         let site = "[site]\nname = \"D\"\nclient = \"acme\"\ntimezone = \"Europe/Pariss\"\n\n[[equipment]]\nid = \"cam-1\"\nkind = \"camra\"\n\n[[equipment]]\nid = \"cam-2\"\nkind = \"camera\"\nadress = \"10.0.0.1\"\n";
         let err = load_sources(&sources(MAIN, &[("d", site)])).expect_err("invalid");

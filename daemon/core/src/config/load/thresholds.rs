@@ -1,6 +1,7 @@
 //! Thresholds: policy defaults overridden by the main file, the site and the equipment.
 
 use super::*;
+use crate::alert::Severity;
 
 fn levels(
     cx: &mut FileCx<'_>,
@@ -96,7 +97,8 @@ pub(super) fn thresholds(
         && raw.connectivity.is_none()
         && raw.disk.is_none()
         && raw.temperature.is_none()
-        && raw.recording.is_none();
+        && raw.recording.is_none()
+        && raw.hardware.is_none();
     if is_empty {
         return Arc::clone(base);
     }
@@ -112,5 +114,41 @@ pub(super) fn thresholds(
         disk: levels(cx, b.disk, &raw.disk, "disk", 100.0),
         temperature: levels(cx, b.temperature, &raw.temperature, "temperature", 200.0),
         recording_after: after(cx, b.recording_after, &raw.recording, "recording"),
+        hardware: hardware(cx, b.hardware, raw.hardware.as_ref()),
     })
+}
+
+fn hardware(cx: &mut FileCx<'_>, base: HardwareRule, raw: Option<&RawHardware>) -> HardwareRule {
+    let Some(raw) = raw else {
+        return base;
+    };
+    let severity = |cx: &mut FileCx<'_>, v: &Option<Spanned<String>>, field: &str, base| match v {
+        None => base,
+        Some(v) => match v.get_ref().as_str() {
+            "critical" => Severity::Critical,
+            "warning" => Severity::Warning,
+            other => {
+                let hint = did_you_mean(other, ["critical", "warning"])
+                    .or_else(|| Some("write `critical` or `warning`".into()));
+                cx.at(
+                    v,
+                    format!("hardware.{field}: `{other}` is not a severity"),
+                    hint,
+                );
+                base
+            }
+        },
+    };
+    HardwareRule {
+        after: after(
+            cx,
+            base.after,
+            &Some(RawAfter {
+                after: raw.after.clone(),
+            }),
+            "hardware",
+        ),
+        disk: severity(cx, &raw.disk, "disk", base.disk),
+        other: severity(cx, &raw.other, "other", base.other),
+    }
 }
