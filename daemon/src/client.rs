@@ -119,6 +119,7 @@ impl ApiClient {
             body: body.unwrap_or_default().as_bytes().to_vec(),
             timeout: self.timeout + wait,
             max_body: MAX_ANSWER,
+            tls: None,
         };
         let answer = std::thread::scope(|scope| {
             scope

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use vigie::client::ApiClient;
 use vigie::clock::Clock;
-use vigie::config::{self, Credentials, EquipmentKind, SecretSource, SnmpSettings};
+use vigie::config::{self, Credentials, EquipmentKind, SecretSource, SnmpSettings, TlsTrust};
 use vigie::plugins::{Grant, Limits, PluginHost};
 use vigie::server::{self, DaemonFile};
 use vigie::store::Store;
@@ -93,6 +93,10 @@ enum PluginAction {
         /// Environment variable holding the device's password (never on the command line).
         #[arg(long, value_name = "VAR")]
         password_env: Option<String>,
+        /// Which HTTPS certificates the device may present: `system`, `any` or
+        /// `sha256:FINGERPRINT` (as `tls_trust` on an equipment).
+        #[arg(long, default_value = "system")]
+        tls_trust: String,
         /// Deadline of the collection.
         #[arg(long, default_value = "10s")]
         timeout: humantime::Duration,
@@ -538,10 +542,13 @@ fn plugin_command(action: PluginAction) -> Result<i32> {
             params,
             username,
             password_env,
+            tls_trust,
             timeout,
             json,
         } => {
             init_logs();
+            let tls_trust =
+                TlsTrust::parse(&tls_trust).map_err(|m| anyhow::anyhow!("--tls-trust: {m}"))?;
             let kind = EquipmentKind::from_name(&kind).with_context(|| {
                 let names: Vec<&str> = EquipmentKind::ALL.iter().map(|(n, _)| *n).collect();
                 format!("--kind `{kind}`: expected one of {}", names.join(", "))
@@ -574,6 +581,8 @@ fn plugin_command(action: PluginAction) -> Result<i32> {
                 clock: Clock::System,
                 ports: Vec::new(),
                 own_sockets: Arc::default(),
+                tls_trust: tls_trust.clone(),
+                session: Arc::default(),
             };
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()

@@ -29,7 +29,8 @@ pub fn classify(path: &str, response: &HttpResponse) -> Result<Answer, ProbeErro
             ))),
         },
         401 => Err(ProbeError::AuthFailed(format!(
-            "{path}: HTTP 401, the equipment refused the credentials"
+            "{path}: HTTP 401, {}",
+            response.auth_refusal()
         ))),
         403 => Ok(Answer::Denied(format!("{path}: HTTP 403"))),
         s @ (404 | 405 | 501) => Ok(Answer::Absent(format!("{path}: HTTP {s}"))),
@@ -121,7 +122,7 @@ mod tests {
         assert_eq!(
             optional("/refused"),
             Err(ProbeError::AuthFailed(
-                "/refused: HTTP 401, the equipment refused the credentials".into()
+                "/refused: HTTP 401, no credentials are configured for this equipment (set `credentials` on it)".into()
             ))
         );
         assert_eq!(

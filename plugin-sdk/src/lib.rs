@@ -46,6 +46,11 @@ pub use types::*;
 /// Version of the WIT package (`vigie:probe`) this SDK builds plugins for.
 pub const API_VERSION: &str = "0.1.0";
 
+/// Header the daemon adds to a 401 it hands a plugin: `none` (the equipment has no
+/// credentials), `refused; user=NAME` (the host answered as NAME and was refused) or
+/// `unanswerable` (no challenge the host can answer). [`HttpResponse::auth_refusal`] words it.
+pub const AUTH_NOTE: &str = "x-vigie-auth";
+
 /// What the daemon offers a plugin while it collects one equipment. Every network
 /// capability reaches only the equipment's own address.
 pub trait Host {

@@ -6,6 +6,7 @@
 //! the plugin did not declare ([`allowed_ports`](crate::allowed_ports)) is refused, so is a
 //! TCP probe of an undeclared port, and a path nobody answers is a 404.
 
+use crate::AUTH_NOTE;
 use crate::types::*;
 use crate::{Host, Probe};
 use std::cell::RefCell;
@@ -310,6 +311,22 @@ impl Host for FakeDevice {
                 headers: Vec::new(),
                 body: b"Not Found".to_vec(),
             }))
+            .map(|mut r| {
+                // Like the daemon, a 401 says why the host could not get past it.
+                if r.status == 401 && r.header(AUTH_NOTE).is_none() {
+                    let user = self
+                        .target
+                        .borrow()
+                        .as_ref()
+                        .and_then(|t| t.username.clone());
+                    let note = match user {
+                        Some(u) => format!("refused; user={u}"),
+                        None => "none".to_string(),
+                    };
+                    r.headers.push((AUTH_NOTE.to_string(), note));
+                }
+                r
+            })
     }
 
     fn tcp_probe(&self, port: u16, _send: &[u8], read_max: u32) -> Result<Vec<u8>, HostError> {

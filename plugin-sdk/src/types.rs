@@ -85,9 +85,8 @@ impl Param {
     pub fn scheme() -> Self {
         Param::optional(
             "scheme",
-            "`http` or `https`; https needs a trust setting on the equipment: \
-             `tls_trust = \"system\" | \"any\" | \"sha256:<fingerprint hex>\"` in the \
-             equipment's config",
+            "`http` or `https`; the certificate is checked as the equipment's `tls_trust` \
+             says: `system` roots (the default), `sha256:<fingerprint>` or `any`",
             "http",
         )
     }
@@ -621,16 +620,32 @@ impl HttpResponse {
             .map_err(|e| ProbeError::BadResponse(format!("the body is not UTF-8: {e}")))
     }
 
+    /// Why the equipment answered 401, in words: the daemon says in `x-vigie-auth` whether
+    /// the equipment has no credentials configured, or which user it refused.
+    pub fn auth_refusal(&self) -> String {
+        let note = self.header(crate::AUTH_NOTE).unwrap_or_default();
+        if note == "none" {
+            "no credentials are configured for this equipment (set `credentials` on it)".into()
+        } else if let Some(user) = note.strip_prefix("refused; user=") {
+            format!("the equipment refused the credentials of user `{user}`")
+        } else if note == "unanswerable" {
+            "the equipment asks for an authentication the host cannot answer".into()
+        } else {
+            "the equipment refused the credentials".into()
+        }
+    }
+
     /// The body as text if the status is 2xx; otherwise the error a plugin usually wants:
     /// 401/403 are an authentication failure, 404/405/501 mean the firmware lacks the
     /// endpoint (unsupported), anything else is a bad response.
     pub fn ok_text(&self, what: &str) -> Result<&str, ProbeError> {
         match self.status {
             200..=299 => self.text(),
-            401 | 403 => Err(ProbeError::AuthFailed(format!(
-                "{what}: HTTP {}",
-                self.status
+            401 => Err(ProbeError::AuthFailed(format!(
+                "{what}: HTTP 401, {}",
+                self.auth_refusal()
             ))),
+            403 => Err(ProbeError::AuthFailed(format!("{what}: HTTP 403"))),
             404 | 405 | 501 => Err(ProbeError::Unsupported(format!(
                 "{what}: HTTP {}",
                 self.status

@@ -190,6 +190,9 @@ async fn parameters_are_checked_against_what_the_plugin_declares() {
 struct FixtureServer {
     port: u16,
     requests: Arc<std::sync::Mutex<Vec<String>>>,
+    connections: Arc<std::sync::atomic::AtomicU32>,
+    /// SHA-256 of its certificate, when it speaks HTTPS.
+    fingerprint: Option<String>,
 }
 
 const REALM: &str = "IP Camera(D1234)";
@@ -227,109 +230,193 @@ fn digest_ok(header: &str, method: &str, user: &str, password: &str) -> bool {
     get("username") == user && get("nonce") == NONCE && get("response") == expected
 }
 
+type Routes = Arc<Vec<(String, String, u16, Vec<u8>)>>;
+
+/// Serves the requests of one connection while the client keeps it open.
+async fn serve_connection<S>(
+    mut s: S,
+    routes: Routes,
+    seen: Arc<std::sync::Mutex<Vec<String>>>,
+    user: String,
+    password: String,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let head_end = loop {
+            if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                break i + 4;
+            }
+            match s.read(&mut chunk).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+        };
+        let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
+        let mut lines = head.lines();
+        let first: Vec<&str> = lines.next().unwrap_or_default().split(' ').collect();
+        let (method, path) = (first[0].to_string(), first[1].to_string());
+        let header = |name: &str| {
+            head.lines()
+                .find_map(|l| {
+                    l.split_once(':')
+                        .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+                })
+                .map(|(_, v)| v.trim().to_string())
+        };
+        let length: usize = header("content-length")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        while buf.len() < head_end + length {
+            match s.read(&mut chunk).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+        }
+        buf.drain(..head_end + length);
+        let authorized =
+            header("authorization").is_some_and(|a| digest_ok(&a, &method, &user, &password));
+        seen.lock().expect("log").push(format!(
+            "{method} {path}{}",
+            if authorized { " (authorized)" } else { "" }
+        ));
+        let (status, extra, body) = if !authorized {
+            (
+                401,
+                format!(
+                    "WWW-Authenticate: Digest realm=\"{REALM}\", qop=\"auth\", nonce=\"{NONCE}\", opaque=\"vigie\"\r\n"
+                ),
+                b"Unauthorized".to_vec(),
+            )
+        } else {
+            match routes
+                .iter()
+                .find(|(m, p, _, _)| *m == method && *p == path)
+            {
+                Some((_, _, st, b)) => (*st, String::new(), b.clone()),
+                None => (404, String::new(), b"Not Found".to_vec()),
+            }
+        };
+        let reply = format!(
+            "HTTP/1.1 {status} X\r\nContent-Length: {}\r\n{extra}\r\n",
+            body.len()
+        );
+        if s.write_all(reply.as_bytes()).await.is_err() || s.write_all(&body).await.is_err() {
+            return;
+        }
+        let _ = s.flush().await;
+    }
+}
+
 impl FixtureServer {
     /// Serves `routes` (method, path with query, status, body) to clients that know
-    /// `user`/`password`.
+    /// `user`/`password`, keeping connections open between requests.
     async fn start(routes: Vec<(&str, String, u16, Vec<u8>)>, user: &str, password: &str) -> Self {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        Self::start_with(routes, user, password, false).await
+    }
+
+    /// The same, over HTTPS with a fresh self-signed certificate for 127.0.0.1 when `tls`.
+    async fn start_with(
+        routes: Vec<(&str, String, u16, Vec<u8>)>,
+        user: &str,
+        password: &str,
+        tls: bool,
+    ) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
         let port = listener.local_addr().expect("addr").port();
         let requests = Arc::new(std::sync::Mutex::new(Vec::new()));
-        let routes: Vec<(String, String, u16, Vec<u8>)> = routes
-            .into_iter()
-            .map(|(m, p, s, b)| (m.to_string(), p, s, b))
-            .collect();
-        let (seen, user, password) = (
+        let connections = Arc::new(std::sync::atomic::AtomicU32::new(0));
+        let routes: Routes = Arc::new(
+            routes
+                .into_iter()
+                .map(|(m, p, s, b)| (m.to_string(), p, s, b))
+                .collect(),
+        );
+        let (acceptor, fingerprint) = if tls {
+            let cert = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()])
+                .expect("certificate");
+            let der = cert.cert.der().clone();
+            use sha2::Digest as _;
+            let fingerprint = sha2::Sha256::digest(der.as_ref())
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>();
+            let key = rustls::pki_types::PrivateKeyDer::Pkcs8(
+                rustls::pki_types::PrivatePkcs8KeyDer::from(cert.key_pair.serialize_der()),
+            );
+            let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+                rustls::crypto::ring::default_provider(),
+            ))
+            .with_safe_default_protocol_versions()
+            .expect("versions")
+            .with_no_client_auth()
+            .with_single_cert(vec![der], key)
+            .expect("server config");
+            (
+                Some(tokio_rustls::TlsAcceptor::from(Arc::new(config))),
+                Some(fingerprint),
+            )
+        } else {
+            (None, None)
+        };
+        let (seen, counted, user, password) = (
             Arc::clone(&requests),
+            Arc::clone(&connections),
             user.to_string(),
             password.to_string(),
         );
         tokio::spawn(async move {
-            while let Ok((mut s, _)) = listener.accept().await {
+            while let Ok((s, _)) = listener.accept().await {
+                counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 let (routes, seen, user, password) = (
-                    routes.clone(),
+                    Arc::clone(&routes),
                     Arc::clone(&seen),
                     user.clone(),
                     password.clone(),
                 );
+                let acceptor = acceptor.clone();
                 tokio::spawn(async move {
-                    let mut buf = Vec::new();
-                    let mut chunk = [0u8; 4096];
-                    let head_end = loop {
-                        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                            break i + 4;
-                        }
-                        match s.read(&mut chunk).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                        }
-                    };
-                    let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
-                    let mut lines = head.lines();
-                    let first: Vec<&str> = lines.next().unwrap_or_default().split(' ').collect();
-                    let (method, path) = (first[0].to_string(), first[1].to_string());
-                    let header = |name: &str| {
-                        head.lines()
-                            .find_map(|l| {
-                                l.split_once(':')
-                                    .filter(|(k, _)| k.eq_ignore_ascii_case(name))
-                            })
-                            .map(|(_, v)| v.trim().to_string())
-                    };
-                    let length: usize = header("content-length")
-                        .and_then(|v| v.parse().ok())
-                        .unwrap_or(0);
-                    while buf.len() < head_end + length {
-                        match s.read(&mut chunk).await {
-                            Ok(0) | Err(_) => break,
-                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                    match acceptor {
+                        None => serve_connection(s, routes, seen, user, password).await,
+                        Some(a) => {
+                            if let Ok(tls) = a.accept(s).await {
+                                serve_connection(tls, routes, seen, user, password).await;
+                            }
                         }
                     }
-                    let authorized = header("authorization")
-                        .is_some_and(|a| digest_ok(&a, &method, &user, &password));
-                    seen.lock().expect("log").push(format!(
-                        "{method} {path}{}",
-                        if authorized { " (authorized)" } else { "" }
-                    ));
-                    let (status, extra, body) = if !authorized {
-                        (
-                            401,
-                            format!(
-                                "WWW-Authenticate: Digest realm=\"{REALM}\", qop=\"auth\", nonce=\"{NONCE}\", opaque=\"vigie\"\r\n"
-                            ),
-                            b"Unauthorized".to_vec(),
-                        )
-                    } else {
-                        match routes
-                            .iter()
-                            .find(|(m, p, _, _)| *m == method && *p == path)
-                        {
-                            Some((_, _, st, b)) => (*st, String::new(), b.clone()),
-                            None => (404, String::new(), b"Not Found".to_vec()),
-                        }
-                    };
-                    let reply = format!(
-                        "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n{extra}\r\n",
-                        body.len()
-                    );
-                    let _ = s.write_all(reply.as_bytes()).await;
-                    let _ = s.write_all(&body).await;
                 });
             }
         });
-        FixtureServer { port, requests }
+        FixtureServer {
+            port,
+            requests,
+            connections,
+            fingerprint,
+        }
     }
 
     fn requests(&self) -> Vec<String> {
         self.requests.lock().expect("log").clone()
+    }
+
+    fn connections(&self) -> u32 {
+        self.connections.load(std::sync::atomic::Ordering::SeqCst)
     }
 }
 
 /// A Hikvision NVR's web server serving the plugin's fixtures of `case` (`nvr-healthy`,
 /// `nvr-degraded`) behind Digest authentication as `admin`/`password`.
 async fn hikvision_nvr(case: &str, password: &str) -> FixtureServer {
+    hikvision_nvr_over(case, password, false).await
+}
+
+/// The same NVR, over HTTPS with a self-signed certificate when `tls`.
+async fn hikvision_nvr_over(case: &str, password: &str, tls: bool) -> FixtureServer {
     let fixtures = crate::support::manifest_dir()
         .join("../plugins/hikvision/fixtures")
         .join(case);
@@ -349,7 +436,7 @@ async fn hikvision_nvr(case: &str, password: &str) -> FixtureServer {
         ("GET", path.to_string(), 200, body)
     })
     .collect();
-    FixtureServer::start(routes, "admin", password).await
+    FixtureServer::start_with(routes, "admin", password, tls).await
 }
 
 /// A credentials file for the tests, with the `[credentials.dev]` entry using it.
@@ -943,6 +1030,110 @@ async fn plugins_read_snmp_through_the_daemons_client_with_the_equipments_settin
     let r = reason(&o);
     assert!(
         r.starts_with("down:") && r.contains("no SNMP answer"),
+        "{r}"
+    );
+}
+
+/// A Hikvision NVR equipment on 127.0.0.1 with the `dev` credentials, its plugin params and
+/// its `tls_trust` line (empty for the default).
+fn hikvision_equipment(
+    dir: &Path,
+    password: &str,
+    params: &str,
+    trust: &str,
+) -> Arc<EquipmentConfig> {
+    let site = site_head("UTC", "0")
+        + &format!(
+            "\n[[equipment]]\nid = \"nvr\"\nkind = \"nvr\"\naddress = \"127.0.0.1\"\nprobes = [\"plugin:hikvision\"]\ncredentials = \"dev\"\nplugin_params = {{ {params} }}\n{trust}\n"
+        );
+    single_equipment(&main_file(&credentials(dir, "admin", password)), &site)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_follows_the_equipments_trust_and_one_collection_keeps_its_connection_and_challenge()
+{
+    let h = loaded(&host(Duration::from_secs(5)), &plugin_wasm("hikvision"));
+    let dir = tempfile::tempdir().expect("tmp");
+    let t = Duration::from_secs(4);
+
+    // In clear: the first request pays the Digest challenge, the others of the collection
+    // answer it at once, all on one connection.
+    let clear = hikvision_nvr("nvr-healthy", "hik-pass").await;
+    let eq = hikvision_equipment(
+        dir.path(),
+        "hik-pass",
+        &format!("port = {}", clear.port),
+        "",
+    );
+    let o = h.collect("hikvision", &eq, t).await.observation;
+    assert_eq!(reason(&o), "up");
+    let requests = clear.requests();
+    let unauthorized: Vec<&String> = requests
+        .iter()
+        .filter(|r| !r.ends_with("(authorized)"))
+        .collect();
+    assert_eq!(unauthorized.len(), 1, "{requests:?}");
+    assert!(requests.len() >= 5, "{requests:?}");
+    assert_eq!(clear.connections(), 1, "{requests:?}");
+
+    // Over HTTPS with a self-signed certificate.
+    let tls = hikvision_nvr_over("nvr-healthy", "hik-pass", true).await;
+    let fingerprint = tls.fingerprint.clone().expect("fingerprint");
+    let params = format!("port = {}, scheme = \"https\"", tls.port);
+    // The system roots do not know it: refused, with what to do.
+    let eq = hikvision_equipment(dir.path(), "hik-pass", &params, "");
+    let r = reason(&h.collect("hikvision", &eq, t).await.observation);
+    assert!(r.contains("not trusted by the system roots"), "{r}");
+    assert!(r.contains("tls_trust = \"sha256:"), "{r}");
+    // Another certificate pinned: refused, naming both fingerprints.
+    let wrong = format!("tls_trust = \"sha256:{}\"", "ab".repeat(32));
+    let eq = hikvision_equipment(dir.path(), "hik-pass", &params, &wrong);
+    let r = reason(&h.collect("hikvision", &eq, t).await.observation);
+    assert!(
+        r.contains(&format!("fingerprint is sha256:{fingerprint}")),
+        "{r}"
+    );
+    assert!(
+        tls.requests().is_empty(),
+        "nothing is sent to an untrusted peer"
+    );
+    // Its own certificate pinned (colons as openssl prints them are fine): collected.
+    let colons: Vec<String> = fingerprint
+        .as_bytes()
+        .chunks(2)
+        .map(|c| String::from_utf8_lossy(c).to_uppercase())
+        .collect();
+    let pinned = format!("tls_trust = \"sha256:{}\"", colons.join(":"));
+    let eq = hikvision_equipment(dir.path(), "hik-pass", &params, &pinned);
+    let o = h.collect("hikvision", &eq, t).await.observation;
+    assert_eq!(reason(&o), "up");
+    assert!(
+        o.facts
+            .contains(&("model".to_string(), "DS-7608NXI-K2".to_string())),
+        "{:?}",
+        o.facts
+    );
+    assert_eq!(tls.connections(), 3, "one per collection");
+    // `any` collects too.
+    let eq = hikvision_equipment(dir.path(), "hik-pass", &params, "tls_trust = \"any\"");
+    assert_eq!(
+        reason(&h.collect("hikvision", &eq, t).await.observation),
+        "up"
+    );
+
+    // A refused password says for which user; no credentials says so.
+    let eq = hikvision_equipment(dir.path(), "wrong", &format!("port = {}", clear.port), "");
+    let r = reason(&h.collect("hikvision", &eq, t).await.observation);
+    assert!(r.contains("refused the credentials of user `admin`"), "{r}");
+    let site = site_head("UTC", "0")
+        + &format!(
+            "\n[[equipment]]\nid = \"nvr\"\nkind = \"nvr\"\naddress = \"127.0.0.1\"\nprobes = [\"plugin:hikvision\"]\nplugin_params = {{ port = {} }}\n",
+            clear.port
+        );
+    let eq = single_equipment(&main_file(""), &site);
+    let r = reason(&h.collect("hikvision", &eq, t).await.observation);
+    assert!(
+        r.contains("no credentials are configured for this equipment"),
         "{r}"
     );
 }

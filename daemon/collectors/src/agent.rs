@@ -241,14 +241,19 @@ pub async fn scrape(
     url: &str,
     credentials: Option<(String, Secret)>,
     timeout: Duration,
+    trust: &http::TlsTrust,
 ) -> Result<String, Observation> {
     let parsed = url::Url::parse(url)
         .map_err(|e| Observation::unknown(&format!("agent URL `{url}`: {e}")))?;
-    if parsed.scheme() != "http" {
-        return Err(Observation::unknown(&format!(
-            "agent at {url}: only http:// agents are supported in this version"
-        )));
-    }
+    let tls = match parsed.scheme() {
+        "http" => None,
+        "https" => Some(trust.clone()),
+        other => {
+            return Err(Observation::unknown(&format!(
+                "agent at {url}: `{other}` is not http or https"
+            )));
+        }
+    };
     let Some(host) = parsed.host_str() else {
         return Err(Observation::unknown(&format!(
             "agent URL `{url}` has no host"
@@ -273,6 +278,7 @@ pub async fn scrape(
         body: Vec::new(),
         timeout,
         max_body: MAX_EXPOSITION,
+        tls,
     })
     .await;
     let answer = match answer {

@@ -169,11 +169,12 @@ impl NetCollector {
         };
         let timeout = self.budget(eq).timeout;
         let recording = eq.recording_service.clone();
+        let trust = eq.tls_trust.clone();
         let cpu = Arc::clone(&self.cpu);
         let clock = self.clock;
         let id = eq.id.clone();
         Box::pin(async move {
-            let text = match agent::scrape(&url, credentials, timeout).await {
+            let text = match agent::scrape(&url, credentials, timeout, &trust).await {
                 Ok(t) => t,
                 Err(obs) => return obs,
             };

@@ -62,7 +62,53 @@ pub struct Grant {
     pub ports: Vec<u16>,
     /// The daemon's own listening sockets, never reached whatever the address.
     pub own_sockets: Arc<Vec<std::net::SocketAddr>>,
+    /// Which certificates the equipment's HTTPS interface may present.
+    pub tls_trust: http::TlsTrust,
+    /// HTTP state of this collection (its clones share it): the open connection and the
+    /// authentication challenge in force.
+    pub session: Arc<tokio::sync::Mutex<HttpSession>>,
 }
+
+/// What the HTTP requests of one collection share.
+#[derive(Default)]
+pub struct HttpSession {
+    conn: Option<http::Connection>,
+    auth: Option<http_auth::PasswordClient>,
+    connections: u32,
+}
+
+impl std::fmt::Debug for HttpSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpSession")
+            .field("open", &self.conn.is_some())
+            .field("authenticated", &self.auth.is_some())
+            .field("connections", &self.connections)
+            .finish()
+    }
+}
+
+/// The host's error for an HTTP client failure.
+fn cap_error(e: HttpError) -> CapError {
+    match e {
+        HttpError::Connect(m) => CapError::Unreachable(m),
+        HttpError::Timeout(m) => CapError::Timeout(m),
+        HttpError::Request(_) => CapError::Forbidden(e.to_string()),
+        HttpError::Protocol(_) => CapError::Unreachable(e.to_string()),
+        // The equipment answered, but not with a certificate its trust accepts.
+        HttpError::Tls(_) => CapError::Forbidden(e.to_string()),
+        HttpError::Body { .. } => CapError::BadResponse(e.to_string()),
+    }
+}
+
+/// Marks a 401 with why the host could not get past it (`x-vigie-auth`).
+fn with_auth_note(mut r: Response, note: String) -> Response {
+    r.headers.retain(|(k, _)| k != AUTH_NOTE);
+    r.headers.push((AUTH_NOTE.into(), note));
+    r
+}
+
+/// Header of a 401 telling the plugin why the host could not authenticate.
+pub const AUTH_NOTE: &str = "x-vigie-auth";
 
 /// The ports a plugin may reach on its equipment, from its parameters once the defaults of
 /// its description are applied: the values of the parameters named `port` or ending in
@@ -137,20 +183,28 @@ impl Grant {
         }
     }
 
-    /// Port and path-and-query of a plugin URL, once checked against the equipment. URLs
-    /// are parsed by the `url` crate (WHATWG rules), the way an HTTP client would read them.
-    fn resolve(&self, url: &str) -> Result<(u16, String), CapError> {
+    /// Port, path-and-query and whether it is HTTPS, of a plugin URL, once checked against
+    /// the equipment. URLs are parsed by the `url` crate (WHATWG rules), the way an HTTP
+    /// client would read them.
+    fn resolve(&self, url: &str) -> Result<(u16, String, bool), CapError> {
         if url.starts_with('/') && !url.starts_with("//") {
             self.check_port(80)?;
-            return Ok((80, url.to_string()));
+            return Ok((80, url.to_string(), false));
         }
-        let parsed = url::Url::parse(url)
-            .map_err(|_| self.refuse(format!("`{url}` is neither a path nor an http:// URL")))?;
-        if parsed.scheme() != "http" {
-            return Err(self.refuse(format!(
-                "`{url}`: only http:// is available to plugins in this version"
-            )));
-        }
+        let parsed = url::Url::parse(url).map_err(|_| {
+            self.refuse(format!(
+                "`{url}` is neither a path nor an http:// or https:// URL"
+            ))
+        })?;
+        let tls = match parsed.scheme() {
+            "http" => false,
+            "https" => true,
+            other => {
+                return Err(self.refuse(format!(
+                    "`{url}`: `{other}` is not available to plugins (http and https are)"
+                )));
+            }
+        };
         if !parsed.username().is_empty() || parsed.password().is_some() {
             return Err(self.refuse(format!("`{url}`: user information in URLs is not allowed")));
         }
@@ -162,13 +216,15 @@ impl Grant {
                 self.address
             )));
         }
-        let port = parsed.port_or_known_default().unwrap_or(80);
+        let port = parsed
+            .port_or_known_default()
+            .unwrap_or(if tls { 443 } else { 80 });
         self.check_port(port)?;
         let path = match parsed.query() {
             Some(q) => format!("{}?{q}", parsed.path()),
             None => parsed.path().to_string(),
         };
-        Ok((port, path))
+        Ok((port, path, tls))
     }
 
     /// Refuses a port the plugin did not declare.
@@ -231,15 +287,17 @@ impl Grant {
         }
     }
 
-    /// One HTTP exchange on a fresh connection to the equipment.
+    /// One HTTP exchange with the equipment, on the collection's open connection when it
+    /// goes to the same port and scheme and the peer kept it open, else on a new one.
     async fn exchange(
         &self,
+        session: &mut HttpSession,
+        target: (u16, &str, bool),
         method: &hyper::Method,
-        port: u16,
-        path: &str,
         req: &Request,
         authorization: Option<&str>,
     ) -> Result<Response, CapError> {
+        let (port, path, tls) = target;
         // The plugin never sets the credentials: the host answers challenges itself.
         let mut headers: Vec<(String, String)> = req
             .headers
@@ -250,7 +308,7 @@ impl Grant {
         if let Some(a) = authorization {
             headers.push(("authorization".into(), a.into()));
         }
-        let answer = http::exchange(HttpRequest {
+        let request = HttpRequest {
             address: &self.address,
             port,
             method: method.clone(),
@@ -259,15 +317,24 @@ impl Grant {
             body: req.body.clone(),
             timeout: self.timeout,
             max_body: MAX_HTTP_BODY,
-        })
-        .await
-        .map_err(|e| match e {
-            HttpError::Connect(m) => CapError::Unreachable(m),
-            HttpError::Timeout(m) => CapError::Timeout(m),
-            HttpError::Request(_) => CapError::Forbidden(e.to_string()),
-            HttpError::Protocol(_) => CapError::Unreachable(e.to_string()),
-            HttpError::Body { .. } => CapError::BadResponse(e.to_string()),
-        })?;
+            tls: tls.then(|| self.tls_trust.clone()),
+        };
+        let reused = session.conn.as_ref().is_some_and(|c| c.serves(&request));
+        let mut conn = match session.conn.take() {
+            Some(c) if reused => c,
+            _ => http::Connection::open(&request).await.map_err(cap_error)?,
+        };
+        let answer = match conn.send(&request).await {
+            // The peer closed a kept connection between two requests: once more on a new one.
+            Err(HttpError::Protocol(_)) if reused => {
+                conn = http::Connection::open(&request).await.map_err(cap_error)?;
+                conn.send(&request).await
+            }
+            other => other,
+        }
+        .map_err(cap_error)?;
+        session.conn = Some(conn);
+        session.connections += u32::from(!reused);
         Ok(Response {
             status: answer.status,
             headers: answer.headers,
@@ -285,18 +352,44 @@ impl Grant {
     }
 
     /// Sends an HTTP request, answering a Basic or Digest challenge with the equipment's
-    /// credentials.
+    /// credentials. Within one collection the connection is kept and the challenge is
+    /// reused (Digest with a counted nonce), so only the first request pays the 401 round
+    /// trip. A 401 handed to the plugin carries `x-vigie-auth`: `none` (the equipment has no
+    /// credentials), `refused; user=NAME` (the host answered as NAME and was refused) or
+    /// `unanswerable` (no challenge the host can answer).
     pub async fn http(&self, req: Request) -> Result<Response, CapError> {
-        let (port, path) = self.resolve(&req.url)?;
+        let (port, path, tls) = self.resolve(&req.url)?;
         self.check_not_own(port).await?;
         let method = hyper::Method::from_bytes(req.method.to_ascii_uppercase().as_bytes())
             .map_err(|_| self.refuse(format!("`{}` is not an HTTP method", req.method)))?;
-        let first = self.exchange(&method, port, &path, &req, None).await?;
+        let target = (port, path.as_str(), tls);
+        let login = self.login()?;
+        let mut session = self.session.lock().await;
+        let respond = |client: &mut http_auth::PasswordClient, user: &str, password: &str| {
+            client
+                .respond(&http_auth::PasswordParams {
+                    username: user,
+                    password,
+                    uri: &path,
+                    method: method.as_str(),
+                    body: Some(&req.body),
+                })
+                .map_err(|e| CapError::BadResponse(format!("authentication challenge: {e}")))
+        };
+        // The challenge of an earlier request of this collection answers this one at once.
+        let ahead = match (session.auth.as_mut(), &login) {
+            (Some(client), Some((user, secret))) => Some(respond(client, user, secret.expose())?),
+            _ => None,
+        };
+        let first = self
+            .exchange(&mut session, target, &method, &req, ahead.as_deref())
+            .await?;
         if first.status != 401 {
             return Ok(first);
         }
-        let Some((user, secret)) = self.login()? else {
-            return Ok(first);
+        session.auth = None;
+        let Some((user, secret)) = login else {
+            return Ok(with_auth_note(first, "none".into()));
         };
         let challenges: Vec<&str> = first
             .headers
@@ -305,24 +398,29 @@ impl Grant {
             .map(|(_, v)| v.as_str())
             .collect();
         if challenges.is_empty() {
-            return Ok(first);
+            return Ok(with_auth_note(first, "unanswerable".into()));
         }
-        let mut client = challenges
+        let Ok(mut client) = challenges
             .iter()
             .fold(http_auth::PasswordClient::builder(), |b, c| b.challenges(c))
             .build()
-            .map_err(|e| CapError::BadResponse(format!("authentication challenge: {e}")))?;
-        let authorization = client
-            .respond(&http_auth::PasswordParams {
-                username: &user,
-                password: secret.expose(),
-                uri: &path,
-                method: method.as_str(),
-                body: Some(&req.body),
-            })
-            .map_err(|e| CapError::BadResponse(format!("authentication challenge: {e}")))?;
-        self.exchange(&method, port, &path, &req, Some(&authorization))
-            .await
+        else {
+            return Ok(with_auth_note(first, "unanswerable".into()));
+        };
+        let authorization = respond(&mut client, &user, secret.expose())?;
+        let second = self
+            .exchange(&mut session, target, &method, &req, Some(&authorization))
+            .await?;
+        if second.status == 401 {
+            return Ok(with_auth_note(second, format!("refused; user={user}")));
+        }
+        session.auth = Some(client);
+        Ok(second)
+    }
+
+    /// Connections opened by HTTP requests so far in this collection.
+    pub async fn http_connections(&self) -> u32 {
+        self.session.lock().await.connections
     }
 
     /// Connects to `port`, writes `send`, reads the answer.
@@ -487,6 +585,17 @@ fn is_local(ip: std::net::IpAddr) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Port and path of a resolved URL (the scheme is checked by the HTTPS tests).
+    trait Resolve {
+        fn r(&self, url: &str) -> Result<(u16, String), CapError>;
+    }
+
+    impl Resolve for Grant {
+        fn r(&self, url: &str) -> Result<(u16, String), CapError> {
+            self.resolve(url).map(|(port, path, _)| (port, path))
+        }
+    }
     use vigie_core::config::SnmpSettings;
 
     fn grant(address: &str) -> Grant {
@@ -500,6 +609,8 @@ mod tests {
             clock: Clock::System,
             ports: vec![80, 81, 443, 8080],
             own_sockets: Arc::default(),
+            tls_trust: http::TlsTrust::System,
+            session: Arc::default(),
         }
     }
 
@@ -532,26 +643,30 @@ mod tests {
         let mut g = grant("10.0.0.5");
         g.ports = vec![8443];
         for refused in ["/a", "http://10.0.0.5/x", "http://10.0.0.5:22/x"] {
-            match g.resolve(refused) {
+            match g.r(refused) {
                 Err(CapError::Forbidden(m)) => {
                     assert!(m.contains("not one the plugin declares"), "{m}")
                 }
                 other => panic!("{refused}: {other:?}"),
             }
         }
-        assert_eq!(g.resolve("http://10.0.0.5:8443/x"), Ok((8443, "/x".into())));
+        assert_eq!(g.r("http://10.0.0.5:8443/x"), Ok((8443, "/x".into())));
     }
 
     #[test]
     fn urls_resolve_only_on_the_equipment_address() {
         let g = grant("10.0.0.5");
-        assert_eq!(g.resolve("/a?b=1"), Ok((80, "/a?b=1".into())));
-        assert_eq!(g.resolve("http://10.0.0.5:8080/x"), Ok((8080, "/x".into())));
-        assert_eq!(g.resolve("HTTP://10.0.0.5"), Ok((80, "/".into())));
+        assert_eq!(g.r("/a?b=1"), Ok((80, "/a?b=1".into())));
+        assert_eq!(g.r("http://10.0.0.5:8080/x"), Ok((8080, "/x".into())));
+        assert_eq!(g.r("HTTP://10.0.0.5"), Ok((80, "/".into())));
+        // HTTPS: port 443 unless given, and marked as TLS.
+        assert_eq!(g.resolve("https://10.0.0.5/x"), Ok((443, "/x".into(), true)));
+        assert_eq!(g.resolve("http://10.0.0.5/x"), Ok((80, "/x".into(), false)));
         for bad in [
             "http://10.0.0.6/x",
             "http://10.0.0.5@evil/x",
-            "https://10.0.0.5/x",
+            "https://10.0.0.6/x",
+            "ftp://10.0.0.5/x",
             "file:///etc/passwd",
             "x",
             "http://10.0.0.5:99999/",
@@ -559,33 +674,27 @@ mod tests {
             "http://10.0.0.5.evil.example/x",
             "http://user@10.0.0.5/x",
         ] {
-            assert!(
-                matches!(g.resolve(bad), Err(CapError::Forbidden(_))),
-                "{bad}"
-            );
+            assert!(matches!(g.r(bad), Err(CapError::Forbidden(_))), "{bad}");
         }
         // A backslash ends the host as in a browser: the request still goes to the equipment.
-        assert_eq!(
-            g.resolve("http://10.0.0.5\\@evil/x"),
-            Ok((80, "/@evil/x".into()))
-        );
+        assert_eq!(g.r("http://10.0.0.5\\@evil/x"), Ok((80, "/@evil/x".into())));
         // Hosts are read as an HTTP client reads them: 167772165 is 10.0.0.5, 010.0.0.5 is
         // octal for 8.0.0.5.
-        assert_eq!(g.resolve("http://167772165/x"), Ok((80, "/x".into())));
+        assert_eq!(g.r("http://167772165/x"), Ok((80, "/x".into())));
         assert!(matches!(
-            g.resolve("http://010.0.0.5/x"),
+            g.r("http://010.0.0.5/x"),
             Err(CapError::Forbidden(_))
         ));
         let named = grant("Cam-1.Site.Example");
         assert_eq!(
-            named.resolve("http://cam-1.site.example/x#frag"),
+            named.r("http://cam-1.site.example/x#frag"),
             Ok((80, "/x".into()))
         );
         let v6 = grant("::1");
-        assert_eq!(v6.resolve("http://[::1]:81/y"), Ok((81, "/y".into())));
-        assert_eq!(v6.resolve("http://[0:0::0001]/y"), Ok((80, "/y".into())));
+        assert_eq!(v6.r("http://[::1]:81/y"), Ok((81, "/y".into())));
+        assert_eq!(v6.r("http://[0:0::0001]/y"), Ok((80, "/y".into())));
         assert!(matches!(
-            v6.resolve("http://[::2]/y"),
+            v6.r("http://[::2]/y"),
             Err(CapError::Forbidden(_))
         ));
     }

@@ -364,6 +364,8 @@ impl PluginHost {
             clock: self.inner.clock,
             ports: Vec::new(),
             own_sockets: self.own_sockets(),
+            tls_trust: eq.tls_trust.clone(),
+            session: Arc::default(),
         }
     }
 

@@ -133,10 +133,18 @@ fn post_json(
     Ok(host.http(&request)?)
 }
 
-fn refused(what: &str, status: u16) -> ProbeError {
-    ProbeError::AuthFailed(format!(
-        "{what} answered HTTP {status}: the credentials were refused"
-    ))
+fn refused(what: &str, response: &HttpResponse) -> ProbeError {
+    if response.status == 401 {
+        ProbeError::AuthFailed(format!(
+            "{what} answered HTTP 401: {}",
+            response.auth_refusal()
+        ))
+    } else {
+        ProbeError::AuthFailed(format!(
+            "{what} answered HTTP {}: the credentials were refused",
+            response.status
+        ))
+    }
 }
 
 /// What `systemready.cgi` says.
@@ -153,7 +161,7 @@ fn system_ready(host: &dyn Host, base: &Base) -> Result<Option<Ready>, ProbeErro
     let response = post_json(host, base, SYSTEMREADY, SYSTEMREADY_BODY)?;
     match response.status {
         200..=299 => {}
-        401 | 403 => return Err(refused(SYSTEMREADY, response.status)),
+        401 | 403 => return Err(refused(SYSTEMREADY, &response)),
         status => {
             host.log(
                 LogLevel::Debug,
@@ -229,7 +237,7 @@ fn identify(host: &dyn Host, base: &Base, report: &mut Report) -> Result<bool, P
                 },
             }
         }
-        401 | 403 => return Err(refused(BASICDEVICEINFO, response.status)),
+        401 | 403 => return Err(refused(BASICDEVICEINFO, &response)),
         status => host.log(
             LogLevel::Debug,
             &format!("{BASICDEVICEINFO}: HTTP {status}, asking param.cgi"),
@@ -239,7 +247,7 @@ fn identify(host: &dyn Host, base: &Base, report: &mut Report) -> Result<bool, P
     let response = host.get(&base.url(PARAMS))?;
     match response.status {
         200..=299 => {}
-        401 | 403 => return Err(refused("/axis-cgi/param.cgi", response.status)),
+        401 | 403 => return Err(refused("/axis-cgi/param.cgi", &response)),
         _ => return Ok(false),
     }
     let pairs = kv::parse(&String::from_utf8_lossy(&response.body));
@@ -299,7 +307,7 @@ fn optional_get(host: &dyn Host, base: &Base, path: &str) -> Result<Option<Strin
             200..=299 => Ok(Answer::Document(
                 String::from_utf8_lossy(&response.body).into_owned(),
             )),
-            status @ (401 | 403) => Err(refused(path, status)),
+            401 | 403 => Err(refused(path, response)),
             status => Ok(Answer::Absent(format!("{path}: HTTP {status}"))),
         },
     )

@@ -320,13 +320,20 @@ fn the_channels_parameter_switches_channel_reading() {
 fn wrong_credentials_are_an_authentication_failure() {
     let device =
         FakeDevice::new().respond("GET", SYSTEM_INFO, 401, "Error\r\nInvalid Authority!\r\n");
+    // Whether credentials were configured, and for which user, is said.
     assert_eq!(
-        device.collect::<Dahua>(&nvr()),
+        device.collect::<Dahua>(&nvr().username("admin")),
         Err(ProbeError::AuthFailed(format!(
-            "{SYSTEM_INFO}: HTTP 401, the equipment refused the credentials"
+            "{SYSTEM_INFO}: HTTP 401, the equipment refused the credentials of user `admin`"
         )))
     );
     assert_eq!(paths(&device), [SYSTEM_INFO]);
+    assert_eq!(
+        device.collect::<Dahua>(&nvr()),
+        Err(ProbeError::AuthFailed(format!(
+            "{SYSTEM_INFO}: HTTP 401, no credentials are configured for this equipment (set `credentials` on it)"
+        )))
+    );
 
     let device = FakeDevice::new()
         .fixture(SYSTEM_INFO, fixture!("nvr-healthy/getSystemInfo.txt"))

@@ -170,7 +170,8 @@ fn classify(path: &str, response: &HttpResponse) -> Result<Answer, ProbeError> {
             other => Ok(other),
         },
         401 => Err(ProbeError::AuthFailed(format!(
-            "{path}: HTTP 401, the equipment refused the credentials{}",
+            "{path}: HTTP 401, {}{}",
+            response.auth_refusal(),
             lockout(&body())
         ))),
         403 => match response_status(&body()) {

@@ -369,11 +369,13 @@ fn wrong_credentials_are_an_authentication_failure() {
         401,
         read(fixture!("errors/unauthorized.xml")),
     );
-    let err = device.collect::<Hikvision>(&nvr()).expect_err("401");
+    let err = device
+        .collect::<Hikvision>(&nvr().username("admin"))
+        .expect_err("401");
     assert_eq!(
         err,
         ProbeError::AuthFailed(format!(
-            "{DEVICE_INFO}: HTTP 401, the equipment refused the credentials \
+            "{DEVICE_INFO}: HTTP 401, the equipment refused the credentials of user `admin` \
              (4 attempts left before the account locks)"
         ))
     );

@@ -304,6 +304,73 @@ pub struct EquipmentConfig {
     pub plugin_params: Vec<(String, String)>,
     /// For the `recorder` probe: the recorder channel this camera is.
     pub recorder: Option<RecorderChannel>,
+    /// Which certificates its HTTPS interface may present (`tls_trust`).
+    pub tls_trust: TlsTrust,
+}
+
+/// Which certificates an equipment's HTTPS interface may present.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TlsTrust {
+    /// Certificates signed by the system's roots, for the equipment's name or address.
+    #[default]
+    System,
+    /// The one certificate whose SHA-256 fingerprint this is (a self-signed camera), whatever
+    /// its names and dates.
+    Pinned([u8; 32]),
+    /// Any certificate (the exchange is encrypted, not authenticated); said at each load.
+    Any,
+}
+
+impl TlsTrust {
+    /// Reads `system`, `any` or `sha256:` and 64 hex digits (colons allowed, as
+    /// `openssl x509 -noout -fingerprint -sha256` prints them).
+    pub fn parse(text: &str) -> Result<TlsTrust, String> {
+        let text = text.trim();
+        match text {
+            "system" => return Ok(TlsTrust::System),
+            "any" => return Ok(TlsTrust::Any),
+            _ => {}
+        }
+        let hex: String = text
+            .strip_prefix("sha256:")
+            .or_else(|| text.strip_prefix("SHA256:"))
+            .unwrap_or_default()
+            .chars()
+            .filter(|c| *c != ':')
+            .collect();
+        let mut pin = [0u8; 32];
+        let parsed = hex.len() == 64
+            && hex.is_ascii()
+            && pin.iter_mut().enumerate().all(|(i, b)| {
+                u8::from_str_radix(&hex[2 * i..2 * i + 2], 16)
+                    .map(|x| *b = x)
+                    .is_ok()
+            });
+        if parsed {
+            Ok(TlsTrust::Pinned(pin))
+        } else {
+            Err(format!(
+                "`{text}` is not `system`, `any` or `sha256:` followed by 64 hex digits"
+            ))
+        }
+    }
+}
+
+impl fmt::Display for TlsTrust {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TlsTrust::System => f.write_str("system"),
+            TlsTrust::Any => f.write_str("any"),
+            TlsTrust::Pinned(p) => {
+                f.write_str("sha256:")?;
+                for b in p {
+                    write!(f, "{b:02x}")?;
+                }
+                Ok(())
+            }
+        }
+    }
 }
 
 impl EquipmentConfig {

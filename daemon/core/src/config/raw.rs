@@ -319,6 +319,9 @@ pub struct RawEquipment {
     pub plugin_params: Option<BTreeMap<String, Spanned<toml::Value>>>,
     /// For a camera supervised through its recorder: the recorder and the channel.
     pub recorder: Option<RawRecorder>,
+    /// Which certificates its HTTPS interface may present: `"system"` (default), `"any"` or
+    /// `"sha256:FINGERPRINT"`.
+    pub tls_trust: Option<Spanned<String>>,
 }
 
 /// `recorder = { equipment = "nvr-1", channel = 3 }` on a camera.

@@ -194,9 +194,11 @@ pub(super) fn equipment(
                 parents.push((id.clone(), p.clone()));
             }
         }
+        let tls_trust = tls_trust(cx, e);
         equipment.insert(
             id.clone(),
             Arc::new(EquipmentConfig {
+                tls_trust,
                 id,
                 name: e.name.clone().unwrap_or_else(|| e.id.get_ref().clone()),
                 kind,
@@ -232,6 +234,36 @@ pub(super) fn equipment(
         equipment,
         parents,
         ids_here,
+    }
+}
+
+/// `tls_trust`: `system` (the default), `any` (said as a warning), or a pinned
+/// `sha256:FINGERPRINT` (64 hex digits, colons allowed, as `openssl x509 -fingerprint
+/// -sha256` prints it).
+fn tls_trust(cx: &mut FileCx<'_>, e: &RawEquipment) -> TlsTrust {
+    let Some(v) = &e.tls_trust else {
+        return TlsTrust::System;
+    };
+    match TlsTrust::parse(v.get_ref()) {
+        Ok(TlsTrust::Any) => {
+            cx.warn_at(
+                v,
+                format!(
+                    "tls_trust = \"any\": the HTTPS certificate of `{}` is not checked (the exchange is encrypted, not authenticated); pin it with \"sha256:…\" instead",
+                    e.id.get_ref()
+                ),
+            );
+            TlsTrust::Any
+        }
+        Ok(t) => t,
+        Err(m) => {
+            cx.at(
+                v,
+                format!("tls_trust: {m}"),
+                Some("pin a certificate with the fingerprint `openssl x509 -noout -fingerprint -sha256` prints".into()),
+            );
+            TlsTrust::System
+        }
     }
 }
 
