@@ -1137,3 +1137,51 @@ async fn https_follows_the_equipments_trust_and_one_collection_keeps_its_connect
         "{r}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_plugin_holds_only_its_own_slots_and_the_other_vendors_keep_their_schedule() {
+    // A pool of 4 instances, at most 2 per plugin.
+    let limits = Limits {
+        deadline: Duration::from_secs(3),
+        concurrency: 4,
+        per_plugin: 2,
+        ..Limits::default()
+    };
+    let h = PluginHost::new(Clock::System, limits, None).expect("plugin host");
+    let h = loaded(&h, &plugin_wasm("testbed"));
+    let h = loaded(&h, &plugin_wasm("hikvision"));
+    let nvr = hikvision_nvr("nvr-healthy", "hik-pass").await;
+    let dir = tempfile::tempdir().expect("tmp");
+
+    // Eight looping calls of one plugin, each until its deadline.
+    let finished_loops = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let loops: Vec<_> = (0..8)
+        .map(|_| {
+            let eq = plugin_equipment("testbed", "127.0.0.1", "mode = \"loop\"", "");
+            let run = h.collect("testbed", &eq, Duration::from_secs(1));
+            let done = Arc::clone(&finished_loops);
+            tokio::spawn(async move {
+                let o = run.await;
+                done.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                o
+            })
+        })
+        .collect();
+    // Another vendor's collection started after them is not queued behind them.
+    let eq = hikvision_equipment(dir.path(), "hik-pass", &format!("port = {}", nvr.port), "");
+    let o = h.collect("hikvision", &eq, Duration::from_secs(3)).await;
+    assert_eq!(reason(&o.observation), "up");
+    assert_eq!(
+        finished_loops.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "the NVR waited for the looping plugin"
+    );
+    for l in loops {
+        let o = l.await.expect("loop task");
+        assert!(
+            reason(&o.observation).contains("ran past its deadline"),
+            "{}",
+            reason(&o.observation)
+        );
+    }
+}

@@ -660,7 +660,10 @@ mod tests {
         assert_eq!(g.r("http://10.0.0.5:8080/x"), Ok((8080, "/x".into())));
         assert_eq!(g.r("HTTP://10.0.0.5"), Ok((80, "/".into())));
         // HTTPS: port 443 unless given, and marked as TLS.
-        assert_eq!(g.resolve("https://10.0.0.5/x"), Ok((443, "/x".into(), true)));
+        assert_eq!(
+            g.resolve("https://10.0.0.5/x"),
+            Ok((443, "/x".into(), true))
+        );
         assert_eq!(g.resolve("http://10.0.0.5/x"), Ok((80, "/x".into(), false)));
         for bad in [
             "http://10.0.0.6/x",

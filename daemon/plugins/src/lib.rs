@@ -97,6 +97,8 @@ pub(crate) struct Loaded {
     info: PluginInfo,
     pre: sandbox::Pre,
     modified: Option<SystemTime>,
+    /// Calls of this plugin that may run at once ([`Limits::per_plugin`]).
+    slots: tokio::sync::Semaphore,
 }
 
 /// Loads, swaps and runs plugins. Cheap to clone.
@@ -190,6 +192,9 @@ impl PluginHost {
             info,
             pre,
             modified: meta.modified().ok(),
+            slots: tokio::sync::Semaphore::new(
+                self.inner.sandbox.limits().per_plugin.max(1) as usize
+            ),
         })
     }
 

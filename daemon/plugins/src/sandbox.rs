@@ -46,10 +46,13 @@ const STDERR_CAP: usize = 16 << 10;
 pub struct Limits {
     /// Wall-clock deadline of one collection, host I/O included.
     pub deadline: Duration,
-    /// Linear memory one instance may use, in bytes.
+    /// Memory one instance may use, all its linear memories together, in bytes.
     pub memory: usize,
     /// Most calls running at once (instances in the pool).
     pub concurrency: u32,
+    /// Most calls of one plugin running at once: a slow or hostile plugin holds at most
+    /// this many of the pool's instances and delays only its own equipment.
+    pub per_plugin: u32,
     /// Most metrics in one report.
     pub max_metrics: usize,
     /// Most channels in one report.
@@ -66,6 +69,7 @@ impl Default for Limits {
             deadline: Duration::from_secs(9),
             memory: 32 << 20,
             concurrency: 64,
+            per_plugin: 16,
             max_metrics: 4096,
             max_channels: 1024,
             max_facts: 64,
@@ -76,21 +80,28 @@ impl Default for Limits {
 
 /// Memory and table growth allowed to one instance.
 struct Limiter {
+    /// The instance's budget, all linear memories together.
     memory: usize,
+    /// What its memories hold now.
+    used: usize,
     hit: bool,
 }
 
 impl ResourceLimiter for Limiter {
     fn memory_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        if desired > self.memory {
+        // Called for each memory as it is created (current 0) and each time it grows: the
+        // sum over the instance's memories is what counts.
+        let total = self.used.saturating_sub(current).saturating_add(desired);
+        if total > self.memory {
             self.hit = true;
             return Ok(false);
         }
+        self.used = total;
         Ok(true)
     }
 
@@ -373,8 +384,12 @@ impl Sandbox {
             })
             .map_err(|e| format!("plugin epoch thread: {e}"))?;
 
+        // Looping plugins yield at every epoch tick and are ready again at once: the I/O
+        // driver is polled at each scheduling round so other plugins' host I/O is not starved.
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
+            .event_interval(1)
+            .global_queue_interval(1)
             .thread_name("vigie-plugin")
             .enable_all()
             .build()
@@ -550,7 +565,11 @@ impl Shared {
             CallState {
                 wasi,
                 table: ResourceTable::new(),
-                limiter: Limiter { memory, hit: false },
+                limiter: Limiter {
+                    memory,
+                    used: 0,
+                    hit: false,
+                },
                 grant,
                 clock: self.clock,
                 past_deadline: false,
@@ -606,6 +625,10 @@ impl Shared {
                     "plugin `{name}`: {e}"
                 )));
             }
+        };
+        // The plugin's own slots first: its queue never holds the pool's instances.
+        let Ok(_own) = plugin.slots.acquire().await else {
+            return PluginOutcome::failed(Observation::unknown("the plugin host is stopping"));
         };
         let Ok(_slot) = self.slots.acquire().await else {
             return PluginOutcome::failed(Observation::unknown("the plugin host is stopping"));
@@ -840,5 +863,40 @@ fn convert(name: &str, r: t::Report, limits: &Limits) -> PluginOutcome {
             facts,
         },
         channels,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_memory_limit_is_for_the_whole_instance_not_each_memory() {
+        let mib = 1 << 20;
+        let mut l = Limiter {
+            memory: 32 * mib,
+            used: 0,
+            hit: false,
+        };
+        // Two memories created at 1 MiB, then each grown to 20 MiB: the second growth would
+        // bring the instance to 40 MiB.
+        assert!(l.memory_growing(0, mib, None).expect("first memory"));
+        assert!(l.memory_growing(0, mib, None).expect("second memory"));
+        assert!(
+            l.memory_growing(mib, 20 * mib, None)
+                .expect("grow the first")
+        );
+        assert!(
+            !l.memory_growing(mib, 20 * mib, None)
+                .expect("grow the second")
+        );
+        assert!(l.hit);
+        assert_eq!(l.used, 21 * mib);
+        // Within the budget it still grows.
+        assert!(
+            l.memory_growing(mib, 12 * mib, None)
+                .expect("grow the second less")
+        );
+        assert_eq!(l.used, 32 * mib);
     }
 }
