@@ -263,8 +263,33 @@ fn dispatch(cli: Cli) -> Result<i32> {
 }
 
 fn init_logs() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("VIGIE_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    init_logs_with(
+        tracing_subscriber::EnvFilter::try_from_env("VIGIE_LOG")
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+    );
+}
+
+/// Logs of `vigie plugin run`: the plugin's lines (debug included) and vigie's; the WebAssembly
+/// engine's own (tens of thousands of compiler lines at debug) only from warnings up, whatever
+/// `VIGIE_LOG` says.
+fn init_plugin_run_logs() {
+    let mut filter = tracing_subscriber::EnvFilter::try_from_env("VIGIE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,vigie=debug"));
+    for quiet in [
+        "wasmtime",
+        "cranelift",
+        "regalloc2",
+        "wasmparser",
+        "wit_parser",
+    ] {
+        if let Ok(d) = format!("{quiet}=warn").parse() {
+            filter = filter.add_directive(d);
+        }
+    }
+    init_logs_with(filter);
+}
+
+fn init_logs_with(filter: tracing_subscriber::EnvFilter) {
     // Colours only on a terminal, and never with NO_COLOR (journald, files, pipes).
     let colour = std::io::IsTerminal::is_terminal(&std::io::stderr())
         && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
@@ -546,7 +571,7 @@ fn plugin_command(action: PluginAction) -> Result<i32> {
             timeout,
             json,
         } => {
-            init_logs();
+            init_plugin_run_logs();
             let tls_trust =
                 TlsTrust::parse(&tls_trust).map_err(|m| anyhow::anyhow!("--tls-trust: {m}"))?;
             let kind = EquipmentKind::from_name(&kind).with_context(|| {

@@ -979,6 +979,29 @@ async fn integrators_inspect_and_try_a_plugin_from_the_command_line() {
         assert!(out.contains(needle), "`{needle}` missing from:\n{out}");
     }
     assert!(!out.contains("n1ce-pass"));
+
+    // The plugin's own log lines show, even at debug, without the engine's compiler output.
+    let wasm = plugin_wasm("testbed");
+    let logged = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(crate::support::vigie_bin())
+            .args(["plugin", "run"])
+            .arg(wasm)
+            .args(["--address", "127.0.0.1", "--param", "mode=log"])
+            .env("VIGIE_LOG", "debug")
+            .output()
+            .expect("vigie")
+    })
+    .await
+    .expect("join");
+    let err = String::from_utf8_lossy(&logged.stderr);
+    assert!(logged.status.success(), "{err}");
+    assert!(err.contains("hello from 127.0.0.1"), "{err}");
+    assert!(
+        err.lines().count() < 50,
+        "{} lines of logs:\n{}",
+        err.lines().count(),
+        err.lines().take(20).collect::<Vec<_>>().join("\n")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
