@@ -482,3 +482,47 @@ async fn r9_cameras_offline_in_a_window_raise_a_recorded_alert_notified_only_aft
     use vigie::alert::Change::*;
     assert_eq!(changes, vec![(Opened, false), (Notified, true)]);
 }
+
+/// The R3 delay as the README states it: a camera found silent by a collection is counted
+/// offline exactly 5 minutes after that collection, and the collection comes at most one
+/// interval after the camera failed.
+#[actix_rt::test]
+async fn r3_the_camera_alert_opens_five_minutes_to_the_second_after_the_first_silent_collection() {
+    let cfg = config(&main_file(""), &[("s", &cameras_site("0"))]);
+    let bed = Fleetbed::start(cfg, "2026-06-01T08:00:00Z").await;
+    bed.minutes(2).await;
+    let failed_at = bed.clock.now();
+    bed.sim.answer("cam-3", Observation::down("timeout"));
+    // The next collection of cam-3 finds it silent, within one interval (60 s).
+    bed.minutes(1).await;
+    let since = bed
+        .equipment("cam-3")
+        .await
+        .expect("cam-3")
+        .summary
+        .offline_since
+        .expect("offline since its silent collection");
+    assert!(since >= failed_at && since - failed_at <= chrono::Duration::seconds(60));
+    let due = since + chrono::Duration::minutes(5);
+    bed.pass(
+        (due - bed.clock.now() - chrono::Duration::seconds(1))
+            .to_std()
+            .expect("ahead"),
+    )
+    .await;
+    assert!(
+        bed.live().is_empty(),
+        "one second early: {:?}",
+        bed.live_rules()
+    );
+    bed.pass(std::time::Duration::from_secs(1)).await;
+    let live = bed.live();
+    assert_eq!(live.len(), 1, "{:?}", bed.live_rules());
+    // To the second (timers fire on the millisecond after their instant).
+    let late = live[0].opened_at - due;
+    assert!(
+        late >= chrono::Duration::zero() && late < chrono::Duration::seconds(1),
+        "opened {} after the 5 minutes",
+        late
+    );
+}
