@@ -8,6 +8,7 @@ pub mod clock;
 pub mod config;
 pub mod events;
 pub mod maintenance;
+pub mod notify;
 pub mod observation;
 pub mod rules;
 pub mod util;

@@ -42,6 +42,14 @@ const ALERTS: TableDefinition<u64, &[u8]> = TableDefinition::new("alerts");
 const TRANSITIONS: TableDefinition<(&str, i64), &[u8]> = TableDefinition::new("transitions");
 /// The event log: every committed event by sequence number.
 const EVENTS: TableDefinition<u64, &[u8]> = TableDefinition::new("events");
+/// The notification outbox: deliveries waiting for their channel to accept them, by number.
+const OUTBOX: TableDefinition<u64, &[u8]> = TableDefinition::new("outbox");
+/// Deliveries their channel accepted, the latest [`SENT_KEPT`] by number, for `vigie outbox`.
+const OUTBOX_SENT: TableDefinition<u64, &[u8]> = TableDefinition::new("outbox_sent");
+/// Meta key: the last event sequence number the dispatcher turned into deliveries.
+const OUTBOX_CURSOR: &str = "outbox_cursor";
+/// Deliveries kept once sent.
+pub const SENT_KEPT: u64 = 1000;
 
 /// Version of the data layout written by this build (2: the event log).
 pub const SCHEMA_VERSION: u32 = 2;
@@ -228,6 +236,20 @@ enum Op {
     /// Updates the alert index without an event (an alert's site after a move).
     AlertIndex(u64, Vec<u8>),
     Events(DateTime<Utc>, Vec<EventBody>),
+    /// Outbox changes: deliveries added, updated or removed, accepted deliveries recorded,
+    /// and the dispatcher's cursor, in one transaction.
+    Outbox(OutboxWrite),
+}
+
+/// Changes to the notification outbox, committed together.
+#[derive(Debug, Default)]
+pub struct OutboxWrite {
+    /// The last event turned into deliveries, when it moves.
+    pub cursor: Option<u64>,
+    /// Deliveries to write (`Some`) or remove (`None`), by number.
+    pub entries: Vec<(u64, Option<Vec<u8>>)>,
+    /// Deliveries accepted by their channel, kept for display.
+    pub sent: Vec<(u64, Vec<u8>)>,
 }
 
 /// Requests served at once, even while commits fail: they never wait behind back-pressure.
@@ -647,6 +669,11 @@ impl Store {
     /// Deletes a site snapshot.
     pub fn remove_site(&self, id: &SiteId) {
         self.put(Tbl::Site, id.as_str(), None);
+    }
+
+    /// Writes outbox changes (with the dispatcher's cursor) in one transaction.
+    pub fn write_outbox(&self, write: OutboxWrite) {
+        self.send(Op::Outbox(write));
     }
 
     /// Updates an alert in the alert index without an event (its site after a move).

@@ -2,7 +2,10 @@
 //! daemon's database (redb allows readers beside the writer) or from a data directory while
 //! the daemon is down. Reads are blocking: call them off async threads.
 
-use super::{ALERTS, DB_FILE, EVENTS, Shared, StoreError, TRANSITIONS, db_err, open_db};
+use super::{
+    ALERTS, DB_FILE, EVENTS, META, OUTBOX, OUTBOX_CURSOR, OUTBOX_SENT, Shared, StoreError,
+    TRANSITIONS, db_err, open_db,
+};
 use chrono::{DateTime, Utc};
 use redb::{Database, ReadTransaction, ReadableDatabase, ReadableTable};
 use std::path::Path;
@@ -78,6 +81,68 @@ impl StoreReader {
             Source::Shared(s) => s.health.lock().ok().map(|h| h.clone()),
             Source::Own(_) => None,
         }
+    }
+
+    /// The last event the dispatcher turned into deliveries (0 before the first).
+    pub fn outbox_cursor(&self) -> Result<u64, StoreError> {
+        let txn = self.begin()?;
+        let table = match txn.open_table(META) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(0),
+            Err(e) => return Err(db_err(e)),
+        };
+        Ok(table
+            .get(OUTBOX_CURSOR)
+            .map_err(db_err)?
+            .and_then(|v| <[u8; 8]>::try_from(v.value()).ok())
+            .map(u64::from_le_bytes)
+            .unwrap_or(0))
+    }
+
+    /// The outbox: deliveries waiting for their channel, by number (raw JSON).
+    pub fn outbox(&self) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+        self.table_rows(OUTBOX)
+    }
+
+    /// Deliveries their channel accepted, the latest first kept, by number (raw JSON).
+    pub fn outbox_sent(&self) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+        self.table_rows(OUTBOX_SENT)
+    }
+
+    /// The highest delivery number ever used, pending or sent (0 before the first).
+    pub fn outbox_last_id(&self) -> Result<u64, StoreError> {
+        let txn = self.begin()?;
+        let mut last = 0;
+        for def in [OUTBOX, OUTBOX_SENT] {
+            match txn.open_table(def) {
+                Ok(t) => {
+                    if let Some((k, _)) = t.last().map_err(db_err)? {
+                        last = last.max(k.value());
+                    }
+                }
+                Err(redb::TableError::TableDoesNotExist(_)) => {}
+                Err(e) => return Err(db_err(e)),
+            }
+        }
+        Ok(last)
+    }
+
+    fn table_rows(
+        &self,
+        def: redb::TableDefinition<u64, &[u8]>,
+    ) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+        let txn = self.begin()?;
+        let table = match txn.open_table(def) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+            Err(e) => return Err(db_err(e)),
+        };
+        let mut out = Vec::new();
+        for row in table.iter().map_err(db_err)? {
+            let (k, v) = row.map_err(db_err)?;
+            out.push((k.value(), v.value().to_vec()));
+        }
+        Ok(out)
     }
 
     /// Sequence number of the last committed event.

@@ -252,3 +252,45 @@ async fn the_data_directory_and_its_files_are_private() {
     write_private(&dir.join("daemon.json"), b"{}").expect("write");
     assert_eq!(mode(&dir.join("daemon.json")), 0o600);
 }
+
+#[test]
+fn the_outbox_keeps_deliveries_and_its_cursor_across_a_reopen_and_caps_what_was_sent() {
+    let dir = tempfile::tempdir().expect("tmp");
+    {
+        let (store, _) = Store::open(dir.path()).expect("open");
+        store.write_outbox(OutboxWrite {
+            cursor: Some(7),
+            entries: vec![(1, Some(b"one".to_vec())), (2, Some(b"two".to_vec()))],
+            sent: Vec::new(),
+        });
+        store.flush_blocking().expect("commit");
+        let r = store.reader();
+        assert_eq!(r.outbox_cursor().expect("cursor"), 7);
+        assert_eq!(r.outbox().expect("outbox").len(), 2);
+        // Sent: removed from the outbox and kept in the sent table, in one transaction; a
+        // cursor never moves back.
+        store.write_outbox(OutboxWrite {
+            cursor: Some(5),
+            entries: vec![(1, None)],
+            sent: vec![(1, b"one".to_vec())],
+        });
+        store.close();
+    }
+    let r = StoreReader::open(dir.path()).expect("reader");
+    assert_eq!(r.outbox_cursor().expect("cursor"), 7);
+    assert_eq!(r.outbox().expect("outbox"), vec![(2, b"two".to_vec())]);
+    assert_eq!(r.outbox_sent().expect("sent"), vec![(1, b"one".to_vec())]);
+    assert_eq!(r.outbox_last_id().expect("last"), 2);
+    drop(r);
+    let (store, _) = Store::open(dir.path()).expect("reopen");
+    store.write_outbox(OutboxWrite {
+        cursor: None,
+        entries: Vec::new(),
+        sent: (2..=SENT_KEPT + 10).map(|i| (i, vec![1])).collect(),
+    });
+    store.flush_blocking().expect("commit");
+    let sent = store.reader().outbox_sent().expect("sent");
+    assert_eq!(sent.len() as u64, SENT_KEPT);
+    assert_eq!(sent.first().map(|(k, _)| *k), Some(11));
+    store.close();
+}

@@ -3,12 +3,12 @@
 //! without dropping what was pending.
 
 use super::{
-    ALERTS, ActionWrite, EQUIPMENT, EVENTS, FlushReply, Op, SITES, Shared, SnapshotWrite,
-    TRANSITIONS, Tbl, Urgent, open_db,
+    ALERTS, ActionWrite, EQUIPMENT, EVENTS, FlushReply, META, OUTBOX, OUTBOX_CURSOR, OUTBOX_SENT,
+    Op, SENT_KEPT, SITES, Shared, SnapshotWrite, TRANSITIONS, Tbl, Urgent, open_db,
 };
 use chrono::{DateTime, Utc};
 use crossbeam_channel::{Receiver, Select, select};
-use redb::Database;
+use redb::{Database, ReadableTable};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -44,6 +44,9 @@ struct Batch {
     puts: BTreeMap<(Tbl, String), Option<Vec<u8>>>,
     index: BTreeMap<u64, Vec<u8>>,
     events: Vec<(DateTime<Utc>, EventBody)>,
+    outbox: BTreeMap<u64, Option<Vec<u8>>>,
+    outbox_sent: Vec<(u64, Vec<u8>)>,
+    outbox_cursor: Option<u64>,
     ops: usize,
 }
 
@@ -62,11 +65,24 @@ impl Batch {
                 self.ops += bodies.len();
                 self.events.extend(bodies.into_iter().map(|b| (at, b)));
             }
+            Op::Outbox(w) => {
+                self.ops += w.entries.len() + w.sent.len() + 1;
+                self.outbox.extend(w.entries);
+                self.outbox_sent.extend(w.sent);
+                if let Some(c) = w.cursor {
+                    self.outbox_cursor = Some(self.outbox_cursor.map_or(c, |old| old.max(c)));
+                }
+            }
         }
     }
 
     fn is_empty(&self) -> bool {
-        self.puts.is_empty() && self.index.is_empty() && self.events.is_empty()
+        self.puts.is_empty()
+            && self.index.is_empty()
+            && self.events.is_empty()
+            && self.outbox.is_empty()
+            && self.outbox_sent.is_empty()
+            && self.outbox_cursor.is_none()
     }
 }
 
@@ -389,6 +405,41 @@ impl Writer {
                     EventBody::Config(_) => {}
                 }
                 seq += 1;
+            }
+            if !self.batch.outbox.is_empty()
+                || !self.batch.outbox_sent.is_empty()
+                || self.batch.outbox_cursor.is_some()
+            {
+                let mut outbox = txn.open_table(OUTBOX)?;
+                for (id, v) in &self.batch.outbox {
+                    match v {
+                        Some(v) => {
+                            outbox.insert(*id, v.as_slice())?;
+                        }
+                        None => {
+                            outbox.remove(*id)?;
+                        }
+                    }
+                }
+                let mut sent = txn.open_table(OUTBOX_SENT)?;
+                for (id, v) in &self.batch.outbox_sent {
+                    sent.insert(*id, v.as_slice())?;
+                }
+                if let Some(last) = self.batch.outbox_sent.iter().map(|(id, _)| *id).max()
+                    && last > SENT_KEPT
+                {
+                    sent.retain(|id, _| id + SENT_KEPT > last)?;
+                }
+                if let Some(c) = self.batch.outbox_cursor {
+                    let mut meta = txn.open_table(META)?;
+                    // The cursor never moves back.
+                    let old = meta
+                        .get(OUTBOX_CURSOR)?
+                        .and_then(|v| <[u8; 8]>::try_from(v.value()).ok())
+                        .map(u64::from_le_bytes)
+                        .unwrap_or(0);
+                    meta.insert(OUTBOX_CURSOR, c.max(old).to_le_bytes().as_slice())?;
+                }
             }
             for a in &self.actions {
                 match &a.snapshot {

@@ -527,6 +527,63 @@ pub struct Contact {
     pub email: Option<String>,
     /// Phone number in international form.
     pub phone: Option<String>,
+    /// Language of its notifications.
+    pub language: Language,
+    /// Channels it is reached on, in order of preference (the next is the fallback).
+    pub channels: Vec<ChannelKind>,
+}
+
+/// Language of a notification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Language {
+    /// French.
+    #[default]
+    Fr,
+    /// English.
+    En,
+}
+
+/// A way to reach a contact.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum ChannelKind {
+    /// Email through the SMTP relay.
+    Email,
+    /// SMS through the HTTP gateway.
+    Sms,
+    /// Alertmanager-compatible webhook.
+    Webhook,
+    /// The daemon's log (demos, dry runs).
+    Log,
+}
+
+impl ChannelKind {
+    /// Every channel, by name.
+    pub const ALL: [(&'static str, ChannelKind); 4] = [
+        ("email", ChannelKind::Email),
+        ("sms", ChannelKind::Sms),
+        ("webhook", ChannelKind::Webhook),
+        ("log", ChannelKind::Log),
+    ];
+
+    /// Its name in configs.
+    pub fn name(self) -> &'static str {
+        match self {
+            ChannelKind::Email => "email",
+            ChannelKind::Sms => "sms",
+            ChannelKind::Webhook => "webhook",
+            ChannelKind::Log => "log",
+        }
+    }
+}
+
+impl fmt::Display for ChannelKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 /// Where a secret is found, and its value read when the config was loaded (and read again
@@ -792,8 +849,25 @@ pub struct EmailChannel {
 pub struct SmsChannel {
     /// URL of the SMS gateway.
     pub gateway_url: String,
-    /// Its credentials, resolved at load.
+    /// Its credentials, resolved at load (HTTP Basic).
     pub credentials: Option<Arc<Credentials>>,
+    /// HTTP method.
+    pub method: String,
+    /// Extra headers.
+    pub headers: Vec<(String, String)>,
+    /// Body template with `{to}`, `{text}` and `{reference}`.
+    pub body: String,
+    /// Content type of the body.
+    pub content_type: String,
+}
+
+/// Webhook channel (Alertmanager webhook payload, version 4).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WebhookChannel {
+    /// URL receiving the POST.
+    pub url: String,
+    /// How its HTTPS certificate is checked.
+    pub tls_trust: TlsTrust,
 }
 
 /// How an equipment is collected: set in `[daemon]`, overridable per site (`[site]`) and per
@@ -883,6 +957,10 @@ pub struct Config {
     pub email: Option<EmailChannel>,
     /// SMS channel.
     pub sms: Option<SmsChannel>,
+    /// Webhook channel.
+    pub webhook: Option<WebhookChannel>,
+    /// Log channel (`[channels.log]`).
+    pub log_channel: bool,
     /// Extra SNMP values read on every equipment of a kind: metric name and OID.
     pub snmp_oids: BTreeMap<EquipmentKind, Vec<(String, Vec<u64>)>>,
     /// Sites by id.

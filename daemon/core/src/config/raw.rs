@@ -120,6 +120,12 @@ pub struct RawContact {
     pub email: Option<Spanned<String>>,
     /// Phone number for SMS, in international form (`+33...`).
     pub phone: Option<Spanned<String>>,
+    /// Language of its notifications: `"fr"` (default) or `"en"`.
+    pub language: Option<Spanned<String>>,
+    /// Channels it is reached on, in order of preference: the next one is the fallback of
+    /// the one before (`["sms", "email"]`). Default: email if it has an address, then SMS if
+    /// it has a phone number.
+    pub channels: Option<Vec<Spanned<String>>>,
 }
 
 /// `[on_call]`: who is on call.
@@ -165,15 +171,40 @@ pub struct RawEmailChannel {
     pub security: Option<Spanned<String>>,
 }
 
-/// `[channels.sms]`.
+/// `[channels.sms]`: an HTTP gateway, the request written so any provider's API fits.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawSmsChannel {
     /// URL of the SMS gateway.
     pub gateway_url: Spanned<String>,
-    /// Credentials reference for the gateway.
+    /// Credentials reference for the gateway (sent as HTTP Basic).
     pub credentials: Option<Spanned<String>>,
+    /// HTTP method (`"POST"`).
+    pub method: Option<Spanned<String>>,
+    /// Extra headers.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// Body template: `{to}` is the number, `{text}` the message, `{reference}` a key unique
+    /// to the notification (JSON-escaped when the content type is JSON).
+    pub body: Option<Spanned<String>>,
+    /// Content type of the body (`"application/json"`).
+    pub content_type: Option<String>,
 }
+
+/// `[channels.webhook]`: a JSON POST compatible with Alertmanager's webhook (version 4).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWebhookChannel {
+    /// URL receiving the POST.
+    pub url: Spanned<String>,
+    /// How its HTTPS certificate is checked (`"system"`, `"any"`, `"sha256:…"`).
+    pub tls_trust: Option<Spanned<String>>,
+}
+
+/// `[channels.log]`: what would have been sent, written to the log (demos, dry runs).
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLogChannel {}
 
 /// `[channels]`.
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -183,6 +214,10 @@ pub struct RawChannels {
     pub email: Option<RawEmailChannel>,
     /// SMS channel.
     pub sms: Option<RawSmsChannel>,
+    /// Webhook channel.
+    pub webhook: Option<RawWebhookChannel>,
+    /// Log channel.
+    pub log: Option<RawLogChannel>,
 }
 
 /// `[credentials.ID]`: where a secret is found. The secret itself never sits in a config file.

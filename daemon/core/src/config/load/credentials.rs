@@ -133,9 +133,82 @@ pub(super) fn channels(
             );
         }
         let credentials = names.resolve(cx, config, &s.credentials, "channels.sms.credentials");
+        let method = s
+            .method
+            .as_ref()
+            .map(|m| m.get_ref().to_ascii_uppercase())
+            .unwrap_or_else(|| "POST".into());
+        if !matches!(method.as_str(), "POST" | "PUT" | "GET")
+            && let Some(m) = &s.method
+        {
+            cx.at(
+                m,
+                format!(
+                    "channels.sms.method: `{}` is not POST, PUT or GET",
+                    m.get_ref()
+                ),
+                None,
+            );
+        }
+        let body = s
+            .body
+            .as_ref()
+            .map(|b| b.get_ref().clone())
+            .unwrap_or_else(|| {
+                r#"{"to": "{to}", "text": "{text}", "reference": "{reference}"}"#.into()
+            });
+        if !body.contains("{text}") && !url.contains("{text}") {
+            let span = s
+                .body
+                .as_ref()
+                .map(|b| b.span())
+                .unwrap_or(s.gateway_url.span());
+            cx.error(
+                span,
+                "channels.sms.body: the template has no `{text}`: the message would not be sent",
+                Some("write the provider's request with `{to}` and `{text}`".into()),
+            );
+        }
         config.sms = Some(SmsChannel {
             gateway_url: url.clone(),
             credentials,
+            method,
+            headers: s
+                .headers
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            body,
+            content_type: s
+                .content_type
+                .clone()
+                .unwrap_or_else(|| "application/json".into()),
         });
     }
+    if let Some(w) = &raw.channels.webhook {
+        let url = w.url.get_ref();
+        if url::Url::parse(url)
+            .ok()
+            .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+            .is_none()
+        {
+            cx.at(
+                &w.url,
+                format!("channels.webhook.url: `{url}` is not an http(s) URL"),
+                None,
+            );
+        }
+        let tls_trust = match &w.tls_trust {
+            None => TlsTrust::System,
+            Some(t) => TlsTrust::parse(t.get_ref()).unwrap_or_else(|m| {
+                cx.at(t, format!("channels.webhook.tls_trust: {m}"), None);
+                TlsTrust::System
+            }),
+        };
+        config.webhook = Some(WebhookChannel {
+            url: url.clone(),
+            tls_trust,
+        });
+    }
+    config.log_channel = raw.channels.log.is_some();
 }

@@ -499,6 +499,7 @@ fn validate_main(cx: &mut FileCx<'_>, raw: &RawMain) -> Config {
     people::on_call(cx, raw, &mut config, &contacts);
     people::escalation(cx, raw, &mut config);
     credentials::channels(cx, raw, &mut config, &credentials::CredentialNames::of(raw));
+    people::reachable(cx, raw, &mut config);
     snmp::snmp_oids(cx, raw, &mut config);
     config
 }

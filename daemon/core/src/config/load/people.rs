@@ -65,6 +65,84 @@ pub(super) fn contacts(cx: &mut FileCx<'_>, raw: &RawMain, config: &mut Config) 
                 );
             }
         }
+        let language = match c.language.as_ref().map(|l| (l, l.get_ref().as_str())) {
+            None | Some((_, "fr")) => Language::Fr,
+            Some((_, "en")) => Language::En,
+            Some((l, other)) => {
+                cx.at(
+                    l,
+                    format!(
+                        "contact `{}`: language `{other}` is not `fr` or `en`",
+                        id.get_ref()
+                    ),
+                    None,
+                );
+                Language::Fr
+            }
+        };
+        let channels = match &c.channels {
+            None => {
+                let mut list = Vec::new();
+                if c.email.is_some() {
+                    list.push(ChannelKind::Email);
+                }
+                if c.phone.is_some() {
+                    list.push(ChannelKind::Sms);
+                }
+                list
+            }
+            Some(names) => {
+                let mut list = Vec::new();
+                for n in names {
+                    match ChannelKind::ALL
+                        .iter()
+                        .find(|(name, _)| *name == n.get_ref())
+                    {
+                        Some((_, k)) if !list.contains(k) => list.push(*k),
+                        Some(_) => {}
+                        None => {
+                            let hint =
+                                did_you_mean(n.get_ref(), ChannelKind::ALL.iter().map(|(n, _)| *n))
+                                    .or_else(|| {
+                                        Some(listing(
+                                            "use",
+                                            ChannelKind::ALL.iter().map(|(n, _)| *n),
+                                        ))
+                                    });
+                            cx.at(
+                                n,
+                                format!(
+                                    "contact `{}`: `{}` is not a channel",
+                                    id.get_ref(),
+                                    n.get_ref()
+                                ),
+                                hint,
+                            );
+                        }
+                    }
+                }
+                // Each channel named needs what it reaches the contact with.
+                for n in names {
+                    let missing = match n.get_ref().as_str() {
+                        "email" if c.email.is_none() => Some("an `email` address"),
+                        "sms" if c.phone.is_none() => Some("a `phone` number"),
+                        _ => None,
+                    };
+                    if let Some(what) = missing {
+                        cx.at(
+                            n,
+                            format!(
+                                "contact `{}`: channel `{}` needs {what}",
+                                id.get_ref(),
+                                n.get_ref()
+                            ),
+                            None,
+                        );
+                    }
+                }
+                list
+            }
+        };
         config.contacts.insert(
             ContactId::new(id.get_ref()),
             Contact {
@@ -72,6 +150,8 @@ pub(super) fn contacts(cx: &mut FileCx<'_>, raw: &RawMain, config: &mut Config) 
                 name: c.name.clone(),
                 email: c.email.as_ref().map(|e| e.get_ref().clone()),
                 phone: c.phone.as_ref().map(|p| p.get_ref().clone()),
+                language,
+                channels,
             },
         );
     }
@@ -201,5 +281,66 @@ pub(super) fn escalation(cx: &mut FileCx<'_>, raw: &RawMain, config: &mut Config
             cx.bounded_duration(a, "escalation.then_after", Duration::from_secs(60), day)
     {
         config.escalation.then_after = d;
+    }
+}
+
+/// Every channel a contact names exists in `[channels]`; the channels a contact has by
+/// default (email, then SMS) are those configured; with notification channels configured,
+/// every contact must be reachable by one.
+pub(super) fn reachable(cx: &mut FileCx<'_>, raw: &RawMain, config: &mut Config) {
+    let configured = |k: &ChannelKind, config: &Config| match k {
+        ChannelKind::Email => config.email.is_some(),
+        ChannelKind::Sms => config.sms.is_some(),
+        ChannelKind::Webhook => config.webhook.is_some(),
+        ChannelKind::Log => config.log_channel,
+    };
+    let any_channel = ChannelKind::ALL.iter().any(|(_, k)| configured(k, config));
+    for (id, c) in &raw.contacts {
+        let key = ContactId::new(id.get_ref());
+        let Some(mut channels) = config.contacts.get(&key).map(|c| c.channels.clone()) else {
+            continue;
+        };
+        match &c.channels {
+            None => channels.retain(|k| configured(k, config)),
+            Some(names) => {
+                for kind in &channels {
+                    if configured(kind, config) {
+                        continue;
+                    }
+                    let span = names
+                        .iter()
+                        .find(|n| n.get_ref() == kind.name())
+                        .map(|n| n.span())
+                        .unwrap_or_else(|| id.span());
+                    cx.error(
+                        span,
+                        format!(
+                            "contact `{}`: channel `{kind}` is not configured: add [channels.{kind}]",
+                            id.get_ref()
+                        ),
+                        None,
+                    );
+                }
+            }
+        }
+        if channels.is_empty() && any_channel {
+            cx.at(
+                id,
+                format!(
+                    "contact `{}` cannot be reached: none of its channels is configured (it needs an `email` with [channels.email], a `phone` with [channels.sms], or `channels = [...]`)",
+                    id.get_ref()
+                ),
+                None,
+            );
+        }
+        if let Some(contact) = config.contacts.get_mut(&key) {
+            contact.channels = channels;
+        }
+    }
+    if !any_channel && !config.contacts.is_empty() {
+        cx.warn_at(
+            &Spanned::new(0..0, ()),
+            "no notification channel is configured ([channels.email], [channels.sms], [channels.webhook] or [channels.log]): nobody will be notified",
+        );
     }
 }

@@ -1,0 +1,488 @@
+//! Who is told what (R10, R11): the recipients of an alert change at an instant, the
+//! deliveries that carry it (one per recipient, on the recipient's first channel), and the
+//! text of each message in the recipient's language. Pure: the daemon's dispatcher keeps
+//! the deliveries in the store's outbox and sends them.
+
+use crate::alert::{Alert, AlertEvent, Change, Severity};
+use crate::config::{ChannelKind, Config, ContactId, Language, OnCall};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Which change of an alert a message is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Step {
+    /// The alert opened (or was notified once its maintenance window ended).
+    Opened,
+    /// It got worse or better while open.
+    Updated,
+    /// Its condition cleared.
+    Resolved,
+    /// An operator closed it.
+    Closed,
+    /// A test message asked by an admin.
+    Test,
+}
+
+impl Step {
+    /// The name used in Message-IDs and logs.
+    pub fn name(self) -> &'static str {
+        match self {
+            Step::Opened => "opened",
+            Step::Updated => "updated",
+            Step::Resolved => "resolved",
+            Step::Closed => "closed",
+            Step::Test => "test",
+        }
+    }
+}
+
+/// One message to one contact on one channel, kept in the outbox until the channel accepts
+/// it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Delivery {
+    /// Outbox number.
+    pub id: u64,
+    /// Event that caused it (0 for a test message).
+    pub seq: u64,
+    /// The alert as the event left it.
+    pub alert: Alert,
+    /// Which change.
+    pub step: Step,
+    /// Recipient.
+    pub contact: ContactId,
+    /// Channel in use (the contact's first; a later one after repeated failures).
+    pub channel: ChannelKind,
+    /// Language of the message.
+    pub language: Language,
+    /// Failed attempts on this channel.
+    pub attempts: u32,
+    /// Not before.
+    pub next_at: DateTime<Utc>,
+    /// When it entered the outbox.
+    pub created_at: DateTime<Utc>,
+    /// The last failure, with its channel.
+    pub last_error: Option<String>,
+    /// Channels given up on, with why.
+    #[serde(default)]
+    pub failed_channels: Vec<(ChannelKind, String)>,
+}
+
+impl Delivery {
+    /// The key a channel may use to recognise a duplicate (Message-ID, SMS reference,
+    /// webhook fingerprint): the same for every attempt of this message.
+    pub fn idempotency_key(&self) -> String {
+        format!(
+            "vigie-{}-{}-{}-{}",
+            self.alert.id,
+            self.step.name(),
+            self.seq,
+            self.contact
+        )
+    }
+}
+
+/// The technician on call at `at` (the rotation's turn), if the rotation has any.
+pub fn technician_at(on_call: &OnCall, at: DateTime<Utc>) -> Option<&ContactId> {
+    let n = on_call.technicians.len();
+    if n == 0 {
+        return None;
+    }
+    let turn = on_call.rotation.as_secs().max(1) as i64;
+    let elapsed = (at - on_call.rotation_start).num_seconds();
+    let index = elapsed.div_euclid(turn).rem_euclid(n as i64) as usize;
+    on_call.technicians.get(index)
+}
+
+/// Which step of an alert event is told, if any.
+pub fn step_of(event: &AlertEvent) -> Option<Step> {
+    if !event.notify {
+        return None;
+    }
+    match event.change {
+        Change::Opened | Change::Notified => Some(Step::Opened),
+        Change::Updated => Some(Step::Updated),
+        Change::Resolved => Some(Step::Resolved),
+        Change::Closed => Some(Step::Closed),
+        Change::Acknowledged => None,
+    }
+}
+
+/// Who is told of an alert at level 0 (R10, R11): the technician on call at `at`, and the
+/// client's contacts for a critical alert when its contract asks for them.
+pub fn recipients(cfg: &Config, alert: &Alert, at: DateTime<Utc>) -> Vec<ContactId> {
+    let mut out: Vec<ContactId> = Vec::new();
+    if let Some(t) = cfg.on_call.as_ref().and_then(|o| technician_at(o, at)) {
+        out.push(t.clone());
+    }
+    if alert.severity == Severity::Critical
+        && let Some(site) = cfg.sites.get(&alert.site)
+        && let Some(client) = cfg.clients.get(&site.client)
+        && client.contract.direct_critical_alerts
+    {
+        for c in &client.contract.contacts {
+            if !out.contains(c) {
+                out.push(c.clone());
+            }
+        }
+    }
+    out
+}
+
+/// The deliveries of one alert event: one per recipient that has a channel; their ids are
+/// taken from `next_id`.
+pub fn plan(
+    cfg: &Config,
+    seq: u64,
+    event: &AlertEvent,
+    at: DateTime<Utc>,
+    next_id: &mut dyn FnMut() -> u64,
+) -> Vec<Delivery> {
+    let Some(step) = step_of(event) else {
+        return Vec::new();
+    };
+    recipients(cfg, &event.alert, at)
+        .into_iter()
+        .filter_map(|id| {
+            let contact = cfg.contacts.get(&id)?;
+            let channel = *contact.channels.first()?;
+            Some(Delivery {
+                id: next_id(),
+                seq,
+                alert: event.alert.clone(),
+                step,
+                contact: id,
+                channel,
+                language: contact.language,
+                attempts: 0,
+                next_at: at,
+                created_at: at,
+                last_error: None,
+                failed_channels: Vec::new(),
+            })
+        })
+        .collect()
+}
+
+/// A message rendered for one recipient.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rendered {
+    /// Subject (email) or first line.
+    pub subject: String,
+    /// Plain text.
+    pub text: String,
+    /// HTML version of the text.
+    pub html: String,
+    /// One SMS segment (160 characters at most) with the essentials.
+    pub sms: String,
+}
+
+fn escape_html(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// The message of a delivery, in its language.
+pub fn render(d: &Delivery) -> Rendered {
+    let a = &d.alert;
+    let fr = d.language == Language::Fr;
+    let severity = match (a.severity, fr) {
+        (Severity::Critical, true) => "CRITIQUE",
+        (Severity::Warning, true) => "AVERTISSEMENT",
+        (Severity::Critical, false) => "CRITICAL",
+        (Severity::Warning, false) => "WARNING",
+    };
+    let what = match (d.step, fr) {
+        (Step::Opened, true) => "nouvelle alerte",
+        (Step::Updated, true) => "alerte modifiée",
+        (Step::Resolved, true) => "alerte résolue",
+        (Step::Closed, true) => "alerte clôturée",
+        (Step::Test, true) => "message de test",
+        (Step::Opened, false) => "new alert",
+        (Step::Updated, false) => "alert updated",
+        (Step::Resolved, false) => "alert resolved",
+        (Step::Closed, false) => "alert closed",
+        (Step::Test, false) => "test message",
+    };
+    let subject = format!(
+        "[vigie] #{} {severity} {} — {}: {}",
+        a.id, a.site, what, a.summary
+    );
+    let labels = if fr {
+        [
+            "Alerte",
+            "Site",
+            "Concerne",
+            "Règle",
+            "Gravité",
+            "Ouverte le",
+            "État",
+        ]
+    } else {
+        [
+            "Alert",
+            "Site",
+            "Owner",
+            "Rule",
+            "Severity",
+            "Opened at",
+            "State",
+        ]
+    };
+    let rows = [
+        format!("#{}", a.id),
+        a.site.to_string(),
+        a.owner.to_string(),
+        a.rule.to_string(),
+        severity.to_string(),
+        a.opened_at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+        a.state.to_string(),
+    ];
+    let mut text = format!("{}\n\n", a.summary);
+    let mut html = format!(
+        "<p><strong>{}</strong></p>\n<table>\n",
+        escape_html(&a.summary)
+    );
+    for (l, v) in labels.iter().zip(&rows) {
+        text.push_str(&format!("{l}: {v}\n"));
+        html.push_str(&format!(
+            "<tr><th align=\"left\">{}</th><td>{}</td></tr>\n",
+            escape_html(l),
+            escape_html(v)
+        ));
+    }
+    html.push_str("</table>\n");
+    let sms_full = format!(
+        "vigie #{} {severity} {} {}: {}",
+        a.id,
+        a.site,
+        match a.owner {
+            crate::alert::Owner::Equipment(ref e) => e.to_string(),
+            crate::alert::Owner::Site(_) => String::new(),
+        },
+        match (d.step, fr) {
+            (Step::Resolved, true) => format!("RÉSOLU {}", a.summary),
+            (Step::Resolved, false) => format!("RESOLVED {}", a.summary),
+            (Step::Closed, true) => format!("CLÔTURÉ {}", a.summary),
+            (Step::Closed, false) => format!("CLOSED {}", a.summary),
+            _ => a.summary.clone(),
+        }
+    );
+    let sms = if sms_full.chars().count() > 160 {
+        let mut s: String = sms_full.chars().take(159).collect();
+        s.push('…');
+        s
+    } else {
+        sms_full
+    };
+    Rendered {
+        subject,
+        text,
+        html,
+        sms,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Sources, load_sources};
+
+    const MAIN: &str = r#"
+[clients.acme]
+name = "ACME"
+contract = { direct_critical_alerts = true, contacts = ["acme-pc"] }
+[contacts.jd]
+name = "Julien"
+email = "jd@example.org"
+phone = "+33612345678"
+[contacts.ml]
+name = "Marie"
+email = "ml@example.org"
+language = "en"
+channels = ["log", "email"]
+[contacts.acme-pc]
+name = "ACME PC"
+phone = "+33698765432"
+[on_call]
+technicians = ["jd", "ml"]
+rotation = "7d"
+rotation_start = "2026-01-05T08:00:00+01:00"
+[channels.email]
+smtp_host = "127.0.0.1"
+smtp_port = 2525
+security = "none"
+from = "vigie@example.org"
+[channels.sms]
+gateway_url = "http://127.0.0.1:9/send"
+[channels.log]
+"#;
+    const SITE: &str = "[site]\nname = \"Depot\"\nclient = \"acme\"\ntimezone = \"Europe/Paris\"\n[[equipment]]\nid = \"nvr-1\"\nkind = \"nvr\"\naddress = \"10.0.0.1\"\n";
+
+    fn cfg() -> Config {
+        load_sources(&Sources {
+            main: Some(MAIN.into()),
+            sites: vec![("sites/depot.toml".into(), SITE.into())],
+            unreadable: Vec::new(),
+        })
+        .expect("valid")
+    }
+
+    fn at(s: &str) -> DateTime<Utc> {
+        s.parse().expect("instant")
+    }
+
+    fn event(severity: &str, change: Change, notify: bool) -> AlertEvent {
+        let alert: Alert = serde_json::from_value(serde_json::json!({
+            "id": 12, "owner": {"equipment": "nvr-1"}, "site": "depot", "rule": "disk.usage{mountpoint=/hdd}",
+            "severity": severity, "state": "open", "summary": "disk usage above 95 % (mountpoint=/hdd)",
+            "opened_at": "2026-03-02T10:00:00Z", "updated_at": "2026-03-02T10:00:00Z", "notified": true, "timeline": []
+        }))
+        .expect("alert");
+        AlertEvent {
+            alert,
+            change,
+            notify,
+        }
+    }
+
+    #[test]
+    fn the_rotation_hands_over_at_its_time() {
+        let c = cfg();
+        let oc = c.on_call.as_ref().expect("on call");
+        // Monday 2026-01-05 08:00 Paris is 07:00 UTC.
+        assert_eq!(
+            technician_at(oc, at("2026-01-05T06:59:59Z")).map(|c| c.as_str()),
+            Some("ml")
+        );
+        assert_eq!(
+            technician_at(oc, at("2026-01-05T07:00:00Z")).map(|c| c.as_str()),
+            Some("jd")
+        );
+        assert_eq!(
+            technician_at(oc, at("2026-01-12T06:59:59Z")).map(|c| c.as_str()),
+            Some("jd")
+        );
+        assert_eq!(
+            technician_at(oc, at("2026-01-12T07:00:00Z")).map(|c| c.as_str()),
+            Some("ml")
+        );
+    }
+
+    #[test]
+    fn level_zero_is_the_technician_on_call_and_the_client_for_critical_alerts() {
+        let c = cfg();
+        // The ninth turn since the rotation started: Marie's.
+        let now = at("2026-03-10T10:00:00Z");
+        let mut n = 0;
+        let mut next = || {
+            n += 1;
+            n
+        };
+        let critical = plan(
+            &c,
+            40,
+            &event("critical", Change::Opened, true),
+            now,
+            &mut next,
+        );
+        let who: Vec<(&str, ChannelKind, Language)> = critical
+            .iter()
+            .map(|d| (d.contact.as_str(), d.channel, d.language))
+            .collect();
+        assert_eq!(
+            who,
+            [
+                ("ml", ChannelKind::Log, Language::En),
+                ("acme-pc", ChannelKind::Sms, Language::Fr)
+            ]
+        );
+        assert_eq!(critical[0].idempotency_key(), "vigie-12-opened-40-ml");
+        let warning = plan(
+            &c,
+            41,
+            &event("warning", Change::Opened, true),
+            now,
+            &mut next,
+        );
+        assert_eq!(warning.len(), 1, "a warning does not reach the client");
+        assert!(
+            plan(
+                &c,
+                42,
+                &event("critical", Change::Opened, false),
+                now,
+                &mut next
+            )
+            .is_empty()
+        );
+        assert!(
+            plan(
+                &c,
+                43,
+                &event("critical", Change::Acknowledged, true),
+                now,
+                &mut next
+            )
+            .is_empty()
+        );
+        let resolved = plan(
+            &c,
+            44,
+            &event("critical", Change::Resolved, true),
+            now,
+            &mut next,
+        );
+        assert_eq!(resolved.len(), 2);
+        assert_eq!(resolved[0].step, Step::Resolved);
+    }
+
+    #[test]
+    fn messages_are_in_the_recipients_language_and_sms_fit_one_segment() {
+        let c = cfg();
+        // The ninth turn since the rotation started: Marie's.
+        let now = at("2026-03-10T10:00:00Z");
+        let mut n = 0;
+        let mut next = || {
+            n += 1;
+            n
+        };
+        let mut ds = plan(
+            &c,
+            40,
+            &event("critical", Change::Opened, true),
+            now,
+            &mut next,
+        );
+        let en = render(&ds[0]);
+        assert!(
+            en.subject.contains("#12 CRITICAL depot — new alert"),
+            "{}",
+            en.subject
+        );
+        assert!(en.text.contains("Severity: CRITICAL"), "{}", en.text);
+        let fr = render(&ds[1]);
+        assert!(
+            fr.subject.contains("#12 CRITIQUE depot — nouvelle alerte"),
+            "{}",
+            fr.subject
+        );
+        assert!(
+            fr.html.contains("<th align=\"left\">Gravité</th>"),
+            "{}",
+            fr.html
+        );
+        assert!(
+            fr.sms.starts_with("vigie #12 CRITIQUE depot nvr-1:"),
+            "{}",
+            fr.sms
+        );
+        ds[1].alert.summary = "x".repeat(400);
+        let long = render(&ds[1]);
+        assert_eq!(long.sms.chars().count(), 160);
+        ds[1].alert.summary = "<script>".into();
+        assert!(render(&ds[1]).html.contains("&lt;script&gt;"));
+    }
+}
