@@ -43,6 +43,8 @@ pub struct ApiState {
     pub reader: StoreReader,
     /// Sequence number of the last committed event.
     pub committed: watch::Receiver<u64>,
+    /// The notification outbox.
+    pub outbox: Option<crate::outbox::Outbox>,
 }
 
 /// An API error.
@@ -150,7 +152,11 @@ async fn status(
 ) -> Result<HttpResponse, ApiError> {
     wait_past(state.generation.clone(), &poll).await;
     match tokio::time::timeout(ACTOR_WAIT, state.fleet.send(FleetQuery)).await {
-        Ok(s) => Ok(HttpResponse::Ok().json(s.map_err(mailbox)?)),
+        Ok(s) => {
+            let mut s = s.map_err(mailbox)?;
+            s.outbox = state.outbox.as_ref().map(|o| o.status());
+            Ok(HttpResponse::Ok().json(s))
+        }
         // Actors wait on a store that refuses writes: say so rather than hang.
         Err(_) => Err(ApiError::Unavailable(
             match state.reader.health().and_then(|h| h.error) {
@@ -421,6 +427,79 @@ fn check_text(field: &str, text: &str, max: usize, multiline: bool) -> Result<()
     Ok(())
 }
 
+/// Body of a test notification.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotifyTestBody {
+    /// Contact id.
+    pub contact: String,
+    /// Channel name; the contact's first when absent.
+    #[serde(default)]
+    pub channel: Option<String>,
+}
+
+/// Answer of a test notification.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct NotifyTestAnswer {
+    /// Its number in the outbox.
+    pub delivery: u64,
+}
+
+fn outbox_of(state: &ApiState) -> Result<&crate::outbox::Outbox, ApiError> {
+    state
+        .outbox
+        .as_ref()
+        .ok_or_else(|| ApiError::Unavailable("notifications are not running".into()))
+}
+
+#[post("/api/v1/notify/test")]
+async fn notify_test(
+    state: web::Data<ApiState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let NotifyTestBody { contact, channel } = object_body(&body)?;
+    check_text("contact", &contact, MAX_BY, false)?;
+    let channel = match channel {
+        None => None,
+        Some(c) => Some(
+            crate::config::ChannelKind::ALL
+                .iter()
+                .find(|(n, _)| *n == c)
+                .map(|(_, k)| *k)
+                .ok_or_else(|| {
+                    ApiError::BadRequest(format!(
+                        "`{c}` is not a channel (email, sms, webhook, log)"
+                    ))
+                })?,
+        ),
+    };
+    let id = outbox_of(&state)?
+        .test(crate::config::ContactId::new(&contact), channel)
+        .await
+        .map_err(ApiError::BadRequest)?;
+    Ok(HttpResponse::Accepted().json(NotifyTestAnswer { delivery: id }))
+}
+
+/// `?last=N` of the outbox.
+#[derive(Debug, Deserialize)]
+struct OutboxQuery {
+    last: Option<usize>,
+}
+
+#[get("/api/v1/outbox")]
+async fn outbox(
+    state: web::Data<ApiState>,
+    q: web::Query<OutboxQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let o = outbox_of(&state)?.clone();
+    let last = q.last.unwrap_or(20).min(crate::store::SENT_KEPT as usize);
+    let view = web::block(move || o.view(last))
+        .await
+        .map_err(|e| ApiError::Unavailable(e.to_string()))?
+        .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
 #[post("/api/v1/alerts/{id}/ack")]
 async fn ack(
     state: web::Data<ApiState>,
@@ -568,5 +647,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: ApiState) {
         .service(ack)
         .service(close)
         .service(heartbeat)
+        .service(notify_test)
+        .service(outbox)
         .default_service(web::to(not_found));
 }

@@ -275,6 +275,23 @@ impl ApiClient {
         )
     }
 
+    /// What the notification outbox holds, and the latest `last` deliveries sent.
+    pub fn outbox(&self, last: usize) -> Result<crate::outbox::OutboxView, ClientError> {
+        self.get(&format!("/api/v1/outbox?last={last}"))
+    }
+
+    /// Queues a test notification to a contact; answers its delivery number.
+    pub fn notify_test(&self, contact: &str, channel: Option<&str>) -> Result<u64, ClientError> {
+        let a: crate::api::NotifyTestAnswer = self.post(
+            "/api/v1/notify/test",
+            &crate::api::NotifyTestBody {
+                contact: contact.into(),
+                channel: channel.map(String::from),
+            },
+        )?;
+        Ok(a.delivery)
+    }
+
     /// Closes an alert with a resolution note.
     pub fn close(&self, id: u64, by: &str, note: &str) -> Result<Alert, ClientError> {
         self.post(

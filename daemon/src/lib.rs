@@ -10,6 +10,7 @@ pub mod api;
 pub mod book;
 pub mod client;
 pub mod last_good;
+pub mod outbox;
 pub mod plugin_dir;
 pub mod reload;
 pub mod server;
@@ -19,6 +20,6 @@ pub mod watch;
 
 pub use vigie_collectors as collectors;
 pub use vigie_collectors::collector;
-pub use vigie_core::{alert, clock, config, events, maintenance, observation, rules, util};
+pub use vigie_core::{alert, clock, config, events, maintenance, notify, observation, rules, util};
 pub use vigie_plugins as plugins;
 pub use vigie_store as store;

@@ -107,6 +107,23 @@ enum PluginAction {
 }
 
 #[derive(Subcommand)]
+enum NotifyAction {
+    /// Queue a test message to a contact on its first channel (or `--channel`), then wait
+    /// until the channel accepted it or the wait ends: exit 0 when accepted, 1 otherwise.
+    Test {
+        /// Contact id.
+        #[arg(long)]
+        contact: String,
+        /// Channel (`email`, `sms`, `webhook`, `log`).
+        #[arg(long)]
+        channel: Option<String>,
+        /// Data directory of the daemon.
+        #[arg(long, default_value = "vigie-data", env = "VIGIE_DATA")]
+        data: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
 enum Command {
     /// Run the daemon.
     Run {
@@ -185,6 +202,25 @@ enum Command {
         #[arg(long, default_value = "vigie-data", env = "VIGIE_DATA")]
         data: PathBuf,
     },
+    /// Show the notification outbox: deliveries waiting for their channel (with their last
+    /// failure), then the latest sent or given up. Reads the running daemon, or the data
+    /// directory when it is down.
+    Outbox {
+        /// How many of the latest sent deliveries to show.
+        #[arg(long, default_value_t = 20)]
+        last: usize,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// Data directory of the daemon.
+        #[arg(long, default_value = "vigie-data", env = "VIGIE_DATA")]
+        data: PathBuf,
+    },
+    /// Notifications: send a test message through the running daemon.
+    Notify {
+        #[command(subcommand)]
+        action: NotifyAction,
+    },
     /// Close an alert with a resolution note.
     Close {
         /// Alert number.
@@ -254,6 +290,15 @@ fn dispatch(cli: Cli) -> Result<i32> {
             json,
             data,
         } => events::run(&data, since, follow, json),
+        Command::Outbox { last, json, data } => outbox(&data, last, json),
+        Command::Notify {
+            action:
+                NotifyAction::Test {
+                    contact,
+                    channel,
+                    data,
+                },
+        } => notify_test(&data, &contact, channel.as_deref()),
         Command::Close { id, by, note, data } => {
             let a = client(&data)?.close(id, &by, &note)?;
             out!("alert #{} closed by {by}: {}", a.id, a.summary);
@@ -375,6 +420,73 @@ fn check_config(dir: &Path) -> i32 {
             err!("{errors}");
             1
         }
+    }
+}
+
+fn outbox(data: &Path, last: usize, json: bool) -> Result<i32> {
+    let view = match DaemonFile::read(data) {
+        Some(f) => api_client(&f.api).outbox(last)?,
+        None => {
+            let reader = vigie::store::StoreReader::open(data)?;
+            vigie::outbox::OutboxView::read(&reader, last)?
+        }
+    };
+    if json {
+        out!("{}", serde_json::to_string_pretty(&view)?);
+    } else {
+        out_raw!("{}", views::outbox(&view));
+    }
+    Ok(0)
+}
+
+fn notify_test(data: &Path, contact: &str, channel: Option<&str>) -> Result<i32> {
+    let api = client(data)?;
+    let id = api.notify_test(contact, channel)?;
+    out!("test message queued as delivery #{id}");
+    // Wait for the outcome, as long as the command's timeout allows.
+    let wait = TIMEOUT
+        .get()
+        .copied()
+        .unwrap_or(std::time::Duration::from_secs(10));
+    let deadline = std::time::Instant::now() + wait;
+    loop {
+        if std::time::Instant::now() >= deadline {
+            err!(
+                "not accepted within {} (see `vigie outbox`; it stays queued and is retried)",
+                vigie::util::format_duration(wait)
+            );
+            return Ok(1);
+        }
+        let view = api.outbox(vigie::store::SENT_KEPT as usize)?;
+        if let Some(r) = view.sent.iter().find(|r| r.delivery.id == id) {
+            if r.accepted {
+                out!(
+                    "accepted by {} for {} at {}",
+                    r.delivery.channel,
+                    r.delivery.contact,
+                    r.at.format("%Y-%m-%d %H:%M:%S UTC")
+                );
+                return Ok(0);
+            }
+            err!(
+                "given up: {}",
+                r.delivery
+                    .last_error
+                    .as_deref()
+                    .unwrap_or("every channel failed")
+            );
+            return Ok(1);
+        }
+        if let Some(d) = view.pending.iter().find(|d| d.id == id)
+            && let Some(e) = &d.last_error
+        {
+            err!(
+                "attempt {} on {} failed: {e}; retrying",
+                d.attempts,
+                d.channel
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
     }
 }
 

@@ -216,6 +216,8 @@ pub struct Daemon {
     pub store: Store,
     /// Where the HTTP API listens.
     pub api_addr: SocketAddr,
+    /// The notification outbox.
+    pub outbox: crate::outbox::Outbox,
     generation: watch::Receiver<u64>,
     observations: watch::Receiver<u64>,
     http: actix_web::dev::ServerHandle,
@@ -262,6 +264,8 @@ pub async fn start(mut opts: Options, listener: TcpListener) -> Result<Daemon, S
         opts.max_probes_in_flight,
     );
     let observations = deps.observations();
+    let outbox = crate::outbox::start(store.clone(), deps.config_watch(), opts.clock)
+        .map_err(ServerError::Setup)?;
     let arbiters: Vec<Arbiter> = (0..opts.arbiters).map(|_| Arbiter::new()).collect();
     let handles = arbiters.iter().map(Arbiter::handle).collect();
     let fleet_actor = Fleet::new(deps, restored, handles);
@@ -283,6 +287,7 @@ pub async fn start(mut opts: Options, listener: TcpListener) -> Result<Daemon, S
         clock,
         reader: store.reader(),
         committed: store.committed(),
+        outbox: Some(outbox.clone()),
     };
     let server = actix_web::HttpServer::new(move || {
         let state = state.clone();
@@ -312,6 +317,7 @@ pub async fn start(mut opts: Options, listener: TcpListener) -> Result<Daemon, S
         book,
         store,
         api_addr,
+        outbox,
         generation,
         observations,
         http,

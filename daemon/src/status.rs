@@ -163,6 +163,9 @@ pub struct FleetStatus {
     /// The data store: last committed event, failing commits.
     #[serde(default)]
     pub store: Option<StoreHealth>,
+    /// The notification outbox.
+    #[serde(default)]
+    pub outbox: Option<crate::outbox::OutboxStatus>,
 }
 
 impl FleetStatus {
@@ -230,6 +233,24 @@ impl FleetStatus {
                         h.failed_commits, h.pending_events
                     );
                 }
+            }
+        }
+        if let Some(o) = &self.outbox {
+            let _ = writeln!(
+                out,
+                "notifications: {} waiting{}, {} sent since start",
+                o.pending,
+                o.oldest
+                    .map(|t| format!(" (oldest from {})", t.format("%Y-%m-%d %H:%M:%S UTC")))
+                    .unwrap_or_default(),
+                o.sent
+            );
+            for (channel, at, why) in &o.last_failures {
+                let _ = writeln!(
+                    out,
+                    "  last {channel} failure {}: {why}",
+                    at.format("%Y-%m-%d %H:%M:%S UTC")
+                );
             }
         }
         alert_lines(&mut out, &self.alerts);

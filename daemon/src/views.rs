@@ -318,3 +318,38 @@ impl View for SavedState<'_> {
         out
     }
 }
+
+/// The outbox, as `vigie outbox` prints it.
+pub fn outbox(v: &crate::outbox::OutboxView) -> String {
+    let mut out = format!("waiting: {}\n", v.pending.len());
+    for d in &v.pending {
+        out.push_str(&format!(
+            "  #{} alert #{} {} → {} by {} (attempt {}, next {}){}\n",
+            d.id,
+            d.alert.id,
+            d.step.name(),
+            d.contact,
+            d.channel,
+            d.attempts + 1,
+            d.next_at.format("%Y-%m-%d %H:%M:%S UTC"),
+            d.last_error
+                .as_deref()
+                .map(|e| format!(": last failure: {e}"))
+                .unwrap_or_default()
+        ));
+    }
+    out.push_str(&format!("latest sent: {}\n", v.sent.len()));
+    for r in &v.sent {
+        out.push_str(&format!(
+            "  #{} alert #{} {} → {} by {} {} {}\n",
+            r.delivery.id,
+            r.delivery.alert.id,
+            r.delivery.step.name(),
+            r.delivery.contact,
+            r.delivery.channel,
+            if r.accepted { "accepted" } else { "GIVEN UP" },
+            r.at.format("%Y-%m-%d %H:%M:%S UTC")
+        ));
+    }
+    out
+}

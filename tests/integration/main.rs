@@ -6,6 +6,7 @@ mod api;
 mod cli;
 mod collectors;
 mod events;
+mod notify;
 mod plugins;
 mod reload;
 mod restart;

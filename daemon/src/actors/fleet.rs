@@ -130,6 +130,7 @@ impl Fleet {
             );
         }
         self.config = Arc::clone(&new);
+        self.deps.config_applied(Arc::clone(&new));
         for id in &diff.to_remove {
             if let Some(addr) = self.sites.remove(id) {
                 addr.do_send(RetireSite);
@@ -319,6 +320,7 @@ impl Handler<FleetQuery> for Fleet {
                 by_kind,
                 alerts: deps.book.live(),
                 store: Some(deps.store.health()),
+                outbox: None,
             }
         })
     }

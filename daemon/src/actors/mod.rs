@@ -39,6 +39,8 @@ pub struct Deps {
     pub limiter: Arc<Semaphore>,
     /// Bumps each time an equipment has evaluated an observation.
     observed: watch::Sender<u64>,
+    /// The config in force, for those who follow it (the notification dispatcher).
+    config: watch::Sender<Option<Arc<crate::config::Config>>>,
 }
 
 impl Deps {
@@ -60,6 +62,7 @@ impl Deps {
             book,
             limiter: Arc::new(Semaphore::new(max_in_flight.max(1))),
             observed: watch::channel(0).0,
+            config: watch::channel(None).0,
         })
     }
 
@@ -67,6 +70,16 @@ impl Deps {
     /// live views (and tests) wait for the next one instead of polling.
     pub fn observations(&self) -> watch::Receiver<u64> {
         self.observed.subscribe()
+    }
+
+    /// Follows the config in force (`None` until the first is applied).
+    pub fn config_watch(&self) -> watch::Receiver<Option<Arc<crate::config::Config>>> {
+        self.config.subscribe()
+    }
+
+    /// Publishes a newly applied config.
+    pub(crate) fn config_applied(&self, cfg: Arc<crate::config::Config>) {
+        self.config.send_replace(Some(cfg));
     }
 
     /// Records that an equipment evaluated an observation.

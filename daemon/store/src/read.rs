@@ -83,20 +83,19 @@ impl StoreReader {
         }
     }
 
-    /// The last event the dispatcher turned into deliveries (0 before the first).
-    pub fn outbox_cursor(&self) -> Result<u64, StoreError> {
+    /// The last event the dispatcher turned into deliveries (`None` before it first ran).
+    pub fn outbox_cursor(&self) -> Result<Option<u64>, StoreError> {
         let txn = self.begin()?;
         let table = match txn.open_table(META) {
             Ok(t) => t,
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(0),
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
             Err(e) => return Err(db_err(e)),
         };
         Ok(table
             .get(OUTBOX_CURSOR)
             .map_err(db_err)?
             .and_then(|v| <[u8; 8]>::try_from(v.value()).ok())
-            .map(u64::from_le_bytes)
-            .unwrap_or(0))
+            .map(u64::from_le_bytes))
     }
 
     /// The outbox: deliveries waiting for their channel, by number (raw JSON).

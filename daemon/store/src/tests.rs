@@ -265,7 +265,7 @@ fn the_outbox_keeps_deliveries_and_its_cursor_across_a_reopen_and_caps_what_was_
         });
         store.flush_blocking().expect("commit");
         let r = store.reader();
-        assert_eq!(r.outbox_cursor().expect("cursor"), 7);
+        assert_eq!(r.outbox_cursor().expect("cursor"), Some(7));
         assert_eq!(r.outbox().expect("outbox").len(), 2);
         // Sent: removed from the outbox and kept in the sent table, in one transaction; a
         // cursor never moves back.
@@ -277,7 +277,7 @@ fn the_outbox_keeps_deliveries_and_its_cursor_across_a_reopen_and_caps_what_was_
         store.close();
     }
     let r = StoreReader::open(dir.path()).expect("reader");
-    assert_eq!(r.outbox_cursor().expect("cursor"), 7);
+    assert_eq!(r.outbox_cursor().expect("cursor"), Some(7));
     assert_eq!(r.outbox().expect("outbox"), vec![(2, b"two".to_vec())]);
     assert_eq!(r.outbox_sent().expect("sent"), vec![(1, b"one".to_vec())]);
     assert_eq!(r.outbox_last_id().expect("last"), 2);

@@ -953,6 +953,8 @@ pub struct Config {
     pub on_call: Option<OnCall>,
     /// Escalation delays.
     pub escalation: Escalation,
+    /// How deliveries are retried.
+    pub notifications: Notifications,
     /// Email channel.
     pub email: Option<EmailChannel>,
     /// SMS channel.
@@ -968,6 +970,29 @@ pub struct Config {
     /// What loading found worth saying without refusing the config (`file:line:col: ...`).
     #[serde(skip)]
     pub warnings: Vec<String>,
+}
+
+/// How deliveries are retried (`[notifications]`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Notifications {
+    /// Wait after a first failure; doubles at each failure, with jitter.
+    #[serde(with = "crate::util::serde_duration")]
+    pub retry_initial: Duration,
+    /// Longest wait between two attempts.
+    #[serde(with = "crate::util::serde_duration")]
+    pub retry_max: Duration,
+    /// Failures on one channel before the contact's next channel is used.
+    pub attempts_per_channel: u32,
+}
+
+impl Default for Notifications {
+    fn default() -> Self {
+        Notifications {
+            retry_initial: Duration::from_secs(5),
+            retry_max: Duration::from_secs(300),
+            attempts_per_channel: 5,
+        }
+    }
 }
 
 impl Default for Escalation {

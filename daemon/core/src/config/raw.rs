@@ -155,6 +155,18 @@ pub struct RawEscalation {
     pub then_after: Option<Spanned<String>>,
 }
 
+/// `[notifications]`: how deliveries are retried.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawNotifications {
+    /// Wait after a first failure (`"5s"`); doubles at each failure, with jitter.
+    pub retry_initial: Option<Spanned<String>>,
+    /// Longest wait between two attempts (`"5m"`).
+    pub retry_max: Option<Spanned<String>>,
+    /// Failures on one channel before the contact's next channel is used.
+    pub attempts_per_channel: Option<Spanned<u32>>,
+}
+
 /// `[channels.email]`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -389,6 +401,7 @@ pub struct RawSnmp {
 
 /// Top-level keys of the main file and of a site file, for hints on misspelled sections.
 pub const MAIN_SECTIONS: &[&str] = &[
+    "notifications",
     "daemon",
     "thresholds",
     "clients",
@@ -420,6 +433,8 @@ pub struct RawMain {
     pub on_call: RawOnCall,
     /// `[escalation]`.
     pub escalation: RawEscalation,
+    /// `[notifications]`.
+    pub notifications: RawNotifications,
     /// `[channels]`.
     pub channels: RawChannels,
     /// `[snmp_oids.KIND]`: extra SNMP values read on every equipment of a kind.

@@ -114,6 +114,23 @@ pub(super) fn channels(
                 SmtpSecurity::Starttls
             }
         };
+        let loopback = matches!(e.smtp_host.as_str(), "localhost" | "::1")
+            || e.smtp_host
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback());
+        if security == SmtpSecurity::None
+            && !loopback
+            && let Some(s) = &e.security
+        {
+            cx.at(
+                s,
+                format!(
+                    "channels.email.security: `none` sends mail and the relay password in clear; it is allowed only to a relay on loopback, not `{}`",
+                    e.smtp_host
+                ),
+                Some("use `starttls` or `tls`".into()),
+            );
+        }
         let credentials = names.resolve(cx, config, &e.credentials, "channels.email.credentials");
         config.email = Some(EmailChannel {
             smtp_host: e.smtp_host.clone(),

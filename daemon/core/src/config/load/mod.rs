@@ -406,6 +406,7 @@ fn read_main(cx: &mut FileCx<'_>) -> RawMain {
             "thresholds" => raw.thresholds = cx.section(value).unwrap_or_default(),
             "on_call" => raw.on_call = cx.section(value).unwrap_or_default(),
             "escalation" => raw.escalation = cx.section(value).unwrap_or_default(),
+            "notifications" => raw.notifications = cx.section(value).unwrap_or_default(),
             "channels" => raw.channels = cx.section(value).unwrap_or_default(),
             "snmp_oids" => {
                 for (k, v) in table_entries(cx, &key, value) {
@@ -498,6 +499,7 @@ fn validate_main(cx: &mut FileCx<'_>, raw: &RawMain) -> Config {
     credentials::credentials(cx, raw, &mut config);
     people::on_call(cx, raw, &mut config, &contacts);
     people::escalation(cx, raw, &mut config);
+    people::notifications(cx, raw, &mut config);
     credentials::channels(cx, raw, &mut config, &credentials::CredentialNames::of(raw));
     people::reachable(cx, raw, &mut config);
     snmp::snmp_oids(cx, raw, &mut config);

@@ -284,6 +284,42 @@ pub(super) fn escalation(cx: &mut FileCx<'_>, raw: &RawMain, config: &mut Config
     }
 }
 
+/// `[notifications]`.
+pub(super) fn notifications(cx: &mut FileCx<'_>, raw: &RawMain, config: &mut Config) {
+    let n = &raw.notifications;
+    let hour = Duration::from_secs(3600);
+    if let Some(v) = &n.retry_initial
+        && let Some(d) = cx.bounded_duration(
+            v,
+            "notifications.retry_initial",
+            Duration::from_millis(100),
+            hour,
+        )
+    {
+        config.notifications.retry_initial = d;
+    }
+    if let Some(v) = &n.retry_max
+        && let Some(d) = cx.bounded_duration(
+            v,
+            "notifications.retry_max",
+            Duration::from_millis(100),
+            hour,
+        )
+    {
+        config.notifications.retry_max = d;
+    }
+    if let Some(v) = &n.attempts_per_channel {
+        match *v.get_ref() {
+            1..=100 => config.notifications.attempts_per_channel = *v.get_ref(),
+            x => cx.at(
+                v,
+                format!("notifications.attempts_per_channel: {x} is out of range (1 to 100)"),
+                None,
+            ),
+        }
+    }
+}
+
 /// Every channel a contact names exists in `[channels]`; the channels a contact has by
 /// default (email, then SMS) are those configured; with notification channels configured,
 /// every contact must be reachable by one.

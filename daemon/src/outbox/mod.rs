@@ -1,0 +1,569 @@
+//! The notification outbox and its dispatcher. Alert changes that reach people are events of
+//! the durable log (committed with the alert change itself); the dispatcher follows the log
+//! from its own cursor, turns each such event into deliveries (one per recipient) and writes
+//! them to the store's outbox together with the new cursor, in one transaction, before
+//! sending anything. A delivery leaves the outbox only once its channel accepted it (it is
+//! then kept in the sent history); a failure is retried with exponential backoff and jitter,
+//! and after `attempts_per_channel` failures the contact's next channel is used. Delivery is
+//! at least once: a crash between a channel's acceptance and the removal resends it, with the
+//! same idempotency key (the email's Message-ID, the SMS `{reference}`, the webhook's
+//! fingerprint and `Idempotency-Key` header).
+
+pub mod channels;
+
+use crate::config::{ChannelKind, Config, ContactId};
+use crate::events::EventBody;
+use crate::notify::{self, Delivery, Step};
+use crate::store::{OutboxWrite, Store, StoreReader};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+
+/// Events read from the log at once.
+const PLAN_BATCH: usize = 1000;
+/// Deliveries sent at once.
+const SEND_CONCURRENCY: usize = 16;
+
+/// What the sent history keeps of a delivery.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SentRecord {
+    /// The delivery as it last stood.
+    pub delivery: Delivery,
+    /// When its channel accepted it, or when it was given up.
+    pub at: DateTime<Utc>,
+    /// Accepted by its channel (`false`: every channel of the contact failed).
+    pub accepted: bool,
+}
+
+/// How the outbox is doing, for `vigie status` and the API.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct OutboxStatus {
+    /// Deliveries waiting.
+    pub pending: usize,
+    /// When the oldest waiting delivery entered the outbox.
+    pub oldest: Option<DateTime<Utc>>,
+    /// The last failure of each channel: when and why.
+    pub last_failures: Vec<(ChannelKind, DateTime<Utc>, String)>,
+    /// Deliveries accepted since the daemon started.
+    pub sent: u64,
+}
+
+/// What the outbox holds and recently sent, as `vigie outbox` shows it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct OutboxView {
+    /// Waiting deliveries, oldest first.
+    pub pending: Vec<Delivery>,
+    /// The latest sent or given-up deliveries, newest last.
+    pub sent: Vec<SentRecord>,
+}
+
+impl OutboxView {
+    /// Reads the outbox of a store.
+    pub fn read(reader: &StoreReader, last: usize) -> Result<OutboxView, crate::store::StoreError> {
+        let pending = reader
+            .outbox()?
+            .into_iter()
+            .filter_map(|(_, v)| serde_json::from_slice(&v).ok())
+            .collect();
+        let all = reader.outbox_sent()?;
+        let skip = all.len().saturating_sub(last);
+        let sent = all
+            .into_iter()
+            .skip(skip)
+            .filter_map(|(_, v)| serde_json::from_slice(&v).ok())
+            .collect();
+        Ok(OutboxView { pending, sent })
+    }
+}
+
+/// A test message asked by an admin (`vigie notify test`).
+#[derive(Debug)]
+pub struct TestRequest {
+    /// Recipient.
+    pub contact: ContactId,
+    /// Channel; the contact's first when `None`.
+    pub channel: Option<ChannelKind>,
+    /// Answered with the delivery's number once it is in the outbox.
+    pub done: tokio::sync::oneshot::Sender<Result<u64, String>>,
+}
+
+/// Handle of the running dispatcher.
+#[derive(Clone)]
+pub struct Outbox {
+    status: Arc<Mutex<OutboxStatus>>,
+    tests: mpsc::Sender<TestRequest>,
+    reader: StoreReader,
+    settled: watch::Receiver<u64>,
+}
+
+impl Outbox {
+    /// How the outbox is doing.
+    pub fn status(&self) -> OutboxStatus {
+        self.status.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// Follows the outbox: bumps each time deliveries were planned or settled (accepted,
+    /// failed, given up) and committed.
+    pub fn changes(&self) -> watch::Receiver<u64> {
+        self.settled.clone()
+    }
+
+    /// What the outbox holds and the latest `last` deliveries sent.
+    pub fn view(&self, last: usize) -> Result<OutboxView, crate::store::StoreError> {
+        OutboxView::read(&self.reader, last)
+    }
+
+    /// Queues a test message; answers its delivery number.
+    pub async fn test(
+        &self,
+        contact: ContactId,
+        channel: Option<ChannelKind>,
+    ) -> Result<u64, String> {
+        let (done, answer) = tokio::sync::oneshot::channel();
+        self.tests
+            .send(TestRequest {
+                contact,
+                channel,
+                done,
+            })
+            .await
+            .map_err(|_| "the notification dispatcher is not running".to_string())?;
+        answer
+            .await
+            .map_err(|_| "the notification dispatcher stopped".to_string())?
+    }
+}
+
+/// Starts the dispatcher on a thread of its own. `config` follows the applied config.
+pub fn start(
+    store: Store,
+    config: watch::Receiver<Option<Arc<Config>>>,
+    clock: crate::clock::Clock,
+) -> Result<Outbox, String> {
+    let reader = store.reader();
+    let status = Arc::new(Mutex::new(OutboxStatus::default()));
+    let (tests, test_rx) = mpsc::channel(16);
+    let (settled_tx, settled) = watch::channel(0);
+    let d = Dispatcher {
+        settled: settled_tx,
+        store: store.clone(),
+        reader: reader.clone(),
+        committed: store.committed(),
+        config,
+        clock,
+        status: Arc::clone(&status),
+        next_id: 0,
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("notification runtime: {e}"))?;
+    std::thread::Builder::new()
+        .name("vigie-notify".into())
+        .spawn(move || runtime.block_on(d.run(test_rx)))
+        .map_err(|e| format!("notification thread: {e}"))?;
+    Ok(Outbox {
+        status,
+        tests,
+        reader,
+        settled,
+    })
+}
+
+struct Dispatcher {
+    store: Store,
+    reader: StoreReader,
+    committed: watch::Receiver<u64>,
+    config: watch::Receiver<Option<Arc<Config>>>,
+    clock: crate::clock::Clock,
+    status: Arc<Mutex<OutboxStatus>>,
+    next_id: u64,
+    settled: watch::Sender<u64>,
+}
+
+/// Reads blocking store data off the async thread.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, crate::store::StoreError> + Send + 'static,
+) -> Result<T, String> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())
+}
+
+impl Dispatcher {
+    /// The config in force (the dispatcher starts once one is applied).
+    fn cfg(&self) -> Arc<Config> {
+        self.config.borrow().clone().unwrap_or_default()
+    }
+
+    async fn run(mut self, mut tests: mpsc::Receiver<TestRequest>) {
+        // Nobody is planned for before the first config is applied.
+        if self.config.wait_for(Option::is_some).await.is_err() {
+            return;
+        }
+        // Where to start: the cursor, or for a store that never had one, the end of the log
+        // (history from before notifications existed is not replayed).
+        let r = self.reader.clone();
+        let start = blocking(move || {
+            let cursor = r.outbox_cursor()?;
+            let last = r.last_seq()?;
+            let last_id = r.outbox_last_id()?;
+            Ok((cursor, last, last_id))
+        })
+        .await;
+        let (cursor, last_id) = match start {
+            Ok((Some(c), _, id)) => (c, id),
+            Ok((None, last, id)) => {
+                self.store.write_outbox(OutboxWrite {
+                    cursor: Some(last),
+                    ..OutboxWrite::default()
+                });
+                (last, id)
+            }
+            Err(e) => {
+                tracing::error!("notifications cannot start: the outbox cannot be read: {e}");
+                return;
+            }
+        };
+        self.next_id = last_id + 1;
+        let mut cursor = cursor;
+        loop {
+            // 1. Turn new events into deliveries, durably, before sending anything.
+            match self.plan(cursor).await {
+                Ok(Some(c)) => {
+                    cursor = c;
+                    continue;
+                }
+                Ok(None) => {}
+                Err(e) => tracing::error!("notifications: {e}"),
+            }
+            // 2. Send what is due.
+            let wake = match self.send_due().await {
+                Ok(w) => w,
+                Err(e) => {
+                    tracing::error!("notifications: {e}");
+                    Some(self.clock.now() + chrono::Duration::seconds(5))
+                }
+            };
+            // 3. Wait for new events, a test request, or the next retry.
+            let sleep = match wake {
+                Some(at) => (at - self.clock.now()).to_std().unwrap_or(Duration::ZERO),
+                None => Duration::from_secs(3600),
+            };
+            tokio::select! {
+                changed = self.committed.changed() => {
+                    if changed.is_err() {
+                        return;
+                    }
+                }
+                t = tests.recv() => match t {
+                    Some(t) => self.queue_test(t).await,
+                    None => return,
+                },
+                _ = tokio::time::sleep(sleep) => {}
+            }
+        }
+    }
+
+    /// Plans the deliveries of the events after `cursor`; answers the new cursor when events
+    /// were read.
+    async fn plan(&mut self, cursor: u64) -> Result<Option<u64>, String> {
+        let r = self.reader.clone();
+        let events = blocking(move || r.events_after(cursor, PLAN_BATCH)).await?;
+        let Some(last) = events.last().map(|e| e.seq) else {
+            return Ok(None);
+        };
+        let cfg = self.cfg();
+        let mut entries = Vec::new();
+        for e in &events {
+            if let EventBody::Alert(a) = &e.body {
+                let mut next = || {
+                    let id = self.next_id;
+                    self.next_id += 1;
+                    id
+                };
+                for d in notify::plan(&cfg, e.seq, a, e.at, &mut next) {
+                    match serde_json::to_vec(&d) {
+                        Ok(v) => entries.push((d.id, Some(v))),
+                        Err(e) => tracing::error!("notifications: cannot encode a delivery: {e}"),
+                    }
+                }
+            }
+        }
+        let planned = entries.len();
+        self.store.write_outbox(OutboxWrite {
+            cursor: Some(last),
+            entries,
+            sent: Vec::new(),
+        });
+        self.store
+            .flush()
+            .await
+            .map_err(|e| format!("the outbox cannot be written: {e}"))?;
+        if planned > 0 {
+            tracing::debug!(planned, up_to = last, "notifications planned");
+            self.settled.send_modify(|n| *n += 1);
+        }
+        Ok(Some(last))
+    }
+
+    async fn queue_test(&mut self, t: TestRequest) {
+        let cfg = self.cfg();
+        let answer = (|| {
+            let contact = cfg
+                .contacts
+                .get(&t.contact)
+                .ok_or_else(|| format!("no contact `{}`", t.contact))?;
+            let channel = match t.channel {
+                Some(c) if contact.channels.contains(&c) => c,
+                Some(c) => {
+                    return Err(format!(
+                        "contact `{}` is not reached by `{c}` (its channels: {})",
+                        t.contact,
+                        contact
+                            .channels
+                            .iter()
+                            .map(|c| c.name())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ));
+                }
+                None => *contact
+                    .channels
+                    .first()
+                    .ok_or_else(|| format!("contact `{}` has no channel", t.contact))?,
+            };
+            let now = self.clock.now();
+            let alert: crate::alert::Alert = serde_json::from_value(serde_json::json!({
+                "id": 0, "owner": {"site": "test"}, "site": "test", "rule": "connectivity.lost",
+                "severity": "warning", "state": "open",
+                "summary": format!("test message from vigie to {}", contact.name),
+                "opened_at": now, "updated_at": now, "notified": true, "timeline": []
+            }))
+            .map_err(|e| e.to_string())?;
+            let id = self.next_id;
+            self.next_id += 1;
+            Ok(Delivery {
+                id,
+                seq: 0,
+                alert,
+                step: Step::Test,
+                contact: t.contact.clone(),
+                channel,
+                language: contact.language,
+                attempts: 0,
+                next_at: now,
+                created_at: now,
+                last_error: None,
+                failed_channels: Vec::new(),
+            })
+        })();
+        let answer = match answer {
+            Ok(d) => match serde_json::to_vec(&d) {
+                Ok(v) => {
+                    self.store.write_outbox(OutboxWrite {
+                        entries: vec![(d.id, Some(v))],
+                        ..OutboxWrite::default()
+                    });
+                    match self.store.flush().await {
+                        Ok(()) => Ok(d.id),
+                        Err(e) => Err(format!("the outbox cannot be written: {e}")),
+                    }
+                }
+                Err(e) => Err(e.to_string()),
+            },
+            Err(e) => Err(e),
+        };
+        let _ = t.done.send(answer);
+    }
+
+    /// Sends the due deliveries; answers when the next one is due.
+    async fn send_due(&mut self) -> Result<Option<DateTime<Utc>>, String> {
+        let r = self.reader.clone();
+        let rows = blocking(move || r.outbox()).await?;
+        let now = self.clock.now();
+        let mut pending: Vec<Delivery> = Vec::new();
+        for (id, v) in rows {
+            match serde_json::from_slice::<Delivery>(&v) {
+                Ok(d) => pending.push(d),
+                Err(e) => tracing::error!(delivery = id, "an outbox entry cannot be read: {e}"),
+            }
+        }
+        self.update_status(&pending);
+        let cfg = self.cfg();
+        let due: Vec<Delivery> = pending
+            .iter()
+            .filter(|d| d.next_at <= now)
+            .take(SEND_CONCURRENCY)
+            .cloned()
+            .collect();
+        let results = futures::future::join_all(due.into_iter().map(|d| {
+            let cfg = Arc::clone(&cfg);
+            async move {
+                let result = match cfg.contacts.get(&d.contact) {
+                    Some(contact) => {
+                        let rendered = notify::render(&d);
+                        channels::send(&cfg, contact, &d, &rendered).await
+                    }
+                    None => Err(channels::SendError {
+                        message: format!("contact `{}` is no longer in the config", d.contact),
+                        permanent: true,
+                    }),
+                };
+                (d, result)
+            }
+        }))
+        .await;
+        let sent_any = !results.is_empty();
+        let mut write = OutboxWrite::default();
+        for (d, result) in results {
+            self.settle(&cfg, d, result, &mut write);
+        }
+        if sent_any {
+            self.store.write_outbox(write);
+            // Settled before the next read of the outbox, so nothing is sent twice.
+            self.store
+                .flush()
+                .await
+                .map_err(|e| format!("the outbox cannot be written: {e}"))?;
+            // The status says what is left before anyone is told something changed.
+            let r = self.reader.clone();
+            let left: Vec<Delivery> = blocking(move || r.outbox())
+                .await?
+                .into_iter()
+                .filter_map(|(_, v)| serde_json::from_slice(&v).ok())
+                .collect();
+            self.update_status(&left);
+            self.settled.send_modify(|n| *n += 1);
+            return Ok(Some(self.clock.now()));
+        }
+        Ok(pending.iter().map(|d| d.next_at).min())
+    }
+
+    /// Records the outcome of one send.
+    fn settle(
+        &mut self,
+        cfg: &Config,
+        mut d: Delivery,
+        result: Result<(), channels::SendError>,
+        write: &mut OutboxWrite,
+    ) {
+        let now = self.clock.now();
+        let record = |d: Delivery, accepted: bool| -> Option<(u64, Vec<u8>)> {
+            let id = d.id;
+            serde_json::to_vec(&SentRecord {
+                delivery: d,
+                at: now,
+                accepted,
+            })
+            .ok()
+            .map(|v| (id, v))
+        };
+        match result {
+            Ok(()) => {
+                tracing::info!(
+                    delivery = d.id, alert = d.alert.id, contact = %d.contact, channel = %d.channel,
+                    step = d.step.name(), "notification accepted"
+                );
+                if let Ok(mut s) = self.status.lock() {
+                    s.sent += 1;
+                }
+                write.entries.push((d.id, None));
+                write.sent.extend(record(d, true));
+            }
+            Err(channels::SendError {
+                message: e,
+                permanent,
+            }) => {
+                d.attempts += 1;
+                d.last_error = Some(e.clone());
+                if let Ok(mut s) = self.status.lock() {
+                    s.last_failures.retain(|(c, _, _)| *c != d.channel);
+                    s.last_failures.push((d.channel, now, e.clone()));
+                }
+                let policy = cfg.notifications;
+                if permanent || d.attempts >= policy.attempts_per_channel {
+                    let next = cfg.contacts.get(&d.contact).and_then(|c| {
+                        c.channels
+                            .iter()
+                            .skip_while(|k| **k != d.channel)
+                            .nth(1)
+                            .copied()
+                    });
+                    d.failed_channels.push((d.channel, e.clone()));
+                    match next {
+                        Some(next) => {
+                            tracing::warn!(
+                                delivery = d.id, alert = d.alert.id, contact = %d.contact,
+                                "notification failed {} times on {}: {e}; falling back to {next}",
+                                d.attempts, d.channel
+                            );
+                            d.channel = next;
+                            d.attempts = 0;
+                            d.next_at = now;
+                        }
+                        None => {
+                            tracing::error!(
+                                delivery = d.id, alert = d.alert.id, contact = %d.contact,
+                                "notification given up: every channel of the contact failed; last: {e}"
+                            );
+                            write.entries.push((d.id, None));
+                            write.sent.extend(record(d, false));
+                            return;
+                        }
+                    }
+                } else {
+                    d.next_at =
+                        now + backoff(policy.retry_initial, policy.retry_max, d.attempts, d.id);
+                    tracing::warn!(
+                        delivery = d.id, alert = d.alert.id, contact = %d.contact, channel = %d.channel,
+                        attempt = d.attempts, retry_at = %d.next_at, "notification failed: {e}"
+                    );
+                }
+                if let Ok(v) = serde_json::to_vec(&d) {
+                    write.entries.push((d.id, Some(v)));
+                }
+            }
+        }
+    }
+
+    fn update_status(&self, pending: &[Delivery]) {
+        if let Ok(mut s) = self.status.lock() {
+            s.pending = pending.len();
+            s.oldest = pending.iter().map(|d| d.created_at).min();
+        }
+    }
+}
+
+/// Wait before attempt `attempts + 1`: `initial × 2^(attempts-1)`, at most `max`, with ±20 %
+/// jitter (derived from the delivery number, so retries of many deliveries spread out).
+pub fn backoff(initial: Duration, max: Duration, attempts: u32, id: u64) -> chrono::Duration {
+    let base = initial
+        .saturating_mul(1u32 << attempts.saturating_sub(1).min(20))
+        .min(max);
+    let spread = (crate::util::stable_hash(&id.to_le_bytes()) % 41) as f64 / 100.0 - 0.2;
+    let d = base.mul_f64(1.0 + spread);
+    chrono::Duration::from_std(d).unwrap_or(chrono::Duration::seconds(1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_its_bound_with_bounded_jitter() {
+        let (i, m) = (Duration::from_secs(5), Duration::from_secs(300));
+        for id in 0..50 {
+            for (attempts, base) in [(1, 5.0), (2, 10.0), (3, 20.0), (7, 300.0), (30, 300.0)] {
+                let d = backoff(i, m, attempts, id).num_milliseconds() as f64 / 1000.0;
+                assert!(
+                    d >= base * 0.8 - 0.001 && d <= base * 1.2 + 0.001,
+                    "{attempts}: {d}"
+                );
+            }
+        }
+    }
+}

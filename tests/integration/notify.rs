@@ -1,0 +1,329 @@
+//! Notifications of a daemon started in-process: a real SMTP server on loopback (Debian's
+//! aiosmtpd, writing a Maildir) and a local HTTP receiver standing in for the webhook
+//! endpoint; the SMTP server stopped and started again while a notification is pending.
+
+use crate::reload::{options, wait_status};
+use crate::support::*;
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::watch;
+use vigie::collector::ScriptedCollector;
+use vigie::observation::{Metric, Observation};
+use vigie::server;
+
+/// A real SMTP server (aiosmtpd) delivering into a Maildir.
+struct Smtp {
+    child: Child,
+    port: u16,
+    maildir: PathBuf,
+}
+
+impl Smtp {
+    /// Starts the server on `port` (0: a free one) and returns once it listens.
+    fn start(port: u16, maildir: &Path) -> Smtp {
+        let port = if port == 0 {
+            std::net::TcpListener::bind("127.0.0.1:0")
+                .expect("bind")
+                .local_addr()
+                .expect("addr")
+                .port()
+        } else {
+            port
+        };
+        for sub in ["tmp", "new", "cur"] {
+            std::fs::create_dir_all(maildir.join(sub)).expect("maildir");
+        }
+        let mut child = Command::new("/usr/bin/python3")
+            .args(["-m", "aiosmtpd", "-n", "-d", "-l"])
+            .arg(format!("127.0.0.1:{port}"))
+            .args(["-c", "aiosmtpd.handlers.Mailbox"])
+            .arg(maildir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("aiosmtpd (apt-get install python3-aiosmtpd)");
+        let stderr = child.stderr.take().expect("stderr");
+        let (tx, rx) = std::sync::mpsc::channel();
+        // Its log is read to the end, so it never blocks on a full pipe.
+        std::thread::spawn(move || {
+            let mut told = false;
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                if !told && line.contains("Server is listening") {
+                    told = tx.send(()).is_ok();
+                }
+            }
+        });
+        rx.recv_timeout(Duration::from_secs(30))
+            .expect("aiosmtpd listening within 30 s");
+        Smtp {
+            child,
+            port,
+            maildir: maildir.to_path_buf(),
+        }
+    }
+
+    /// The messages delivered so far, as text.
+    fn messages(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for sub in ["new", "cur"] {
+            if let Ok(entries) = std::fs::read_dir(self.maildir.join(sub)) {
+                for e in entries.flatten() {
+                    if let Ok(t) = std::fs::read_to_string(e.path()) {
+                        out.push(t);
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    fn stop(mut self) -> u16 {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.port
+    }
+}
+
+impl Drop for Smtp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// An HTTP endpoint recording each request body and answering 200.
+struct Receiver {
+    port: u16,
+    bodies: Arc<Mutex<Vec<String>>>,
+}
+
+impl Receiver {
+    async fn start() -> Receiver {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let bodies = Arc::new(Mutex::new(Vec::new()));
+        let seen = Arc::clone(&bodies);
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = listener.accept().await {
+                let seen = Arc::clone(&seen);
+                tokio::spawn(async move {
+                    let mut buf = Vec::new();
+                    let mut chunk = [0u8; 8192];
+                    loop {
+                        match s.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                        let text = String::from_utf8_lossy(&buf).to_string();
+                        let Some(end) = text.find("\r\n\r\n") else {
+                            continue;
+                        };
+                        let length: usize = text[..end]
+                            .lines()
+                            .find_map(|l| {
+                                l.split_once(':')
+                                    .filter(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+                                    .and_then(|(_, v)| v.trim().parse().ok())
+                            })
+                            .unwrap_or(0);
+                        if buf.len() < end + 4 + length {
+                            continue;
+                        }
+                        let body = String::from_utf8_lossy(&buf[end + 4..end + 4 + length]);
+                        seen.lock().expect("bodies").push(body.into_owned());
+                        let _ = s
+                            .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                            .await;
+                        return;
+                    }
+                });
+            }
+        });
+        Receiver { port, bodies }
+    }
+
+    fn bodies(&self) -> Vec<String> {
+        self.bodies.lock().expect("bodies").clone()
+    }
+}
+
+/// Waits (at most 60 s) on the outbox's changes until `done` holds.
+async fn until(outbox: &vigie::outbox::Outbox, what: &str, done: impl Fn() -> bool) {
+    let mut changes: watch::Receiver<u64> = outbox.changes();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while !done() {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        assert!(
+            !left.is_zero(),
+            "timed out waiting for {what}: {:?}\n{:?}",
+            outbox.status(),
+            outbox.view(10)
+        );
+        let _ = tokio::time::timeout(left, changes.changed()).await;
+    }
+}
+
+fn header<'a>(message: &'a str, name: &str) -> Option<&'a str> {
+    message.lines().find_map(|l| {
+        l.split_once(':')
+            .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.trim())
+    })
+}
+
+#[actix_rt::test]
+async fn alerts_reach_the_technician_by_email_and_the_client_by_webhook_and_survive_an_smtp_outage()
+{
+    let mail = tempfile::tempdir().expect("tmp");
+    let smtp = Smtp::start(0, mail.path());
+    let hook = Receiver::start().await;
+    let cfg = tempfile::tempdir().expect("tmp");
+    let data = tempfile::tempdir().expect("tmp");
+    let main = format!(
+        r#"
+[daemon]
+collection_interval = "1s"
+[thresholds]
+disk = {{ for = "0s" }}
+[clients.c]
+name = "Client"
+contract = {{ direct_critical_alerts = true, contacts = ["client-pc"] }}
+[contacts.jd]
+name = "Julien Dupont"
+email = "jd@example.org"
+[contacts.client-pc]
+name = "Client PC"
+channels = ["webhook"]
+language = "en"
+[on_call]
+technicians = ["jd"]
+rotation = "7d"
+rotation_start = "2026-01-05T08:00:00+01:00"
+[notifications]
+retry_initial = "100ms"
+retry_max = "300ms"
+attempts_per_channel = 100
+[channels.email]
+smtp_host = "127.0.0.1"
+smtp_port = {}
+security = "none"
+from = "vigie@example.org"
+[channels.webhook]
+url = "http://127.0.0.1:{}/alertmanager"
+"#,
+        smtp.port, hook.port
+    );
+    std::fs::write(cfg.path().join("vigie.toml"), main).expect("write");
+    std::fs::create_dir_all(cfg.path().join("sites")).expect("mkdir");
+    let site = site_head("UTC", "0") + &equipment("nvr-1", "nvr", None);
+    std::fs::write(cfg.path().join("sites/s.toml"), site).expect("write");
+    let sim = ScriptedCollector::default();
+    let full = |ratio: f64| {
+        Observation::up().with_metric(
+            Metric::new("system.filesystem.utilization", ratio).with("mountpoint", "/hdd"),
+        )
+    };
+    sim.answer("nvr-1", full(0.97));
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let d = server::start(options(cfg.path(), data.path(), &sim), listener)
+        .await
+        .expect("start");
+    wait_status(&d, "one site", |s| s.sites.len() == 1).await;
+
+    // The critical disk alert: the technician on call by email (French), the client's
+    // contact by webhook (its contract asks for critical alerts).
+    until(&d.outbox, "the first notifications", || {
+        smtp.messages().len() == 1 && hook.bodies().len() == 1
+    })
+    .await;
+    let alert = d.book.live().into_iter().next().expect("the disk alert");
+    let m = &smtp.messages()[0];
+    assert_eq!(
+        header(m, "To"),
+        Some("\"Julien Dupont\" <jd@example.org>"),
+        "{m}"
+    );
+    assert!(
+        header(m, "Subject").is_some_and(|s| s.contains("CRITIQUE")),
+        "{m}"
+    );
+    let id = header(m, "Message-ID").expect("Message-ID");
+    assert!(
+        id.starts_with(&format!("<vigie-{}-opened-", alert.id)) && id.ends_with("-jd@vigie>"),
+        "{id}"
+    );
+    assert_eq!(
+        header(m, "In-Reply-To"),
+        Some(format!("<vigie-alert-{}@vigie>", alert.id).as_str())
+    );
+    assert!(m.contains("multipart/alternative"), "{m}");
+    assert!(m.contains("text/html"), "{m}");
+    let payload: serde_json::Value = serde_json::from_str(&hook.bodies()[0]).expect("webhook JSON");
+    assert_eq!(payload["version"], "4");
+    assert_eq!(payload["status"], "firing");
+    assert_eq!(payload["receiver"], "client-pc");
+    let a = &payload["alerts"][0];
+    assert_eq!(a["labels"]["alertname"], "disk.usage");
+    assert_eq!(a["labels"]["severity"], "critical");
+    assert_eq!(a["labels"]["mountpoint"], "/hdd");
+    for key in ["startsAt", "endsAt", "generatorURL", "fingerprint"] {
+        assert!(a[key].is_string(), "{key}: {payload}");
+    }
+
+    // The SMTP server goes away; the alert resolves meanwhile: the resolution waits in the
+    // outbox, retried, and arrives once the server is back, exactly once.
+    let port = smtp.stop();
+    sim.answer("nvr-1", full(0.50));
+    until(&d.outbox, "a failed email attempt", || {
+        d.outbox
+            .status()
+            .last_failures
+            .iter()
+            .any(|(c, _, _)| *c == vigie::config::ChannelKind::Email)
+    })
+    .await;
+    let waiting = d.outbox.view(0).expect("outbox").pending;
+    assert!(
+        waiting
+            .iter()
+            .any(|p| p.channel == vigie::config::ChannelKind::Email
+                && p.step == vigie::notify::Step::Resolved
+                && p.last_error
+                    .as_deref()
+                    .is_some_and(|e| e.contains("Connection refused"))),
+        "{waiting:?}"
+    );
+    let smtp = Smtp::start(port, mail.path());
+    until(&d.outbox, "the resolution by email", || {
+        smtp.messages().len() == 2 && d.outbox.status().pending == 0
+    })
+    .await;
+    let resolved: Vec<String> = smtp
+        .messages()
+        .into_iter()
+        .filter(|m| header(m, "Message-ID").is_some_and(|i| i.contains("-resolved-")))
+        .collect();
+    assert_eq!(resolved.len(), 1, "exactly once");
+    // The webhook got the resolution too, as `resolved`.
+    until(&d.outbox, "the webhook resolution", || {
+        hook.bodies().len() == 2
+    })
+    .await;
+    let payload: serde_json::Value = serde_json::from_str(&hook.bodies()[1]).expect("webhook JSON");
+    assert_eq!(payload["status"], "resolved");
+    // The sent history says who got what.
+    let view = d.outbox.view(10).expect("outbox");
+    assert!(view.pending.is_empty());
+    assert_eq!(view.sent.len(), 4);
+    assert!(view.sent.iter().all(|r| r.accepted));
+    d.stop().await;
+}
