@@ -526,3 +526,68 @@ async fn r3_the_camera_alert_opens_five_minutes_to_the_second_after_the_first_si
         late
     );
 }
+
+/// R12 held by the actor owning the alert: the deadline is absolute, in its snapshot; an
+/// equipment alert not handled escalates on time, a restart before the deadline keeps it, and
+/// a deadline passed while the daemon was down fires once at start.
+#[actix_rt::test]
+async fn r12_unhandled_alerts_escalate_on_time_across_a_restart() {
+    let main = main_file(
+        "[escalation]\nafter = \"10m\"\nthen_after = \"20m\"\n[thresholds]\ndisk = { for = \"0s\" }\n",
+    );
+    let cfg = config(&main, &[("s", &cameras_site("0"))]);
+    let bed = Fleetbed::start(cfg.clone(), "2026-06-01T08:00:00Z").await;
+    bed.sim.answer(
+        "sw",
+        Observation::up().with_metric(
+            Metric::new("system.filesystem.utilization", 0.97).with("mountpoint", "/"),
+        ),
+    );
+    bed.minutes(1).await;
+    let alert = bed.live().pop().expect("disk alert");
+    let due = alert.escalate_at.expect("deadline set when notified");
+    assert_eq!(due, alert.opened_at + chrono::Duration::minutes(10));
+    bed.minutes(5).await;
+    bed.store.flush().await.expect("flush");
+    let Fleetbed {
+        dir, fleet, store, ..
+    } = bed;
+    fleet.send(Shutdown).await.expect("shutdown");
+    store.close();
+
+    // Restarted before the deadline: it is kept and fires on time, once.
+    let start = (due - chrono::Duration::minutes(3)).to_rfc3339();
+    let bed = Fleetbed::start_in(cfg.clone(), &start, dir).await;
+    bed.pass(std::time::Duration::from_secs(170)).await;
+    assert_eq!(bed.live()[0].escalation_level, 0);
+    bed.pass(std::time::Duration::from_secs(20)).await;
+    let live = bed.live();
+    assert_eq!(live[0].escalation_level, 1, "{:?}", live[0].timeline);
+    let escalated: Vec<_> = bed
+        .alert_events()
+        .into_iter()
+        .filter(|e| e.change == vigie::alert::Change::Escalated)
+        .collect();
+    assert_eq!(escalated.len(), 1);
+    assert!(escalated[0].notify);
+    let level2 = live[0].escalate_at.expect("next level");
+    bed.store.flush().await.expect("flush");
+    let Fleetbed {
+        dir, fleet, store, ..
+    } = bed;
+    fleet.send(Shutdown).await.expect("shutdown");
+    store.close();
+
+    // Down past the second deadline: it fires once at start.
+    let late = (level2 + chrono::Duration::minutes(30)).to_rfc3339();
+    let bed = Fleetbed::start_in(cfg, &late, dir).await;
+    bed.pass(std::time::Duration::from_secs(1)).await;
+    assert_eq!(bed.live()[0].escalation_level, 2);
+    bed.minutes(60).await;
+    let level2_events = bed
+        .alert_events()
+        .into_iter()
+        .filter(|e| e.change == vigie::alert::Change::Escalated && e.alert.escalation_level == 2)
+        .count();
+    assert_eq!(level2_events, 1);
+}

@@ -131,6 +131,8 @@ pub enum TimelineEvent {
     Closed,
     /// Its condition cleared.
     Resolved,
+    /// Not handled in time: it went to the next escalation level (R12).
+    Escalated,
 }
 
 /// One line of an alert's history.
@@ -185,6 +187,14 @@ pub struct Alert {
     /// Weight of the condition when it was last seen.
     #[serde(default)]
     pub weight: u32,
+    /// Escalation level reached (0: the on-call technicians; 1: the on-call manager; 2: the
+    /// technical manager).
+    #[serde(default)]
+    pub escalation_level: u8,
+    /// When it escalates to the next level if still not handled (absolute, so a restart
+    /// re-arms it; a deadline passed while the daemon was down fires at start, once).
+    #[serde(default)]
+    pub escalate_at: Option<DateTime<Utc>>,
 }
 
 impl Alert {
@@ -217,6 +227,8 @@ pub enum Change {
     Resolved,
     /// An operator closed it.
     Closed,
+    /// Not handled in time, it went to the next escalation level (R12).
+    Escalated,
 }
 
 /// One change to one alert, for the store, the notifier and the live API.
@@ -355,10 +367,77 @@ impl AlertSet {
         &self.alerts
     }
 
-    /// The next instant at which the set must be asked again, whatever the conditions. No
-    /// alert has a deadline of its own yet; escalation and reminders will.
+    /// The next instant at which the set must be asked again, whatever the conditions: the
+    /// earliest escalation deadline of a live alert.
     pub fn next_deadline(&self) -> Option<DateTime<Utc>> {
-        None
+        self.alerts
+            .iter()
+            .filter(|a| a.state.is_live())
+            .filter_map(|a| a.escalate_at)
+            .min()
+    }
+
+    /// R12: a notified alert not handled (resolved, or closed with a resolution note) within
+    /// `esc.after` goes to level 1, then after `esc.then_after` more to level 2. An
+    /// acknowledgement does not stop the clock. The clock starts when the alert is notified
+    /// (not while a maintenance window suppresses it). `events` are the alert events of this
+    /// step: a deadline set now is written into them too, and escalations are added.
+    pub fn escalate(
+        &mut self,
+        now: DateTime<Utc>,
+        esc: &crate::config::Escalation,
+        events: &mut Vec<AlertEvent>,
+    ) {
+        let chrono_of = |d: std::time::Duration| {
+            chrono::Duration::from_std(d).unwrap_or(chrono::Duration::hours(1))
+        };
+        for a in self.alerts.iter_mut() {
+            if !a.state.is_live() || !a.notified || a.escalation_level >= 2 {
+                continue;
+            }
+            let due = match a.escalate_at {
+                Some(d) => d,
+                None if a.escalation_level == 0 => {
+                    // Notified at opening, or when its maintenance window ended.
+                    let notified_at = a
+                        .timeline
+                        .iter()
+                        .rev()
+                        .find(|t| t.event == TimelineEvent::Notified)
+                        .map_or(a.opened_at, |t| t.at);
+                    let d = notified_at + chrono_of(esc.after);
+                    a.escalate_at = Some(d);
+                    for e in events.iter_mut().filter(|e| e.alert.id == a.id) {
+                        e.alert.escalate_at = Some(d);
+                    }
+                    d
+                }
+                None => continue,
+            };
+            if now < due {
+                continue;
+            }
+            a.escalation_level += 1;
+            a.escalate_at = (a.escalation_level < 2).then(|| now + chrono_of(esc.then_after));
+            let role = if a.escalation_level == 1 {
+                "on-call manager"
+            } else {
+                "technical manager"
+            };
+            a.log(
+                now,
+                TimelineEvent::Escalated,
+                format!(
+                    "not handled in time: escalated to level {} ({role})",
+                    a.escalation_level
+                ),
+            );
+            events.push(AlertEvent {
+                alert: a.clone(),
+                change: Change::Escalated,
+                notify: true,
+            });
+        }
     }
 
     /// Whether a live alert waits to be notified (raised during a maintenance window).
@@ -457,6 +536,8 @@ pub fn reconcile(
                         .map(|m| format!("maintenance window `{m}`")),
                     timeline: Vec::new(),
                     weight: cond.weight,
+                    escalation_level: 0,
+                    escalate_at: None,
                 };
                 alert.log(
                     now,
@@ -654,6 +735,98 @@ mod tests {
             &mut || m.map(String::from),
             &mut || ids.next(),
         )
+    }
+
+    /// Reconciles then escalates, as an owner does at each step.
+    fn step(
+        set: &mut AlertSet,
+        conds: &[Condition],
+        now: DateTime<Utc>,
+        m: Option<&str>,
+        ids: &mut Ids,
+    ) -> Vec<AlertEvent> {
+        let esc = crate::config::Escalation {
+            after: std::time::Duration::from_secs(3600),
+            then_after: std::time::Duration::from_secs(1800),
+        };
+        let mut events = run(&mut set.alerts, conds, now, m, ids);
+        set.escalate(now, &esc, &mut events);
+        events
+    }
+
+    fn escalations(events: &[AlertEvent]) -> Vec<u8> {
+        events
+            .iter()
+            .filter(|e| e.change == Change::Escalated)
+            .map(|e| e.alert.escalation_level)
+            .collect()
+    }
+
+    #[test]
+    fn an_alert_not_handled_in_time_escalates_twice_and_an_acknowledgement_does_not_stop_it() {
+        let mut set = AlertSet::default();
+        let mut ids = Ids(0);
+        let disk = [cond("disk", Severity::Critical)];
+        step(&mut set, &disk, t(0), None, &mut ids);
+        assert_eq!(set.next_deadline(), Some(t(60)));
+        assert!(escalations(&step(&mut set, &disk, t(59), None, &mut ids)).is_empty());
+        // Acknowledged but not handled: the clock runs on.
+        let id = set[0].id;
+        let (acked, _) = set
+            .act(
+                id,
+                &AlertAction::Acknowledge {
+                    by: "marie".into(),
+                    note: None,
+                },
+                t(30),
+            )
+            .expect("ack");
+        set = acked;
+        assert_eq!(
+            escalations(&step(&mut set, &disk, t(60), None, &mut ids)),
+            [1]
+        );
+        assert_eq!(set.next_deadline(), Some(t(90)));
+        assert!(escalations(&step(&mut set, &disk, t(89), None, &mut ids)).is_empty());
+        assert_eq!(
+            escalations(&step(&mut set, &disk, t(95), None, &mut ids)),
+            [2]
+        );
+        assert_eq!(set.next_deadline(), None, "two levels only");
+        assert!(escalations(&step(&mut set, &disk, t(500), None, &mut ids)).is_empty());
+        assert_eq!(
+            set[0]
+                .timeline
+                .iter()
+                .filter(|e| e.event == TimelineEvent::Escalated)
+                .count(),
+            2
+        );
+    }
+
+    #[test]
+    fn handled_or_suppressed_alerts_do_not_escalate_and_a_late_notification_starts_the_clock() {
+        let mut set = AlertSet::default();
+        let mut ids = Ids(0);
+        let disk = [cond("disk", Severity::Critical)];
+        // Resolved within the hour: nothing.
+        step(&mut set, &disk, t(0), None, &mut ids);
+        step(&mut set, &[], t(50), None, &mut ids);
+        assert!(escalations(&step(&mut set, &[], t(200), None, &mut ids)).is_empty());
+        assert_eq!(set.next_deadline(), None);
+        // Raised in a maintenance window: no clock while suppressed; notified when the window
+        // ends, escalated an hour after that.
+        let mut set = AlertSet::default();
+        step(&mut set, &disk, t(0), Some("works"), &mut ids);
+        assert_eq!(set.next_deadline(), None);
+        assert!(escalations(&step(&mut set, &disk, t(100), Some("works"), &mut ids)).is_empty());
+        step(&mut set, &disk, t(120), None, &mut ids);
+        assert_eq!(set.next_deadline(), Some(t(180)));
+        assert_eq!(
+            escalations(&step(&mut set, &disk, t(180), None, &mut ids)),
+            [1]
+        );
     }
 
     #[test]

@@ -141,6 +141,7 @@ impl fmt::Display for Event {
                     crate::alert::Change::Acknowledged => "acknowledged",
                     crate::alert::Change::Resolved => "resolved",
                     crate::alert::Change::Closed => "closed",
+                    crate::alert::Change::Escalated => "escalated",
                 };
                 write!(
                     f,

@@ -20,6 +20,8 @@ pub enum Step {
     Resolved,
     /// An operator closed it.
     Closed,
+    /// Not handled in time: the next escalation level is told (R12).
+    Escalated,
     /// A test message asked by an admin.
     Test,
 }
@@ -32,6 +34,7 @@ impl Step {
             Step::Updated => "updated",
             Step::Resolved => "resolved",
             Step::Closed => "closed",
+            Step::Escalated => "escalated",
             Step::Test => "test",
         }
     }
@@ -104,16 +107,38 @@ pub fn step_of(event: &AlertEvent) -> Option<Step> {
         Change::Updated => Some(Step::Updated),
         Change::Resolved => Some(Step::Resolved),
         Change::Closed => Some(Step::Closed),
+        Change::Escalated => Some(Step::Escalated),
         Change::Acknowledged => None,
     }
 }
 
-/// Who is told of an alert at level 0 (R10, R11): the technician on call at `at`, and the
-/// client's contacts for a critical alert when its contract asks for them.
-pub fn recipients(cfg: &Config, alert: &Alert, at: DateTime<Utc>) -> Vec<ContactId> {
+/// Who is told of an alert change: at level 0 (R10, R11) the technician on call at `at`,
+/// and the client's contacts for a critical alert when its contract asks for them; an
+/// escalation (R12) goes to the role of its level (the on-call manager, then the technical
+/// manager); the end of an escalated alert goes to level 0 and to the roles it reached.
+pub fn recipients(cfg: &Config, alert: &Alert, step: Step, at: DateTime<Utc>) -> Vec<ContactId> {
     let mut out: Vec<ContactId> = Vec::new();
+    let role = |level: u8| {
+        cfg.on_call.as_ref().and_then(|o| match level {
+            1 => o.manager.clone(),
+            2 => o.technical_manager.clone(),
+            _ => None,
+        })
+    };
+    if step == Step::Escalated {
+        return role(alert.escalation_level).into_iter().collect();
+    }
     if let Some(t) = cfg.on_call.as_ref().and_then(|o| technician_at(o, at)) {
         out.push(t.clone());
+    }
+    if matches!(step, Step::Resolved | Step::Closed) {
+        for level in 1..=alert.escalation_level {
+            if let Some(r) = role(level)
+                && !out.contains(&r)
+            {
+                out.push(r);
+            }
+        }
     }
     if alert.severity == Severity::Critical
         && let Some(site) = cfg.sites.get(&alert.site)
@@ -141,7 +166,7 @@ pub fn plan(
     let Some(step) = step_of(event) else {
         return Vec::new();
     };
-    recipients(cfg, &event.alert, at)
+    recipients(cfg, &event.alert, step, at)
         .into_iter()
         .filter_map(|id| {
             let contact = cfg.contacts.get(&id)?;
@@ -199,11 +224,13 @@ pub fn render(d: &Delivery) -> Rendered {
         (Step::Updated, true) => "alerte modifiée",
         (Step::Resolved, true) => "alerte résolue",
         (Step::Closed, true) => "alerte clôturée",
+        (Step::Escalated, true) => "ESCALADE: alerte non traitée",
         (Step::Test, true) => "message de test",
         (Step::Opened, false) => "new alert",
         (Step::Updated, false) => "alert updated",
         (Step::Resolved, false) => "alert resolved",
         (Step::Closed, false) => "alert closed",
+        (Step::Escalated, false) => "ESCALATION: alert not handled",
         (Step::Test, false) => "test message",
     };
     let subject = format!(
@@ -306,10 +333,18 @@ channels = ["log", "email"]
 [contacts.acme-pc]
 name = "ACME PC"
 phone = "+33698765432"
+[contacts.boss]
+name = "Manager"
+email = "boss@example.org"
+[contacts.tech]
+name = "Technical manager"
+email = "tech@example.org"
 [on_call]
 technicians = ["jd", "ml"]
 rotation = "7d"
 rotation_start = "2026-01-05T08:00:00+01:00"
+manager = "boss"
+technical_manager = "tech"
 [channels.email]
 smtp_host = "127.0.0.1"
 smtp_port = 2525
@@ -437,6 +472,48 @@ gateway_url = "http://127.0.0.1:9/send"
         );
         assert_eq!(resolved.len(), 2);
         assert_eq!(resolved[0].step, Step::Resolved);
+    }
+
+    #[test]
+    fn escalations_reach_the_manager_then_the_technical_manager_who_hear_of_the_end() {
+        let c = cfg();
+        let now = at("2026-03-10T10:00:00Z");
+        let mut n = 0;
+        let mut next = || {
+            n += 1;
+            n
+        };
+        let mut e = event("critical", Change::Escalated, true);
+        e.alert.escalation_level = 1;
+        let to = |ds: Vec<Delivery>| {
+            ds.into_iter()
+                .map(|d| d.contact.to_string())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(to(plan(&c, 50, &e, now, &mut next)), ["boss"]);
+        e.alert.escalation_level = 2;
+        assert_eq!(to(plan(&c, 51, &e, now, &mut next)), ["tech"]);
+        e.change = Change::Resolved;
+        assert_eq!(
+            to(plan(&c, 52, &e, now, &mut next)),
+            ["ml", "boss", "tech", "acme-pc"]
+        );
+        let d = &plan(
+            &c,
+            53,
+            &event("critical", Change::Escalated, true),
+            now,
+            &mut next,
+        );
+        assert!(d.is_empty(), "level 0 has no role to escalate to");
+        e.change = Change::Escalated;
+        e.alert.escalation_level = 1;
+        let ds = plan(&c, 54, &e, now, &mut next);
+        assert!(
+            render(&ds[0]).subject.contains("ESCALADE"),
+            "{}",
+            render(&ds[0]).subject
+        );
     }
 
     #[test]

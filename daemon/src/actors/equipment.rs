@@ -136,12 +136,14 @@ impl Equipment {
         let windows = Arc::clone(&self.windows);
         let id = self.cfg.id.clone();
         let in_window = move |at| maintenance::active_for(&windows, &id, at).map(String::from);
+        let escalation = deps.escalation();
         let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
             let cx = RuleContext {
                 site: &self.site_id,
                 id: &self.cfg.id,
                 kind: self.cfg.kind,
                 thresholds: &self.cfg.thresholds,
+                escalation: &escalation,
                 maintenance: &in_window,
             };
             rules::step(&mut next, input, &cx, now, &mut || deps.ids.next())

@@ -77,6 +77,15 @@ impl Deps {
         self.config.subscribe()
     }
 
+    /// Escalation delays of the config in force (the defaults before the first).
+    pub fn escalation(&self) -> crate::config::Escalation {
+        self.config
+            .borrow()
+            .as_ref()
+            .map(|c| c.escalation)
+            .unwrap_or_default()
+    }
+
     /// Publishes a newly applied config.
     pub(crate) fn config_applied(&self, cfg: Arc<crate::config::Config>) {
         self.config.send_replace(Some(cfg));

@@ -193,7 +193,7 @@ impl Site {
                 .map(String::from)
                 .or_else(|| covered.clone())
         };
-        let events = alerts.reconcile(
+        let mut events = alerts.reconcile(
             &owner,
             &self.cfg.id,
             &conditions,
@@ -201,6 +201,7 @@ impl Site {
             &mut in_window,
             &mut || deps.ids.next(),
         );
+        alerts.escalate(now, &deps.escalation(), &mut events);
         let mut next = verdict.next_deadline;
         if (any_down || alerts.waits_for_notification())
             && let Some(w) = maintenance::next_change(windows, now)

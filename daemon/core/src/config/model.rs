@@ -807,7 +807,7 @@ pub struct OnCall {
 }
 
 /// Escalation delays (R12).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Escalation {
     /// Delay before the first escalation.
     #[serde(with = "crate::util::serde_duration")]

@@ -142,6 +142,8 @@ pub struct Context<'a> {
     pub kind: EquipmentKind,
     /// Its resolved thresholds.
     pub thresholds: &'a Thresholds,
+    /// Escalation delays of the config in force (R12).
+    pub escalation: &'a crate::config::Escalation,
     /// Name of the maintenance window covering it at an instant, if any; asked only when
     /// an alert opens or waits for notification.
     pub maintenance: &'a dyn Fn(DateTime<Utc>) -> Option<String>,
@@ -561,9 +563,11 @@ pub fn step(
     let conds = conditions(state, cx, now);
     let owner = Owner::Equipment(cx.id.clone());
     let mut maintenance = || (cx.maintenance)(now);
-    let events = state
-        .alerts
-        .reconcile(&owner, cx.site, &conds, now, &mut maintenance, next_id);
+    let mut events =
+        state
+            .alerts
+            .reconcile(&owner, cx.site, &conds, now, &mut maintenance, next_id);
+    state.alerts.escalate(now, cx.escalation, &mut events);
     let next = match (next_deadline(state, cx, now), state.alerts.next_deadline()) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),

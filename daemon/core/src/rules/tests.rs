@@ -60,6 +60,7 @@ fn run(sc: &Scenario) -> Vec<AlertEvent> {
             id: &id,
             kind: sc.kind,
             thresholds: &sc.thresholds,
+            escalation: &crate::config::Escalation::default(),
             maintenance: &window,
         };
         let obs;
@@ -469,6 +470,7 @@ fn nvr_step(st: &mut EquipmentState, input: Input<'_>, now: DateTime<Utc>) -> Ou
         id: &id,
         kind: EquipmentKind::Nvr,
         thresholds: &th,
+        escalation: &crate::config::Escalation::default(),
         maintenance: &|_| None,
     };
     step(st, input, &cx, now, &mut || 1)
