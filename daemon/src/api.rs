@@ -45,6 +45,8 @@ pub struct ApiState {
     pub committed: watch::Receiver<u64>,
     /// The notification outbox.
     pub outbox: Option<crate::outbox::Outbox>,
+    /// The store, for operator changes to tickets.
+    pub store: crate::store::Store,
 }
 
 /// An API error.
@@ -500,6 +502,84 @@ async fn outbox(
     Ok(HttpResponse::Ok().json(view))
 }
 
+/// `?all=true` lists closed tickets too.
+#[derive(Debug, Deserialize)]
+struct TicketsQuery {
+    all: Option<bool>,
+}
+
+#[get("/api/v1/tickets")]
+async fn tickets(
+    state: web::Data<ApiState>,
+    q: web::Query<TicketsQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let reader = state.reader.clone();
+    let all = q.all.unwrap_or(false);
+    let list = web::block(move || reader.tickets())
+        .await
+        .map_err(|e| ApiError::Unavailable(e.to_string()))?
+        .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+    let list: Vec<_> = list
+        .into_iter()
+        .filter(|t| all || t.status == crate::ticket::TicketStatus::Open)
+        .collect();
+    Ok(HttpResponse::Ok().json(list))
+}
+
+async fn read_ticket(state: &ApiState, n: u64) -> Result<crate::ticket::Ticket, ApiError> {
+    let reader = state.reader.clone();
+    web::block(move || reader.ticket(n))
+        .await
+        .map_err(|e| ApiError::Unavailable(e.to_string()))?
+        .map_err(|e| ApiError::Unavailable(e.to_string()))?
+        .ok_or_else(|| ApiError::NotFound(format!("no ticket #{n}")))
+}
+
+#[get("/api/v1/tickets/{n}")]
+async fn ticket(state: web::Data<ApiState>, n: web::Path<u64>) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(read_ticket(&state, n.into_inner()).await?))
+}
+
+#[post("/api/v1/tickets/{n}/close")]
+async fn close_ticket(
+    state: web::Data<ApiState>,
+    n: web::Path<u64>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let CloseBody { by, note } = object_body(&body)?;
+    check_text("by", &by, MAX_BY, false)?;
+    check_text("note", &note, MAX_NOTE, true)?;
+    let n = n.into_inner();
+    let mut t = read_ticket(&state, n).await?;
+    if t.status == crate::ticket::TicketStatus::Closed {
+        return Err(ApiError::Conflict(format!("ticket #{n} is already closed")));
+    }
+    let now = state.clock.now();
+    t.status = crate::ticket::TicketStatus::Closed;
+    t.resolution = Some(note.clone());
+    t.closed = Some((now, by.clone()));
+    t.notes.push(crate::ticket::TicketNote {
+        at: now,
+        by,
+        text: note,
+    });
+    state.store.append(
+        now,
+        vec![crate::events::EventBody::Ticket(Box::new(
+            crate::ticket::TicketEvent {
+                ticket: t.clone(),
+                change: crate::ticket::TicketChange::Closed,
+            },
+        ))],
+    );
+    state
+        .store
+        .flush()
+        .await
+        .map_err(|e| ApiError::Unavailable(format!("the closure could not be written: {e}")))?;
+    Ok(HttpResponse::Ok().json(t))
+}
+
 #[post("/api/v1/alerts/{id}/ack")]
 async fn ack(
     state: web::Data<ApiState>,
@@ -649,5 +729,8 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: ApiState) {
         .service(heartbeat)
         .service(notify_test)
         .service(outbox)
+        .service(tickets)
+        .service(ticket)
+        .service(close_ticket)
         .default_service(web::to(not_found));
 }

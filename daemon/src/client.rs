@@ -292,6 +292,32 @@ impl ApiClient {
         Ok(a.delivery)
     }
 
+    /// Intervention tickets (open ones, or all).
+    pub fn tickets(&self, all: bool) -> Result<Vec<crate::ticket::Ticket>, ClientError> {
+        self.get(&format!("/api/v1/tickets?all={all}"))
+    }
+
+    /// One intervention ticket.
+    pub fn ticket(&self, n: u64) -> Result<crate::ticket::Ticket, ClientError> {
+        self.get(&format!("/api/v1/tickets/{n}"))
+    }
+
+    /// Closes an intervention ticket with its resolution.
+    pub fn close_ticket(
+        &self,
+        n: u64,
+        by: &str,
+        note: &str,
+    ) -> Result<crate::ticket::Ticket, ClientError> {
+        self.post(
+            &format!("/api/v1/tickets/{n}/close"),
+            &crate::api::CloseBody {
+                by: by.into(),
+                note: note.into(),
+            },
+        )
+    }
+
     /// Closes an alert with a resolution note.
     pub fn close(&self, id: u64, by: &str, note: &str) -> Result<Alert, ClientError> {
         self.post(

@@ -20,6 +20,8 @@ pub mod watch;
 
 pub use vigie_collectors as collectors;
 pub use vigie_collectors::collector;
-pub use vigie_core::{alert, clock, config, events, maintenance, notify, observation, rules, util};
+pub use vigie_core::{
+    alert, clock, config, events, maintenance, notify, observation, rules, ticket, util,
+};
 pub use vigie_plugins as plugins;
 pub use vigie_store as store;

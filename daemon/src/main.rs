@@ -107,6 +107,47 @@ enum PluginAction {
 }
 
 #[derive(Subcommand)]
+enum TicketAction {
+    /// List the open intervention tickets (`--all`: closed ones too).
+    List {
+        /// Closed tickets too.
+        #[arg(long)]
+        all: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// Data directory of the daemon.
+        #[arg(long, default_value = "vigie-data", env = "VIGIE_DATA")]
+        data: PathBuf,
+    },
+    /// Show one ticket with its notes.
+    Show {
+        /// Ticket number.
+        number: u64,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// Data directory of the daemon.
+        #[arg(long, default_value = "vigie-data", env = "VIGIE_DATA")]
+        data: PathBuf,
+    },
+    /// Close a ticket with its resolution, through the running daemon.
+    Close {
+        /// Ticket number.
+        number: u64,
+        /// Operator name.
+        #[arg(long)]
+        by: String,
+        /// Resolution.
+        #[arg(long)]
+        note: String,
+        /// Data directory of the daemon.
+        #[arg(long, default_value = "vigie-data", env = "VIGIE_DATA")]
+        data: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
 enum NotifyAction {
     /// Queue a test message to a contact on its first channel (or `--channel`), then wait
     /// until the channel accepted it or the wait ends: exit 0 when accepted, 1 otherwise.
@@ -216,6 +257,11 @@ enum Command {
         #[arg(long, default_value = "vigie-data", env = "VIGIE_DATA")]
         data: PathBuf,
     },
+    /// Intervention tickets opened by escalations (R12): list, show, close.
+    Ticket {
+        #[command(subcommand)]
+        action: TicketAction,
+    },
     /// Notifications: send a test message through the running daemon.
     Notify {
         #[command(subcommand)]
@@ -291,6 +337,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
             data,
         } => events::run(&data, since, follow, json),
         Command::Outbox { last, json, data } => outbox(&data, last, json),
+        Command::Ticket { action } => ticket(action),
         Command::Notify {
             action:
                 NotifyAction::Test {
@@ -437,6 +484,52 @@ fn outbox(data: &Path, last: usize, json: bool) -> Result<i32> {
         out_raw!("{}", views::outbox(&view));
     }
     Ok(0)
+}
+
+fn ticket(action: TicketAction) -> Result<i32> {
+    let offline = |data: &Path| vigie::store::StoreReader::open(data);
+    match action {
+        TicketAction::List { all, json, data } => {
+            let list = match DaemonFile::read(&data) {
+                Some(f) => api_client(&f.api).tickets(all)?,
+                None => offline(&data)?
+                    .tickets()?
+                    .into_iter()
+                    .filter(|t| all || t.status == vigie::ticket::TicketStatus::Open)
+                    .collect(),
+            };
+            if json {
+                out!("{}", serde_json::to_string_pretty(&list)?);
+            } else {
+                out_raw!("{}", views::tickets(&list));
+            }
+            Ok(0)
+        }
+        TicketAction::Show { number, json, data } => {
+            let t = match DaemonFile::read(&data) {
+                Some(f) => api_client(&f.api).ticket(number)?,
+                None => offline(&data)?
+                    .ticket(number)?
+                    .with_context(|| format!("no ticket #{number}"))?,
+            };
+            if json {
+                out!("{}", serde_json::to_string_pretty(&t)?);
+            } else {
+                out_raw!("{}", views::ticket(&t));
+            }
+            Ok(0)
+        }
+        TicketAction::Close {
+            number,
+            by,
+            note,
+            data,
+        } => {
+            let t = client(&data)?.close_ticket(number, &by, &note)?;
+            out!("ticket #{} closed by {by}", t.number);
+            Ok(0)
+        }
+    }
 }
 
 fn notify_test(data: &Path, contact: &str, channel: Option<&str>) -> Result<i32> {

@@ -47,6 +47,7 @@ fn log_committed(events: &[Event]) {
                 reason = t.reason.as_deref().unwrap_or(""), "status changed"
             ),
             EventBody::Config(_) => tracing::debug!(seq = e.seq, "{e}"),
+            EventBody::Ticket(_) => tracing::info!(seq = e.seq, "{e}"),
         }
     }
 }
@@ -288,6 +289,7 @@ pub async fn start(mut opts: Options, listener: TcpListener) -> Result<Daemon, S
         reader: store.reader(),
         committed: store.committed(),
         outbox: Some(outbox.clone()),
+        store: store.clone(),
     };
     let server = actix_web::HttpServer::new(move || {
         let state = state.clone();

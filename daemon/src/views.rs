@@ -353,3 +353,63 @@ pub fn outbox(v: &crate::outbox::OutboxView) -> String {
     }
     out
 }
+
+/// Tickets, one line each, as `vigie ticket list` prints them.
+pub fn tickets(list: &[crate::ticket::Ticket]) -> String {
+    let mut out = format!("tickets: {}\n", list.len());
+    for t in list {
+        out.push_str(&format!(
+            "  #{} {} alert #{} [{}] {} — {} → {} ({})\n",
+            t.number,
+            match t.status {
+                crate::ticket::TicketStatus::Open => "open",
+                crate::ticket::TicketStatus::Closed => "closed",
+            },
+            t.alert,
+            t.site,
+            t.owner,
+            t.summary,
+            t.role,
+            t.assigned_to
+                .as_ref()
+                .map(|c| c.as_str())
+                .unwrap_or("nobody")
+        ));
+    }
+    out
+}
+
+/// One ticket, as `vigie ticket show` prints it.
+pub fn ticket(t: &crate::ticket::Ticket) -> String {
+    let mut out = tickets(std::slice::from_ref(t))
+        .lines()
+        .nth(1)
+        .unwrap_or_default()
+        .trim()
+        .to_string();
+    out.push('\n');
+    out.push_str(&format!(
+        "opened {}{}\n",
+        t.opened_at.format("%Y-%m-%d %H:%M:%S UTC"),
+        t.client
+            .as_ref()
+            .map(|c| format!(" for client {c}"))
+            .unwrap_or_default()
+    ));
+    for n in &t.notes {
+        out.push_str(&format!(
+            "  {} {}: {}\n",
+            n.at.format("%Y-%m-%d %H:%M:%S UTC"),
+            n.by,
+            n.text
+        ));
+    }
+    if let Some((at, by)) = &t.closed {
+        out.push_str(&format!(
+            "closed {} by {by}: {}\n",
+            at.format("%Y-%m-%d %H:%M:%S UTC"),
+            t.resolution.as_deref().unwrap_or("")
+        ));
+    }
+    out
+}

@@ -327,3 +327,113 @@ url = "http://127.0.0.1:{}/alertmanager"
     assert!(view.sent.iter().all(|r| r.accepted));
     d.stop().await;
 }
+
+#[actix_rt::test]
+async fn an_unhandled_alert_escalates_to_the_managers_and_opens_one_intervention_ticket() {
+    let cfg = tempfile::tempdir().expect("tmp");
+    let data = tempfile::tempdir().expect("tmp");
+    let main = r#"
+[daemon]
+collection_interval = "1s"
+[thresholds]
+disk = { for = "0s" }
+[clients.c]
+name = "Client"
+[contacts.jd]
+name = "Julien"
+channels = ["log"]
+[contacts.boss]
+name = "Manager"
+channels = ["log"]
+[contacts.tech]
+name = "Technical manager"
+channels = ["log"]
+[on_call]
+technicians = ["jd"]
+rotation = "7d"
+rotation_start = "2026-01-05T08:00:00+01:00"
+manager = "boss"
+technical_manager = "tech"
+[escalation]
+after = "1s"
+then_after = "1s"
+[channels.log]
+"#;
+    std::fs::write(cfg.path().join("vigie.toml"), main).expect("write");
+    std::fs::create_dir_all(cfg.path().join("sites")).expect("mkdir");
+    let site = site_head("UTC", "0") + &equipment("nvr-1", "nvr", None);
+    std::fs::write(cfg.path().join("sites/s.toml"), site).expect("write");
+    let sim = ScriptedCollector::default();
+    sim.answer(
+        "nvr-1",
+        Observation::up().with_metric(
+            Metric::new("system.filesystem.utilization", 0.97).with("mountpoint", "/hdd"),
+        ),
+    );
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let d = server::start(options(cfg.path(), data.path(), &sim), listener)
+        .await
+        .expect("start");
+    let reader = d.store.reader();
+    let told = |who: &str| {
+        d.outbox
+            .view(100)
+            .expect("outbox")
+            .sent
+            .iter()
+            .filter(|r| r.delivery.contact.as_str() == who && r.accepted)
+            .count()
+    };
+    until(&d.outbox, "both escalation levels told", || {
+        told("boss") == 1 && told("tech") == 1
+    })
+    .await;
+    assert_eq!(told("jd"), 1, "the technician was told once, at opening");
+    let tickets = reader.tickets().expect("tickets");
+    assert_eq!(tickets.len(), 1, "one ticket per alert: {tickets:?}");
+    let t = &tickets[0];
+    assert_eq!((t.level, t.role.as_str()), (2, "technical manager"));
+    assert_eq!(t.assigned_to.as_ref().map(|c| c.as_str()), Some("tech"));
+    assert_eq!(t.client.as_ref().map(|c| c.as_str()), Some("c"));
+    let alert = d.book.live().into_iter().next().expect("alert");
+    assert_eq!(t.alert, alert.id);
+    assert_eq!(alert.escalation_level, 2);
+
+    // Closed by an operator through the API; the log says all of it.
+    let api = vigie::client::ApiClient::new(&format!("http://{}", d.api_addr));
+    let number = t.number;
+    let closed = tokio::task::spawn_blocking(move || {
+        let t = api
+            .close_ticket(number, "marie", "disk replaced")
+            .expect("close");
+        let again = api.close_ticket(number, "marie", "twice");
+        (t, again, api.tickets(false).expect("open tickets"))
+    })
+    .await
+    .expect("client");
+    assert_eq!(closed.0.status, vigie::ticket::TicketStatus::Closed);
+    assert!(
+        matches!(
+            closed.1,
+            Err(vigie::client::ClientError::Refused { status: 409, .. })
+        ),
+        "{:?}",
+        closed.1
+    );
+    assert!(closed.2.is_empty());
+    let kinds: Vec<String> = reader
+        .events_after(0, 10_000)
+        .expect("events")
+        .into_iter()
+        .filter(|e| matches!(e.body, vigie::events::EventBody::Ticket(_)))
+        .map(|e| e.to_string())
+        .collect();
+    assert_eq!(kinds.len(), 3, "{kinds:?}");
+    assert!(
+        kinds[0].contains("opened") && kinds[0].contains("on-call manager boss"),
+        "{kinds:?}"
+    );
+    assert!(kinds[1].contains("reassigned") && kinds[1].contains("technical manager tech"));
+    assert!(kinds[2].contains("closed by marie: disk replaced"));
+    d.stop().await;
+}

@@ -38,6 +38,8 @@ pub enum EventBody {
     Transition(TransitionEvent),
     /// A config was loaded: applied, or refused with its errors.
     Config(ConfigEvent),
+    /// An intervention ticket opened, was reassigned or closed (R12).
+    Ticket(Box<crate::ticket::TicketEvent>),
 }
 
 impl EventBody {
@@ -197,6 +199,37 @@ impl fmt::Display for Event {
                 "config refused ({} errors), the last good one stays in force",
                 c.errors.len()
             ),
+            EventBody::Ticket(t) => {
+                let k = &t.ticket;
+                match t.change {
+                    crate::ticket::TicketChange::Opened
+                    | crate::ticket::TicketChange::Reassigned => write!(
+                        f,
+                        "ticket #{} {} for alert #{} ({}, site {}): {} {}",
+                        k.number,
+                        if t.change == crate::ticket::TicketChange::Opened {
+                            "opened"
+                        } else {
+                            "reassigned"
+                        },
+                        k.alert,
+                        k.owner,
+                        k.site,
+                        k.role,
+                        k.assigned_to
+                            .as_ref()
+                            .map(|c| c.as_str())
+                            .unwrap_or("(nobody holds the role)")
+                    ),
+                    crate::ticket::TicketChange::Closed => write!(
+                        f,
+                        "ticket #{} closed by {}: {}",
+                        k.number,
+                        k.closed.as_ref().map(|c| c.1.as_str()).unwrap_or(""),
+                        k.resolution.as_deref().unwrap_or("")
+                    ),
+                }
+            }
         }
     }
 }

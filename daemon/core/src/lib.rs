@@ -11,4 +11,5 @@ pub mod maintenance;
 pub mod notify;
 pub mod observation;
 pub mod rules;
+pub mod ticket;
 pub mod util;

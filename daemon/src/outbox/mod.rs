@@ -148,6 +148,7 @@ pub fn start(
     let (settled_tx, settled) = watch::channel(0);
     let d = Dispatcher {
         settled: settled_tx,
+        next_ticket: 0,
         store: store.clone(),
         reader: reader.clone(),
         committed: store.committed(),
@@ -181,6 +182,8 @@ struct Dispatcher {
     status: Arc<Mutex<OutboxStatus>>,
     next_id: u64,
     settled: watch::Sender<u64>,
+    /// Number of the next intervention ticket.
+    next_ticket: u64,
 }
 
 /// Reads blocking store data off the async thread.
@@ -211,17 +214,23 @@ impl Dispatcher {
             let cursor = r.outbox_cursor()?;
             let last = r.last_seq()?;
             let last_id = r.outbox_last_id()?;
-            Ok((cursor, last, last_id))
+            let last_ticket = r.tickets()?.iter().map(|t| t.number).max().unwrap_or(0);
+            Ok((cursor, last, last_id, last_ticket))
         })
         .await;
         let (cursor, last_id) = match start {
-            Ok((Some(c), _, id)) => (c, id),
-            Ok((None, last, id)) => {
-                self.store.write_outbox(OutboxWrite {
-                    cursor: Some(last),
-                    ..OutboxWrite::default()
-                });
-                (last, id)
+            Ok((c, last, id, ticket)) => {
+                self.next_ticket = ticket + 1;
+                match c {
+                    Some(c) => (c, id),
+                    None => {
+                        self.store.write_outbox(OutboxWrite {
+                            cursor: Some(last),
+                            ..OutboxWrite::default()
+                        });
+                        (last, id)
+                    }
+                }
             }
             Err(e) => {
                 tracing::error!("notifications cannot start: the outbox cannot be read: {e}");
@@ -278,7 +287,17 @@ impl Dispatcher {
         };
         let cfg = self.cfg();
         let mut entries = Vec::new();
+        let mut tickets: Vec<crate::ticket::TicketEvent> = Vec::new();
         for e in &events {
+            if let EventBody::Alert(a) = &e.body
+                && a.change == crate::alert::Change::Escalated
+            {
+                match self.ticket_for(&cfg, a, e.at, &tickets).await {
+                    Ok(Some(t)) => tickets.push(t),
+                    Ok(None) => {}
+                    Err(err) => tracing::error!(alert = a.alert.id, "intervention ticket: {err}"),
+                }
+            }
             if let EventBody::Alert(a) = &e.body {
                 let mut next = || {
                     let id = self.next_id;
@@ -294,6 +313,18 @@ impl Dispatcher {
             }
         }
         let planned = entries.len();
+        // Tickets first: if the cursor's commit is lost, the escalation is planned again and
+        // finds its ticket instead of opening a second one.
+        if !tickets.is_empty() {
+            let at = self.clock.now();
+            self.store.append(
+                at,
+                tickets
+                    .into_iter()
+                    .map(|t| EventBody::Ticket(Box::new(t)))
+                    .collect(),
+            );
+        }
         self.store.write_outbox(OutboxWrite {
             cursor: Some(last),
             entries,
@@ -308,6 +339,56 @@ impl Dispatcher {
             self.settled.send_modify(|n| *n += 1);
         }
         Ok(Some(last))
+    }
+
+    /// The ticket change an escalation makes: opens the alert's ticket, or reassigns it (one
+    /// ticket per alert; `pending` are those of this batch, not yet committed); nothing when
+    /// the ticket already stands at this level (an escalation planned again after a crash).
+    async fn ticket_for(
+        &mut self,
+        cfg: &Config,
+        a: &crate::alert::AlertEvent,
+        at: DateTime<Utc>,
+        pending: &[crate::ticket::TicketEvent],
+    ) -> Result<Option<crate::ticket::TicketEvent>, String> {
+        use crate::ticket::{Ticket, TicketChange, TicketEvent, role_of};
+        let alert = &a.alert;
+        let assigned = cfg
+            .on_call
+            .as_ref()
+            .and_then(|o| match alert.escalation_level {
+                1 => o.manager.clone(),
+                _ => o.technical_manager.clone(),
+            });
+        let existing = match pending.iter().rev().find(|t| t.ticket.alert == alert.id) {
+            Some(t) => Some(t.ticket.clone()),
+            None => {
+                let r = self.reader.clone();
+                let id = alert.id;
+                blocking(move || Ok(r.tickets()?.into_iter().find(|t| t.alert == id))).await?
+            }
+        };
+        Ok(Some(match existing {
+            Some(t) if t.level >= alert.escalation_level => return Ok(None),
+            Some(mut t) => {
+                t.level = alert.escalation_level;
+                t.role = role_of(alert.escalation_level).into();
+                t.assigned_to = assigned;
+                TicketEvent {
+                    ticket: t,
+                    change: TicketChange::Reassigned,
+                }
+            }
+            None => {
+                let number = self.next_ticket;
+                self.next_ticket += 1;
+                let client = cfg.sites.get(&alert.site).map(|s| s.client.clone());
+                TicketEvent {
+                    ticket: Ticket::open(number, alert, client, assigned, at),
+                    change: TicketChange::Opened,
+                }
+            }
+        }))
     }
 
     async fn queue_test(&mut self, t: TestRequest) {

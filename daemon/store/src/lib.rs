@@ -42,6 +42,8 @@ const ALERTS: TableDefinition<u64, &[u8]> = TableDefinition::new("alerts");
 const TRANSITIONS: TableDefinition<(&str, i64), &[u8]> = TableDefinition::new("transitions");
 /// The event log: every committed event by sequence number.
 const EVENTS: TableDefinition<u64, &[u8]> = TableDefinition::new("events");
+/// Intervention tickets, latest version by number.
+const TICKETS: TableDefinition<u64, &[u8]> = TableDefinition::new("tickets");
 /// The notification outbox: deliveries waiting for their channel to accept them, by number.
 const OUTBOX: TableDefinition<u64, &[u8]> = TableDefinition::new("outbox");
 /// Deliveries their channel accepted, the latest [`SENT_KEPT`] by number, for `vigie outbox`.

@@ -3,7 +3,7 @@
 //! the daemon is down. Reads are blocking: call them off async threads.
 
 use super::{
-    ALERTS, DB_FILE, EVENTS, META, OUTBOX, OUTBOX_CURSOR, OUTBOX_SENT, Shared, StoreError,
+    ALERTS, DB_FILE, EVENTS, META, OUTBOX, OUTBOX_CURSOR, OUTBOX_SENT, Shared, StoreError, TICKETS,
     TRANSITIONS, db_err, open_db,
 };
 use chrono::{DateTime, Utc};
@@ -124,6 +124,33 @@ impl StoreReader {
             }
         }
         Ok(last)
+    }
+
+    /// Every intervention ticket, by number.
+    pub fn tickets(&self) -> Result<Vec<vigie_core::ticket::Ticket>, StoreError> {
+        self.table_rows(TICKETS)?
+            .into_iter()
+            .map(|(k, v)| {
+                serde_json::from_slice(&v)
+                    .map_err(|e| StoreError::Db(format!("ticket {k} cannot be read: {e}")))
+            })
+            .collect()
+    }
+
+    /// One intervention ticket.
+    pub fn ticket(&self, number: u64) -> Result<Option<vigie_core::ticket::Ticket>, StoreError> {
+        let txn = self.begin()?;
+        let table = match txn.open_table(TICKETS) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+            Err(e) => return Err(db_err(e)),
+        };
+        match table.get(number).map_err(db_err)? {
+            Some(v) => serde_json::from_slice(v.value())
+                .map(Some)
+                .map_err(|e| StoreError::Db(format!("ticket {number} cannot be read: {e}"))),
+            None => Ok(None),
+        }
     }
 
     fn table_rows(

@@ -4,7 +4,7 @@
 
 use super::{
     ALERTS, ActionWrite, EQUIPMENT, EVENTS, FlushReply, META, OUTBOX, OUTBOX_CURSOR, OUTBOX_SENT,
-    Op, SENT_KEPT, SITES, Shared, SnapshotWrite, TRANSITIONS, Tbl, Urgent, open_db,
+    Op, SENT_KEPT, SITES, Shared, SnapshotWrite, TICKETS, TRANSITIONS, Tbl, Urgent, open_db,
 };
 use chrono::{DateTime, Utc};
 use crossbeam_channel::{Receiver, Select, select};
@@ -370,6 +370,7 @@ impl Writer {
             let mut alerts = txn.open_table(ALERTS)?;
             let mut transitions = txn.open_table(TRANSITIONS)?;
             let mut log = txn.open_table(EVENTS)?;
+            let mut tickets = txn.open_table(TICKETS)?;
             for ((table, key), value) in &self.batch.puts {
                 let t = match table {
                     Tbl::Equipment => &mut eq,
@@ -403,6 +404,9 @@ impl Writer {
                         transitions.insert(key, encode(&EventRef { seq, at, body })?.as_slice())?;
                     }
                     EventBody::Config(_) => {}
+                    EventBody::Ticket(t) => {
+                        tickets.insert(t.ticket.number, encode(&t.ticket)?.as_slice())?;
+                    }
                 }
                 seq += 1;
             }

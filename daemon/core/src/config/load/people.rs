@@ -272,13 +272,13 @@ pub(super) fn escalation(cx: &mut FileCx<'_>, raw: &RawMain, config: &mut Config
     let esc = &raw.escalation;
     let day = Duration::from_secs(86_400);
     if let Some(a) = &esc.after
-        && let Some(d) = cx.bounded_duration(a, "escalation.after", Duration::from_secs(60), day)
+        && let Some(d) = cx.bounded_duration(a, "escalation.after", Duration::from_secs(1), day)
     {
         config.escalation.after = d;
     }
     if let Some(a) = &esc.then_after
         && let Some(d) =
-            cx.bounded_duration(a, "escalation.then_after", Duration::from_secs(60), day)
+            cx.bounded_duration(a, "escalation.then_after", Duration::from_secs(1), day)
     {
         config.escalation.then_after = d;
     }
