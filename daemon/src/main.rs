@@ -189,6 +189,15 @@ enum Command {
         #[command(subcommand)]
         action: PluginAction,
     },
+    /// Who holds each on-call role now (or at `--at`), and the next hand-overs, from a
+    /// config directory.
+    Oncall {
+        /// Config directory.
+        dir: PathBuf,
+        /// The instant (RFC 3339); now by default.
+        #[arg(long)]
+        at: Option<String>,
+    },
     /// Validate a config directory and print a summary.
     CheckConfig {
         /// Config directory.
@@ -337,6 +346,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
             data,
         } => events::run(&data, since, follow, json),
         Command::Outbox { last, json, data } => outbox(&data, last, json),
+        Command::Oncall { dir, at } => oncall(&dir, at.as_deref()),
         Command::Ticket { action } => ticket(action),
         Command::Notify {
             action:
@@ -483,6 +493,30 @@ fn outbox(data: &Path, last: usize, json: bool) -> Result<i32> {
     } else {
         out_raw!("{}", views::outbox(&view));
     }
+    Ok(0)
+}
+
+fn oncall(dir: &Path, at: Option<&str>) -> Result<i32> {
+    let at = match at {
+        None => chrono::Utc::now(),
+        Some(t) => chrono::DateTime::parse_from_rfc3339(t)
+            .with_context(|| {
+                format!("--at `{t}`: write an RFC 3339 instant such as 2026-07-14T09:00:00+02:00")
+            })?
+            .with_timezone(&chrono::Utc),
+    };
+    let cfg = match config::load_dir(dir) {
+        Ok(c) => c,
+        Err(e) => {
+            err!("{e}");
+            return Ok(1);
+        }
+    };
+    let Some(oc) = &cfg.on_call else {
+        err!("{}: no [on_call] section", dir.display());
+        return Ok(1);
+    };
+    out_raw!("{}", views::oncall(&cfg, oc, at));
     Ok(0)
 }
 

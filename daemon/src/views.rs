@@ -413,3 +413,53 @@ pub fn ticket(t: &crate::ticket::Ticket) -> String {
     }
     out
 }
+
+/// Who is on call, as `vigie oncall` prints it.
+pub fn oncall(
+    cfg: &crate::config::Config,
+    oc: &crate::config::OnCall,
+    at: chrono::DateTime<chrono::Utc>,
+) -> String {
+    use crate::config::Role;
+    let name = |c: Option<crate::config::ContactId>| match c {
+        Some(id) => match cfg.contacts.get(&id) {
+            Some(contact) => format!("{id} ({})", contact.name),
+            None => id.to_string(),
+        },
+        None => "NOBODY".to_string(),
+    };
+    let local = |t: chrono::DateTime<chrono::Utc>| {
+        format!(
+            "{} ({} {})",
+            t.format("%Y-%m-%d %H:%M UTC"),
+            oc.timezone.name(),
+            t.with_timezone(&oc.timezone).format("%Y-%m-%d %H:%M")
+        )
+    };
+    let mut out = format!("on call at {}:\n", local(at));
+    for (label, role) in [
+        ("technician", Role::Technician),
+        ("manager", Role::Manager),
+        ("technical manager", Role::TechnicalManager),
+    ] {
+        out.push_str(&format!(
+            "  {label:<18} {}\n",
+            name(crate::notify::holder(oc, role, at))
+        ));
+    }
+    out.push_str("next hand-overs:\n");
+    for t in crate::notify::handovers(oc, at, 5) {
+        let who: Vec<String> = [Role::Technician, Role::Manager, Role::TechnicalManager]
+            .iter()
+            .filter(|r| {
+                crate::notify::holder(oc, **r, t)
+                    != crate::notify::holder(oc, **r, t - chrono::Duration::seconds(1))
+            })
+            .map(|r| format!("{} {}", r.name(), name(crate::notify::holder(oc, *r, t))))
+            .collect();
+        if !who.is_empty() {
+            out.push_str(&format!("  {}: {}\n", local(t), who.join(", ")));
+        }
+    }
+    out
+}

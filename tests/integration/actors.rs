@@ -558,11 +558,23 @@ async fn r12_unhandled_alerts_escalate_on_time_across_a_restart() {
     // Restarted before the deadline: it is kept and fires on time, once.
     let start = (due - chrono::Duration::minutes(3)).to_rfc3339();
     let bed = Fleetbed::start_in(cfg.clone(), &start, dir).await;
-    bed.pass(std::time::Duration::from_secs(170)).await;
-    assert_eq!(bed.live()[0].escalation_level, 0);
-    bed.pass(std::time::Duration::from_secs(20)).await;
+    let wait = (due + chrono::Duration::seconds(5) - bed.clock.now())
+        .to_std()
+        .expect("the deadline is ahead");
+    bed.pass(wait).await;
     let live = bed.live();
     assert_eq!(live[0].escalation_level, 1, "{:?}", live[0].timeline);
+    // On time, to the second, not before.
+    let at = live[0]
+        .timeline
+        .iter()
+        .find(|t| t.event == vigie::alert::TimelineEvent::Escalated)
+        .expect("escalation in the timeline")
+        .at;
+    assert!(
+        at >= due && at - due < chrono::Duration::seconds(1),
+        "escalated at {at}, due {due}"
+    );
     let escalated: Vec<_> = bed
         .alert_events()
         .into_iter()

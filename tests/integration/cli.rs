@@ -280,3 +280,35 @@ fn run_paths_are_made_absolute_once() {
         "nothing is created before the start"
     );
 }
+
+#[test]
+fn oncall_prints_who_holds_each_role_and_the_next_hand_overs() {
+    let dir = manifest_dir().join("../config/example");
+    let out = Command::new(vigie_bin())
+        .arg("oncall")
+        .arg(&dir)
+        .args(["--at", "2026-08-01T09:00:00+02:00"])
+        .output()
+        .expect("oncall");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    for needle in [
+        "on call at 2026-08-01 07:00 UTC (Europe/Paris 2026-08-01 09:00)",
+        "technician         mleroy (Marie Leroy)",
+        "manager            astreinte-manager",
+        // 08:00 in Paris on Monday; the holiday override keeps Julien on from 10 to 17 August,
+        // so the next change after his turn is on the 24th.
+        "2026-08-03 06:00 UTC (Europe/Paris 2026-08-03 08:00): technician jdupont",
+        "2026-08-24 06:00 UTC (Europe/Paris 2026-08-24 08:00): technician mleroy",
+    ] {
+        assert!(text.contains(needle), "`{needle}` missing from:\n{text}");
+    }
+    let bad = Command::new(vigie_bin())
+        .arg("oncall")
+        .arg(&dir)
+        .args(["--at", "tomorrow"])
+        .output()
+        .expect("oncall");
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--at `tomorrow`"));
+}

@@ -208,6 +208,8 @@ language = "en"
 technicians = ["jd"]
 rotation = "7d"
 rotation_start = "2026-01-05T08:00:00+01:00"
+manager = "jd"
+technical_manager = "jd"
 [notifications]
 retry_initial = "100ms"
 retry_max = "300ms"

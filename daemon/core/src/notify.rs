@@ -4,7 +4,7 @@
 //! the deliveries in the store's outbox and sends them.
 
 use crate::alert::{Alert, AlertEvent, Change, Severity};
-use crate::config::{ChannelKind, Config, ContactId, Language, OnCall};
+use crate::config::{ChannelKind, Config, ContactId, Language, OnCall, Role};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -85,16 +85,102 @@ impl Delivery {
     }
 }
 
-/// The technician on call at `at` (the rotation's turn), if the rotation has any.
-pub fn technician_at(on_call: &OnCall, at: DateTime<Utc>) -> Option<&ContactId> {
+/// The technician whose turn it is at `at`, before overrides. A turn of whole days hands over
+/// at the start's local time of day in the on-call time zone, whatever the DST changes in
+/// between; other turn lengths count elapsed time.
+pub fn turn_at(on_call: &OnCall, at: DateTime<Utc>) -> Option<&ContactId> {
     let n = on_call.technicians.len();
     if n == 0 {
         return None;
     }
-    let turn = on_call.rotation.as_secs().max(1) as i64;
-    let elapsed = (at - on_call.rotation_start).num_seconds();
-    let index = elapsed.div_euclid(turn).rem_euclid(n as i64) as usize;
-    on_call.technicians.get(index)
+    let secs = on_call.rotation.as_secs().max(1) as i64;
+    let turns = if secs % 86_400 == 0 {
+        let tz = on_call.timezone;
+        let start = on_call.rotation_start.with_timezone(&tz).naive_local();
+        let now = at.with_timezone(&tz).naive_local();
+        let mut days = (now.date() - start.date()).num_days();
+        if now.time() < start.time() {
+            days -= 1;
+        }
+        days.div_euclid(secs / 86_400)
+    } else {
+        (at - on_call.rotation_start).num_seconds().div_euclid(secs)
+    };
+    on_call.technicians.get(turns.rem_euclid(n as i64) as usize)
+}
+
+/// Who holds `role` at `at`: the rotation's technician or the configured manager, unless an
+/// override covers that instant (the last one listed wins).
+pub fn holder(on_call: &OnCall, role: Role, at: DateTime<Utc>) -> Option<ContactId> {
+    let usual = match role {
+        Role::Technician => turn_at(on_call, at).cloned(),
+        Role::Manager => on_call.manager.clone(),
+        Role::TechnicalManager => on_call.technical_manager.clone(),
+    };
+    on_call
+        .overrides
+        .iter()
+        .rev()
+        .find(|o| {
+            o.role == role
+                && o.from <= at
+                && at < o.until
+                && o.replaces
+                    .as_ref()
+                    .is_none_or(|r| Some(r) == usual.as_ref())
+        })
+        .map(|o| o.by.clone())
+        .or(usual)
+}
+
+/// The technician on call at `at`, overrides included.
+pub fn technician_at(on_call: &OnCall, at: DateTime<Utc>) -> Option<ContactId> {
+    holder(on_call, Role::Technician, at)
+}
+
+/// The next instants after `at` when a role may change hands (turn boundaries and override
+/// bounds), the first `n` of them.
+pub fn handovers(on_call: &OnCall, at: DateTime<Utc>, n: usize) -> Vec<DateTime<Utc>> {
+    let mut out: Vec<DateTime<Utc>> = Vec::new();
+    for o in &on_call.overrides {
+        for t in [o.from, o.until] {
+            if t > at {
+                out.push(t);
+            }
+        }
+    }
+    // Turn boundaries: scan forward by the hour over the next turns (DST-proof).
+    if on_call.technicians.len() > 1 {
+        let mut t = at;
+        let mut current = turn_at(on_call, at).cloned();
+        let limit =
+            at + chrono::Duration::seconds(on_call.rotation.as_secs() as i64 * (n as i64 + 1));
+        let mut step = chrono::Duration::hours(1);
+        if on_call.rotation.as_secs() < 7200 {
+            step = chrono::Duration::minutes(1);
+        }
+        while t < limit && out.iter().filter(|x| **x > at).count() < n * 2 {
+            let next = t + step;
+            let who = turn_at(on_call, next).cloned();
+            if who != current {
+                // Narrow down to the minute.
+                let mut lo = t;
+                while lo < next {
+                    lo += chrono::Duration::minutes(1);
+                    if turn_at(on_call, lo).cloned() != current {
+                        break;
+                    }
+                }
+                out.push(lo);
+                current = who;
+            }
+            t = next;
+        }
+    }
+    out.sort();
+    out.dedup();
+    out.truncate(n);
+    out
 }
 
 /// Which step of an alert event is told, if any.
@@ -120,8 +206,8 @@ pub fn recipients(cfg: &Config, alert: &Alert, step: Step, at: DateTime<Utc>) ->
     let mut out: Vec<ContactId> = Vec::new();
     let role = |level: u8| {
         cfg.on_call.as_ref().and_then(|o| match level {
-            1 => o.manager.clone(),
-            2 => o.technical_manager.clone(),
+            1 => holder(o, Role::Manager, at),
+            2 => holder(o, Role::TechnicalManager, at),
             _ => None,
         })
     };
@@ -129,7 +215,7 @@ pub fn recipients(cfg: &Config, alert: &Alert, step: Step, at: DateTime<Utc>) ->
         return role(alert.escalation_level).into_iter().collect();
     }
     if let Some(t) = cfg.on_call.as_ref().and_then(|o| technician_at(o, at)) {
-        out.push(t.clone());
+        out.push(t);
     }
     if matches!(step, Step::Resolved | Step::Closed) {
         for level in 1..=alert.escalation_level {
@@ -387,23 +473,62 @@ gateway_url = "http://127.0.0.1:9/send"
     fn the_rotation_hands_over_at_its_time() {
         let c = cfg();
         let oc = c.on_call.as_ref().expect("on call");
-        // Monday 2026-01-05 08:00 Paris is 07:00 UTC.
+        let who = |t: &str| technician_at(oc, at(t)).map(|c| c.to_string());
+        // Monday 2026-01-05 08:00 at UTC+1 is 07:00 UTC.
+        assert_eq!(who("2026-01-05T06:59:59Z").as_deref(), Some("ml"));
+        assert_eq!(who("2026-01-05T07:00:00Z").as_deref(), Some("jd"));
+        assert_eq!(who("2026-01-12T06:59:59Z").as_deref(), Some("jd"));
+        assert_eq!(who("2026-01-12T07:00:00Z").as_deref(), Some("ml"));
+    }
+
+    fn paris() -> Config {
+        let main = MAIN
+            .replace(
+                "rotation_start = \"2026-01-05T08:00:00+01:00\"",
+                "rotation_start = \"2026-03-23T08:00\"\ntimezone = \"Europe/Paris\"",
+            )
+            .replace(
+                "technical_manager = \"tech\"",
+                "technical_manager = \"tech\"\n[[on_call.override]]\nfrom = \"2026-03-24T00:00\"\nuntil = \"2026-03-25T00:00\"\nreplaces = \"jd\"\nby = \"ml\"\n[[on_call.override]]\nfrom = \"2026-03-26T00:00\"\nuntil = \"2026-03-26T12:00\"\nrole = \"manager\"\nby = \"tech\"",
+            );
+        load_sources(&Sources {
+            main: Some(main),
+            sites: vec![("sites/depot.toml".into(), SITE.into())],
+            unreadable: Vec::new(),
+        })
+        .expect("valid")
+    }
+
+    #[test]
+    fn hand_overs_keep_their_local_time_across_dst_and_overrides_replace_whom_they_say() {
+        let c = paris();
+        let oc = c.on_call.as_ref().expect("on call");
+        let who = |t: &str| technician_at(oc, at(t)).map(|c| c.to_string());
+        // 08:00 in Paris is 07:00 UTC before the change of 29 March, 06:00 UTC after it.
+        assert_eq!(who("2026-03-23T06:59:00Z").as_deref(), Some("ml"));
+        assert_eq!(who("2026-03-23T07:00:00Z").as_deref(), Some("jd"));
+        assert_eq!(who("2026-03-30T05:59:00Z").as_deref(), Some("jd"));
+        assert_eq!(who("2026-03-30T06:00:00Z").as_deref(), Some("ml"));
+        // Julien's day off on the 24th (Paris time): Marie replaces him.
+        assert_eq!(who("2026-03-23T22:59:00Z").as_deref(), Some("jd"));
+        assert_eq!(who("2026-03-23T23:00:00Z").as_deref(), Some("ml"));
+        assert_eq!(who("2026-03-24T23:00:00Z").as_deref(), Some("jd"));
+        // The manager's override.
+        let manager = |t: &str| holder(oc, Role::Manager, at(t)).map(|c| c.to_string());
+        assert_eq!(manager("2026-03-25T12:00:00Z").as_deref(), Some("boss"));
+        assert_eq!(manager("2026-03-26T10:00:00Z").as_deref(), Some("tech"));
+        // The next hand-overs: the override's bounds and the turn change.
+        let next = handovers(oc, at("2026-03-23T12:00:00Z"), 3);
         assert_eq!(
-            technician_at(oc, at("2026-01-05T06:59:59Z")).map(|c| c.as_str()),
-            Some("ml")
+            next,
+            [
+                at("2026-03-23T23:00:00Z"),
+                at("2026-03-24T23:00:00Z"),
+                at("2026-03-25T23:00:00Z")
+            ]
         );
-        assert_eq!(
-            technician_at(oc, at("2026-01-05T07:00:00Z")).map(|c| c.as_str()),
-            Some("jd")
-        );
-        assert_eq!(
-            technician_at(oc, at("2026-01-12T06:59:59Z")).map(|c| c.as_str()),
-            Some("jd")
-        );
-        assert_eq!(
-            technician_at(oc, at("2026-01-12T07:00:00Z")).map(|c| c.as_str()),
-            Some("ml")
-        );
+        let turn = handovers(oc, at("2026-03-27T12:00:00Z"), 1);
+        assert_eq!(turn, [at("2026-03-30T06:00:00Z")]);
     }
 
     #[test]

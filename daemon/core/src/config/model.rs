@@ -804,6 +804,60 @@ pub struct OnCall {
     pub manager: Option<ContactId>,
     /// Technical manager (second escalation level).
     pub technical_manager: Option<ContactId>,
+    /// Time zone of the hand-overs.
+    #[serde(serialize_with = "crate::config::model::serialize_tz")]
+    pub timezone: Tz,
+    /// Swaps and holidays, in file order (a later one wins where they overlap).
+    pub overrides: Vec<Override>,
+}
+
+pub(crate) fn serialize_tz<S: serde::Serializer>(tz: &Tz, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(tz.name())
+}
+
+/// An on-call role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// The technician on call (level 0).
+    Technician,
+    /// The on-call manager (level 1).
+    Manager,
+    /// The technical manager (level 2).
+    TechnicalManager,
+}
+
+impl Role {
+    /// Every role, by name.
+    pub const ALL: [(&'static str, Role); 3] = [
+        ("technician", Role::Technician),
+        ("manager", Role::Manager),
+        ("technical_manager", Role::TechnicalManager),
+    ];
+
+    /// Its name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Technician => "technician",
+            Role::Manager => "manager",
+            Role::TechnicalManager => "technical_manager",
+        }
+    }
+}
+
+/// Someone holding a role instead of its usual holder for a while.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Override {
+    /// Start.
+    pub from: chrono::DateTime<chrono::Utc>,
+    /// End (excluded).
+    pub until: chrono::DateTime<chrono::Utc>,
+    /// The role.
+    pub role: Role,
+    /// Who holds it meanwhile.
+    pub by: ContactId,
+    /// Whose turn it replaces; any holder when `None`.
+    pub replaces: Option<ContactId>,
 }
 
 /// Escalation delays (R12).

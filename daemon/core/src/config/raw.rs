@@ -143,6 +143,28 @@ pub struct RawOnCall {
     pub manager: Option<Spanned<String>>,
     /// The technical manager (second escalation level).
     pub technical_manager: Option<Spanned<String>>,
+    /// IANA time zone of the hand-overs (`"Europe/Paris"`, default UTC): a turn of whole days
+    /// hands over at the same local time, across DST changes.
+    pub timezone: Option<Spanned<String>>,
+    /// Swaps and holidays: `[[on_call.override]]`.
+    #[serde(default, rename = "override")]
+    pub overrides: Vec<RawOverride>,
+}
+
+/// `[[on_call.override]]`: who replaces whom, from when until when.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawOverride {
+    /// Start, local time in the on-call time zone (`"2026-07-14T08:00"`) or RFC 3339.
+    pub from: Spanned<String>,
+    /// End (excluded), the same way.
+    pub until: Spanned<String>,
+    /// Who holds the role meanwhile.
+    pub by: Spanned<String>,
+    /// Whose turn it replaces; any holder when absent.
+    pub replaces: Option<Spanned<String>>,
+    /// `"technician"` (default), `"manager"` or `"technical_manager"`.
+    pub role: Option<Spanned<String>>,
 }
 
 /// `[escalation]`.

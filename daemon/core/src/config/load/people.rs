@@ -1,6 +1,7 @@
 //! The people of the main file: contacts, clients and their contracts, on-call, escalation.
 
 use super::*;
+use chrono::TimeZone;
 
 /// Resolves references to contacts, with a did-you-mean hint.
 pub(super) struct ContactNames(Vec<String>);
@@ -232,23 +233,50 @@ pub(super) fn on_call(
                 )
             })
             .unwrap_or(Duration::from_secs(7 * 86_400));
-        let rotation_start = match &oc.rotation_start {
-            None => DateTime::<Utc>::UNIX_EPOCH,
-            Some(s) => match DateTime::parse_from_rfc3339(s.get_ref()) {
-                Ok(t) => t.with_timezone(&Utc),
+        let timezone: Tz = match &oc.timezone {
+            None => chrono_tz::UTC,
+            Some(z) => z.get_ref().parse().unwrap_or_else(|_| {
+                cx.at(
+                    z,
+                    format!(
+                        "on_call.timezone: `{}` is not a known time zone",
+                        z.get_ref()
+                    ),
+                    Some("use an IANA zone name such as `Europe/Paris`".into()),
+                );
+                chrono_tz::UTC
+            }),
+        };
+        // An instant written in RFC 3339, or as a local time in the on-call time zone.
+        let instant = |cx: &mut FileCx<'_>, s: &Spanned<String>, what: &str| {
+            if let Ok(t) = DateTime::parse_from_rfc3339(s.get_ref()) {
+                return Some(t.with_timezone(&Utc));
+            }
+            let local = NaiveDateTime::parse_from_str(s.get_ref(), "%Y-%m-%dT%H:%M")
+                .or_else(|_| NaiveDateTime::parse_from_str(s.get_ref(), "%Y-%m-%dT%H:%M:%S"));
+            match local {
+                Ok(l) => timezone
+                    .from_local_datetime(&l)
+                    .earliest()
+                    .map(|t| t.with_timezone(&Utc)),
                 Err(_) => {
                     cx.at(
                         s,
-                        format!(
-                            "on_call.rotation_start: `{}` is not an RFC 3339 instant",
-                            s.get_ref()
-                        ),
-                        Some("write it as `2026-01-05T08:00:00+01:00`".into()),
+                        format!("{what}: `{}` is not a time", s.get_ref()),
+                        Some(format!(
+                            "write it as `2026-01-05T08:00` (local time in {}) or in RFC 3339",
+                            timezone.name()
+                        )),
                     );
-                    DateTime::<Utc>::UNIX_EPOCH
+                    None
                 }
-            },
+            }
         };
+        let rotation_start = oc
+            .rotation_start
+            .as_ref()
+            .and_then(|s| instant(cx, s, "on_call.rotation_start"))
+            .unwrap_or(DateTime::<Utc>::UNIX_EPOCH);
         let manager = oc
             .manager
             .as_ref()
@@ -257,12 +285,89 @@ pub(super) fn on_call(
             .technical_manager
             .as_ref()
             .and_then(|m| names.resolve(cx, m, "on_call.technical_manager"));
+        let mut overrides = Vec::new();
+        for o in &oc.overrides {
+            let role = match o.role.as_ref() {
+                None => Some(Role::Technician),
+                Some(r) => match Role::ALL.iter().find(|(n, _)| *n == r.get_ref()) {
+                    Some((_, role)) => Some(*role),
+                    None => {
+                        let hint = did_you_mean(r.get_ref(), Role::ALL.iter().map(|(n, _)| *n));
+                        cx.at(
+                            r,
+                            format!("on_call.override.role: `{}` is not a role", r.get_ref()),
+                            hint,
+                        );
+                        None
+                    }
+                },
+            };
+            let from = instant(cx, &o.from, "on_call.override.from");
+            let until = instant(cx, &o.until, "on_call.override.until");
+            let by = names.resolve(cx, &o.by, "on_call.override.by");
+            let replaces = match &o.replaces {
+                Some(r) => names.resolve(cx, r, "on_call.override.replaces").map(Some),
+                None => Some(None),
+            };
+            if let (Some(from), Some(until)) = (from, until)
+                && until <= from
+            {
+                cx.at(
+                    &o.until,
+                    "on_call.override: `until` is not after `from`",
+                    None,
+                );
+                continue;
+            }
+            if let (Some(role), Some(from), Some(until), Some(by), Some(replaces)) =
+                (role, from, until, by, replaces)
+            {
+                overrides.push(Override {
+                    from,
+                    until,
+                    role,
+                    by,
+                    replaces,
+                });
+            }
+        }
+        // Every role must be held at every instant: escalations would otherwise reach nobody.
+        let section_span = oc
+            .technicians
+            .first()
+            .map(|t| t.span())
+            .or_else(|| oc.manager.as_ref().map(|m| m.span()))
+            .or_else(|| oc.technical_manager.as_ref().map(|m| m.span()))
+            .unwrap_or(0..0);
+        for (role, missing) in [
+            (Role::Technician, oc.technicians.is_empty()),
+            (Role::Manager, oc.manager.is_none()),
+            (Role::TechnicalManager, oc.technical_manager.is_none()),
+        ] {
+            if missing {
+                let key = match role {
+                    Role::Technician => "technicians",
+                    Role::Manager => "manager",
+                    Role::TechnicalManager => "technical_manager",
+                };
+                cx.error(
+                    section_span.clone(),
+                    format!(
+                        "on_call: nobody holds the {} role at any time (uncovered from now on): set `{key}`",
+                        role.name()
+                    ),
+                    None,
+                );
+            }
+        }
         config.on_call = Some(OnCall {
             technicians,
             rotation,
             rotation_start,
             manager,
             technical_manager,
+            timezone,
+            overrides,
         });
     }
 }
