@@ -508,6 +508,18 @@ struct TicketsQuery {
     all: Option<bool>,
 }
 
+#[get("/api/v1/alerts/{id}/audit")]
+async fn audit(state: web::Data<ApiState>, id: web::Path<u64>) -> Result<HttpResponse, ApiError> {
+    let reader = state.reader.clone();
+    let id = id.into_inner();
+    let trail = web::block(move || crate::audit::read(&reader, id))
+        .await
+        .map_err(|e| ApiError::Unavailable(e.to_string()))?
+        .map_err(|e| ApiError::Unavailable(e.to_string()))?
+        .ok_or_else(|| ApiError::NotFound(format!("no alert #{id} in the event log")))?;
+    Ok(HttpResponse::Ok().json(trail))
+}
+
 #[get("/api/v1/tickets")]
 async fn tickets(
     state: web::Data<ApiState>,
@@ -729,6 +741,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: ApiState) {
         .service(heartbeat)
         .service(notify_test)
         .service(outbox)
+        .service(audit)
         .service(tickets)
         .service(ticket)
         .service(close_ticket)

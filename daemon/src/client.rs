@@ -292,6 +292,11 @@ impl ApiClient {
         Ok(a.delivery)
     }
 
+    /// The audit trail of an alert.
+    pub fn audit(&self, id: u64) -> Result<crate::audit::Audit, ClientError> {
+        self.get(&format!("/api/v1/alerts/{id}/audit"))
+    }
+
     /// Intervention tickets (open ones, or all).
     pub fn tickets(&self, all: bool) -> Result<Vec<crate::ticket::Ticket>, ClientError> {
         self.get(&format!("/api/v1/tickets?all={all}"))

@@ -7,6 +7,7 @@
 
 pub mod actors;
 pub mod api;
+pub mod audit;
 pub mod book;
 pub mod client;
 pub mod last_good;

@@ -266,6 +266,19 @@ enum Command {
         #[arg(long, default_value = "vigie-data", env = "VIGIE_DATA")]
         data: PathBuf,
     },
+    /// The audit trail of an alert: its changes, operator actions, escalations, ticket and
+    /// notifications, in time order (from the running daemon, or the data directory).
+    Audit {
+        /// Alert number.
+        #[arg(long)]
+        alert: u64,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// Data directory of the daemon.
+        #[arg(long, default_value = "vigie-data", env = "VIGIE_DATA")]
+        data: PathBuf,
+    },
     /// Intervention tickets opened by escalations (R12): list, show, close.
     Ticket {
         #[command(subcommand)]
@@ -348,6 +361,19 @@ fn dispatch(cli: Cli) -> Result<i32> {
         Command::Outbox { last, json, data } => outbox(&data, last, json),
         Command::Oncall { dir, at } => oncall(&dir, at.as_deref()),
         Command::Ticket { action } => ticket(action),
+        Command::Audit { alert, json, data } => {
+            let trail = match DaemonFile::read(&data) {
+                Some(f) => api_client(&f.api).audit(alert)?,
+                None => vigie::audit::read(&vigie::store::StoreReader::open(&data)?, alert)?
+                    .with_context(|| format!("no alert #{alert} in the event log"))?,
+            };
+            if json {
+                out!("{}", serde_json::to_string_pretty(&trail)?);
+            } else {
+                out_raw!("{}", trail.render());
+            }
+            Ok(0)
+        }
         Command::Notify {
             action:
                 NotifyAction::Test {

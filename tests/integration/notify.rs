@@ -437,5 +437,31 @@ then_after = "1s"
     );
     assert!(kinds[1].contains("reassigned") && kinds[1].contains("technical manager tech"));
     assert!(kinds[2].contains("closed by marie: disk replaced"));
+
+    // The audit trail tells it all, in order: the alert opened, the technician told, two
+    // escalations each told to its role, the ticket opened, reassigned and closed.
+    let api = vigie::client::ApiClient::new(&format!("http://{}", d.api_addr));
+    let id = alert.id;
+    let trail = tokio::task::spawn_blocking(move || api.audit(id).expect("audit"))
+        .await
+        .expect("client")
+        .render();
+    let order = [
+        "opened",
+        "notification #",
+        "escalated",
+        "ticket #",
+        "to boss by log accepted",
+        "ticket #",
+        "to tech by log accepted",
+        "closed by marie: disk replaced",
+    ];
+    let mut from = 0;
+    for needle in order {
+        let at = trail[from..]
+            .find(needle)
+            .unwrap_or_else(|| panic!("`{needle}` missing after byte {from} of:\n{trail}"));
+        from += at + needle.len();
+    }
     d.stop().await;
 }

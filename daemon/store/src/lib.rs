@@ -16,7 +16,7 @@
 mod read;
 mod writer;
 
-pub use read::StoreReader;
+pub use read::{MAX_EVENTS_PER_READ, StoreReader};
 
 use chrono::{DateTime, Utc};
 use crossbeam_channel::{SendTimeoutError, Sender};

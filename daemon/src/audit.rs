@@ -1,0 +1,120 @@
+//! The audit trail of one alert (`vigie audit --alert N`): every event of the log about it
+//! (its changes, operator actions, escalations, its ticket) and every notification planned
+//! for it, sent, given up or still waiting, in time order.
+
+use crate::events::{Event, EventBody};
+use crate::notify::Delivery;
+use crate::outbox::SentRecord;
+use crate::store::{StoreError, StoreReader};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// What happened to one alert.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Audit {
+    /// The alert number.
+    pub alert: u64,
+    /// Events about it, in log order.
+    pub events: Vec<Event>,
+    /// Its notifications accepted or given up (the latest the outbox keeps).
+    pub sent: Vec<SentRecord>,
+    /// Its notifications still waiting.
+    pub pending: Vec<Delivery>,
+}
+
+/// Reads the audit trail of alert `id`; `None` when the log never mentions it.
+pub fn read(reader: &StoreReader, id: u64) -> Result<Option<Audit>, StoreError> {
+    let mut events = Vec::new();
+    let mut after = 0;
+    loop {
+        let batch = reader.events_after(after, crate::store::MAX_EVENTS_PER_READ)?;
+        let Some(last) = batch.last().map(|e| e.seq) else {
+            break;
+        };
+        after = last;
+        events.extend(batch.into_iter().filter(|e| match &e.body {
+            EventBody::Alert(a) => a.alert.id == id,
+            EventBody::Ticket(t) => t.ticket.alert == id,
+            _ => false,
+        }));
+    }
+    if events.is_empty() {
+        return Ok(None);
+    }
+    let sent = reader
+        .outbox_sent()?
+        .into_iter()
+        .filter_map(|(_, v)| serde_json::from_slice::<SentRecord>(&v).ok())
+        .filter(|r| r.delivery.alert.id == id && r.delivery.seq > 0)
+        .collect();
+    let pending = reader
+        .outbox()?
+        .into_iter()
+        .filter_map(|(_, v)| serde_json::from_slice::<Delivery>(&v).ok())
+        .filter(|d| d.alert.id == id && d.seq > 0)
+        .collect();
+    Ok(Some(Audit {
+        alert: id,
+        events,
+        sent,
+        pending,
+    }))
+}
+
+impl Audit {
+    /// The trail as `vigie audit` prints it: one line per event or delivery, in time order.
+    pub fn render(&self) -> String {
+        let mut lines: Vec<(DateTime<Utc>, u64, String)> = Vec::new();
+        for e in &self.events {
+            lines.push((e.at, e.seq, e.to_string()));
+        }
+        for r in &self.sent {
+            let d = &r.delivery;
+            lines.push((
+                r.at,
+                d.seq,
+                format!(
+                    "{:>8}  {}  notification #{} ({}) to {} by {} {}{}",
+                    "",
+                    r.at.format("%Y-%m-%dT%H:%M:%S%.3fZ"),
+                    d.id,
+                    d.step.name(),
+                    d.contact,
+                    d.channel,
+                    if r.accepted { "accepted" } else { "GIVEN UP" },
+                    d.failed_channels
+                        .iter()
+                        .map(|(c, e)| format!("; {c} failed: {e}"))
+                        .collect::<String>()
+                ),
+            ));
+        }
+        for d in &self.pending {
+            lines.push((
+                d.next_at,
+                d.seq,
+                format!(
+                    "{:>8}  {}  notification #{} ({}) to {} by {} waiting (attempt {}){}",
+                    "",
+                    d.next_at.format("%Y-%m-%dT%H:%M:%S%.3fZ"),
+                    d.id,
+                    d.step.name(),
+                    d.contact,
+                    d.channel,
+                    d.attempts + 1,
+                    d.last_error
+                        .as_deref()
+                        .map(|e| format!(": last failure: {e}"))
+                        .unwrap_or_default()
+                ),
+            ));
+        }
+        lines.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        let mut out = format!("alert #{}\n", self.alert);
+        for (_, _, l) in lines {
+            out.push_str(&l);
+            out.push('\n');
+        }
+        out
+    }
+}
