@@ -109,7 +109,7 @@ impl Audit {
                 ),
             ));
         }
-        lines.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        lines.sort_by_key(|l| (l.0, l.1));
         let mut out = format!("alert #{}\n", self.alert);
         for (_, _, l) in lines {
             out.push_str(&l);
