@@ -537,12 +537,9 @@ async fn r12_unhandled_alerts_escalate_on_time_across_a_restart() {
     );
     let cfg = config(&main, &[("s", &cameras_site("0"))]);
     let bed = Fleetbed::start(cfg.clone(), "2026-06-01T08:00:00Z").await;
-    bed.sim.answer(
-        "sw",
-        Observation::up().with_metric(
-            Metric::new("system.filesystem.utilization", 0.97).with("mountpoint", "/"),
-        ),
-    );
+    let full = Observation::up()
+        .with_metric(Metric::new("system.filesystem.utilization", 0.97).with("mountpoint", "/"));
+    bed.sim.answer("sw", full.clone());
     bed.minutes(1).await;
     let alert = bed.live().pop().expect("disk alert");
     let due = alert.escalate_at.expect("deadline set when notified");
@@ -558,11 +555,17 @@ async fn r12_unhandled_alerts_escalate_on_time_across_a_restart() {
     // Restarted before the deadline: it is kept and fires on time, once.
     let start = (due - chrono::Duration::minutes(3)).to_rfc3339();
     let bed = Fleetbed::start_in(cfg.clone(), &start, dir).await;
+    bed.sim.answer("sw", full.clone());
     let wait = (due + chrono::Duration::seconds(5) - bed.clock.now())
         .to_std()
         .expect("the deadline is ahead");
     bed.pass(wait).await;
-    let live = bed.live();
+    let live: Vec<_> = bed
+        .live()
+        .into_iter()
+        .filter(|a| a.id == alert.id)
+        .collect();
+    assert_eq!(live.len(), 1, "{:?}", bed.live());
     assert_eq!(live[0].escalation_level, 1, "{:?}", live[0].timeline);
     // On time, to the second, not before.
     let at = live[0]
@@ -593,8 +596,15 @@ async fn r12_unhandled_alerts_escalate_on_time_across_a_restart() {
     // Down past the second deadline: it fires once at start.
     let late = (level2 + chrono::Duration::minutes(30)).to_rfc3339();
     let bed = Fleetbed::start_in(cfg, &late, dir).await;
+    bed.sim.answer("sw", full);
     bed.pass(std::time::Duration::from_secs(1)).await;
-    assert_eq!(bed.live()[0].escalation_level, 2);
+    let disk = bed.live().into_iter().find(|a| a.id == alert.id);
+    assert_eq!(
+        disk.map(|a| a.escalation_level),
+        Some(2),
+        "{:?}",
+        bed.live()
+    );
     bed.minutes(60).await;
     let level2_events = bed
         .alert_events()
