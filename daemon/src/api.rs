@@ -482,10 +482,12 @@ async fn notify_test(
     Ok(HttpResponse::Accepted().json(NotifyTestAnswer { delivery: id }))
 }
 
-/// `?last=N` of the outbox.
+/// `?last=N&after=V&wait=S` of the outbox.
 #[derive(Debug, Deserialize)]
 struct OutboxQuery {
     last: Option<usize>,
+    after: Option<u64>,
+    wait: Option<u64>,
 }
 
 #[get("/api/v1/outbox")]
@@ -494,6 +496,14 @@ async fn outbox(
     q: web::Query<OutboxQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let o = outbox_of(&state)?.clone();
+    wait_past(
+        o.changes(),
+        &Poll {
+            after: q.after,
+            wait: q.wait,
+        },
+    )
+    .await;
     let last = q.last.unwrap_or(20).min(crate::store::SENT_KEPT as usize);
     let view = web::block(move || o.view(last))
         .await

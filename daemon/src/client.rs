@@ -280,6 +280,22 @@ impl ApiClient {
         self.get(&format!("/api/v1/outbox?last={last}"))
     }
 
+    /// The outbox once it changed past `version`, or after `wait`.
+    pub fn outbox_after(
+        &self,
+        last: usize,
+        version: u64,
+        wait: Duration,
+    ) -> Result<crate::outbox::OutboxView, ClientError> {
+        self.get_waiting(
+            &format!(
+                "/api/v1/outbox?last={last}&after={version}&wait={}",
+                wait.as_secs()
+            ),
+            wait,
+        )
+    }
+
     /// Queues a test notification to a contact; answers its delivery number.
     pub fn notify_test(&self, contact: &str, channel: Option<&str>) -> Result<u64, ClientError> {
         let a: crate::api::NotifyTestAnswer = self.post(

@@ -602,15 +602,8 @@ fn notify_test(data: &Path, contact: &str, channel: Option<&str>) -> Result<i32>
         .copied()
         .unwrap_or(std::time::Duration::from_secs(10));
     let deadline = std::time::Instant::now() + wait;
+    let mut view = api.outbox(vigie::store::SENT_KEPT as usize)?;
     loop {
-        if std::time::Instant::now() >= deadline {
-            err!(
-                "not accepted within {} (see `vigie outbox`; it stays queued and is retried)",
-                vigie::util::format_duration(wait)
-            );
-            return Ok(1);
-        }
-        let view = api.outbox(vigie::store::SENT_KEPT as usize)?;
         if let Some(r) = view.sent.iter().find(|r| r.delivery.id == id) {
             if r.accepted {
                 out!(
@@ -639,7 +632,20 @@ fn notify_test(data: &Path, contact: &str, channel: Option<&str>) -> Result<i32>
                 d.channel
             );
         }
-        std::thread::sleep(std::time::Duration::from_millis(200));
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            err!(
+                "not accepted within {} (see `vigie outbox`; it stays queued and is retried)",
+                vigie::util::format_duration(wait)
+            );
+            return Ok(1);
+        }
+        // Long poll: the daemon answers as soon as the outbox changes.
+        view = api.outbox_after(
+            vigie::store::SENT_KEPT as usize,
+            view.version,
+            left.max(std::time::Duration::from_secs(1)),
+        )?;
     }
 }
 

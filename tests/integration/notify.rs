@@ -465,3 +465,99 @@ then_after = "1s"
     }
     d.stop().await;
 }
+
+/// Waits (at most 60 s) on a daemon's outbox through its API until `done` holds.
+fn outbox_until(
+    api: &vigie::client::ApiClient,
+    what: &str,
+    done: impl Fn(&vigie::outbox::OutboxView) -> bool,
+) -> vigie::outbox::OutboxView {
+    let start = std::time::Instant::now();
+    let mut view = api.outbox(100).expect("outbox");
+    while !done(&view) {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "timed out waiting for {what}: {view:?}"
+        );
+        view = api
+            .outbox_after(100, view.version, Duration::from_secs(10))
+            .expect("outbox");
+    }
+    view
+}
+
+#[test]
+fn a_daemon_killed_with_notifications_pending_sends_them_after_its_restart_once() {
+    let mail = tempfile::tempdir().expect("tmp");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let cfg = tempfile::tempdir().expect("tmp");
+    let data = tempfile::tempdir().expect("tmp");
+    let main = format!(
+        r#"
+[daemon]
+collection_interval = "1s"
+[thresholds]
+disk = {{ for = "0s" }}
+[clients.c]
+name = "Client"
+[contacts.jd]
+name = "Julien"
+email = "jd@example.org"
+[on_call]
+technicians = ["jd"]
+manager = "jd"
+technical_manager = "jd"
+[notifications]
+retry_initial = "100ms"
+retry_max = "200ms"
+attempts_per_channel = 100
+[channels.email]
+smtp_host = "127.0.0.1"
+smtp_port = {port}
+security = "none"
+from = "vigie@example.org"
+"#
+    );
+    std::fs::write(cfg.path().join("vigie.toml"), main).expect("write");
+    std::fs::create_dir_all(cfg.path().join("sites")).expect("mkdir");
+    let site = site_head("UTC", "0") + &equipment("nvr-1", "nvr", None);
+    std::fs::write(cfg.path().join("sites/s.toml"), site).expect("write");
+    let world = cfg.path().join("world.toml");
+    std::fs::write(
+        &world,
+        "[default]\nstatus = \"up\"\n\n[equipment.nvr-1]\nstatus = \"up\"\nmetrics = [{ name = \"system.filesystem.utilization\", attributes = [[\"mountpoint\", \"/hdd\"]], value = 0.97 }]\n",
+    )
+    .expect("write");
+
+    // The SMTP server is down: the alert's email waits in the outbox, failing.
+    let first = DaemonProcess::spawn(cfg.path(), data.path(), &world);
+    let api = vigie::client::ApiClient::new(&first.api);
+    let view = outbox_until(&api, "a failing email", |v| {
+        v.pending.iter().any(|d| {
+            d.last_error
+                .as_deref()
+                .is_some_and(|e| e.contains("refused"))
+        })
+    });
+    let key = view.pending[0].idempotency_key();
+    first.kill9();
+
+    // Restarted with the server up: the pending email goes out, once.
+    let smtp = Smtp::start(port, mail.path());
+    let second = DaemonProcess::spawn(cfg.path(), data.path(), &world);
+    let api = vigie::client::ApiClient::new(&second.api);
+    outbox_until(&api, "the email accepted", |v| {
+        v.pending.is_empty() && v.sent.iter().any(|r| r.accepted)
+    });
+    let messages = smtp.messages();
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    assert_eq!(
+        header(&messages[0], "Message-ID"),
+        Some(format!("<{key}@vigie>").as_str())
+    );
+    second.sigterm();
+}

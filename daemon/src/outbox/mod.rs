@@ -53,6 +53,9 @@ pub struct OutboxStatus {
 /// What the outbox holds and recently sent, as `vigie outbox` shows it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct OutboxView {
+    /// Changes of the outbox so far, for long polls (`after`); 0 when read offline.
+    #[serde(default)]
+    pub version: u64,
     /// Waiting deliveries, oldest first.
     pub pending: Vec<Delivery>,
     /// The latest sent or given-up deliveries, newest last.
@@ -74,7 +77,11 @@ impl OutboxView {
             .skip(skip)
             .filter_map(|(_, v)| serde_json::from_slice(&v).ok())
             .collect();
-        Ok(OutboxView { pending, sent })
+        Ok(OutboxView {
+            version: 0,
+            pending,
+            sent,
+        })
     }
 }
 
@@ -112,7 +119,10 @@ impl Outbox {
 
     /// What the outbox holds and the latest `last` deliveries sent.
     pub fn view(&self, last: usize) -> Result<OutboxView, crate::store::StoreError> {
-        OutboxView::read(&self.reader, last)
+        let version = *self.settled.borrow();
+        let mut v = OutboxView::read(&self.reader, last)?;
+        v.version = version;
+        Ok(v)
     }
 
     /// Queues a test message; answers its delivery number.
