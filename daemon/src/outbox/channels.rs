@@ -45,16 +45,69 @@ fn permanent(message: String) -> SendError {
     }
 }
 
+/// Connections kept between sends: the SMTP relay's pooled transport, rebuilt when
+/// `[channels.email]` changes.
+#[derive(Default)]
+pub struct Transports {
+    email: std::sync::Mutex<
+        Option<(
+            crate::config::EmailChannel,
+            AsyncSmtpTransport<Tokio1Executor>,
+        )>,
+    >,
+}
+
+impl Transports {
+    fn email(
+        &self,
+        ch: &crate::config::EmailChannel,
+    ) -> Result<AsyncSmtpTransport<Tokio1Executor>, SendError> {
+        let mut slot = self.email.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((c, t)) = slot.as_ref()
+            && c == ch
+        {
+            return Ok(t.clone());
+        }
+        let host = ch.smtp_host.as_str();
+        let builder = match ch.security {
+            SmtpSecurity::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host),
+            SmtpSecurity::Starttls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(host)
+                .map_err(|e| format!("email: relay {host}: {e}"))?,
+            SmtpSecurity::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(host)
+                .map_err(|e| format!("email: relay {host}: {e}"))?,
+        };
+        let mut builder = builder.port(ch.smtp_port).timeout(Some(SEND_TIMEOUT));
+        if let Some(c) = &ch.credentials {
+            match c.login() {
+                Ok(Some((user, secret))) => {
+                    builder = builder.credentials(
+                        lettre::transport::smtp::authentication::Credentials::new(
+                            user,
+                            secret.expose().to_string(),
+                        ),
+                    );
+                }
+                Ok(None) => {}
+                Err(e) => return Err(format!("email: credentials `{}`: {e}", c.name).into()),
+            }
+        }
+        let transport = builder.build();
+        *slot = Some((ch.clone(), transport.clone()));
+        Ok(transport)
+    }
+}
+
 /// Sends `d` (rendered as `r`) to `contact` on the delivery's channel.
 pub async fn send(
     cfg: &Config,
+    transports: &Transports,
     contact: &Contact,
     d: &Delivery,
     r: &Rendered,
 ) -> Result<(), SendError> {
     let run = async {
         match d.channel {
-            ChannelKind::Email => email(cfg, contact, d, r).await,
+            ChannelKind::Email => email(cfg, transports, contact, d, r).await,
             ChannelKind::Sms => sms(cfg, contact, d, r).await,
             ChannelKind::Webhook => webhook(cfg, contact, d).await,
             ChannelKind::Log => {
@@ -86,6 +139,7 @@ fn thread_id(d: &Delivery) -> String {
 
 async fn email(
     cfg: &Config,
+    transports: &Transports,
     contact: &Contact,
     d: &Delivery,
     r: &Rendered,
@@ -122,30 +176,8 @@ async fn email(
         ))
         .map_err(|e| format!("email: cannot build the message: {e}"))?;
     let host = ch.smtp_host.as_str();
-    let transport = match ch.security {
-        SmtpSecurity::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host),
-        SmtpSecurity::Starttls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(host)
-            .map_err(|e| format!("email: relay {host}: {e}"))?,
-        SmtpSecurity::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(host)
-            .map_err(|e| format!("email: relay {host}: {e}"))?,
-    };
-    let mut transport = transport.port(ch.smtp_port).timeout(Some(SEND_TIMEOUT));
-    if let Some(c) = &ch.credentials {
-        match c.login() {
-            Ok(Some((user, secret))) => {
-                transport = transport.credentials(
-                    lettre::transport::smtp::authentication::Credentials::new(
-                        user,
-                        secret.expose().to_string(),
-                    ),
-                );
-            }
-            Ok(None) => {}
-            Err(e) => return Err(format!("email: credentials `{}`: {e}", c.name).into()),
-        }
-    }
+    let transport = transports.email(ch)?;
     transport
-        .build()
         .send(message)
         .await
         .map(|_| ())

@@ -23,8 +23,8 @@ use tokio::sync::{mpsc, watch};
 
 /// Events read from the log at once.
 const PLAN_BATCH: usize = 1000;
-/// Deliveries sent at once.
-const SEND_CONCURRENCY: usize = 16;
+/// Deliveries sent in one round (then settled in one commit).
+const SEND_CONCURRENCY: usize = 64;
 
 /// What the sent history keeps of a delivery.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -159,6 +159,8 @@ pub fn start(
     let d = Dispatcher {
         settled: settled_tx,
         next_ticket: 0,
+        pending: std::collections::BTreeMap::new(),
+        transports: Arc::default(),
         store: store.clone(),
         reader: reader.clone(),
         committed: store.committed(),
@@ -194,6 +196,10 @@ struct Dispatcher {
     settled: watch::Sender<u64>,
     /// Number of the next intervention ticket.
     next_ticket: u64,
+    /// The outbox's deliveries, as committed (read once at start, then kept in step).
+    pending: std::collections::BTreeMap<u64, Delivery>,
+    /// Connections kept between sends.
+    transports: Arc<channels::Transports>,
 }
 
 /// Reads blocking store data off the async thread.
@@ -248,6 +254,25 @@ impl Dispatcher {
             }
         };
         self.next_id = last_id + 1;
+        let r = self.reader.clone();
+        match blocking(move || r.outbox()).await {
+            Ok(rows) => {
+                for (id, v) in rows {
+                    match serde_json::from_slice::<Delivery>(&v) {
+                        Ok(d) => {
+                            self.pending.insert(d.id, d);
+                        }
+                        Err(e) => {
+                            tracing::error!(delivery = id, "an outbox entry cannot be read: {e}")
+                        }
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::error!("notifications cannot start: the outbox cannot be read: {e}");
+                return;
+            }
+        }
         let mut cursor = cursor;
         loop {
             // 1. Turn new events into deliveries, durably, before sending anything.
@@ -298,6 +323,7 @@ impl Dispatcher {
         let cfg = self.cfg();
         let mut entries = Vec::new();
         let mut tickets: Vec<crate::ticket::TicketEvent> = Vec::new();
+        let mut planned_now: Vec<Delivery> = Vec::new();
         for e in &events {
             if let EventBody::Alert(a) = &e.body
                 && a.change == crate::alert::Change::Escalated
@@ -316,7 +342,10 @@ impl Dispatcher {
                 };
                 for d in notify::plan(&cfg, e.seq, a, e.at, &mut next) {
                     match serde_json::to_vec(&d) {
-                        Ok(v) => entries.push((d.id, Some(v))),
+                        Ok(v) => {
+                            entries.push((d.id, Some(v)));
+                            planned_now.push(d);
+                        }
                         Err(e) => tracing::error!("notifications: cannot encode a delivery: {e}"),
                     }
                 }
@@ -344,6 +373,10 @@ impl Dispatcher {
             .flush()
             .await
             .map_err(|e| format!("the outbox cannot be written: {e}"))?;
+        for d in planned_now {
+            self.pending.insert(d.id, d);
+        }
+        self.update_status();
         if planned > 0 {
             tracing::debug!(planned, up_to = last, "notifications planned");
             self.settled.send_modify(|n| *n += 1);
@@ -460,7 +493,11 @@ impl Dispatcher {
                         ..OutboxWrite::default()
                     });
                     match self.store.flush().await {
-                        Ok(()) => Ok(d.id),
+                        Ok(()) => {
+                            let id = d.id;
+                            self.pending.insert(id, d);
+                            Ok(id)
+                        }
                         Err(e) => Err(format!("the outbox cannot be written: {e}")),
                     }
                 }
@@ -473,31 +510,26 @@ impl Dispatcher {
 
     /// Sends the due deliveries; answers when the next one is due.
     async fn send_due(&mut self) -> Result<Option<DateTime<Utc>>, String> {
-        let r = self.reader.clone();
-        let rows = blocking(move || r.outbox()).await?;
         let now = self.clock.now();
-        let mut pending: Vec<Delivery> = Vec::new();
-        for (id, v) in rows {
-            match serde_json::from_slice::<Delivery>(&v) {
-                Ok(d) => pending.push(d),
-                Err(e) => tracing::error!(delivery = id, "an outbox entry cannot be read: {e}"),
-            }
-        }
-        self.update_status(&pending);
         let cfg = self.cfg();
-        let due: Vec<Delivery> = pending
-            .iter()
+        let due: Vec<Delivery> = self
+            .pending
+            .values()
             .filter(|d| d.next_at <= now)
             .take(SEND_CONCURRENCY)
             .cloned()
             .collect();
+        if due.is_empty() {
+            return Ok(self.pending.values().map(|d| d.next_at).min());
+        }
+        let transports = Arc::clone(&self.transports);
         let results = futures::future::join_all(due.into_iter().map(|d| {
-            let cfg = Arc::clone(&cfg);
+            let (cfg, transports) = (Arc::clone(&cfg), Arc::clone(&transports));
             async move {
                 let result = match cfg.contacts.get(&d.contact) {
                     Some(contact) => {
                         let rendered = notify::render(&d);
-                        channels::send(&cfg, contact, &d, &rendered).await
+                        channels::send(&cfg, &transports, contact, &d, &rendered).await
                     }
                     None => Err(channels::SendError {
                         message: format!("contact `{}` is no longer in the config", d.contact),
@@ -508,30 +540,19 @@ impl Dispatcher {
             }
         }))
         .await;
-        let sent_any = !results.is_empty();
         let mut write = OutboxWrite::default();
         for (d, result) in results {
             self.settle(&cfg, d, result, &mut write);
         }
-        if sent_any {
-            self.store.write_outbox(write);
-            // Settled before the next read of the outbox, so nothing is sent twice.
-            self.store
-                .flush()
-                .await
-                .map_err(|e| format!("the outbox cannot be written: {e}"))?;
-            // The status says what is left before anyone is told something changed.
-            let r = self.reader.clone();
-            let left: Vec<Delivery> = blocking(move || r.outbox())
-                .await?
-                .into_iter()
-                .filter_map(|(_, v)| serde_json::from_slice(&v).ok())
-                .collect();
-            self.update_status(&left);
-            self.settled.send_modify(|n| *n += 1);
-            return Ok(Some(self.clock.now()));
-        }
-        Ok(pending.iter().map(|d| d.next_at).min())
+        self.store.write_outbox(write);
+        // Settled and committed before anyone is told, so nothing is sent twice.
+        self.store
+            .flush()
+            .await
+            .map_err(|e| format!("the outbox cannot be written: {e}"))?;
+        self.update_status();
+        self.settled.send_modify(|n| *n += 1);
+        Ok(Some(self.clock.now()))
     }
 
     /// Records the outcome of one send.
@@ -562,6 +583,7 @@ impl Dispatcher {
                 if let Ok(mut s) = self.status.lock() {
                     s.sent += 1;
                 }
+                self.pending.remove(&d.id);
                 write.entries.push((d.id, None));
                 write.sent.extend(record(d, true));
             }
@@ -601,6 +623,7 @@ impl Dispatcher {
                                 delivery = d.id, alert = d.alert.id, contact = %d.contact,
                                 "notification given up: every channel of the contact failed; last: {e}"
                             );
+                            self.pending.remove(&d.id);
                             write.entries.push((d.id, None));
                             write.sent.extend(record(d, false));
                             return;
@@ -617,14 +640,15 @@ impl Dispatcher {
                 if let Ok(v) = serde_json::to_vec(&d) {
                     write.entries.push((d.id, Some(v)));
                 }
+                self.pending.insert(d.id, d);
             }
         }
     }
 
-    fn update_status(&self, pending: &[Delivery]) {
+    fn update_status(&self) {
         if let Ok(mut s) = self.status.lock() {
-            s.pending = pending.len();
-            s.oldest = pending.iter().map(|d| d.created_at).min();
+            s.pending = self.pending.len();
+            s.oldest = self.pending.values().map(|d| d.created_at).min();
         }
     }
 }
