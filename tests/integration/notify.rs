@@ -561,3 +561,67 @@ from = "vigie@example.org"
     );
     second.sigterm();
 }
+
+#[actix_rt::test]
+async fn new_alerts_of_a_site_within_the_grouping_window_go_out_as_one_message() {
+    let cfg = tempfile::tempdir().expect("tmp");
+    let data = tempfile::tempdir().expect("tmp");
+    let main = r#"
+[daemon]
+collection_interval = "1s"
+[thresholds]
+disk = { for = "0s" }
+[clients.c]
+name = "Client"
+[contacts.jd]
+name = "Julien"
+channels = ["log"]
+[on_call]
+technicians = ["jd"]
+manager = "jd"
+technical_manager = "jd"
+[notifications]
+group_window = "3s"
+[channels.log]
+"#;
+    std::fs::write(cfg.path().join("vigie.toml"), main).expect("write");
+    std::fs::create_dir_all(cfg.path().join("sites")).expect("mkdir");
+    let mut site = site_head("UTC", "0");
+    for id in ["nvr-1", "nvr-2", "nvr-3"] {
+        site += &equipment(id, "nvr", None);
+    }
+    std::fs::write(cfg.path().join("sites/s.toml"), site).expect("write");
+    let sim = ScriptedCollector::default();
+    for id in ["nvr-1", "nvr-2", "nvr-3"] {
+        sim.answer(
+            id,
+            Observation::up().with_metric(
+                Metric::new("system.filesystem.utilization", 0.97).with("mountpoint", "/hdd"),
+            ),
+        );
+    }
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let d = server::start(options(cfg.path(), data.path(), &sim), listener)
+        .await
+        .expect("start");
+    until(&d.outbox, "the grouped message", || {
+        d.outbox.status().sent >= 1 && d.outbox.status().pending == 0
+    })
+    .await;
+    let view = d.outbox.view(10).expect("outbox");
+    assert_eq!(view.sent.len(), 1, "{:?}", view.sent);
+    let message = &view.sent[0];
+    assert!(message.accepted);
+    let mut ids: Vec<u64> = std::iter::once(message.delivery.alert.id)
+        .chain(message.delivery.also.iter().map(|a| a.id))
+        .collect();
+    ids.sort();
+    assert_eq!(ids.len(), 3, "{:?}", message.delivery);
+    let text = vigie::notify::render(&message.delivery);
+    assert!(
+        text.subject.contains("3 nouvelles alertes sur le site s"),
+        "{}",
+        text.subject
+    );
+    d.stop().await;
+}

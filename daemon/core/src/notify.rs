@@ -69,6 +69,9 @@ pub struct Delivery {
     /// Channels given up on, with why.
     #[serde(default)]
     pub failed_channels: Vec<(ChannelKind, String)>,
+    /// Other new alerts of the same site told in the same message (grouping window).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub also: Vec<Alert>,
 }
 
 impl Delivery {
@@ -252,6 +255,14 @@ pub fn plan(
     let Some(step) = step_of(event) else {
         return Vec::new();
     };
+    // New alerts wait for the grouping window, so a site's alerts go out together.
+    let window = chrono::Duration::from_std(cfg.notifications.group_window)
+        .unwrap_or(chrono::Duration::zero());
+    let send_at = if step == Step::Opened {
+        at + window
+    } else {
+        at
+    };
     recipients(cfg, &event.alert, step, at)
         .into_iter()
         .filter_map(|id| {
@@ -266,10 +277,11 @@ pub fn plan(
                 channel,
                 language: contact.language,
                 attempts: 0,
-                next_at: at,
+                next_at: send_at,
                 created_at: at,
                 last_error: None,
                 failed_channels: Vec::new(),
+                also: Vec::new(),
             })
         })
         .collect()
@@ -319,10 +331,20 @@ pub fn render(d: &Delivery) -> Rendered {
         (Step::Escalated, false) => "ESCALATION: alert not handled",
         (Step::Test, false) => "test message",
     };
-    let subject = format!(
-        "[vigie] #{} {severity} {} — {}: {}",
-        a.id, a.site, what, a.summary
-    );
+    let subject = if d.also.is_empty() {
+        format!(
+            "[vigie] #{} {severity} {} — {}: {}",
+            a.id, a.site, what, a.summary
+        )
+    } else if fr {
+        format!(
+            "[vigie] {} nouvelles alertes sur le site {}",
+            d.also.len() + 1,
+            a.site
+        )
+    } else {
+        format!("[vigie] {} new alerts at site {}", d.also.len() + 1, a.site)
+    };
     let labels = if fr {
         [
             "Alerte",
@@ -367,6 +389,14 @@ pub fn render(d: &Delivery) -> Rendered {
         ));
     }
     html.push_str("</table>\n");
+    for other in &d.also {
+        let line = format!(
+            "#{} {} {}: {}",
+            other.id, other.severity, other.owner, other.summary
+        );
+        text.push_str(&format!("\n{line}\n"));
+        html.push_str(&format!("<p>{}</p>\n", escape_html(&line)));
+    }
     let sms_full = format!(
         "vigie #{} {severity} {} {}: {}",
         a.id,

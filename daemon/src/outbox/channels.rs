@@ -335,6 +335,23 @@ pub fn alertmanager_payload(d: &Delivery, receiver: &str) -> serde_json::Value {
         "{:016x}",
         crate::util::stable_hash(d.idempotency_key().as_bytes())
     );
+    let alert_json = |a: &crate::alert::Alert| {
+        let mut labels = serde_json::Map::new();
+        labels.insert("alertname".into(), a.rule.rule.name().into());
+        labels.insert("severity".into(), a.severity.to_string().into());
+        labels.insert("site".into(), a.site.to_string().into());
+        labels.insert("owner".into(), a.owner.to_string().into());
+        labels.insert("alert_id".into(), a.id.to_string().into());
+        serde_json::json!({
+            "status": status,
+            "labels": labels,
+            "annotations": { "summary": a.summary, "state": a.state.to_string() },
+            "startsAt": a.opened_at.to_rfc3339(),
+            "endsAt": "0001-01-01T00:00:00Z",
+            "generatorURL": format!("vigie://alerts/{}", a.id),
+            "fingerprint": format!("{:016x}", crate::util::stable_hash(format!("{}-{}", a.id, d.idempotency_key()).as_bytes())),
+        })
+    };
     let alert = serde_json::json!({
         "status": status,
         "labels": labels,
@@ -354,7 +371,9 @@ pub fn alertmanager_payload(d: &Delivery, receiver: &str) -> serde_json::Value {
         "commonLabels": labels,
         "commonAnnotations": { "summary": a.summary },
         "externalURL": "",
-        "alerts": [alert],
+        "alerts": std::iter::once(alert)
+            .chain(d.also.iter().map(alert_json))
+            .collect::<Vec<_>>(),
     })
 }
 

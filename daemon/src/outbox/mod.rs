@@ -483,6 +483,7 @@ impl Dispatcher {
                 created_at: now,
                 last_error: None,
                 failed_channels: Vec::new(),
+                also: Vec::new(),
             })
         })();
         let answer = match answer {
@@ -512,7 +513,7 @@ impl Dispatcher {
     async fn send_due(&mut self) -> Result<Option<DateTime<Utc>>, String> {
         let now = self.clock.now();
         let cfg = self.cfg();
-        let due: Vec<Delivery> = self
+        let mut due: Vec<Delivery> = self
             .pending
             .values()
             .filter(|d| d.next_at <= now)
@@ -521,6 +522,62 @@ impl Dispatcher {
             .collect();
         if due.is_empty() {
             return Ok(self.pending.values().map(|d| d.next_at).min());
+        }
+        // Grouping: a new alert's message carries the other new alerts of its site waiting
+        // for the same recipient and channel; they leave the outbox with it, committed before
+        // anything is sent.
+        if !cfg.notifications.group_window.is_zero() {
+            let mut merge = OutboxWrite::default();
+            let mut taken: std::collections::BTreeSet<u64> = std::collections::BTreeSet::new();
+            for d in due.iter_mut() {
+                if d.step != Step::Opened || !d.also.is_empty() || taken.contains(&d.id) {
+                    continue;
+                }
+                let mates: Vec<Delivery> = self
+                    .pending
+                    .values()
+                    .filter(|o| {
+                        o.id != d.id
+                            && !taken.contains(&o.id)
+                            && o.step == Step::Opened
+                            && o.also.is_empty()
+                            && o.contact == d.contact
+                            && o.channel == d.channel
+                            && o.alert.site == d.alert.site
+                    })
+                    .cloned()
+                    .collect();
+                if mates.is_empty() {
+                    continue;
+                }
+                taken.insert(d.id);
+                for m in mates {
+                    taken.insert(m.id);
+                    merge.entries.push((m.id, None));
+                    d.also.push(m.alert);
+                }
+                if let Ok(v) = serde_json::to_vec(&*d) {
+                    merge.entries.push((d.id, Some(v)));
+                }
+            }
+            if !merge.entries.is_empty() {
+                due.retain(|d| !taken.contains(&d.id) || !d.also.is_empty());
+                for (id, v) in &merge.entries {
+                    if v.is_none() {
+                        self.pending.remove(id);
+                    }
+                }
+                for d in &due {
+                    if !d.also.is_empty() {
+                        self.pending.insert(d.id, d.clone());
+                    }
+                }
+                self.store.write_outbox(merge);
+                self.store
+                    .flush()
+                    .await
+                    .map_err(|e| format!("the outbox cannot be written: {e}"))?;
+            }
         }
         let transports = Arc::clone(&self.transports);
         let results = futures::future::join_all(due.into_iter().map(|d| {

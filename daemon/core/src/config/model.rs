@@ -1037,11 +1037,16 @@ pub struct Notifications {
     pub retry_max: Duration,
     /// Failures on one channel before the contact's next channel is used.
     pub attempts_per_channel: u32,
+    /// New alerts of one site within this window reach a recipient as one message (zero:
+    /// each alert at once).
+    #[serde(with = "crate::util::serde_duration")]
+    pub group_window: Duration,
 }
 
 impl Default for Notifications {
     fn default() -> Self {
         Notifications {
+            group_window: Duration::ZERO,
             retry_initial: Duration::from_secs(5),
             retry_max: Duration::from_secs(300),
             attempts_per_channel: 5,

@@ -187,6 +187,8 @@ pub struct RawNotifications {
     pub retry_max: Option<Spanned<String>>,
     /// Failures on one channel before the contact's next channel is used.
     pub attempts_per_channel: Option<Spanned<u32>>,
+    /// New alerts of one site within this window go to a recipient as one message (`"30s"`).
+    pub group_window: Option<Spanned<String>>,
 }
 
 /// `[channels.email]`.

@@ -413,6 +413,16 @@ pub(super) fn notifications(cx: &mut FileCx<'_>, raw: &RawMain, config: &mut Con
     {
         config.notifications.retry_max = d;
     }
+    if let Some(v) = &n.group_window
+        && let Some(d) = cx.bounded_duration(
+            v,
+            "notifications.group_window",
+            Duration::ZERO,
+            Duration::from_secs(600),
+        )
+    {
+        config.notifications.group_window = d;
+    }
     if let Some(v) = &n.attempts_per_channel {
         match *v.get_ref() {
             1..=100 => config.notifications.attempts_per_channel = *v.get_ref(),
