@@ -166,7 +166,11 @@ async fn until(outbox: &vigie::outbox::Outbox, what: &str, done: impl Fn() -> bo
             !left.is_zero(),
             "timed out waiting for {what}: {:?}\n{:?}",
             outbox.status(),
-            outbox.view(10)
+            outbox.view(10).map(|v| v
+                .sent
+                .iter()
+                .map(|r| (r.delivery.alert.id, r.delivery.step.name()))
+                .collect::<Vec<_>>())
         );
         let _ = tokio::time::timeout(left, changes.changed()).await;
     }
@@ -622,6 +626,73 @@ group_window = "3s"
         text.subject.contains("3 nouvelles alertes sur le site s"),
         "{}",
         text.subject
+    );
+    d.stop().await;
+}
+
+#[actix_rt::test]
+async fn a_flapping_alert_is_told_at_most_max_per_hour_times() {
+    let cfg = tempfile::tempdir().expect("tmp");
+    let data = tempfile::tempdir().expect("tmp");
+    let main = r#"
+[daemon]
+collection_interval = "1s"
+[thresholds]
+disk = { for = "0s", recovery = 1 }
+[clients.c]
+name = "Client"
+[contacts.jd]
+name = "Julien"
+channels = ["log"]
+[on_call]
+technicians = ["jd"]
+manager = "jd"
+technical_manager = "jd"
+[notifications]
+max_per_hour = 2
+[channels.log]
+"#;
+    std::fs::write(cfg.path().join("vigie.toml"), main).expect("write");
+    std::fs::create_dir_all(cfg.path().join("sites")).expect("mkdir");
+    let site = site_head("UTC", "0") + &equipment("nvr-1", "nvr", None);
+    std::fs::write(cfg.path().join("sites/s.toml"), site).expect("write");
+    let sim = ScriptedCollector::default();
+    let disk = |ratio: f64| {
+        Observation::up().with_metric(
+            Metric::new("system.filesystem.utilization", ratio).with("mountpoint", "/hdd"),
+        )
+    };
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let d = server::start(options(cfg.path(), data.path(), &sim), listener)
+        .await
+        .expect("start");
+    // Three times: the disk fills up, then frees.
+    let mut observed = d.observations();
+    for _ in 0..3 {
+        for (ratio, live) in [(0.97, true), (0.50, false)] {
+            sim.answer("nvr-1", disk(ratio));
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+            while d.book.live().is_empty() == live {
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "the alert did not follow the disk"
+                );
+                let _ = tokio::time::timeout(Duration::from_secs(5), observed.changed()).await;
+            }
+        }
+    }
+    until(&d.outbox, "the messages settled", || {
+        d.outbox.status().pending == 0 && d.outbox.status().sent >= 4
+    })
+    .await;
+    let sent = d.outbox.view(100).expect("outbox").sent;
+
+    let steps: Vec<&str> = sent.iter().map(|r| r.delivery.step.name()).collect();
+    // Two openings and their resolutions; the third flap is held back, opening and end.
+    assert_eq!(
+        steps,
+        ["opened", "resolved", "opened", "resolved"],
+        "{sent:?}"
     );
     d.stop().await;
 }

@@ -72,6 +72,13 @@ pub struct Delivery {
     /// Other new alerts of the same site told in the same message (grouping window).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub also: Vec<Alert>,
+    /// Earlier changes of this alert series not sent (over `max_per_hour`), told here.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub held_back: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 impl Delivery {
@@ -282,6 +289,7 @@ pub fn plan(
                 last_error: None,
                 failed_channels: Vec::new(),
                 also: Vec::new(),
+                held_back: 0,
             })
         })
         .collect()
@@ -376,6 +384,19 @@ pub fn render(d: &Delivery) -> Rendered {
         a.state.to_string(),
     ];
     let mut text = format!("{}\n\n", a.summary);
+    if d.held_back > 0 {
+        text.push_str(&if fr {
+            format!(
+                "({} changements précédents de cette alerte n'ont pas été envoyés : elle change trop souvent)\n\n",
+                d.held_back
+            )
+        } else {
+            format!(
+                "({} earlier changes of this alert were not sent: it changes too often)\n\n",
+                d.held_back
+            )
+        });
+    }
     let mut html = format!(
         "<p><strong>{}</strong></p>\n<table>\n",
         escape_html(&a.summary)

@@ -161,6 +161,8 @@ pub fn start(
         next_ticket: 0,
         pending: std::collections::BTreeMap::new(),
         transports: Arc::default(),
+        recent: std::collections::HashMap::new(),
+        held_alerts: std::collections::HashSet::new(),
         store: store.clone(),
         reader: reader.clone(),
         committed: store.committed(),
@@ -185,6 +187,9 @@ pub fn start(
     })
 }
 
+/// An alert series (owner, rule with its labels) and a recipient, for the per-hour cap.
+type SeriesKey = (String, String, ContactId);
+
 struct Dispatcher {
     store: Store,
     reader: StoreReader,
@@ -200,6 +205,11 @@ struct Dispatcher {
     pending: std::collections::BTreeMap<u64, Delivery>,
     /// Connections kept between sends.
     transports: Arc<channels::Transports>,
+    /// Messages planned in the last hour per alert series and recipient, and how many were
+    /// held back since the last one sent (flapping alerts).
+    recent: std::collections::HashMap<SeriesKey, (Vec<DateTime<Utc>>, u32)>,
+    /// Alerts whose opening was held back from a recipient: their end is not told either.
+    held_alerts: std::collections::HashSet<(u64, ContactId)>,
 }
 
 /// Reads blocking store data off the async thread.
@@ -340,7 +350,10 @@ impl Dispatcher {
                     self.next_id += 1;
                     id
                 };
-                for d in notify::plan(&cfg, e.seq, a, e.at, &mut next) {
+                for mut d in notify::plan(&cfg, e.seq, a, e.at, &mut next) {
+                    if !self.within_rate(&cfg, &mut d) {
+                        continue;
+                    }
                     match serde_json::to_vec(&d) {
                         Ok(v) => {
                             entries.push((d.id, Some(v)));
@@ -382,6 +395,43 @@ impl Dispatcher {
             self.settled.send_modify(|n| *n += 1);
         }
         Ok(Some(last))
+    }
+
+    /// Whether a delivery goes out under the per-hour cap of its alert series and recipient;
+    /// a held-back one is counted and told in the next message that goes out. Resolutions,
+    /// closures and escalations always go out.
+    fn within_rate(&mut self, cfg: &Config, d: &mut Delivery) -> bool {
+        let key = (
+            d.alert.owner.to_string(),
+            d.alert.rule.to_string(),
+            d.contact.clone(),
+        );
+        if self.held_alerts.contains(&(d.alert.id, d.contact.clone())) {
+            if matches!(d.step, Step::Resolved | Step::Closed) {
+                self.held_alerts.remove(&(d.alert.id, d.contact.clone()));
+            }
+            return false;
+        }
+        let hour_ago = d.created_at - chrono::Duration::hours(1);
+        let (times, held) = self.recent.entry(key).or_default();
+        times.retain(|t| *t > hour_ago);
+        let capped = matches!(d.step, Step::Opened | Step::Updated)
+            && times.len() >= cfg.notifications.max_per_hour as usize;
+        if capped {
+            *held += 1;
+            self.held_alerts.insert((d.alert.id, d.contact.clone()));
+            tracing::info!(
+                alert = d.alert.id, contact = %d.contact, step = d.step.name(),
+                "notification held back: more than {} about this alert in the last hour",
+                cfg.notifications.max_per_hour
+            );
+            return false;
+        }
+        if matches!(d.step, Step::Opened | Step::Updated) {
+            times.push(d.created_at);
+            d.held_back = std::mem::take(held);
+        }
+        true
     }
 
     /// The ticket change an escalation makes: opens the alert's ticket, or reassigns it (one
@@ -484,6 +534,7 @@ impl Dispatcher {
                 last_error: None,
                 failed_channels: Vec::new(),
                 also: Vec::new(),
+                held_back: 0,
             })
         })();
         let answer = match answer {

@@ -1041,12 +1041,16 @@ pub struct Notifications {
     /// each alert at once).
     #[serde(with = "crate::util::serde_duration")]
     pub group_window: Duration,
+    /// Most messages about one alert series (an equipment or site and a rule) per hour; those
+    /// over it are counted and mentioned in the next message. Resolutions always go out.
+    pub max_per_hour: u32,
 }
 
 impl Default for Notifications {
     fn default() -> Self {
         Notifications {
             group_window: Duration::ZERO,
+            max_per_hour: 6,
             retry_initial: Duration::from_secs(5),
             retry_max: Duration::from_secs(300),
             attempts_per_channel: 5,

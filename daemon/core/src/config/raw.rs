@@ -189,6 +189,8 @@ pub struct RawNotifications {
     pub attempts_per_channel: Option<Spanned<u32>>,
     /// New alerts of one site within this window go to a recipient as one message (`"30s"`).
     pub group_window: Option<Spanned<String>>,
+    /// Most messages about one alert series per hour (a flapping alert).
+    pub max_per_hour: Option<Spanned<u32>>,
 }
 
 /// `[channels.email]`.

@@ -423,6 +423,16 @@ pub(super) fn notifications(cx: &mut FileCx<'_>, raw: &RawMain, config: &mut Con
     {
         config.notifications.group_window = d;
     }
+    if let Some(v) = &n.max_per_hour {
+        match *v.get_ref() {
+            1..=1000 => config.notifications.max_per_hour = *v.get_ref(),
+            x => cx.at(
+                v,
+                format!("notifications.max_per_hour: {x} is out of range (1 to 1000)"),
+                None,
+            ),
+        }
+    }
     if let Some(v) = &n.attempts_per_channel {
         match *v.get_ref() {
             1..=100 => config.notifications.attempts_per_channel = *v.get_ref(),
