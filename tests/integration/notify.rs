@@ -105,6 +105,11 @@ struct Receiver {
 
 impl Receiver {
     async fn start() -> Receiver {
+        Self::failing_first(0).await
+    }
+
+    /// Answers 503 to the first `fail` requests (recording them too), then 200.
+    async fn failing_first(fail: usize) -> Receiver {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -139,10 +144,17 @@ impl Receiver {
                             continue;
                         }
                         let body = String::from_utf8_lossy(&buf[end + 4..end + 4 + length]);
-                        seen.lock().expect("bodies").push(body.into_owned());
-                        let _ = s
-                            .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
-                            .await;
+                        let n = {
+                            let mut all = seen.lock().expect("bodies");
+                            all.push(body.into_owned());
+                            all.len()
+                        };
+                        let answer: &[u8] = if n <= fail {
+                            b"HTTP/1.1 503 Busy\r\nContent-Length: 4\r\nConnection: close\r\n\r\nbusy"
+                        } else {
+                            b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                        };
+                        let _ = s.write_all(answer).await;
                         return;
                     }
                 });
@@ -694,5 +706,138 @@ max_per_hour = 2
         ["opened", "resolved", "opened", "resolved"],
         "{sent:?}"
     );
+    d.stop().await;
+}
+
+#[actix_rt::test]
+async fn sms_go_through_the_gateway_template_and_are_retried_until_it_accepts() {
+    let gateway = Receiver::failing_first(2).await;
+    let cfg = tempfile::tempdir().expect("tmp");
+    let data = tempfile::tempdir().expect("tmp");
+    let main = format!(
+        r#"
+[daemon]
+collection_interval = "1s"
+[thresholds]
+disk = {{ for = "0s" }}
+[clients.c]
+name = "Client"
+[contacts.jd]
+name = "Julien"
+phone = "+33612345678"
+[on_call]
+technicians = ["jd"]
+manager = "jd"
+technical_manager = "jd"
+[notifications]
+retry_initial = "100ms"
+retry_max = "200ms"
+[channels.sms]
+gateway_url = "http://127.0.0.1:{}/send"
+body = '{{"number": "{{to}}", "message": "{{text}}", "ref": "{{reference}}"}}'
+"#,
+        gateway.port
+    );
+    std::fs::write(cfg.path().join("vigie.toml"), main).expect("write");
+    std::fs::create_dir_all(cfg.path().join("sites")).expect("mkdir");
+    let site = site_head("UTC", "0") + &equipment("nvr-1", "nvr", None);
+    std::fs::write(cfg.path().join("sites/s.toml"), site).expect("write");
+    let sim = ScriptedCollector::default();
+    sim.answer(
+        "nvr-1",
+        Observation::up().with_metric(
+            Metric::new("system.filesystem.utilization", 0.97).with("mountpoint", "/hdd"),
+        ),
+    );
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let d = server::start(options(cfg.path(), data.path(), &sim), listener)
+        .await
+        .expect("start");
+    until(&d.outbox, "the SMS accepted", || {
+        d.outbox.status().sent == 1
+    })
+    .await;
+    // Refused twice (503), accepted the third time: three requests, the same message.
+    let bodies = gateway.bodies();
+    assert_eq!(bodies.len(), 3, "{bodies:?}");
+    assert!(bodies.windows(2).all(|w| w[0] == w[1]), "{bodies:?}");
+    let sms: serde_json::Value = serde_json::from_str(&bodies[0]).expect("JSON body");
+    assert_eq!(sms["number"], "+33612345678");
+    let text = sms["message"].as_str().expect("text");
+    assert!(
+        text.starts_with("vigie #") && text.contains("CRITIQUE s nvr-1"),
+        "{text}"
+    );
+    assert!(text.chars().count() <= 160);
+    assert!(
+        sms["ref"].as_str().is_some_and(|r| r.ends_with("-jd")),
+        "{sms}"
+    );
+    let record = &d.outbox.view(10).expect("outbox").sent[0];
+    assert!(record.accepted);
+    assert_eq!(record.delivery.attempts, 2, "two failures before");
+    d.stop().await;
+}
+
+#[actix_rt::test]
+async fn a_contact_whose_first_channel_keeps_failing_is_reached_on_its_next_one() {
+    let hook = Receiver::failing_first(1000).await;
+    let cfg = tempfile::tempdir().expect("tmp");
+    let data = tempfile::tempdir().expect("tmp");
+    let main = format!(
+        r#"
+[daemon]
+collection_interval = "1s"
+[thresholds]
+disk = {{ for = "0s" }}
+[clients.c]
+name = "Client"
+[contacts.jd]
+name = "Julien"
+channels = ["webhook", "log"]
+[on_call]
+technicians = ["jd"]
+manager = "jd"
+technical_manager = "jd"
+[notifications]
+retry_initial = "100ms"
+retry_max = "200ms"
+attempts_per_channel = 2
+[channels.webhook]
+url = "http://127.0.0.1:{}/hook"
+[channels.log]
+"#,
+        hook.port
+    );
+    std::fs::write(cfg.path().join("vigie.toml"), main).expect("write");
+    std::fs::create_dir_all(cfg.path().join("sites")).expect("mkdir");
+    let site = site_head("UTC", "0") + &equipment("nvr-1", "nvr", None);
+    std::fs::write(cfg.path().join("sites/s.toml"), site).expect("write");
+    let sim = ScriptedCollector::default();
+    sim.answer(
+        "nvr-1",
+        Observation::up().with_metric(
+            Metric::new("system.filesystem.utilization", 0.97).with("mountpoint", "/hdd"),
+        ),
+    );
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let d = server::start(options(cfg.path(), data.path(), &sim), listener)
+        .await
+        .expect("start");
+    until(&d.outbox, "the fallback", || d.outbox.status().sent == 1).await;
+    let record = &d.outbox.view(10).expect("outbox").sent[0];
+    assert!(record.accepted);
+    assert_eq!(record.delivery.channel, vigie::config::ChannelKind::Log);
+    assert_eq!(record.delivery.failed_channels.len(), 1);
+    assert_eq!(
+        record.delivery.failed_channels[0].0,
+        vigie::config::ChannelKind::Webhook
+    );
+    assert!(
+        record.delivery.failed_channels[0].1.contains("HTTP 503"),
+        "{:?}",
+        record.delivery.failed_channels
+    );
+    assert_eq!(hook.bodies().len(), 2, "two attempts on the webhook");
     d.stop().await;
 }
