@@ -195,6 +195,10 @@ pub struct Alert {
     /// re-arms it; a deadline passed while the daemon was down fires at start, once).
     #[serde(default)]
     pub escalate_at: Option<DateTime<Utc>>,
+    /// While a maintenance window covers its owner, the escalation clock stops: what was
+    /// left of the delay, in milliseconds, resumed when the window ends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub escalation_paused_ms: Option<i64>,
 }
 
 impl Alert {
@@ -380,12 +384,14 @@ impl AlertSet {
     /// R12: a notified alert not handled (resolved, or closed with a resolution note) within
     /// `esc.after` goes to level 1, then after `esc.then_after` more to level 2. An
     /// acknowledgement does not stop the clock. The clock starts when the alert is notified
-    /// (not while a maintenance window suppresses it). `events` are the alert events of this
+    /// (not while a maintenance window suppresses it); a window covering the owner later
+    /// (`in_window`) stops the clock until it ends. `events` are the alert events of this
     /// step: a deadline set now is written into them too, and escalations are added.
     pub fn escalate(
         &mut self,
         now: DateTime<Utc>,
         esc: &crate::config::Escalation,
+        in_window: bool,
         events: &mut Vec<AlertEvent>,
     ) {
         let chrono_of = |d: std::time::Duration| {
@@ -394,6 +400,16 @@ impl AlertSet {
         for a in self.alerts.iter_mut() {
             if !a.state.is_live() || !a.notified || a.escalation_level >= 2 {
                 continue;
+            }
+            // Maintenance stops the clock; its end restarts it with what was left.
+            if in_window {
+                if let Some(d) = a.escalate_at.take() {
+                    a.escalation_paused_ms = Some((d - now).num_milliseconds().max(0));
+                }
+                continue;
+            }
+            if let Some(left) = a.escalation_paused_ms.take() {
+                a.escalate_at = Some(now + chrono::Duration::milliseconds(left));
             }
             let due = match a.escalate_at {
                 Some(d) => d,
@@ -438,6 +454,13 @@ impl AlertSet {
                 notify: true,
             });
         }
+    }
+
+    /// Whether a live alert's escalation clock is stopped by a maintenance window.
+    pub fn escalation_paused(&self) -> bool {
+        self.alerts
+            .iter()
+            .any(|a| a.state.is_live() && a.escalation_paused_ms.is_some())
     }
 
     /// Whether a live alert waits to be notified (raised during a maintenance window).
@@ -538,6 +561,7 @@ pub fn reconcile(
                     weight: cond.weight,
                     escalation_level: 0,
                     escalate_at: None,
+                    escalation_paused_ms: None,
                 };
                 alert.log(
                     now,
@@ -750,7 +774,7 @@ mod tests {
             then_after: std::time::Duration::from_secs(1800),
         };
         let mut events = run(&mut set.alerts, conds, now, m, ids);
-        set.escalate(now, &esc, &mut events);
+        set.escalate(now, &esc, m.is_some(), &mut events);
         events
     }
 
@@ -802,6 +826,28 @@ mod tests {
                 .filter(|e| e.event == TimelineEvent::Escalated)
                 .count(),
             2
+        );
+    }
+
+    #[test]
+    fn a_maintenance_window_after_notification_stops_the_escalation_clock_until_it_ends() {
+        let mut set = AlertSet::default();
+        let mut ids = Ids(0);
+        let disk = [cond("disk", Severity::Critical)];
+        step(&mut set, &disk, t(0), None, &mut ids);
+        assert_eq!(set.next_deadline(), Some(t(60)));
+        // A window from t(30) to t(90): the 30 minutes left wait for its end.
+        step(&mut set, &disk, t(30), Some("works"), &mut ids);
+        assert!(set.escalation_paused());
+        assert_eq!(set.next_deadline(), None);
+        assert!(escalations(&step(&mut set, &disk, t(80), Some("works"), &mut ids)).is_empty());
+        step(&mut set, &disk, t(90), None, &mut ids);
+        assert!(!set.escalation_paused());
+        assert_eq!(set.next_deadline(), Some(t(120)));
+        assert!(escalations(&step(&mut set, &disk, t(119), None, &mut ids)).is_empty());
+        assert_eq!(
+            escalations(&step(&mut set, &disk, t(120), None, &mut ids)),
+            [1]
         );
     }
 

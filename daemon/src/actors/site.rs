@@ -201,9 +201,10 @@ impl Site {
             &mut in_window,
             &mut || deps.ids.next(),
         );
-        alerts.escalate(now, &deps.escalation(), &mut events);
+        let paused = in_window().is_some();
+        alerts.escalate(now, &deps.escalation(), paused, &mut events);
         let mut next = verdict.next_deadline;
-        if (any_down || alerts.waits_for_notification())
+        if (any_down || alerts.waits_for_notification() || alerts.escalation_paused())
             && let Some(w) = maintenance::next_change(windows, now)
         {
             next = Some(next.map_or(w, |n: DateTime<Utc>| n.min(w)));

@@ -567,7 +567,10 @@ pub fn step(
         state
             .alerts
             .reconcile(&owner, cx.site, &conds, now, &mut maintenance, next_id);
-    state.alerts.escalate(now, cx.escalation, &mut events);
+    let in_window = (cx.maintenance)(now).is_some();
+    state
+        .alerts
+        .escalate(now, cx.escalation, in_window, &mut events);
     let next = match (next_deadline(state, cx, now), state.alerts.next_deadline()) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
