@@ -265,13 +265,29 @@ pub async fn start(mut opts: Options, listener: TcpListener) -> Result<Daemon, S
         opts.max_probes_in_flight,
     );
     let observations = deps.observations();
-    let outbox = crate::outbox::start(store.clone(), deps.config_watch(), opts.clock)
+    // The notifier's lines for alert timelines go to the alerts' owners through the fleet.
+    let (notes, mut notes_rx) = tokio::sync::mpsc::unbounded_channel::<(u64, String)>();
+    let outbox = crate::outbox::start(store.clone(), deps.config_watch(), opts.clock, notes)
         .map_err(ServerError::Setup)?;
     let arbiters: Vec<Arbiter> = (0..opts.arbiters).map(|_| Arbiter::new()).collect();
     let handles = arbiters.iter().map(Arbiter::handle).collect();
     let fleet_actor = Fleet::new(deps, restored, handles);
     let generation = fleet_actor.generation_watch();
     let fleet = fleet_actor.start();
+    let noting = fleet.clone();
+    actix_rt::spawn(async move {
+        while let Some((id, note)) = notes_rx.recv().await {
+            let _ = noting
+                .send(crate::actors::AlertCommand {
+                    id,
+                    action: crate::alert::AlertAction::Note {
+                        by: "vigie".into(),
+                        note,
+                    },
+                })
+                .await;
+        }
+    });
     let watcher = ConfigWatcher::start(
         opts.config_dir.clone(),
         opts.data_dir.clone(),

@@ -839,5 +839,31 @@ url = "http://127.0.0.1:{}/hook"
         record.delivery.failed_channels
     );
     assert_eq!(hook.bodies().len(), 2, "two attempts on the webhook");
+    // The alert's timeline says so.
+    let mut observed = d.observations();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let noted = loop {
+        let line = d.book.live().into_iter().find_map(|a| {
+            a.timeline
+                .into_iter()
+                .find(|t| t.event == vigie::alert::TimelineEvent::Noted)
+        });
+        if let Some(l) = line {
+            break l;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no note on the timeline"
+        );
+        let _ = tokio::time::timeout(Duration::from_secs(5), observed.changed()).await;
+    };
+    assert!(
+        noted
+            .detail
+            .contains("notification to jd failed on webhook")
+            && noted.detail.contains("sent by log instead"),
+        "{}",
+        noted.detail
+    );
     d.stop().await;
 }

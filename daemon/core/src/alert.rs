@@ -133,6 +133,8 @@ pub enum TimelineEvent {
     Resolved,
     /// Not handled in time: it went to the next escalation level (R12).
     Escalated,
+    /// A line written on it (a notification channel that failed).
+    Noted,
 }
 
 /// One line of an alert's history.
@@ -233,6 +235,8 @@ pub enum Change {
     Closed,
     /// Not handled in time, it went to the next escalation level (R12).
     Escalated,
+    /// A line was written on its timeline; told to nobody.
+    Noted,
 }
 
 /// One change to one alert, for the store, the notifier and the live API.
@@ -287,6 +291,14 @@ pub enum AlertAction {
         /// Operator.
         by: String,
         /// Resolution note.
+        note: String,
+    },
+    /// Write a line on a live alert's timeline, changing nothing else (the notifier records
+    /// a channel it gave up on).
+    Note {
+        /// Who writes it.
+        by: String,
+        /// The line.
         note: String,
     },
 }
@@ -354,6 +366,19 @@ impl AlertSet {
                 acknowledge(&mut next.alerts, id, by, note.clone(), now)?
             }
             AlertAction::Close { by, note } => close(&mut next.alerts, id, by, note, now)?,
+            AlertAction::Note { by, note } => {
+                let alert = next
+                    .alerts
+                    .iter_mut()
+                    .find(|a| a.id == id && a.state.is_live())
+                    .ok_or(ActionError::NotFound(id))?;
+                alert.log(now, TimelineEvent::Noted, format!("{by}: {note}"));
+                AlertEvent {
+                    alert: alert.clone(),
+                    change: Change::Noted,
+                    notify: false,
+                }
+            }
         };
         Ok((next, event))
     }

@@ -144,6 +144,7 @@ impl fmt::Display for Event {
                     crate::alert::Change::Resolved => "resolved",
                     crate::alert::Change::Closed => "closed",
                     crate::alert::Change::Escalated => "escalated",
+                    crate::alert::Change::Noted => "noted",
                 };
                 write!(
                     f,
@@ -160,6 +161,12 @@ impl fmt::Display for Event {
                     if let Some(note) = &action.note {
                         write!(f, ": {note}")?;
                     }
+                }
+                if e.change == crate::alert::Change::Noted {
+                    if let Some(last) = a.timeline.last() {
+                        write!(f, ": {}", last.detail)?;
+                    }
+                    return Ok(());
                 }
                 if !e.notify {
                     match &a.suppressed {

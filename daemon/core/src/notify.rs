@@ -204,7 +204,7 @@ pub fn step_of(event: &AlertEvent) -> Option<Step> {
         Change::Resolved => Some(Step::Resolved),
         Change::Closed => Some(Step::Closed),
         Change::Escalated => Some(Step::Escalated),
-        Change::Acknowledged => None,
+        Change::Acknowledged | Change::Noted => None,
     }
 }
 

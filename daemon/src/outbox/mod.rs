@@ -151,6 +151,7 @@ pub fn start(
     store: Store,
     config: watch::Receiver<Option<Arc<Config>>>,
     clock: crate::clock::Clock,
+    notes: mpsc::UnboundedSender<(u64, String)>,
 ) -> Result<Outbox, String> {
     let reader = store.reader();
     let status = Arc::new(Mutex::new(OutboxStatus::default()));
@@ -163,6 +164,7 @@ pub fn start(
         transports: Arc::default(),
         recent: std::collections::HashMap::new(),
         held_alerts: std::collections::HashSet::new(),
+        notes,
         store: store.clone(),
         reader: reader.clone(),
         committed: store.committed(),
@@ -210,6 +212,8 @@ struct Dispatcher {
     recent: std::collections::HashMap<SeriesKey, (Vec<DateTime<Utc>>, u32)>,
     /// Alerts whose opening was held back from a recipient: their end is not told either.
     held_alerts: std::collections::HashSet<(u64, ContactId)>,
+    /// Lines for the timeline of an alert (a channel given up on), to its owner.
+    notes: mpsc::UnboundedSender<(u64, String)>,
 }
 
 /// Reads blocking store data off the async thread.
@@ -722,6 +726,15 @@ impl Dispatcher {
                                 "notification failed {} times on {}: {e}; falling back to {next}",
                                 d.attempts, d.channel
                             );
+                            if d.seq > 0 {
+                                let _ = self.notes.send((
+                                    d.alert.id,
+                                    format!(
+                                        "notification to {} failed on {} ({e}); sent by {next} instead",
+                                        d.contact, d.channel
+                                    ),
+                                ));
+                            }
                             d.channel = next;
                             d.attempts = 0;
                             d.next_at = now;
@@ -731,6 +744,15 @@ impl Dispatcher {
                                 delivery = d.id, alert = d.alert.id, contact = %d.contact,
                                 "notification given up: every channel of the contact failed; last: {e}"
                             );
+                            if d.seq > 0 {
+                                let _ = self.notes.send((
+                                    d.alert.id,
+                                    format!(
+                                        "notification to {} given up: every channel failed (last: {e})",
+                                        d.contact
+                                    ),
+                                ));
+                            }
                             self.pending.remove(&d.id);
                             write.entries.push((d.id, None));
                             write.sent.extend(record(d, false));
