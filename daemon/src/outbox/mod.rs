@@ -657,13 +657,16 @@ impl Dispatcher {
             self.settle(&cfg, d, result, &mut write);
         }
         self.store.write_outbox(write);
-        // Settled and committed before anyone is told, so nothing is sent twice.
-        self.store
-            .flush()
-            .await
-            .map_err(|e| format!("the outbox cannot be written: {e}"))?;
         self.update_status();
-        self.settled.send_modify(|n| *n += 1);
+        // The next round starts while this one's settlement commits (the deliveries in memory
+        // are already settled, so nothing is sent twice); watchers are told once committed.
+        let (store, settled) = (self.store.clone(), self.settled.clone());
+        tokio::spawn(async move {
+            match store.flush().await {
+                Ok(()) => settled.send_modify(|n| *n += 1),
+                Err(e) => tracing::error!("the outbox cannot be written: {e}"),
+            }
+        });
         Ok(Some(self.clock.now()))
     }
 
