@@ -333,7 +333,7 @@ url = "http://127.0.0.1:{}/alertmanager"
     assert_eq!(resolved.len(), 1, "exactly once");
     // The webhook got the resolution too, as `resolved`.
     until(&d.outbox, "the webhook resolution", || {
-        hook.bodies().len() == 2
+        hook.bodies().len() == 2 && d.outbox.status().sent == 4
     })
     .await;
     let payload: serde_json::Value = serde_json::from_str(&hook.bodies()[1]).expect("webhook JSON");

@@ -165,6 +165,7 @@ pub fn start(
         recent: std::collections::HashMap::new(),
         held_alerts: std::collections::HashSet::new(),
         notes,
+        round_accepted: 0,
         store: store.clone(),
         reader: reader.clone(),
         committed: store.committed(),
@@ -214,6 +215,8 @@ struct Dispatcher {
     held_alerts: std::collections::HashSet<(u64, ContactId)>,
     /// Lines for the timeline of an alert (a channel given up on), to its owner.
     notes: mpsc::UnboundedSender<(u64, String)>,
+    /// Deliveries accepted in the round being settled.
+    round_accepted: u64,
 }
 
 /// Reads blocking store data off the async thread.
@@ -660,10 +663,20 @@ impl Dispatcher {
         self.update_status();
         // The next round starts while this one's settlement commits (the deliveries in memory
         // are already settled, so nothing is sent twice); watchers are told once committed.
-        let (store, settled) = (self.store.clone(), self.settled.clone());
+        let (store, settled, status) = (
+            self.store.clone(),
+            self.settled.clone(),
+            Arc::clone(&self.status),
+        );
+        let accepted = std::mem::take(&mut self.round_accepted);
         tokio::spawn(async move {
             match store.flush().await {
-                Ok(()) => settled.send_modify(|n| *n += 1),
+                Ok(()) => {
+                    if let Ok(mut s) = status.lock() {
+                        s.sent += accepted;
+                    }
+                    settled.send_modify(|n| *n += 1);
+                }
                 Err(e) => tracing::error!("the outbox cannot be written: {e}"),
             }
         });
@@ -695,9 +708,8 @@ impl Dispatcher {
                     delivery = d.id, alert = d.alert.id, contact = %d.contact, channel = %d.channel,
                     step = d.step.name(), "notification accepted"
                 );
-                if let Ok(mut s) = self.status.lock() {
-                    s.sent += 1;
-                }
+                // Counted in the status once committed.
+                self.round_accepted += 1;
                 self.pending.remove(&d.id);
                 write.entries.push((d.id, None));
                 write.sent.extend(record(d, true));
