@@ -41,18 +41,14 @@ pub fn read(reader: &StoreReader, id: u64) -> Result<Option<Audit>, StoreError> 
     if events.is_empty() {
         return Ok(None);
     }
-    let sent = reader
-        .outbox_sent()?
+    let outbox = crate::outbox::OutboxView::read(reader, crate::store::SENT_KEPT as usize)?;
+    let ours = |d: &Delivery| d.alert.id == id && d.seq > 0;
+    let sent = outbox
+        .sent
         .into_iter()
-        .filter_map(|(_, v)| serde_json::from_slice::<SentRecord>(&v).ok())
-        .filter(|r| r.delivery.alert.id == id && r.delivery.seq > 0)
+        .filter(|r| ours(&r.delivery))
         .collect();
-    let pending = reader
-        .outbox()?
-        .into_iter()
-        .filter_map(|(_, v)| serde_json::from_slice::<Delivery>(&v).ok())
-        .filter(|d| d.alert.id == id && d.seq > 0)
-        .collect();
+    let pending = outbox.pending.into_iter().filter(|d| ours(d)).collect();
     Ok(Some(Audit {
         alert: id,
         events,

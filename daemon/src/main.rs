@@ -367,11 +367,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
                 None => vigie::audit::read(&vigie::store::StoreReader::open(&data)?, alert)?
                     .with_context(|| format!("no alert #{alert} in the event log"))?,
             };
-            if json {
-                out!("{}", serde_json::to_string_pretty(&trail)?);
-            } else {
-                out_raw!("{}", trail.render());
-            }
+            print_json_or(json, &trail, || trail.render())?;
             Ok(0)
         }
         Command::Notify {
@@ -514,11 +510,7 @@ fn outbox(data: &Path, last: usize, json: bool) -> Result<i32> {
             vigie::outbox::OutboxView::read(&reader, last)?
         }
     };
-    if json {
-        out!("{}", serde_json::to_string_pretty(&view)?);
-    } else {
-        out_raw!("{}", views::outbox(&view));
-    }
+    print_json_or(json, &view, || views::outbox(&view))?;
     Ok(0)
 }
 
@@ -558,11 +550,7 @@ fn ticket(action: TicketAction) -> Result<i32> {
                     .filter(|t| all || t.status == vigie::ticket::TicketStatus::Open)
                     .collect(),
             };
-            if json {
-                out!("{}", serde_json::to_string_pretty(&list)?);
-            } else {
-                out_raw!("{}", views::tickets(&list));
-            }
+            print_json_or(json, &list, || views::tickets(&list))?;
             Ok(0)
         }
         TicketAction::Show { number, json, data } => {
@@ -572,11 +560,7 @@ fn ticket(action: TicketAction) -> Result<i32> {
                     .ticket(number)?
                     .with_context(|| format!("no ticket #{number}"))?,
             };
-            if json {
-                out!("{}", serde_json::to_string_pretty(&t)?);
-            } else {
-                out_raw!("{}", views::ticket(&t));
-            }
+            print_json_or(json, &t, || views::ticket(&t))?;
             Ok(0)
         }
         TicketAction::Close {
@@ -647,6 +631,20 @@ fn notify_test(data: &Path, contact: &str, channel: Option<&str>) -> Result<i32>
             left.max(std::time::Duration::from_secs(1)),
         )?;
     }
+}
+
+/// Prints `value` as JSON with `--json`, else its text.
+fn print_json_or<T: serde::Serialize>(
+    json: bool,
+    value: &T,
+    text: impl FnOnce() -> String,
+) -> Result<()> {
+    if json {
+        out!("{}", serde_json::to_string_pretty(value)?);
+    } else {
+        out_raw!("{}", text());
+    }
+    Ok(())
 }
 
 fn client(data: &Path) -> Result<ApiClient> {
@@ -824,11 +822,7 @@ fn plugin_command(action: PluginAction) -> Result<i32> {
         PluginAction::Inspect { file, json } => {
             let host = plugin_host(std::time::Duration::from_secs(10))?;
             let info = host.inspect(&file)?;
-            if json {
-                out!("{}", serde_json::to_string_pretty(&info)?);
-            } else {
-                out_raw!("{}", views::plugin_info(&info));
-            }
+            print_json_or(json, &info, || views::plugin_info(&info))?;
             Ok(0)
         }
         PluginAction::Run {

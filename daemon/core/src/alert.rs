@@ -460,11 +460,7 @@ impl AlertSet {
             }
             a.escalation_level += 1;
             a.escalate_at = (a.escalation_level < 2).then(|| now + chrono_of(esc.then_after));
-            let role = if a.escalation_level == 1 {
-                "on-call manager"
-            } else {
-                "technical manager"
-            };
+            let role = crate::ticket::role_of(a.escalation_level);
             a.log(
                 now,
                 TimelineEvent::Escalated,

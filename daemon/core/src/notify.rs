@@ -215,11 +215,8 @@ pub fn step_of(event: &AlertEvent) -> Option<Step> {
 pub fn recipients(cfg: &Config, alert: &Alert, step: Step, at: DateTime<Utc>) -> Vec<ContactId> {
     let mut out: Vec<ContactId> = Vec::new();
     let role = |level: u8| {
-        cfg.on_call.as_ref().and_then(|o| match level {
-            1 => holder(o, Role::Manager, at),
-            2 => holder(o, Role::TechnicalManager, at),
-            _ => None,
-        })
+        let (o, r) = (cfg.on_call.as_ref()?, Role::of_level(level)?);
+        holder(o, r, at)
     };
     if step == Step::Escalated {
         return role(alert.escalation_level).into_iter().collect();

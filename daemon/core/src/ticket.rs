@@ -83,12 +83,11 @@ pub struct TicketEvent {
     pub change: TicketChange,
 }
 
-/// The role of an escalation level.
+/// The role of an escalation level, as tickets and timelines name it.
 pub fn role_of(level: u8) -> &'static str {
-    match level {
-        1 => "on-call manager",
-        _ => "technical manager",
-    }
+    crate::config::Role::of_level(level)
+        .unwrap_or(crate::config::Role::TechnicalManager)
+        .label()
 }
 
 impl Ticket {

@@ -453,13 +453,13 @@ impl Dispatcher {
     ) -> Result<Option<crate::ticket::TicketEvent>, String> {
         use crate::ticket::{Ticket, TicketChange, TicketEvent, role_of};
         let alert = &a.alert;
-        let assigned = cfg
-            .on_call
-            .as_ref()
-            .and_then(|o| match alert.escalation_level {
-                1 => o.manager.clone(),
-                _ => o.technical_manager.clone(),
-            });
+        let assigned = cfg.on_call.as_ref().and_then(|o| {
+            crate::notify::holder(
+                o,
+                crate::config::Role::of_level(alert.escalation_level)?,
+                at,
+            )
+        });
         let existing = match pending.iter().rev().find(|t| t.ticket.alert == alert.id) {
             Some(t) => Some(t.ticket.clone()),
             None => {

@@ -835,6 +835,25 @@ impl Role {
         ("technical_manager", Role::TechnicalManager),
     ];
 
+    /// The role an escalation level reaches (1: the on-call manager, 2: the technical
+    /// manager).
+    pub fn of_level(level: u8) -> Option<Role> {
+        match level {
+            1 => Some(Role::Manager),
+            2 => Some(Role::TechnicalManager),
+            _ => None,
+        }
+    }
+
+    /// How people call it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Role::Technician => "technician",
+            Role::Manager => "on-call manager",
+            Role::TechnicalManager => "technical manager",
+        }
+    }
+
     /// Its name.
     pub fn name(self) -> &'static str {
         match self {
