@@ -53,6 +53,9 @@ fn main() {
         .expect("aiosmtpd (apt-get install python3-aiosmtpd)");
     let stderr = sink.stderr.take().expect("stderr");
     let (tx, rx) = std::sync::mpsc::channel();
+    // Connections the sink accepted (its debug log names each peer).
+    let connections = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = std::sync::Arc::clone(&connections);
     std::thread::spawn(move || {
         let mut told = false;
         for line in std::io::BufReader::new(stderr)
@@ -61,6 +64,9 @@ fn main() {
         {
             if !told && line.contains("Server is listening") {
                 told = tx.send(()).is_ok();
+            }
+            if line.contains("Peer:") {
+                counted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             }
         }
     });
@@ -159,6 +165,10 @@ fn main() {
         println!(
             "throughput: {rest} alerts raised within one 1 s collection cycle, all emails accepted by the sink in {secs:.2} s: {:.0} notifications/s (collection and rule steps included)",
             rest as f64 / secs
+        );
+        println!(
+            "SMTP connections opened by the daemon during the run: {}",
+            connections.load(std::sync::atomic::Ordering::Relaxed)
         );
         d.stop().await;
     });

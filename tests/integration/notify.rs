@@ -24,6 +24,11 @@ struct Smtp {
 impl Smtp {
     /// Starts the server on `port` (0: a free one) and returns once it listens.
     fn start(port: u16, maildir: &Path) -> Smtp {
+        Self::start_with(port, maildir, &[])
+    }
+
+    /// Same, with more options for aiosmtpd (its TLS certificate and key).
+    fn start_with(port: u16, maildir: &Path, options: &[&std::ffi::OsStr]) -> Smtp {
         let port = if port == 0 {
             std::net::TcpListener::bind("127.0.0.1:0")
                 .expect("bind")
@@ -39,6 +44,7 @@ impl Smtp {
         let mut child = Command::new("/usr/bin/python3")
             .args(["-m", "aiosmtpd", "-n", "-d", "-l"])
             .arg(format!("127.0.0.1:{port}"))
+            .args(options)
             .args(["-c", "aiosmtpd.handlers.Mailbox"])
             .arg(maildir)
             .stdout(Stdio::null())
@@ -97,10 +103,11 @@ impl Drop for Smtp {
     }
 }
 
-/// An HTTP endpoint recording each request body and answering 200.
+/// An HTTP endpoint recording each request (head and body) and answering 200.
 struct Receiver {
     port: u16,
     bodies: Arc<Mutex<Vec<String>>>,
+    heads: Arc<Mutex<Vec<String>>>,
 }
 
 impl Receiver {
@@ -116,10 +123,13 @@ impl Receiver {
             .expect("bind");
         let port = listener.local_addr().expect("addr").port();
         let bodies = Arc::new(Mutex::new(Vec::new()));
+        let heads = Arc::new(Mutex::new(Vec::new()));
         let seen = Arc::clone(&bodies);
+        let seen_heads = Arc::clone(&heads);
         tokio::spawn(async move {
             while let Ok((mut s, _)) = listener.accept().await {
                 let seen = Arc::clone(&seen);
+                let seen_heads = Arc::clone(&seen_heads);
                 tokio::spawn(async move {
                     let mut buf = Vec::new();
                     let mut chunk = [0u8; 8192];
@@ -144,6 +154,10 @@ impl Receiver {
                             continue;
                         }
                         let body = String::from_utf8_lossy(&buf[end + 4..end + 4 + length]);
+                        seen_heads
+                            .lock()
+                            .expect("heads")
+                            .push(text[..end].to_string());
                         let n = {
                             let mut all = seen.lock().expect("bodies");
                             all.push(body.into_owned());
@@ -160,11 +174,19 @@ impl Receiver {
                 });
             }
         });
-        Receiver { port, bodies }
+        Receiver {
+            port,
+            bodies,
+            heads,
+        }
     }
 
     fn bodies(&self) -> Vec<String> {
         self.bodies.lock().expect("bodies").clone()
+    }
+
+    fn heads(&self) -> Vec<String> {
+        self.heads.lock().expect("heads").clone()
     }
 }
 
@@ -348,8 +370,12 @@ url = "http://127.0.0.1:{}/alertmanager"
 
 #[actix_rt::test]
 async fn an_unhandled_alert_escalates_to_the_managers_and_opens_one_intervention_ticket() {
+    // The external ticketing tool refuses the first request, then takes them all.
+    let tool = Receiver::failing_first(1).await;
     let cfg = tempfile::tempdir().expect("tmp");
     let data = tempfile::tempdir().expect("tmp");
+    let token = cfg.path().join("tool-token");
+    std::fs::write(&token, "s3cret-token\n").expect("write");
     let main = r#"
 [daemon]
 collection_interval = "1s"
@@ -375,8 +401,18 @@ technical_manager = "tech"
 [escalation]
 after = "1s"
 then_after = "1s"
+[notifications]
+retry_initial = "100ms"
+retry_max = "200ms"
 [channels.log]
-"#;
+[credentials.tool]
+password_file = "TOKEN"
+[channels.tickets]
+url = "http://127.0.0.1:PORT/api/tickets"
+credentials = "tool"
+"#
+    .replace("TOKEN", &token.display().to_string())
+    .replace("PORT", &tool.port.to_string());
     std::fs::write(cfg.path().join("vigie.toml"), main).expect("write");
     std::fs::create_dir_all(cfg.path().join("sites")).expect("mkdir");
     let site = site_head("UTC", "0") + &equipment("nvr-1", "nvr", None);
@@ -453,6 +489,39 @@ then_after = "1s"
     );
     assert!(kinds[1].contains("reassigned") && kinds[1].contains("technical manager tech"));
     assert!(kinds[2].contains("closed by marie: disk replaced"));
+
+    // The ticketing tool was told of each change, in order, once each after its refusal.
+    until(&d.outbox, "the ticketing tool told of the closure", || {
+        tool.bodies().iter().any(|b| b.contains("\"closed\""))
+    })
+    .await;
+    let told: Vec<serde_json::Value> = tool
+        .bodies()
+        .iter()
+        .map(|b| serde_json::from_str(b).expect("JSON"))
+        .collect();
+    let changes: Vec<&str> = told.iter().filter_map(|p| p["change"].as_str()).collect();
+    assert_eq!(
+        changes,
+        ["opened", "opened", "reassigned", "closed"],
+        "{told:?}"
+    );
+    let last = &told[3];
+    assert_eq!(last["ticket"]["number"], number);
+    assert_eq!(last["ticket"]["status"], "closed");
+    assert_eq!(last["ticket"]["resolution"], "disk replaced");
+    assert_eq!(last["ticket"]["assigned_to"], "tech");
+    assert_eq!(last["alert"]["id"], alert.id);
+    assert_eq!(last["alert"]["site"], "s");
+    assert_eq!(told[0]["idempotency_key"], told[1]["idempotency_key"]);
+    for head in tool.heads() {
+        assert!(
+            head.lines()
+                .any(|l| l.eq_ignore_ascii_case("authorization: Bearer s3cret-token")),
+            "{head}"
+        );
+        assert!(head.starts_with("POST /api/tickets "), "{head}");
+    }
 
     // The audit trail tells it all, in order: the alert opened, the technician told, two
     // escalations each told to its role, the ticket opened, reassigned and closed.
@@ -866,4 +935,123 @@ url = "http://127.0.0.1:{}/hook"
         noted.detail
     );
     d.stop().await;
+}
+
+/// A certificate authority and a certificate it signed for 127.0.0.1, as PEM files.
+fn relay_certificates(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    let ca_key = rcgen::KeyPair::generate().expect("key");
+    let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
+    ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca.distinguished_name
+        .push(rcgen::DnType::CommonName, "Relay test CA");
+    let ca = ca.self_signed(&ca_key).expect("CA");
+    let key = rcgen::KeyPair::generate().expect("key");
+    let leaf = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()])
+        .expect("params")
+        .signed_by(&key, &ca, &ca_key)
+        .expect("certificate");
+    let paths = (
+        dir.join("ca.pem"),
+        dir.join("relay.pem"),
+        dir.join("relay.key"),
+    );
+    std::fs::write(&paths.0, ca.pem()).expect("write");
+    std::fs::write(&paths.1, leaf.pem()).expect("write");
+    std::fs::write(&paths.2, key.serialize_pem()).expect("write");
+    paths
+}
+
+#[actix_rt::test]
+async fn email_reaches_a_relay_over_starttls_and_over_implicit_tls_trusting_the_channel_ca_file() {
+    let certs = tempfile::tempdir().expect("tmp");
+    let (ca, cert, key) = relay_certificates(certs.path());
+    for (security, cert_flag, key_flag, trusted) in [
+        ("starttls", "--tlscert", "--tlskey", true),
+        ("tls", "--smtpscert", "--smtpskey", true),
+        ("tls", "--smtpscert", "--smtpskey", false),
+    ] {
+        let mail = tempfile::tempdir().expect("tmp");
+        let smtp = Smtp::start_with(
+            0,
+            mail.path(),
+            &[
+                cert_flag.as_ref(),
+                cert.as_os_str(),
+                key_flag.as_ref(),
+                key.as_os_str(),
+            ],
+        );
+        let cfg = tempfile::tempdir().expect("tmp");
+        let data = tempfile::tempdir().expect("tmp");
+        let ca_line = if trusted {
+            format!("ca_file = \"{}\"\n", ca.display())
+        } else {
+            String::new()
+        };
+        let main = format!(
+            r#"
+[daemon]
+collection_interval = "1s"
+[thresholds]
+disk = {{ for = "0s" }}
+[clients.c]
+name = "Client"
+[contacts.jd]
+name = "Julien"
+email = "jd@example.org"
+[on_call]
+technicians = ["jd"]
+manager = "jd"
+technical_manager = "jd"
+[notifications]
+retry_initial = "100ms"
+retry_max = "200ms"
+[channels.email]
+smtp_host = "127.0.0.1"
+smtp_port = {}
+security = "{security}"
+from = "vigie@example.org"
+{ca_line}"#,
+            smtp.port
+        );
+        std::fs::write(cfg.path().join("vigie.toml"), main).expect("write");
+        std::fs::create_dir_all(cfg.path().join("sites")).expect("mkdir");
+        let site = site_head("UTC", "0") + &equipment("nvr-1", "nvr", None);
+        std::fs::write(cfg.path().join("sites/s.toml"), site).expect("write");
+        let sim = ScriptedCollector::default();
+        sim.answer(
+            "nvr-1",
+            Observation::up().with_metric(
+                Metric::new("system.filesystem.utilization", 0.97).with("mountpoint", "/hdd"),
+            ),
+        );
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let d = server::start(options(cfg.path(), data.path(), &sim), listener)
+            .await
+            .expect("start");
+        if trusted {
+            until(&d.outbox, "the email", || d.outbox.status().sent == 1).await;
+            let messages = smtp.messages();
+            assert_eq!(messages.len(), 1, "{security}: {messages:?}");
+            assert!(
+                header(&messages[0], "Subject").is_some_and(|s| s.contains("#1 CRITIQUE")),
+                "{}",
+                messages[0]
+            );
+        } else {
+            // Without the CA, the relay's certificate is refused: said, never sent in clear.
+            until(&d.outbox, "a refused certificate", || {
+                d.outbox
+                    .status()
+                    .last_failures
+                    .iter()
+                    .any(|(_, _, e)| e.contains("certificate"))
+            })
+            .await;
+            assert_eq!(d.outbox.status().sent, 0);
+            assert!(smtp.messages().is_empty());
+        }
+        d.stop().await;
+        drop(smtp);
+    }
 }

@@ -263,7 +263,7 @@ fn tls_failure(e: &std::io::Error, trust: &TlsTrust) -> String {
 }
 
 /// The rustls client configuration of a trust (the system one is built once).
-fn client_config(trust: &TlsTrust) -> Result<Arc<rustls::ClientConfig>, HttpError> {
+pub fn client_config(trust: &TlsTrust) -> Result<Arc<rustls::ClientConfig>, HttpError> {
     static SYSTEM: OnceLock<Result<Arc<rustls::ClientConfig>, String>> = OnceLock::new();
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = rustls::ClientConfig::builder_with_provider(Arc::clone(&provider))

@@ -24,6 +24,8 @@ pub enum Step {
     Escalated,
     /// A test message asked by an admin.
     Test,
+    /// An intervention ticket changed: told to the external ticketing tool.
+    Ticket,
 }
 
 impl Step {
@@ -36,6 +38,7 @@ impl Step {
             Step::Closed => "closed",
             Step::Escalated => "escalated",
             Step::Test => "test",
+            Step::Ticket => "ticket",
         }
     }
 }
@@ -75,7 +78,13 @@ pub struct Delivery {
     /// Earlier changes of this alert series not sent (over `max_per_hour`), told here.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub held_back: u32,
+    /// For the ticketing tool ([`Step::Ticket`]): the ticket change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ticket: Option<Box<crate::ticket::TicketEvent>>,
 }
+
+/// The recipient named on a delivery to the external ticketing tool.
+pub const TICKETING_TOOL: &str = "ticketing-tool";
 
 fn is_zero(n: &u32) -> bool {
     *n == 0
@@ -85,6 +94,14 @@ impl Delivery {
     /// The key a channel may use to recognise a duplicate (Message-ID, SMS reference,
     /// webhook fingerprint): the same for every attempt of this message.
     pub fn idempotency_key(&self) -> String {
+        if let Some(t) = &self.ticket {
+            return format!(
+                "vigie-ticket-{}-{}-{}",
+                t.ticket.number,
+                t.change.name(),
+                self.seq
+            );
+        }
         format!(
             "vigie-{}-{}-{}-{}",
             self.alert.id,
@@ -287,6 +304,7 @@ pub fn plan(
                 failed_channels: Vec::new(),
                 also: Vec::new(),
                 held_back: 0,
+                ticket: None,
             })
         })
         .collect()
@@ -329,12 +347,14 @@ pub fn render(d: &Delivery) -> Rendered {
         (Step::Closed, true) => "alerte clôturée",
         (Step::Escalated, true) => "ESCALADE: alerte non traitée",
         (Step::Test, true) => "message de test",
+        (Step::Ticket, true) => "ticket d'intervention",
         (Step::Opened, false) => "new alert",
         (Step::Updated, false) => "alert updated",
         (Step::Resolved, false) => "alert resolved",
         (Step::Closed, false) => "alert closed",
         (Step::Escalated, false) => "ESCALATION: alert not handled",
         (Step::Test, false) => "test message",
+        (Step::Ticket, false) => "intervention ticket",
     };
     let subject = if d.also.is_empty() {
         format!(

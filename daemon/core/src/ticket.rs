@@ -74,6 +74,17 @@ pub enum TicketChange {
     Closed,
 }
 
+impl TicketChange {
+    /// Its name in logs, idempotency keys and the ticketing tool's payload.
+    pub fn name(self) -> &'static str {
+        match self {
+            TicketChange::Opened => "opened",
+            TicketChange::Reassigned => "reassigned",
+            TicketChange::Closed => "closed",
+        }
+    }
+}
+
 /// A ticket change, as written in the event log.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TicketEvent {

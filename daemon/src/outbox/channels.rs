@@ -2,12 +2,14 @@
 //! the HTTP gateway, the Alertmanager-compatible webhook, and the log. Each answers once the
 //! channel accepted the message, or says why it did not.
 
+use super::smtp::Relay;
 use crate::collectors::http::{self, HttpRequest, TlsTrust};
-use crate::config::{ChannelKind, Config, Contact, SmtpSecurity};
+use crate::config::{ChannelKind, Config, Contact};
 use crate::notify::{Delivery, Rendered, Step};
 use base64::Engine as _;
+use lettre::Message;
 use lettre::message::{Mailbox, MultiPart};
-use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Longest one send may take.
@@ -45,55 +47,24 @@ fn permanent(message: String) -> SendError {
     }
 }
 
-/// Connections kept between sends: the SMTP relay's pooled transport, rebuilt when
-/// `[channels.email]` changes.
+/// Connections kept between sends: the SMTP relay's, replaced when `[channels.email]`
+/// changes.
 #[derive(Default)]
 pub struct Transports {
-    email: std::sync::Mutex<
-        Option<(
-            crate::config::EmailChannel,
-            AsyncSmtpTransport<Tokio1Executor>,
-        )>,
-    >,
+    email: std::sync::Mutex<Option<Arc<Relay>>>,
 }
 
 impl Transports {
-    fn email(
-        &self,
-        ch: &crate::config::EmailChannel,
-    ) -> Result<AsyncSmtpTransport<Tokio1Executor>, SendError> {
+    fn email(&self, ch: &crate::config::EmailChannel) -> Arc<Relay> {
         let mut slot = self.email.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some((c, t)) = slot.as_ref()
-            && c == ch
-        {
-            return Ok(t.clone());
-        }
-        let host = ch.smtp_host.as_str();
-        let builder = match ch.security {
-            SmtpSecurity::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host),
-            SmtpSecurity::Starttls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(host)
-                .map_err(|e| format!("email: relay {host}: {e}"))?,
-            SmtpSecurity::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(host)
-                .map_err(|e| format!("email: relay {host}: {e}"))?,
-        };
-        let mut builder = builder.port(ch.smtp_port).timeout(Some(SEND_TIMEOUT));
-        if let Some(c) = &ch.credentials {
-            match c.login() {
-                Ok(Some((user, secret))) => {
-                    builder = builder.credentials(
-                        lettre::transport::smtp::authentication::Credentials::new(
-                            user,
-                            secret.expose().to_string(),
-                        ),
-                    );
-                }
-                Ok(None) => {}
-                Err(e) => return Err(format!("email: credentials `{}`: {e}", c.name).into()),
+        match slot.as_ref() {
+            Some(relay) if relay.channel() == ch => Arc::clone(relay),
+            _ => {
+                let relay = Relay::new(ch.clone());
+                *slot = Some(Arc::clone(&relay));
+                relay
             }
         }
-        let transport = builder.build();
-        *slot = Some((ch.clone(), transport.clone()));
-        Ok(transport)
     }
 }
 
@@ -175,16 +146,10 @@ async fn email(
             r.html.clone(),
         ))
         .map_err(|e| format!("email: cannot build the message: {e}"))?;
-    let host = ch.smtp_host.as_str();
-    let transport = transports.email(ch)?;
-    transport
-        .send(message)
+    transports
+        .email(ch)
+        .send(message.envelope(), &message.formatted())
         .await
-        .map(|_| ())
-        .map_err(|e| SendError {
-            message: format!("email: {host}:{}: {e}", ch.smtp_port),
-            permanent: e.is_permanent(),
-        })
 }
 
 /// Fills a template: `{to}`, `{text}`, `{reference}`, JSON-escaped for a JSON body.
@@ -281,15 +246,7 @@ async fn sms(cfg: &Config, contact: &Contact, d: &Delivery, r: &Rendered) -> Res
     let mut headers: Vec<(String, String)> = ch.headers.clone();
     headers.push(("content-type".into(), ch.content_type.clone()));
     if let Some(c) = &ch.credentials {
-        match c.login() {
-            Ok(Some((user, secret))) => {
-                let token = base64::engine::general_purpose::STANDARD
-                    .encode(format!("{user}:{}", secret.expose()));
-                headers.push(("authorization".into(), format!("Basic {token}")));
-            }
-            Ok(None) => {}
-            Err(e) => return Err(format!("sms: credentials `{}`: {e}", c.name).into()),
-        }
+        headers.extend(authorization("sms", c, false)?);
     }
     let body = if ch.method == "GET" {
         Vec::new()
@@ -305,6 +262,78 @@ async fn sms(cfg: &Config, contact: &Contact, d: &Delivery, r: &Rendered) -> Res
         &TlsTrust::System,
     )
     .await
+}
+
+/// The `Authorization` header of credentials: HTTP Basic with a username; without one, a
+/// bearer token when `bearer` allows it.
+fn authorization(
+    what: &str,
+    c: &crate::config::Credentials,
+    bearer: bool,
+) -> Result<Option<(String, String)>, SendError> {
+    let failed = |e: &dyn std::fmt::Display| -> SendError {
+        format!("{what}: credentials `{}`: {e}", c.name).into()
+    };
+    match (&c.username, &c.password) {
+        (Some(user), Some(p)) => {
+            let secret = p.read().map_err(|e| failed(&e))?;
+            let token = base64::engine::general_purpose::STANDARD
+                .encode(format!("{user}:{}", secret.expose()));
+            Ok(Some(("authorization".into(), format!("Basic {token}"))))
+        }
+        (None, Some(p)) if bearer => {
+            let secret = p.read().map_err(|e| failed(&e))?;
+            Ok(Some((
+                "authorization".into(),
+                format!("Bearer {}", secret.expose()),
+            )))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// Tells the external ticketing tool of a ticket change: a JSON POST with the ticket as it
+/// stands after the change and the alert it is about.
+pub async fn ticket(cfg: &Config, d: &Delivery) -> Result<(), SendError> {
+    let ch = cfg
+        .tickets
+        .as_ref()
+        .ok_or("tickets: [channels.tickets] is not configured")?;
+    let t = d
+        .ticket
+        .as_ref()
+        .ok_or_else(|| permanent("tickets: the delivery carries no ticket".into()))?;
+    let body = serde_json::to_vec(&ticket_payload(d, t))
+        .map_err(|e| SendError::from(format!("tickets: {e}")))?;
+    let mut headers = vec![
+        ("content-type".to_string(), "application/json".to_string()),
+        ("idempotency-key".to_string(), d.idempotency_key()),
+    ];
+    if let Some(c) = &ch.credentials {
+        headers.extend(authorization("tickets", c, true)?);
+    }
+    post("tickets", &ch.url, "POST", headers, body, &ch.tls_trust).await
+}
+
+/// The JSON told to the ticketing tool.
+pub fn ticket_payload(d: &Delivery, t: &crate::ticket::TicketEvent) -> serde_json::Value {
+    let a = &d.alert;
+    serde_json::json!({
+        "version": "1",
+        "change": t.change.name(),
+        "idempotency_key": d.idempotency_key(),
+        "ticket": t.ticket,
+        "alert": {
+            "id": a.id,
+            "rule": a.rule.rule.name(),
+            "severity": a.severity.to_string(),
+            "state": a.state,
+            "summary": a.summary,
+            "site": a.site,
+            "owner": a.owner.to_string(),
+            "opened_at": a.opened_at,
+        },
+    })
 }
 
 /// The Alertmanager webhook payload (version 4) of one delivery.

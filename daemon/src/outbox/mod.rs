@@ -10,6 +10,7 @@
 //! fingerprint and `Idempotency-Key` header).
 
 pub mod channels;
+pub mod smtp;
 
 use crate::config::{ChannelKind, Config, ContactId};
 use crate::events::EventBody;
@@ -351,6 +352,23 @@ impl Dispatcher {
                     Err(err) => tracing::error!(alert = a.alert.id, "intervention ticket: {err}"),
                 }
             }
+            if let EventBody::Ticket(t) = &e.body
+                && cfg.tickets.is_some()
+            {
+                match self.ticket_delivery(e.seq, t, e.at).await {
+                    Ok(d) => match serde_json::to_vec(&d) {
+                        Ok(v) => {
+                            entries.push((d.id, Some(v)));
+                            planned_now.push(d);
+                        }
+                        Err(e) => tracing::error!("notifications: cannot encode a delivery: {e}"),
+                    },
+                    Err(err) => tracing::error!(
+                        ticket = t.ticket.number,
+                        "the ticketing tool cannot be told: {err}"
+                    ),
+                }
+            }
             if let EventBody::Alert(a) = &e.body {
                 let mut next = || {
                     let id = self.next_id;
@@ -491,6 +509,43 @@ impl Dispatcher {
         }))
     }
 
+    /// The delivery telling the ticketing tool of a ticket change, with the alert as the
+    /// store has it.
+    async fn ticket_delivery(
+        &mut self,
+        seq: u64,
+        t: &crate::ticket::TicketEvent,
+        at: DateTime<Utc>,
+    ) -> Result<Delivery, String> {
+        let r = self.reader.clone();
+        let id = t.ticket.alert;
+        let alert = blocking(move || r.alert(id)).await?.ok_or_else(|| {
+            format!(
+                "alert #{id} of ticket #{} is not in the store",
+                t.ticket.number
+            )
+        })?;
+        let delivery = Delivery {
+            id: self.next_id,
+            seq,
+            alert,
+            step: Step::Ticket,
+            contact: crate::config::ContactId::new(notify::TICKETING_TOOL),
+            channel: crate::config::ChannelKind::Webhook,
+            language: crate::config::Language::En,
+            attempts: 0,
+            next_at: at,
+            created_at: at,
+            last_error: None,
+            failed_channels: Vec::new(),
+            also: Vec::new(),
+            held_back: 0,
+            ticket: Some(Box::new(t.clone())),
+        };
+        self.next_id += 1;
+        Ok(delivery)
+    }
+
     async fn queue_test(&mut self, t: TestRequest) {
         let cfg = self.cfg();
         let answer = (|| {
@@ -542,6 +597,7 @@ impl Dispatcher {
                 failed_channels: Vec::new(),
                 also: Vec::new(),
                 held_back: 0,
+                ticket: None,
             })
         })();
         let answer = match answer {
@@ -642,6 +698,7 @@ impl Dispatcher {
             let (cfg, transports) = (Arc::clone(&cfg), Arc::clone(&transports));
             async move {
                 let result = match cfg.contacts.get(&d.contact) {
+                    _ if d.ticket.is_some() => channels::ticket(&cfg, &d).await,
                     Some(contact) => {
                         let rendered = notify::render(&d);
                         channels::send(&cfg, &transports, contact, &d, &rendered).await
@@ -726,7 +783,9 @@ impl Dispatcher {
                 }
                 let policy = cfg.notifications;
                 if permanent || d.attempts >= policy.attempts_per_channel {
-                    let next = cfg.contacts.get(&d.contact).and_then(|c| {
+                    // The ticketing tool has one channel.
+                    let contact = cfg.contacts.get(&d.contact).filter(|_| d.ticket.is_none());
+                    let next = contact.and_then(|c| {
                         c.channels
                             .iter()
                             .skip_while(|k| **k != d.channel)

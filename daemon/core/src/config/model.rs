@@ -915,7 +915,57 @@ pub struct EmailChannel {
     pub credentials: Option<Arc<Credentials>>,
     /// TLS mode.
     pub security: SmtpSecurity,
+    /// Connections to the relay used at once and kept open between messages.
+    pub connections: u32,
+    /// Certificate authorities trusted for the relay beside the system's.
+    pub ca_file: Option<CaFile>,
 }
+
+/// A PEM file of certificate authorities, read and checked when the config loads.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CaFile {
+    /// Where it was read.
+    pub path: String,
+    /// The certificates, DER-encoded.
+    #[serde(skip)]
+    pub certificates: Vec<Vec<u8>>,
+}
+
+/// Largest CA file read.
+pub const MAX_CA_FILE: u64 = 1 << 20;
+
+impl CaFile {
+    /// Reads `path`: a regular file of at most [`MAX_CA_FILE`] holding at least one PEM
+    /// certificate.
+    pub fn read(path: &str) -> Result<CaFile, String> {
+        use rustls_pki_types::pem::PemObject;
+        let meta = std::fs::metadata(path).map_err(|e| format!("`{path}`: {e}"))?;
+        if !meta.is_file() {
+            return Err(format!("`{path}` is not a regular file"));
+        }
+        if meta.len() > MAX_CA_FILE {
+            return Err(format!(
+                "`{path}` is larger than {} KiB",
+                MAX_CA_FILE / 1024
+            ));
+        }
+        let bytes = std::fs::read(path).map_err(|e| format!("`{path}`: {e}"))?;
+        let certificates = rustls_pki_types::CertificateDer::pem_slice_iter(&bytes)
+            .map(|c| c.map(|c| c.to_vec()))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| format!("`{path}`: not a PEM certificate file: {e}"))?;
+        if certificates.is_empty() {
+            return Err(format!("`{path}` holds no PEM certificate"));
+        }
+        Ok(CaFile {
+            path: path.to_string(),
+            certificates,
+        })
+    }
+}
+
+/// Default of `[channels.email] connections`.
+pub const EMAIL_CONNECTIONS: u32 = 8;
 
 /// SMS channel.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -941,6 +991,17 @@ pub struct WebhookChannel {
     pub url: String,
     /// How its HTTPS certificate is checked.
     pub tls_trust: TlsTrust,
+}
+
+/// `[channels.tickets]`: the external ticketing tool told of each ticket change.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TicketsChannel {
+    /// URL receiving the POST.
+    pub url: String,
+    /// How its HTTPS certificate is checked.
+    pub tls_trust: TlsTrust,
+    /// Its credentials, resolved at load: HTTP Basic with a username, a bearer token without.
+    pub credentials: Option<Arc<Credentials>>,
 }
 
 /// How an equipment is collected: set in `[daemon]`, overridable per site (`[site]`) and per
@@ -1034,6 +1095,8 @@ pub struct Config {
     pub sms: Option<SmsChannel>,
     /// Webhook channel.
     pub webhook: Option<WebhookChannel>,
+    /// The external ticketing tool (`[channels.tickets]`).
+    pub tickets: Option<TicketsChannel>,
     /// Log channel (`[channels.log]`).
     pub log_channel: bool,
     /// Extra SNMP values read on every equipment of a kind: metric name and OID.

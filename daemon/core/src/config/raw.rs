@@ -207,6 +207,10 @@ pub struct RawEmailChannel {
     pub credentials: Option<Spanned<String>>,
     /// `"starttls"`, `"tls"` or `"none"`.
     pub security: Option<Spanned<String>>,
+    /// Connections to the relay used at once (and kept open between messages).
+    pub connections: Option<Spanned<i64>>,
+    /// PEM file of certificate authorities trusted for the relay beside the system's.
+    pub ca_file: Option<Spanned<String>>,
 }
 
 /// `[channels.sms]`: an HTTP gateway, the request written so any provider's API fits.
@@ -256,6 +260,20 @@ pub struct RawChannels {
     pub webhook: Option<RawWebhookChannel>,
     /// Log channel.
     pub log: Option<RawLogChannel>,
+    /// The external ticketing tool's webhook.
+    pub tickets: Option<RawTicketsChannel>,
+}
+
+/// `[channels.tickets]`: intervention tickets told to an external ticketing tool.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTicketsChannel {
+    /// URL receiving the POST.
+    pub url: Spanned<String>,
+    /// How its HTTPS certificate is checked (`"system"`, `"any"`, `"sha256:…"`).
+    pub tls_trust: Option<Spanned<String>>,
+    /// Credentials reference: HTTP Basic with a username, a bearer token without.
+    pub credentials: Option<Spanned<String>>,
 }
 
 /// `[credentials.ID]`: where a secret is found. The secret itself never sits in a config file.

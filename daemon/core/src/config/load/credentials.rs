@@ -132,7 +132,36 @@ pub(super) fn channels(
             );
         }
         let credentials = names.resolve(cx, config, &e.credentials, "channels.email.credentials");
+        let connections = match &e.connections {
+            None => EMAIL_CONNECTIONS,
+            Some(n) => match u32::try_from(*n.get_ref()) {
+                Ok(n @ 1..=64) => n,
+                _ => {
+                    cx.at(
+                        n,
+                        format!(
+                            "channels.email.connections: {} is not between 1 and 64",
+                            n.get_ref()
+                        ),
+                        None,
+                    );
+                    EMAIL_CONNECTIONS
+                }
+            },
+        };
+        let ca_file = e
+            .ca_file
+            .as_ref()
+            .and_then(|f| match CaFile::read(f.get_ref()) {
+                Ok(ca) => Some(ca),
+                Err(message) => {
+                    cx.at(f, format!("channels.email.ca_file: {message}"), None);
+                    None
+                }
+            });
         config.email = Some(EmailChannel {
+            connections,
+            ca_file,
             smtp_host: e.smtp_host.clone(),
             smtp_port: e.smtp_port.unwrap_or(587),
             from: e.from.get_ref().clone(),
@@ -203,29 +232,46 @@ pub(super) fn channels(
         });
     }
     if let Some(w) = &raw.channels.webhook {
-        let url = w.url.get_ref();
-        if url::Url::parse(url)
-            .ok()
-            .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
-            .is_none()
-        {
-            cx.at(
-                &w.url,
-                format!("channels.webhook.url: `{url}` is not an http(s) URL"),
-                None,
-            );
-        }
-        let tls_trust = match &w.tls_trust {
-            None => TlsTrust::System,
-            Some(t) => TlsTrust::parse(t.get_ref()).unwrap_or_else(|m| {
-                cx.at(t, format!("channels.webhook.tls_trust: {m}"), None);
-                TlsTrust::System
-            }),
-        };
-        config.webhook = Some(WebhookChannel {
-            url: url.clone(),
+        let (url, tls_trust) = http_target(cx, "channels.webhook", &w.url, &w.tls_trust);
+        config.webhook = Some(WebhookChannel { url, tls_trust });
+    }
+    if let Some(t) = &raw.channels.tickets {
+        let (url, tls_trust) = http_target(cx, "channels.tickets", &t.url, &t.tls_trust);
+        let credentials = names.resolve(cx, config, &t.credentials, "channels.tickets.credentials");
+        config.tickets = Some(TicketsChannel {
+            url,
             tls_trust,
+            credentials,
         });
     }
     config.log_channel = raw.channels.log.is_some();
+}
+
+/// The URL (http or https, with a host) and certificate trust of an HTTP channel.
+fn http_target(
+    cx: &mut FileCx<'_>,
+    section: &str,
+    url: &Spanned<String>,
+    trust: &Option<Spanned<String>>,
+) -> (String, TlsTrust) {
+    let text = url.get_ref();
+    if url::Url::parse(text)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+        .is_none()
+    {
+        cx.at(
+            url,
+            format!("{section}.url: `{text}` is not an http(s) URL"),
+            None,
+        );
+    }
+    let tls_trust = match trust {
+        None => TlsTrust::System,
+        Some(t) => TlsTrust::parse(t.get_ref()).unwrap_or_else(|m| {
+            cx.at(t, format!("{section}.tls_trust: {m}"), None);
+            TlsTrust::System
+        }),
+    };
+    (text.clone(), tls_trust)
 }

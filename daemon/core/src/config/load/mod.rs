@@ -967,6 +967,57 @@ mod tests {
     }
 
     #[test]
+    fn email_connections_and_ca_file_are_checked_at_load() {
+        let main = "[clients.acme]\nname = \"ACME\"\n[channels.email]\nsmtp_host = \"smtp.example\"\nfrom = \"vigie@example.org\"\n";
+        let cfg = load_sources(&sources(main, &[])).expect("valid");
+        let email = cfg.email.expect("email channel");
+        assert_eq!(email.connections, EMAIL_CONNECTIONS);
+        assert!(email.ca_file.is_none());
+        let err = load_sources(&sources(&format!("{main}connections = 0\n"), &[]))
+            .expect_err("no connection");
+        assert!(
+            err.to_string()
+                .contains("channels.email.connections: 0 is not between 1 and 64"),
+            "{err}"
+        );
+        assert!(err.to_string().contains("vigie.toml:6:15:"), "{err}");
+        let dir = tempfile::tempdir().expect("tmp");
+        let not_pem = dir.path().join("ca.pem");
+        std::fs::write(&not_pem, "not a certificate").expect("write");
+        for (path, what) in [
+            (not_pem.display().to_string(), "holds no PEM certificate"),
+            (dir.path().display().to_string(), "is not a regular file"),
+            ("/nonexistent/ca.pem".to_string(), "No such file"),
+        ] {
+            let err = load_sources(&sources(&format!("{main}ca_file = \"{path}\"\n"), &[]))
+                .expect_err("bad CA file");
+            assert!(err.to_string().contains("channels.email.ca_file"), "{err}");
+            assert!(err.to_string().contains(what), "{what}: {err}");
+        }
+    }
+
+    #[test]
+    fn the_ticketing_tool_channel_is_checked_at_load() {
+        let main = "[clients.acme]\nname = \"ACME\"\n[credentials.tool]\npassword_env = \"VIGIE_TEST_TOOL_TOKEN_UNSET\"\n[channels.tickets]\nurl = \"https://tickets.example/api\"\ncredentials = \"tool\"\n";
+        let cfg = load_sources(&sources(main, &[])).expect("valid");
+        let t = cfg.tickets.expect("tickets channel");
+        assert_eq!(t.url, "https://tickets.example/api");
+        assert_eq!(t.tls_trust, TlsTrust::System);
+        assert!(t.credentials.is_some());
+        let bad = main.replace("https://tickets.example/api", "tickets.example");
+        let err = load_sources(&sources(&bad, &[])).expect_err("not a URL");
+        assert!(
+            err.to_string().contains(
+                "vigie.toml:6:7: channels.tickets.url: `tickets.example` is not an http(s) URL"
+            ),
+            "{err}"
+        );
+        let bad = main.replace("credentials = \"tool\"", "credentials = \"tol\"");
+        let err = load_sources(&sources(&bad, &[])).expect_err("unknown credentials");
+        assert!(err.to_string().contains("did you mean `tool`"), "{err}");
+    }
+
+    #[test]
     fn overrides_cascade_main_site_equipment() {
         let main = "[thresholds]\ndisk = { warning = 80 }\n[clients.acme]\nname = \"ACME\"\n";
         let site = "[site]\nname = \"D\"\nclient = \"acme\"\ntimezone = \"UTC\"\n[thresholds.disk]\ncritical = 90\n[[equipment]]\nid = \"nvr-1\"\nkind = \"nvr\"\naddress = \"10.0.0.2\"\nthresholds = { disk = { warning = 70 } }\n[[equipment]]\nid = \"nvr-2\"\nkind = \"nvr\"\naddress = \"10.0.0.3\"\n";
