@@ -193,6 +193,8 @@ async fn recurring_maintenance_across_dst_suppresses_then_notifies_and_still_res
         seen,
         vec![
             ("temperature".to_string(), Opened, true),
+            // Not acknowledged for 15 minutes: the technician is reminded of it.
+            ("temperature".to_string(), Reminded, true),
             ("disk.usage".to_string(), Opened, false),
             ("temperature".to_string(), Resolved, true),
             ("disk.usage".to_string(), Notified, true),

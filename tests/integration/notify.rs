@@ -1055,3 +1055,99 @@ from = "vigie@example.org"
         drop(smtp);
     }
 }
+
+#[actix_rt::test]
+async fn an_unacknowledged_alert_is_recalled_to_the_technician_until_acknowledged() {
+    let cfg = tempfile::tempdir().expect("tmp");
+    let data = tempfile::tempdir().expect("tmp");
+    let main = r#"
+[daemon]
+collection_interval = "1s"
+[thresholds]
+disk = { for = "0s" }
+[clients.c]
+name = "Client"
+[contacts.jd]
+name = "Julien"
+channels = ["log"]
+[on_call]
+technicians = ["jd"]
+manager = "jd"
+technical_manager = "jd"
+[escalation]
+after = "1d"
+remind_every = "1s"
+[channels.log]
+"#;
+    std::fs::write(cfg.path().join("vigie.toml"), main).expect("write");
+    std::fs::create_dir_all(cfg.path().join("sites")).expect("mkdir");
+    let site =
+        site_head("UTC", "0") + &equipment("nvr-1", "nvr", None) + &equipment("nvr-2", "nvr", None);
+    std::fs::write(cfg.path().join("sites/s.toml"), site).expect("write");
+    let full = || {
+        Observation::up().with_metric(
+            Metric::new("system.filesystem.utilization", 0.97).with("mountpoint", "/hdd"),
+        )
+    };
+    let sim = ScriptedCollector::default();
+    sim.answer("nvr-1", full());
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let d = server::start(options(cfg.path(), data.path(), &sim), listener)
+        .await
+        .expect("start");
+    let reminders = |alert: u64| {
+        d.outbox
+            .view(1000)
+            .expect("outbox")
+            .sent
+            .iter()
+            .filter(|r| {
+                r.delivery.alert.id == alert
+                    && r.delivery.step == vigie::notify::Step::Reminder
+                    && r.delivery.contact.as_str() == "jd"
+            })
+            .count()
+    };
+    until(&d.outbox, "two reminders", || {
+        d.book.live().first().is_some_and(|a| reminders(a.id) >= 2)
+    })
+    .await;
+    let first = d.book.live()[0].id;
+    // Acknowledged: the reminders stop.
+    let api = vigie::client::ApiClient::new(&format!("http://{}", d.api_addr));
+    let acked = tokio::task::spawn_blocking(move || api.ack(first, "marie", None))
+        .await
+        .expect("client")
+        .expect("ack");
+    assert_eq!(acked.remind_at, None);
+    let told = reminders(first);
+    // A second alert is reminded twice meanwhile; the first one is not reminded again.
+    sim.answer("nvr-2", full());
+    until(&d.outbox, "two reminders of the second alert", || {
+        d.book
+            .live()
+            .iter()
+            .find(|a| a.id != first)
+            .is_some_and(|a| reminders(a.id) >= 2)
+    })
+    .await;
+    assert!(
+        reminders(first) <= told + 1,
+        "at most the reminder already in flight at the acknowledgement"
+    );
+    let after_second: usize = reminders(first);
+    until(&d.outbox, "two more reminders of the second alert", || {
+        d.book
+            .live()
+            .iter()
+            .find(|a| a.id != first)
+            .is_some_and(|a| reminders(a.id) >= 4)
+    })
+    .await;
+    assert_eq!(
+        reminders(first),
+        after_second,
+        "no reminder after the acknowledgement"
+    );
+    d.stop().await;
+}

@@ -201,6 +201,10 @@ pub struct Alert {
     /// left of the delay, in milliseconds, resumed when the window ends.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub escalation_paused_ms: Option<i64>,
+    /// When the on-call technicians are reminded of it if still not acknowledged
+    /// (`[escalation] remind_every`; absolute, like the escalation deadline).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remind_at: Option<DateTime<Utc>>,
 }
 
 impl Alert {
@@ -235,6 +239,8 @@ pub enum Change {
     Closed,
     /// Not handled in time, it went to the next escalation level (R12).
     Escalated,
+    /// Still not acknowledged: the on-call technicians are reminded of it.
+    Reminded,
     /// A line was written on its timeline; told to nobody.
     Noted,
 }
@@ -397,12 +403,13 @@ impl AlertSet {
     }
 
     /// The next instant at which the set must be asked again, whatever the conditions: the
-    /// earliest escalation deadline of a live alert.
+    /// earliest escalation deadline or reminder of a live alert.
     pub fn next_deadline(&self) -> Option<DateTime<Utc>> {
         self.alerts
             .iter()
             .filter(|a| a.state.is_live())
-            .filter_map(|a| a.escalate_at)
+            .flat_map(|a| [a.escalate_at, a.remind_at])
+            .flatten()
             .min()
     }
 
@@ -423,7 +430,13 @@ impl AlertSet {
             chrono::Duration::from_std(d).unwrap_or(chrono::Duration::hours(1))
         };
         for a in self.alerts.iter_mut() {
-            if !a.state.is_live() || !a.notified || a.escalation_level >= 2 {
+            if !a.state.is_live() || !a.notified {
+                continue;
+            }
+            if !in_window {
+                remind(a, now, esc.remind_every, events);
+            }
+            if a.escalation_level >= 2 {
                 continue;
             }
             // Maintenance stops the clock; its end restarts it with what was left.
@@ -583,6 +596,7 @@ pub fn reconcile(
                     escalation_level: 0,
                     escalate_at: None,
                     escalation_paused_ms: None,
+                    remind_at: None,
                 };
                 alert.log(
                     now,
@@ -627,6 +641,51 @@ pub fn reconcile(
     events
 }
 
+/// Reminds the on-call technicians of a notified alert nobody acknowledged, every `every`
+/// from its notification (zero: never); an acknowledgement stops the reminders, not the
+/// escalation clock. Not while a maintenance window covers the owner.
+fn remind(
+    a: &mut Alert,
+    now: DateTime<Utc>,
+    every: std::time::Duration,
+    events: &mut Vec<AlertEvent>,
+) {
+    let Ok(every) = chrono::Duration::from_std(every) else {
+        return;
+    };
+    if every.is_zero() || a.state != AlertState::Open {
+        a.remind_at = None;
+        return;
+    }
+    let due = match a.remind_at {
+        Some(d) => d,
+        None => {
+            let notified_at = a
+                .timeline
+                .iter()
+                .rev()
+                .find(|t| t.event == TimelineEvent::Notified)
+                .map_or(a.opened_at, |t| t.at);
+            let d = notified_at + every;
+            a.remind_at = Some(d);
+            for e in events.iter_mut().filter(|e| e.alert.id == a.id) {
+                e.alert.remind_at = Some(d);
+            }
+            d
+        }
+    };
+    if now < due {
+        return;
+    }
+    // A reminder missed while the daemon was down is sent once, then every `every`.
+    a.remind_at = Some(now + every);
+    events.push(AlertEvent {
+        alert: a.clone(),
+        change: Change::Reminded,
+        notify: true,
+    });
+}
+
 /// Records an acknowledgement.
 fn acknowledge(
     alerts: &mut [Alert],
@@ -649,6 +708,7 @@ fn acknowledge(
         });
     }
     alert.state = AlertState::Acknowledged;
+    alert.remind_at = None;
     alert.acknowledged = Some(Action {
         by: by.to_string(),
         at: now,
@@ -793,10 +853,89 @@ mod tests {
         let esc = crate::config::Escalation {
             after: std::time::Duration::from_secs(3600),
             then_after: std::time::Duration::from_secs(1800),
+            remind_every: std::time::Duration::ZERO,
         };
+        step_with(set, conds, now, m, ids, &esc)
+    }
+
+    fn step_with(
+        set: &mut AlertSet,
+        conds: &[Condition],
+        now: DateTime<Utc>,
+        m: Option<&str>,
+        ids: &mut Ids,
+        esc: &crate::config::Escalation,
+    ) -> Vec<AlertEvent> {
         let mut events = run(&mut set.alerts, conds, now, m, ids);
-        set.escalate(now, &esc, m.is_some(), &mut events);
+        set.escalate(now, esc, m.is_some(), &mut events);
         events
+    }
+
+    #[test]
+    fn technicians_are_reminded_until_someone_acknowledges_and_not_during_maintenance() {
+        let esc = crate::config::Escalation {
+            after: std::time::Duration::from_secs(3600),
+            then_after: std::time::Duration::from_secs(1800),
+            remind_every: std::time::Duration::from_secs(15 * 60),
+        };
+        let reminders = |events: &[AlertEvent]| {
+            events
+                .iter()
+                .filter(|e| e.change == Change::Reminded && e.notify)
+                .count()
+        };
+        let mut set = AlertSet::default();
+        let mut ids = Ids(0);
+        let disk = [cond("disk", Severity::Critical)];
+        let opened = step_with(&mut set, &disk, t(0), None, &mut ids, &esc);
+        // The deadline is in the opening event, so the snapshot and the log carry it.
+        assert_eq!(opened[0].alert.remind_at, Some(t(15)));
+        assert_eq!(set.next_deadline(), Some(t(15)));
+        assert_eq!(
+            reminders(&step_with(&mut set, &disk, t(14), None, &mut ids, &esc)),
+            0
+        );
+        assert_eq!(
+            reminders(&step_with(&mut set, &disk, t(15), None, &mut ids, &esc)),
+            1
+        );
+        assert_eq!(set.next_deadline(), Some(t(30)));
+        // Missed several times (the daemon was down): told once, then every 15 minutes.
+        assert_eq!(
+            reminders(&step_with(&mut set, &disk, t(50), None, &mut ids, &esc)),
+            1
+        );
+        assert_eq!(set[0].remind_at, Some(t(65)));
+        // Not during maintenance.
+        assert_eq!(
+            reminders(&step_with(
+                &mut set,
+                &disk,
+                t(70),
+                Some("works"),
+                &mut ids,
+                &esc
+            )),
+            0
+        );
+        // Acknowledged: no more reminders; the escalation clock runs on.
+        let id = set[0].id;
+        let (acked, _) = set
+            .act(
+                id,
+                &AlertAction::Acknowledge {
+                    by: "marie".into(),
+                    note: None,
+                },
+                t(71),
+            )
+            .expect("ack");
+        set = acked;
+        assert_eq!(set[0].remind_at, None);
+        let later = step_with(&mut set, &disk, t(100), None, &mut ids, &esc);
+        assert_eq!(reminders(&later), 0);
+        assert_eq!(escalations(&later), [1]);
+        assert_eq!(set.next_deadline(), Some(t(130)));
     }
 
     fn escalations(events: &[AlertEvent]) -> Vec<u8> {

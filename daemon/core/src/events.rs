@@ -144,6 +144,7 @@ impl fmt::Display for Event {
                     crate::alert::Change::Resolved => "resolved",
                     crate::alert::Change::Closed => "closed",
                     crate::alert::Change::Escalated => "escalated",
+                    crate::alert::Change::Reminded => "reminded",
                     crate::alert::Change::Noted => "noted",
                 };
                 write!(

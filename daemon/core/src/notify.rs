@@ -22,6 +22,8 @@ pub enum Step {
     Closed,
     /// Not handled in time: the next escalation level is told (R12).
     Escalated,
+    /// Still not acknowledged: the on-call technicians are reminded.
+    Reminder,
     /// A test message asked by an admin.
     Test,
     /// An intervention ticket changed: told to the external ticketing tool.
@@ -37,6 +39,7 @@ impl Step {
             Step::Resolved => "resolved",
             Step::Closed => "closed",
             Step::Escalated => "escalated",
+            Step::Reminder => "reminder",
             Step::Test => "test",
             Step::Ticket => "ticket",
         }
@@ -221,6 +224,7 @@ pub fn step_of(event: &AlertEvent) -> Option<Step> {
         Change::Resolved => Some(Step::Resolved),
         Change::Closed => Some(Step::Closed),
         Change::Escalated => Some(Step::Escalated),
+        Change::Reminded => Some(Step::Reminder),
         Change::Acknowledged | Change::Noted => None,
     }
 }
@@ -237,6 +241,14 @@ pub fn recipients(cfg: &Config, alert: &Alert, step: Step, at: DateTime<Utc>) ->
     };
     if step == Step::Escalated {
         return role(alert.escalation_level).into_iter().collect();
+    }
+    if step == Step::Reminder {
+        return cfg
+            .on_call
+            .as_ref()
+            .and_then(|o| technician_at(o, at))
+            .into_iter()
+            .collect();
     }
     if let Some(t) = cfg.on_call.as_ref().and_then(|o| technician_at(o, at)) {
         out.push(t);
@@ -346,6 +358,7 @@ pub fn render(d: &Delivery) -> Rendered {
         (Step::Resolved, true) => "alerte résolue",
         (Step::Closed, true) => "alerte clôturée",
         (Step::Escalated, true) => "ESCALADE: alerte non traitée",
+        (Step::Reminder, true) => "RAPPEL: alerte non acquittée",
         (Step::Test, true) => "message de test",
         (Step::Ticket, true) => "ticket d'intervention",
         (Step::Opened, false) => "new alert",
@@ -353,6 +366,7 @@ pub fn render(d: &Delivery) -> Rendered {
         (Step::Resolved, false) => "alert resolved",
         (Step::Closed, false) => "alert closed",
         (Step::Escalated, false) => "ESCALATION: alert not handled",
+        (Step::Reminder, false) => "REMINDER: alert not acknowledged",
         (Step::Test, false) => "test message",
         (Step::Ticket, false) => "intervention ticket",
     };
@@ -704,6 +718,16 @@ gateway_url = "http://127.0.0.1:9/send"
         let ds = plan(&c, 54, &e, now, &mut next);
         assert!(
             render(&ds[0]).subject.contains("ESCALADE"),
+            "{}",
+            render(&ds[0]).subject
+        ); // A reminder goes to the technician on call only, not to the client nor the roles.
+        e.change = Change::Reminded;
+        let ds = plan(&c, 55, &e, now, &mut next);
+        assert_eq!(to(ds.clone()), ["ml"]);
+        assert!(
+            render(&ds[0])
+                .subject
+                .contains("REMINDER: alert not acknowledged"),
             "{}",
             render(&ds[0]).subject
         );

@@ -888,6 +888,10 @@ pub struct Escalation {
     /// Delay between the first and the second escalation.
     #[serde(with = "crate::util::serde_duration")]
     pub then_after: Duration,
+    /// Interval of the reminders to the on-call technicians while an alert is not
+    /// acknowledged (zero: none).
+    #[serde(with = "crate::util::serde_duration")]
+    pub remind_every: Duration,
 }
 
 /// TLS mode of the SMTP relay.
@@ -1145,6 +1149,7 @@ impl Default for Escalation {
         Escalation {
             after: Duration::from_secs(3600),
             then_after: Duration::from_secs(3600),
+            remind_every: Duration::from_secs(15 * 60),
         }
     }
 }

@@ -175,6 +175,9 @@ pub struct RawEscalation {
     pub after: Option<Spanned<String>>,
     /// Delay between the first and the second escalation level.
     pub then_after: Option<Spanned<String>>,
+    /// Interval of the reminders to the on-call technicians while an alert is not
+    /// acknowledged (`"15m"`; `"0s"`: none).
+    pub remind_every: Option<Spanned<String>>,
 }
 
 /// `[notifications]`: how deliveries are retried.

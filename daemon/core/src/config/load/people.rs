@@ -387,6 +387,11 @@ pub(super) fn escalation(cx: &mut FileCx<'_>, raw: &RawMain, config: &mut Config
     {
         config.escalation.then_after = d;
     }
+    if let Some(a) = &esc.remind_every
+        && let Some(d) = cx.bounded_duration(a, "escalation.remind_every", Duration::ZERO, day)
+    {
+        config.escalation.remind_every = d;
+    }
 }
 
 /// `[notifications]`.
