@@ -47,7 +47,9 @@ fn log_committed(events: &[Event]) {
                 reason = t.reason.as_deref().unwrap_or(""), "status changed"
             ),
             EventBody::Config(_) => tracing::debug!(seq = e.seq, "{e}"),
-            EventBody::Ticket(_) => tracing::info!(seq = e.seq, "{e}"),
+            EventBody::Ticket(_) | EventBody::Maintenance(_) | EventBody::Supervision(_) => {
+                tracing::info!(seq = e.seq, "{e}")
+            }
         }
     }
 }

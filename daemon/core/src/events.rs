@@ -40,6 +40,40 @@ pub enum EventBody {
     Config(ConfigEvent),
     /// An intervention ticket opened, was reassigned or closed (R12).
     Ticket(Box<crate::ticket::TicketEvent>),
+    /// A maintenance window began or ended on a site.
+    Maintenance(MaintenanceEvent),
+    /// The daemon started or stopped: what availability needs to tell supervised time from
+    /// the rest.
+    Supervision(SupervisionEvent),
+}
+
+/// A maintenance window beginning or ending.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MaintenanceEvent {
+    /// The site.
+    pub site: SiteId,
+    /// The window's name.
+    pub window: String,
+    /// The equipment it covers; the whole site when `None`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub equipment: Option<Vec<EquipmentId>>,
+    /// Whether it began (true) or ended.
+    pub active: bool,
+}
+
+/// The daemon's own life.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "change", rename_all = "snake_case")]
+pub enum SupervisionEvent {
+    /// It started; the previous run was last known alive at `last_alive` (the stamp it
+    /// writes every minute, or its stop), so the time since is not supervised. Maintenance
+    /// windows active now are told again after this event.
+    Started {
+        /// The previous run's last sign of life; none for a first start.
+        last_alive: Option<DateTime<Utc>>,
+    },
+    /// It stopped cleanly.
+    Stopped,
 }
 
 impl EventBody {
@@ -238,6 +272,27 @@ impl fmt::Display for Event {
                     ),
                 }
             }
+            EventBody::Maintenance(m) => {
+                let what = if m.active { "began" } else { "ended" };
+                write!(f, "maintenance `{}` {what} on site {}", m.window, m.site)?;
+                if let Some(eq) = &m.equipment {
+                    let ids: Vec<&str> = eq.iter().map(|e| e.as_str()).collect();
+                    write!(f, " for {}", ids.join(", "))?;
+                }
+                Ok(())
+            }
+            EventBody::Supervision(SupervisionEvent::Started { last_alive }) => {
+                write!(f, "daemon started")?;
+                if let Some(a) = last_alive {
+                    write!(
+                        f,
+                        "; not supervised since {}",
+                        a.format("%Y-%m-%dT%H:%M:%SZ")
+                    )?;
+                }
+                Ok(())
+            }
+            EventBody::Supervision(SupervisionEvent::Stopped) => write!(f, "daemon stopped"),
         }
     }
 }

@@ -4,6 +4,7 @@
 //! depends on none of actix, redb or wasmtime.
 
 pub mod alert;
+pub mod availability;
 pub mod clock;
 pub mod config;
 pub mod events;

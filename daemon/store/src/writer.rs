@@ -403,7 +403,9 @@ impl Writer {
                         let key = (t.equipment.as_str(), at.timestamp_micros());
                         transitions.insert(key, encode(&EventRef { seq, at, body })?.as_slice())?;
                     }
-                    EventBody::Config(_) => {}
+                    EventBody::Config(_)
+                    | EventBody::Maintenance(_)
+                    | EventBody::Supervision(_) => {}
                     EventBody::Ticket(t) => {
                         tickets.insert(t.ticket.number, encode(&t.ticket)?.as_slice())?;
                     }
