@@ -47,6 +47,8 @@ pub struct ApiState {
     pub outbox: Option<crate::outbox::Outbox>,
     /// The store, for operator changes to tickets.
     pub store: crate::store::Store,
+    /// The config in force (none before the first load).
+    pub config: watch::Receiver<Option<std::sync::Arc<crate::config::Config>>>,
 }
 
 /// An API error.
@@ -530,6 +532,33 @@ async fn audit(state: web::Data<ApiState>, id: web::Path<u64>) -> Result<HttpRes
     Ok(HttpResponse::Ok().json(trail))
 }
 
+/// Availability per equipment, site, client and overall over a month (`?month=YYYY-MM`, the
+/// current one by default) or days (`?from=YYYY-MM-DD&to=YYYY-MM-DD`, `to` excluded), each site
+/// in its time zone; `client` or `site` narrow it.
+#[get("/api/v1/availability")]
+async fn availability(
+    state: web::Data<ApiState>,
+    q: web::Query<crate::availability::Query>,
+) -> Result<HttpResponse, ApiError> {
+    let cfg = state
+        .config
+        .borrow()
+        .clone()
+        .ok_or_else(|| ApiError::Unavailable("no config applied yet".into()))?;
+    let reader = state.reader.clone();
+    let now = state.clock.now();
+    let q = q.into_inner();
+    let figures = web::block(move || crate::availability::read(&reader, &cfg, &q, now, true))
+        .await
+        .map_err(|e| ApiError::Unavailable(e.to_string()))?
+        .map_err(|e| match e {
+            crate::availability::QueryError::Invalid(m) => ApiError::BadRequest(m),
+            crate::availability::QueryError::NotFound(m) => ApiError::NotFound(m),
+            crate::availability::QueryError::Store(e) => ApiError::Unavailable(e.to_string()),
+        })?;
+    Ok(HttpResponse::Ok().json(figures))
+}
+
 #[get("/api/v1/tickets")]
 async fn tickets(
     state: web::Data<ApiState>,
@@ -753,6 +782,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: ApiState) {
         .service(outbox)
         .service(audit)
         .service(tickets)
+        .service(availability)
         .service(ticket)
         .service(close_ticket)
         .default_service(web::to(not_found));

@@ -313,6 +313,28 @@ impl ApiClient {
         self.get(&format!("/api/v1/alerts/{id}/audit"))
     }
 
+    /// Availability over the query's period and scope.
+    pub fn availability(
+        &self,
+        q: &crate::availability::Query,
+    ) -> Result<crate::availability::Availability, ClientError> {
+        let mut path = String::from("/api/v1/availability?");
+        let mut query = url::form_urlencoded::Serializer::new(String::new());
+        for (k, v) in [
+            ("client", &q.client),
+            ("site", &q.site),
+            ("month", &q.month),
+            ("from", &q.from),
+            ("to", &q.to),
+        ] {
+            if let Some(v) = v {
+                query.append_pair(k, v);
+            }
+        }
+        path.push_str(&query.finish());
+        self.get(&path)
+    }
+
     /// Intervention tickets (open ones, or all).
     pub fn tickets(&self, all: bool) -> Result<Vec<crate::ticket::Ticket>, ClientError> {
         self.get(&format!("/api/v1/tickets?all={all}"))

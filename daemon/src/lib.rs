@@ -8,6 +8,7 @@
 pub mod actors;
 pub mod api;
 pub mod audit;
+pub mod availability;
 pub mod book;
 pub mod client;
 pub mod last_good;

@@ -8,7 +8,7 @@ use crate::book::AlertBook;
 use crate::clock::Clock;
 use crate::collector::Collector;
 use crate::collectors::heartbeat::HeartbeatBook;
-use crate::events::{Event, EventBody};
+use crate::events::{Event, EventBody, SupervisionEvent};
 use crate::last_good::{StartConfig, StartConfigError};
 use crate::plugin_dir::PluginWatcher;
 use crate::plugins::PluginHost;
@@ -24,6 +24,9 @@ use tokio::sync::watch;
 
 /// File in the data directory telling `vigie status` where the running daemon listens.
 pub const DAEMON_FILE: &str = "daemon.json";
+
+/// How often the running daemon writes its sign of life.
+const ALIVE_EVERY: Duration = Duration::from_secs(60);
 
 /// Longest wait for each step of a shutdown (HTTP requests, actors).
 const STOP_STEP: Duration = Duration::from_secs(5);
@@ -221,6 +224,8 @@ pub struct Daemon {
     pub api_addr: SocketAddr,
     /// The notification outbox.
     pub outbox: crate::outbox::Outbox,
+    alive: tokio::task::JoinHandle<()>,
+    clock: Clock,
     generation: watch::Receiver<u64>,
     observations: watch::Receiver<u64>,
     http: actix_web::dev::ServerHandle,
@@ -248,6 +253,26 @@ pub async fn start(mut opts: Options, listener: TcpListener) -> Result<Daemon, S
     store.on_commit(Box::new(log_committed));
     let book = AlertBook::default();
     let clock = opts.clock;
+    // Availability counts the time since the previous run's last sign of life as not
+    // supervised; this run leaves one every minute and at its stop.
+    let last_alive = store.reader().last_alive().unwrap_or_else(|e| {
+        tracing::error!("the previous run's last sign of life cannot be read: {e}");
+        None
+    });
+    store.append(
+        clock.now(),
+        vec![EventBody::Supervision(SupervisionEvent::Started {
+            last_alive,
+        })],
+    );
+    store.mark_alive(clock.now());
+    let beating = store.clone();
+    let alive = actix_rt::spawn(async move {
+        loop {
+            tokio::time::sleep(ALIVE_EVERY).await;
+            beating.mark_alive(clock.now());
+        }
+    });
     // Plugins load before the first config applies, so first collections find them; they
     // never reach the daemon's own API.
     let api_addr = listener.local_addr().map_err(ServerError::Http)?;
@@ -267,6 +292,7 @@ pub async fn start(mut opts: Options, listener: TcpListener) -> Result<Daemon, S
         opts.max_probes_in_flight,
     );
     let observations = deps.observations();
+    let config_watch = deps.config_watch();
     // The notifier's lines for alert timelines go to the alerts' owners through the fleet.
     let (notes, mut notes_rx) = tokio::sync::mpsc::unbounded_channel::<(u64, String)>();
     let outbox = crate::outbox::start(store.clone(), deps.config_watch(), opts.clock, notes)
@@ -308,6 +334,7 @@ pub async fn start(mut opts: Options, listener: TcpListener) -> Result<Daemon, S
         committed: store.committed(),
         outbox: Some(outbox.clone()),
         store: store.clone(),
+        config: config_watch,
     };
     let server = actix_web::HttpServer::new(move || {
         let state = state.clone();
@@ -336,6 +363,8 @@ pub async fn start(mut opts: Options, listener: TcpListener) -> Result<Daemon, S
         fleet,
         book,
         store,
+        alive,
+        clock,
         api_addr,
         outbox,
         generation,
@@ -387,6 +416,11 @@ impl Daemon {
                 "some actors did not stop in time (the data store may be refusing writes)"
             );
         }
+        self.alive.abort();
+        let now = self.clock.now();
+        self.store
+            .append(now, vec![EventBody::Supervision(SupervisionEvent::Stopped)]);
+        self.store.mark_alive(now);
         let store = self.store;
         // Closing waits for the final commit, or gives up after a grace period: off the runtime.
         let _ = tokio::task::spawn_blocking(move || store.close()).await;

@@ -3,6 +3,7 @@
 
 mod actors;
 mod api;
+mod availability;
 mod cli;
 mod collectors;
 mod events;

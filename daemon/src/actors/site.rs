@@ -7,6 +7,7 @@ use super::messages::*;
 use super::{Deps, OwnsAlerts, act_on_alert};
 use crate::alert::{ActionError, Alert, AlertSet, Condition, Owner};
 use crate::config::{EquipmentConfig, EquipmentId, EquipmentKind, SiteConfig, SiteDiff};
+use crate::events::{EventBody, MaintenanceEvent};
 use crate::maintenance::{self, MaintenanceWindow};
 use crate::rules::{self, CameraView, EquipmentState};
 use crate::status::{EquipmentSummary, SiteDetail, SiteSummary};
@@ -52,6 +53,8 @@ pub struct Site {
     restore: HashMap<EquipmentId, EquipmentState>,
     snapshot_hash: u64,
     restarts: u32,
+    /// Windows told open in the event log by this run (availability reads them).
+    open_windows: std::collections::BTreeSet<String>,
 }
 
 impl Site {
@@ -74,6 +77,7 @@ impl Site {
             restore,
             snapshot_hash: crate::store::snapshot_hash(&snapshot),
             restarts: 0,
+            open_windows: std::collections::BTreeSet::new(),
         }
     }
 
@@ -134,7 +138,12 @@ impl Site {
                 self.alerts = alerts;
                 self.deps.publish(events);
                 self.persist();
-                next
+                self.record_windows(now);
+                // Every window boundary is recorded when it passes.
+                match maintenance::next_change(&self.windows, now) {
+                    Some(w) => Some(next.map_or(w, |n: DateTime<Utc>| n.min(w))),
+                    None => next,
+                }
             }
             Err(p) => {
                 self.restarts += 1;
@@ -213,6 +222,41 @@ impl Site {
             next = Some(next.map_or(d, |n| n.min(d)));
         }
         (events, next)
+    }
+
+    /// Writes to the event log the windows that began or ended since the last evaluation.
+    fn record_windows(&mut self, now: DateTime<Utc>) {
+        let active: BTreeMap<&str, &MaintenanceWindow> = self
+            .windows
+            .iter()
+            .filter(|w| w.is_active(now))
+            .map(|w| (w.name.as_str(), w))
+            .collect();
+        let ended: Vec<String> = self
+            .open_windows
+            .iter()
+            .filter(|n| !active.contains_key(n.as_str()))
+            .cloned()
+            .collect();
+        for name in ended {
+            self.open_windows.remove(&name);
+            self.deps.record(EventBody::Maintenance(MaintenanceEvent {
+                site: self.cfg.id.clone(),
+                window: name,
+                equipment: None,
+                active: false,
+            }));
+        }
+        for (name, w) in active {
+            if self.open_windows.insert(name.to_string()) {
+                self.deps.record(EventBody::Maintenance(MaintenanceEvent {
+                    site: self.cfg.id.clone(),
+                    window: name.to_string(),
+                    equipment: w.equipment.clone(),
+                    active: true,
+                }));
+            }
+        }
     }
 
     fn persist(&mut self) {

@@ -300,11 +300,13 @@ impl Dispatcher {
                     continue;
                 }
                 Ok(None) => {}
+                Err(_) if self.store.is_closing() => return,
                 Err(e) => tracing::error!("notifications: {e}"),
             }
             // 2. Send what is due.
             let wake = match self.send_due().await {
                 Ok(w) => w,
+                Err(_) if self.store.is_closing() => return,
                 Err(e) => {
                     tracing::error!("notifications: {e}");
                     Some(self.clock.now() + chrono::Duration::seconds(5))

@@ -50,6 +50,8 @@ const OUTBOX: TableDefinition<u64, &[u8]> = TableDefinition::new("outbox");
 const OUTBOX_SENT: TableDefinition<u64, &[u8]> = TableDefinition::new("outbox_sent");
 /// Meta key: the last event sequence number the dispatcher turned into deliveries.
 const OUTBOX_CURSOR: &str = "outbox_cursor";
+/// Meta key: the daemon's last sign of life (RFC 3339), written every minute and at stop.
+const ALIVE: &str = "alive";
 /// Deliveries kept once sent.
 pub const SENT_KEPT: u64 = 1000;
 
@@ -294,6 +296,7 @@ struct ActionWrite {
 enum Tbl {
     Equipment,
     Site,
+    Meta,
 }
 
 /// Handle to the store; cheap to clone, usable from any thread.
@@ -666,6 +669,17 @@ impl Store {
     /// Saves a site snapshot already encoded (see [`encode_snapshot`]).
     pub fn put_site_encoded(&self, id: &SiteId, bytes: Vec<u8>) {
         self.put(Tbl::Site, id.as_str(), Some(bytes));
+    }
+
+    /// Whether the store is being closed (the daemon is stopping).
+    pub fn is_closing(&self) -> bool {
+        self.shared.closing.load(Ordering::Relaxed)
+    }
+
+    /// Records the daemon's last sign of life (committed with the next batch): a later start
+    /// counts the time since as not supervised.
+    pub fn mark_alive(&self, at: DateTime<Utc>) {
+        self.put(Tbl::Meta, ALIVE, Some(at.to_rfc3339().into_bytes()));
     }
 
     /// Deletes a site snapshot.

@@ -3,8 +3,8 @@
 //! the daemon is down. Reads are blocking: call them off async threads.
 
 use super::{
-    ALERTS, DB_FILE, EVENTS, META, OUTBOX, OUTBOX_CURSOR, OUTBOX_SENT, Shared, StoreError, TICKETS,
-    TRANSITIONS, db_err, open_db,
+    ALERTS, ALIVE, DB_FILE, EVENTS, META, OUTBOX, OUTBOX_CURSOR, OUTBOX_SENT, Shared, StoreError,
+    TICKETS, TRANSITIONS, db_err, open_db,
 };
 use chrono::{DateTime, Utc};
 use redb::{Database, ReadTransaction, ReadableDatabase, ReadableTable};
@@ -69,7 +69,11 @@ impl StoreReader {
         let db = match &self.source {
             Source::Own(db) => Arc::clone(db),
             Source::Shared(s) => s.db.read().ok().and_then(|d| d.clone()).ok_or_else(|| {
-                StoreError::Db("the database is being reopened after a failed write".into())
+                if s.closing.load(std::sync::atomic::Ordering::Relaxed) {
+                    StoreError::Closed
+                } else {
+                    StoreError::Db("the database is being reopened after a failed write".into())
+                }
             })?,
         };
         db.begin_read().map_err(db_err)
@@ -233,6 +237,22 @@ impl StoreReader {
             }
         }
         Ok(out)
+    }
+
+    /// The daemon's last sign of life written by [`crate::Store::mark_alive`].
+    pub fn last_alive(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let txn = self.begin()?;
+        let table = match txn.open_table(META) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+            Err(e) => return Err(db_err(e)),
+        };
+        Ok(table
+            .get(ALIVE)
+            .map_err(db_err)?
+            .and_then(|v| std::str::from_utf8(v.value()).ok().map(String::from))
+            .and_then(|s| DateTime::parse_from_rfc3339(&s).ok())
+            .map(|d| d.with_timezone(&Utc)))
     }
 
     /// Status changes of one equipment between two instants, oldest first.

@@ -375,6 +375,7 @@ impl Writer {
                 let t = match table {
                     Tbl::Equipment => &mut eq,
                     Tbl::Site => &mut sites,
+                    Tbl::Meta => continue,
                 };
                 match value {
                     Some(v) => {
@@ -445,6 +446,25 @@ impl Writer {
                         .map(u64::from_le_bytes)
                         .unwrap_or(0);
                     meta.insert(OUTBOX_CURSOR, c.max(old).to_le_bytes().as_slice())?;
+                }
+            }
+            let metas: Vec<_> = self
+                .batch
+                .puts
+                .iter()
+                .filter(|((t, _), _)| *t == Tbl::Meta)
+                .collect();
+            if !metas.is_empty() {
+                let mut meta = txn.open_table(META)?;
+                for ((_, key), value) in metas {
+                    match value {
+                        Some(v) => {
+                            meta.insert(key.as_str(), v.as_slice())?;
+                        }
+                        None => {
+                            meta.remove(key.as_str())?;
+                        }
+                    }
                 }
             }
             for a in &self.actions {

@@ -1,0 +1,200 @@
+//! Availability as the API and `vigie availability` ask for it: a period and a scope (a
+//! client, a site) resolved against the config's sites and time zones, the event log read up
+//! to the period's end, and [`vigie_core::availability::compute`], the one computation.
+
+use crate::config::{ClientId, Config, SiteId};
+use crate::store::{StoreError, StoreReader};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+pub use vigie_core::availability::*;
+
+/// Events read from the log per call.
+const READ_BATCH: usize = 10_000;
+
+/// What is asked.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Query {
+    /// Only this client's sites.
+    #[serde(default)]
+    pub client: Option<String>,
+    /// Only this site.
+    #[serde(default)]
+    pub site: Option<String>,
+    /// A month, `YYYY-MM`, in each site's time zone.
+    #[serde(default)]
+    pub month: Option<String>,
+    /// First day (`YYYY-MM-DD`, local), with `to`.
+    #[serde(default)]
+    pub from: Option<String>,
+    /// Day after the last (`YYYY-MM-DD`, local, excluded), with `from`.
+    #[serde(default)]
+    pub to: Option<String>,
+}
+
+/// Why availability cannot be given.
+#[derive(Debug, thiserror::Error)]
+pub enum QueryError {
+    /// A bad period or an unknown scope.
+    #[error("{0}")]
+    Invalid(String),
+    /// The client or site is not in the config.
+    #[error("{0}")]
+    NotFound(String),
+    /// The store cannot be read.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl Query {
+    /// Each site's period: the month asked (the current one in the site's zone by default),
+    /// or the days from `from` to `to`.
+    pub fn periods(
+        &self,
+        cfg: &Config,
+        now: DateTime<Utc>,
+    ) -> Result<BTreeMap<SiteId, Period>, QueryError> {
+        if let Some(c) = &self.client
+            && !cfg.clients.contains_key(c.as_str())
+        {
+            return Err(QueryError::NotFound(format!("no client `{c}`")));
+        }
+        if let Some(s) = &self.site
+            && !cfg.sites.contains_key(s.as_str())
+        {
+            return Err(QueryError::NotFound(format!("no site `{s}`")));
+        }
+        let day = |s: &Option<String>, what: &str| -> Result<Option<NaiveDate>, QueryError> {
+            s.as_deref()
+                .map(|d| {
+                    NaiveDate::parse_from_str(d, "%Y-%m-%d").map_err(|_| {
+                        QueryError::Invalid(format!("{what}: `{d}` is not a date (YYYY-MM-DD)"))
+                    })
+                })
+                .transpose()
+        };
+        let (from, to) = (day(&self.from, "from")?, day(&self.to, "to")?);
+        if self.month.is_some() && (from.is_some() || to.is_some()) {
+            return Err(QueryError::Invalid(
+                "give a month or from and to, not both".into(),
+            ));
+        }
+        let mut out = BTreeMap::new();
+        for (id, site) in &cfg.sites {
+            if self.site.as_deref().is_some_and(|s| s != id.as_str())
+                || self
+                    .client
+                    .as_deref()
+                    .is_some_and(|c| c != site.client.as_str())
+            {
+                continue;
+            }
+            let tz = site.timezone;
+            let period = match (&self.month, from, to) {
+                (Some(m), _, _) => month(m, tz),
+                (None, Some(f), Some(t)) => days(f, t, tz),
+                (None, None, None) => month(&month_of(now, tz), tz),
+                _ => {
+                    return Err(QueryError::Invalid(
+                        "give both from and to (YYYY-MM-DD, to excluded)".into(),
+                    ));
+                }
+            }
+            .map_err(|e| QueryError::Invalid(e.to_string()))?;
+            out.insert(id.clone(), period);
+        }
+        Ok(out)
+    }
+}
+
+/// Availability for `q`, from the log of `reader`; `running` tells whether the daemon writing
+/// the log runs now.
+pub fn read(
+    reader: &StoreReader,
+    cfg: &Config,
+    q: &Query,
+    now: DateTime<Utc>,
+    running: bool,
+) -> Result<Availability, QueryError> {
+    let periods = q.periods(cfg, now)?;
+    let end = periods.values().map(|p| p.to).max().unwrap_or(now).min(now);
+    let mut events = Vec::new();
+    let mut after = 0;
+    loop {
+        let batch = reader.events_after(after, READ_BATCH)?;
+        let Some(last) = batch.last() else { break };
+        after = last.seq;
+        let done = batch.len() < READ_BATCH || last.at >= end;
+        events.extend(batch.into_iter().filter(|e| e.at < end));
+        if done {
+            break;
+        }
+    }
+    Ok(compute(&events, &periods, now, running))
+}
+
+/// The figures as `vigie availability` prints them: the total, each site, each equipment
+/// worst first.
+pub fn render(a: &Availability, client: Option<&ClientId>) -> String {
+    use std::fmt::Write as _;
+    let hours = |ms: i64| format!("{:.1} h", ms as f64 / 3_600_000.0);
+    let mut out = String::new();
+    let total = match client.and_then(|c| a.clients.get(c)) {
+        Some(t) => t,
+        None => &a.global,
+    };
+    let _ = writeln!(
+        out,
+        "availability {}  (maintenance {}, not supervised {})",
+        format_rate(total.rate),
+        hours(total.figures.maintenance_ms),
+        hours(total.figures.unsupervised_ms)
+    );
+    for (id, t) in &a.sites {
+        let period = a
+            .periods
+            .get(id)
+            .map(|p| {
+                format!(
+                    "{} → {}",
+                    p.from.format("%Y-%m-%d %H:%M"),
+                    p.to.format("%Y-%m-%d %H:%M")
+                )
+            })
+            .unwrap_or_default();
+        let _ = writeln!(out, "\nsite {id}  {}  ({period} UTC)", format_rate(t.rate));
+        let mut eq: Vec<_> = a.equipment.iter().filter(|(_, e)| e.site == *id).collect();
+        eq.sort_by(|x, y| {
+            x.1.rate
+                .unwrap_or(101.0)
+                .total_cmp(&y.1.rate.unwrap_or(101.0))
+                .then(x.0.cmp(y.0))
+        });
+        for (eid, e) in eq {
+            let _ = write!(
+                out,
+                "  {eid:<24} {:>10}  down {}",
+                format_rate(e.rate),
+                hours(e.figures.down_ms)
+            );
+            for (parent, ms) in &e.unreachable_behind {
+                let _ = write!(out, ", unreachable {} behind {parent}", hours(*ms));
+            }
+            if e.caused_unreachable_ms > 0 {
+                let _ = write!(
+                    out,
+                    ", cut off others for {}",
+                    hours(e.caused_unreachable_ms)
+                );
+            }
+            if e.figures.maintenance_ms > 0 {
+                let _ = write!(out, ", maintenance {}", hours(e.figures.maintenance_ms));
+            }
+            if e.figures.unsupervised_ms > 0 {
+                let _ = write!(out, ", not supervised {}", hours(e.figures.unsupervised_ms));
+            }
+            out.push('\n');
+        }
+    }
+    out
+}
