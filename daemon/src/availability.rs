@@ -118,8 +118,9 @@ pub fn read(
 ) -> Result<Availability, QueryError> {
     let periods = q.periods(cfg, now)?;
     let end = periods.values().map(|p| p.to).max().unwrap_or(now).min(now);
+    let baseline = reader.baseline()?;
     let mut events = Vec::new();
-    let mut after = 0;
+    let mut after = baseline.as_ref().map_or(0, |b| b.seq);
     loop {
         let batch = reader.events_after(after, READ_BATCH)?;
         let Some(last) = batch.last() else { break };
@@ -130,7 +131,7 @@ pub fn read(
             break;
         }
     }
-    Ok(compute(&events, &periods, now, running))
+    Ok(compute(baseline.as_ref(), &events, &periods, now, running))
 }
 
 /// The figures as `vigie availability` prints them: the total, each site, each equipment

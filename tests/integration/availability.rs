@@ -299,3 +299,84 @@ fn the_api_and_the_command_line_give_the_same_figures_as_the_computation() {
     );
     assert!(text.contains("cam-1") && text.contains("0.000 %"), "{text}");
 }
+
+#[actix_rt::test]
+async fn compaction_removes_old_events_and_keeps_availability_after_the_cut_exact() {
+    let mut site = site_head("UTC", "0");
+    site += &equipment("sw", "switch", None);
+    site += &equipment("cam", "camera", Some("sw"));
+    let cfg = config(&main_file(""), &[("s", &site)]);
+    let bed = Fleetbed::start(Arc::clone(&cfg), "2026-01-01T00:00:00Z").await;
+    // Day 1: the switch is down two hours (an R6 alert opens and resolves); it goes down again
+    // at the end of the day and stays down across the cut.
+    bed.pass(Duration::from_secs(10 * 3600)).await;
+    bed.sim.answer("sw", Observation::down("no answer"));
+    bed.sim.answer("cam", Observation::down("no answer"));
+    bed.pass(Duration::from_secs(2 * 3600)).await;
+    bed.sim.answer("sw", Observation::up());
+    bed.sim.answer("cam", Observation::up());
+    bed.pass(Duration::from_secs(11 * 3600)).await;
+    bed.sim.answer("sw", Observation::down("no answer"));
+    bed.sim.answer("cam", Observation::down("no answer"));
+    // Day 2: back at 03:00.
+    bed.pass(Duration::from_secs(4 * 3600)).await;
+    bed.sim.answer("sw", Observation::up());
+    bed.sim.answer("cam", Observation::up());
+    bed.pass(Duration::from_secs(30 * 3600)).await;
+    let resolved = bed
+        .alert_events()
+        .into_iter()
+        .find(|e| {
+            e.alert
+                .resolved_at
+                .is_some_and(|r| r < "2026-01-02T00:00:00Z".parse::<DateTime<Utc>>().expect("t"))
+        })
+        .expect("an alert resolved on day 1")
+        .alert
+        .id;
+
+    let reader = bed.store.reader();
+    let q = Query {
+        from: Some("2026-01-02".into()),
+        to: Some("2026-01-03".into()),
+        ..Query::default()
+    };
+    let now = bed.clock.now();
+    let before = vigie::availability::read(&reader, &cfg, &q, now, true).expect("availability");
+    let cut: DateTime<Utc> = "2026-01-02T00:00:00Z".parse().expect("t");
+    let done = vigie::retention::compact(&reader, &bed.store, cut)
+        .expect("compact")
+        .expect("something to remove");
+    bed.store.flush_blocking().expect("commit");
+    let left = reader.events_after(0, usize::MAX).expect("events");
+    assert_eq!(left.first().map(|e| e.seq), Some(done.upto + 1));
+    assert!(
+        left.iter().all(|e| e.at >= cut),
+        "only events after the cut stay"
+    );
+    assert!(done.events > 0);
+    // The same figures to the millisecond, the outage across the cut included.
+    let after = vigie::availability::read(&reader, &cfg, &q, now, true).expect("availability");
+    assert_eq!(after, before);
+    let sw = &after.equipment[&EquipmentId::new("sw")];
+    assert!(sw.figures.down_ms > 2 * H, "{sw:?}");
+    // The indexes follow: the old transitions and the alert that ended before the cut go.
+    assert!(
+        reader
+            .transitions("sw", "2026-01-01T00:00:00Z".parse().expect("t"), cut)
+            .expect("transitions")
+            .is_empty()
+    );
+    assert!(
+        !reader
+            .transitions("sw", cut, now)
+            .expect("transitions")
+            .is_empty()
+    );
+    assert_eq!(reader.alert(resolved).expect("alert"), None);
+    // Nothing more is old enough; a second pass removes nothing.
+    assert_eq!(
+        vigie::retention::compact(&reader, &bed.store, cut).expect("compact"),
+        None
+    );
+}

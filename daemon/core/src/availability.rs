@@ -189,6 +189,86 @@ fn local_midnight(d: NaiveDate, tz: Tz) -> DateTime<Utc> {
     Utc.from_utc_datetime(&t)
 }
 
+/// What the sweep knows at some point of the log, without any period: each equipment's
+/// status, each site's open windows, whether the daemon ran. A compaction keeps it in place of
+/// the events it removes, so availability after the cut stays exact.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Baseline {
+    /// The last event folded in.
+    pub seq: u64,
+    /// Its time.
+    pub at: Option<DateTime<Utc>>,
+    /// Each equipment's last status.
+    pub equipment: BTreeMap<EquipmentId, BaselineStatus>,
+    /// Each site's open windows, with the equipment they cover (the whole site: `None`).
+    pub windows: BTreeMap<SiteId, BTreeMap<String, Option<BTreeSet<EquipmentId>>>>,
+    /// Whether the daemon was running.
+    pub supervised: bool,
+}
+
+impl Default for Baseline {
+    fn default() -> Self {
+        Baseline {
+            seq: 0,
+            at: None,
+            equipment: BTreeMap::new(),
+            windows: BTreeMap::new(),
+            supervised: true,
+        }
+    }
+}
+
+/// An equipment's status in a [`Baseline`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BaselineStatus {
+    /// Its site.
+    pub site: SiteId,
+    /// The site's client.
+    pub client: ClientId,
+    /// Its status.
+    pub status: Status,
+    /// The parent it was unreachable behind.
+    pub parent: Option<EquipmentId>,
+}
+
+impl Baseline {
+    /// This baseline moved forward over `events` (those after its `seq`, in order).
+    pub fn fold<'e>(self, events: impl IntoIterator<Item = &'e Event>) -> Baseline {
+        let none = BTreeMap::new();
+        let mut sweep = Sweep::from_baseline(&self, &none);
+        let (mut seq, mut at) = (self.seq, self.at);
+        for e in events {
+            if e.seq <= self.seq {
+                continue;
+            }
+            sweep.feed(e);
+            seq = e.seq;
+            at = Some(e.at);
+        }
+        Baseline {
+            seq,
+            at,
+            equipment: sweep
+                .tracks
+                .into_iter()
+                .map(|(id, t)| {
+                    (
+                        id,
+                        BaselineStatus {
+                            site: t.site,
+                            client: t.client,
+                            status: t.status,
+                            parent: t.parent,
+                        },
+                    )
+                })
+                .collect(),
+            windows: sweep.windows,
+            supervised: sweep.supervised,
+        }
+    }
+}
+
 /// What an equipment is doing, as the sweep knows it.
 struct Track {
     site: SiteId,
@@ -209,7 +289,34 @@ struct Sweep<'a> {
     supervised: bool,
 }
 
-impl Sweep<'_> {
+impl<'a> Sweep<'a> {
+    fn from_baseline(b: &Baseline, periods: &'a BTreeMap<SiteId, Period>) -> Sweep<'a> {
+        let since = b.at.unwrap_or(DateTime::<Utc>::MIN_UTC);
+        Sweep {
+            periods,
+            tracks: b
+                .equipment
+                .iter()
+                .map(|(id, s)| {
+                    (
+                        id.clone(),
+                        Track {
+                            site: s.site.clone(),
+                            client: s.client.clone(),
+                            status: s.status,
+                            parent: s.parent.clone(),
+                            since,
+                            figures: Figures::default(),
+                            behind: BTreeMap::new(),
+                        },
+                    )
+                })
+                .collect(),
+            windows: b.windows.clone(),
+            supervised: b.supervised,
+        }
+    }
+
     fn in_window(&self, site: &SiteId, id: &EquipmentId) -> bool {
         self.windows.get(site).is_some_and(|w| {
             w.values()
@@ -322,26 +429,27 @@ impl Sweep<'_> {
 }
 
 /// Availability of the sites of `periods` over their periods, from the log's events in
-/// sequence order (those before a period give the state at its start; those after are
-/// ignored). Time after `now` is not counted. The daemon is taken as running at the log's
-/// start; `running` says whether it is running now (false when the figures are computed
-/// from the data directory of a stopped daemon: the time since its last event is then not
-/// supervised).
+/// sequence order after `baseline` (what a compaction kept of the events it removed; the
+/// events before a period give the state at its start; those after are ignored). Time after
+/// `now` is not counted. The daemon is taken as running at the log's start; `running` says
+/// whether it is running now (false when the figures are computed from the data directory of
+/// a stopped daemon: the time since its last event is then not supervised).
 pub fn compute<'e>(
+    baseline: Option<&Baseline>,
     events: impl IntoIterator<Item = &'e Event>,
     periods: &BTreeMap<SiteId, Period>,
     now: DateTime<Utc>,
     running: bool,
 ) -> Availability {
     let end = periods.values().map(|p| p.to).max().unwrap_or(now).min(now);
-    let mut sweep = Sweep {
-        periods,
-        tracks: BTreeMap::new(),
-        windows: BTreeMap::new(),
-        supervised: true,
-    };
-    let mut last = None;
+    let empty = Baseline::default();
+    let baseline = baseline.unwrap_or(&empty);
+    let mut sweep = Sweep::from_baseline(baseline, periods);
+    let mut last = baseline.at;
     for e in events {
+        if e.seq <= baseline.seq {
+            continue;
+        }
         if e.at >= end {
             break;
         }
@@ -472,7 +580,7 @@ mod tests {
             .status("2026-03-03T00:00:00Z", "cam", "a", Status::Down, None);
         // One day: 2 h 30 min down out of 24 h.
         let p = utc_periods(&["a"], "2026-03-01T00:00:00Z", "2026-03-02T00:00:00Z");
-        let a = compute(&log.0, &p, at("2026-04-01T00:00:00Z"), true);
+        let a = compute(None, &log.0, &p, at("2026-04-01T00:00:00Z"), true);
         let f = a.equipment[&EquipmentId::new("cam")].figures;
         assert_eq!(f.up_ms, 21 * H + 30 * M);
         assert_eq!(f.down_ms, 2 * H + 30 * M);
@@ -528,7 +636,7 @@ mod tests {
                 }),
             );
         let p = utc_periods(&["a"], "2026-03-01T00:00:00Z", "2026-03-02T00:00:00Z");
-        let a = compute(&log.0, &p, at("2026-04-01T00:00:00Z"), true);
+        let a = compute(None, &log.0, &p, at("2026-04-01T00:00:00Z"), true);
         let sw = &a.equipment[&EquipmentId::new("sw")];
         assert_eq!((sw.figures.up_ms, sw.figures.down_ms), (23 * H, H));
         assert_eq!(sw.caused_unreachable_ms, 2 * H);
@@ -567,7 +675,7 @@ mod tests {
                 EventBody::Supervision(SupervisionEvent::Stopped),
             );
         let p = utc_periods(&["a"], "2026-03-01T00:00:00Z", "2026-03-02T00:00:00Z");
-        let a = compute(&log.0, &p, at("2026-04-01T00:00:00Z"), false);
+        let a = compute(None, &log.0, &p, at("2026-04-01T00:00:00Z"), false);
         let f = a.equipment[&EquipmentId::new("nvr")].figures;
         assert_eq!(f.unsupervised_ms, 3 * H + H + 4 * H);
         assert_eq!(f.up_ms, 16 * H);
@@ -575,10 +683,10 @@ mod tests {
         // A stopped daemon's data: the time since its last event is not supervised.
         let mut log = Log(Vec::new());
         log.status("2026-03-01T00:00:00Z", "nvr", "a", Status::Up, None);
-        let a = compute(&log.0, &p, at("2026-04-01T00:00:00Z"), false);
+        let a = compute(None, &log.0, &p, at("2026-04-01T00:00:00Z"), false);
         let f = a.equipment[&EquipmentId::new("nvr")].figures;
         assert_eq!((f.up_ms, f.unsupervised_ms), (0, 24 * H));
-        let a = compute(&log.0, &p, at("2026-03-01T06:00:00Z"), true);
+        let a = compute(None, &log.0, &p, at("2026-03-01T06:00:00Z"), true);
         let f = a.equipment[&EquipmentId::new("nvr")].figures;
         assert_eq!(
             (f.up_ms, f.unsupervised_ms),
@@ -606,7 +714,7 @@ mod tests {
         ]
         .into_iter()
         .collect();
-        let a = compute(&log.0, &periods, at("2026-05-01T00:00:00Z"), true);
+        let a = compute(None, &log.0, &periods, at("2026-05-01T00:00:00Z"), true);
         let f = a.equipment[&EquipmentId::new("cam")].figures;
         assert_eq!(f.down_ms, H, "the local month began at 23:00 UTC");
         assert_eq!(f.up_ms, (31 * 24 - 2) * H);
@@ -618,5 +726,70 @@ mod tests {
         ));
         assert!(matches!(month("march", paris), Err(PeriodError::Month(_))));
         assert_eq!(month_of(at("2026-02-28T23:30:00Z"), paris), "2026-03");
+    }
+
+    #[test]
+    fn a_baseline_in_place_of_the_old_events_gives_the_same_figures() {
+        let mut log = Log(Vec::new());
+        log.status("2026-01-01T00:00:00Z", "sw", "a", Status::Up, None)
+            .status("2026-01-01T00:00:00Z", "cam", "a", Status::Up, None)
+            .status("2026-01-20T00:00:00Z", "sw", "a", Status::Down, None)
+            .status(
+                "2026-01-20T00:00:00Z",
+                "cam",
+                "a",
+                Status::Unreachable,
+                Some("sw"),
+            )
+            .push(
+                "2026-01-25T00:00:00Z",
+                EventBody::Maintenance(MaintenanceEvent {
+                    site: SiteId::new("a"),
+                    window: "works".into(),
+                    equipment: None,
+                    active: true,
+                }),
+            )
+            .push(
+                "2026-01-31T00:00:00Z",
+                EventBody::Supervision(SupervisionEvent::Stopped),
+            )
+            // Everything above is compacted; the state it leaves carries into February.
+            .push(
+                "2026-02-02T00:00:00Z",
+                EventBody::Supervision(SupervisionEvent::Started { last_alive: None }),
+            )
+            .push(
+                "2026-02-03T00:00:00Z",
+                EventBody::Maintenance(MaintenanceEvent {
+                    site: SiteId::new("a"),
+                    window: "works".into(),
+                    equipment: None,
+                    active: false,
+                }),
+            )
+            .status("2026-02-05T00:00:00Z", "sw", "a", Status::Up, None)
+            .status("2026-02-05T00:00:00Z", "cam", "a", Status::Up, None);
+        let p = utc_periods(&["a"], "2026-02-01T00:00:00Z", "2026-03-01T00:00:00Z");
+        let now = at("2026-04-01T00:00:00Z");
+        let whole = compute(None, &log.0, &p, now, true);
+        let base = Baseline::default().fold(&log.0[..6]);
+        assert_eq!(base.seq, 6);
+        assert!(!base.supervised);
+        assert_eq!(
+            base.equipment[&EquipmentId::new("cam")].status,
+            Status::Unreachable
+        );
+        let cut = compute(Some(&base), &log.0[6..], &p, now, true);
+        assert_eq!(cut, whole);
+        // Folding twice is folding once.
+        let again = Baseline::default().fold(&log.0[..3]).fold(&log.0[..6]);
+        assert_eq!(again, base);
+        // 1 Feb not supervised; 2 Feb (the window reopened by nobody after the restart: the
+        // new run tells again what is open) down; then up from 5 Feb.
+        let sw = whole.equipment[&EquipmentId::new("sw")].figures;
+        assert_eq!(sw.unsupervised_ms, 24 * H);
+        assert_eq!(sw.down_ms, 3 * 24 * H);
+        assert_eq!(sw.up_ms, 24 * 24 * H);
     }
 }

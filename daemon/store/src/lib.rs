@@ -50,6 +50,8 @@ const OUTBOX: TableDefinition<u64, &[u8]> = TableDefinition::new("outbox");
 const OUTBOX_SENT: TableDefinition<u64, &[u8]> = TableDefinition::new("outbox_sent");
 /// Meta key: the last event sequence number the dispatcher turned into deliveries.
 const OUTBOX_CURSOR: &str = "outbox_cursor";
+/// Meta key: what the last compaction kept of the events it removed (JSON).
+const BASELINE: &str = "availability_baseline";
 /// Meta key: the daemon's last sign of life (RFC 3339), written every minute and at stop.
 const ALIVE: &str = "alive";
 /// Deliveries kept once sent.
@@ -243,6 +245,20 @@ enum Op {
     /// Outbox changes: deliveries added, updated or removed, accepted deliveries recorded,
     /// and the dispatcher's cursor, in one transaction.
     Outbox(OutboxWrite),
+    /// Removes what is older than the retention.
+    Compact(Compaction),
+}
+
+/// What a compaction removes, and what it keeps in place of the events.
+#[derive(Debug, Clone)]
+pub struct Compaction {
+    /// Events up to this sequence number are removed.
+    pub upto: u64,
+    /// Transitions before this instant leave the index; alerts that ended before it leave the
+    /// alert index.
+    pub before: DateTime<Utc>,
+    /// The availability baseline folded over the removed events (JSON).
+    pub baseline: Vec<u8>,
 }
 
 /// Changes to the notification outbox, committed together.
@@ -669,6 +685,12 @@ impl Store {
     /// Saves a site snapshot already encoded (see [`encode_snapshot`]).
     pub fn put_site_encoded(&self, id: &SiteId, bytes: Vec<u8>) {
         self.put(Tbl::Site, id.as_str(), Some(bytes));
+    }
+
+    /// Removes the events up to `c.upto`, keeping `c.baseline` in their place, and the index
+    /// rows older than `c.before` (committed with the next batch).
+    pub fn compact(&self, c: Compaction) {
+        self.send(Op::Compact(c));
     }
 
     /// Whether the store is being closed (the daemon is stopping).

@@ -3,8 +3,8 @@
 //! the daemon is down. Reads are blocking: call them off async threads.
 
 use super::{
-    ALERTS, ALIVE, DB_FILE, EVENTS, META, OUTBOX, OUTBOX_CURSOR, OUTBOX_SENT, Shared, StoreError,
-    TICKETS, TRANSITIONS, db_err, open_db,
+    ALERTS, ALIVE, BASELINE, DB_FILE, EVENTS, META, OUTBOX, OUTBOX_CURSOR, OUTBOX_SENT, Shared,
+    StoreError, TICKETS, TRANSITIONS, db_err, open_db,
 };
 use chrono::{DateTime, Utc};
 use redb::{Database, ReadTransaction, ReadableDatabase, ReadableTable};
@@ -237,6 +237,22 @@ impl StoreReader {
             }
         }
         Ok(out)
+    }
+
+    /// What the last compaction kept of the events it removed, for availability.
+    pub fn baseline(&self) -> Result<Option<vigie_core::availability::Baseline>, StoreError> {
+        let txn = self.begin()?;
+        let table = match txn.open_table(META) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+            Err(e) => return Err(db_err(e)),
+        };
+        match table.get(BASELINE).map_err(db_err)? {
+            None => Ok(None),
+            Some(v) => serde_json::from_slice(v.value()).map(Some).map_err(|e| {
+                StoreError::Db(format!("the availability baseline cannot be read: {e}"))
+            }),
+        }
     }
 
     /// The daemon's last sign of life written by [`crate::Store::mark_alive`].

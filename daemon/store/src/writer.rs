@@ -3,8 +3,9 @@
 //! without dropping what was pending.
 
 use super::{
-    ALERTS, ActionWrite, EQUIPMENT, EVENTS, FlushReply, META, OUTBOX, OUTBOX_CURSOR, OUTBOX_SENT,
-    Op, SENT_KEPT, SITES, Shared, SnapshotWrite, TICKETS, TRANSITIONS, Tbl, Urgent, open_db,
+    ALERTS, ActionWrite, BASELINE, EQUIPMENT, EVENTS, FlushReply, META, OUTBOX, OUTBOX_CURSOR,
+    OUTBOX_SENT, Op, SENT_KEPT, SITES, Shared, SnapshotWrite, TICKETS, TRANSITIONS, Tbl, Urgent,
+    open_db,
 };
 use chrono::{DateTime, Utc};
 use crossbeam_channel::{Receiver, Select, select};
@@ -47,6 +48,7 @@ struct Batch {
     outbox: BTreeMap<u64, Option<Vec<u8>>>,
     outbox_sent: Vec<(u64, Vec<u8>)>,
     outbox_cursor: Option<u64>,
+    compaction: Option<super::Compaction>,
     ops: usize,
 }
 
@@ -73,6 +75,10 @@ impl Batch {
                     self.outbox_cursor = Some(self.outbox_cursor.map_or(c, |old| old.max(c)));
                 }
             }
+            Op::Compact(c) => {
+                self.ops += 1;
+                self.compaction = Some(c);
+            }
         }
     }
 
@@ -83,6 +89,7 @@ impl Batch {
             && self.outbox.is_empty()
             && self.outbox_sent.is_empty()
             && self.outbox_cursor.is_none()
+            && self.compaction.is_none()
     }
 }
 
@@ -447,6 +454,19 @@ impl Writer {
                         .unwrap_or(0);
                     meta.insert(OUTBOX_CURSOR, c.max(old).to_le_bytes().as_slice())?;
                 }
+            }
+            if let Some(c) = &self.batch.compaction {
+                log.retain_in(..=c.upto, |_, _| false)?;
+                let before = c.before.timestamp_micros();
+                transitions.retain(|(_, at), _| at >= before)?;
+                // An alert leaves the index once it ended before the cut; a live one stays.
+                alerts.retain(|_, v| {
+                    serde_json::from_slice::<vigie_core::alert::Alert>(v)
+                        .map(|a| a.state.is_live() || a.updated_at >= c.before)
+                        .unwrap_or(true)
+                })?;
+                let mut meta = txn.open_table(META)?;
+                meta.insert(BASELINE, c.baseline.as_slice())?;
             }
             let metas: Vec<_> = self
                 .batch

@@ -1062,7 +1062,14 @@ pub struct DaemonSettings {
     pub max_probes_in_flight: u32,
     /// Collection settings of every equipment that does not override them.
     pub collection: Arc<Collection>,
+    /// How long the event log is kept; older events are compacted away, availability kept
+    /// exact.
+    #[serde(with = "crate::util::serde_duration")]
+    pub retention: Duration,
 }
+
+/// Default of `[daemon] retention`: 25 months, so a year-on-year annual review works.
+pub const DEFAULT_RETENTION: Duration = Duration::from_secs(25 * 2_629_746);
 
 impl Default for DaemonSettings {
     fn default() -> Self {
@@ -1070,6 +1077,7 @@ impl Default for DaemonSettings {
             listen: SocketAddr::from(([127, 0, 0, 1], 8480)),
             max_probes_in_flight: 512,
             collection: Arc::default(),
+            retention: DEFAULT_RETENTION,
         }
     }
 }

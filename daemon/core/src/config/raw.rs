@@ -26,6 +26,9 @@ pub struct RawDaemon {
     pub ping_timeout: Option<Spanned<String>>,
     /// Extra ICMP rounds when a round got no reply.
     pub ping_retries: Option<Spanned<u16>>,
+    /// How long the event log (transitions, alert changes, notifications) is kept
+    /// (`"25months"`).
+    pub retention: Option<Spanned<String>>,
 }
 
 /// A threshold block with a warning level, a critical level, a recovery margin and a

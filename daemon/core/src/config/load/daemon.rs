@@ -29,6 +29,16 @@ pub(super) fn daemon(cx: &mut FileCx<'_>, raw: &RawMain, config: &mut Config) {
             ),
         }
     }
+    if let Some(v) = &d.retention
+        && let Some(r) = cx.bounded_duration(
+            v,
+            "retention",
+            Duration::from_secs(86_400),
+            Duration::from_secs(100 * 365 * 86_400),
+        )
+    {
+        config.daemon.retention = r;
+    }
     if let Some(v) = &d.max_probes_in_flight {
         if *v.get_ref() == 0 {
             cx.at(v, "max_probes_in_flight must be at least 1", None);

@@ -1018,6 +1018,18 @@ mod tests {
     }
 
     #[test]
+    fn the_event_log_retention_defaults_to_25_months_and_is_bounded() {
+        let cfg = load_sources(&sources(MAIN, &[])).expect("valid");
+        assert_eq!(cfg.daemon.retention, DEFAULT_RETENTION);
+        let main = format!("[daemon]\nretention = \"400days\"\n{MAIN}");
+        let cfg = load_sources(&sources(&main, &[])).expect("valid");
+        assert_eq!(cfg.daemon.retention, Duration::from_secs(400 * 86_400));
+        let main = format!("[daemon]\nretention = \"1h\"\n{MAIN}");
+        let err = load_sources(&sources(&main, &[])).expect_err("too short");
+        assert!(err.to_string().contains("retention"), "{err}");
+    }
+
+    #[test]
     fn overrides_cascade_main_site_equipment() {
         let main = "[thresholds]\ndisk = { warning = 80 }\n[clients.acme]\nname = \"ACME\"\n";
         let site = "[site]\nname = \"D\"\nclient = \"acme\"\ntimezone = \"UTC\"\n[thresholds.disk]\ncritical = 90\n[[equipment]]\nid = \"nvr-1\"\nkind = \"nvr\"\naddress = \"10.0.0.2\"\nthresholds = { disk = { warning = 70 } }\n[[equipment]]\nid = \"nvr-2\"\nkind = \"nvr\"\naddress = \"10.0.0.3\"\n";

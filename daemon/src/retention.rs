@@ -1,0 +1,79 @@
+//! Retention of the event log (`[daemon] retention`, 25 months by default): events older than
+//! the retention are removed, with the transitions and ended alerts of the indexes, and the
+//! availability baseline folded over them is kept in their place so availability after the
+//! cut stays exact. Runs at start and once a day; never removes what the notifier has not
+//! read yet.
+
+use crate::store::{Compaction, Store, StoreError, StoreReader};
+use chrono::{DateTime, Utc};
+use std::time::Duration;
+use vigie_core::availability::Baseline;
+
+/// Events read per call while looking for the cut.
+const READ_BATCH: usize = 10_000;
+
+/// How often the log is compacted.
+pub const EVERY: Duration = Duration::from_secs(86_400);
+
+/// What one compaction removed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Compacted {
+    /// Events removed up to this sequence number.
+    pub upto: u64,
+    /// How many.
+    pub events: u64,
+}
+
+/// Removes the events before `before` (the notifier's cursor permitting); answers what was
+/// removed, or `None` when nothing is old enough.
+pub fn compact(
+    reader: &StoreReader,
+    store: &Store,
+    before: DateTime<Utc>,
+) -> Result<Option<Compacted>, StoreError> {
+    let mut baseline = reader.baseline()?.unwrap_or_default();
+    let first = baseline.seq;
+    // Events the notifier has not turned into deliveries yet stay.
+    let limit = reader.outbox_cursor()?.unwrap_or(u64::MAX);
+    let mut upto = first;
+    'read: loop {
+        let batch = reader.events_after(upto, READ_BATCH)?;
+        if batch.is_empty() {
+            break;
+        }
+        let full = batch.len() == READ_BATCH;
+        let mut old = Vec::new();
+        for e in batch {
+            if e.at >= before || e.seq > limit {
+                baseline = fold(baseline, &old, &mut upto);
+                break 'read;
+            }
+            old.push(e);
+        }
+        baseline = fold(baseline, &old, &mut upto);
+        if !full {
+            break;
+        }
+    }
+    if upto == first {
+        return Ok(None);
+    }
+    let bytes = serde_json::to_vec(&baseline)
+        .map_err(|e| StoreError::Db(format!("the availability baseline cannot be written: {e}")))?;
+    store.compact(Compaction {
+        upto,
+        before,
+        baseline: bytes,
+    });
+    Ok(Some(Compacted {
+        upto,
+        events: upto - first,
+    }))
+}
+
+fn fold(baseline: Baseline, events: &[crate::events::Event], upto: &mut u64) -> Baseline {
+    if let Some(last) = events.last() {
+        *upto = last.seq;
+    }
+    baseline.fold(events)
+}
