@@ -221,6 +221,59 @@ async fn equipment(
     }
 }
 
+/// The period of a metric history request: RFC 3339 instants, the last 7 days by default.
+#[derive(Debug, Deserialize)]
+struct MetricHistoryQuery {
+    from: Option<String>,
+    to: Option<String>,
+}
+
+/// An equipment's hourly metric rollups (min, mean, max, last per series), oldest first.
+#[get("/api/v1/equipment/{id}/history")]
+async fn equipment_history(
+    state: web::Data<ApiState>,
+    id: web::Path<String>,
+    q: web::Query<MetricHistoryQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let known = state.config.borrow().as_ref().is_some_and(|c| {
+        c.sites
+            .values()
+            .any(|s| s.equipment.contains_key(id.as_str()))
+    });
+    if !known {
+        return Err(ApiError::NotFound(format!("no equipment `{id}`")));
+    }
+    let instant = |v: &Option<String>, what: &str| -> Result<Option<DateTime<Utc>>, ApiError> {
+        v.as_deref()
+            .map(|t| {
+                DateTime::parse_from_rfc3339(t)
+                    .map(|d| d.with_timezone(&Utc))
+                    .map_err(|_| {
+                        ApiError::BadRequest(format!(
+                            "{what}: `{t}` is not an RFC 3339 instant (2026-03-01T00:00:00Z)"
+                        ))
+                    })
+            })
+            .transpose()
+    };
+    let to = instant(&q.to, "to")?.unwrap_or_else(|| state.clock.now());
+    let from = instant(&q.from, "from")?.unwrap_or(to - chrono::Duration::days(7));
+    if from > to {
+        return Err(ApiError::BadRequest("from is after to".into()));
+    }
+    let reader = state.reader.clone();
+    let (a, b) = (
+        vigie_core::history::hour_of(from),
+        vigie_core::history::hour_of(to),
+    );
+    let hours = web::block(move || reader.history(&id, a, b))
+        .await
+        .map_err(|e| ApiError::Unavailable(e.to_string()))?
+        .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+    Ok(HttpResponse::Ok().json(hours))
+}
+
 /// Live alerts and the book's change counter.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct AlertList {
@@ -769,6 +822,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: ApiState) {
         .service(status)
         .service(health)
         .service(site)
+        .service(equipment_history)
         .service(equipment)
         .service(alerts)
         .service(alert_history)

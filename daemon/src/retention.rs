@@ -1,8 +1,8 @@
 //! Retention of the event log (`[daemon] retention`, 25 months by default): events older than
 //! the retention are removed, with the transitions and ended alerts of the indexes, and the
 //! availability baseline folded over them is kept in their place so availability after the
-//! cut stays exact. Runs at start and once a day; never removes what the notifier has not
-//! read yet.
+//! cut stays exact. Hourly metric rollups are kept 13 months. Runs at start and once a day;
+//! never removes what the notifier has not read yet.
 
 use crate::store::{Compaction, Store, StoreError, StoreReader};
 use chrono::{DateTime, Utc};
@@ -24,12 +24,14 @@ pub struct Compacted {
     pub events: u64,
 }
 
-/// Removes the events before `before` (the notifier's cursor permitting); answers what was
-/// removed, or `None` when nothing is old enough.
+/// Removes the events before `before` (the notifier's cursor permitting) and the metric
+/// rollups of hours before `history_before`; answers which events were removed, or `None`
+/// when none is old enough.
 pub fn compact(
     reader: &StoreReader,
     store: &Store,
     before: DateTime<Utc>,
+    history_before: DateTime<Utc>,
 ) -> Result<Option<Compacted>, StoreError> {
     let mut baseline = reader.baseline()?.unwrap_or_default();
     let first = baseline.seq;
@@ -55,17 +57,15 @@ pub fn compact(
             break;
         }
     }
-    if upto == first {
-        return Ok(None);
-    }
     let bytes = serde_json::to_vec(&baseline)
         .map_err(|e| StoreError::Db(format!("the availability baseline cannot be written: {e}")))?;
     store.compact(Compaction {
         upto,
         before,
         baseline: bytes,
+        history_before: vigie_core::history::hour_of(history_before),
     });
-    Ok(Some(Compacted {
+    Ok((upto > first).then_some(Compacted {
         upto,
         events: upto - first,
     }))

@@ -308,9 +308,14 @@ pub async fn start(mut opts: Options, listener: TcpListener) -> Result<Daemon, S
                 .map_or(crate::config::DEFAULT_RETENTION, |c| c.daemon.retention);
             let before = clock.now()
                 - chrono::Duration::from_std(keep).unwrap_or(chrono::Duration::days(761));
+            let history_before = clock.now()
+                - chrono::Duration::from_std(vigie_core::history::KEPT_FOR)
+                    .unwrap_or(chrono::Duration::days(396));
             let (r, s) = (compact_reader.clone(), compact_store.clone());
-            match tokio::task::spawn_blocking(move || crate::retention::compact(&r, &s, before))
-                .await
+            match tokio::task::spawn_blocking(move || {
+                crate::retention::compact(&r, &s, before, history_before)
+            })
+            .await
             {
                 Ok(Ok(Some(c))) => tracing::info!(
                     events = c.events, upto = c.upto, before = %before,

@@ -344,7 +344,7 @@ async fn compaction_removes_old_events_and_keeps_availability_after_the_cut_exac
     let now = bed.clock.now();
     let before = vigie::availability::read(&reader, &cfg, &q, now, true).expect("availability");
     let cut: DateTime<Utc> = "2026-01-02T00:00:00Z".parse().expect("t");
-    let done = vigie::retention::compact(&reader, &bed.store, cut)
+    let done = vigie::retention::compact(&reader, &bed.store, cut, cut)
         .expect("compact")
         .expect("something to remove");
     bed.store.flush_blocking().expect("commit");
@@ -376,7 +376,7 @@ async fn compaction_removes_old_events_and_keeps_availability_after_the_cut_exac
     assert_eq!(reader.alert(resolved).expect("alert"), None);
     // Nothing more is old enough; a second pass removes nothing.
     assert_eq!(
-        vigie::retention::compact(&reader, &bed.store, cut).expect("compact"),
+        vigie::retention::compact(&reader, &bed.store, cut, cut).expect("compact"),
         None
     );
 }

@@ -7,6 +7,7 @@ mod availability;
 mod cli;
 mod collectors;
 mod events;
+mod history;
 mod notify;
 mod plugins;
 mod reload;

@@ -36,6 +36,8 @@ pub struct Equipment {
     restarts: u32,
     /// Every metric of the last observation (rules or not), for the status and the API.
     metrics: Vec<Metric>,
+    /// The hour of metric rollups in progress (lost at a crash; written at a clean stop).
+    history: vigie_core::history::Accumulator,
 }
 
 /// Most metrics of one observation kept for display.
@@ -67,6 +69,7 @@ impl Equipment {
             snapshot_hash,
             collections: 0,
             restarts: 0,
+            history: vigie_core::history::Accumulator::default(),
             metrics: Vec::new(),
         }
     }
@@ -187,6 +190,12 @@ impl Equipment {
         self.persist();
     }
 
+    fn write_history(&self, hour: i64, rollups: &vigie_core::history::Hour) {
+        self.deps
+            .store
+            .put_history(&self.cfg.id, hour, vigie_core::history::encode(rollups));
+    }
+
     /// Saves the snapshot when it changed since the last save.
     fn persist(&mut self) {
         if let Some(bytes) = encode_snapshot(&mut self.snapshot_hash, &self.state) {
@@ -231,6 +240,13 @@ impl Equipment {
 impl Actor for Equipment {
     type Context = Context<Self>;
 
+    fn stopped(&mut self, _: &mut Self::Context) {
+        // The hour in progress, so a clean restart loses none of it.
+        if let Some((hour, rollups)) = self.history.take() {
+            self.write_history(hour, &rollups);
+        }
+    }
+
     fn started(&mut self, ctx: &mut Self::Context) {
         ctx.set_mailbox_capacity(64);
         self.report();
@@ -255,6 +271,10 @@ impl Handler<ProbeResult> for Equipment {
                 .take(MAX_SHOWN_METRICS)
                 .cloned()
                 .collect();
+        }
+        let now = self.deps.clock.now();
+        if let Some((hour, rollups)) = self.history.add(now, &msg.0.metrics) {
+            self.write_history(hour, &rollups);
         }
         self.evaluate(ctx, Input::Observation(&msg.0));
         self.deps.observed();

@@ -42,6 +42,9 @@ const ALERTS: TableDefinition<u64, &[u8]> = TableDefinition::new("alerts");
 const TRANSITIONS: TableDefinition<(&str, i64), &[u8]> = TableDefinition::new("transitions");
 /// The event log: every committed event by sequence number.
 const EVENTS: TableDefinition<u64, &[u8]> = TableDefinition::new("events");
+/// Hourly metric rollups by (equipment, day since the epoch), in `vigie_core::history`'s day
+/// row layout.
+const HISTORY: TableDefinition<(&str, i64), &[u8]> = TableDefinition::new("history");
 /// Intervention tickets, latest version by number.
 const TICKETS: TableDefinition<u64, &[u8]> = TableDefinition::new("tickets");
 /// The notification outbox: deliveries waiting for their channel to accept them, by number.
@@ -247,6 +250,8 @@ enum Op {
     Outbox(OutboxWrite),
     /// Removes what is older than the retention.
     Compact(Compaction),
+    /// One equipment's finished hour of metric rollups.
+    History(EquipmentId, i64, Vec<u8>),
 }
 
 /// What a compaction removes, and what it keeps in place of the events.
@@ -259,6 +264,8 @@ pub struct Compaction {
     pub before: DateTime<Utc>,
     /// The availability baseline folded over the removed events (JSON).
     pub baseline: Vec<u8>,
+    /// Metric rollups of hours before this one (since the epoch) are removed.
+    pub history_before: i64,
 }
 
 /// Changes to the notification outbox, committed together.
@@ -691,6 +698,11 @@ impl Store {
     /// rows older than `c.before` (committed with the next batch).
     pub fn compact(&self, c: Compaction) {
         self.send(Op::Compact(c));
+    }
+
+    /// Records one equipment's finished hour of metric rollups (committed with the next batch).
+    pub fn put_history(&self, id: &EquipmentId, hour: i64, row: Vec<u8>) {
+        self.send(Op::History(id.clone(), hour, row));
     }
 
     /// Whether the store is being closed (the daemon is stopping).

@@ -3,8 +3,8 @@
 //! the daemon is down. Reads are blocking: call them off async threads.
 
 use super::{
-    ALERTS, ALIVE, BASELINE, DB_FILE, EVENTS, META, OUTBOX, OUTBOX_CURSOR, OUTBOX_SENT, Shared,
-    StoreError, TICKETS, TRANSITIONS, db_err, open_db,
+    ALERTS, ALIVE, BASELINE, DB_FILE, EVENTS, HISTORY, META, OUTBOX, OUTBOX_CURSOR, OUTBOX_SENT,
+    Shared, StoreError, TICKETS, TRANSITIONS, db_err, open_db,
 };
 use chrono::{DateTime, Utc};
 use redb::{Database, ReadTransaction, ReadableDatabase, ReadableTable};
@@ -234,6 +234,39 @@ impl StoreReader {
                 && (a.state.is_live() || a.updated_at >= since)
             {
                 out.push(a);
+            }
+        }
+        Ok(out)
+    }
+
+    /// One equipment's hourly metric rollups from `from` to `to` (hours since the epoch, both
+    /// included); a row that cannot be read is skipped with a warning.
+    pub fn history(
+        &self,
+        equipment: &str,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<vigie_core::history::Hour>, StoreError> {
+        let txn = self.begin()?;
+        let table = match txn.open_table(HISTORY) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+            Err(e) => return Err(db_err(e)),
+        };
+        use vigie_core::history::{day_decode, day_of, hour_of};
+        let mut out = Vec::new();
+        for row in table
+            .range((equipment, day_of(from))..=(equipment, day_of(to)))
+            .map_err(db_err)?
+        {
+            let (k, v) = row.map_err(db_err)?;
+            let day = k.value().1;
+            match day_decode(day, v.value()) {
+                Ok(hours) => out.extend(hours.into_iter().filter(|h| {
+                    let n = hour_of(h.at);
+                    n >= from && n <= to
+                })),
+                Err(e) => tracing::warn!(equipment, day, "{e}"),
             }
         }
         Ok(out)

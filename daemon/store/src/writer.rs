@@ -3,9 +3,9 @@
 //! without dropping what was pending.
 
 use super::{
-    ALERTS, ActionWrite, BASELINE, EQUIPMENT, EVENTS, FlushReply, META, OUTBOX, OUTBOX_CURSOR,
-    OUTBOX_SENT, Op, SENT_KEPT, SITES, Shared, SnapshotWrite, TICKETS, TRANSITIONS, Tbl, Urgent,
-    open_db,
+    ALERTS, ActionWrite, BASELINE, EQUIPMENT, EVENTS, FlushReply, HISTORY, META, OUTBOX,
+    OUTBOX_CURSOR, OUTBOX_SENT, Op, SENT_KEPT, SITES, Shared, SnapshotWrite, TICKETS, TRANSITIONS,
+    Tbl, Urgent, open_db,
 };
 use chrono::{DateTime, Utc};
 use crossbeam_channel::{Receiver, Select, select};
@@ -49,6 +49,7 @@ struct Batch {
     outbox_sent: Vec<(u64, Vec<u8>)>,
     outbox_cursor: Option<u64>,
     compaction: Option<super::Compaction>,
+    history: Vec<(vigie_core::config::EquipmentId, i64, Vec<u8>)>,
     ops: usize,
 }
 
@@ -79,6 +80,10 @@ impl Batch {
                 self.ops += 1;
                 self.compaction = Some(c);
             }
+            Op::History(id, hour, row) => {
+                self.ops += 1;
+                self.history.push((id, hour, row));
+            }
         }
     }
 
@@ -90,6 +95,7 @@ impl Batch {
             && self.outbox_sent.is_empty()
             && self.outbox_cursor.is_none()
             && self.compaction.is_none()
+            && self.history.is_empty()
     }
 }
 
@@ -453,6 +459,22 @@ impl Writer {
                         .map(u64::from_le_bytes)
                         .unwrap_or(0);
                     meta.insert(OUTBOX_CURSOR, c.max(old).to_le_bytes().as_slice())?;
+                }
+            }
+            if !self.batch.history.is_empty() || self.batch.compaction.is_some() {
+                let mut history = txn.open_table(HISTORY)?;
+                for (id, hour, row) in &self.batch.history {
+                    // One row per equipment and day; the hour merged in.
+                    let key = (id.as_str(), vigie_core::history::day_of(*hour));
+                    let day = {
+                        let old = history.get(key)?;
+                        vigie_core::history::day_put(old.as_ref().map(|v| v.value()), *hour, row)
+                    };
+                    history.insert(key, day.as_slice())?;
+                }
+                if let Some(c) = &self.batch.compaction {
+                    let before = vigie_core::history::day_of(c.history_before);
+                    history.retain(|(_, d), _| d >= before)?;
                 }
             }
             if let Some(c) = &self.batch.compaction {

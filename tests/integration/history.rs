@@ -1,0 +1,109 @@
+//! Metric history: hourly rollups written by the equipment actors into the real store under
+//! paused time, read back as the API reads them; and the size a year of them takes on disk.
+
+use crate::support::*;
+use std::sync::Arc;
+use std::time::Duration;
+use vigie::observation::{Metric, Observation};
+
+#[actix_rt::test]
+async fn each_hour_of_an_equipment_is_rolled_up_into_one_row() {
+    let site = site_head("UTC", "0") + &equipment("nvr", "nvr", None);
+    let cfg = config(&main_file(""), &[("s", &site)]);
+    let bed = Fleetbed::start(Arc::clone(&cfg), "2026-03-01T09:30:00Z").await;
+    let answer = |disk: f64, temp: f64| {
+        Observation::up()
+            .with_metric(
+                Metric::new("system.filesystem.utilization", disk).with("mountpoint", "/hdd1"),
+            )
+            .with_metric(Metric::new("hw.temperature", temp).with("sensor", "cpu"))
+            .with_metric(Metric::new("not.kept", 1.0))
+    };
+    // 10:00-11:00: the disk at 0.50, then 0.60 from 10:30; 11:00-12:00 at 0.70.
+    bed.sim.answer("nvr", answer(0.50, 40.0));
+    bed.pass(Duration::from_secs(60 * 60)).await;
+    bed.sim.answer("nvr", answer(0.60, 50.0));
+    bed.pass(Duration::from_secs(30 * 60)).await;
+    bed.sim.answer("nvr", answer(0.70, 45.0));
+    bed.pass(Duration::from_secs(90 * 60)).await;
+    let from = vigie_core::history::hour_of("2026-03-01T10:00:00Z".parse().expect("t"));
+    let hours = bed
+        .store
+        .reader()
+        .history("nvr", from, from + 1)
+        .expect("history");
+    assert_eq!(hours.len(), 2, "{hours:?}");
+    let disk = |i: usize| {
+        hours[i]
+            .series
+            .iter()
+            .find(|(k, _)| k.to_string() == "system.filesystem.utilization{mountpoint=/hdd1}")
+            .map(|(_, r)| *r)
+            .expect("disk series")
+    };
+    let ten = disk(0);
+    assert_eq!((ten.min, ten.max, ten.last), (0.5, 0.6, 0.6));
+    assert!((58..=62).contains(&ten.count), "one a minute: {ten:?}");
+    assert!((ten.mean - 0.55).abs() < 0.01, "{ten:?}");
+    let eleven = disk(1);
+    assert_eq!((eleven.min, eleven.max), (0.7, 0.7));
+    assert!(
+        hours.iter().all(|h| h.series.len() == 2),
+        "only kept metrics: {hours:?}"
+    );
+}
+
+#[test]
+fn a_year_of_hourly_rollups_of_a_recorder_stays_within_its_documented_size() {
+    // A recorder with 4 volumes, 4 disk statuses, 3 temperatures, CPU, memory, RTT, loss and
+    // uptime: 16 series, every hour of a year, for 20 recorders, in a real store.
+    const RECORDERS: usize = 20;
+    let dir = tempfile::tempdir().expect("tmp");
+    let (store, _) = vigie::store::Store::open(dir.path()).expect("store");
+    let mut metrics = Vec::new();
+    for d in 1..=4 {
+        metrics.push(
+            Metric::new("system.filesystem.utilization", 0.8)
+                .with("mountpoint", &format!("/hdd{d}")),
+        );
+        metrics.push(Metric::new("hw.status", 1.0).with("disk", &format!("hdd{d}")));
+    }
+    for s in ["cpu", "board", "hdd"] {
+        metrics.push(Metric::new("hw.temperature", 42.0).with("sensor", s));
+    }
+    for n in [
+        "system.cpu.utilization",
+        "system.memory.utilization",
+        "network.icmp.rtt",
+        "network.icmp.loss",
+        "device.uptime",
+    ] {
+        metrics.push(Metric::new(n, 0.5));
+    }
+    let start = vigie_core::history::hour_of("2026-01-01T00:00:00Z".parse().expect("t"));
+    // Written as the daemon writes them, an hour of every recorder at a time, committed
+    // every few hours, so day rows are rewritten as they grow.
+    let ids: Vec<vigie::config::EquipmentId> = (0..RECORDERS)
+        .map(|r| vigie::config::EquipmentId::new(&format!("nvr-{r:03}")))
+        .collect();
+    for h in 0..24 * 365 {
+        let mut acc = vigie_core::history::Accumulator::default();
+        acc.add(vigie_core::history::start_of(start + h), &metrics);
+        let (hour, rollups) = acc.take().expect("hour");
+        let row = vigie_core::history::encode(&rollups);
+        for id in &ids {
+            store.put_history(id, hour, row.clone());
+        }
+        if h % 6 == 5 {
+            store.flush_blocking().expect("commit");
+        }
+    }
+    store.close();
+    let bytes = std::fs::metadata(dir.path().join(vigie::store::DB_FILE))
+        .expect("db")
+        .len();
+    let per_year = bytes / RECORDERS as u64;
+    println!("history: {per_year} bytes per recorder-year (16 series)");
+    // Documented in the README: at most 10 MiB per recorder and year.
+    assert!(per_year <= 10 << 20, "{per_year} bytes per recorder-year");
+}
