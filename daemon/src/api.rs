@@ -74,6 +74,17 @@ pub enum ApiError {
     Forbidden(String),
 }
 
+impl From<crate::availability::QueryError> for ApiError {
+    fn from(e: crate::availability::QueryError) -> Self {
+        use crate::availability::QueryError;
+        match e {
+            QueryError::Invalid(m) => ApiError::BadRequest(m),
+            QueryError::NotFound(m) => ApiError::NotFound(m),
+            QueryError::Store(e) => ApiError::Unavailable(e.to_string()),
+        }
+    }
+}
+
 #[derive(Serialize)]
 struct ErrorBody {
     error: String,
@@ -604,12 +615,30 @@ async fn availability(
     let figures = web::block(move || crate::availability::read(&reader, &cfg, &q, now, true))
         .await
         .map_err(|e| ApiError::Unavailable(e.to_string()))?
-        .map_err(|e| match e {
-            crate::availability::QueryError::Invalid(m) => ApiError::BadRequest(m),
-            crate::availability::QueryError::NotFound(m) => ApiError::NotFound(m),
-            crate::availability::QueryError::Store(e) => ApiError::Unavailable(e.to_string()),
-        })?;
+        .map_err(ApiError::from)?;
     Ok(HttpResponse::Ok().json(figures))
+}
+
+/// Weak signals of a future failure and their maintenance recommendations, for the scope and
+/// month of the query (as `/api/v1/availability`), most urgent first.
+#[get("/api/v1/signals")]
+async fn signals(
+    state: web::Data<ApiState>,
+    q: web::Query<crate::availability::Query>,
+) -> Result<HttpResponse, ApiError> {
+    let cfg = state
+        .config
+        .borrow()
+        .clone()
+        .ok_or_else(|| ApiError::Unavailable("no config applied yet".into()))?;
+    let reader = state.reader.clone();
+    let now = state.clock.now();
+    let q = q.into_inner();
+    let found = web::block(move || crate::availability::signals(&reader, &cfg, &q, now))
+        .await
+        .map_err(|e| ApiError::Unavailable(e.to_string()))?
+        .map_err(ApiError::from)?;
+    Ok(HttpResponse::Ok().json(found))
 }
 
 #[get("/api/v1/tickets")]
@@ -837,6 +866,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: ApiState) {
         .service(audit)
         .service(tickets)
         .service(availability)
+        .service(signals)
         .service(ticket)
         .service(close_ticket)
         .default_service(web::to(not_found));

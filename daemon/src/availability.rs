@@ -199,3 +199,76 @@ pub fn render(a: &Availability, client: Option<&ClientId>) -> String {
     }
     out
 }
+
+/// One equipment's weak signal, with its recommendation in the client's report language.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EquipmentSignal {
+    /// The equipment.
+    pub equipment: String,
+    /// Its site.
+    pub site: String,
+    /// The site's client.
+    pub client: String,
+    /// The signal.
+    #[serde(flatten)]
+    pub signal: vigie_core::signals::Signal,
+    /// What to do, in plain words.
+    pub recommendation: String,
+}
+
+/// The weak signals of the equipment in `q`'s scope over its month (the current one by
+/// default), from their metric history of that month and the month before; most urgent
+/// first.
+pub fn signals(
+    reader: &StoreReader,
+    cfg: &Config,
+    q: &Query,
+    now: DateTime<Utc>,
+) -> Result<Vec<EquipmentSignal>, QueryError> {
+    use vigie_core::history::hour_of;
+    let periods = q.periods(cfg, now)?;
+    let mut out = Vec::new();
+    for (site_id, p) in &periods {
+        let Some(site) = cfg.sites.get(site_id) else {
+            continue;
+        };
+        let lang = cfg
+            .clients
+            .get(&site.client)
+            .map(|c| c.contract.report_language.as_str())
+            .map_or(crate::config::Language::Fr, |l| {
+                if l.eq_ignore_ascii_case("en") {
+                    crate::config::Language::En
+                } else {
+                    crate::config::Language::Fr
+                }
+            });
+        let end = p.to.min(now);
+        let before_from = p.from - (p.to - p.from);
+        for (id, eq) in &site.equipment {
+            let month = reader.history(id.as_str(), hour_of(p.from), hour_of(end) - 1)?;
+            if month.is_empty() {
+                continue;
+            }
+            let before = reader.history(id.as_str(), hour_of(before_from), hour_of(p.from) - 1)?;
+            let found = vigie_core::signals::detect(&vigie_core::signals::Inputs {
+                month: &month,
+                before: &before,
+                disk_critical: eq.thresholds.disk.critical,
+                temperature_warning: eq.thresholds.temperature.warning,
+                now: end,
+            });
+            for signal in found {
+                out.push(EquipmentSignal {
+                    recommendation: vigie_core::signals::recommendation(id.as_str(), &signal, lang),
+                    equipment: id.to_string(),
+                    site: site_id.to_string(),
+                    client: site.client.to_string(),
+                    signal,
+                });
+            }
+        }
+    }
+    out.sort_by_key(|s| std::cmp::Reverse(s.signal.priority));
+    Ok(out)
+}

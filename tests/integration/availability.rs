@@ -228,6 +228,12 @@ fn the_api_and_the_command_line_give_the_same_figures_as_the_computation() {
         ("/api/v1/availability?month=2026-13", 400),
         ("/api/v1/availability?from=2026-03-01", 400),
         ("/api/v1/availability?client=nobody", 404),
+        ("/api/v1/signals?month=2026-13", 400),
+        ("/api/v1/signals?site=nowhere", 404),
+        ("/api/v1/signals", 200),
+        ("/api/v1/equipment/nvr-1/history", 200),
+        ("/api/v1/equipment/nvr-1/history?from=yesterday", 400),
+        ("/api/v1/equipment/nobody/history", 404),
     ] {
         let out = std::process::Command::new("curl")
             .args(["-s", "-o", "/dev/null", "-w", "%{http_code}"])

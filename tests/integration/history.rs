@@ -107,3 +107,70 @@ fn a_year_of_hourly_rollups_of_a_recorder_stays_within_its_documented_size() {
     // Documented in the README: at most 10 MiB per recorder and year.
     assert!(per_year <= 10 << 20, "{per_year} bytes per recorder-year");
 }
+
+#[actix_rt::test]
+async fn a_filling_disk_and_a_failing_part_become_recommendations_from_the_history() {
+    let site = site_head("UTC", "0") + &equipment("nvr", "nvr", None);
+    let main = format!("[daemon]\ncollection_interval = \"10m\"\n{}", main_file(""));
+    let cfg = config(&main, &[("s", &site)]);
+    let bed = Fleetbed::start(Arc::clone(&cfg), "2026-03-01T00:00:00Z").await;
+    // Ten days: the disk grows two points a day from 70 %; disk 2 fails on day 3 for 3 hours.
+    for day in 0..10 {
+        let answer = |status: f64| {
+            Observation::up()
+                .with_metric(
+                    Metric::new(
+                        "system.filesystem.utilization",
+                        0.70 + 0.02 * f64::from(day),
+                    )
+                    .with("mountpoint", "/hdd1"),
+                )
+                .with_metric(Metric::new("hw.status", status).with("disk", "hdd2"))
+        };
+        if day == 3 {
+            bed.sim.answer("nvr", answer(0.0));
+            bed.pass(Duration::from_secs(3 * 3600)).await;
+            bed.sim.answer("nvr", answer(1.0));
+            bed.pass(Duration::from_secs(21 * 3600)).await;
+        } else {
+            bed.sim.answer("nvr", answer(1.0));
+            bed.pass(Duration::from_secs(24 * 3600)).await;
+        }
+    }
+    let q = vigie::availability::Query {
+        month: Some("2026-03".into()),
+        ..Default::default()
+    };
+    let found = vigie::availability::signals(&bed.store.reader(), &cfg, &q, bed.clock.now())
+        .expect("signals");
+    let kinds: Vec<String> = found
+        .iter()
+        .map(|s| serde_json::to_value(&s.signal).expect("json")["finding"]["kind"].to_string())
+        .collect();
+    // Both urgent: the disk will be full within a week.
+    assert_eq!(
+        kinds,
+        ["\"disk_filling\"", "\"hardware_failed\""],
+        "{found:?}"
+    );
+    assert!(
+        found
+            .iter()
+            .all(|s| s.equipment == "nvr" && s.client == "c")
+    );
+    // In the client's report language (French by default), in plain words.
+    assert!(
+        found[1]
+            .recommendation
+            .contains("nvr : disk=hdd2 signalé en défaut pendant 3 heures"),
+        "{}",
+        found[1].recommendation
+    );
+    assert!(
+        found[0]
+            .recommendation
+            .contains("sera plein vers le 2026-03-1"),
+        "{}",
+        found[0].recommendation
+    );
+}

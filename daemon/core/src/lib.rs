@@ -13,5 +13,6 @@ pub mod maintenance;
 pub mod notify;
 pub mod observation;
 pub mod rules;
+pub mod signals;
 pub mod ticket;
 pub mod util;
