@@ -641,6 +641,48 @@ async fn signals(
     Ok(HttpResponse::Ok().json(found))
 }
 
+#[derive(Debug, Deserialize)]
+struct ReportQuery {
+    format: Option<String>,
+}
+
+/// A client's monthly report (R14): an HTML page, or its data with `?format=json`.
+#[get("/api/v1/reports/{client}/{month}")]
+async fn report(
+    state: web::Data<ApiState>,
+    path: web::Path<(String, String)>,
+    q: web::Query<ReportQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let (client, month) = path.into_inner();
+    let json = match q.format.as_deref() {
+        None | Some("html") => false,
+        Some("json") => true,
+        Some(other) => {
+            return Err(ApiError::BadRequest(format!(
+                "format: `{other}` is not html or json"
+            )));
+        }
+    };
+    let cfg = state
+        .config
+        .borrow()
+        .clone()
+        .ok_or_else(|| ApiError::Unavailable("no config applied yet".into()))?;
+    let reader = state.reader.clone();
+    let now = state.clock.now();
+    let report =
+        web::block(move || crate::report::build(&reader, &cfg, &client, &month, now, true))
+            .await
+            .map_err(|e| ApiError::Unavailable(e.to_string()))?
+            .map_err(ApiError::from)?;
+    if json {
+        return Ok(HttpResponse::Ok().json(report));
+    }
+    Ok(HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(crate::report::html(&report)))
+}
+
 #[get("/api/v1/tickets")]
 async fn tickets(
     state: web::Data<ApiState>,
@@ -867,6 +909,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: ApiState) {
         .service(tickets)
         .service(availability)
         .service(signals)
+        .service(report)
         .service(ticket)
         .service(close_ticket)
         .default_service(web::to(not_found));

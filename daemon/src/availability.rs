@@ -164,14 +164,7 @@ pub fn render(a: &Availability, client: Option<&ClientId>) -> String {
             })
             .unwrap_or_default();
         let _ = writeln!(out, "\nsite {id}  {}  ({period} UTC)", format_rate(t.rate));
-        let mut eq: Vec<_> = a.equipment.iter().filter(|(_, e)| e.site == *id).collect();
-        eq.sort_by(|x, y| {
-            x.1.rate
-                .unwrap_or(101.0)
-                .total_cmp(&y.1.rate.unwrap_or(101.0))
-                .then(x.0.cmp(y.0))
-        });
-        for (eid, e) in eq {
+        for (eid, e) in worst_first(a, id) {
             let _ = write!(
                 out,
                 "  {eid:<24} {:>10}  down {}",
@@ -198,6 +191,26 @@ pub fn render(a: &Availability, client: Option<&ClientId>) -> String {
         }
     }
     out
+}
+
+/// A site's equipment, worst rate first (those without a rate last), then by id.
+pub fn worst_first<'a>(
+    a: &'a Availability,
+    site: &SiteId,
+) -> Vec<(&'a str, &'a EquipmentAvailability)> {
+    let mut v: Vec<_> = a
+        .equipment
+        .iter()
+        .filter(|(_, e)| e.site == *site)
+        .map(|(id, e)| (id.as_str(), e))
+        .collect();
+    v.sort_by(|x, y| {
+        x.1.rate
+            .unwrap_or(101.0)
+            .total_cmp(&y.1.rate.unwrap_or(101.0))
+            .then(x.0.cmp(y.0))
+    });
+    v
 }
 
 /// One equipment's weak signal, with its recommendation in the client's report language.

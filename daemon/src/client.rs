@@ -335,6 +335,16 @@ impl ApiClient {
         self.get(&path)
     }
 
+    /// A client's monthly report as the daemon builds it.
+    pub fn report(&self, client: &str, month: &str) -> Result<crate::report::Report, ClientError> {
+        let path = format!(
+            "/api/v1/reports/{}/{}?format=json",
+            url::form_urlencoded::byte_serialize(client.as_bytes()).collect::<String>(),
+            url::form_urlencoded::byte_serialize(month.as_bytes()).collect::<String>()
+        );
+        self.get(&path)
+    }
+
     /// Intervention tickets (open ones, or all).
     pub fn tickets(&self, all: bool) -> Result<Vec<crate::ticket::Ticket>, ClientError> {
         self.get(&format!("/api/v1/tickets?all={all}"))

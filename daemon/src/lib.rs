@@ -15,6 +15,7 @@ pub mod last_good;
 pub mod outbox;
 pub mod plugin_dir;
 pub mod reload;
+pub mod report;
 pub mod retention;
 pub mod server;
 pub mod status;

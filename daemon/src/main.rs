@@ -305,6 +305,25 @@ enum Command {
         #[arg(long, default_value = "vigie-data", env = "VIGIE_DATA")]
         data: PathBuf,
     },
+    /// A client's monthly report (R14): availability, incidents, trends and recommendations,
+    /// in the client's report language.
+    Report {
+        /// The client.
+        #[arg(long)]
+        client: String,
+        /// The month, YYYY-MM.
+        #[arg(long)]
+        month: String,
+        /// Write it to this file (written beside, then renamed) instead of the standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// html or json.
+        #[arg(long, default_value = "html")]
+        format: String,
+        /// Data directory of the daemon.
+        #[arg(long, default_value = "vigie-data", env = "VIGIE_DATA")]
+        data: PathBuf,
+    },
     /// Intervention tickets opened by escalations (R12): list, show, close.
     Ticket {
         #[command(subcommand)]
@@ -387,6 +406,13 @@ fn dispatch(cli: Cli) -> Result<i32> {
         Command::Outbox { last, json, data } => outbox(&data, last, json),
         Command::Oncall { dir, at } => oncall(&dir, at.as_deref()),
         Command::Ticket { action } => ticket(action),
+        Command::Report {
+            client,
+            month,
+            out,
+            format,
+            data,
+        } => report(&data, &client, &month, out.as_deref(), &format),
         Command::Availability {
             client,
             site,
@@ -698,6 +724,45 @@ fn notify_test(data: &Path, contact: &str, channel: Option<&str>) -> Result<i32>
 }
 
 /// Prints `value` as JSON with `--json`, else its text.
+/// `vigie report`: through the running daemon, or from its data directory when it is down.
+fn report(data: &Path, client: &str, month: &str, out: Option<&Path>, format: &str) -> Result<i32> {
+    if !matches!(format, "html" | "json") {
+        anyhow::bail!("--format {format}: give html or json");
+    }
+    let r = match DaemonFile::read(data) {
+        Some(f) => api_client(&f.api).report(client, month)?,
+        None => {
+            let (cfg, _) = vigie::last_good::load(data)
+                .with_context(|| {
+                    format!(
+                        "{} has no saved config: start the daemon once",
+                        data.display()
+                    )
+                })?
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let reader = vigie::store::StoreReader::open(data)?;
+            vigie::report::build(&reader, &cfg, client, month, chrono::Utc::now(), false)?
+        }
+    };
+    let text = if format == "json" {
+        serde_json::to_string_pretty(&r)?
+    } else {
+        vigie::report::html(&r)
+    };
+    match out {
+        Some(path) => {
+            // Never a half-written report: beside, then renamed.
+            let tmp = path.with_extension("part");
+            std::fs::write(&tmp, text.as_bytes())
+                .with_context(|| format!("cannot write {}", tmp.display()))?;
+            std::fs::rename(&tmp, path)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+        }
+        None => out_raw!("{text}"),
+    }
+    Ok(0)
+}
+
 fn print_json_or<T: serde::Serialize>(
     json: bool,
     value: &T,

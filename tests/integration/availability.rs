@@ -151,6 +151,44 @@ async fn a_day_of_a_site_counts_downtime_blames_the_switch_and_leaves_maintenanc
     // About 67 of 70 equipment-hours: 95.7 %.
     assert!(site.rate.is_some_and(|r| r > 95.6 && r < 95.8), "{site:?}");
     assert_eq!(a.clients[&vigie::config::ClientId::new("c")], site);
+    // The report of the month shows the same figures, to the digit, and the switch's outage
+    // as an incident that resolved by itself.
+    let report = vigie::report::build(
+        &bed.store.reader(),
+        &cfg,
+        "c",
+        "2026-03",
+        bed.clock.now(),
+        true,
+    )
+    .expect("report");
+    let month = vigie::availability::read(
+        &bed.store.reader(),
+        &cfg,
+        &Query {
+            client: Some("c".into()),
+            month: Some("2026-03".into()),
+            ..Query::default()
+        },
+        bed.clock.now(),
+        true,
+    )
+    .expect("availability");
+    assert_eq!(report.availability, month);
+    let page = vigie::report::html(&report);
+    let rate = format_rate(month.clients[&vigie::config::ClientId::new("c")].rate);
+    assert!(
+        page.contains(&format!("<strong>{rate}</strong>")),
+        "{rate}: {page}"
+    );
+    assert!(page.contains("Disponibilité par site"), "{page}");
+    let outage = report
+        .incidents
+        .iter()
+        .find(|i| i.owner.contains("sw"))
+        .unwrap_or_else(|| panic!("the switch's incident: {:?}", report.incidents));
+    assert_eq!(outage.resolution.as_deref(), Some(""));
+    assert!(page.contains("résolu de lui-même"), "{page}");
     // The window's bounds are in the log, as its timer fired (within a second of them).
     let windows: Vec<(DateTime<Utc>, bool)> = bed
         .store
@@ -234,6 +272,10 @@ fn the_api_and_the_command_line_give_the_same_figures_as_the_computation() {
         ("/api/v1/equipment/nvr-1/history", 200),
         ("/api/v1/equipment/nvr-1/history?from=yesterday", 400),
         ("/api/v1/equipment/nobody/history", 404),
+        ("/api/v1/reports/c/2020-01?format=pdf", 400),
+        ("/api/v1/reports/nobody/2026-03", 404),
+        ("/api/v1/reports/c/2999-01", 400),
+        ("/api/v1/reports/c/march", 400),
     ] {
         let out = std::process::Command::new("curl")
             .args(["-s", "-o", "/dev/null", "-w", "%{http_code}"])
@@ -304,6 +346,32 @@ fn the_api_and_the_command_line_give_the_same_figures_as_the_computation() {
         "{text}"
     );
     assert!(text.contains("cam-1") && text.contains("0.000 %"), "{text}");
+
+    // The monthly report, from the stopped daemon's data, written whole to a file.
+    let paris = saved.sites[&SiteId::new("s")].timezone;
+    let month = vigie::availability::month_of(Utc::now(), paris);
+    let file = data.path().join("report.html");
+    let out = std::process::Command::new(vigie_bin())
+        .args(["report", "--client", "c", "--month", &month, "--out"])
+        .arg(&file)
+        .arg("--data")
+        .arg(data.path())
+        .output()
+        .expect("vigie");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let page = std::fs::read_to_string(&file).expect("report");
+    assert!(page.starts_with("<!DOCTYPE html>"), "{page}");
+    let rate = format_rate(lib.clients[&vigie::config::ClientId::new("c")].rate);
+    assert!(
+        page.contains(&format!("<strong>{rate}</strong>")),
+        "{rate}: {page}"
+    );
+    assert!(page.contains("cam-1"), "{page}");
+    assert!(!data.path().join("report.part").exists());
 }
 
 #[actix_rt::test]
