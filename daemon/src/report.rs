@@ -280,3 +280,109 @@ h1{font-size:1.6rem}h2{margin-top:2rem;border-bottom:1px solid #ccc}\
 table{border-collapse:collapse;width:100%;margin:.5rem 0 1rem}th,td{border-bottom:1px solid #e0e0e0;padding:.3rem .5rem;text-align:left}\
 td.num{text-align:right;font-variant-numeric:tabular-nums}.global strong{font-size:1.4rem}\
 li.high{font-weight:bold}footer{margin-top:2rem;font-size:.85rem;color:#555}";
+
+/// When a month's reports are due: `day` at `time` in `timezone` (the first valid minute
+/// after a DST gap).
+fn due_in(r: &crate::config::Reports, year: i32, month: u32) -> DateTime<Utc> {
+    use chrono::TimeZone;
+    let date = chrono::NaiveDate::from_ymd_opt(year, month, r.day).unwrap_or_default();
+    let mut local = date.and_time(r.time);
+    for _ in 0..180 {
+        if let Some(t) = r.timezone.from_local_datetime(&local).earliest() {
+            return t.with_timezone(&Utc);
+        }
+        local += chrono::Duration::minutes(1);
+    }
+    Utc.from_utc_datetime(&local)
+}
+
+fn month_before(year: i32, month: u32) -> (i32, u32) {
+    if month == 1 {
+        (year - 1, 12)
+    } else {
+        (year, month - 1)
+    }
+}
+
+/// The latest instant at or before `now` at which reports were due, with the month they
+/// report on (the one before), `YYYY-MM`.
+pub fn last_due(r: &crate::config::Reports, now: DateTime<Utc>) -> (DateTime<Utc>, String) {
+    use chrono::Datelike;
+    let local = now.with_timezone(&r.timezone);
+    let (mut y, mut m) = (local.year(), local.month());
+    let mut due = due_in(r, y, m);
+    if due > now {
+        (y, m) = month_before(y, m);
+        due = due_in(r, y, m);
+    }
+    let (ry, rm) = month_before(y, m);
+    (due, format!("{ry:04}-{rm:02}"))
+}
+
+/// The first instant after `now` at which reports are due.
+pub fn next_due(r: &crate::config::Reports, now: DateTime<Utc>) -> DateTime<Utc> {
+    use chrono::Datelike;
+    let local = now.with_timezone(&r.timezone);
+    let (y, m) = (local.year(), local.month());
+    let due = due_in(r, y, m);
+    if due > now {
+        return due;
+    }
+    let (ny, nm) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
+    due_in(r, ny, nm)
+}
+
+/// Where a client's report of a month is archived in the data directory.
+pub fn archive_path(data: &std::path::Path, client: &str, month: &str) -> std::path::PathBuf {
+    data.join("reports")
+        .join(client)
+        .join(format!("{month}.html"))
+}
+
+/// Writes a report's page beside its archive path, then renames it in place.
+pub fn archive(path: &std::path::Path, page: &str) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let tmp = path.with_extension("part");
+    std::fs::write(&tmp, page.as_bytes())?;
+    std::fs::rename(&tmp, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        s.parse().expect("t")
+    }
+
+    #[test]
+    fn reports_are_due_on_their_day_and_time_in_their_zone_and_report_the_month_before() {
+        let r = crate::config::Reports::default(); // the 1st at 08:00, Paris
+        // 1 April 08:00 in Paris is 06:00 UTC (summer time since 29 March).
+        assert_eq!(
+            last_due(&r, at("2026-04-01T06:00:00Z")),
+            (at("2026-04-01T06:00:00Z"), "2026-03".into())
+        );
+        assert_eq!(
+            last_due(&r, at("2026-04-01T05:59:59Z")),
+            (at("2026-03-01T07:00:00Z"), "2026-02".into())
+        );
+        assert_eq!(last_due(&r, at("2026-04-20T00:00:00Z")).1, "2026-03");
+        assert_eq!(
+            next_due(&r, at("2026-04-01T05:59:59Z")),
+            at("2026-04-01T06:00:00Z")
+        );
+        assert_eq!(
+            next_due(&r, at("2026-04-01T06:00:00Z")),
+            at("2026-05-01T06:00:00Z")
+        );
+        // January reports December of the year before.
+        assert_eq!(last_due(&r, at("2026-01-02T00:00:00Z")).1, "2025-12");
+        assert_eq!(
+            next_due(&r, at("2026-12-15T00:00:00Z")),
+            at("2027-01-01T07:00:00Z")
+        );
+    }
+}

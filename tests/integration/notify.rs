@@ -1151,3 +1151,90 @@ remind_every = "1s"
     );
     d.stop().await;
 }
+
+#[actix_rt::test]
+async fn the_monthly_report_is_emailed_once_caught_up_after_downtime_and_not_again_after_a_restart()
+{
+    let mail = tempfile::tempdir().expect("tmp");
+    let smtp = Smtp::start(0, mail.path());
+    let cfg = tempfile::tempdir().expect("tmp");
+    let data = tempfile::tempdir().expect("tmp");
+    let main = format!(
+        r#"
+[daemon]
+collection_interval = "1s"
+[clients.c]
+name = "Client SA"
+[clients.c.contract]
+contacts = ["cl"]
+report_language = "fr"
+[contacts.cl]
+name = "Claire"
+email = "claire@client.example"
+[channels.email]
+smtp_host = "127.0.0.1"
+smtp_port = {}
+security = "none"
+from = "vigie@example.org"
+"#,
+        smtp.port
+    );
+    std::fs::write(cfg.path().join("vigie.toml"), main).expect("write");
+    std::fs::create_dir_all(cfg.path().join("sites")).expect("mkdir");
+    let site = site_head("Europe/Paris", "0") + &equipment("nvr-1", "nvr", None);
+    std::fs::write(cfg.path().join("sites/s.toml"), site).expect("write");
+    let sim = ScriptedCollector::default();
+    let run = |at: &str| {
+        let mut o = options(cfg.path(), data.path(), &sim);
+        o.clock = vigie::clock::Clock::tokio_at(at.parse().expect("t"));
+        o
+    };
+    // The daemon runs on the evening of 31 March (Paris), then is down at 08:00 on 1 April,
+    // when March's reports are due.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let d = server::start(run("2026-03-31T18:00:00Z"), listener)
+        .await
+        .expect("start");
+    d.store.flush().await.expect("commit");
+    d.stop().await;
+    assert!(smtp.messages().is_empty(), "nothing due yet");
+    // Started again at 08:05: caught up once.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let d = server::start(run("2026-04-01T06:05:00Z"), listener)
+        .await
+        .expect("start");
+    until(&d.outbox, "the report sent", || d.outbox.status().sent == 1).await;
+    d.stop().await;
+    let messages = smtp.messages();
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    let m = &messages[0];
+    assert!(
+        header(m, "Subject").is_some_and(|s| s.contains("2026-03")),
+        "{m}"
+    );
+    assert!(m.contains("claire@client.example"), "{m}");
+    assert!(
+        m.contains("multipart/mixed") && m.contains("vigie-c-2026-03.html"),
+        "{m}"
+    );
+    let archived = data.path().join("reports/c/2026-03.html");
+    let page = std::fs::read_to_string(&archived).expect("archived report");
+    assert!(
+        page.contains("Client SA") && page.contains("2026-03"),
+        "{page}"
+    );
+    // Restarted the same morning: not sent again.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let d = server::start(run("2026-04-01T07:00:00Z"), listener)
+        .await
+        .expect("start");
+    let due: chrono::DateTime<chrono::Utc> = "2026-04-01T06:00:00Z".parse().expect("t");
+    until(&d.outbox, "the reports looked at", || {
+        d.outbox.status().reports_checked == Some(due)
+    })
+    .await;
+    let view = d.outbox.view(10).expect("outbox");
+    assert!(view.pending.is_empty(), "{:?}", view.pending);
+    d.stop().await;
+    assert_eq!(smtp.messages().len(), 1);
+}

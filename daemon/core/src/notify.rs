@@ -28,6 +28,8 @@ pub enum Step {
     Test,
     /// An intervention ticket changed: told to the external ticketing tool.
     Ticket,
+    /// A client's monthly report, attached.
+    Report,
 }
 
 impl Step {
@@ -42,6 +44,7 @@ impl Step {
             Step::Reminder => "reminder",
             Step::Test => "test",
             Step::Ticket => "ticket",
+            Step::Report => "report",
         }
     }
 }
@@ -84,6 +87,22 @@ pub struct Delivery {
     /// For the ticketing tool ([`Step::Ticket`]): the ticket change.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ticket: Option<Box<crate::ticket::TicketEvent>>,
+    /// For a monthly report ([`Step::Report`]): which, and its archived file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report: Option<ReportRef>,
+}
+
+/// A monthly report sent as an attachment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReportRef {
+    /// The client.
+    pub client: String,
+    /// Its name.
+    pub name: String,
+    /// The month, `YYYY-MM`.
+    pub month: String,
+    /// The archived report.
+    pub file: std::path::PathBuf,
 }
 
 /// The recipient named on a delivery to the external ticketing tool.
@@ -97,6 +116,9 @@ impl Delivery {
     /// The key a channel may use to recognise a duplicate (Message-ID, SMS reference,
     /// webhook fingerprint): the same for every attempt of this message.
     pub fn idempotency_key(&self) -> String {
+        if let Some(r) = &self.report {
+            return format!("vigie-report-{}-{}-{}", r.client, r.month, self.contact);
+        }
         if let Some(t) = &self.ticket {
             return format!(
                 "vigie-ticket-{}-{}-{}",
@@ -317,6 +339,7 @@ pub fn plan(
                 also: Vec::new(),
                 held_back: 0,
                 ticket: None,
+                report: None,
             })
         })
         .collect()
@@ -346,6 +369,31 @@ fn escape_html(s: &str) -> String {
 pub fn render(d: &Delivery) -> Rendered {
     let a = &d.alert;
     let fr = d.language == Language::Fr;
+    if let Some(r) = &d.report {
+        let subject = if fr {
+            format!("[vigie] Rapport mensuel {} — {}", r.name, r.month)
+        } else {
+            format!("[vigie] Monthly report {} — {}", r.name, r.month)
+        };
+        let text = if fr {
+            format!(
+                "Bonjour,\n\nVous trouverez ci-joint le rapport de supervision de {} pour {} : disponibilité, incidents, tendances et recommandations de maintenance.\n\n-- vigie",
+                r.name, r.month
+            )
+        } else {
+            format!(
+                "Hello,\n\nPlease find attached the supervision report of {} for {}: availability, incidents, trends and maintenance recommendations.\n\n-- vigie",
+                r.name, r.month
+            )
+        };
+        let html = format!("<p>{}</p>", escape_html(&text).replace('\n', "<br>"));
+        return Rendered {
+            sms: subject.chars().take(160).collect(),
+            subject,
+            text,
+            html,
+        };
+    }
     let severity = match (a.severity, fr) {
         (Severity::Critical, true) => "CRITIQUE",
         (Severity::Warning, true) => "AVERTISSEMENT",
@@ -361,6 +409,7 @@ pub fn render(d: &Delivery) -> Rendered {
         (Step::Reminder, true) => "RAPPEL: alerte non acquittée",
         (Step::Test, true) => "message de test",
         (Step::Ticket, true) => "ticket d'intervention",
+        (Step::Report, true) => "rapport mensuel",
         (Step::Opened, false) => "new alert",
         (Step::Updated, false) => "alert updated",
         (Step::Resolved, false) => "alert resolved",
@@ -369,6 +418,7 @@ pub fn render(d: &Delivery) -> Rendered {
         (Step::Reminder, false) => "REMINDER: alert not acknowledged",
         (Step::Test, false) => "test message",
         (Step::Ticket, false) => "intervention ticket",
+        (Step::Report, false) => "monthly report",
     };
     let subject = if d.also.is_empty() {
         format!(

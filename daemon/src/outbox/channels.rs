@@ -137,14 +137,30 @@ async fn email(
         .subject(r.subject.clone())
         // Stable per (alert, step, event, recipient): a resend is recognisable.
         .message_id(Some(format!("<{}@vigie>", d.idempotency_key())));
-    if d.step != Step::Test {
+    if !matches!(d.step, Step::Test | Step::Report) {
         builder = builder.in_reply_to(thread_id(d)).references(thread_id(d));
     }
+    let body = MultiPart::alternative_plain_html(r.text.clone(), r.html.clone());
+    let body = match &d.report {
+        // The monthly report, attached as it was archived.
+        Some(report) => {
+            let page = std::fs::read(&report.file).map_err(|e| {
+                permanent(format!(
+                    "email: the report {} cannot be read: {e}",
+                    report.file.display()
+                ))
+            })?;
+            let name = format!("vigie-{}-{}.html", report.client, report.month);
+            let html = lettre::message::header::ContentType::parse("text/html; charset=utf-8")
+                .map_err(|e| format!("email: {e}"))?;
+            MultiPart::mixed()
+                .multipart(body)
+                .singlepart(lettre::message::Attachment::new(name).body(page, html))
+        }
+        None => body,
+    };
     let message = builder
-        .multipart(MultiPart::alternative_plain_html(
-            r.text.clone(),
-            r.html.clone(),
-        ))
+        .multipart(body)
         .map_err(|e| format!("email: cannot build the message: {e}"))?;
     transports
         .email(ch)

@@ -49,6 +49,10 @@ pub struct OutboxStatus {
     pub last_failures: Vec<(ChannelKind, DateTime<Utc>, String)>,
     /// Deliveries accepted since the daemon started.
     pub sent: u64,
+    /// The last due instant of the monthly reports this run looked at (they were made then,
+    /// or had been already).
+    #[serde(default)]
+    pub reports_checked: Option<DateTime<Utc>>,
 }
 
 /// What the outbox holds and recently sent, as `vigie outbox` shows it.
@@ -167,6 +171,7 @@ pub fn start(
         held_alerts: std::collections::HashSet::new(),
         notes,
         round_accepted: 0,
+        reports_checked: None,
         store: store.clone(),
         reader: reader.clone(),
         committed: store.committed(),
@@ -218,6 +223,8 @@ struct Dispatcher {
     notes: mpsc::UnboundedSender<(u64, String)>,
     /// Deliveries accepted in the round being settled.
     round_accepted: u64,
+    /// The due instant of the monthly reports already looked at by this run.
+    reports_checked: Option<DateTime<Utc>>,
 }
 
 /// Reads blocking store data off the async thread.
@@ -303,6 +310,10 @@ impl Dispatcher {
                 Err(_) if self.store.is_closing() => return,
                 Err(e) => tracing::error!("notifications: {e}"),
             }
+            // Monthly reports due since the last look, once per client and month.
+            if let Err(e) = self.plan_reports().await {
+                tracing::error!("monthly reports: {e}");
+            }
             // 2. Send what is due.
             let wake = match self.send_due().await {
                 Ok(w) => w,
@@ -313,8 +324,20 @@ impl Dispatcher {
                 }
             };
             // 3. Wait for new events, a test request, or the next retry.
+            let cfg = self.cfg();
+            let reports_at = cfg
+                .reports
+                .send
+                .then(|| crate::report::next_due(&cfg.reports, self.clock.now()));
+            let wake = match (wake, reports_at) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
             let sleep = match wake {
-                Some(at) => (at - self.clock.now()).to_std().unwrap_or(Duration::ZERO),
+                Some(at) => (at - self.clock.now())
+                    .to_std()
+                    .unwrap_or(Duration::ZERO)
+                    .min(Duration::from_secs(3600)),
                 None => Duration::from_secs(3600),
             };
             tokio::select! {
@@ -407,7 +430,7 @@ impl Dispatcher {
         self.store.write_outbox(OutboxWrite {
             cursor: Some(last),
             entries,
-            sent: Vec::new(),
+            ..OutboxWrite::default()
         });
         self.store
             .flush()
@@ -543,9 +566,134 @@ impl Dispatcher {
             also: Vec::new(),
             held_back: 0,
             ticket: Some(Box::new(t.clone())),
+            report: None,
         };
         self.next_id += 1;
         Ok(delivery)
+    }
+
+    /// Plans the monthly reports due at the latest due instant, once per client and month:
+    /// each report is built, archived in the data directory and queued for the contract's
+    /// contacts by email, with a mark committed with the deliveries (a restart never sends it
+    /// twice; a due instant missed while the daemon was down is caught up once). Nothing is
+    /// sent for a month before the daemon's first event.
+    async fn plan_reports(&mut self) -> Result<(), String> {
+        let cfg = self.cfg();
+        if !cfg.reports.send {
+            return Ok(());
+        }
+        let now = self.clock.now();
+        let (due, month) = crate::report::last_due(&cfg.reports, now);
+        if self.reports_checked == Some(due) {
+            return Ok(());
+        }
+        let (reader, data, c, m) = (
+            self.reader.clone(),
+            self.store.data_dir(),
+            Arc::clone(&cfg),
+            month.clone(),
+        );
+        let built = blocking(move || {
+            let first = reader.events_after(0, 1)?.first().map(|e| e.at);
+            let mut out = Vec::new();
+            if first.is_none_or(|f| f >= due) {
+                return Ok(out);
+            }
+            for (id, client) in &c.clients {
+                let key = format!("report:{id}:{m}");
+                if client.contract.contacts.is_empty() || reader.marked(&key)? {
+                    continue;
+                }
+                let made = crate::report::build(&reader, &c, id.as_str(), &m, now, true)
+                    .map_err(|e| e.to_string())
+                    .and_then(|r| {
+                        let path = crate::report::archive_path(&data, id.as_str(), &m);
+                        crate::report::archive(&path, &crate::report::html(&r))
+                            .map_err(|e| format!("{}: {e}", path.display()))?;
+                        Ok(path)
+                    });
+                out.push((id.clone(), key, made));
+            }
+            Ok(out)
+        })
+        .await?;
+        let mut write = OutboxWrite::default();
+        let mut planned = Vec::new();
+        for (client, key, made) in built {
+            let file = match made {
+                Ok(f) => f,
+                Err(e) => {
+                    tracing::error!(client = %client, month = %month, "the monthly report cannot be made: {e}");
+                    continue;
+                }
+            };
+            let Some(c) = cfg.clients.get(&client) else {
+                continue;
+            };
+            for contact_id in &c.contract.contacts {
+                let Some(contact) = cfg.contacts.get(contact_id) else {
+                    continue;
+                };
+                if contact.email.is_none() || cfg.email.is_none() {
+                    tracing::warn!(client = %client, contact = %contact_id, "the monthly report is sent by email only: this contact has no address or [channels.email] is not set");
+                    continue;
+                }
+                let alert: crate::alert::Alert = serde_json::from_value(serde_json::json!({
+                    "id": 0, "owner": {"site": "report"}, "site": "report", "rule": "connectivity.lost",
+                    "severity": "warning", "state": "open",
+                    "summary": format!("monthly report of {} for {month}", c.name),
+                    "opened_at": now, "updated_at": now, "notified": true, "timeline": []
+                }))
+                .map_err(|e| e.to_string())?;
+                let d = Delivery {
+                    id: self.next_id,
+                    seq: 0,
+                    alert,
+                    step: Step::Report,
+                    contact: contact_id.clone(),
+                    channel: crate::config::ChannelKind::Email,
+                    language: crate::report::language_of(&c.contract.report_language),
+                    attempts: 0,
+                    next_at: now,
+                    created_at: now,
+                    last_error: None,
+                    failed_channels: Vec::new(),
+                    also: Vec::new(),
+                    held_back: 0,
+                    ticket: None,
+                    report: Some(notify::ReportRef {
+                        client: client.to_string(),
+                        name: c.name.clone(),
+                        month: month.clone(),
+                        file: file.clone(),
+                    }),
+                };
+                self.next_id += 1;
+                if let Ok(v) = serde_json::to_vec(&d) {
+                    write.entries.push((d.id, Some(v)));
+                    planned.push(d);
+                }
+            }
+            tracing::info!(client = %client, month = %month, file = %file.display(), "monthly report made");
+            write.marks.push(key);
+        }
+        if !write.marks.is_empty() {
+            self.store.write_outbox(write);
+            self.store
+                .flush()
+                .await
+                .map_err(|e| format!("the outbox cannot be written: {e}"))?;
+            for d in planned {
+                self.pending.insert(d.id, d);
+            }
+            self.update_status();
+        }
+        self.reports_checked = Some(due);
+        if let Ok(mut s) = self.status.lock() {
+            s.reports_checked = Some(due);
+        }
+        self.settled.send_modify(|n| *n += 1);
+        Ok(())
     }
 
     async fn queue_test(&mut self, t: TestRequest) {
@@ -600,6 +748,7 @@ impl Dispatcher {
                 also: Vec::new(),
                 held_back: 0,
                 ticket: None,
+                report: None,
             })
         })();
         let answer = match answer {
@@ -785,8 +934,11 @@ impl Dispatcher {
                 }
                 let policy = cfg.notifications;
                 if permanent || d.attempts >= policy.attempts_per_channel {
-                    // The ticketing tool has one channel.
-                    let contact = cfg.contacts.get(&d.contact).filter(|_| d.ticket.is_none());
+                    // The ticketing tool has one channel; a report goes by email only.
+                    let contact = cfg
+                        .contacts
+                        .get(&d.contact)
+                        .filter(|_| d.ticket.is_none() && d.report.is_none());
                     let next = contact.and_then(|c| {
                         c.channels
                             .iter()

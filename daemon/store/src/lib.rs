@@ -277,6 +277,8 @@ pub struct OutboxWrite {
     pub entries: Vec<(u64, Option<Vec<u8>>)>,
     /// Deliveries accepted by their channel, kept for display.
     pub sent: Vec<(u64, Vec<u8>)>,
+    /// Marks written with the deliveries (a month's report planned), by key.
+    pub marks: Vec<String>,
 }
 
 /// Requests served at once, even while commits fail: they never wait behind back-pressure.
@@ -703,6 +705,15 @@ impl Store {
     /// Records one equipment's finished hour of metric rollups (committed with the next batch).
     pub fn put_history(&self, id: &EquipmentId, hour: i64, row: Vec<u8>) {
         self.send(Op::History(id.clone(), hour, row));
+    }
+
+    /// The data directory the database is in.
+    pub fn data_dir(&self) -> PathBuf {
+        self.shared
+            .path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default()
     }
 
     /// Whether the store is being closed (the daemon is stopping).

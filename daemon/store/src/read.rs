@@ -272,6 +272,17 @@ impl StoreReader {
         Ok(out)
     }
 
+    /// Whether a mark was written with outbox deliveries (a month's report planned).
+    pub fn marked(&self, key: &str) -> Result<bool, StoreError> {
+        let txn = self.begin()?;
+        let table = match txn.open_table(META) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(false),
+            Err(e) => return Err(db_err(e)),
+        };
+        Ok(table.get(key).map_err(db_err)?.is_some())
+    }
+
     /// What the last compaction kept of the events it removed, for availability.
     pub fn baseline(&self) -> Result<Option<vigie_core::availability::Baseline>, StoreError> {
         let txn = self.begin()?;

@@ -262,6 +262,7 @@ fn the_outbox_keeps_deliveries_and_its_cursor_across_a_reopen_and_caps_what_was_
             cursor: Some(7),
             entries: vec![(1, Some(b"one".to_vec())), (2, Some(b"two".to_vec()))],
             sent: Vec::new(),
+            marks: Vec::new(),
         });
         store.flush_blocking().expect("commit");
         let r = store.reader();
@@ -273,6 +274,7 @@ fn the_outbox_keeps_deliveries_and_its_cursor_across_a_reopen_and_caps_what_was_
             cursor: Some(5),
             entries: vec![(1, None)],
             sent: vec![(1, b"one".to_vec())],
+            marks: Vec::new(),
         });
         store.close();
     }
@@ -287,6 +289,7 @@ fn the_outbox_keeps_deliveries_and_its_cursor_across_a_reopen_and_caps_what_was_
         cursor: None,
         entries: Vec::new(),
         sent: (2..=SENT_KEPT + 10).map(|i| (i, vec![1])).collect(),
+        marks: Vec::new(),
     });
     store.flush_blocking().expect("commit");
     let sent = store.reader().outbox_sent().expect("sent");

@@ -48,6 +48,7 @@ struct Batch {
     outbox: BTreeMap<u64, Option<Vec<u8>>>,
     outbox_sent: Vec<(u64, Vec<u8>)>,
     outbox_cursor: Option<u64>,
+    marks: Vec<String>,
     compaction: Option<super::Compaction>,
     history: Vec<(vigie_core::config::EquipmentId, i64, Vec<u8>)>,
     ops: usize,
@@ -72,6 +73,7 @@ impl Batch {
                 self.ops += w.entries.len() + w.sent.len() + 1;
                 self.outbox.extend(w.entries);
                 self.outbox_sent.extend(w.sent);
+                self.marks.extend(w.marks);
                 if let Some(c) = w.cursor {
                     self.outbox_cursor = Some(self.outbox_cursor.map_or(c, |old| old.max(c)));
                 }
@@ -96,6 +98,7 @@ impl Batch {
             && self.outbox_cursor.is_none()
             && self.compaction.is_none()
             && self.history.is_empty()
+            && self.marks.is_empty()
     }
 }
 
@@ -496,8 +499,11 @@ impl Writer {
                 .iter()
                 .filter(|((t, _), _)| *t == Tbl::Meta)
                 .collect();
-            if !metas.is_empty() {
+            if !metas.is_empty() || !self.batch.marks.is_empty() {
                 let mut meta = txn.open_table(META)?;
+                for key in &self.batch.marks {
+                    meta.insert(key.as_str(), [1u8].as_slice())?;
+                }
                 for ((_, key), value) in metas {
                     match value {
                         Some(v) => {

@@ -1099,6 +1099,8 @@ pub struct Config {
     pub on_call: Option<OnCall>,
     /// Escalation delays.
     pub escalation: Escalation,
+    /// When the monthly reports are sent.
+    pub reports: Reports,
     /// How deliveries are retried.
     pub notifications: Notifications,
     /// Email channel.
@@ -1148,6 +1150,32 @@ impl Default for Notifications {
             retry_initial: Duration::from_secs(5),
             retry_max: Duration::from_secs(300),
             attempts_per_channel: 5,
+        }
+    }
+}
+
+/// `[reports]`: each client's report of the past month is sent on `day` at `time` in
+/// `timezone` to its contract's contacts.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Reports {
+    /// Whether they are sent.
+    pub send: bool,
+    /// Day of the month.
+    pub day: u32,
+    /// Local time.
+    pub time: chrono::NaiveTime,
+    /// Zone of `day` and `time`.
+    #[serde(serialize_with = "crate::config::model::serialize_tz")]
+    pub timezone: Tz,
+}
+
+impl Default for Reports {
+    fn default() -> Self {
+        Reports {
+            send: true,
+            day: 1,
+            time: chrono::NaiveTime::from_hms_opt(8, 0, 0).unwrap_or_default(),
+            timezone: chrono_tz::Europe::Paris,
         }
     }
 }

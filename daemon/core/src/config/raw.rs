@@ -183,6 +183,20 @@ pub struct RawEscalation {
     pub remind_every: Option<Spanned<String>>,
 }
 
+/// `[reports]`: when the monthly reports are sent.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawReports {
+    /// Whether they are sent (default true).
+    pub send: Option<bool>,
+    /// Day of the month (1 to 28).
+    pub day: Option<Spanned<i64>>,
+    /// Local time, `HH:MM`.
+    pub time: Option<Spanned<String>>,
+    /// Time zone of `day` and `time`.
+    pub timezone: Option<Spanned<String>>,
+}
+
 /// `[notifications]`: how deliveries are retried.
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -459,6 +473,7 @@ pub const MAIN_SECTIONS: &[&str] = &[
     "credentials",
     "on_call",
     "escalation",
+    "reports",
     "channels",
     "snmp_oids",
 ];
@@ -483,6 +498,8 @@ pub struct RawMain {
     pub on_call: RawOnCall,
     /// `[escalation]`.
     pub escalation: RawEscalation,
+    /// `[reports]`.
+    pub reports: RawReports,
     /// `[notifications]`.
     pub notifications: RawNotifications,
     /// `[channels]`.

@@ -406,6 +406,7 @@ fn read_main(cx: &mut FileCx<'_>) -> RawMain {
             "thresholds" => raw.thresholds = cx.section(value).unwrap_or_default(),
             "on_call" => raw.on_call = cx.section(value).unwrap_or_default(),
             "escalation" => raw.escalation = cx.section(value).unwrap_or_default(),
+            "reports" => raw.reports = cx.section(value).unwrap_or_default(),
             "notifications" => raw.notifications = cx.section(value).unwrap_or_default(),
             "channels" => raw.channels = cx.section(value).unwrap_or_default(),
             "snmp_oids" => {
@@ -499,6 +500,7 @@ fn validate_main(cx: &mut FileCx<'_>, raw: &RawMain) -> Config {
     credentials::credentials(cx, raw, &mut config);
     people::on_call(cx, raw, &mut config, &contacts);
     people::escalation(cx, raw, &mut config);
+    people::reports(cx, raw, &mut config);
     people::notifications(cx, raw, &mut config);
     credentials::channels(cx, raw, &mut config, &credentials::CredentialNames::of(raw));
     people::reachable(cx, raw, &mut config);
@@ -1027,6 +1029,29 @@ mod tests {
         let main = format!("[daemon]\nretention = \"1h\"\n{MAIN}");
         let err = load_sources(&sources(&main, &[])).expect_err("too short");
         assert!(err.to_string().contains("retention"), "{err}");
+    }
+
+    #[test]
+    fn monthly_reports_default_to_the_first_at_eight_in_paris_and_are_checked() {
+        let cfg = load_sources(&sources(MAIN, &[])).expect("valid");
+        assert_eq!(cfg.reports, Reports::default());
+        assert_eq!(cfg.reports.day, 1);
+        let main =
+            format!("[reports]\nday = 3\ntime = \"07:30\"\ntimezone = \"Europe/Brussels\"\n{MAIN}");
+        let cfg = load_sources(&sources(&main, &[])).expect("valid");
+        assert_eq!(cfg.reports.day, 3);
+        assert_eq!(cfg.reports.timezone.name(), "Europe/Brussels");
+        let main = format!("[reports]\nday = 31\ntime = \"7h\"\n{MAIN}");
+        let err = load_sources(&sources(&main, &[])).expect_err("bad");
+        let text = err.to_string();
+        assert!(
+            text.contains("vigie.toml:2:7: reports.day: 31 is not a day between 1 and 28"),
+            "{text}"
+        );
+        assert!(
+            text.contains("reports.time: `7h` is not a time (HH:MM)"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -510,3 +510,44 @@ pub(super) fn reachable(cx: &mut FileCx<'_>, raw: &RawMain, config: &mut Config)
         );
     }
 }
+
+/// `[reports]`.
+pub(super) fn reports(cx: &mut FileCx<'_>, raw: &RawMain, config: &mut Config) {
+    let r = &raw.reports;
+    if let Some(s) = r.send {
+        config.reports.send = s;
+    }
+    if let Some(d) = &r.day {
+        match u32::try_from(*d.get_ref()) {
+            Ok(day @ 1..=28) => config.reports.day = day,
+            _ => cx.at(
+                d,
+                format!("reports.day: {} is not a day between 1 and 28", d.get_ref()),
+                None,
+            ),
+        }
+    }
+    if let Some(t) = &r.time {
+        match chrono::NaiveTime::parse_from_str(t.get_ref(), "%H:%M") {
+            Ok(time) => config.reports.time = time,
+            Err(_) => cx.at(
+                t,
+                format!("reports.time: `{}` is not a time (HH:MM)", t.get_ref()),
+                None,
+            ),
+        }
+    }
+    if let Some(z) = &r.timezone {
+        match z.get_ref().parse::<Tz>() {
+            Ok(tz) => config.reports.timezone = tz,
+            Err(_) => cx.at(
+                z,
+                format!(
+                    "reports.timezone: `{}` is not a known time zone",
+                    z.get_ref()
+                ),
+                Some("use an IANA zone name such as `Europe/Paris`".into()),
+            ),
+        }
+    }
+}
