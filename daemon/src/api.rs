@@ -596,6 +596,31 @@ async fn audit(state: web::Data<ApiState>, id: web::Path<u64>) -> Result<HttpRes
     Ok(HttpResponse::Ok().json(trail))
 }
 
+/// Runs `f` on the event log and the config in force, off the async threads: what the
+/// availability, signals and report routes share.
+async fn with_history<T: Send + 'static>(
+    state: &ApiState,
+    f: impl FnOnce(
+        &StoreReader,
+        &crate::config::Config,
+        DateTime<Utc>,
+    ) -> Result<T, crate::availability::QueryError>
+    + Send
+    + 'static,
+) -> Result<T, ApiError> {
+    let cfg = state
+        .config
+        .borrow()
+        .clone()
+        .ok_or_else(|| ApiError::Unavailable("no config applied yet".into()))?;
+    let reader = state.reader.clone();
+    let now = state.clock.now();
+    web::block(move || f(&reader, &cfg, now))
+        .await
+        .map_err(|e| ApiError::Unavailable(e.to_string()))?
+        .map_err(ApiError::from)
+}
+
 /// Availability per equipment, site, client and overall over a month (`?month=YYYY-MM`, the
 /// current one by default) or days (`?from=YYYY-MM-DD&to=YYYY-MM-DD`, `to` excluded), each site
 /// in its time zone; `client` or `site` narrow it.
@@ -604,18 +629,11 @@ async fn availability(
     state: web::Data<ApiState>,
     q: web::Query<crate::availability::Query>,
 ) -> Result<HttpResponse, ApiError> {
-    let cfg = state
-        .config
-        .borrow()
-        .clone()
-        .ok_or_else(|| ApiError::Unavailable("no config applied yet".into()))?;
-    let reader = state.reader.clone();
-    let now = state.clock.now();
     let q = q.into_inner();
-    let figures = web::block(move || crate::availability::read(&reader, &cfg, &q, now, true))
-        .await
-        .map_err(|e| ApiError::Unavailable(e.to_string()))?
-        .map_err(ApiError::from)?;
+    let figures = with_history(&state, move |reader, cfg, now| {
+        crate::availability::read(reader, cfg, &q, now, true)
+    })
+    .await?;
     Ok(HttpResponse::Ok().json(figures))
 }
 
@@ -626,18 +644,11 @@ async fn signals(
     state: web::Data<ApiState>,
     q: web::Query<crate::availability::Query>,
 ) -> Result<HttpResponse, ApiError> {
-    let cfg = state
-        .config
-        .borrow()
-        .clone()
-        .ok_or_else(|| ApiError::Unavailable("no config applied yet".into()))?;
-    let reader = state.reader.clone();
-    let now = state.clock.now();
     let q = q.into_inner();
-    let found = web::block(move || crate::availability::signals(&reader, &cfg, &q, now))
-        .await
-        .map_err(|e| ApiError::Unavailable(e.to_string()))?
-        .map_err(ApiError::from)?;
+    let found = with_history(&state, move |reader, cfg, now| {
+        crate::availability::signals(reader, cfg, &q, now)
+    })
+    .await?;
     Ok(HttpResponse::Ok().json(found))
 }
 
@@ -663,18 +674,10 @@ async fn report(
             )));
         }
     };
-    let cfg = state
-        .config
-        .borrow()
-        .clone()
-        .ok_or_else(|| ApiError::Unavailable("no config applied yet".into()))?;
-    let reader = state.reader.clone();
-    let now = state.clock.now();
-    let report =
-        web::block(move || crate::report::build(&reader, &cfg, &client, &month, now, true))
-            .await
-            .map_err(|e| ApiError::Unavailable(e.to_string()))?
-            .map_err(ApiError::from)?;
+    let report = with_history(&state, move |reader, cfg, now| {
+        crate::report::build(reader, cfg, &client, &month, now, true)
+    })
+    .await?;
     if json {
         return Ok(HttpResponse::Ok().json(report));
     }

@@ -432,16 +432,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
             let figures = match DaemonFile::read(&data) {
                 Some(f) => api_client(&f.api).availability(&q)?,
                 None => {
-                    // The daemon is down: its data directory and its last good config.
-                    let (cfg, _) = vigie::last_good::load(&data)
-                        .with_context(|| {
-                            format!(
-                                "{} has no saved config: start the daemon once",
-                                data.display()
-                            )
-                        })?
-                        .map_err(|e| anyhow::anyhow!("{e}"))?;
-                    let reader = vigie::store::StoreReader::open(&data)?;
+                    let (cfg, reader) = offline(&data)?;
                     vigie::availability::read(&reader, &cfg, &q, chrono::Utc::now(), false)?
                 }
             };
@@ -724,6 +715,19 @@ fn notify_test(data: &Path, contact: &str, channel: Option<&str>) -> Result<i32>
 }
 
 /// Prints `value` as JSON with `--json`, else its text.
+/// A stopped daemon's last good config and event log.
+fn offline(data: &Path) -> Result<(vigie::config::Config, vigie::store::StoreReader)> {
+    let (cfg, _) = vigie::last_good::load(data)
+        .with_context(|| {
+            format!(
+                "{} has no saved config: start the daemon once",
+                data.display()
+            )
+        })?
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok((cfg, vigie::store::StoreReader::open(data)?))
+}
+
 /// `vigie report`: through the running daemon, or from its data directory when it is down.
 fn report(data: &Path, client: &str, month: &str, out: Option<&Path>, format: &str) -> Result<i32> {
     if !matches!(format, "html" | "json") {
@@ -732,15 +736,7 @@ fn report(data: &Path, client: &str, month: &str, out: Option<&Path>, format: &s
     let r = match DaemonFile::read(data) {
         Some(f) => api_client(&f.api).report(client, month)?,
         None => {
-            let (cfg, _) = vigie::last_good::load(data)
-                .with_context(|| {
-                    format!(
-                        "{} has no saved config: start the daemon once",
-                        data.display()
-                    )
-                })?
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
-            let reader = vigie::store::StoreReader::open(data)?;
+            let (cfg, reader) = offline(data)?;
             vigie::report::build(&reader, &cfg, client, month, chrono::Utc::now(), false)?
         }
     };

@@ -227,6 +227,21 @@ struct Dispatcher {
     reports_checked: Option<DateTime<Utc>>,
 }
 
+/// The alert a delivery not about an alert carries (a test message, a monthly report):
+/// number 0, on a pseudo-site naming what it is.
+fn placeholder_alert(
+    what: &str,
+    summary: String,
+    now: DateTime<Utc>,
+) -> Result<crate::alert::Alert, String> {
+    serde_json::from_value(serde_json::json!({
+        "id": 0, "owner": {"site": what}, "site": what, "rule": "connectivity.lost",
+        "severity": "warning", "state": "open", "summary": summary,
+        "opened_at": now, "updated_at": now, "notified": true, "timeline": []
+    }))
+    .map_err(|e| e.to_string())
+}
+
 /// Reads blocking store data off the async thread.
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, crate::store::StoreError> + Send + 'static,
@@ -638,13 +653,11 @@ impl Dispatcher {
                     tracing::warn!(client = %client, contact = %contact_id, "the monthly report is sent by email only: this contact has no address or [channels.email] is not set");
                     continue;
                 }
-                let alert: crate::alert::Alert = serde_json::from_value(serde_json::json!({
-                    "id": 0, "owner": {"site": "report"}, "site": "report", "rule": "connectivity.lost",
-                    "severity": "warning", "state": "open",
-                    "summary": format!("monthly report of {} for {month}", c.name),
-                    "opened_at": now, "updated_at": now, "notified": true, "timeline": []
-                }))
-                .map_err(|e| e.to_string())?;
+                let alert = placeholder_alert(
+                    "report",
+                    format!("monthly report of {} for {month}", c.name),
+                    now,
+                )?;
                 let d = Delivery {
                     id: self.next_id,
                     seq: 0,
@@ -723,13 +736,11 @@ impl Dispatcher {
                     .ok_or_else(|| format!("contact `{}` has no channel", t.contact))?,
             };
             let now = self.clock.now();
-            let alert: crate::alert::Alert = serde_json::from_value(serde_json::json!({
-                "id": 0, "owner": {"site": "test"}, "site": "test", "rule": "connectivity.lost",
-                "severity": "warning", "state": "open",
-                "summary": format!("test message from vigie to {}", contact.name),
-                "opened_at": now, "updated_at": now, "notified": true, "timeline": []
-            }))
-            .map_err(|e| e.to_string())?;
+            let alert = placeholder_alert(
+                "test",
+                format!("test message from vigie to {}", contact.name),
+                now,
+            )?;
             let id = self.next_id;
             self.next_id += 1;
             Ok(Delivery {

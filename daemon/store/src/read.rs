@@ -89,16 +89,9 @@ impl StoreReader {
 
     /// The last event the dispatcher turned into deliveries (`None` before it first ran).
     pub fn outbox_cursor(&self) -> Result<Option<u64>, StoreError> {
-        let txn = self.begin()?;
-        let table = match txn.open_table(META) {
-            Ok(t) => t,
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
-            Err(e) => return Err(db_err(e)),
-        };
-        Ok(table
-            .get(OUTBOX_CURSOR)
-            .map_err(db_err)?
-            .and_then(|v| <[u8; 8]>::try_from(v.value()).ok())
+        Ok(self
+            .meta(OUTBOX_CURSOR)?
+            .and_then(|v| <[u8; 8]>::try_from(v.as_slice()).ok())
             .map(u64::from_le_bytes))
     }
 
@@ -274,43 +267,35 @@ impl StoreReader {
 
     /// Whether a mark was written with outbox deliveries (a month's report planned).
     pub fn marked(&self, key: &str) -> Result<bool, StoreError> {
-        let txn = self.begin()?;
-        let table = match txn.open_table(META) {
-            Ok(t) => t,
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(false),
-            Err(e) => return Err(db_err(e)),
-        };
-        Ok(table.get(key).map_err(db_err)?.is_some())
+        Ok(self.meta(key)?.is_some())
     }
 
     /// What the last compaction kept of the events it removed, for availability.
     pub fn baseline(&self) -> Result<Option<vigie_core::availability::Baseline>, StoreError> {
-        let txn = self.begin()?;
-        let table = match txn.open_table(META) {
-            Ok(t) => t,
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
-            Err(e) => return Err(db_err(e)),
-        };
-        match table.get(BASELINE).map_err(db_err)? {
+        match self.meta(BASELINE)? {
             None => Ok(None),
-            Some(v) => serde_json::from_slice(v.value()).map(Some).map_err(|e| {
+            Some(v) => serde_json::from_slice(&v).map(Some).map_err(|e| {
                 StoreError::Db(format!("the availability baseline cannot be read: {e}"))
             }),
         }
     }
 
-    /// The daemon's last sign of life written by [`crate::Store::mark_alive`].
-    pub fn last_alive(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+    /// A value of the `meta` table.
+    fn meta(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         let txn = self.begin()?;
         let table = match txn.open_table(META) {
             Ok(t) => t,
             Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
             Err(e) => return Err(db_err(e)),
         };
-        Ok(table
-            .get(ALIVE)
-            .map_err(db_err)?
-            .and_then(|v| std::str::from_utf8(v.value()).ok().map(String::from))
+        Ok(table.get(key).map_err(db_err)?.map(|v| v.value().to_vec()))
+    }
+
+    /// The daemon's last sign of life written by [`crate::Store::mark_alive`].
+    pub fn last_alive(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        Ok(self
+            .meta(ALIVE)?
+            .and_then(|v| String::from_utf8(v).ok())
             .and_then(|s| DateTime::parse_from_rfc3339(&s).ok())
             .map(|d| d.with_timezone(&Utc)))
     }
