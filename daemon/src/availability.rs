@@ -240,6 +240,34 @@ pub fn signals(
 ) -> Result<Vec<EquipmentSignal>, QueryError> {
     use vigie_core::history::hour_of;
     let periods = q.periods(cfg, now)?;
+    // Identity facts over time, from the log: each equipment's changes, and the firmware
+    // most devices of each model run now.
+    let mut facts: BTreeMap<String, Vec<vigie_core::signals::FactsAt>> = BTreeMap::new();
+    let mut after = reader.baseline()?.map_or(0, |b| b.seq);
+    loop {
+        let batch = reader.events_after(after, READ_BATCH)?;
+        let Some(last) = batch.last() else { break };
+        after = last.seq;
+        let full = batch.len() == READ_BATCH;
+        for e in batch {
+            if let crate::events::EventBody::Facts(f) = e.body
+                && e.at <= now
+            {
+                facts
+                    .entry(f.equipment.to_string())
+                    .or_default()
+                    .push((e.at, f.facts));
+            }
+        }
+        if !full {
+            break;
+        }
+    }
+    let usual = vigie_core::signals::usual_firmware(
+        facts
+            .values()
+            .filter_map(|v| v.last().map(|(_, f)| f.as_slice())),
+    );
     let mut out = Vec::new();
     for (site_id, p) in &periods {
         let Some(site) = cfg.sites.get(site_id) else {
@@ -260,9 +288,18 @@ pub fn signals(
         let before_from = p.from - (p.to - p.from);
         for (id, eq) in &site.equipment {
             let month = reader.history(id.as_str(), hour_of(p.from), hour_of(end) - 1)?;
-            if month.is_empty() {
+            let changes: Vec<_> = facts
+                .get(id.as_str())
+                .map(|v| v.iter().filter(|(at, _)| *at < end).cloned().collect())
+                .unwrap_or_default();
+            if month.is_empty() && changes.is_empty() {
                 continue;
             }
+            let model_firmware = changes
+                .last()
+                .and_then(|(_, f)| f.iter().find(|(k, _)| k == "model"))
+                .and_then(|(_, m)| usual.get(m))
+                .map(String::as_str);
             let before = reader.history(id.as_str(), hour_of(before_from), hour_of(p.from) - 1)?;
             let found = vigie_core::signals::detect(&vigie_core::signals::Inputs {
                 month: &month,
@@ -270,6 +307,9 @@ pub fn signals(
                 disk_critical: eq.thresholds.disk.critical,
                 temperature_warning: eq.thresholds.temperature.warning,
                 now: end,
+                from: p.from,
+                facts: &changes,
+                usual_firmware: model_firmware,
             });
             for signal in found {
                 out.push(EquipmentSignal {

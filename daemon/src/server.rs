@@ -50,7 +50,10 @@ fn log_committed(events: &[Event]) {
                 reason = t.reason.as_deref().unwrap_or(""), "status changed"
             ),
             EventBody::Config(_) => tracing::debug!(seq = e.seq, "{e}"),
-            EventBody::Ticket(_) | EventBody::Maintenance(_) | EventBody::Supervision(_) => {
+            EventBody::Ticket(_)
+            | EventBody::Maintenance(_)
+            | EventBody::Supervision(_)
+            | EventBody::Facts(_) => {
                 tracing::info!(seq = e.seq, "{e}")
             }
         }

@@ -174,3 +174,56 @@ async fn a_filling_disk_and_a_failing_part_become_recommendations_from_the_histo
         found[0].recommendation
     );
 }
+
+#[actix_rt::test]
+async fn a_swapped_camera_and_its_odd_firmware_are_found_from_the_facts_over_time() {
+    let mut site = site_head("UTC", "0");
+    for id in ["cam-1", "cam-2", "cam-3"] {
+        site += &equipment(id, "camera", None);
+    }
+    let main = format!("[daemon]\ncollection_interval = \"10m\"\n{}", main_file(""));
+    let cfg = config(&main, &[("s", &site)]);
+    let bed = Fleetbed::start(Arc::clone(&cfg), "2026-03-01T00:00:00Z").await;
+    let answer = |serial: &str, firmware: &str| {
+        let mut o = Observation::up().with_metric(Metric::new("device.clock.offset", 1.0));
+        o.facts = vec![
+            ("model".into(), "DS-2CD2143".into()),
+            ("serial".into(), serial.into()),
+            ("firmware".into(), firmware.into()),
+        ];
+        o
+    };
+    bed.sim.answer("cam-1", answer("S1", "V5.7.3"));
+    bed.sim.answer("cam-2", answer("S2", "V5.7.3"));
+    bed.sim.answer("cam-3", answer("S3", "V5.7.3"));
+    bed.pass(Duration::from_secs(5 * 86_400)).await;
+    // cam-3 is replaced by a unit on an older firmware.
+    bed.sim.answer("cam-3", answer("S9", "V5.5.0"));
+    bed.pass(Duration::from_secs(86_400)).await;
+    let q = vigie::availability::Query {
+        month: Some("2026-03".into()),
+        ..Default::default()
+    };
+    let found = vigie::availability::signals(&bed.store.reader(), &cfg, &q, bed.clock.now())
+        .expect("signals");
+    let texts: Vec<&str> = found.iter().map(|s| s.recommendation.as_str()).collect();
+    assert_eq!(found.len(), 2, "{texts:?}");
+    assert!(found.iter().all(|s| s.equipment == "cam-3"), "{texts:?}");
+    assert!(texts.iter().any(|t| t.contains("S3 → S9")), "{texts:?}");
+    assert!(
+        texts
+            .iter()
+            .any(|t| t.contains("firmware V5.5.0, alors que les autres DS-2CD2143 sont en V5.7.3")),
+        "{texts:?}"
+    );
+    // Recorded once per change, not at every collection.
+    let facts_events = bed
+        .store
+        .reader()
+        .events_after(0, usize::MAX)
+        .expect("events")
+        .into_iter()
+        .filter(|e| matches!(e.body, vigie::events::EventBody::Facts(_)))
+        .count();
+    assert_eq!(facts_events, 4);
+}

@@ -423,7 +423,10 @@ impl<'a> Sweep<'a> {
                 self.account_all(e.at, None);
                 self.supervised = false;
             }
-            EventBody::Alert(_) | EventBody::Config(_) | EventBody::Ticket(_) => {}
+            EventBody::Alert(_)
+            | EventBody::Config(_)
+            | EventBody::Ticket(_)
+            | EventBody::Facts(_) => {}
         }
     }
 }

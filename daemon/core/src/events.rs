@@ -45,7 +45,26 @@ pub enum EventBody {
     /// The daemon started or stopped: what availability needs to tell supervised time from
     /// the rest.
     Supervision(SupervisionEvent),
+    /// An equipment's identity changed (model, serial, firmware, boot id), as its probes
+    /// report it: the facts that matter over time.
+    Facts(FactsEvent),
 }
+
+/// An equipment's identity facts after a change.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FactsEvent {
+    /// The equipment.
+    pub equipment: EquipmentId,
+    /// Its site.
+    pub site: SiteId,
+    /// The site's client.
+    pub client: ClientId,
+    /// The facts now (`model`, `serial`, `firmware`, `boot_id`).
+    pub facts: Vec<(String, String)>,
+}
+
+/// The facts recorded over time.
+pub const IDENTITY_FACTS: &[&str] = &["model", "serial", "firmware", "boot_id"];
 
 /// A maintenance window beginning or ending.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -293,6 +312,16 @@ impl fmt::Display for Event {
                 Ok(())
             }
             EventBody::Supervision(SupervisionEvent::Stopped) => write!(f, "daemon stopped"),
+            EventBody::Facts(x) => {
+                let facts: Vec<String> = x.facts.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                write!(
+                    f,
+                    "equipment {} (site {}) reports {}",
+                    x.equipment,
+                    x.site,
+                    facts.join(", ")
+                )
+            }
         }
     }
 }

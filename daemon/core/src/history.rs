@@ -1,6 +1,6 @@
 //! Metric history (R14): hourly rollups (min, mean, max, last) of the metrics the policy and
 //! the weak-signal detectors need — disk utilisation per volume, temperatures, CPU, memory,
-//! ICMP round-trip time and loss, uptime, hardware status — per equipment. Raw observations
+//! ICMP round-trip time and loss, uptime, hardware status, clock offset — per equipment. Raw observations
 //! are not kept: each equipment actor folds its observations into the hour in progress and
 //! hands the store the finished hour, one row per equipment and hour in a compact binary
 //! layout (see [`encode`]). Pure: no actors, no storage.
@@ -20,6 +20,7 @@ pub const KEPT: &[(u8, &str)] = &[
     (6, "network.icmp.loss"),
     (7, "device.uptime"),
     (8, "hw.status"),
+    (9, "device.clock.offset"),
 ];
 
 /// How long the rollups are kept: 13 months (a month compared with the same month a year

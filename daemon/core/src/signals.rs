@@ -15,6 +15,10 @@
 //!   hour of the month, with the number of hours.
 //! - **network**: ICMP loss averaging 2 points more than the previous month (and at least
 //!   2 %), or a mean round-trip time doubled (and at least 10 ms).
+//! - **clock**: a device clock more than a minute off (`device.clock.offset`) in any hour.
+//! - **identity**: a serial number that changed during the month (the device was swapped);
+//!   a firmware other than the one most devices of the same model run (when one firmware is
+//!   run by more of them than any other).
 
 use crate::config::Language;
 use crate::history::Hour;
@@ -93,6 +97,29 @@ pub enum Finding {
         /// The previous month's.
         before: f64,
     },
+    /// The device clock is off.
+    ClockDrift {
+        /// The largest offset seen, seconds (positive: ahead).
+        offset: f64,
+    },
+    /// The serial number changed: the device was swapped.
+    DeviceSwapped {
+        /// The serial before.
+        before: String,
+        /// The serial now.
+        after: String,
+        /// When the new one was first reported.
+        at: DateTime<Utc>,
+    },
+    /// A firmware other than the usual one of its model.
+    FirmwareMismatch {
+        /// The model.
+        model: String,
+        /// Its firmware.
+        firmware: String,
+        /// The firmware most devices of the model run.
+        usual: String,
+    },
 }
 
 /// A signal and its recommendation.
@@ -103,6 +130,9 @@ pub struct Signal {
     /// How soon to act.
     pub priority: Priority,
 }
+
+/// An equipment's identity facts as recorded at an instant.
+pub type FactsAt = (DateTime<Utc>, Vec<(String, String)>);
 
 /// What the detectors are given: the equipment's hours of the month and of the month before,
 /// and the levels of its thresholds.
@@ -117,6 +147,12 @@ pub struct Inputs<'a> {
     pub temperature_warning: f64,
     /// The end of the month looked at (or now, when earlier).
     pub now: DateTime<Utc>,
+    /// The start of the month looked at.
+    pub from: DateTime<Utc>,
+    /// The equipment's identity facts as recorded over time, oldest first, up to `now`.
+    pub facts: &'a [FactsAt],
+    /// The firmware most devices of its model run, if one does.
+    pub usual_firmware: Option<&'a str>,
 }
 
 /// Every signal of one equipment, most urgent first.
@@ -127,6 +163,8 @@ pub fn detect(i: &Inputs<'_>) -> Vec<Signal> {
     out.extend(reboots(i.month));
     out.extend(hardware(i.month));
     out.extend(network(i.month, i.before));
+    out.extend(clock(i.month));
+    out.extend(identity(i.facts, i.from, i.usual_firmware));
     out.sort_by_key(|s| std::cmp::Reverse(s.priority));
     out
 }
@@ -357,6 +395,99 @@ pub fn network(month: &[Hour], before: &[Hour]) -> Vec<Signal> {
     out
 }
 
+/// Clock, by the rule in the module's documentation.
+pub fn clock(month: &[Hour]) -> Vec<Signal> {
+    let worst = series(month, "device.clock.offset")
+        .values()
+        .flatten()
+        .flat_map(|(_, r)| [f64::from(r.min), f64::from(r.max)])
+        .max_by(|a, b| a.abs().total_cmp(&b.abs()));
+    match worst {
+        Some(offset) if offset.abs() > 60.0 => vec![Signal {
+            finding: Finding::ClockDrift { offset },
+            priority: Priority::Medium,
+        }],
+        _ => Vec::new(),
+    }
+}
+
+fn fact<'f>(facts: &'f [(String, String)], key: &str) -> Option<&'f str> {
+    facts
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+}
+
+/// Identity, by the rule in the module's documentation.
+pub fn identity(
+    facts: &[FactsAt],
+    from: DateTime<Utc>,
+    usual_firmware: Option<&str>,
+) -> Vec<Signal> {
+    let mut out = Vec::new();
+    let mut serial: Option<&str> = None;
+    for (at, f) in facts {
+        if let Some(s) = fact(f, "serial") {
+            if let Some(old) = serial
+                && old != s
+                && *at >= from
+            {
+                out.push(Signal {
+                    finding: Finding::DeviceSwapped {
+                        before: old.to_string(),
+                        after: s.to_string(),
+                        at: *at,
+                    },
+                    priority: Priority::Low,
+                });
+            }
+            serial = Some(s);
+        }
+    }
+    if let Some((_, latest)) = facts.last()
+        && let (Some(model), Some(firmware), Some(usual)) = (
+            fact(latest, "model"),
+            fact(latest, "firmware"),
+            usual_firmware,
+        )
+        && firmware != usual
+    {
+        out.push(Signal {
+            finding: Finding::FirmwareMismatch {
+                model: model.to_string(),
+                firmware: firmware.to_string(),
+                usual: usual.to_string(),
+            },
+            priority: Priority::Low,
+        });
+    }
+    out
+}
+
+/// The firmware most devices of each model run, from every device's latest facts: a model
+/// with two devices or more and one firmware run by more of them than any other.
+pub fn usual_firmware<'f>(
+    latest: impl IntoIterator<Item = &'f [(String, String)]>,
+) -> BTreeMap<String, String> {
+    let mut counts: BTreeMap<&str, BTreeMap<&str, u32>> = BTreeMap::new();
+    for f in latest {
+        if let (Some(m), Some(fw)) = (fact(f, "model"), fact(f, "firmware")) {
+            *counts.entry(m).or_default().entry(fw).or_insert(0) += 1;
+        }
+    }
+    counts
+        .into_iter()
+        .filter_map(|(model, fws)| {
+            let total: u32 = fws.values().sum();
+            let mut v: Vec<(&str, u32)> = fws.into_iter().collect();
+            v.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
+            let top = v.first()?;
+            let unique = v.get(1).is_none_or(|second| second.1 < top.1);
+            (total >= 2 && unique).then(|| (model.to_string(), top.0.to_string()))
+        })
+        .collect()
+}
+
 /// The recommendation of a signal for `equipment`, in plain words.
 pub fn recommendation(equipment: &str, s: &Signal, lang: Language) -> String {
     let fr = lang == Language::Fr;
@@ -450,6 +581,46 @@ pub fn recommendation(equipment: &str, s: &Signal, lang: Language) -> String {
                 )
             }
         }
+        Finding::ClockDrift { offset } => {
+            if fr {
+                format!(
+                    "{equipment} : l'horloge est décalée de {:.0} s — configurer la synchronisation NTP (les enregistrements doivent être horodatés juste).",
+                    offset.abs()
+                )
+            } else {
+                format!(
+                    "{equipment}: its clock is {:.0} s off — set up NTP (recordings must carry the right time).",
+                    offset.abs()
+                )
+            }
+        }
+        Finding::DeviceSwapped { before, after, at } => {
+            let day = at.format("%Y-%m-%d");
+            if fr {
+                format!(
+                    "{equipment} : l'appareil a été remplacé le {day} (numéro de série {before} → {after}) — mettre à jour l'inventaire."
+                )
+            } else {
+                format!(
+                    "{equipment}: the device was replaced on {day} (serial {before} → {after}) — update the inventory."
+                )
+            }
+        }
+        Finding::FirmwareMismatch {
+            model,
+            firmware,
+            usual,
+        } => {
+            if fr {
+                format!(
+                    "{equipment} : firmware {firmware}, alors que les autres {model} sont en {usual} — l'aligner à la prochaine visite."
+                )
+            } else {
+                format!(
+                    "{equipment}: firmware {firmware} while the other {model} run {usual} — align it at the next visit."
+                )
+            }
+        }
         Finding::RttRising { rtt, before } => {
             if fr {
                 format!(
@@ -515,6 +686,9 @@ mod tests {
             disk_critical: 95.0,
             temperature_warning: 70.0,
             now: t0() + Duration::days(31),
+            from: t0(),
+            facts: &[],
+            usual_firmware: None,
         }
     }
 
@@ -688,5 +862,47 @@ mod tests {
         assert!(network(&fine, &before).is_empty());
         let all = detect(&inputs(&lossy, &before));
         assert_eq!(all.len(), 1);
+    }
+
+    #[test]
+    fn a_clock_off_by_minutes_a_swapped_device_and_an_odd_firmware_are_flagged() {
+        let off = hours("device.clock.offset", "", t0(), 24, |h| {
+            let v = if h == 5 { -95.0 } else { 2.0 };
+            (v, v, v, v)
+        });
+        let s = clock(&off);
+        assert!(
+            matches!(s[..], [Signal { finding: Finding::ClockDrift { offset }, .. }] if offset == -95.0),
+            "{s:?}"
+        );
+        assert!(recommendation("cam-7", &s[0], Language::Fr).contains("décalée de 95 s"));
+        assert!(clock(&hours("device.clock.offset", "", t0(), 24, flat(3.0))).is_empty());
+        let f = |serial: &str, fw: &str| {
+            vec![
+                ("firmware".to_string(), fw.to_string()),
+                ("model".to_string(), "DS-2CD2143".to_string()),
+                ("serial".to_string(), serial.to_string()),
+            ]
+        };
+        let history = vec![
+            (t0() - Duration::days(40), f("AAA", "V5.7.3")),
+            (t0() + Duration::days(12), f("BBB", "V5.5.0")),
+        ];
+        let fleet = [f("X", "V5.7.3"), f("Y", "V5.7.3"), history[1].1.clone()];
+        let usual = usual_firmware(fleet.iter().map(Vec::as_slice));
+        assert_eq!(usual.get("DS-2CD2143").map(String::as_str), Some("V5.7.3"));
+        let s = identity(&history, t0(), usual.get("DS-2CD2143").map(String::as_str));
+        assert_eq!(s.len(), 2, "{s:?}");
+        assert!(
+            matches!(&s[0].finding, Finding::DeviceSwapped { before, after, .. } if before == "AAA" && after == "BBB")
+        );
+        assert!(
+            recommendation("cam-7", &s[1], Language::En)
+                .contains("firmware V5.5.0 while the other DS-2CD2143 run V5.7.3")
+        );
+        // A swap before the month, and a tie between firmwares, say nothing.
+        assert!(identity(&history, t0() + Duration::days(20), None).is_empty());
+        let tie = [f("X", "A"), f("Y", "B")];
+        assert!(usual_firmware(tie.iter().map(Vec::as_slice)).is_empty());
     }
 }

@@ -5,7 +5,7 @@ use super::messages::*;
 use super::{Deps, OwnsAlerts, act_on_alert};
 use crate::alert::{ActionError, Alert, AlertSet};
 use crate::config::{ClientId, EquipmentConfig, SiteId};
-use crate::events::{Cause, EventBody, TransitionEvent};
+use crate::events::{Cause, EventBody, FactsEvent, TransitionEvent};
 use crate::maintenance::{self, MaintenanceWindow};
 use crate::observation::{Metric, Observation, ProbeStatus};
 use crate::rules::{self, Context as RuleContext, EquipmentState, Input};
@@ -38,6 +38,19 @@ pub struct Equipment {
     metrics: Vec<Metric>,
     /// The hour of metric rollups in progress (lost at a crash; written at a clean stop).
     history: vigie_core::history::Accumulator,
+    /// Its identity facts as last recorded in the event log.
+    identity: Vec<(String, String)>,
+}
+
+/// The facts recorded over time when they change (model, serial, firmware, boot id), sorted.
+fn identity(facts: &[(String, String)]) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = facts
+        .iter()
+        .filter(|(k, _)| crate::events::IDENTITY_FACTS.contains(&k.as_str()))
+        .cloned()
+        .collect();
+    v.sort();
+    v
 }
 
 /// Most metrics of one observation kept for display.
@@ -55,6 +68,7 @@ impl Equipment {
         deps: Arc<Deps>,
     ) -> Self {
         let snapshot_hash = snapshot_hash(&state);
+        let known = identity(&state.facts);
         Equipment {
             cfg,
             site_id,
@@ -70,6 +84,7 @@ impl Equipment {
             collections: 0,
             restarts: 0,
             history: vigie_core::history::Accumulator::default(),
+            identity: known,
             metrics: Vec::new(),
         }
     }
@@ -160,6 +175,17 @@ impl Equipment {
         };
         self.state = next;
         self.deps.publish(outcome.events);
+        // The identity last recorded, so an answer without facts records nothing.
+        let identity_now = identity(&self.state.facts);
+        if !identity_now.is_empty() && identity_now != self.identity {
+            self.identity = identity_now.clone();
+            self.deps.record(EventBody::Facts(FactsEvent {
+                equipment: self.cfg.id.clone(),
+                site: self.site_id.clone(),
+                client: self.client.clone(),
+                facts: identity_now,
+            }));
+        }
         if self.state.status != before || self.state.reason != before_reason {
             if self.state.status != before {
                 let status = self.state.status;

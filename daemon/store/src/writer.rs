@@ -422,7 +422,8 @@ impl Writer {
                     }
                     EventBody::Config(_)
                     | EventBody::Maintenance(_)
-                    | EventBody::Supervision(_) => {}
+                    | EventBody::Supervision(_)
+                    | EventBody::Facts(_) => {}
                     EventBody::Ticket(t) => {
                         tickets.insert(t.ticket.number, encode(&t.ticket)?.as_slice())?;
                     }
