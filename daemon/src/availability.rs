@@ -243,6 +243,8 @@ pub fn signals(
     // Identity facts over time, from the log: each equipment's changes, and the firmware
     // most devices of each model run now.
     let mut facts: BTreeMap<String, Vec<vigie_core::signals::FactsAt>> = BTreeMap::new();
+    // Times each equipment went down (its own fault), by instant.
+    let mut downs: BTreeMap<String, Vec<DateTime<Utc>>> = BTreeMap::new();
     let mut after = reader.baseline()?.map_or(0, |b| b.seq);
     loop {
         let batch = reader.events_after(after, READ_BATCH)?;
@@ -250,13 +252,20 @@ pub fn signals(
         after = last.seq;
         let full = batch.len() == READ_BATCH;
         for e in batch {
-            if let crate::events::EventBody::Facts(f) = e.body
-                && e.at <= now
-            {
-                facts
-                    .entry(f.equipment.to_string())
-                    .or_default()
-                    .push((e.at, f.facts));
+            match e.body {
+                crate::events::EventBody::Facts(f) if e.at <= now => {
+                    facts
+                        .entry(f.equipment.to_string())
+                        .or_default()
+                        .push((e.at, f.facts));
+                }
+                crate::events::EventBody::Transition(t)
+                    if t.to == crate::rules::Status::Down
+                        && t.from != crate::rules::Status::Down =>
+                {
+                    downs.entry(t.equipment.to_string()).or_default().push(e.at);
+                }
+                _ => {}
             }
         }
         if !full {
@@ -292,7 +301,13 @@ pub fn signals(
                 .get(id.as_str())
                 .map(|v| v.iter().filter(|(at, _)| *at < end).cloned().collect())
                 .unwrap_or_default();
-            if month.is_empty() && changes.is_empty() {
+            let count = |from: DateTime<Utc>, to: DateTime<Utc>| {
+                downs.get(id.as_str()).map_or(0, |v| {
+                    v.iter().filter(|at| **at >= from && **at < to).count() as u32
+                })
+            };
+            let down_counts = (count(p.from, end), count(before_from, p.from));
+            if month.is_empty() && changes.is_empty() && down_counts.0 == 0 {
                 continue;
             }
             let model_firmware = changes
@@ -310,6 +325,7 @@ pub fn signals(
                 from: p.from,
                 facts: &changes,
                 usual_firmware: model_firmware,
+                downs: down_counts,
             });
             for signal in found {
                 out.push(EquipmentSignal {

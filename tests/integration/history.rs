@@ -227,3 +227,31 @@ async fn a_swapped_camera_and_its_odd_firmware_are_found_from_the_facts_over_tim
         .count();
     assert_eq!(facts_events, 4);
 }
+
+#[actix_rt::test]
+async fn a_camera_going_down_again_and_again_is_flagged_as_flapping() {
+    let site = site_head("UTC", "5") + &equipment("cam-1", "camera", None);
+    let main = format!("[daemon]\ncollection_interval = \"5m\"\n{}", main_file(""));
+    let cfg = config(&main, &[("s", &site)]);
+    let bed = Fleetbed::start(Arc::clone(&cfg), "2026-03-02T00:00:00Z").await;
+    bed.sim.answer("cam-1", Observation::up());
+    bed.pass(Duration::from_secs(3600)).await;
+    for _ in 0..6 {
+        bed.sim.answer("cam-1", Observation::down("no answer"));
+        bed.pass(Duration::from_secs(1800)).await;
+        bed.sim.answer("cam-1", Observation::up());
+        bed.pass(Duration::from_secs(1800)).await;
+    }
+    let q = vigie::availability::Query {
+        month: Some("2026-03".into()),
+        ..Default::default()
+    };
+    let found = vigie::availability::signals(&bed.store.reader(), &cfg, &q, bed.clock.now())
+        .expect("signals");
+    assert!(
+        found.iter().any(|s| s
+            .recommendation
+            .contains("cam-1 : 6 coupures ce mois-ci contre 0")),
+        "{found:?}"
+    );
+}

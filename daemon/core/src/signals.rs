@@ -15,6 +15,8 @@
 //!   hour of the month, with the number of hours.
 //! - **network**: ICMP loss averaging 2 points more than the previous month (and at least
 //!   2 %), or a mean round-trip time doubled (and at least 10 ms).
+//! - **flapping**: falling down 5 times or more in the month, and at least twice as often as
+//!   the month before.
 //! - **clock**: a device clock more than a minute off (`device.clock.offset`) in any hour.
 //! - **identity**: a serial number that changed during the month (the device was swapped);
 //!   a firmware other than the one most devices of the same model run (when one firmware is
@@ -97,6 +99,13 @@ pub enum Finding {
         /// The previous month's.
         before: f64,
     },
+    /// Going down more and more often.
+    Flapping {
+        /// Times it went down this month.
+        downs: u32,
+        /// The month before.
+        before: u32,
+    },
     /// The device clock is off.
     ClockDrift {
         /// The largest offset seen, seconds (positive: ahead).
@@ -153,6 +162,8 @@ pub struct Inputs<'a> {
     pub facts: &'a [FactsAt],
     /// The firmware most devices of its model run, if one does.
     pub usual_firmware: Option<&'a str>,
+    /// Times it went down (its own fault) in the month, and in the month before.
+    pub downs: (u32, u32),
 }
 
 /// Every signal of one equipment, most urgent first.
@@ -164,6 +175,7 @@ pub fn detect(i: &Inputs<'_>) -> Vec<Signal> {
     out.extend(hardware(i.month));
     out.extend(network(i.month, i.before));
     out.extend(clock(i.month));
+    out.extend(flapping(i.downs.0, i.downs.1));
     out.extend(identity(i.facts, i.from, i.usual_firmware));
     out.sort_by_key(|s| std::cmp::Reverse(s.priority));
     out
@@ -395,6 +407,14 @@ pub fn network(month: &[Hour], before: &[Hour]) -> Vec<Signal> {
     out
 }
 
+/// Flapping, by the rule in the module's documentation.
+pub fn flapping(downs: u32, before: u32) -> Option<Signal> {
+    (downs >= 5 && downs >= 2 * before).then_some(Signal {
+        finding: Finding::Flapping { downs, before },
+        priority: Priority::Medium,
+    })
+}
+
 /// Clock, by the rule in the module's documentation.
 pub fn clock(month: &[Hour]) -> Vec<Signal> {
     let worst = series(month, "device.clock.offset")
@@ -581,6 +601,17 @@ pub fn recommendation(equipment: &str, s: &Signal, lang: Language) -> String {
                 )
             }
         }
+        Finding::Flapping { downs, before } => {
+            if fr {
+                format!(
+                    "{equipment} : {downs} coupures ce mois-ci contre {before} le mois précédent — contrôler l'alimentation, le câble et le port réseau."
+                )
+            } else {
+                format!(
+                    "{equipment}: down {downs} times this month against {before} the month before — check its power, cable and network port."
+                )
+            }
+        }
         Finding::ClockDrift { offset } => {
             if fr {
                 format!(
@@ -689,6 +720,7 @@ mod tests {
             from: t0(),
             facts: &[],
             usual_firmware: None,
+            downs: (0, 0),
         }
     }
 
@@ -904,5 +936,25 @@ mod tests {
         assert!(identity(&history, t0() + Duration::days(20), None).is_empty());
         let tie = [f("X", "A"), f("Y", "B")];
         assert!(usual_firmware(tie.iter().map(Vec::as_slice)).is_empty());
+    }
+
+    #[test]
+    fn going_down_more_and_more_often_is_flapping() {
+        assert!(matches!(
+            flapping(6, 2),
+            Some(Signal {
+                finding: Finding::Flapping {
+                    downs: 6,
+                    before: 2
+                },
+                ..
+            })
+        ));
+        assert!(flapping(6, 4).is_none(), "not twice as often");
+        assert!(flapping(3, 0).is_none(), "too few");
+        let s = flapping(8, 1).expect("flapping");
+        assert!(
+            recommendation("cam-2", &s, Language::Fr).contains("8 coupures ce mois-ci contre 1")
+        );
     }
 }
