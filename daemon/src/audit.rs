@@ -64,46 +64,44 @@ impl Audit {
         for e in &self.events {
             lines.push((e.at, e.seq, e.to_string()));
         }
+        // One line per delivery: when, which, to whom, how it stands.
+        let line = |at: DateTime<Utc>, d: &Delivery, state: String| {
+            (
+                at,
+                d.seq,
+                format!(
+                    "{:>8}  {}  notification #{} ({}) to {} by {} {state}",
+                    "",
+                    at.format("%Y-%m-%dT%H:%M:%S%.3fZ"),
+                    d.id,
+                    d.step.name(),
+                    d.contact,
+                    d.channel,
+                ),
+            )
+        };
         for r in &self.sent {
             let d = &r.delivery;
-            lines.push((
-                r.at,
-                d.seq,
-                format!(
-                    "{:>8}  {}  notification #{} ({}) to {} by {} {}{}",
-                    "",
-                    r.at.format("%Y-%m-%dT%H:%M:%S%.3fZ"),
-                    d.id,
-                    d.step.name(),
-                    d.contact,
-                    d.channel,
-                    if r.accepted { "accepted" } else { "GIVEN UP" },
-                    d.failed_channels
-                        .iter()
-                        .map(|(c, e)| format!("; {c} failed: {e}"))
-                        .collect::<String>()
-                ),
-            ));
+            let state = format!(
+                "{}{}",
+                if r.accepted { "accepted" } else { "GIVEN UP" },
+                d.failed_channels
+                    .iter()
+                    .map(|(c, e)| format!("; {c} failed: {e}"))
+                    .collect::<String>()
+            );
+            lines.push(line(r.at, d, state));
         }
         for d in &self.pending {
-            lines.push((
-                d.next_at,
-                d.seq,
-                format!(
-                    "{:>8}  {}  notification #{} ({}) to {} by {} waiting (attempt {}){}",
-                    "",
-                    d.next_at.format("%Y-%m-%dT%H:%M:%S%.3fZ"),
-                    d.id,
-                    d.step.name(),
-                    d.contact,
-                    d.channel,
-                    d.attempts + 1,
-                    d.last_error
-                        .as_deref()
-                        .map(|e| format!(": last failure: {e}"))
-                        .unwrap_or_default()
-                ),
-            ));
+            let state = format!(
+                "waiting (attempt {}){}",
+                d.attempts + 1,
+                d.last_error
+                    .as_deref()
+                    .map(|e| format!(": last failure: {e}"))
+                    .unwrap_or_default()
+            );
+            lines.push(line(d.next_at, d, state));
         }
         lines.sort_by_key(|l| (l.0, l.1));
         let mut out = format!("alert #{}\n", self.alert);

@@ -120,18 +120,31 @@ pub fn read(
     let end = periods.values().map(|p| p.to).max().unwrap_or(now).min(now);
     let baseline = reader.baseline()?;
     let mut events = Vec::new();
-    let mut after = baseline.as_ref().map_or(0, |b| b.seq);
+    each_event(reader, baseline.as_ref(), end, |e| events.push(e))?;
+    Ok(compute(baseline.as_ref(), &events, &periods, now, running))
+}
+
+/// Calls `f` on the log's events after `baseline`, in sequence order, those before `end`;
+/// reads the log in batches and stops at the first batch reaching `end`.
+fn each_event(
+    reader: &StoreReader,
+    baseline: Option<&Baseline>,
+    end: DateTime<Utc>,
+    mut f: impl FnMut(crate::events::Event),
+) -> Result<(), StoreError> {
+    let mut after = baseline.map_or(0, |b| b.seq);
     loop {
         let batch = reader.events_after(after, READ_BATCH)?;
-        let Some(last) = batch.last() else { break };
+        let Some(last) = batch.last() else {
+            return Ok(());
+        };
         after = last.seq;
         let done = batch.len() < READ_BATCH || last.at >= end;
-        events.extend(batch.into_iter().filter(|e| e.at < end));
+        batch.into_iter().filter(|e| e.at < end).for_each(&mut f);
         if done {
-            break;
+            return Ok(());
         }
     }
-    Ok(compute(baseline.as_ref(), &events, &periods, now, running))
 }
 
 /// The figures as `vigie availability` prints them: the total, each site, each equipment
@@ -245,33 +258,25 @@ pub fn signals(
     let mut facts: BTreeMap<String, Vec<vigie_core::signals::FactsAt>> = BTreeMap::new();
     // Times each equipment went down (its own fault), by instant.
     let mut downs: BTreeMap<String, Vec<DateTime<Utc>>> = BTreeMap::new();
-    let mut after = reader.baseline()?.map_or(0, |b| b.seq);
-    loop {
-        let batch = reader.events_after(after, READ_BATCH)?;
-        let Some(last) = batch.last() else { break };
-        after = last.seq;
-        let full = batch.len() == READ_BATCH;
-        for e in batch {
-            match e.body {
-                crate::events::EventBody::Facts(f) if e.at <= now => {
-                    facts
-                        .entry(f.equipment.to_string())
-                        .or_default()
-                        .push((e.at, f.facts));
-                }
-                crate::events::EventBody::Transition(t)
-                    if t.to == crate::rules::Status::Down
-                        && t.from != crate::rules::Status::Down =>
-                {
-                    downs.entry(t.equipment.to_string()).or_default().push(e.at);
-                }
-                _ => {}
+    each_event(
+        reader,
+        reader.baseline()?.as_ref(),
+        DateTime::<Utc>::MAX_UTC,
+        |e| match e.body {
+            crate::events::EventBody::Facts(f) if e.at <= now => {
+                facts
+                    .entry(f.equipment.to_string())
+                    .or_default()
+                    .push((e.at, f.facts));
             }
-        }
-        if !full {
-            break;
-        }
-    }
+            crate::events::EventBody::Transition(t)
+                if t.to == crate::rules::Status::Down && t.from != crate::rules::Status::Down =>
+            {
+                downs.entry(t.equipment.to_string()).or_default().push(e.at);
+            }
+            _ => {}
+        },
+    )?;
     let usual = vigie_core::signals::usual_firmware(
         facts
             .values()
@@ -285,14 +290,7 @@ pub fn signals(
         let lang = cfg
             .clients
             .get(&site.client)
-            .map(|c| c.contract.report_language.as_str())
-            .map_or(crate::config::Language::Fr, |l| {
-                if l.eq_ignore_ascii_case("en") {
-                    crate::config::Language::En
-                } else {
-                    crate::config::Language::Fr
-                }
-            });
+            .map_or(crate::config::Language::Fr, |c| c.contract.language());
         let end = p.to.min(now);
         let before_from = p.from - (p.to - p.from);
         for (id, eq) in &site.equipment {

@@ -5,7 +5,7 @@
 //! digit; rendered as an HTML page (maud, every value escaped).
 
 use crate::availability::{self, Availability, EquipmentSignal, Query, QueryError, format_rate};
-use crate::config::{ClientId, Config, Language};
+use crate::config::{ClientId, Config};
 use crate::store::StoreReader;
 use chrono::{DateTime, Utc};
 use maud::{DOCTYPE, Markup, html};
@@ -114,34 +114,12 @@ pub fn build(
         client: client.to_string(),
         name: c.name.clone(),
         month: month.to_string(),
-        language: language_of(&c.contract.report_language).code().to_string(),
+        language: c.contract.language().code().to_string(),
         generated_at: now,
         availability: figures,
         incidents,
         signals,
     })
-}
-
-/// The client's report language.
-pub fn language_of(report_language: &str) -> Language {
-    if report_language.eq_ignore_ascii_case("en") {
-        Language::En
-    } else {
-        Language::Fr
-    }
-}
-
-trait Code {
-    fn code(&self) -> &'static str;
-}
-
-impl Code for Language {
-    fn code(&self) -> &'static str {
-        match self {
-            Language::Fr => "fr",
-            Language::En => "en",
-        }
-    }
 }
 
 fn hours(ms: i64) -> String {

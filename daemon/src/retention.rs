@@ -15,6 +15,39 @@ const READ_BATCH: usize = 10_000;
 /// How often the log is compacted.
 pub const EVERY: Duration = Duration::from_secs(86_400);
 
+/// Compacts the log a minute after start, then every [`EVERY`], with the retention of the
+/// config in force; until the task is aborted.
+pub async fn run(
+    store: Store,
+    config: tokio::sync::watch::Receiver<Option<std::sync::Arc<crate::config::Config>>>,
+    clock: crate::clock::Clock,
+) {
+    let reader = store.reader();
+    let mut wait = Duration::from_secs(60);
+    loop {
+        tokio::time::sleep(wait).await;
+        wait = EVERY;
+        let keep = config
+            .borrow()
+            .as_ref()
+            .map_or(crate::config::DEFAULT_RETENTION, |c| c.daemon.retention);
+        let ago = |d: Duration| {
+            clock.now() - chrono::Duration::from_std(d).unwrap_or(chrono::Duration::days(761))
+        };
+        let (before, history_before) = (ago(keep), ago(vigie_core::history::KEPT_FOR));
+        let (r, s) = (reader.clone(), store.clone());
+        match tokio::task::spawn_blocking(move || compact(&r, &s, before, history_before)).await {
+            Ok(Ok(Some(c))) => tracing::info!(
+                events = c.events, upto = c.upto, before = %before,
+                "event log compacted: events older than the retention removed, availability kept"
+            ),
+            Ok(Ok(None)) => {}
+            Ok(Err(e)) => tracing::error!("the event log cannot be compacted: {e}"),
+            Err(e) => tracing::error!("the event log cannot be compacted: {e}"),
+        }
+    }
+}
+
 /// What one compaction removed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Compacted {

@@ -298,38 +298,11 @@ pub async fn start(mut opts: Options, listener: TcpListener) -> Result<Daemon, S
     let observations = deps.observations();
     let config_watch = deps.config_watch();
     // The event log's retention: a minute after start, then daily.
-    let retention_cfg = deps.config_watch();
-    let (compact_reader, compact_store) = (store.reader(), store.clone());
-    let compacting = actix_rt::spawn(async move {
-        let mut wait = Duration::from_secs(60);
-        loop {
-            tokio::time::sleep(wait).await;
-            wait = crate::retention::EVERY;
-            let keep = retention_cfg
-                .borrow()
-                .as_ref()
-                .map_or(crate::config::DEFAULT_RETENTION, |c| c.daemon.retention);
-            let before = clock.now()
-                - chrono::Duration::from_std(keep).unwrap_or(chrono::Duration::days(761));
-            let history_before = clock.now()
-                - chrono::Duration::from_std(vigie_core::history::KEPT_FOR)
-                    .unwrap_or(chrono::Duration::days(396));
-            let (r, s) = (compact_reader.clone(), compact_store.clone());
-            match tokio::task::spawn_blocking(move || {
-                crate::retention::compact(&r, &s, before, history_before)
-            })
-            .await
-            {
-                Ok(Ok(Some(c))) => tracing::info!(
-                    events = c.events, upto = c.upto, before = %before,
-                    "event log compacted: events older than the retention removed, availability kept"
-                ),
-                Ok(Ok(None)) => {}
-                Ok(Err(e)) => tracing::error!("the event log cannot be compacted: {e}"),
-                Err(e) => tracing::error!("the event log cannot be compacted: {e}"),
-            }
-        }
-    });
+    let compacting = actix_rt::spawn(crate::retention::run(
+        store.clone(),
+        deps.config_watch(),
+        clock,
+    ));
     // The notifier's lines for alert timelines go to the alerts' owners through the fleet.
     let (notes, mut notes_rx) = tokio::sync::mpsc::unbounded_channel::<(u64, String)>();
     let outbox = crate::outbox::start(store.clone(), deps.config_watch(), opts.clock, notes)

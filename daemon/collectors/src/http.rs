@@ -262,13 +262,38 @@ fn tls_failure(e: &std::io::Error, trust: &TlsTrust) -> String {
     }
 }
 
+/// A rustls client configuration builder on vigie's crypto provider and protocol versions.
+fn builder(
+    provider: &Arc<rustls::crypto::CryptoProvider>,
+) -> Result<rustls::ConfigBuilder<rustls::ClientConfig, rustls::WantsVerifier>, HttpError> {
+    rustls::ClientConfig::builder_with_provider(Arc::clone(provider))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| HttpError::Tls(e.to_string()))
+}
+
+/// A client configuration trusting the system's roots and `extra` (DER certificates, such as
+/// a company CA), the system's being optional when `extra` has some.
+pub fn client_config_with_roots(extra: &[Vec<u8>]) -> Result<Arc<rustls::ClientConfig>, HttpError> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
+    for der in extra {
+        roots
+            .add(rustls::pki_types::CertificateDer::from(der.clone()))
+            .map_err(|e| HttpError::Tls(e.to_string()))?;
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    Ok(Arc::new(
+        builder(&provider)?
+            .with_root_certificates(roots)
+            .with_no_client_auth(),
+    ))
+}
+
 /// The rustls client configuration of a trust (the system one is built once).
 pub fn client_config(trust: &TlsTrust) -> Result<Arc<rustls::ClientConfig>, HttpError> {
     static SYSTEM: OnceLock<Result<Arc<rustls::ClientConfig>, String>> = OnceLock::new();
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let builder = rustls::ClientConfig::builder_with_provider(Arc::clone(&provider))
-        .with_safe_default_protocol_versions()
-        .map_err(|e| HttpError::Tls(e.to_string()))?;
+    let builder = builder(&provider)?;
     match trust {
         TlsTrust::System => SYSTEM
             .get_or_init(|| {

@@ -208,6 +208,15 @@ pub struct Alert {
 }
 
 impl Alert {
+    /// When it was notified: at opening, or when its maintenance window ended.
+    fn notified_at(&self) -> DateTime<Utc> {
+        self.timeline
+            .iter()
+            .rev()
+            .find(|t| t.event == TimelineEvent::Notified)
+            .map_or(self.opened_at, |t| t.at)
+    }
+
     fn log(&mut self, at: DateTime<Utc>, event: TimelineEvent, detail: impl Into<String>) {
         self.updated_at = at;
         if self.timeline.len() >= MAX_TIMELINE {
@@ -452,18 +461,9 @@ impl AlertSet {
             let due = match a.escalate_at {
                 Some(d) => d,
                 None if a.escalation_level == 0 => {
-                    // Notified at opening, or when its maintenance window ended.
-                    let notified_at = a
-                        .timeline
-                        .iter()
-                        .rev()
-                        .find(|t| t.event == TimelineEvent::Notified)
-                        .map_or(a.opened_at, |t| t.at);
-                    let d = notified_at + chrono_of(esc.after);
+                    let d = a.notified_at() + chrono_of(esc.after);
                     a.escalate_at = Some(d);
-                    for e in events.iter_mut().filter(|e| e.alert.id == a.id) {
-                        e.alert.escalate_at = Some(d);
-                    }
+                    carry(events, a.id, |e| e.escalate_at = Some(d));
                     d
                 }
                 None => continue,
@@ -641,6 +641,14 @@ pub fn reconcile(
     events
 }
 
+/// Writes a deadline just set on alert `id` into this step's events of it, so the snapshot
+/// and the log carry it.
+fn carry(events: &mut [AlertEvent], id: u64, set: impl Fn(&mut Alert)) {
+    for e in events.iter_mut().filter(|e| e.alert.id == id) {
+        set(&mut e.alert);
+    }
+}
+
 /// Reminds the on-call technicians of a notified alert nobody acknowledged, every `every`
 /// from its notification (zero: never); an acknowledgement stops the reminders, not the
 /// escalation clock. Not while a maintenance window covers the owner.
@@ -660,17 +668,9 @@ fn remind(
     let due = match a.remind_at {
         Some(d) => d,
         None => {
-            let notified_at = a
-                .timeline
-                .iter()
-                .rev()
-                .find(|t| t.event == TimelineEvent::Notified)
-                .map_or(a.opened_at, |t| t.at);
-            let d = notified_at + every;
+            let d = a.notified_at() + every;
             a.remind_at = Some(d);
-            for e in events.iter_mut().filter(|e| e.alert.id == a.id) {
-                e.alert.remind_at = Some(d);
-            }
+            carry(events, a.id, |e| e.remind_at = Some(d));
             d
         }
     };

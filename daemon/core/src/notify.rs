@@ -113,6 +113,42 @@ fn is_zero(n: &u32) -> bool {
 }
 
 impl Delivery {
+    /// A delivery of `step` about `alert` to a recipient (who, on which channel, in which
+    /// language), due at `at`, not tried yet.
+    pub fn new(
+        id: u64,
+        seq: u64,
+        alert: Alert,
+        step: Step,
+        (contact, channel, language): (ContactId, ChannelKind, Language),
+        at: DateTime<Utc>,
+    ) -> Delivery {
+        Delivery {
+            id,
+            seq,
+            alert,
+            step,
+            contact,
+            channel,
+            language,
+            attempts: 0,
+            next_at: at,
+            created_at: at,
+            last_error: None,
+            failed_channels: Vec::new(),
+            also: Vec::new(),
+            held_back: 0,
+            ticket: None,
+            report: None,
+        }
+    }
+
+    /// Whether it has only its channel (the ticketing tool's webhook, a report by email): no
+    /// fallback to the contact's next channel.
+    pub fn single_channel(&self) -> bool {
+        self.ticket.is_some() || self.report.is_some()
+    }
+
     /// The key a channel may use to recognise a duplicate (Message-ID, SMS reference,
     /// webhook fingerprint): the same for every attempt of this message.
     pub fn idempotency_key(&self) -> String {
@@ -264,16 +300,11 @@ pub fn recipients(cfg: &Config, alert: &Alert, step: Step, at: DateTime<Utc>) ->
     if step == Step::Escalated {
         return role(alert.escalation_level).into_iter().collect();
     }
-    if step == Step::Reminder {
-        return cfg
-            .on_call
-            .as_ref()
-            .and_then(|o| technician_at(o, at))
-            .into_iter()
-            .collect();
-    }
     if let Some(t) = cfg.on_call.as_ref().and_then(|o| technician_at(o, at)) {
         out.push(t);
+    }
+    if step == Step::Reminder {
+        return out;
     }
     if matches!(step, Step::Resolved | Step::Closed) {
         for level in 1..=alert.escalation_level {
@@ -323,24 +354,16 @@ pub fn plan(
         .filter_map(|id| {
             let contact = cfg.contacts.get(&id)?;
             let channel = *contact.channels.first()?;
-            Some(Delivery {
-                id: next_id(),
+            let mut d = Delivery::new(
+                next_id(),
                 seq,
-                alert: event.alert.clone(),
+                event.alert.clone(),
                 step,
-                contact: id,
-                channel,
-                language: contact.language,
-                attempts: 0,
-                next_at: send_at,
-                created_at: at,
-                last_error: None,
-                failed_channels: Vec::new(),
-                also: Vec::new(),
-                held_back: 0,
-                ticket: None,
-                report: None,
-            })
+                (id, channel, contact.language),
+                at,
+            );
+            d.next_at = send_at;
+            Some(d)
         })
         .collect()
 }

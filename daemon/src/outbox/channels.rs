@@ -68,6 +68,21 @@ impl Transports {
     }
 }
 
+/// Sends `d` where it goes: the ticketing tool for a ticket change, else its contact on its
+/// channel, rendered in the contact's language.
+pub async fn deliver(cfg: &Config, transports: &Transports, d: &Delivery) -> Result<(), SendError> {
+    if d.ticket.is_some() {
+        return ticket(cfg, d).await;
+    }
+    let contact = cfg.contacts.get(&d.contact).ok_or_else(|| {
+        permanent(format!(
+            "contact `{}` is no longer in the config",
+            d.contact
+        ))
+    })?;
+    send(cfg, transports, contact, d, &crate::notify::render(d)).await
+}
+
 /// Sends `d` (rendered as `r`) to `contact` on the delivery's channel.
 pub async fn send(
     cfg: &Config,
@@ -352,17 +367,23 @@ pub fn ticket_payload(d: &Delivery, t: &crate::ticket::TicketEvent) -> serde_jso
     })
 }
 
-/// The Alertmanager webhook payload (version 4) of one delivery.
-pub fn alertmanager_payload(d: &Delivery, receiver: &str) -> serde_json::Value {
-    let a = &d.alert;
-    let resolved = matches!(d.step, Step::Resolved | Step::Closed);
-    let status = if resolved { "resolved" } else { "firing" };
+/// The labels every alert of a webhook payload carries.
+fn base_labels(a: &crate::alert::Alert) -> serde_json::Map<String, serde_json::Value> {
     let mut labels = serde_json::Map::new();
     labels.insert("alertname".into(), a.rule.rule.name().into());
     labels.insert("severity".into(), a.severity.to_string().into());
     labels.insert("site".into(), a.site.to_string().into());
     labels.insert("owner".into(), a.owner.to_string().into());
     labels.insert("alert_id".into(), a.id.to_string().into());
+    labels
+}
+
+/// The Alertmanager webhook payload (version 4) of one delivery.
+pub fn alertmanager_payload(d: &Delivery, receiver: &str) -> serde_json::Value {
+    let a = &d.alert;
+    let resolved = matches!(d.step, Step::Resolved | Step::Closed);
+    let status = if resolved { "resolved" } else { "firing" };
+    let mut labels = base_labels(a);
     for (k, v) in &a.rule.labels {
         labels
             .entry(k.replace(|c: char| !c.is_ascii_alphanumeric() && c != '_', "_"))
@@ -380,32 +401,24 @@ pub fn alertmanager_payload(d: &Delivery, receiver: &str) -> serde_json::Value {
         "{:016x}",
         crate::util::stable_hash(d.idempotency_key().as_bytes())
     );
-    let alert_json = |a: &crate::alert::Alert| {
-        let mut labels = serde_json::Map::new();
-        labels.insert("alertname".into(), a.rule.rule.name().into());
-        labels.insert("severity".into(), a.severity.to_string().into());
-        labels.insert("site".into(), a.site.to_string().into());
-        labels.insert("owner".into(), a.owner.to_string().into());
-        labels.insert("alert_id".into(), a.id.to_string().into());
+    let entry = |a: &crate::alert::Alert, labels, ends: &str, fingerprint: String| {
         serde_json::json!({
             "status": status,
             "labels": labels,
             "annotations": { "summary": a.summary, "state": a.state.to_string() },
             "startsAt": a.opened_at.to_rfc3339(),
-            "endsAt": "0001-01-01T00:00:00Z",
+            "endsAt": ends,
             "generatorURL": format!("vigie://alerts/{}", a.id),
-            "fingerprint": format!("{:016x}", crate::util::stable_hash(format!("{}-{}", a.id, d.idempotency_key()).as_bytes())),
+            "fingerprint": fingerprint,
         })
     };
-    let alert = serde_json::json!({
-        "status": status,
-        "labels": labels,
-        "annotations": { "summary": a.summary, "state": a.state.to_string() },
-        "startsAt": a.opened_at.to_rfc3339(),
-        "endsAt": ends,
-        "generatorURL": format!("vigie://alerts/{}", a.id),
-        "fingerprint": fingerprint,
+    // The other new alerts told in the same message (grouping window).
+    let also = d.also.iter().map(|a| {
+        let key = format!("{}-{}", a.id, d.idempotency_key());
+        let fingerprint = format!("{:016x}", crate::util::stable_hash(key.as_bytes()));
+        entry(a, base_labels(a), "0001-01-01T00:00:00Z", fingerprint)
     });
+    let alert = entry(a, labels.clone(), &ends, fingerprint);
     serde_json::json!({
         "version": "4",
         "groupKey": format!("{{}}:{{alert_id=\"{}\"}}", a.id),
@@ -416,9 +429,7 @@ pub fn alertmanager_payload(d: &Delivery, receiver: &str) -> serde_json::Value {
         "commonLabels": labels,
         "commonAnnotations": { "summary": a.summary },
         "externalURL": "",
-        "alerts": std::iter::once(alert)
-            .chain(d.also.iter().map(alert_json))
-            .collect::<Vec<_>>(),
+        "alerts": std::iter::once(alert).chain(also).collect::<Vec<_>>(),
     })
 }
 

@@ -242,6 +242,18 @@ fn placeholder_alert(
     .map_err(|e| e.to_string())
 }
 
+/// Adds a planned delivery to the outbox entries of the next commit, and to those to keep in
+/// memory once it is committed.
+fn queue(entries: &mut Vec<(u64, Option<Vec<u8>>)>, planned: &mut Vec<Delivery>, d: Delivery) {
+    match serde_json::to_vec(&d) {
+        Ok(v) => {
+            entries.push((d.id, Some(v)));
+            planned.push(d);
+        }
+        Err(e) => tracing::error!("notifications: cannot encode a delivery: {e}"),
+    }
+}
+
 /// Reads blocking store data off the async thread.
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, crate::store::StoreError> + Send + 'static,
@@ -396,13 +408,7 @@ impl Dispatcher {
                 && cfg.tickets.is_some()
             {
                 match self.ticket_delivery(e.seq, t, e.at).await {
-                    Ok(d) => match serde_json::to_vec(&d) {
-                        Ok(v) => {
-                            entries.push((d.id, Some(v)));
-                            planned_now.push(d);
-                        }
-                        Err(e) => tracing::error!("notifications: cannot encode a delivery: {e}"),
-                    },
+                    Ok(d) => queue(&mut entries, &mut planned_now, d),
                     Err(err) => tracing::error!(
                         ticket = t.ticket.number,
                         "the ticketing tool cannot be told: {err}"
@@ -416,15 +422,8 @@ impl Dispatcher {
                     id
                 };
                 for mut d in notify::plan(&cfg, e.seq, a, e.at, &mut next) {
-                    if !self.within_rate(&cfg, &mut d) {
-                        continue;
-                    }
-                    match serde_json::to_vec(&d) {
-                        Ok(v) => {
-                            entries.push((d.id, Some(v)));
-                            planned_now.push(d);
-                        }
-                        Err(e) => tracing::error!("notifications: cannot encode a delivery: {e}"),
+                    if self.within_rate(&cfg, &mut d) {
+                        queue(&mut entries, &mut planned_now, d);
                     }
                 }
             }
@@ -565,24 +564,19 @@ impl Dispatcher {
                 t.ticket.number
             )
         })?;
-        let delivery = Delivery {
-            id: self.next_id,
+        let mut delivery = Delivery::new(
+            self.next_id,
             seq,
             alert,
-            step: Step::Ticket,
-            contact: crate::config::ContactId::new(notify::TICKETING_TOOL),
-            channel: crate::config::ChannelKind::Webhook,
-            language: crate::config::Language::En,
-            attempts: 0,
-            next_at: at,
-            created_at: at,
-            last_error: None,
-            failed_channels: Vec::new(),
-            also: Vec::new(),
-            held_back: 0,
-            ticket: Some(Box::new(t.clone())),
-            report: None,
-        };
+            Step::Ticket,
+            (
+                crate::config::ContactId::new(notify::TICKETING_TOOL),
+                ChannelKind::Webhook,
+                crate::config::Language::En,
+            ),
+            at,
+        );
+        delivery.ticket = Some(Box::new(t.clone()));
         self.next_id += 1;
         Ok(delivery)
     }
@@ -658,34 +652,26 @@ impl Dispatcher {
                     format!("monthly report of {} for {month}", c.name),
                     now,
                 )?;
-                let d = Delivery {
-                    id: self.next_id,
-                    seq: 0,
+                let mut d = Delivery::new(
+                    self.next_id,
+                    0,
                     alert,
-                    step: Step::Report,
-                    contact: contact_id.clone(),
-                    channel: crate::config::ChannelKind::Email,
-                    language: crate::report::language_of(&c.contract.report_language),
-                    attempts: 0,
-                    next_at: now,
-                    created_at: now,
-                    last_error: None,
-                    failed_channels: Vec::new(),
-                    also: Vec::new(),
-                    held_back: 0,
-                    ticket: None,
-                    report: Some(notify::ReportRef {
-                        client: client.to_string(),
-                        name: c.name.clone(),
-                        month: month.clone(),
-                        file: file.clone(),
-                    }),
-                };
+                    Step::Report,
+                    (
+                        contact_id.clone(),
+                        ChannelKind::Email,
+                        c.contract.language(),
+                    ),
+                    now,
+                );
+                d.report = Some(notify::ReportRef {
+                    client: client.to_string(),
+                    name: c.name.clone(),
+                    month: month.clone(),
+                    file: file.clone(),
+                });
                 self.next_id += 1;
-                if let Ok(v) = serde_json::to_vec(&d) {
-                    write.entries.push((d.id, Some(v)));
-                    planned.push(d);
-                }
+                queue(&mut write.entries, &mut planned, d);
             }
             tracing::info!(client = %client, month = %month, file = %file.display(), "monthly report made");
             write.marks.push(key);
@@ -743,24 +729,14 @@ impl Dispatcher {
             )?;
             let id = self.next_id;
             self.next_id += 1;
-            Ok(Delivery {
+            Ok(Delivery::new(
                 id,
-                seq: 0,
+                0,
                 alert,
-                step: Step::Test,
-                contact: t.contact.clone(),
-                channel,
-                language: contact.language,
-                attempts: 0,
-                next_at: now,
-                created_at: now,
-                last_error: None,
-                failed_channels: Vec::new(),
-                also: Vec::new(),
-                held_back: 0,
-                ticket: None,
-                report: None,
-            })
+                Step::Test,
+                (t.contact.clone(), channel, contact.language),
+                now,
+            ))
         })();
         let answer = match answer {
             Ok(d) => match serde_json::to_vec(&d) {
@@ -859,17 +835,7 @@ impl Dispatcher {
         let results = futures::future::join_all(due.into_iter().map(|d| {
             let (cfg, transports) = (Arc::clone(&cfg), Arc::clone(&transports));
             async move {
-                let result = match cfg.contacts.get(&d.contact) {
-                    _ if d.ticket.is_some() => channels::ticket(&cfg, &d).await,
-                    Some(contact) => {
-                        let rendered = notify::render(&d);
-                        channels::send(&cfg, &transports, contact, &d, &rendered).await
-                    }
-                    None => Err(channels::SendError {
-                        message: format!("contact `{}` is no longer in the config", d.contact),
-                        permanent: true,
-                    }),
-                };
+                let result = channels::deliver(&cfg, &transports, &d).await;
                 (d, result)
             }
         }))
@@ -945,11 +911,7 @@ impl Dispatcher {
                 }
                 let policy = cfg.notifications;
                 if permanent || d.attempts >= policy.attempts_per_channel {
-                    // The ticketing tool has one channel; a report goes by email only.
-                    let contact = cfg
-                        .contacts
-                        .get(&d.contact)
-                        .filter(|_| d.ticket.is_none() && d.report.is_none());
+                    let contact = cfg.contacts.get(&d.contact).filter(|_| !d.single_channel());
                     let next = contact.and_then(|c| {
                         c.channels
                             .iter()

@@ -11,7 +11,7 @@ use lettre::transport::smtp::authentication::{Credentials, DEFAULT_MECHANISMS};
 use lettre::transport::smtp::client::{AsyncSmtpConnection, AsyncTokioStream, TlsParameters};
 use lettre::transport::smtp::extension::ClientId;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -28,6 +28,20 @@ pub struct Relay {
     channel: EmailChannel,
     permits: Semaphore,
     idle: Mutex<Vec<(AsyncSmtpConnection, Instant)>>,
+    /// The TLS settings of its connections, made at the first one (they read the system's
+    /// roots).
+    tls: OnceLock<Result<Tls, String>>,
+}
+
+/// How a relay's connections are encrypted.
+#[derive(Clone)]
+enum Tls {
+    /// In clear (on loopback only, checked at load).
+    None,
+    /// TLS before the greeting (implicit TLS, port 465).
+    Implicit(Arc<rustls::ClientConfig>),
+    /// STARTTLS after the greeting.
+    Starttls(TlsParameters),
 }
 
 impl Relay {
@@ -38,6 +52,7 @@ impl Relay {
             permits: Semaphore::new(channel.connections as usize),
             channel,
             idle: Mutex::new(Vec::new()),
+            tls: OnceLock::new(),
         });
         let weak = Arc::downgrade(&relay);
         tokio::spawn(close_idle(weak));
@@ -124,31 +139,28 @@ impl Relay {
         tcp.set_nodelay(true)
             .map_err(|e| format!("{at}: TCP_NODELAY: {e}"))?;
         let hello = ClientId::default();
-        let stream: Box<dyn AsyncTokioStream> = match ch.security {
-            SmtpSecurity::Tls => {
-                let config = self.tls_config().map_err(|e| format!("{at}: {e}"))?;
+        let tls = self
+            .tls
+            .get_or_init(|| self.tls_settings())
+            .clone()
+            .map_err(|e| format!("{at}: {e}"))?;
+        let stream: Box<dyn AsyncTokioStream> = match &tls {
+            Tls::Implicit(config) => {
                 let name = rustls::pki_types::ServerName::try_from(ch.smtp_host.clone())
                     .map_err(|e| format!("{at}: `{}` as a TLS server name: {e}", ch.smtp_host))?;
-                let tls = tokio_rustls::TlsConnector::from(config)
+                let tls = tokio_rustls::TlsConnector::from(Arc::clone(config))
                     .connect(name, tcp)
                     .await
                     .map_err(|e| format!("{at}: TLS: {e}"))?;
-                Box::new(Tls(tls))
+                Box::new(TlsStream(tls))
             }
-            SmtpSecurity::Starttls | SmtpSecurity::None => Box::new(tcp),
+            Tls::Starttls(_) | Tls::None => Box::new(tcp),
         };
         let mut conn = AsyncSmtpConnection::connect_with_transport(stream, &hello)
             .await
             .map_err(|e| smtp_error(&at, e))?;
-        if ch.security == SmtpSecurity::Starttls {
-            let mut tls = TlsParameters::builder(ch.smtp_host.clone());
-            for der in ch.ca_file.iter().flat_map(|ca| &ca.certificates) {
-                let cert = lettre::transport::smtp::client::Certificate::from_der(der.clone())
-                    .map_err(|e| format!("{at}: ca_file: {e}"))?;
-                tls = tls.add_root_certificate(cert);
-            }
-            let tls = tls.build_rustls().map_err(|e| format!("{at}: {e}"))?;
-            conn.starttls(tls, &hello)
+        if let Tls::Starttls(parameters) = tls {
+            conn.starttls(parameters, &hello)
                 .await
                 .map_err(|e| smtp_error(&at, e))?;
         }
@@ -166,31 +178,33 @@ impl Relay {
         }
         Ok(conn)
     }
-}
 
-impl Relay {
-    /// The TLS client configuration for implicit TLS: the system's roots and the channel's
-    /// `ca_file`.
-    fn tls_config(&self) -> Result<Arc<rustls::ClientConfig>, String> {
-        let Some(ca) = &self.channel.ca_file else {
-            return vigie_collectors::http::client_config(&crate::config::TlsTrust::System)
-                .map_err(|e| e.to_string());
-        };
-        let mut roots = rustls::RootCertStore::empty();
-        roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
-        for der in &ca.certificates {
-            roots
-                .add(rustls::pki_types::CertificateDer::from(der.clone()))
-                .map_err(|e| format!("ca_file `{}`: {e}", ca.path))?;
+    /// The TLS settings of the channel's mode, trusting the system's roots and `ca_file`.
+    fn tls_settings(&self) -> Result<Tls, String> {
+        let ch = &self.channel;
+        let extra: &[Vec<u8>] = ch.ca_file.as_ref().map_or(&[], |ca| &ca.certificates);
+        match ch.security {
+            SmtpSecurity::None => Ok(Tls::None),
+            SmtpSecurity::Tls if extra.is_empty() => {
+                vigie_collectors::http::client_config(&crate::config::TlsTrust::System)
+                    .map(Tls::Implicit)
+                    .map_err(|e| e.to_string())
+            }
+            SmtpSecurity::Tls => vigie_collectors::http::client_config_with_roots(extra)
+                .map(Tls::Implicit)
+                .map_err(|e| format!("ca_file: {e}")),
+            SmtpSecurity::Starttls => {
+                let mut tls = TlsParameters::builder(ch.smtp_host.clone());
+                for der in extra {
+                    let cert = lettre::transport::smtp::client::Certificate::from_der(der.clone())
+                        .map_err(|e| format!("ca_file: {e}"))?;
+                    tls = tls.add_root_certificate(cert);
+                }
+                tls.build_rustls()
+                    .map(Tls::Starttls)
+                    .map_err(|e| e.to_string())
+            }
         }
-        let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-        Ok(Arc::new(config))
     }
 }
 
@@ -225,15 +239,15 @@ async fn close_idle(relay: Weak<Relay>) {
 
 /// A TLS stream opened before the SMTP greeting (implicit TLS, port 465).
 #[derive(Debug)]
-struct Tls(tokio_rustls::client::TlsStream<TcpStream>);
+struct TlsStream(tokio_rustls::client::TlsStream<TcpStream>);
 
-impl AsyncTokioStream for Tls {
+impl AsyncTokioStream for TlsStream {
     fn peer_addr(&self) -> std::io::Result<std::net::SocketAddr> {
         self.0.get_ref().0.peer_addr()
     }
 }
 
-impl AsyncRead for Tls {
+impl AsyncRead for TlsStream {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -243,7 +257,7 @@ impl AsyncRead for Tls {
     }
 }
 
-impl AsyncWrite for Tls {
+impl AsyncWrite for TlsStream {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,

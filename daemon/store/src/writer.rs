@@ -387,11 +387,12 @@ impl Writer {
             let mut transitions = txn.open_table(TRANSITIONS)?;
             let mut log = txn.open_table(EVENTS)?;
             let mut tickets = txn.open_table(TICKETS)?;
+            let mut meta = txn.open_table(META)?;
             for ((table, key), value) in &self.batch.puts {
                 let t = match table {
                     Tbl::Equipment => &mut eq,
                     Tbl::Site => &mut sites,
-                    Tbl::Meta => continue,
+                    Tbl::Meta => &mut meta,
                 };
                 match value {
                     Some(v) => {
@@ -455,7 +456,6 @@ impl Writer {
                     sent.retain(|id, _| id + SENT_KEPT > last)?;
                 }
                 if let Some(c) = self.batch.outbox_cursor {
-                    let mut meta = txn.open_table(META)?;
                     // The cursor never moves back.
                     let old = meta
                         .get(OUTBOX_CURSOR)?
@@ -491,30 +491,10 @@ impl Writer {
                         .map(|a| a.state.is_live() || a.updated_at >= c.before)
                         .unwrap_or(true)
                 })?;
-                let mut meta = txn.open_table(META)?;
                 meta.insert(BASELINE, c.baseline.as_slice())?;
             }
-            let metas: Vec<_> = self
-                .batch
-                .puts
-                .iter()
-                .filter(|((t, _), _)| *t == Tbl::Meta)
-                .collect();
-            if !metas.is_empty() || !self.batch.marks.is_empty() {
-                let mut meta = txn.open_table(META)?;
-                for key in &self.batch.marks {
-                    meta.insert(key.as_str(), [1u8].as_slice())?;
-                }
-                for ((_, key), value) in metas {
-                    match value {
-                        Some(v) => {
-                            meta.insert(key.as_str(), v.as_slice())?;
-                        }
-                        None => {
-                            meta.remove(key.as_str())?;
-                        }
-                    }
-                }
+            for key in &self.batch.marks {
+                meta.insert(key.as_str(), [1u8].as_slice())?;
             }
             for a in &self.actions {
                 match &a.snapshot {

@@ -505,6 +505,18 @@ pub struct Contract {
     pub contacts: Vec<ContactId>,
 }
 
+impl Contract {
+    /// The language of the client's report (`report_language` is `fr` or `en`, checked at
+    /// load).
+    pub fn language(&self) -> Language {
+        if self.report_language.eq_ignore_ascii_case("en") {
+            Language::En
+        } else {
+            Language::Fr
+        }
+    }
+}
+
 /// A client.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Client {
@@ -542,6 +554,16 @@ pub enum Language {
     Fr,
     /// English.
     En,
+}
+
+impl Language {
+    /// Its code, as written in the config and in HTML `lang`.
+    pub fn code(self) -> &'static str {
+        match self {
+            Language::Fr => "fr",
+            Language::En => "en",
+        }
+    }
 }
 
 /// A way to reach a contact.

@@ -233,20 +233,11 @@ pub(super) fn on_call(
                 )
             })
             .unwrap_or(Duration::from_secs(7 * 86_400));
-        let timezone: Tz = match &oc.timezone {
-            None => chrono_tz::UTC,
-            Some(z) => z.get_ref().parse().unwrap_or_else(|_| {
-                cx.at(
-                    z,
-                    format!(
-                        "on_call.timezone: `{}` is not a known time zone",
-                        z.get_ref()
-                    ),
-                    Some("use an IANA zone name such as `Europe/Paris`".into()),
-                );
-                chrono_tz::UTC
-            }),
-        };
+        let timezone: Tz = oc
+            .timezone
+            .as_ref()
+            .and_then(|z| zone(cx, z, "on_call.timezone"))
+            .unwrap_or(chrono_tz::UTC);
         // An instant written in RFC 3339, or as a local time in the on-call time zone.
         let instant = |cx: &mut FileCx<'_>, s: &Spanned<String>, what: &str| {
             if let Ok(t) = DateTime::parse_from_rfc3339(s.get_ref()) {
@@ -537,17 +528,24 @@ pub(super) fn reports(cx: &mut FileCx<'_>, raw: &RawMain, config: &mut Config) {
             ),
         }
     }
-    if let Some(z) = &r.timezone {
-        match z.get_ref().parse::<Tz>() {
-            Ok(tz) => config.reports.timezone = tz,
-            Err(_) => cx.at(
-                z,
-                format!(
-                    "reports.timezone: `{}` is not a known time zone",
-                    z.get_ref()
-                ),
-                Some("use an IANA zone name such as `Europe/Paris`".into()),
-            ),
-        }
+    if let Some(tz) = r
+        .timezone
+        .as_ref()
+        .and_then(|z| zone(cx, z, "reports.timezone"))
+    {
+        config.reports.timezone = tz;
     }
+}
+
+/// A time zone by its IANA name, or an error at `z` saying what `key` should be.
+fn zone(cx: &mut FileCx<'_>, z: &Spanned<String>, key: &str) -> Option<Tz> {
+    let parsed = z.get_ref().parse::<Tz>().ok();
+    if parsed.is_none() {
+        cx.at(
+            z,
+            format!("{key}: `{}` is not a known time zone", z.get_ref()),
+            Some("use an IANA zone name such as `Europe/Paris`".into()),
+        );
+    }
+    parsed
 }
