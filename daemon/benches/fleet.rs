@@ -95,6 +95,7 @@ fn config(sites: usize, per_site: usize, tuned: usize) -> Config {
         main: Some("[clients.c]\nname = \"Client\"\n".into()),
         sites: Vec::with_capacity(sites),
         unreadable: Vec::new(),
+        dir: None,
     };
     for s in 0..sites {
         let mut t = format!(

@@ -44,6 +44,7 @@ fn equipment() -> Arc<EquipmentConfig> {
         main: Some("[clients.c]\nname = \"C\"\n".into()),
         sites: vec![(PathBuf::from("sites/s.toml"), site.into())],
         unreadable: Vec::new(),
+        dir: None,
     };
     let cfg = load_sources(&sources).expect("config");
     let site = cfg.sites.values().next().expect("site");

@@ -665,25 +665,24 @@ async fn report(
     q: web::Query<ReportQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let (client, month) = path.into_inner();
-    let json = match q.format.as_deref() {
-        None | Some("html") => false,
-        Some("json") => true,
-        Some(other) => {
-            return Err(ApiError::BadRequest(format!(
-                "format: `{other}` is not html or json"
-            )));
-        }
+    let format = match q.format.as_deref() {
+        None => crate::report::Format::Html,
+        Some(f) => crate::report::Format::parse(f).ok_or_else(|| {
+            ApiError::BadRequest(format!("format: `{f}` is not pdf, html or json"))
+        })?,
     };
-    let report = with_history(&state, move |reader, cfg, now| {
-        crate::report::build(reader, cfg, &client, &month, now, true)
+    let (report, cfg) = with_history(&state, move |reader, cfg, now| {
+        let report = crate::report::build(reader, cfg, &client, &month, now, true)?;
+        Ok((report, cfg.reports.clone()))
     })
     .await?;
-    if json {
-        return Ok(HttpResponse::Ok().json(report));
-    }
+    let bytes = web::block(move || crate::report::render(&report, &cfg, format))
+        .await
+        .map_err(|e| ApiError::Unavailable(e.to_string()))?
+        .map_err(|e| ApiError::Unavailable(e.to_string()))?;
     Ok(HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .body(crate::report::html(&report)))
+        .content_type(format.media_type())
+        .body(bytes))
 }
 
 #[get("/api/v1/tickets")]

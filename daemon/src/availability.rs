@@ -107,6 +107,55 @@ impl Query {
     }
 }
 
+/// The event log after the compaction baseline, read once up to an instant: what both the
+/// availability computation and the weak-signal detectors consume.
+#[derive(Debug, Default)]
+pub struct Log {
+    /// What compaction kept of the events it removed.
+    pub baseline: Option<Baseline>,
+    /// The events after it, in sequence order, those before the end read up to.
+    pub events: Vec<crate::events::Event>,
+    /// The daemon's last sign of life in the whole log (its last event or alive stamp, read
+    /// up to or not): supervision went on until then.
+    pub last: Option<DateTime<Utc>>,
+}
+
+impl Log {
+    /// Reads the events of `reader`'s log before `end`.
+    pub fn read(reader: &StoreReader, end: DateTime<Utc>) -> Result<Log, StoreError> {
+        let baseline = reader.baseline()?;
+        let mut events = Vec::new();
+        each_event(reader, baseline.as_ref(), end, |e| events.push(e))?;
+        let last_event = reader
+            .events_after(reader.last_seq()?.saturating_sub(1), 1)?
+            .first()
+            .map(|e| e.at);
+        let last = last_event.max(reader.last_alive()?);
+        Ok(Log {
+            baseline,
+            events,
+            last,
+        })
+    }
+
+    /// Availability of the sites of `periods` (see [`compute`]); when the daemon is not
+    /// `running` but its log goes on past the periods' end, they were supervised to the end.
+    pub fn availability(
+        &self,
+        periods: &BTreeMap<SiteId, Period>,
+        now: DateTime<Utc>,
+        running: bool,
+    ) -> Availability {
+        let running = running || self.last.is_some_and(|l| l >= end_of(periods, now));
+        compute(self.baseline.as_ref(), &self.events, periods, now, running)
+    }
+}
+
+/// The latest end of `periods`, and never after `now`.
+pub fn end_of(periods: &BTreeMap<SiteId, Period>, now: DateTime<Utc>) -> DateTime<Utc> {
+    periods.values().map(|p| p.to).max().unwrap_or(now).min(now)
+}
+
 /// Availability for `q`, from the log of `reader`; `running` tells whether the daemon writing
 /// the log runs now.
 pub fn read(
@@ -117,11 +166,8 @@ pub fn read(
     running: bool,
 ) -> Result<Availability, QueryError> {
     let periods = q.periods(cfg, now)?;
-    let end = periods.values().map(|p| p.to).max().unwrap_or(now).min(now);
-    let baseline = reader.baseline()?;
-    let mut events = Vec::new();
-    each_event(reader, baseline.as_ref(), end, |e| events.push(e))?;
-    Ok(compute(baseline.as_ref(), &events, &periods, now, running))
+    let log = Log::read(reader, end_of(&periods, now))?;
+    Ok(log.availability(&periods, now, running))
 }
 
 /// Calls `f` on the log's events after `baseline`, in sequence order, those before `end`;
@@ -251,23 +297,33 @@ pub fn signals(
     q: &Query,
     now: DateTime<Utc>,
 ) -> Result<Vec<EquipmentSignal>, QueryError> {
-    use vigie_core::history::hour_of;
     let periods = q.periods(cfg, now)?;
+    let log = Log::read(reader, end_of(&periods, now))?;
+    signals_in(reader, &log, cfg, &periods, now)
+}
+
+/// The weak signals of the equipment of the sites of `periods`, from `log` (read up to the
+/// periods' end at least) and the metric history; most urgent first.
+pub fn signals_in(
+    reader: &StoreReader,
+    log: &Log,
+    cfg: &Config,
+    periods: &BTreeMap<SiteId, Period>,
+    now: DateTime<Utc>,
+) -> Result<Vec<EquipmentSignal>, QueryError> {
+    use vigie_core::history::hour_of;
     // Identity facts over time, from the log: each equipment's changes, and the firmware
     // most devices of each model run now.
     let mut facts: BTreeMap<String, Vec<vigie_core::signals::FactsAt>> = BTreeMap::new();
     // Times each equipment went down (its own fault), by instant.
     let mut downs: BTreeMap<String, Vec<DateTime<Utc>>> = BTreeMap::new();
-    each_event(
-        reader,
-        reader.baseline()?.as_ref(),
-        DateTime::<Utc>::MAX_UTC,
-        |e| match e.body {
+    for e in &log.events {
+        match &e.body {
             crate::events::EventBody::Facts(f) if e.at <= now => {
                 facts
                     .entry(f.equipment.to_string())
                     .or_default()
-                    .push((e.at, f.facts));
+                    .push((e.at, f.facts.clone()));
             }
             crate::events::EventBody::Transition(t)
                 if t.to == crate::rules::Status::Down && t.from != crate::rules::Status::Down =>
@@ -275,15 +331,15 @@ pub fn signals(
                 downs.entry(t.equipment.to_string()).or_default().push(e.at);
             }
             _ => {}
-        },
-    )?;
+        }
+    }
     let usual = vigie_core::signals::usual_firmware(
         facts
             .values()
             .filter_map(|v| v.last().map(|(_, f)| f.as_slice())),
     );
     let mut out = Vec::new();
-    for (site_id, p) in &periods {
+    for (site_id, p) in periods {
         let Some(site) = cfg.sites.get(site_id) else {
             continue;
         };
@@ -327,7 +383,7 @@ pub fn signals(
             });
             for signal in found {
                 out.push(EquipmentSignal {
-                    recommendation: vigie_core::signals::recommendation(id.as_str(), &signal, lang),
+                    recommendation: vigie_core::signals::recommendation(&eq.name, &signal, lang),
                     equipment: id.to_string(),
                     site: site_id.to_string(),
                     client: site.client.to_string(),

@@ -84,7 +84,15 @@ impl ApiClient {
         headers: &[(&str, &str)],
         body: Option<&str>,
     ) -> Result<(u16, String), ClientError> {
-        self.exchange(method, path, headers, body, Duration::ZERO)
+        let (status, bytes) = self.exchange(method, path, headers, body, Duration::ZERO)?;
+        Ok((status, self.text(path, bytes)?))
+    }
+
+    fn text(&self, path: &str, bytes: Vec<u8>) -> Result<String, ClientError> {
+        String::from_utf8(bytes).map_err(|e| ClientError::BadAnswer {
+            url: format!("{}{path}", self.base),
+            detail: e.to_string(),
+        })
     }
 
     /// [`ApiClient::raw`] for a request the daemon may hold for `wait` (a long poll).
@@ -95,7 +103,7 @@ impl ApiClient {
         headers: &[(&str, &str)],
         body: Option<&str>,
         wait: Duration,
-    ) -> Result<(u16, String), ClientError> {
+    ) -> Result<(u16, Vec<u8>), ClientError> {
         let url = format!("{}{path}", self.base);
         let unreachable = |detail: String| ClientError::Unreachable {
             url: url.clone(),
@@ -134,11 +142,16 @@ impl ApiClient {
         })
         .map_err(|_| unreachable("the client thread failed".into()))?
         .map_err(|e| unreachable(e.to_string()))?;
-        let text = String::from_utf8(answer.body).map_err(|e| ClientError::BadAnswer {
-            url: url.clone(),
-            detail: e.to_string(),
-        })?;
-        Ok((answer.status, text))
+        Ok((answer.status, answer.body))
+    }
+
+    /// The refusal an error status carries: the JSON body's `error`, or the body.
+    fn refused(status: u16, text: String) -> ClientError {
+        let message = serde_json::from_str::<serde_json::Value>(&text)
+            .ok()
+            .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(String::from))
+            .unwrap_or(text);
+        ClientError::Refused { status, message }
     }
 
     fn call<T: DeserializeOwned>(
@@ -149,13 +162,10 @@ impl ApiClient {
         wait: Duration,
     ) -> Result<T, ClientError> {
         let url = format!("{}{path}", self.base);
-        let (status, text) = self.exchange(method, path, &[], body, wait)?;
+        let (status, bytes) = self.exchange(method, path, &[], body, wait)?;
+        let text = self.text(path, bytes)?;
         if status >= 400 {
-            let message = serde_json::from_str::<serde_json::Value>(&text)
-                .ok()
-                .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(String::from))
-                .unwrap_or(text);
-            return Err(ClientError::Refused { status, message });
+            return Err(Self::refused(status, text));
         }
         serde_json::from_str(&text).map_err(|e| ClientError::BadAnswer {
             url,
@@ -335,14 +345,20 @@ impl ApiClient {
         self.get(&path)
     }
 
-    /// A client's monthly report as the daemon builds it.
-    pub fn report(&self, client: &str, month: &str) -> Result<crate::report::Report, ClientError> {
+    /// A client's monthly report as the daemon makes it, in `format` (`pdf`, `html` or
+    /// `json`).
+    pub fn report(&self, client: &str, month: &str, format: &str) -> Result<Vec<u8>, ClientError> {
         let path = format!(
-            "/api/v1/reports/{}/{}?format=json",
+            "/api/v1/reports/{}/{}?format={}",
             url::form_urlencoded::byte_serialize(client.as_bytes()).collect::<String>(),
-            url::form_urlencoded::byte_serialize(month.as_bytes()).collect::<String>()
+            url::form_urlencoded::byte_serialize(month.as_bytes()).collect::<String>(),
+            url::form_urlencoded::byte_serialize(format.as_bytes()).collect::<String>()
         );
-        self.get(&path)
+        let (status, bytes) = self.exchange("GET", &path, &[], None, Duration::ZERO)?;
+        if status >= 400 {
+            return Err(Self::refused(status, self.text(&path, bytes)?));
+        }
+        Ok(bytes)
     }
 
     /// Intervention tickets (open ones, or all).

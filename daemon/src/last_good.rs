@@ -10,6 +10,9 @@ use std::path::{Path, PathBuf};
 /// Folder of the data directory holding the last good config.
 pub const LAST_GOOD_DIR: &str = "last-good-config";
 
+/// File of the copy naming the config directory it was copied from.
+const ORIGIN_FILE: &str = "origin";
+
 /// Where the last good config of a data directory lives.
 pub fn dir(data_dir: &Path) -> PathBuf {
     data_dir.join(LAST_GOOD_DIR)
@@ -39,6 +42,10 @@ pub fn save(data_dir: &Path, sources: &Sources) -> io::Result<()> {
     for (rel, text) in &sources.sites {
         write(rel, text)?;
     }
+    // The directory the files came from, where the files they name (the logo) are found.
+    if let Some(origin) = &sources.dir {
+        write(Path::new(ORIGIN_FILE), &origin.to_string_lossy())?;
+    }
     if target.exists() {
         std::fs::rename(&target, &old)?;
     }
@@ -57,7 +64,11 @@ pub fn save(data_dir: &Path, sources: &Sources) -> io::Result<()> {
 pub fn load(data_dir: &Path) -> Option<Result<(Config, DateTime<Utc>), ConfigErrors>> {
     let d = dir(data_dir);
     let saved = std::fs::metadata(d.join(SITES_DIR)).ok()?.modified().ok()?;
-    Some(load_sources(&Sources::read(&d)).map(|c| (c, DateTime::<Utc>::from(saved))))
+    let mut sources = Sources::read(&d);
+    sources.dir = std::fs::read_to_string(d.join(ORIGIN_FILE))
+        .ok()
+        .map(|o| PathBuf::from(o.trim_end_matches('\n')));
+    Some(load_sources(&sources).map(|c| (c, DateTime::<Utc>::from(saved))))
 }
 
 /// The config the daemon starts on.

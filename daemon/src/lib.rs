@@ -19,6 +19,7 @@ pub mod report;
 pub mod retention;
 pub mod server;
 pub mod status;
+pub mod synthetic;
 pub mod views;
 pub mod watch;
 

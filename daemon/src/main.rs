@@ -3,6 +3,7 @@
 
 use anyhow::{Context as _, Result, bail};
 use clap::{Parser, Subcommand};
+use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -317,8 +318,8 @@ enum Command {
         /// Write it to this file (written beside, then renamed) instead of the standard output.
         #[arg(long)]
         out: Option<PathBuf>,
-        /// html or json.
-        #[arg(long, default_value = "html")]
+        /// pdf, html or json.
+        #[arg(long, default_value = "pdf")]
         format: String,
         /// Data directory of the daemon.
         #[arg(long, default_value = "vigie-data", env = "VIGIE_DATA")]
@@ -496,7 +497,7 @@ fn init_plugin_run_logs() {
 
 fn init_logs_with(filter: tracing_subscriber::EnvFilter) {
     // Colours only on a terminal, and never with NO_COLOR (journald, files, pipes).
-    let colour = std::io::IsTerminal::is_terminal(&std::io::stderr())
+    let colour = std::io::stderr().is_terminal()
         && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -730,31 +731,32 @@ fn offline(data: &Path) -> Result<(vigie::config::Config, vigie::store::StoreRea
 
 /// `vigie report`: through the running daemon, or from its data directory when it is down.
 fn report(data: &Path, client: &str, month: &str, out: Option<&Path>, format: &str) -> Result<i32> {
-    if !matches!(format, "html" | "json") {
-        anyhow::bail!("--format {format}: give html or json");
+    let Some(fmt) = vigie::report::Format::parse(format) else {
+        anyhow::bail!("--format {format}: give pdf, html or json");
+    };
+    if fmt == vigie::report::Format::Pdf && out.is_none() && std::io::stdout().is_terminal() {
+        anyhow::bail!("a PDF is not written to a terminal: give --out FILE or redirect the output");
     }
-    let r = match DaemonFile::read(data) {
-        Some(f) => api_client(&f.api).report(client, month)?,
+    let bytes = match DaemonFile::read(data) {
+        Some(f) => api_client(&f.api).report(client, month, format)?,
         None => {
             let (cfg, reader) = offline(data)?;
-            vigie::report::build(&reader, &cfg, client, month, chrono::Utc::now(), false)?
+            let r = vigie::report::build(&reader, &cfg, client, month, chrono::Utc::now(), false)?;
+            vigie::report::render(&r, &cfg.reports, fmt)?
         }
-    };
-    let text = if format == "json" {
-        serde_json::to_string_pretty(&r)?
-    } else {
-        vigie::report::html(&r)
     };
     match out {
-        Some(path) => {
-            // Never a half-written report: beside, then renamed.
-            let tmp = path.with_extension("part");
-            std::fs::write(&tmp, text.as_bytes())
-                .with_context(|| format!("cannot write {}", tmp.display()))?;
-            std::fs::rename(&tmp, path)
-                .with_context(|| format!("cannot write {}", path.display()))?;
+        Some(path) => vigie::report::write_whole(path, &bytes)
+            .with_context(|| format!("cannot write {}", path.display()))?,
+        None => {
+            use std::io::Write;
+            let mut stdout = std::io::stdout().lock();
+            if let Err(e) = stdout.write_all(&bytes).and_then(|()| stdout.flush())
+                && e.kind() != std::io::ErrorKind::BrokenPipe
+            {
+                return Err(e.into());
+            }
         }
-        None => out_raw!("{text}"),
     }
     Ok(0)
 }

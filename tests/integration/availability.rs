@@ -175,7 +175,7 @@ async fn a_day_of_a_site_counts_downtime_blames_the_switch_and_leaves_maintenanc
     )
     .expect("availability");
     assert_eq!(report.availability, month);
-    let page = vigie::report::html(&report);
+    let page = vigie::report::html(&report, &cfg.reports);
     let rate = format_rate(month.clients[&vigie::config::ClientId::new("c")].rate);
     assert!(
         page.contains(&format!("<strong>{rate}</strong>")),
@@ -272,7 +272,8 @@ fn the_api_and_the_command_line_give_the_same_figures_as_the_computation() {
         ("/api/v1/equipment/nvr-1/history", 200),
         ("/api/v1/equipment/nvr-1/history?from=yesterday", 400),
         ("/api/v1/equipment/nobody/history", 404),
-        ("/api/v1/reports/c/2020-01?format=pdf", 400),
+        ("/api/v1/reports/c/2020-01?format=docx", 400),
+        ("/api/v1/reports/c/2020-01?format=pdf", 200),
         ("/api/v1/reports/nobody/2026-03", 404),
         ("/api/v1/reports/c/2999-01", 400),
         ("/api/v1/reports/c/march", 400),
@@ -352,7 +353,9 @@ fn the_api_and_the_command_line_give_the_same_figures_as_the_computation() {
     let month = vigie::availability::month_of(Utc::now(), paris);
     let file = data.path().join("report.html");
     let out = std::process::Command::new(vigie_bin())
-        .args(["report", "--client", "c", "--month", &month, "--out"])
+        .args([
+            "report", "--client", "c", "--month", &month, "--format", "html", "--out",
+        ])
         .arg(&file)
         .arg("--data")
         .arg(data.path())
@@ -371,7 +374,7 @@ fn the_api_and_the_command_line_give_the_same_figures_as_the_computation() {
         "{rate}: {page}"
     );
     assert!(page.contains("cam-1"), "{page}");
-    assert!(!data.path().join("report.part").exists());
+    assert!(!data.path().join("report.html.part").exists());
 }
 
 #[actix_rt::test]

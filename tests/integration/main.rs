@@ -11,6 +11,7 @@ mod history;
 mod notify;
 mod plugins;
 mod reload;
+mod report;
 mod restart;
 mod snmp;
 mod support;

@@ -1214,13 +1214,21 @@ from = "vigie@example.org"
     );
     assert!(m.contains("claire@client.example"), "{m}");
     assert!(
-        m.contains("multipart/mixed") && m.contains("vigie-c-2026-03.html"),
+        m.contains("multipart/mixed")
+            && m.contains("vigie-c-2026-03.pdf")
+            && m.contains("application/pdf"),
         "{m}"
     );
-    let archived = data.path().join("reports/c/2026-03.html");
-    let page = std::fs::read_to_string(&archived).expect("archived report");
+    // Archived as a PDF and as the same page in HTML.
+    let text = crate::support::pdf_text(&data.path().join("reports/c/2026-03.pdf"));
     assert!(
-        page.contains("Client SA") && page.contains("2026-03"),
+        text.contains("Client SA") && text.contains("mars 2026"),
+        "{text}"
+    );
+    let page =
+        std::fs::read_to_string(data.path().join("reports/c/2026-03.html")).expect("archived page");
+    assert!(
+        page.contains("Client SA") && page.contains("mars 2026"),
         "{page}"
     );
     // Restarted the same morning: not sent again.

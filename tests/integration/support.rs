@@ -37,6 +37,7 @@ pub fn config(main: &str, sites: &[(&str, &str)]) -> Arc<Config> {
             .map(|(n, t)| (PathBuf::from(format!("sites/{n}.toml")), t.to_string()))
             .collect(),
         unreadable: Vec::new(),
+        dir: None,
     };
     match load_sources(&sources) {
         Ok(c) => Arc::new(c),
@@ -343,4 +344,54 @@ pub fn alerts_until(
             .expect("alerts");
     }
     list
+}
+
+/// The text of a PDF file as poppler's `pdftotext` extracts it, in reading order (a table
+/// cell's lines follow each other).
+pub fn pdf_text(pdf: &Path) -> String {
+    let out = Command::new("pdftotext")
+        .arg(pdf)
+        .arg("-")
+        .output()
+        .unwrap_or_else(|e| panic!("pdftotext (poppler-utils, installed by .ci/run): {e}"));
+    assert!(
+        out.status.success(),
+        "pdftotext {}: {}",
+        pdf.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Renders each page of a PDF to PNG files `PREFIX-N.png` with poppler's `pdftoppm`; answers
+/// the files, in page order.
+pub fn pdf_pages(pdf: &Path, prefix: &Path) -> Vec<PathBuf> {
+    let out = Command::new("pdftoppm")
+        .args(["-png", "-r", "60"])
+        .arg(pdf)
+        .arg(prefix)
+        .output()
+        .unwrap_or_else(|e| panic!("pdftoppm (poppler-utils, installed by .ci/run): {e}"));
+    assert!(
+        out.status.success(),
+        "pdftoppm {}: {}",
+        pdf.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dir = prefix.parent().unwrap_or(Path::new("."));
+    let stem = prefix
+        .file_name()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut pages: Vec<PathBuf> = std::fs::read_dir(dir)
+        .expect("pages")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with(&format!("{stem}-")))
+                && p.extension().is_some_and(|x| x == "png")
+        })
+        .collect();
+    pages.sort();
+    pages
 }

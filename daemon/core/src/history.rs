@@ -321,6 +321,42 @@ pub fn day_put(day_row: Option<&[u8]>, hour: i64, row: &[u8]) -> Vec<u8> {
     out
 }
 
+/// A day row made of hour rows of one day (see [`day_put`]); a later row for the same hour
+/// replaces an earlier one, hours outside the first row's day are left out.
+pub fn day_row(hours: &[(i64, Vec<u8>)]) -> Vec<u8> {
+    let Some((first, _)) = hours.first() else {
+        return Vec::new();
+    };
+    let day = day_of(*first);
+    let by_hour: BTreeMap<i64, &[u8]> = hours
+        .iter()
+        .filter(|(h, _)| day_of(*h) == day)
+        .map(|(h, r)| (*h, r.as_slice()))
+        .collect();
+    let mut out = Vec::new();
+    for (h, r) in by_hour {
+        let len = r.len().min(usize::from(u16::MAX));
+        out.push((h - day * 24) as u8);
+        out.extend_from_slice(&(len as u16).to_le_bytes());
+        out.extend_from_slice(&r[..len]);
+    }
+    out
+}
+
+/// `old` with the hours of the day row `new` put in, each merged as [`day_put`] does; an
+/// unreadable `new` leaves `old` as it was.
+pub fn day_merge(old: Option<&[u8]>, day: i64, new: &[u8]) -> Vec<u8> {
+    let Some(old) = old else {
+        return new.to_vec();
+    };
+    let Ok(blocks) = day_blocks(day, new) else {
+        return old.to_vec();
+    };
+    blocks
+        .iter()
+        .fold(old.to_vec(), |row, (h, r)| day_put(Some(&row), *h, r))
+}
+
 /// The hours of a day row, as (hour number, row).
 fn day_blocks(day: i64, bytes: &[u8]) -> Result<Vec<(i64, Vec<u8>)>, DecodeError> {
     let mut out = Vec::new();
@@ -446,5 +482,34 @@ mod tests {
             .collect();
         acc.add(at("2026-03-01T10:00:00Z"), &many);
         assert_eq!(acc.take().expect("hour").1.series.len(), MAX_SERIES);
+    }
+
+    #[test]
+    fn a_whole_day_row_is_built_from_hours_and_merged_into_what_is_stored() {
+        let hour = |h: i64, v: f64| {
+            let mut acc = Accumulator::default();
+            acc.add(start_of(h), &[Metric::new("network.icmp.rtt", v)]);
+            encode(&acc.take().expect("hour").1)
+        };
+        let h0 = hour_of(at("2026-03-01T00:00:00Z"));
+        // Hours of the next day are left out of a day row.
+        let row = day_row(&[
+            (h0, hour(h0, 1.0)),
+            (h0 + 1, hour(h0 + 1, 2.0)),
+            (h0 + 24, hour(h0 + 24, 9.0)),
+        ]);
+        let hours = day_decode(day_of(h0), &row).expect("row");
+        assert_eq!(hours.len(), 2);
+        // Merged into a stored row: hour 1 folded with what was there, hour 5 added.
+        let stored = day_put(None, h0 + 1, &hour(h0 + 1, 4.0));
+        let stored = day_put(Some(&stored), h0 + 5, &hour(h0 + 5, 5.0));
+        let merged = day_merge(Some(&stored), day_of(h0), &row);
+        let hours = day_decode(day_of(h0), &merged).expect("row");
+        assert_eq!(hours.len(), 3);
+        let one = &hours[1].series[0].1;
+        assert_eq!((one.min, one.max, one.count), (2.0, 4.0, 2));
+        // Nothing stored: the row as it is; garbage: the stored row kept.
+        assert_eq!(day_merge(None, day_of(h0), &row), row);
+        assert_eq!(day_merge(Some(&stored), day_of(h0), &[99, 1]), stored);
     }
 }

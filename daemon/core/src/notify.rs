@@ -602,6 +602,7 @@ gateway_url = "http://127.0.0.1:9/send"
             main: Some(MAIN.into()),
             sites: vec![("sites/depot.toml".into(), SITE.into())],
             unreadable: Vec::new(),
+            dir: None,
         })
         .expect("valid")
     }
@@ -650,6 +651,7 @@ gateway_url = "http://127.0.0.1:9/send"
             main: Some(main),
             sites: vec![("sites/depot.toml".into(), SITE.into())],
             unreadable: Vec::new(),
+            dir: None,
         })
         .expect("valid")
     }

@@ -165,12 +165,16 @@ async fn email(
                     report.file.display()
                 ))
             })?;
-            let name = format!("vigie-{}-{}.html", report.client, report.month);
-            let html = lettre::message::header::ContentType::parse("text/html; charset=utf-8")
+            let (ext, media) = match report.file.extension().and_then(|e| e.to_str()) {
+                Some("pdf") => ("pdf", "application/pdf"),
+                _ => ("html", "text/html; charset=utf-8"),
+            };
+            let name = format!("vigie-{}-{}.{ext}", report.client, report.month);
+            let media = lettre::message::header::ContentType::parse(media)
                 .map_err(|e| format!("email: {e}"))?;
             MultiPart::mixed()
                 .multipart(body)
-                .singlepart(lettre::message::Attachment::new(name).body(page, html))
+                .singlepart(lettre::message::Attachment::new(name).body(page, media))
         }
         None => body,
     };

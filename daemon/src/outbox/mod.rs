@@ -608,20 +608,38 @@ impl Dispatcher {
             if first.is_none_or(|f| f >= due) {
                 return Ok(out);
             }
+            let mut due = Vec::new();
             for (id, client) in &c.clients {
                 let key = format!("report:{id}:{m}");
                 if client.contract.contacts.is_empty() || reader.marked(&key)? {
                     continue;
                 }
-                let made = crate::report::build(&reader, &c, id.as_str(), &m, now, true)
-                    .map_err(|e| e.to_string())
-                    .and_then(|r| {
-                        let path = crate::report::archive_path(&data, id.as_str(), &m);
-                        crate::report::archive(&path, &crate::report::html(&r))
-                            .map_err(|e| format!("{}: {e}", path.display()))?;
-                        Ok(path)
-                    });
-                out.push((id.clone(), key, made));
+                due.push(id.as_str());
+            }
+            if due.is_empty() {
+                return Ok(out);
+            }
+            let built = match crate::report::build_all(&reader, &c, &due, &m, now, true) {
+                Ok(b) => b,
+                Err(crate::availability::QueryError::Store(e)) => return Err(e),
+                Err(e) => due
+                    .iter()
+                    .map(|id| {
+                        (
+                            id.to_string(),
+                            Err(crate::availability::QueryError::Invalid(e.to_string())),
+                        )
+                    })
+                    .collect(),
+            };
+            for (id, made) in built {
+                let made = made.map_err(|e| e.to_string()).and_then(|r| {
+                    let path = crate::report::archive_path(&data, &id, &m);
+                    crate::report::archive(&path, &r, &c.reports)?;
+                    Ok(path)
+                });
+                let key = format!("report:{id}:{m}");
+                out.push((crate::config::ClientId::new(&id), key, made));
             }
             Ok(out)
         })

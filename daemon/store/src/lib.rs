@@ -252,6 +252,8 @@ enum Op {
     Compact(Compaction),
     /// One equipment's finished hour of metric rollups.
     History(EquipmentId, i64, Vec<u8>),
+    /// A whole day row of one equipment's history, merged into what is stored.
+    HistoryDay(EquipmentId, i64, Vec<u8>),
 }
 
 /// What a compaction removes, and what it keeps in place of the events.
@@ -705,6 +707,12 @@ impl Store {
     /// Records one equipment's finished hour of metric rollups (committed with the next batch).
     pub fn put_history(&self, id: &EquipmentId, hour: i64, row: Vec<u8>) {
         self.send(Op::History(id.clone(), hour, row));
+    }
+
+    /// Stores a whole day row of `id`'s history (as [`vigie_core::history::day_row`] makes
+    /// it), merged with the hours already stored that day: a bulk import of rollups.
+    pub fn put_history_day(&self, id: &EquipmentId, day: i64, row: Vec<u8>) {
+        self.send(Op::HistoryDay(id.clone(), day, row));
     }
 
     /// The data directory the database is in.

@@ -51,6 +51,7 @@ struct Batch {
     marks: Vec<String>,
     compaction: Option<super::Compaction>,
     history: Vec<(vigie_core::config::EquipmentId, i64, Vec<u8>)>,
+    history_days: Vec<(vigie_core::config::EquipmentId, i64, Vec<u8>)>,
     ops: usize,
 }
 
@@ -86,6 +87,10 @@ impl Batch {
                 self.ops += 1;
                 self.history.push((id, hour, row));
             }
+            Op::HistoryDay(id, day, row) => {
+                self.ops += 1;
+                self.history_days.push((id, day, row));
+            }
         }
     }
 
@@ -98,6 +103,7 @@ impl Batch {
             && self.outbox_cursor.is_none()
             && self.compaction.is_none()
             && self.history.is_empty()
+            && self.history_days.is_empty()
             && self.marks.is_empty()
     }
 }
@@ -465,7 +471,10 @@ impl Writer {
                     meta.insert(OUTBOX_CURSOR, c.max(old).to_le_bytes().as_slice())?;
                 }
             }
-            if !self.batch.history.is_empty() || self.batch.compaction.is_some() {
+            if !self.batch.history.is_empty()
+                || !self.batch.history_days.is_empty()
+                || self.batch.compaction.is_some()
+            {
                 let mut history = txn.open_table(HISTORY)?;
                 for (id, hour, row) in &self.batch.history {
                     // One row per equipment and day; the hour merged in.
@@ -475,6 +484,14 @@ impl Writer {
                         vigie_core::history::day_put(old.as_ref().map(|v| v.value()), *hour, row)
                     };
                     history.insert(key, day.as_slice())?;
+                }
+                for (id, day, row) in &self.batch.history_days {
+                    let key = (id.as_str(), *day);
+                    let merged = {
+                        let old = history.get(key)?;
+                        vigie_core::history::day_merge(old.as_ref().map(|v| v.value()), *day, row)
+                    };
+                    history.insert(key, merged.as_slice())?;
                 }
                 if let Some(c) = &self.batch.compaction {
                     let before = vigie_core::history::day_of(c.history_before);

@@ -91,6 +91,7 @@ mod tests {
                 .map(|(n, t)| (PathBuf::from(format!("sites/{n}.toml")), t.to_string()))
                 .collect(),
             unreadable: Vec::new(),
+            dir: None,
         };
         load_sources(&sources).expect("valid test config")
     }

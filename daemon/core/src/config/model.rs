@@ -1177,8 +1177,8 @@ impl Default for Notifications {
 }
 
 /// `[reports]`: each client's report of the past month is sent on `day` at `time` in
-/// `timezone` to its contract's contacts.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+/// `timezone` to its contract's contacts, under the company's name, logo and colours.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Reports {
     /// Whether they are sent.
     pub send: bool,
@@ -1189,7 +1189,20 @@ pub struct Reports {
     /// Zone of `day` and `time`.
     #[serde(serialize_with = "crate::config::model::serialize_tz")]
     pub timezone: Tz,
+    /// The maintenance company's name, on the cover and in each page's footer.
+    pub company: String,
+    /// Its logo, on the cover.
+    pub logo: Option<Logo>,
+    /// Main colour (headings, chart bars), `#rrggbb`.
+    pub colour: String,
+    /// Accent colour (days with downtime, urgent recommendations), `#rrggbb`.
+    pub accent: String,
 }
+
+/// Default main colour of the reports.
+pub const REPORT_COLOUR: &str = "#1f4e79";
+/// Default accent colour of the reports.
+pub const REPORT_ACCENT: &str = "#c0392b";
 
 impl Default for Reports {
     fn default() -> Self {
@@ -1198,7 +1211,83 @@ impl Default for Reports {
             day: 1,
             time: chrono::NaiveTime::from_hms_opt(8, 0, 0).unwrap_or_default(),
             timezone: chrono_tz::Europe::Paris,
+            company: String::new(),
+            logo: None,
+            colour: REPORT_COLOUR.into(),
+            accent: REPORT_ACCENT.into(),
         }
+    }
+}
+
+/// A logo image read at load: PNG, JPEG or SVG.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Logo {
+    /// Where it was read.
+    pub path: String,
+    /// Its format.
+    pub format: LogoFormat,
+    /// Its bytes.
+    #[serde(skip)]
+    pub bytes: Arc<[u8]>,
+}
+
+/// The image formats a logo may have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogoFormat {
+    /// PNG.
+    Png,
+    /// JPEG.
+    Jpeg,
+    /// SVG.
+    Svg,
+}
+
+impl LogoFormat {
+    /// The file extension and the media type.
+    pub fn names(self) -> (&'static str, &'static str) {
+        match self {
+            LogoFormat::Png => ("png", "image/png"),
+            LogoFormat::Jpeg => ("jpg", "image/jpeg"),
+            LogoFormat::Svg => ("svg", "image/svg+xml"),
+        }
+    }
+}
+
+/// Largest logo file read.
+pub const MAX_LOGO_FILE: u64 = 2 << 20;
+
+impl Logo {
+    /// Reads `path`: a regular file of at most [`MAX_LOGO_FILE`] whose first bytes are those
+    /// of a PNG, a JPEG or an SVG image.
+    pub fn read(path: &std::path::Path) -> Result<Logo, String> {
+        let shown = path.display();
+        let meta = std::fs::metadata(path).map_err(|e| format!("`{shown}`: {e}"))?;
+        if !meta.is_file() {
+            return Err(format!("`{shown}` is not a regular file"));
+        }
+        if meta.len() > MAX_LOGO_FILE {
+            return Err(format!(
+                "`{shown}` is larger than {} MiB",
+                MAX_LOGO_FILE >> 20
+            ));
+        }
+        let bytes = std::fs::read(path).map_err(|e| format!("`{shown}`: {e}"))?;
+        let head = String::from_utf8_lossy(&bytes[..bytes.len().min(512)]).to_ascii_lowercase();
+        let format = if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+            LogoFormat::Png
+        } else if bytes.starts_with(&[0xff, 0xd8, 0xff]) {
+            LogoFormat::Jpeg
+        } else if head.contains("<svg") {
+            LogoFormat::Svg
+        } else {
+            return Err(format!("`{shown}` is not a PNG, JPEG or SVG image"));
+        };
+        Ok(Logo {
+            path: path.display().to_string(),
+            format,
+            bytes: bytes.into(),
+        })
     }
 }
 

@@ -195,6 +195,14 @@ pub struct RawReports {
     pub time: Option<Spanned<String>>,
     /// Time zone of `day` and `time`.
     pub timezone: Option<Spanned<String>>,
+    /// The maintenance company's name on the reports.
+    pub company: Option<String>,
+    /// Its logo (PNG, JPEG or SVG), relative to the config file's directory.
+    pub logo: Option<Spanned<String>>,
+    /// Main colour, `#rrggbb`.
+    pub colour: Option<Spanned<String>>,
+    /// Accent colour, `#rrggbb`.
+    pub accent: Option<Spanned<String>>,
 }
 
 /// `[notifications]`: how deliveries are retried.

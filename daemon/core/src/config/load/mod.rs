@@ -88,6 +88,8 @@ impl fmt::Display for ConfigErrors {
 /// A file being read, and the diagnostics found in it.
 struct FileCx<'a> {
     path: PathBuf,
+    /// Where relative file references are found from.
+    base: Option<PathBuf>,
     text: &'a str,
     diags: &'a mut Vec<Diagnostic>,
     warnings: &'a mut Vec<Diagnostic>,
@@ -113,6 +115,7 @@ impl<'a> FileCx<'a> {
             .collect();
         FileCx {
             path,
+            base: None,
             text,
             diags,
             warnings,
@@ -707,12 +710,18 @@ pub struct Sources {
     pub sites: Vec<(PathBuf, String)>,
     /// Files that could not be read.
     pub unreadable: Vec<Diagnostic>,
+    /// The directory the files were read from: files the config names by a relative path
+    /// (the reports' logo) are found from it (from the working directory when `None`).
+    pub dir: Option<PathBuf>,
 }
 
 impl Sources {
     /// Reads the files of a config directory.
     pub fn read(dir: &Path) -> Sources {
-        let mut out = Sources::default();
+        let mut out = Sources {
+            dir: Some(std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf())),
+            ..Sources::default()
+        };
         match read_config_file(&dir.join(MAIN_FILE), Path::new(MAIN_FILE)) {
             Ok(Some(t)) => out.main = Some(t),
             Ok(None) => {}
@@ -872,6 +881,7 @@ pub fn load_sources(sources: &Sources) -> Result<Config, ConfigErrors> {
             &mut diags,
             &mut warnings,
         );
+        cx.base = sources.dir.clone();
         let raw = read_main(&mut cx);
         validate_main(&mut cx, &raw)
     };
@@ -933,6 +943,7 @@ mod tests {
                 })
                 .collect(),
             unreadable: Vec::new(),
+            dir: None,
         }
     }
 
@@ -1050,6 +1061,22 @@ mod tests {
         );
         assert!(
             text.contains("reports.time: `7h` is not a time (HH:MM)"),
+            "{text}"
+        );
+        // The company's name and colours; a colour that is not one says how to write it.
+        let main =
+            format!("[reports]\ncompany = \" Vidéo Services \"\ncolour = \"#0B4F8A\"\n{MAIN}");
+        let cfg = load_sources(&sources(&main, &[])).expect("valid");
+        assert_eq!(cfg.reports.company, "Vidéo Services");
+        assert_eq!(cfg.reports.colour, "#0b4f8a");
+        assert_eq!(cfg.reports.accent, crate::config::REPORT_ACCENT);
+        let main = format!("[reports]\naccent = \"orange\"\n{MAIN}");
+        let text = load_sources(&sources(&main, &[]))
+            .expect_err("bad")
+            .to_string();
+        assert!(
+            text.contains("vigie.toml:2:10: reports.accent: `orange` is not a colour")
+                && text.contains("#rrggbb"),
             "{text}"
         );
     }

@@ -535,6 +535,36 @@ pub(super) fn reports(cx: &mut FileCx<'_>, raw: &RawMain, config: &mut Config) {
     {
         config.reports.timezone = tz;
     }
+    if let Some(c) = &r.company {
+        config.reports.company = c.trim().to_string();
+    }
+    if let Some(l) = &r.logo {
+        let path = match &cx.base {
+            Some(dir) => dir.join(l.get_ref()),
+            None => std::path::PathBuf::from(l.get_ref()),
+        };
+        match crate::config::Logo::read(&path) {
+            Ok(logo) => config.reports.logo = Some(logo),
+            Err(message) => cx.at(l, format!("reports.logo: {message}"), None),
+        }
+    }
+    for (value, slot, key) in [
+        (&r.colour, &mut config.reports.colour, "reports.colour"),
+        (&r.accent, &mut config.reports.accent, "reports.accent"),
+    ] {
+        if let Some(v) = value {
+            let c = v.get_ref();
+            if c.len() == 7 && c.starts_with('#') && c[1..].chars().all(|h| h.is_ascii_hexdigit()) {
+                *slot = c.to_ascii_lowercase();
+            } else {
+                cx.at(
+                    v,
+                    format!("{key}: `{c}` is not a colour"),
+                    Some("write it as `#rrggbb`, for example `#1f4e79`".into()),
+                );
+            }
+        }
+    }
 }
 
 /// A time zone by its IANA name, or an error at `z` saying what `key` should be.
