@@ -479,6 +479,17 @@ pub fn write_month(store: &Store, fleet: &Fleet, month: &str) -> Result<Written,
     Ok(written)
 }
 
+/// Writes the hourly rollups of `fleet` from `from` to `to` (as [`write_month`] does for its
+/// month and the month before); answers the day rows written.
+pub fn write_history_span(
+    store: &Store,
+    fleet: &Fleet,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<usize, SyntheticError> {
+    write_history(store, fleet, from, to)
+}
+
 fn series(metric: &str, attributes: &str, v: f32) -> (SeriesKey, Rollup) {
     (
         SeriesKey {

@@ -311,6 +311,11 @@ pub fn day_put(day_row: Option<&[u8]>, hour: i64, row: &[u8]) -> Vec<u8> {
         None => row.to_vec(),
     };
     hours.insert(hour, merged);
+    blocks(day, hours.iter().map(|(h, r)| (*h, r.as_slice())))
+}
+
+/// A day row of `day` from its hours' rows, in hour order.
+fn blocks<'r>(day: i64, hours: impl Iterator<Item = (i64, &'r [u8])>) -> Vec<u8> {
     let mut out = Vec::new();
     for (h, r) in hours {
         let len = r.len().min(usize::from(u16::MAX));
@@ -333,14 +338,7 @@ pub fn day_row(hours: &[(i64, Vec<u8>)]) -> Vec<u8> {
         .filter(|(h, _)| day_of(*h) == day)
         .map(|(h, r)| (*h, r.as_slice()))
         .collect();
-    let mut out = Vec::new();
-    for (h, r) in by_hour {
-        let len = r.len().min(usize::from(u16::MAX));
-        out.push((h - day * 24) as u8);
-        out.extend_from_slice(&(len as u16).to_le_bytes());
-        out.extend_from_slice(&r[..len]);
-    }
-    out
+    blocks(day, by_hour.into_iter())
 }
 
 /// `old` with the hours of the day row `new` put in, each merged as [`day_put`] does; an
