@@ -66,6 +66,20 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum PluginAction {
+    /// List the plugins a daemon would use: the built-in ones and those of the plugins
+    /// directory (which override built-in ones of the same name), with where each comes from
+    /// and its plugin API version; files refused say why.
+    List {
+        /// The plugins directory; default `DATA/plugins`.
+        #[arg(long)]
+        plugins: Option<PathBuf>,
+        /// Data directory of the daemon.
+        #[arg(long, default_value = "vigie-data", env = "VIGIE_DATA")]
+        data: PathBuf,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Load a plugin and print what it declares: name, version, vendors, kinds, parameters,
     /// plugin API version, size.
     Inspect {
@@ -946,6 +960,32 @@ fn plugin_host(deadline: std::time::Duration) -> Result<PluginHost> {
 
 fn plugin_command(action: PluginAction) -> Result<i32> {
     match action {
+        PluginAction::List {
+            plugins,
+            data,
+            json,
+        } => {
+            let host = plugin_host(std::time::Duration::from_secs(10))?;
+            vigie::plugin_dir::register_builtins(&host);
+            let dir = plugins.unwrap_or_else(|| data.join("plugins"));
+            if dir.is_dir() {
+                vigie::plugin_dir::scan(&dir, &host);
+            }
+            let list = host.loaded();
+            let overridden = host.overridden();
+            let refused: Vec<String> = host.refused().iter().map(|e| e.to_string()).collect();
+            print_json_or(
+                json,
+                &serde_json::json!({
+                    "directory": dir,
+                    "plugins": list,
+                    "overridden_built_ins": overridden,
+                    "refused": refused,
+                }),
+                || views::plugin_list(&dir, &list, &overridden, &refused),
+            )?;
+            Ok(if refused.is_empty() { 0 } else { 1 })
+        }
         PluginAction::Inspect { file, json } => {
             let host = plugin_host(std::time::Duration::from_secs(10))?;
             let info = host.inspect(&file)?;

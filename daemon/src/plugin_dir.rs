@@ -8,6 +8,14 @@ use crate::watch::DirWatch;
 use notify::RecursiveMode;
 use std::path::{Path, PathBuf};
 
+/// Registers the vendor plugins embedded in the binary with `host` (compiled on first use);
+/// the plugins directory overrides them by name.
+pub fn register_builtins(host: &PluginHost) {
+    for (file, bytes) in vigie_builtin_plugins::plugins() {
+        host.register_builtin(file, bytes);
+    }
+}
+
 /// Loads every plugin of `dir` that is new or changed, and unloads those whose file is gone.
 pub fn scan(dir: &Path, host: &PluginHost) {
     let mut present = Vec::new();

@@ -139,6 +139,7 @@ pub fn prepare(run: RunSettings) -> Result<(Options, TcpListener), ServerError> 
             crate::store::create_data_dir(&run.data_dir)?;
             let host = PluginHost::new(clock, limits, Some(&run.data_dir.join("plugin-cache")))
                 .map_err(ServerError::Setup)?;
+            crate::plugin_dir::register_builtins(&host);
             plugins = Some((
                 host.clone(),
                 run.plugins_dir

@@ -157,7 +157,38 @@ pub fn config_summary(cfg: &Config) -> String {
     out
 }
 
-/// What a plugin declares, as `vigie plugin inspect` prints it.
+/// `vigie plugin list`: one line per plugin in use, with where it comes from, then the
+/// built-in plugins overridden and the files refused.
+pub fn plugin_list(
+    dir: &std::path::Path,
+    list: &[PluginInfo],
+    overridden: &[String],
+    refused: &[String],
+) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "plugins directory {}", dir.display());
+    let width = list.iter().map(|p| p.name.len()).max().unwrap_or(4).max(4);
+    for p in list {
+        let from = match p.origin {
+            crate::plugins::Origin::BuiltIn => "built-in".to_string(),
+            crate::plugins::Origin::Directory => p.file.display().to_string(),
+        };
+        let _ = writeln!(
+            out,
+            "{:width$}  {:8}  vigie:probe@{}  {}",
+            p.name, p.version, p.api_version, from
+        );
+    }
+    for name in overridden {
+        let _ = writeln!(out, "built-in {name} overridden by the directory's");
+    }
+    for r in refused {
+        let _ = writeln!(out, "refused: {r}");
+    }
+    out
+}
+
+/// `vigie plugin inspect`: what a plugin declares.
 pub fn plugin_info(info: &PluginInfo) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "plugin     {} {}", info.name, info.version);

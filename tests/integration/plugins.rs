@@ -1219,3 +1219,88 @@ async fn a_slow_plugin_holds_only_its_own_slots_and_the_other_vendors_keep_their
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_vendor_plugins_are_built_in_and_a_directory_plugin_of_the_same_name_overrides_one() {
+    let h = host(Duration::from_secs(5));
+    vigie::plugin_dir::register_builtins(&h);
+    let dir = tempfile::tempdir().expect("tmp");
+    // No plugins directory at all: the built-in Hikvision plugin reads the NVR.
+    let nvr = hikvision_nvr("nvr-healthy", "hik-pass").await;
+    let eq = hikvision_equipment(dir.path(), "hik-pass", &format!("port = {}", nvr.port), "");
+    let o = h.collect("hikvision", &eq, Duration::from_secs(4)).await;
+    assert_eq!(reason(&o.observation), "up");
+    let origins = |h: &PluginHost| -> Vec<(String, vigie::plugins::Origin)> {
+        h.loaded().into_iter().map(|p| (p.name, p.origin)).collect()
+    };
+    use vigie::plugins::Origin::{BuiltIn, Directory};
+    assert_eq!(
+        origins(&h),
+        [
+            ("axis".to_string(), BuiltIn),
+            ("dahua".to_string(), BuiltIn),
+            ("hikvision".to_string(), BuiltIn),
+            ("onvif".to_string(), BuiltIn)
+        ]
+    );
+    // A file of the same name in the plugins directory takes over while it is there.
+    let plugins = tempfile::tempdir().expect("tmp");
+    let file = plugins.path().join("hikvision-local.wasm");
+    std::fs::copy(plugin_wasm("hikvision"), &file).expect("copy");
+    vigie::plugin_dir::scan(plugins.path(), &h);
+    assert!(origins(&h).contains(&("hikvision".to_string(), Directory)));
+    assert_eq!(h.overridden(), ["hikvision"]);
+    let o = h.collect("hikvision", &eq, Duration::from_secs(4)).await;
+    assert_eq!(reason(&o.observation), "up");
+    std::fs::remove_file(&file).expect("rm");
+    vigie::plugin_dir::scan(plugins.path(), &h);
+    assert!(origins(&h).contains(&("hikvision".to_string(), BuiltIn)));
+    assert!(h.overridden().is_empty());
+}
+
+#[test]
+fn plugin_list_says_where_each_plugin_comes_from_and_fails_on_a_refused_file() {
+    let data = tempfile::tempdir().expect("tmp");
+    let plugins = data.path().join("plugins");
+    std::fs::create_dir_all(&plugins).expect("mkdir");
+    let list = |extra: &[&str]| {
+        std::process::Command::new(crate::support::vigie_bin())
+            .args(["plugin", "list", "--data"])
+            .arg(data.path())
+            .args(extra)
+            .output()
+            .expect("vigie")
+    };
+    let out = list(&[]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    for name in ["axis", "dahua", "hikvision", "onvif"] {
+        assert!(
+            text.lines().any(|l| l.starts_with(name)
+                && l.contains("vigie:probe@")
+                && l.ends_with("built-in")),
+            "{name}: {text}"
+        );
+    }
+    std::fs::copy(plugin_wasm("onvif"), plugins.join("onvif.wasm")).expect("copy");
+    std::fs::write(plugins.join("broken.wasm"), b"not webassembly").expect("write");
+    let out = list(&["--json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a refused file fails the listing"
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let onvif = v["plugins"]
+        .as_array()
+        .and_then(|a| a.iter().find(|p| p["name"] == "onvif"))
+        .expect("onvif");
+    assert_eq!(onvif["origin"], "directory");
+    assert_eq!(v["overridden_built_ins"], serde_json::json!(["onvif"]));
+    assert!(
+        v["refused"][0]
+            .as_str()
+            .is_some_and(|r| r.contains("broken.wasm")),
+        "{v}"
+    );
+}

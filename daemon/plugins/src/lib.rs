@@ -88,6 +88,27 @@ pub struct PluginInfo {
     pub file: PathBuf,
     /// Size of the file in bytes.
     pub size: u64,
+    /// Where it comes from.
+    pub origin: Origin,
+}
+
+/// Where a loaded plugin comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Origin {
+    /// Embedded in the binary.
+    BuiltIn,
+    /// A file of the plugins directory (or given on the command line).
+    Directory,
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Origin::BuiltIn => "built-in",
+            Origin::Directory => "directory",
+        })
+    }
 }
 
 pub use vigie_collectors::recorder::{ChannelStatus, PluginOutcome};
@@ -110,6 +131,10 @@ pub struct PluginHost {
 struct Inner {
     sandbox: sandbox::Sandbox,
     plugins: RwLock<BTreeMap<String, Arc<Loaded>>>,
+    /// Plugins embedded in the binary, by name: a directory plugin of the same name wins.
+    builtins: RwLock<BTreeMap<String, Arc<Loaded>>>,
+    /// Embedded plugins registered and not compiled yet, by name: compiled on first use.
+    registered: std::sync::Mutex<BTreeMap<String, (String, &'static [u8])>>,
     /// Files refused: why, and the modification time the file had then.
     refused: RwLock<BTreeMap<PathBuf, (PluginError, Option<SystemTime>)>>,
     /// Bumps on every load, refusal and unload.
@@ -127,6 +152,8 @@ impl PluginHost {
             inner: Arc::new(Inner {
                 sandbox: sandbox::Sandbox::new(clock, limits, cache_dir)?,
                 plugins: RwLock::default(),
+                builtins: RwLock::default(),
+                registered: std::sync::Mutex::default(),
                 refused: RwLock::default(),
                 changes: tokio::sync::watch::channel(0).0,
                 dir: RwLock::default(),
@@ -320,10 +347,96 @@ impl PluginHost {
         }
     }
 
-    /// The plugins loaded, by name.
+    /// Registers a plugin embedded in the binary, by its file name (`vigie_plugin_NAME.wasm`
+    /// names plugin `NAME`); it is compiled when first used or listed. A plugin of the same
+    /// name in the plugins directory overrides it while that file is there.
+    pub fn register_builtin(&self, file_name: &str, bytes: &'static [u8]) {
+        let name = file_name
+            .trim_start_matches("vigie_plugin_")
+            .trim_end_matches(".wasm")
+            .replace('_', "-");
+        self.inner
+            .registered
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(name, (file_name.to_string(), bytes));
+    }
+
+    /// Compiles the registered built-in plugin `name` (or every one), once.
+    fn compile_builtins(&self, only: Option<&str>) {
+        let mut registered = self
+            .inner
+            .registered
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let names: Vec<String> = registered
+            .keys()
+            .filter(|n| only.is_none_or(|o| o == n.as_str()))
+            .cloned()
+            .collect();
+        for name in names {
+            let Some((file_name, bytes)) = registered.remove(&name) else {
+                continue;
+            };
+            let path = PathBuf::from(format!("(built in)/{file_name}"));
+            match self.inner.sandbox.prepare(&path, bytes) {
+                Ok((pre, mut info)) => {
+                    info.origin = Origin::BuiltIn;
+                    tracing::debug!(plugin = %info.name, version = %info.version, "built-in plugin compiled");
+                    let loaded = Loaded {
+                        info,
+                        pre,
+                        modified: None,
+                        slots: tokio::sync::Semaphore::new(
+                            self.inner.sandbox.limits().per_plugin.max(1) as usize,
+                        ),
+                    };
+                    self.inner
+                        .builtins
+                        .write()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .insert(loaded.info.name.clone(), Arc::new(loaded));
+                }
+                Err(e) => tracing::error!("built-in plugin {file_name} cannot be used: {e}"),
+            }
+        }
+    }
+
+    /// The plugins in use, by name: those of the plugins directory, and the built-in ones no
+    /// directory plugin overrides.
     pub fn loaded(&self) -> Vec<PluginInfo> {
+        self.compile_builtins(None);
         let plugins = self.inner.plugins.read().unwrap_or_else(|p| p.into_inner());
-        plugins.values().map(|p| p.info.clone()).collect()
+        let builtins = self
+            .inner
+            .builtins
+            .read()
+            .unwrap_or_else(|p| p.into_inner());
+        let mut out: Vec<PluginInfo> = plugins.values().map(|p| p.info.clone()).collect();
+        out.extend(
+            builtins
+                .iter()
+                .filter(|(name, _)| !plugins.contains_key(*name))
+                .map(|(_, p)| p.info.clone()),
+        );
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        out
+    }
+
+    /// The built-in plugins a directory plugin overrides now, by name.
+    pub fn overridden(&self) -> Vec<String> {
+        self.compile_builtins(None);
+        let plugins = self.inner.plugins.read().unwrap_or_else(|p| p.into_inner());
+        let builtins = self
+            .inner
+            .builtins
+            .read()
+            .unwrap_or_else(|p| p.into_inner());
+        builtins
+            .keys()
+            .filter(|n| plugins.contains_key(*n))
+            .cloned()
+            .collect()
     }
 
     /// The files refused, with why.
@@ -338,8 +451,22 @@ impl PluginHost {
     }
 
     fn get(&self, name: &str) -> Option<Arc<Loaded>> {
-        let plugins = self.inner.plugins.read().unwrap_or_else(|p| p.into_inner());
-        plugins.get(name).cloned()
+        if let Some(p) = self
+            .inner
+            .plugins
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(name)
+        {
+            return Some(Arc::clone(p));
+        }
+        self.compile_builtins(Some(name));
+        let builtins = self
+            .inner
+            .builtins
+            .read()
+            .unwrap_or_else(|p| p.into_inner());
+        builtins.get(name).cloned()
     }
 
     fn not_loaded(&self, name: &str) -> String {

@@ -491,6 +491,7 @@ impl Sandbox {
             api_version: super::API_VERSION.to_string(),
             file: path,
             size: bytes.len() as u64,
+            origin: super::Origin::Directory,
         };
         Ok((pre, info))
     }
