@@ -11,6 +11,7 @@ pub mod audit;
 pub mod availability;
 pub mod book;
 pub mod client;
+pub mod demo;
 pub mod last_good;
 pub mod outbox;
 pub mod plugin_dir;

@@ -199,6 +199,25 @@ enum Command {
         #[arg(long, env = "VIGIE_PLUGINS")]
         plugins: Option<PathBuf>,
     },
+    /// The daemon on a simulated fleet: three clients, four sites on loopback addresses, a
+    /// scenario of faults and repairs, notifications shown in the log. Ctrl-C stops it.
+    Demo {
+        /// Write the demo's config (and its scenario) into this directory and exit.
+        #[arg(long, value_name = "DIR")]
+        write_config: Option<PathBuf>,
+        /// Play this scenario file instead of the built-in one.
+        #[arg(long)]
+        scenario: Option<PathBuf>,
+        /// HTTP API address of the daemon.
+        #[arg(long, default_value = "127.0.0.1:8480")]
+        listen: SocketAddr,
+        /// Address of the simulator's control API.
+        #[arg(long, default_value = "127.0.0.1:8481")]
+        control: SocketAddr,
+        /// Stop by itself after this long (e.g. `5m`); runs until Ctrl-C by default.
+        #[arg(long, value_name = "DURATION")]
+        stop_after: Option<humantime::Duration>,
+    },
     /// Inspect or try a vendor probe plugin.
     Plugin {
         #[command(subcommand)]
@@ -399,6 +418,25 @@ fn dispatch(cli: Cli) -> Result<i32> {
             simulate,
             plugins,
         } => run(config, data, listen, simulate, plugins).map(|_| 0),
+        Command::Demo {
+            write_config,
+            scenario,
+            listen,
+            control,
+            stop_after,
+        } => match write_config {
+            Some(dir) => {
+                vigie::demo::write_config(&dir)
+                    .with_context(|| format!("cannot write {}", dir.display()))?;
+                out!(
+                    "the demo's config is in {}: run it with `vigie run --config {}`",
+                    dir.display(),
+                    dir.display()
+                );
+                Ok(0)
+            }
+            None => demo(scenario, listen, control, stop_after.map(Into::into)),
+        },
         Command::Plugin { action } => plugin_command(action),
         Command::CheckConfig { dir } => Ok(check_config(&dir)),
         Command::Status {
@@ -548,6 +586,107 @@ fn run(
         wait_for_stop(&daemon).await;
         daemon.stop().await;
         anyhow::Ok(())
+    })
+}
+
+/// `vigie demo`: the simulated fleet, the daemon on it in a temporary directory, the scenario.
+fn demo(
+    scenario_file: Option<PathBuf>,
+    listen: SocketAddr,
+    control: SocketAddr,
+    stop_after: Option<std::time::Duration>,
+) -> Result<i32> {
+    use vigie::demo;
+    if std::env::var_os("VIGIE_LOG").is_none() {
+        // The log channel's notifications are what the demo shows.
+        init_logs_with(tracing_subscriber::EnvFilter::new(
+            "warn,vigie::notify=info,vigie::demo=info,vigie::actors::escalation=info",
+        ));
+    } else {
+        init_logs();
+    }
+    let tmp = tempfile::Builder::new().prefix("vigie-demo-").tempdir()?;
+    let (config_dir, data_dir) = (tmp.path().join("config"), tmp.path().join("data"));
+    demo::write_config(&config_dir)?;
+    let cfg = config::load_dir(&config_dir).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (name, text) = match &scenario_file {
+        Some(f) => (
+            f.display().to_string(),
+            std::fs::read_to_string(f).with_context(|| format!("cannot read {}", f.display()))?,
+        ),
+        None => (
+            "(built-in scenario)".to_string(),
+            demo::SCENARIO.to_string(),
+        ),
+    };
+    let ids: Vec<String> = cfg
+        .sites
+        .values()
+        .flat_map(|s| s.equipment.keys().map(|k| k.to_string()))
+        .collect();
+    let id_refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let events =
+        demo::scenario::parse(&name, &text, &id_refs).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let control_listener = std::net::TcpListener::bind(control)
+        .with_context(|| format!("the simulator's control API cannot listen on {control}"))?;
+    control_listener.set_nonblocking(true)?;
+    let control = control_listener.local_addr()?;
+    let (opts, listener) = server::prepare(server::RunSettings {
+        config_dir: config_dir.clone(),
+        data_dir: data_dir.clone(),
+        listen: Some(listen),
+        simulate: None,
+        plugins_dir: None,
+    })?;
+    actix_rt::System::new().block_on(async move {
+        let daemon = server::start(opts, listener).await?;
+        let nvr = demo::SECRETS[0].1;
+        let sim = Arc::new(demo::sim::Simulator::start(&cfg, daemon.api_addr, nvr, |id| {
+            demo::secret_of(&cfg, id)
+        })?);
+        let control_task = tokio::spawn(demo::control(
+            tokio::net::TcpListener::from_std(control_listener)?,
+            Arc::clone(&sim),
+        ));
+        let api = format!("http://{}", daemon.api_addr);
+        let data = data_dir.display();
+        let last = events.last().map_or(std::time::Duration::ZERO, |e| e.at);
+        out_raw!(
+            "vigie demo: {} equipment in {} sites of {} clients, simulated on 127.0.x.y\n\n\
+             API       {api}/api/v1/status\n\
+             status    vigie status --data {data}\n\
+             events    vigie events --data {data} --follow\n\
+             faults    curl -X POST http://{control}/devices/lyon-sw/down\n\
+             \x20         (actions: {})\n\
+             config    {} (edit it: the daemon reloads it live)\n\n\
+             The scenario plays {} events over {}; notifications go to the log below. Ctrl-C stops.\n\n",
+            ids.len(),
+            cfg.sites.len(),
+            cfg.clients.len(),
+            demo::scenario::ACTIONS,
+            config_dir.display(),
+            events.len(),
+            humantime::format_duration(last),
+        );
+        let player = tokio::spawn(demo::scenario::play(Arc::clone(&sim), events, |e| {
+            tracing::info!(target: "vigie::demo", "scenario: {} {:?}{}", e.device, e.action,
+                e.note.as_deref().map(|n| format!(" — {n}")).unwrap_or_default());
+        }));
+        match stop_after {
+            Some(d) => {
+                tokio::select! {
+                    _ = tokio::time::sleep(d) => {}
+                    _ = wait_for_stop(&daemon) => {}
+                }
+            }
+            None => wait_for_stop(&daemon).await,
+        }
+        player.abort();
+        control_task.abort();
+        drop(sim);
+        daemon.stop().await;
+        out!("vigie demo stopped");
+        anyhow::Ok(0)
     })
 }
 

@@ -6,6 +6,7 @@ mod api;
 mod availability;
 mod cli;
 mod collectors;
+mod demo;
 mod events;
 mod history;
 mod notify;

@@ -37,9 +37,6 @@ pub trait PluginRunner: Send + Sync + 'static {
     ) -> LocalBoxFuture<'static, PluginOutcome>;
 }
 
-/// Default RTSP port.
-pub const RTSP_PORT: u16 = 554;
-
 /// Time budgets of one equipment's probes, from its collection settings.
 #[derive(Debug, Clone, Copy)]
 struct Budget {
@@ -231,8 +228,9 @@ impl Collector for NetCollector {
                     let port = *port;
                     Box::pin(async move { tcp::tcp_probe(&a, port, timeout).await })
                 }
-                Probe::Rtsp => {
-                    Box::pin(async move { tcp::rtsp_probe(&a, RTSP_PORT, timeout).await })
+                Probe::Rtsp(port) => {
+                    let port = *port;
+                    Box::pin(async move { tcp::rtsp_probe(&a, port, timeout).await })
                 }
                 Probe::Agent => self.agent(eq),
                 Probe::Heartbeat => ready(self.heartbeats.check(eq, self.clock.now())),

@@ -243,8 +243,8 @@ pub enum Probe {
     Snmp,
     /// TCP connect to a port.
     Tcp(u16),
-    /// RTSP `OPTIONS` exchange.
-    Rtsp,
+    /// RTSP `OPTIONS` exchange on a port (554 by default).
+    Rtsp(u16),
     /// Scrape of a Prometheus-format agent.
     Agent,
     /// Heartbeats pushed by the equipment.
@@ -261,7 +261,8 @@ impl fmt::Display for Probe {
             Probe::Icmp => f.write_str("icmp"),
             Probe::Snmp => f.write_str("snmp"),
             Probe::Tcp(p) => write!(f, "tcp:{p}"),
-            Probe::Rtsp => f.write_str("rtsp"),
+            Probe::Rtsp(554) => f.write_str("rtsp"),
+            Probe::Rtsp(p) => write!(f, "rtsp:{p}"),
             Probe::Agent => f.write_str("agent"),
             Probe::Heartbeat => f.write_str("heartbeat"),
             Probe::Plugin(n) => write!(f, "plugin:{n}"),

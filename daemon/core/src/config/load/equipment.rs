@@ -339,7 +339,13 @@ fn parse_probe(text: &str) -> Result<Probe, String> {
             .filter(|p| *p > 0)
             .map(Probe::Tcp)
             .ok_or_else(|| format!("`{p}` is not a TCP port")),
-        ("rtsp", None) => Ok(Probe::Rtsp),
+        ("rtsp", None) => Ok(Probe::Rtsp(554)),
+        ("rtsp", Some(p)) => p
+            .parse::<u16>()
+            .ok()
+            .filter(|p| *p > 0)
+            .map(Probe::Rtsp)
+            .ok_or_else(|| format!("`{p}` is not an RTSP port")),
         ("agent", None) => Ok(Probe::Agent),
         ("heartbeat", None) => Ok(Probe::Heartbeat),
         ("recorder", None) => Ok(Probe::Recorder),
@@ -393,6 +399,10 @@ fn probes(cx: &mut FileCx<'_>, e: &RawEquipment, address: &Option<Address>) -> V
                 let name = p.get_ref().split(':').next().unwrap_or_default();
                 let hint = match name {
                     "tcp" => Some("write `tcp:PORT` with a port from 1 to 65535".to_string()),
+                    "rtsp" => Some(
+                        "write `rtsp` (port 554) or `rtsp:PORT` with a port from 1 to 65535"
+                            .to_string(),
+                    ),
                     "plugin" => Some("name the plugin, such as `plugin:hikvision`".to_string()),
                     _ => did_you_mean(name, PROBE_NAMES.iter().copied())
                         .or_else(|| Some(listing("use one of", PROBE_NAMES.iter().copied()))),
