@@ -140,7 +140,7 @@ fn main() {
     };
     let history_bytes = {
         let (store, _) = vigie::store::Store::open(year.path()).expect("store");
-        vigie::synthetic::write_history_span(
+        vigie::synthetic::write_history(
             &store,
             &one,
             "2025-04-01T00:00:00Z".parse().expect("t"),

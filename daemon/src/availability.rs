@@ -193,11 +193,15 @@ fn each_event(
     }
 }
 
+/// Milliseconds as hours, one decimal: how every view prints a time in a state.
+pub fn hours(ms: i64) -> String {
+    format!("{:.1} h", ms as f64 / 3_600_000.0)
+}
+
 /// The figures as `vigie availability` prints them: the total, each site, each equipment
 /// worst first.
 pub fn render(a: &Availability, client: Option<&ClientId>) -> String {
     use std::fmt::Write as _;
-    let hours = |ms: i64| format!("{:.1} h", ms as f64 / 3_600_000.0);
     let mut out = String::new();
     let total = match client.and_then(|c| a.clients.get(c)) {
         Some(t) => t,

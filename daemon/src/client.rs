@@ -43,7 +43,6 @@ pub const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 const MAX_ANSWER: usize = 256 << 20;
 
 /// Client of one daemon's API, over the daemon's own HTTP client (hyper).
-#[derive(Clone)]
 pub struct ApiClient {
     base: String,
     address: String,

@@ -479,17 +479,6 @@ pub fn write_month(store: &Store, fleet: &Fleet, month: &str) -> Result<Written,
     Ok(written)
 }
 
-/// Writes the hourly rollups of `fleet` from `from` to `to` (as [`write_month`] does for its
-/// month and the month before); answers the day rows written.
-pub fn write_history_span(
-    store: &Store,
-    fleet: &Fleet,
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
-) -> Result<usize, SyntheticError> {
-    write_history(store, fleet, from, to)
-}
-
 fn series(metric: &str, attributes: &str, v: f32) -> (SeriesKey, Rollup) {
     (
         SeriesKey {
@@ -506,10 +495,12 @@ fn series(metric: &str, attributes: &str, v: f32) -> (SeriesKey, Rollup) {
     )
 }
 
-/// Hourly rollups from `from` to `to` for every equipment: ICMP round trip and loss and uptime
-/// for all; the recorder's volume filling linearly over the month ([`script::DISK_FILL`]), its
+/// Writes hourly rollups from `from` to `to` for every equipment of `fleet` (as
+/// [`write_month`] does for its month and the month before): ICMP round trip and loss and
+/// uptime for all; the recorder's volume filling linearly ([`script::DISK_FILL`]), its
 /// temperature on a daily cycle and its second disk failed from [`script::DISK_FAILS`].
-fn write_history(
+/// Answers the day rows written.
+pub fn write_history(
     store: &Store,
     fleet: &Fleet,
     from: DateTime<Utc>,

@@ -292,16 +292,8 @@ fn the_api_and_the_command_line_give_the_same_figures_as_the_computation() {
     daemon.sigterm();
 
     // The daemon is down: the command line reads its data directory and last good config.
-    let out = std::process::Command::new(vigie_bin())
-        .args(["availability", "--json", "--data"])
-        .arg(data.path())
-        .output()
-        .expect("vigie");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let data_dir = data.path().to_string_lossy();
+    let out = vigie_ok(&["availability", "--json", "--data", &data_dir]);
     let cli: vigie::availability::Availability = serde_json::from_slice(&out.stdout).expect("JSON");
     let (saved, _) = vigie::last_good::load(data.path())
         .expect("saved config")
@@ -331,16 +323,7 @@ fn the_api_and_the_command_line_give_the_same_figures_as_the_computation() {
         assert!(c.figures.unsupervised_ms > 0, "{id}: since the stop");
     }
     assert_eq!(format_rate(cli.global.rate), format_rate(lib.global.rate));
-    let text = std::process::Command::new(vigie_bin())
-        .args(["availability", "--data"])
-        .arg(data.path())
-        .output()
-        .expect("vigie");
-    assert!(
-        text.status.success(),
-        "{}",
-        String::from_utf8_lossy(&text.stderr)
-    );
+    let text = vigie_ok(&["availability", "--data", &data_dir]);
     let text = String::from_utf8_lossy(&text.stdout);
     assert!(
         text.contains(&format!("availability {}", format_rate(lib.global.rate))),
@@ -352,20 +335,19 @@ fn the_api_and_the_command_line_give_the_same_figures_as_the_computation() {
     let paris = saved.sites[&SiteId::new("s")].timezone;
     let month = vigie::availability::month_of(Utc::now(), paris);
     let file = data.path().join("report.html");
-    let out = std::process::Command::new(vigie_bin())
-        .args([
-            "report", "--client", "c", "--month", &month, "--format", "html", "--out",
-        ])
-        .arg(&file)
-        .arg("--data")
-        .arg(data.path())
-        .output()
-        .expect("vigie");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    vigie_ok(&[
+        "report",
+        "--client",
+        "c",
+        "--month",
+        &month,
+        "--format",
+        "html",
+        "--out",
+        &file.to_string_lossy(),
+        "--data",
+        &data_dir,
+    ]);
     let page = std::fs::read_to_string(&file).expect("report");
     assert!(page.starts_with("<!DOCTYPE html>"), "{page}");
     let rate = format_rate(lib.clients[&vigie::config::ClientId::new("c")].rate);

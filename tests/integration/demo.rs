@@ -2,7 +2,7 @@
 //! opens and resolves, the control API sets a fault, Ctrl-C (SIGINT) stops everything — and
 //! the demo's config written out as a starting point.
 
-use crate::support::{exit_within, vigie_bin};
+use crate::support::{exit_within, vigie_bin, vigie_ok};
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -37,6 +37,21 @@ fn until_alert(
     }
 }
 
+/// `vigie demo` on free ports with `scenario`.
+fn demo(scenario: &std::path::Path) -> Command {
+    let mut c = Command::new(vigie_bin());
+    c.args([
+        "demo",
+        "--listen",
+        "127.0.0.1:0",
+        "--control",
+        "127.0.0.1:0",
+        "--scenario",
+    ])
+    .arg(scenario);
+    c
+}
+
 /// Kills the demo if the test fails before it stops it.
 struct Running(std::process::Child);
 
@@ -56,16 +71,7 @@ fn the_demo_opens_and_resolves_an_alert_takes_faults_by_api_and_stops_on_ctrl_c(
         "[[event]]\nat = \"1s\"\ndevice = \"depot-vms\"\naction = \"disk\"\nvalue = 97\n\n[[event]]\nat = \"20s\"\ndevice = \"depot-vms\"\naction = \"disk\"\nvalue = 70\n",
     )
     .expect("scenario");
-    let mut child = Command::new(vigie_bin())
-        .args([
-            "demo",
-            "--listen",
-            "127.0.0.1:0",
-            "--control",
-            "127.0.0.1:0",
-            "--scenario",
-        ])
-        .arg(&scenario)
+    let mut child = demo(&scenario)
         .env("VIGIE_LOG", "error")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -156,26 +162,9 @@ fn the_demo_opens_and_resolves_an_alert_takes_faults_by_api_and_stops_on_ctrl_c(
 #[test]
 fn the_demo_writes_its_config_and_refuses_a_bad_scenario_naming_the_line() {
     let dir = tempfile::tempdir().expect("tmp");
-    let out = Command::new(vigie_bin())
-        .args(["demo", "--write-config"])
-        .arg(dir.path())
-        .output()
-        .expect("vigie");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let check = Command::new(vigie_bin())
-        .arg("check-config")
-        .arg(dir.path())
-        .output()
-        .expect("vigie");
-    assert!(
-        check.status.success(),
-        "{}",
-        String::from_utf8_lossy(&check.stderr)
-    );
+    let path = dir.path().to_string_lossy();
+    vigie_ok(&["demo", "--write-config", &path]);
+    vigie_ok(&["check-config", &path]);
     let scenario = dir.path().join("scenario.toml");
     assert!(scenario.is_file());
     std::fs::write(
@@ -183,18 +172,7 @@ fn the_demo_writes_its_config_and_refuses_a_bad_scenario_naming_the_line() {
         "[[event]]\nat = \"1s\"\ndevice = \"lyon-sw\"\naction = \"explode\"\n",
     )
     .expect("write");
-    let out = Command::new(vigie_bin())
-        .args([
-            "demo",
-            "--listen",
-            "127.0.0.1:0",
-            "--control",
-            "127.0.0.1:0",
-            "--scenario",
-        ])
-        .arg(&scenario)
-        .output()
-        .expect("vigie");
+    let out = demo(&scenario).output().expect("vigie");
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(

@@ -198,36 +198,9 @@ struct FixtureServer {
 const REALM: &str = "IP Camera(D1234)";
 const NONCE: &str = "4e6f6e63652d766967696521";
 
-fn md5_hex(text: &str) -> String {
-    use md5::Digest;
-    md5::Md5::digest(text.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
 /// Whether an `Authorization: Digest ...` header proves `user`/`password` for the request.
 fn digest_ok(header: &str, method: &str, user: &str, password: &str) -> bool {
-    let Some(params) = header.strip_prefix("Digest ") else {
-        return false;
-    };
-    let mut f = std::collections::HashMap::new();
-    for part in params.split(',') {
-        if let Some((k, v)) = part.trim().split_once('=') {
-            f.insert(k.trim().to_string(), v.trim().trim_matches('"').to_string());
-        }
-    }
-    let get = |k: &str| f.get(k).cloned().unwrap_or_default();
-    let ha1 = md5_hex(&format!("{}:{REALM}:{password}", get("username")));
-    let ha2 = md5_hex(&format!("{method}:{}", get("uri")));
-    let expected = md5_hex(&format!(
-        "{ha1}:{}:{}:{}:{}:{ha2}",
-        get("nonce"),
-        get("nc"),
-        get("cnonce"),
-        get("qop")
-    ));
-    get("username") == user && get("nonce") == NONCE && get("response") == expected
+    vigie::demo::sim::digest_valid(header, method, (user, password), (REALM, NONCE))
 }
 
 type Routes = Arc<Vec<(String, String, u16, Vec<u8>)>>;

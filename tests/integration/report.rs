@@ -337,43 +337,41 @@ fn the_daemon_serves_the_generated_month_and_the_cli_writes_its_pdf_whole() {
     let rate = format_rate(a.clients[&ClientId::new("client-000")].rate);
     assert_eq!(rate, format_rate(Some(expected(743, 2).rate)));
     let file = data.path().join("out").join("client-000.pdf");
-    let report = |extra: &[&str]| {
-        std::process::Command::new(vigie_bin())
-            .args(["report", "--client", "client-000", "--month", "2026-03"])
-            .args(extra)
-            .arg("--data")
-            .arg(data.path())
-            .output()
-            .expect("vigie")
+    let data_dir = data.path().to_string_lossy().into_owned();
+    let args = |extra: &[&str]| -> Vec<String> {
+        [
+            "report",
+            "--client",
+            "client-000",
+            "--month",
+            "2026-03",
+            "--data",
+            &data_dir,
+        ]
+        .iter()
+        .chain(extra)
+        .map(|a| a.to_string())
+        .collect()
     };
-    let succeeded = |out: &std::process::Output| {
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
-    succeeded(&report(&["--out", &file.to_string_lossy()]));
+    let ok = |extra: &[&str]| vigie_ok(&args(extra).iter().map(String::as_str).collect::<Vec<_>>());
+    ok(&["--out", &file.to_string_lossy()]);
     let text = pdf_text(&file);
     assert!(text.contains(&rate) && text.contains("mars 2026"), "{text}");
     assert!(!data.path().join("out").join("client-000.pdf.part").exists());
     // To the standard output, and refused in an unknown format.
-    let piped = report(&["--format", "html"]);
-    succeeded(&piped);
+    let piped = ok(&["--format", "html"]);
     assert!(String::from_utf8_lossy(&piped.stdout).contains(&format!("<strong>{rate}</strong>")));
-    let bad = report(&["--format", "docx"]);
+    let bad = std::process::Command::new(vigie_bin())
+        .args(args(&["--format", "docx"]))
+        .output()
+        .expect("vigie");
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("give pdf, html or json"));
     daemon.sigterm();
     // The daemon is down: the same report from its data directory and last good config,
     // whose logo is still found beside the config files.
     let offline = data.path().join("offline.html");
-    succeeded(&report(&[
-        "--format",
-        "html",
-        "--out",
-        &offline.to_string_lossy(),
-    ]));
+    ok(&["--format", "html", "--out", &offline.to_string_lossy()]);
     let page = std::fs::read_to_string(&offline).expect("page");
     assert!(page.contains(&format!("<strong>{rate}</strong>")), "{page}");
     assert!(page.contains("data:image/svg+xml;base64,"), "the logo");

@@ -395,3 +395,18 @@ pub fn pdf_pages(pdf: &Path, prefix: &Path) -> Vec<PathBuf> {
     pages.sort();
     pages
 }
+
+/// Runs the `vigie` binary with `args` to its end and asserts it succeeded (its standard error
+/// shown otherwise).
+pub fn vigie_ok(args: &[&str]) -> std::process::Output {
+    let out = Command::new(vigie_bin())
+        .args(args)
+        .output()
+        .expect("vigie");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}

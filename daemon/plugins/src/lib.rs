@@ -215,14 +215,24 @@ impl PluginHost {
         let bytes = std::fs::read(file)
             .map_err(|e| PluginError::Read(file.to_path_buf(), e.to_string()))?;
         let (pre, info) = self.inner.sandbox.prepare(file, &bytes)?;
-        Ok(Loaded {
+        Ok(self.loaded_from(info, pre, meta.modified().ok()))
+    }
+
+    /// A compiled plugin ready to run, with its slots ([`Limits::per_plugin`]).
+    fn loaded_from(
+        &self,
+        info: PluginInfo,
+        pre: sandbox::Pre,
+        modified: Option<SystemTime>,
+    ) -> Loaded {
+        Loaded {
             info,
             pre,
-            modified: meta.modified().ok(),
+            modified,
             slots: tokio::sync::Semaphore::new(
                 self.inner.sandbox.limits().per_plugin.max(1) as usize
             ),
-        })
+        }
     }
 
     /// Loads (or replaces) the plugin in `file`. On error the plugin previously loaded from
@@ -383,14 +393,7 @@ impl PluginHost {
                 Ok((pre, mut info)) => {
                     info.origin = Origin::BuiltIn;
                     tracing::debug!(plugin = %info.name, version = %info.version, "built-in plugin compiled");
-                    let loaded = Loaded {
-                        info,
-                        pre,
-                        modified: None,
-                        slots: tokio::sync::Semaphore::new(
-                            self.inner.sandbox.limits().per_plugin.max(1) as usize,
-                        ),
-                    };
+                    let loaded = self.loaded_from(info, pre, None);
                     self.inner
                         .builtins
                         .write()
@@ -423,20 +426,29 @@ impl PluginHost {
         out
     }
 
-    /// The built-in plugins a directory plugin overrides now, by name.
+    /// The built-in plugins a directory plugin overrides now, by name (from their names
+    /// alone: nothing is compiled for it).
     pub fn overridden(&self) -> Vec<String> {
-        self.compile_builtins(None);
         let plugins = self.inner.plugins.read().unwrap_or_else(|p| p.into_inner());
+        let registered = self
+            .inner
+            .registered
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         let builtins = self
             .inner
             .builtins
             .read()
             .unwrap_or_else(|p| p.into_inner());
-        builtins
+        let mut out: Vec<String> = registered
             .keys()
+            .chain(builtins.keys())
             .filter(|n| plugins.contains_key(*n))
             .cloned()
-            .collect()
+            .collect();
+        out.sort();
+        out.dedup();
+        out
     }
 
     /// The files refused, with why.

@@ -425,9 +425,15 @@ fn md5_hex(text: &str) -> String {
         .collect()
 }
 
-/// Whether `header` (`Digest k="v", ...`) proves `user`/`password` for this request
-/// (RFC 7616, MD5, qop=auth).
-fn digest_ok(header: &str, method: &str, user: &str, password: &str) -> bool {
+/// Whether `header` (`Digest k="v", ...`) proves `user`/`password` for a request with
+/// `method`, against a challenge of `realm` and `nonce` (RFC 7616, MD5, qop=auth): what a
+/// camera's or recorder's web server checks.
+pub fn digest_valid(
+    header: &str,
+    method: &str,
+    (user, password): (&str, &str),
+    (realm, nonce): (&str, &str),
+) -> bool {
     let Some(rest) = header.strip_prefix("Digest ") else {
         return false;
     };
@@ -438,13 +444,13 @@ fn digest_ok(header: &str, method: &str, user: &str, password: &str) -> bool {
         }
     }
     let get = |k: &str| p.get(k).map(String::as_str).unwrap_or_default();
-    if get("username") != user || get("nonce") != NONCE {
+    if get("username") != user || get("nonce") != nonce {
         return false;
     }
-    let ha1 = md5_hex(&format!("{user}:{REALM}:{password}"));
+    let ha1 = md5_hex(&format!("{user}:{realm}:{password}"));
     let ha2 = md5_hex(&format!("{method}:{}", get("uri")));
     let expected = md5_hex(&format!(
-        "{ha1}:{NONCE}:{}:{}:{}:{ha2}",
+        "{ha1}:{nonce}:{}:{}:{}:{ha2}",
         get("nc"),
         get("cnonce"),
         get("qop")
@@ -461,7 +467,7 @@ fn hikvision(
     let authorized = req
         .authorization
         .as_deref()
-        .is_some_and(|h| digest_ok(h, &req.method, NVR_USER, password));
+        .is_some_and(|h| digest_valid(h, &req.method, (NVR_USER, password), (REALM, NONCE)));
     if !authorized {
         return (
             StatusCode::UNAUTHORIZED,
@@ -487,7 +493,8 @@ fn hikvision(
     }
 }
 
-/// Pushes a heartbeat to the daemon every `interval` while the device is up.
+/// Pushes a heartbeat to the daemon every `interval` while the device is up, with the
+/// collectors' HTTP client on the simulator's runtime.
 async fn heartbeats(
     api: SocketAddr,
     id: String,
@@ -495,7 +502,7 @@ async fn heartbeats(
     interval: Duration,
     device: Device,
 ) {
-    let client = crate::client::ApiClient::new(&format!("http://{api}"));
+    let address = api.ip().to_string();
     let path = format!("/api/v1/heartbeat/{id}");
     let auth = format!("Bearer {token}");
     let mut tick = tokio::time::interval(interval.max(Duration::from_secs(1)));
@@ -504,15 +511,30 @@ async fn heartbeats(
         if !device.state().up {
             continue;
         }
-        let (client, path, auth) = (client.clone(), path.clone(), auth.clone());
-        let sent = tokio::task::spawn_blocking(move || {
-            client.raw("POST", &path, &[("authorization", &auth)], Some("{}"))
+        let sent = crate::collectors::http::exchange(crate::collectors::http::HttpRequest {
+            address: &address,
+            port: api.port(),
+            method: hyper::Method::POST,
+            path: &path,
+            headers: vec![
+                ("authorization".into(), auth.clone()),
+                ("content-type".into(), "application/json".into()),
+            ],
+            body: b"{}".to_vec(),
+            timeout: Duration::from_secs(5),
+            max_body: 64 * 1024,
+            tls: None,
         })
         .await;
-        if let Ok(Ok((status, body))) = sent
-            && status >= 400
-        {
-            tracing::warn!(equipment = %id, "simulator: heartbeat refused ({status}): {body}");
+        match sent {
+            Ok(a) if a.status >= 400 => tracing::warn!(
+                equipment = %id,
+                "simulator: heartbeat refused ({}): {}",
+                a.status,
+                String::from_utf8_lossy(&a.body)
+            ),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(equipment = %id, "simulator: heartbeat not sent: {e}"),
         }
     }
 }

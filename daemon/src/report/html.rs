@@ -2,7 +2,7 @@
 //! and the archive's copy of what the PDF shows, the charts drawn in inline SVG and the logo
 //! embedded as a data URI.
 
-use super::view::{Bar, Chart, View};
+use super::view::{Chart, View};
 use base64::Engine;
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
@@ -13,7 +13,6 @@ fn chart(c: &Chart, w: &super::view::Words) -> Markup {
     let (width, height) = CHART;
     let n = c.bars.len().max(1) as f64;
     let slot = (width - 40.0) / n;
-    let class = |b: &Bar| b.state;
     html! {
         figure.chart {
             svg viewBox=(format!("0 0 {width} {}", height + 16.0)) role="img" aria-label=(w.daily) {
@@ -26,7 +25,7 @@ fn chart(c: &Chart, w: &super::view::Words) -> Markup {
                     @let x = 40.0 + i as f64 * slot;
                     rect x=(format!("{:.1}", x + 1.0)) y=(format!("{:.1}", height - h))
                         width=(format!("{:.1}", (slot - 2.0).max(1.0))) height=(format!("{:.1}", h))
-                        class=(class(b)) {
+                        class=(b.state) {
                         title { (b.day) " : " (b.rate) }
                     }
                     @if b.day == 1 || b.day % 5 == 0 {

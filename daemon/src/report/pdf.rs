@@ -140,25 +140,17 @@ fn typeset(view: &View, logo: Option<(&str, &[u8])>) -> Result<Vec<u8>, PdfError
             view.generated.day,
         ),
     };
-    let compiled = typst::compile::<PagedDocument>(&world).output;
-    let out = compiled
-        .map_err(|diags| {
-            diags
-                .iter()
-                .map(|d| d.message.to_string())
-                .collect::<Vec<_>>()
-                .join("; ")
-        })
-        .and_then(|doc| {
-            let options = typst_pdf::PdfOptions::default();
-            typst_pdf::pdf(&doc, &options).map_err(|diags| {
-                diags
-                    .iter()
-                    .map(|d| d.message.to_string())
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            })
-        });
+    let said = |diags: typst::diag::EcoVec<typst::diag::SourceDiagnostic>| {
+        diags
+            .iter()
+            .map(|d| d.message.to_string())
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    let out = typst::compile::<PagedDocument>(&world)
+        .output
+        .map_err(said)
+        .and_then(|doc| typst_pdf::pdf(&doc, &typst_pdf::PdfOptions::default()).map_err(said));
     // The compiler's caches are for editing the same document again; a daemon making a
     // report a month does not keep them.
     typst::comemo::evict(0);

@@ -2,7 +2,7 @@
 //! one view that both the HTML page and the PDF layout draw, so they say the same thing.
 
 use super::Report;
-use crate::availability::{self, format_rate};
+use crate::availability::{self, format_rate, hours};
 use crate::config::{ClientId, SiteId};
 use chrono::{DateTime, Datelike, Utc};
 use chrono_tz::Tz;
@@ -284,11 +284,6 @@ pub struct Recommendation {
     pub label: &'static str,
     /// What to do.
     pub text: String,
-}
-
-/// Hours, one decimal.
-pub fn hours(ms: i64) -> String {
-    format!("{:.1} h", ms as f64 / 3_600_000.0)
 }
 
 fn duration(from: DateTime<Utc>, to: Option<DateTime<Utc>>, fr: bool) -> String {

@@ -958,6 +958,20 @@ pub struct CaFile {
     pub certificates: Vec<Vec<u8>>,
 }
 
+/// The bytes of a regular file of at most `max` bytes (`limit` says it in words), or what is
+/// wrong with it, naming it: for files a config names (a CA file, a logo).
+fn read_bounded(path: &std::path::Path, max: u64, limit: &str) -> Result<Vec<u8>, String> {
+    let shown = path.display();
+    let meta = std::fs::metadata(path).map_err(|e| format!("`{shown}`: {e}"))?;
+    if !meta.is_file() {
+        return Err(format!("`{shown}` is not a regular file"));
+    }
+    if meta.len() > max {
+        return Err(format!("`{shown}` is larger than {limit}"));
+    }
+    std::fs::read(path).map_err(|e| format!("`{shown}`: {e}"))
+}
+
 /// Largest CA file read.
 pub const MAX_CA_FILE: u64 = 1 << 20;
 
@@ -966,17 +980,11 @@ impl CaFile {
     /// certificate.
     pub fn read(path: &str) -> Result<CaFile, String> {
         use rustls_pki_types::pem::PemObject;
-        let meta = std::fs::metadata(path).map_err(|e| format!("`{path}`: {e}"))?;
-        if !meta.is_file() {
-            return Err(format!("`{path}` is not a regular file"));
-        }
-        if meta.len() > MAX_CA_FILE {
-            return Err(format!(
-                "`{path}` is larger than {} KiB",
-                MAX_CA_FILE / 1024
-            ));
-        }
-        let bytes = std::fs::read(path).map_err(|e| format!("`{path}`: {e}"))?;
+        let bytes = read_bounded(
+            std::path::Path::new(path),
+            MAX_CA_FILE,
+            &format!("{} KiB", MAX_CA_FILE / 1024),
+        )?;
         let certificates = rustls_pki_types::CertificateDer::pem_slice_iter(&bytes)
             .map(|c| c.map(|c| c.to_vec()))
             .collect::<Result<Vec<_>, _>>()
@@ -1263,17 +1271,7 @@ impl Logo {
     /// of a PNG, a JPEG or an SVG image.
     pub fn read(path: &std::path::Path) -> Result<Logo, String> {
         let shown = path.display();
-        let meta = std::fs::metadata(path).map_err(|e| format!("`{shown}`: {e}"))?;
-        if !meta.is_file() {
-            return Err(format!("`{shown}` is not a regular file"));
-        }
-        if meta.len() > MAX_LOGO_FILE {
-            return Err(format!(
-                "`{shown}` is larger than {} MiB",
-                MAX_LOGO_FILE >> 20
-            ));
-        }
-        let bytes = std::fs::read(path).map_err(|e| format!("`{shown}`: {e}"))?;
+        let bytes = read_bounded(path, MAX_LOGO_FILE, &format!("{} MiB", MAX_LOGO_FILE >> 20))?;
         let head = String::from_utf8_lossy(&bytes[..bytes.len().min(512)]).to_ascii_lowercase();
         let format = if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
             LogoFormat::Png
