@@ -25,8 +25,8 @@ fn apply(
     for w in &cfg.warnings {
         tracing::warn!(dir = %dir.display(), "config: {w}");
     }
-    let cfg = Arc::new(cfg);
-    fleet.do_send(ApplyConfig(Arc::clone(&cfg)));
+    // Saved before it is applied: once a config is visible in the API, it is also the copy
+    // the daemon would start on.
     if let Some(sources) = sources
         && let Err(e) = crate::last_good::save(data_dir, sources)
     {
@@ -35,6 +35,8 @@ fn apply(
             "cannot save the last good config (the daemon would have none to start on if the files broke): {e}"
         );
     }
+    let cfg = Arc::new(cfg);
+    fleet.do_send(ApplyConfig(Arc::clone(&cfg)));
     cfg
 }
 
