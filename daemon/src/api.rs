@@ -49,6 +49,8 @@ pub struct ApiState {
     pub store: crate::store::Store,
     /// The config in force (none before the first load).
     pub config: watch::Receiver<Option<std::sync::Arc<crate::config::Config>>>,
+    /// The daemon's counters, for `/metrics`.
+    pub telemetry: std::sync::Arc<crate::telemetry::Telemetry>,
 }
 
 /// An API error.
@@ -158,6 +160,26 @@ async fn wait_past(mut rx: watch::Receiver<u64>, poll: &Poll) {
     let Some(after) = poll.after else { return };
     let wait = Duration::from_secs(poll.wait.unwrap_or(30)).min(MAX_WAIT);
     let _ = tokio::time::timeout(wait, rx.wait_for(|v| *v > after)).await;
+}
+
+/// The Prometheus exposition: the daemon's own metrics and every equipment's last metrics.
+#[get("/metrics")]
+async fn metrics(state: web::Data<ApiState>) -> Result<HttpResponse, ApiError> {
+    let snap = tokio::time::timeout(
+        ACTOR_WAIT,
+        crate::telemetry::snapshot(&state.fleet, &state.telemetry, &state.store),
+    )
+    .await
+    .map_err(|_| ApiError::Unavailable("the fleet does not answer".into()))?
+    .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+    let waiting = state.outbox.as_ref().map(|o| o.status());
+    // Writing a large fleet's text is CPU work: off the HTTP worker.
+    let text = web::block(move || crate::telemetry::prometheus::render(&snap, waiting.as_ref()))
+        .await
+        .map_err(|e| ApiError::Unavailable(format!("the exposition failed: {e}")))?;
+    Ok(HttpResponse::Ok()
+        .content_type(crate::telemetry::prometheus::CONTENT_TYPE)
+        .body(text))
 }
 
 #[get("/api/v1/status")]
@@ -893,6 +915,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: ApiState) {
         .app_data(path)
         .app_data(query)
         .service(status)
+        .service(metrics)
         .service(health)
         .service(site)
         .service(equipment_history)

@@ -12,6 +12,7 @@ pub mod availability;
 pub mod book;
 pub mod client;
 pub mod demo;
+pub mod journal;
 pub mod last_good;
 pub mod outbox;
 pub mod plugin_dir;
@@ -19,8 +20,10 @@ pub mod reload;
 pub mod report;
 pub mod retention;
 pub mod server;
+pub mod service;
 pub mod status;
 pub mod synthetic;
+pub mod telemetry;
 pub mod views;
 pub mod watch;
 

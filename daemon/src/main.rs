@@ -12,6 +12,7 @@ use vigie::clock::Clock;
 use vigie::config::{self, Credentials, EquipmentKind, SecretSource, SnmpSettings, TlsTrust};
 use vigie::plugins::{Grant, Limits, PluginHost};
 use vigie::server::{self, DaemonFile};
+use vigie::service;
 use vigie::store::Store;
 use vigie::views::{self, SavedState, View};
 
@@ -60,8 +61,21 @@ struct Cli {
     /// Longest wait for the daemon's answer to one call (long polls add their wait).
     #[arg(long, global = true, default_value = "10s", value_name = "DURATION")]
     timeout: humantime::Duration,
+    /// Log format on stderr: `text` (levels as journald reads them when systemd runs the
+    /// daemon) or `json` (one object per line).
+    #[arg(long, global = true, default_value = "text", env = "VIGIE_LOG_FORMAT")]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
+}
+
+/// How log lines are written.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    /// Human-readable lines (coloured on a terminal).
+    Text,
+    /// One JSON object per line.
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -410,6 +424,7 @@ fn api_client(url: &str) -> ApiClient {
 
 fn dispatch(cli: Cli) -> Result<i32> {
     let _ = TIMEOUT.set(cli.timeout.into());
+    let _ = LOG_FORMAT.set(cli.log_format);
     match cli.command {
         Command::Run {
             config,
@@ -547,17 +562,31 @@ fn init_plugin_run_logs() {
     init_logs_with(filter);
 }
 
+/// The log format chosen on the command line.
+static LOG_FORMAT: std::sync::OnceLock<LogFormat> = std::sync::OnceLock::new();
+
 fn init_logs_with(filter: tracing_subscriber::EnvFilter) {
-    // Colours only on a terminal, and never with NO_COLOR (journald, files, pipes).
-    let colour = std::io::stderr().is_terminal()
-        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_ansi(colour)
         .with_writer(std::io::stderr)
         // A closed stderr must not turn a log line into a panic.
-        .log_internal_errors(false)
-        .init();
+        .log_internal_errors(false);
+    match LOG_FORMAT.get().copied().unwrap_or(LogFormat::Text) {
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .init(),
+        LogFormat::Text if vigie::journal::stderr_is_journal() => builder
+            .event_format(vigie::journal::JournalFormat::default())
+            .init(),
+        LogFormat::Text => {
+            // Colours only on a terminal, and never with NO_COLOR (files, pipes).
+            let colour = std::io::stderr().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+            builder.with_ansi(colour).init()
+        }
+    }
 }
 
 fn run(
@@ -576,14 +605,22 @@ fn run(
         plugins_dir,
     })?;
     actix_rt::System::new().block_on(async move {
+        let signals = StopSignals::listen();
         let daemon = server::start(opts, listener).await?;
+        // Ready once the first config is applied (or refused and the last good one applied).
+        daemon.wait_generation(1).await;
         {
             use std::io::Write as _;
             let mut stdout = std::io::stdout();
             let _ = writeln!(stdout, "vigie listening on http://{}", daemon.api_addr);
             let _ = stdout.flush();
         }
-        wait_for_stop(&daemon).await;
+        service::ready(&service::status_line(&daemon));
+        tokio::select! {
+            () = signals.wait(&daemon) => {}
+            () = service::watchdog(&daemon) => {}
+        }
+        service::stopping();
         daemon.stop().await;
         anyhow::Ok(())
     })
@@ -639,6 +676,7 @@ fn demo(
         plugins_dir: None,
     })?;
     actix_rt::System::new().block_on(async move {
+        let signals = StopSignals::listen();
         let daemon = server::start(opts, listener).await?;
         let nvr = demo::SECRETS[0].1;
         let sim = Arc::new(demo::sim::Simulator::start(&cfg, daemon.api_addr, nvr, |id| {
@@ -676,10 +714,10 @@ fn demo(
             Some(d) => {
                 tokio::select! {
                     _ = tokio::time::sleep(d) => {}
-                    _ = wait_for_stop(&daemon) => {}
+                    _ = signals.wait(&daemon) => {}
                 }
             }
-            None => wait_for_stop(&daemon).await,
+            None => signals.wait(&daemon).await,
         }
         player.abort();
         control_task.abort();
@@ -690,28 +728,48 @@ fn demo(
     })
 }
 
-#[cfg(unix)]
-async fn wait_for_stop(daemon: &server::Daemon) {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut hup)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::hangup()),
-    ) else {
-        let _ = tokio::signal::ctrl_c().await;
-        return;
-    };
-    loop {
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => break,
-            _ = term.recv() => break,
-            _ = hup.recv() => daemon.reload_now(),
-        }
-    }
+/// The signals that stop or reload the daemon, listened to from before it says it is ready
+/// (a SIGHUP right after readiness must reload, not kill it).
+struct StopSignals {
+    #[cfg(unix)]
+    unix: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
 }
 
-#[cfg(not(unix))]
-async fn wait_for_stop(_: &server::Daemon) {
-    let _ = tokio::signal::ctrl_c().await;
+impl StopSignals {
+    /// Starts listening (inside the runtime).
+    fn listen() -> StopSignals {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let unix = match (
+                signal(SignalKind::terminate()),
+                signal(SignalKind::hangup()),
+            ) {
+                (Ok(term), Ok(hup)) => Some((term, hup)),
+                _ => None,
+            };
+            StopSignals { unix }
+        }
+        #[cfg(not(unix))]
+        StopSignals {}
+    }
+
+    /// Waits for Ctrl-C or SIGTERM; SIGHUP reloads the config meanwhile.
+    async fn wait(self, daemon: &server::Daemon) {
+        #[cfg(unix)]
+        if let Some((mut term, mut hup)) = self.unix {
+            loop {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => break,
+                    _ = term.recv() => break,
+                    _ = hup.recv() => service::reload(daemon).await,
+                }
+            }
+            return;
+        }
+        let _ = daemon;
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
 
 fn check_config(dir: &Path) -> i32 {

@@ -297,6 +297,7 @@ pub async fn start(mut opts: Options, listener: TcpListener) -> Result<Daemon, S
         opts.max_probes_in_flight,
     );
     let observations = deps.observations();
+    let telemetry = std::sync::Arc::clone(&deps.telemetry);
     let config_watch = deps.config_watch();
     // The event log's retention: a minute after start, then daily.
     let compacting = actix_rt::spawn(crate::retention::run(
@@ -346,6 +347,7 @@ pub async fn start(mut opts: Options, listener: TcpListener) -> Result<Daemon, S
         outbox: Some(outbox.clone()),
         store: store.clone(),
         config: config_watch,
+        telemetry: std::sync::Arc::clone(&telemetry),
     };
     let server = actix_web::HttpServer::new(move || {
         let state = state.clone();
@@ -393,6 +395,14 @@ impl Daemon {
     /// Reads the config directory again now.
     pub fn reload_now(&self) {
         self.watcher.reload_now();
+    }
+
+    /// Whether the fleet actor answers a status query within `limit` (the watchdog's test).
+    pub async fn answers_within(&self, limit: Duration) -> bool {
+        matches!(
+            tokio::time::timeout(limit, self.fleet.send(crate::actors::FleetQuery)).await,
+            Ok(Ok(_))
+        )
     }
 
     /// Number of config loads (accepted or refused) so far.

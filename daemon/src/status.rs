@@ -89,6 +89,26 @@ pub struct EquipmentDetail {
     pub restarts: u32,
 }
 
+/// An equipment's last metrics with what tells it apart in an export: its client, site,
+/// kind and status.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EquipmentMetrics {
+    /// The client.
+    pub client: String,
+    /// The site.
+    pub site: String,
+    /// The equipment.
+    pub equipment: String,
+    /// Its kind.
+    pub kind: EquipmentKind,
+    /// Its status.
+    pub status: Status,
+    /// Whether a maintenance window covers it now.
+    pub maintenance: bool,
+    /// The metrics of its last answer.
+    pub metrics: Vec<crate::observation::Metric>,
+}
+
 /// One site.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SiteSummary {

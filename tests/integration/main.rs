@@ -14,5 +14,7 @@ mod plugins;
 mod reload;
 mod report;
 mod restart;
+mod service;
 mod snmp;
 mod support;
+mod telemetry;

@@ -8,6 +8,7 @@ pub mod availability;
 pub mod clock;
 pub mod config;
 pub mod events;
+pub mod histogram;
 pub mod history;
 pub mod maintenance;
 pub mod notify;

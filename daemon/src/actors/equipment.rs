@@ -11,6 +11,7 @@ use crate::observation::{Metric, Observation, ProbeStatus};
 use crate::rules::{self, Context as RuleContext, EquipmentState, Input};
 use crate::status::{EquipmentDetail, EquipmentSummary};
 use crate::store::{SnapshotWrite, encode_snapshot, snapshot_hash};
+use crate::telemetry::ProbeOutcome;
 use crate::util::panic_text;
 use crate::util::stable_hash;
 use actix::prelude::*;
@@ -125,21 +126,31 @@ impl Equipment {
         let addr = ctx.address();
         let limiter = Arc::clone(&self.deps.limiter);
         let timeout = self.cfg.collection.probe_timeout;
+        let telemetry = Arc::clone(&self.deps.telemetry);
         actix_rt::spawn(async move {
             let _permit = limiter.acquire_owned().await;
-            let obs = match AssertUnwindSafe(tokio::time::timeout(timeout, fut))
+            let began = std::time::Instant::now();
+            let (obs, outcome) = match AssertUnwindSafe(tokio::time::timeout(timeout, fut))
                 .catch_unwind()
                 .await
             {
-                Ok(Ok(obs)) => obs,
-                Ok(Err(_)) => Observation::unknown(&format!(
-                    "probe did not finish within {}",
-                    crate::util::format_duration(timeout)
-                )),
-                Err(p) => {
-                    Observation::unknown(&format!("probe failed internally: {}", panic_text(&*p)))
+                Ok(Ok(obs)) => {
+                    let outcome = ProbeOutcome::of(&obs);
+                    (obs, outcome)
                 }
+                Ok(Err(_)) => (
+                    Observation::unknown(&format!(
+                        "probe did not finish within {}",
+                        crate::util::format_duration(timeout)
+                    )),
+                    ProbeOutcome::Timeout,
+                ),
+                Err(p) => (
+                    Observation::unknown(&format!("probe failed internally: {}", panic_text(&*p))),
+                    ProbeOutcome::Failed,
+                ),
             };
+            telemetry.probe(outcome, began.elapsed());
             addr.do_send(ProbeResult(obs));
         });
     }
@@ -347,6 +358,14 @@ impl Handler<Retire> for Equipment {
         self.deps.store.remove_equipment(&self.cfg.id);
         tracing::info!(equipment = %self.cfg.id, "equipment removed from the configuration");
         ctx.stop();
+    }
+}
+
+impl Handler<LastMetrics> for Equipment {
+    type Result = MessageResult<LastMetrics>;
+
+    fn handle(&mut self, _: LastMetrics, _: &mut Self::Context) -> Self::Result {
+        MessageResult(self.metrics.clone())
     }
 }
 

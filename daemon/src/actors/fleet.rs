@@ -8,7 +8,7 @@ use crate::config::{Config, ConfigDiff, EquipmentId, SiteId};
 use crate::events::{ConfigEvent, EventBody};
 use crate::last_good::Fallback;
 use crate::rules::EquipmentState;
-use crate::status::{EquipmentDetail, FleetStatus, ReloadReport, SiteDetail};
+use crate::status::{EquipmentDetail, EquipmentMetrics, FleetStatus, ReloadReport, SiteDetail};
 use crate::store::{Restored, SiteSnapshot};
 use actix::prelude::*;
 use std::collections::{BTreeMap, HashMap};
@@ -184,6 +184,7 @@ impl Fleet {
             removed: diff.to_remove.len(),
             errors: Vec::new(),
         }));
+        self.deps.telemetry.reload(true);
         self.generation.send_modify(|g| *g += 1);
         tracing::info!(
             sites = new.sites.len(),
@@ -279,6 +280,7 @@ impl Handler<ConfigRefused> for Fleet {
             sites_changed: 0,
             sites_removed: 0,
         });
+        self.deps.telemetry.reload(false);
         self.generation.send_modify(|g| *g += 1);
     }
 }
@@ -322,6 +324,26 @@ impl Handler<FleetQuery> for Fleet {
                 store: Some(deps.store.health()),
                 outbox: None,
             }
+        })
+    }
+}
+
+impl Handler<MetricsQuery> for Fleet {
+    type Result = ResponseFuture<Vec<EquipmentMetrics>>;
+
+    fn handle(&mut self, _: MetricsQuery, _: &mut Self::Context) -> Self::Result {
+        let asks: Vec<_> = self
+            .sites
+            .values()
+            .map(|a| a.send(SiteMetricsQuery))
+            .collect();
+        Box::pin(async move {
+            futures::future::join_all(asks)
+                .await
+                .into_iter()
+                .filter_map(Result::ok)
+                .flatten()
+                .collect()
         })
     }
 }

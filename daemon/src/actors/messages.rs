@@ -9,7 +9,7 @@ use crate::config::{
 use crate::maintenance::MaintenanceWindow;
 use crate::observation::Observation;
 use crate::rules::{EquipmentState, Status};
-use crate::status::{EquipmentDetail, FleetStatus, SiteDetail, SiteSummary};
+use crate::status::{EquipmentDetail, EquipmentMetrics, FleetStatus, SiteDetail, SiteSummary};
 use actix::prelude::*;
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
@@ -168,6 +168,22 @@ pub struct OnLastGood(pub crate::last_good::Fallback);
 #[derive(Message)]
 #[rtype(result = "FleetStatus")]
 pub struct FleetQuery;
+
+/// Asks for every equipment's last metrics with its place in the fleet (the Prometheus
+/// scrape and the OTLP export).
+#[derive(Message)]
+#[rtype(result = "Vec<EquipmentMetrics>")]
+pub struct MetricsQuery;
+
+/// Asks a site for its equipment's last metrics.
+#[derive(Message)]
+#[rtype(result = "Vec<EquipmentMetrics>")]
+pub struct SiteMetricsQuery;
+
+/// Asks an equipment for the metrics of its last answer.
+#[derive(Message)]
+#[rtype(result = "Vec<crate::observation::Metric>")]
+pub struct LastMetrics;
 
 /// Asks for one site with its equipment.
 #[derive(Message)]

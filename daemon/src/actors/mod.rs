@@ -37,6 +37,8 @@ pub struct Deps {
     pub book: AlertBook,
     /// Bound on probes in flight across the daemon.
     pub limiter: Arc<Semaphore>,
+    /// The daemon's counters (probe runs, config loads).
+    pub telemetry: Arc<crate::telemetry::Telemetry>,
     /// Bumps each time an equipment has evaluated an observation.
     observed: watch::Sender<u64>,
     /// The config in force, for those who follow it (the notification dispatcher).
@@ -61,6 +63,7 @@ impl Deps {
             ids,
             book,
             limiter: Arc::new(Semaphore::new(max_in_flight.max(1))),
+            telemetry: Arc::default(),
             observed: watch::channel(0).0,
             config: watch::channel(None).0,
         })

@@ -10,7 +10,7 @@ use crate::config::{EquipmentConfig, EquipmentId, EquipmentKind, SiteConfig, Sit
 use crate::events::{EventBody, MaintenanceEvent};
 use crate::maintenance::{self, MaintenanceWindow};
 use crate::rules::{self, CameraView, EquipmentState};
-use crate::status::{EquipmentSummary, SiteDetail, SiteSummary};
+use crate::status::{EquipmentMetrics, EquipmentSummary, SiteDetail, SiteSummary};
 use crate::store::{SiteSnapshot, SiteSnapshotRef, SnapshotWrite};
 use actix::prelude::*;
 use chrono::{DateTime, Utc};
@@ -427,6 +427,40 @@ impl Handler<SiteDetailQuery> for Site {
             equipment,
             // The site's own alerts and its equipment's, as committed.
             alerts: self.deps.book.live_of_site(&self.cfg.id),
+        })
+    }
+}
+
+impl Handler<SiteMetricsQuery> for Site {
+    type Result = ResponseFuture<Vec<EquipmentMetrics>>;
+
+    fn handle(&mut self, _: SiteMetricsQuery, _: &mut Self::Context) -> Self::Result {
+        let now = self.deps.clock.now();
+        let client = self.cfg.client.to_string();
+        let site = self.cfg.id.to_string();
+        let asks: Vec<_> = self
+            .members
+            .values()
+            .map(|m| {
+                let base = EquipmentMetrics {
+                    client: client.clone(),
+                    site: site.clone(),
+                    equipment: m.cfg.id.to_string(),
+                    kind: m.cfg.kind,
+                    status: m.seen.status,
+                    maintenance: maintenance::active_for(&self.windows, &m.cfg.id, now).is_some(),
+                    metrics: Vec::new(),
+                };
+                (base, m.addr.send(LastMetrics))
+            })
+            .collect();
+        Box::pin(async move {
+            let mut out = Vec::with_capacity(asks.len());
+            for (mut base, ask) in asks {
+                base.metrics = ask.await.unwrap_or_default();
+                out.push(base);
+            }
+            out
         })
     }
 }

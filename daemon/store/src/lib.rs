@@ -230,6 +230,8 @@ struct Shared {
     /// Last committed sequence number.
     committed: watch::Sender<u64>,
     health: Mutex<StoreHealth>,
+    /// How long commits take, failed ones included.
+    commit_latency: vigie_core::histogram::Histogram,
     listeners: RwLock<Vec<CommitListener>>,
     closing: AtomicBool,
     writer: Mutex<Option<std::thread::JoinHandle<()>>>,
@@ -574,6 +576,7 @@ impl Store {
             path,
             db: RwLock::new(Some(Arc::clone(&db))),
             committed: watch::channel(restored.last_seq).0,
+            commit_latency: vigie_core::histogram::Histogram::default(),
             listeners: RwLock::new(Vec::new()),
             closing: AtomicBool::new(false),
             writer: Mutex::new(None),
@@ -621,7 +624,12 @@ impl Store {
         self.shared.committed.subscribe()
     }
 
-    /// How the store is doing.
+    /// How long commits took since the store opened, failed ones included.
+    pub fn commit_latency(&self) -> vigie_core::histogram::HistogramSnapshot {
+        self.shared.commit_latency.snapshot()
+    }
+
+    /// How the store is doing: last commit, failures, events waiting.
     pub fn health(&self) -> StoreHealth {
         self.shared
             .health

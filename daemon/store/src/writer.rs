@@ -190,6 +190,7 @@ impl Writer {
             }
             // A panic inside redb (a damaged file, a failing disk) is a failed commit, never the
             // end of the writer.
+            let began = std::time::Instant::now();
             let attempt = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.commit()))
                 .unwrap_or_else(|p| {
                     Err(format!(
@@ -197,6 +198,7 @@ impl Writer {
                         vigie_core::util::panic_text(&*p)
                     ))
                 });
+            self.shared.commit_latency.record(began.elapsed());
             match attempt {
                 Ok(()) => {
                     if self.backoff.take().is_some() {
