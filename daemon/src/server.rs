@@ -230,6 +230,7 @@ pub struct Daemon {
     pub outbox: crate::outbox::Outbox,
     alive: tokio::task::JoinHandle<()>,
     compacting: tokio::task::JoinHandle<()>,
+    exporting: tokio::task::JoinHandle<()>,
     clock: Clock,
     generation: watch::Receiver<u64>,
     observations: watch::Receiver<u64>,
@@ -299,6 +300,7 @@ pub async fn start(mut opts: Options, listener: TcpListener) -> Result<Daemon, S
     let observations = deps.observations();
     let telemetry = std::sync::Arc::clone(&deps.telemetry);
     let config_watch = deps.config_watch();
+    let deps_config = deps.config_watch();
     // The event log's retention: a minute after start, then daily.
     let compacting = actix_rt::spawn(crate::retention::run(
         store.clone(),
@@ -336,6 +338,16 @@ pub async fn start(mut opts: Options, listener: TcpListener) -> Result<Daemon, S
     )
     .map_err(|e| ServerError::Watch(opts.config_dir.clone(), e))?;
 
+    // The OTLP export, while the config names a receiver.
+    let exporting = actix_rt::spawn(crate::telemetry::otlp::run(
+        deps_config.clone(),
+        crate::telemetry::otlp::Sources {
+            fleet: fleet.clone(),
+            telemetry: std::sync::Arc::clone(&telemetry),
+            store: store.clone(),
+            outbox: Some(outbox.clone()),
+        },
+    ));
     let state = ApiState {
         fleet: fleet.clone(),
         book: book.clone(),
@@ -378,6 +390,7 @@ pub async fn start(mut opts: Options, listener: TcpListener) -> Result<Daemon, S
         store,
         alive,
         compacting,
+        exporting,
         clock,
         api_addr,
         outbox,
@@ -440,6 +453,7 @@ impl Daemon {
         }
         self.alive.abort();
         self.compacting.abort();
+        self.exporting.abort();
         let now = self.clock.now();
         self.store
             .append(now, vec![EventBody::Supervision(SupervisionEvent::Stopped)]);

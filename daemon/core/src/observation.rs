@@ -22,6 +22,16 @@ pub enum ProbeStatus {
     },
 }
 
+impl ProbeStatus {
+    /// Why the equipment is down or unknown; `None` when up.
+    pub fn reason(&self) -> Option<&str> {
+        match self {
+            ProbeStatus::Up => None,
+            ProbeStatus::Down { reason } | ProbeStatus::Unknown { reason } => Some(reason),
+        }
+    }
+}
+
 impl std::fmt::Display for ProbeStatus {
     /// `up`, `down: REASON` or `unknown: REASON`.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -11,7 +11,7 @@ use crate::observation::{Metric, Observation, ProbeStatus};
 use crate::rules::{self, Context as RuleContext, EquipmentState, Input};
 use crate::status::{EquipmentDetail, EquipmentSummary};
 use crate::store::{SnapshotWrite, encode_snapshot, snapshot_hash};
-use crate::telemetry::ProbeOutcome;
+use crate::telemetry::{ProbeOutcome, ProbeSpan};
 use crate::util::panic_text;
 use crate::util::stable_hash;
 use actix::prelude::*;
@@ -127,9 +127,17 @@ impl Equipment {
         let limiter = Arc::clone(&self.deps.limiter);
         let timeout = self.cfg.collection.probe_timeout;
         let telemetry = Arc::clone(&self.deps.telemetry);
+        let traced = telemetry.traces_on().then(|| {
+            (
+                self.cfg.id.to_string(),
+                self.site_id.to_string(),
+                self.cfg.kind.name(),
+            )
+        });
         actix_rt::spawn(async move {
             let _permit = limiter.acquire_owned().await;
             let began = std::time::Instant::now();
+            let start = std::time::SystemTime::now();
             let (obs, outcome) = match AssertUnwindSafe(tokio::time::timeout(timeout, fut))
                 .catch_unwind()
                 .await
@@ -150,7 +158,19 @@ impl Equipment {
                     ProbeOutcome::Failed,
                 ),
             };
-            telemetry.probe(outcome, began.elapsed());
+            let took = began.elapsed();
+            telemetry.probe(outcome, took);
+            if let Some((equipment, site, kind)) = traced {
+                telemetry.span(ProbeSpan {
+                    equipment,
+                    site,
+                    kind,
+                    start,
+                    took,
+                    outcome,
+                    reason: obs.status.reason().map(str::to_string),
+                });
+            }
             addr.do_send(ProbeResult(obs));
         });
     }

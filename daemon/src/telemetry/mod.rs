@@ -1,15 +1,19 @@
 //! The daemon's own telemetry: counters and latencies of what it does (probes, reloads, the
 //! store's commits, exports), and the read of everything an export needs in one
-//! [`Snapshot`], written out as Prometheus text ([`prometheus`]).
+//! [`Snapshot`], written out as Prometheus text ([`prometheus`]) or sent over OTLP ([`otlp`])
+//! with the probe runs' spans, kept in a bounded buffer until then.
 
+pub mod otlp;
 pub mod prometheus;
 
 use crate::actors::{Fleet, FleetQuery, MetricsQuery};
 use crate::observation::{Observation, ProbeStatus};
 use crate::status::{EquipmentMetrics, FleetStatus};
 use actix::Addr;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::collections::VecDeque;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, SystemTime};
 use vigie_core::histogram::{Histogram, HistogramSnapshot};
 
 /// How a probe run ended.
@@ -53,14 +57,35 @@ impl ProbeOutcome {
         match obs.status {
             ProbeStatus::Up => ProbeOutcome::Up,
             ProbeStatus::Down { .. } => ProbeOutcome::Down,
-            _ => ProbeOutcome::Unknown,
+            ProbeStatus::Unknown { .. } => ProbeOutcome::Unknown,
         }
     }
 }
 
-/// Counters the daemon's parts update as they work; read by the exports.
-#[derive(Debug, Default)]
+/// One probe run, exported as a span.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProbeSpan {
+    /// The equipment.
+    pub equipment: String,
+    /// Its site.
+    pub site: String,
+    /// Its kind.
+    pub kind: &'static str,
+    /// When the probe started.
+    pub start: SystemTime,
+    /// How long it ran.
+    pub took: Duration,
+    /// How it ended.
+    pub outcome: ProbeOutcome,
+    /// Why it was not up.
+    pub reason: Option<String>,
+}
+
+/// Counters the daemon's parts update as they work, and the probe spans waiting for the next
+/// export; read by the exports.
+#[derive(Debug)]
 pub struct Telemetry {
+    started: SystemTime,
     probes: [AtomicU64; ProbeOutcome::ALL.len()],
     probe_latency: Histogram,
     reloads_accepted: AtomicU64,
@@ -68,9 +93,75 @@ pub struct Telemetry {
     export_dropped: AtomicU64,
     exports_failed: AtomicU64,
     exports_sent: AtomicU64,
+    /// Spans kept at most; 0 while no trace is exported.
+    span_capacity: AtomicUsize,
+    spans: Mutex<VecDeque<ProbeSpan>>,
+}
+
+impl Default for Telemetry {
+    fn default() -> Self {
+        Telemetry {
+            started: SystemTime::now(),
+            probes: Default::default(),
+            probe_latency: Histogram::default(),
+            reloads_accepted: AtomicU64::new(0),
+            reloads_refused: AtomicU64::new(0),
+            export_dropped: AtomicU64::new(0),
+            exports_failed: AtomicU64::new(0),
+            exports_sent: AtomicU64::new(0),
+            span_capacity: AtomicUsize::new(0),
+            spans: Mutex::new(VecDeque::new()),
+        }
+    }
 }
 
 impl Telemetry {
+    /// When the counters started (the daemon's start): the start of cumulative series.
+    pub fn started(&self) -> SystemTime {
+        self.started
+    }
+
+    /// Whether probe runs are kept as spans (an OTLP export with traces is configured).
+    pub fn traces_on(&self) -> bool {
+        self.span_capacity.load(Ordering::Relaxed) > 0
+    }
+
+    /// Keeps at most `n` spans waiting (0: none, and those waiting are dropped uncounted).
+    pub fn set_span_capacity(&self, n: usize) {
+        self.span_capacity.store(n, Ordering::Relaxed);
+        let mut spans = self.spans.lock().unwrap_or_else(|p| p.into_inner());
+        if n == 0 {
+            spans.clear();
+        } else {
+            while spans.len() > n {
+                spans.pop_front();
+                self.export_dropped(1);
+            }
+        }
+    }
+
+    /// Keeps a probe run's span for the next export; past the bound it is dropped and
+    /// counted, so an exporter that is down never holds more memory nor slows collection.
+    pub fn span(&self, span: ProbeSpan) {
+        let cap = self.span_capacity.load(Ordering::Relaxed);
+        if cap == 0 {
+            return;
+        }
+        let mut spans = self.spans.lock().unwrap_or_else(|p| p.into_inner());
+        if spans.len() >= cap {
+            drop(spans);
+            self.export_dropped(1);
+        } else {
+            spans.push_back(span);
+        }
+    }
+
+    /// Takes the spans waiting.
+    pub fn take_spans(&self) -> Vec<ProbeSpan> {
+        let mut spans = self.spans.lock().unwrap_or_else(|p| p.into_inner());
+        spans.drain(..).collect()
+    }
+
     /// Records one probe run.
     pub fn probe(&self, outcome: ProbeOutcome, took: Duration) {
         let i = ProbeOutcome::ALL

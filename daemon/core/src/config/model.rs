@@ -1132,6 +1132,8 @@ pub struct Config {
     pub escalation: Escalation,
     /// When the monthly reports are sent.
     pub reports: Reports,
+    /// OTLP export.
+    pub telemetry: Telemetry,
     /// How deliveries are retried.
     pub notifications: Notifications,
     /// Email channel.
@@ -1184,6 +1186,36 @@ impl Default for Notifications {
         }
     }
 }
+
+/// Where and how the daemon exports its telemetry over OTLP (`[telemetry]`); nothing is
+/// exported without an endpoint.
+#[derive(Debug, Clone, PartialEq, Serialize, Default)]
+pub struct Telemetry {
+    /// The OTLP/HTTP export, when an endpoint is configured.
+    pub otlp: Option<Otlp>,
+}
+
+/// The OTLP/HTTP export (protobuf).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Otlp {
+    /// Base URL (`http://collector:4318`), without a trailing slash.
+    pub endpoint: String,
+    /// Export period.
+    #[serde(with = "crate::util::serde_duration")]
+    pub interval: Duration,
+    /// Deadline of one request.
+    #[serde(with = "crate::util::serde_duration")]
+    pub timeout: Duration,
+    /// `service.instance.id`; the host name when `None`.
+    pub instance: Option<String>,
+    /// Whether probe runs are exported as spans.
+    pub traces: bool,
+    /// Spans kept waiting at most.
+    pub buffer: usize,
+}
+
+/// Default of `[telemetry] buffer`.
+pub const OTLP_BUFFER: usize = 4096;
 
 /// `[reports]`: each client's report of the past month is sent on `day` at `time` in
 /// `timezone` to its contract's contacts, under the company's name, logo and colours.

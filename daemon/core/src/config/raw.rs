@@ -183,6 +183,26 @@ pub struct RawEscalation {
     pub remind_every: Option<Spanned<String>>,
 }
 
+/// `[telemetry]`: export of the daemon's and the equipment's metrics, and of probe traces,
+/// over OTLP.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTelemetry {
+    /// Base URL of an OTLP/HTTP receiver (`http://collector:4318`); `/v1/metrics` and
+    /// `/v1/traces` are appended.
+    pub otlp_endpoint: Option<Spanned<String>>,
+    /// Export period (`"60s"`).
+    pub interval: Option<Spanned<String>>,
+    /// Deadline of one export request (`"10s"`).
+    pub timeout: Option<Spanned<String>>,
+    /// `service.instance.id` of the exports (the host name by default).
+    pub instance: Option<Spanned<String>>,
+    /// Whether probe runs are exported as spans (default true).
+    pub traces: Option<bool>,
+    /// Spans kept waiting for the next export at most; past it they are dropped and counted.
+    pub buffer: Option<Spanned<u32>>,
+}
+
 /// `[reports]`: when the monthly reports are sent.
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -484,6 +504,7 @@ pub const MAIN_SECTIONS: &[&str] = &[
     "reports",
     "channels",
     "snmp_oids",
+    "telemetry",
 ];
 
 /// Top-level keys of a site file.
@@ -508,6 +529,8 @@ pub struct RawMain {
     pub escalation: RawEscalation,
     /// `[reports]`.
     pub reports: RawReports,
+    /// `[telemetry]`.
+    pub telemetry: RawTelemetry,
     /// `[notifications]`.
     pub notifications: RawNotifications,
     /// `[channels]`.

@@ -48,6 +48,97 @@ pub(super) fn daemon(cx: &mut FileCx<'_>, raw: &RawMain, config: &mut Config) {
     }
 }
 
+/// `[telemetry]`: the OTLP export, when an endpoint is given.
+pub(super) fn telemetry(cx: &mut FileCx<'_>, raw: &RawMain, config: &mut Config) {
+    let t = &raw.telemetry;
+    let Some(endpoint) = &t.otlp_endpoint else {
+        let unused = [
+            ("interval", t.interval.as_ref()),
+            ("timeout", t.timeout.as_ref()),
+            ("instance", t.instance.as_ref()),
+        ];
+        for (what, v) in unused {
+            if let Some(v) = v {
+                cx.warn_at(
+                    v,
+                    format!(
+                        "telemetry.{what} is set but otlp_endpoint is not: nothing is exported"
+                    ),
+                );
+            }
+        }
+        if let Some(v) = &t.buffer {
+            cx.warn_at(
+                v,
+                "telemetry.buffer is set but otlp_endpoint is not: nothing is exported",
+            );
+        }
+        return;
+    };
+    let text = endpoint.get_ref().trim().trim_end_matches('/').to_string();
+    match url::Url::parse(&text) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
+        _ => {
+            cx.at(
+                endpoint,
+                format!("telemetry.otlp_endpoint: `{text}` is not an http:// or https:// URL"),
+                Some("write the receiver's OTLP/HTTP base, e.g. `http://127.0.0.1:4318`".into()),
+            );
+            return;
+        }
+    }
+    let mut otlp = Otlp {
+        endpoint: text,
+        interval: Duration::from_secs(60),
+        timeout: Duration::from_secs(10),
+        instance: None,
+        traces: t.traces.unwrap_or(true),
+        buffer: OTLP_BUFFER,
+    };
+    if let Some(v) = &t.interval
+        && let Some(i) = cx.bounded_duration(
+            v,
+            "telemetry.interval",
+            Duration::from_millis(100),
+            Duration::from_secs(3600),
+        )
+    {
+        otlp.interval = i;
+    }
+    if let Some(v) = &t.timeout
+        && let Some(d) = cx.bounded_duration(
+            v,
+            "telemetry.timeout",
+            Duration::from_millis(100),
+            Duration::from_secs(120),
+        )
+    {
+        otlp.timeout = d;
+    }
+    if let Some(v) = &t.instance {
+        if v.get_ref().trim().is_empty() {
+            cx.at(
+                v,
+                "telemetry.instance: empty",
+                Some("name this daemon, or leave the key out for the host name".into()),
+            );
+        } else {
+            otlp.instance = Some(v.get_ref().trim().to_string());
+        }
+    }
+    if let Some(v) = &t.buffer {
+        match *v.get_ref() {
+            16..=1_000_000 => otlp.buffer = *v.get_ref() as usize,
+            n => cx.at(
+                v,
+                format!("telemetry.buffer: {n} is out of range (16 to 1000000)"),
+                None,
+            ),
+        }
+    }
+    config.telemetry.otlp = Some(otlp);
+}
+
 /// The collection settings written at one level (`[daemon]`, `[site]`, an equipment).
 pub(super) struct CollectionKeys<'a> {
     /// The interval, with the name it was written under.

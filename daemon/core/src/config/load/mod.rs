@@ -410,6 +410,7 @@ fn read_main(cx: &mut FileCx<'_>) -> RawMain {
             "on_call" => raw.on_call = cx.section(value).unwrap_or_default(),
             "escalation" => raw.escalation = cx.section(value).unwrap_or_default(),
             "reports" => raw.reports = cx.section(value).unwrap_or_default(),
+            "telemetry" => raw.telemetry = cx.section(value).unwrap_or_default(),
             "notifications" => raw.notifications = cx.section(value).unwrap_or_default(),
             "channels" => raw.channels = cx.section(value).unwrap_or_default(),
             "snmp_oids" => {
@@ -496,6 +497,7 @@ const INTERVAL_MAX: Duration = Duration::from_secs(3600);
 fn validate_main(cx: &mut FileCx<'_>, raw: &RawMain) -> Config {
     let mut config = Config::default();
     daemon::daemon(cx, raw, &mut config);
+    daemon::telemetry(cx, raw, &mut config);
     config.thresholds = thresholds(cx, &Arc::new(Thresholds::default()), &raw.thresholds);
     people::contacts(cx, raw, &mut config);
     let contacts = people::ContactNames::of(raw);
@@ -1078,6 +1080,39 @@ mod tests {
             text.contains("vigie.toml:2:10: reports.accent: `orange` is not a colour")
                 && text.contains("#rrggbb"),
             "{text}"
+        );
+    }
+
+    #[test]
+    fn telemetry_exports_only_to_a_valid_endpoint_and_says_where_a_bad_one_is() {
+        let cfg = load_sources(&sources(MAIN, &[])).expect("valid");
+        assert_eq!(cfg.telemetry.otlp, None);
+        let main = format!(
+            "[telemetry]\notlp_endpoint = \"http://otel.example:4318/\"\ninterval = \"15s\"\ntraces = false\n{MAIN}"
+        );
+        let cfg = load_sources(&sources(&main, &[])).expect("valid");
+        let otlp = cfg.telemetry.otlp.expect("otlp");
+        assert_eq!(otlp.endpoint, "http://otel.example:4318");
+        assert_eq!(otlp.interval, Duration::from_secs(15));
+        assert!(!otlp.traces);
+        assert_eq!(otlp.buffer, OTLP_BUFFER);
+        let main = format!("[telemetry]\notlp_endpoint = \"otel:4318\"\nbuffer = 3\n{MAIN}");
+        let text = load_sources(&sources(&main, &[]))
+            .expect_err("bad")
+            .to_string();
+        assert!(
+            text.contains("vigie.toml:2:17: telemetry.otlp_endpoint: `otel:4318` is not an http:// or https:// URL"),
+            "{text}"
+        );
+        // Settings without an endpoint export nothing, and the load says so.
+        let main = format!("[telemetry]\ninterval = \"15s\"\n{MAIN}");
+        let cfg = load_sources(&sources(&main, &[])).expect("valid");
+        assert!(
+            cfg.warnings
+                .iter()
+                .any(|w| w.contains("otlp_endpoint is not")),
+            "{:?}",
+            cfg.warnings
         );
     }
 
