@@ -346,6 +346,7 @@ pub async fn start(mut opts: Options, listener: TcpListener) -> Result<Daemon, S
             telemetry: std::sync::Arc::clone(&telemetry),
             store: store.clone(),
             outbox: Some(outbox.clone()),
+            clock,
         },
     ));
     let state = ApiState {

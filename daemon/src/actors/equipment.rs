@@ -134,10 +134,11 @@ impl Equipment {
                 self.cfg.kind.name(),
             )
         });
+        let clock = self.deps.clock;
         actix_rt::spawn(async move {
             let _permit = limiter.acquire_owned().await;
             let began = std::time::Instant::now();
-            let start = std::time::SystemTime::now();
+            let start = clock.now();
             let (obs, outcome) = match AssertUnwindSafe(tokio::time::timeout(timeout, fut))
                 .catch_unwind()
                 .await

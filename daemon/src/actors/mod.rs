@@ -63,7 +63,7 @@ impl Deps {
             ids,
             book,
             limiter: Arc::new(Semaphore::new(max_in_flight.max(1))),
-            telemetry: Arc::default(),
+            telemetry: Arc::new(crate::telemetry::Telemetry::new(clock.now())),
             observed: watch::channel(0).0,
             config: watch::channel(None).0,
         })

@@ -10,10 +10,11 @@ use crate::actors::{Fleet, FleetQuery, MetricsQuery};
 use crate::observation::{Observation, ProbeStatus};
 use crate::status::{EquipmentMetrics, FleetStatus};
 use actix::Addr;
+use chrono::{DateTime, Utc};
 use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 use vigie_core::histogram::{Histogram, HistogramSnapshot};
 
 /// How a probe run ended.
@@ -72,7 +73,7 @@ pub struct ProbeSpan {
     /// Its kind.
     pub kind: &'static str,
     /// When the probe started.
-    pub start: SystemTime,
+    pub start: DateTime<Utc>,
     /// How long it ran.
     pub took: Duration,
     /// How it ended.
@@ -85,7 +86,7 @@ pub struct ProbeSpan {
 /// export; read by the exports.
 #[derive(Debug)]
 pub struct Telemetry {
-    started: SystemTime,
+    started: DateTime<Utc>,
     probes: [AtomicU64; ProbeOutcome::ALL.len()],
     probe_latency: Histogram,
     reloads_accepted: AtomicU64,
@@ -98,10 +99,11 @@ pub struct Telemetry {
     spans: Mutex<VecDeque<ProbeSpan>>,
 }
 
-impl Default for Telemetry {
-    fn default() -> Self {
+impl Telemetry {
+    /// Counters starting at `started` (the daemon's start, from its clock).
+    pub fn new(started: DateTime<Utc>) -> Self {
         Telemetry {
-            started: SystemTime::now(),
+            started,
             probes: Default::default(),
             probe_latency: Histogram::default(),
             reloads_accepted: AtomicU64::new(0),
@@ -117,7 +119,7 @@ impl Default for Telemetry {
 
 impl Telemetry {
     /// When the counters started (the daemon's start): the start of cumulative series.
-    pub fn started(&self) -> SystemTime {
+    pub fn started(&self) -> DateTime<Utc> {
         self.started
     }
 

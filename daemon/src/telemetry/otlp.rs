@@ -9,6 +9,7 @@ use super::{ProbeOutcome, ProbeSpan, Snapshot, Telemetry};
 use crate::actors::Fleet;
 use crate::config::{Config, Otlp};
 use actix::Addr;
+use chrono::{DateTime, Utc};
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, KeyValue, any_value};
@@ -23,7 +24,6 @@ use opentelemetry_proto::tonic::trace::v1::{
 use prost::Message as _;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::SystemTime;
 use tokio::sync::watch;
 use vigie_core::histogram::{BOUNDS, HistogramSnapshot};
 
@@ -31,9 +31,9 @@ use vigie_core::histogram::{BOUNDS, HistogramSnapshot};
 const MAX_ANSWER: usize = 64 * 1024;
 
 /// Nanoseconds since the Unix epoch.
-fn unix_nanos(t: SystemTime) -> u64 {
-    t.duration_since(SystemTime::UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+fn unix_nanos(t: DateTime<Utc>) -> u64 {
+    t.timestamp_nanos_opt()
+        .and_then(|n| u64::try_from(n).ok())
         .unwrap_or(0)
 }
 
@@ -179,8 +179,8 @@ pub fn metrics_request(
     s: &Snapshot,
     outbox: Option<&crate::outbox::OutboxStatus>,
     instance: &str,
-    started: SystemTime,
-    now: SystemTime,
+    started: DateTime<Utc>,
+    now: DateTime<Utc>,
 ) -> ExportMetricsServiceRequest {
     let mut m = Metrics {
         start: unix_nanos(started),
@@ -326,8 +326,8 @@ pub fn metrics_request(
 struct Ids(AtomicU64);
 
 impl Ids {
-    fn new() -> Ids {
-        let seed = unix_nanos(SystemTime::now()) ^ (u64::from(std::process::id()) << 32);
+    fn new(now: DateTime<Utc>) -> Ids {
+        let seed = unix_nanos(now) ^ (u64::from(std::process::id()) << 32);
         Ids(AtomicU64::new(seed))
     }
 
@@ -469,11 +469,13 @@ pub struct Sources {
     pub store: crate::store::Store,
     /// The outbox, for its depth.
     pub outbox: Option<crate::outbox::Outbox>,
+    /// Time.
+    pub clock: crate::clock::Clock,
 }
 
 /// Follows the config in force and exports while it names an endpoint.
 pub async fn run(mut config: watch::Receiver<Option<Arc<Config>>>, src: Sources) {
-    let ids = Ids::new();
+    let ids = Ids::new(src.clock.now());
     let mut failing = false;
     loop {
         let otlp = config
@@ -527,10 +529,10 @@ async fn export_once(otlp: &Otlp, src: &Sources, ids: &Ids) -> Result<(), Export
             let outbox = src.outbox.as_ref().map(|o| o.status());
             let started = src.telemetry.started();
             let inst = instance.clone();
+            let now = src.clock.now();
             // Encoding a large fleet is CPU work: off the runtime's threads.
             let body = tokio::task::spawn_blocking(move || {
-                metrics_request(&snap, outbox.as_ref(), &inst, started, SystemTime::now())
-                    .encode_to_vec()
+                metrics_request(&snap, outbox.as_ref(), &inst, started, now).encode_to_vec()
             })
             .await
             .unwrap_or_default();
