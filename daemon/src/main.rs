@@ -645,6 +645,11 @@ fn demo(
     let tmp = tempfile::Builder::new().prefix("vigie-demo-").tempdir()?;
     let (config_dir, data_dir) = (tmp.path().join("config"), tmp.path().join("data"));
     demo::write_config(&config_dir)?;
+    let snmp_note = if demo::sim::snmpd().is_none() && demo::without_snmp(&config_dir)? {
+        "\nSNMP is not simulated: snmpd is not installed (apt-get install snmpd); the Lyon switch is checked over TCP instead.\n"
+    } else {
+        ""
+    };
     let cfg = config::load_dir(&config_dir).map_err(|e| anyhow::anyhow!("{e}"))?;
     let (name, text) = match &scenario_file {
         Some(f) => (
@@ -678,8 +683,7 @@ fn demo(
     actix_rt::System::new().block_on(async move {
         let signals = StopSignals::listen();
         let daemon = server::start(opts, listener).await?;
-        let nvr = demo::SECRETS[0].1;
-        let sim = Arc::new(demo::sim::Simulator::start(&cfg, daemon.api_addr, nvr, |id| {
+        let sim = Arc::new(demo::sim::Simulator::start(&cfg, daemon.api_addr, |id| {
             demo::secret_of(&cfg, id)
         })?);
         let control_task = tokio::spawn(demo::control(
@@ -697,6 +701,7 @@ fn demo(
              faults    curl -X POST http://{control}/devices/lyon-sw/down\n\
              \x20         (actions: {})\n\
              config    {} (edit it: the daemon reloads it live)\n\n\
+             {snmp_note}\
              The scenario plays {} events over {}; notifications go to the log below. Ctrl-C stops.\n\n",
             ids.len(),
             cfg.sites.len(),

@@ -52,6 +52,14 @@ fn demo(scenario: &std::path::Path) -> Command {
     c
 }
 
+/// The demo's devices listen on fixed loopback addresses: one demo at a time.
+static ONE_DEMO: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Holds the demo lock for a test, even after another test failed holding it.
+fn one_demo() -> std::sync::MutexGuard<'static, ()> {
+    ONE_DEMO.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 /// Kills the demo if the test fails before it stops it.
 struct Running(std::process::Child);
 
@@ -64,6 +72,7 @@ impl Drop for Running {
 
 #[test]
 fn the_demo_opens_and_resolves_an_alert_takes_faults_by_api_and_stops_on_ctrl_c() {
+    let _one = one_demo();
     let dir = tempfile::tempdir().expect("tmp");
     let scenario = dir.path().join("scenario.toml");
     std::fs::write(
@@ -98,7 +107,7 @@ fn the_demo_opens_and_resolves_an_alert_takes_faults_by_api_and_stops_on_ctrl_c(
     let api = field("API").trim_end_matches("/api/v1/status").to_string();
     let faults = field("faults");
     assert!(
-        banner[0].contains("21 equipment in 4 sites of 3 clients"),
+        banner[0].contains("24 equipment in 4 sites of 3 clients"),
         "{banner:?}"
     );
     let client = vigie::client::ApiClient::new(&api);
@@ -157,6 +166,178 @@ fn the_demo_opens_and_resolves_an_alert_takes_faults_by_api_and_stops_on_ctrl_c(
         std::net::TcpStream::connect("127.0.4.2:9100").is_err(),
         "a simulated device still answers"
     );
+}
+
+/// Starts `vigie demo` with `scenario` and reads its banner: the API's and the control API's
+/// base URLs.
+fn start_demo(scenario: &std::path::Path) -> (Running, String, String) {
+    let mut child = demo(scenario)
+        .env("VIGIE_LOG", "error")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("vigie demo");
+    let stdout = child.stdout.take().expect("stdout");
+    let child = Running(child);
+    let mut banner = Vec::new();
+    for line in BufReader::new(stdout).lines() {
+        let line = line.expect("line");
+        let done = line.starts_with("The scenario plays");
+        banner.push(line);
+        if done {
+            break;
+        }
+    }
+    let field = |name: &str| {
+        banner
+            .iter()
+            .find_map(|l| l.trim().strip_prefix(name).map(|v| v.trim().to_string()))
+            .unwrap_or_else(|| panic!("{name} in {banner:?}"))
+    };
+    let api = field("API").trim_end_matches("/api/v1/status").to_string();
+    let control = field("faults")
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .expect("control url")
+        .split("/devices")
+        .next()
+        .expect("base")
+        .to_string();
+    (child, api, control)
+}
+
+/// A fact of an equipment, as the daemon shows it.
+fn fact(e: &vigie::status::EquipmentDetail, name: &str) -> Option<String> {
+    e.facts
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.clone())
+}
+
+#[test]
+fn the_simulated_vendor_devices_are_read_by_their_built_in_plugins_and_follow_faults() {
+    let _one = one_demo();
+    let dir = tempfile::tempdir().expect("tmp");
+    let scenario = dir.path().join("scenario.toml");
+    // Nothing scripted within the test's time: the faults come from the control API.
+    std::fs::write(
+        &scenario,
+        "[[event]]\nat = \"1h\"\ndevice = \"depot-vms\"\naction = \"reboot\"\n",
+    )
+    .expect("scenario");
+    let (mut child, api, control) = start_demo(&scenario);
+    let client = vigie::client::ApiClient::new(&api);
+
+    // Each vendor's device answers its plugin, through its authentication, with what the
+    // vendor's API says; the event log paces the checks.
+    let expected = [
+        ("mus-nvr", "model", "DS-7608NXI-K2"),
+        ("nantes-nvr", "model", "DHI-NVR5216-16P-4KS2E"),
+        ("nantes-cam-03", "model", "AXIS P3265-LVE"),
+        ("depot-cam-03", "vendor", "Bosch"),
+    ];
+    let mut after = 0;
+    let deadline = std::time::Instant::now() + Duration::from_secs(90);
+    loop {
+        let read: Vec<bool> = expected
+            .iter()
+            .map(|(id, key, value)| {
+                client.equipment(id).is_ok_and(|e| {
+                    e.summary.status.to_string() == "up" && fact(&e, key).as_deref() == Some(*value)
+                })
+            })
+            .collect();
+        if read.iter().all(|r| *r) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not read within 90 s: {:?}",
+            expected
+                .iter()
+                .zip(&read)
+                .filter(|(_, r)| !**r)
+                .map(|(e, _)| client.equipment(e.0).map(|d| (
+                    d.summary.status,
+                    d.summary.reason,
+                    d.facts
+                )))
+                .collect::<Vec<_>>()
+        );
+        after = client
+            .events(after, 100, Duration::from_secs(2))
+            .expect("events")
+            .last;
+    }
+    let onvif = client.equipment("depot-cam-03").expect("onvif");
+    let offset = onvif
+        .metrics
+        .iter()
+        .find(|m| m.name == "device.clock.offset")
+        .expect("clock offset")
+        .value;
+    assert!(
+        offset.abs() < 5.0,
+        "the simulated clock is on time: {offset}"
+    );
+
+    // Faults by the control API: the Dahua NVR and the Axis camera degrade, a camera flaps,
+    // the ONVIF camera's clock drifts.
+    for action in [
+        "nantes-nvr/degraded",
+        "nantes-cam-03/degraded",
+        "nantes-cam-02/flap?value=5",
+        "depot-cam-03/clock?value=600",
+    ] {
+        let out = Command::new("curl")
+            .args(["-s", "-f", "-X", "POST"])
+            .arg(format!("{control}/devices/{action}"))
+            .output()
+            .expect("curl");
+        assert!(out.status.success(), "{action}: {out:?}");
+    }
+    until_alert(&client, &mut after, "nantes-nvr", Change::Opened);
+    until_alert(&client, &mut after, "nantes-cam-03", Change::Opened);
+    // The flapping camera goes down and up again, several times.
+    let (mut downs, mut ups) = (0, 0);
+    let deadline = std::time::Instant::now() + Duration::from_secs(90);
+    while downs < 2 || ups < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the flapping camera went down {downs} and up {ups} times in 90 s"
+        );
+        let page = client
+            .events(after, 100, Duration::from_secs(5))
+            .expect("events");
+        for e in &page.events {
+            after = e.seq;
+            if let EventBody::Transition(t) = &e.body
+                && t.equipment.as_str() == "nantes-cam-02"
+            {
+                match t.to.to_string().as_str() {
+                    "down" => downs += 1,
+                    "up" => ups += 1,
+                    _ => {}
+                }
+            }
+        }
+    }
+    let onvif = client.equipment("depot-cam-03").expect("onvif");
+    let offset = onvif
+        .metrics
+        .iter()
+        .find(|m| m.name == "device.clock.offset")
+        .expect("clock offset")
+        .value;
+    assert!((offset - 600.0).abs() < 5.0, "the drifted clock: {offset}");
+
+    let sent = Command::new("kill")
+        .args(["-INT", &child.0.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(sent.success());
+    let status = exit_within(&mut child.0, Duration::from_secs(60), "vigie demo");
+    assert!(status.success(), "{status}");
 }
 
 #[test]

@@ -32,10 +32,32 @@ pub const SITES: [(&str, &str); 4] = [
 pub const SCENARIO: &str = include_str!("scenario.toml");
 
 /// The simulated devices' secrets, by credentials name (written to `secrets/NAME`).
-pub const SECRETS: [(&str, &str); 2] = [
+pub const SECRETS: [(&str, &str); 4] = [
     ("nvr", "demo-nvr-password"),
     ("beacon", "demo-beacon-token"),
+    ("cameras", "demo-camera-password"),
+    ("switches", "demo-community"),
 ];
+
+/// How a site file reads its switch over SNMP, and what replaces it without `snmpd`.
+const SNMP_PROBE: (&str, &str) = (
+    "probes = [\"snmp\"]\nsnmp = { port = 1161 }",
+    "probes = [\"tcp:8022\"]",
+);
+
+/// Checks the equipment the demo reads over SNMP over TCP instead, in the config written in
+/// `dir`, for a machine without `snmpd`; returns whether anything changed.
+pub fn without_snmp(dir: &Path) -> std::io::Result<bool> {
+    let mut changed = false;
+    for (id, text) in SITES {
+        if text.contains(SNMP_PROBE.0) {
+            let path = dir.join("sites").join(format!("{id}.toml"));
+            std::fs::write(path, text.replace(SNMP_PROBE.0, SNMP_PROBE.1))?;
+            changed = true;
+        }
+    }
+    Ok(changed)
+}
 
 /// Writes the demo's config into `dir` (created): `vigie.toml`, `sites/`, `secrets/` (0600;
 /// the config names them by absolute path) and `scenario.toml`.
@@ -157,5 +179,24 @@ async fn control_answer(
             StatusCode::NOT_FOUND,
             format!("no route {method} {path}: GET /devices, POST /devices/ID/ACTION[?value=N]"),
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Probe;
+
+    #[test]
+    fn without_snmpd_the_switch_read_over_snmp_is_checked_over_tcp() {
+        let dir = tempfile::tempdir().expect("tmp");
+        write_config(dir.path()).expect("write");
+        let probes = |dir: &Path| {
+            let cfg = crate::config::load_dir(dir).expect("the demo's config loads");
+            cfg.sites["acme-lyon"].equipment["lyon-sw"].probes.clone()
+        };
+        assert_eq!(probes(dir.path()), vec![Probe::Snmp]);
+        assert!(without_snmp(dir.path()).expect("rewrite"));
+        assert_eq!(probes(dir.path()), vec![Probe::Tcp(8022)]);
     }
 }

@@ -28,11 +28,14 @@ pub enum Action {
     Healthy,
     /// Restarts: down a few seconds, then up with a new boot time.
     Reboot,
+    /// Goes down and up every this many seconds, until `up` or `down`.
+    Flap(f64),
+    /// Its clock runs this many seconds off (ONVIF devices report it).
+    Clock(f64),
 }
 
 /// Every action's name, as written in scenarios and the control API.
-pub const ACTIONS: &str =
-    "down, up, disk, heat, recording-stopped, recording-started, degraded, healthy, reboot";
+pub const ACTIONS: &str = "down, up, disk, heat, recording-stopped, recording-started, degraded, healthy, reboot, flap, clock";
 
 impl Action {
     /// The action `name` with its `value` (disk and heat need one).
@@ -54,14 +57,30 @@ impl Action {
             "degraded" => Action::Degraded,
             "healthy" => Action::Healthy,
             "reboot" => Action::Reboot,
+            "flap" => {
+                let v = need("seconds between changes")?;
+                if !(1.0..=3600.0).contains(&v) {
+                    return Err(format!("flap: {v} is not between 1 and 3600 seconds"));
+                }
+                Action::Flap(v)
+            }
+            "clock" => Action::Clock(need("seconds off the true time")?),
             other => return Err(format!("`{other}` is not an action: {ACTIONS}")),
         })
     }
 
     fn apply(self, d: &mut DeviceState) {
         match self {
-            Action::Down => d.up = false,
-            Action::Up => d.up = true,
+            Action::Down => {
+                d.up = false;
+                d.flap = None;
+            }
+            Action::Up => {
+                d.up = true;
+                d.flap = None;
+            }
+            Action::Flap(period) => d.flap = Some(period),
+            Action::Clock(offset) => d.clock_offset = offset,
             Action::Disk(v) => d.disk = v / 100.0,
             Action::Heat(v) => d.heat = v,
             Action::RecordingStopped => d.recording = false,

@@ -1,11 +1,13 @@
 //! The fleet simulator: every equipment of a config whose address is on loopback gets the
 //! endpoints its probes read, on its own address (127.0.0.0/8 gives each device one) — a
 //! node_exporter-style `/metrics` for `agent`, an RTSP server answering `OPTIONS` for `rtsp`,
-//! a listening port for `tcp:PORT`, a Hikvision ISAPI web server behind Digest authentication
-//! for `plugin:hikvision`, and heartbeats pushed to the daemon for `heartbeat`. A device set
-//! down closes its sockets (connection refused) or stops its heartbeats; its values move over
-//! time (disk filling, temperature on a daily cycle) and faults are set by the scenario or
-//! the control API.
+//! a listening port for `tcp:PORT`, the web APIs the vendor plugins read — Hikvision ISAPI,
+//! Dahua CGI and Axis VAPIX behind Digest authentication, an ONVIF device service checking
+//! WS-Security UsernameTokens — a real `snmpd` (net-snmp, on an unprivileged port, when it is
+//! installed) for `snmp`, and heartbeats pushed to the daemon for `heartbeat`. A device
+//! set down closes its sockets (connection refused) or stops its heartbeats; a flapping one
+//! goes down and up on a period; its values move over time (recording disks filling, the
+//! temperature on a daily cycle) and faults are set by the scenario or the control API.
 
 use crate::config::{Config, Probe};
 use http_body_util::{BodyExt, Full};
@@ -34,6 +36,10 @@ pub struct DeviceState {
     pub degraded: bool,
     /// When it last booted (Unix seconds).
     pub boot: i64,
+    /// Goes down and up every this many seconds while set.
+    pub flap: Option<f64>,
+    /// Its clock's offset from the true time, in seconds (ONVIF).
+    pub clock_offset: f64,
 }
 
 impl Default for DeviceState {
@@ -45,6 +51,8 @@ impl Default for DeviceState {
             recording: true,
             degraded: false,
             boot: chrono::Utc::now().timestamp() - 12 * 86_400,
+            flap: None,
+            clock_offset: 0.0,
         }
     }
 }
@@ -76,9 +84,6 @@ impl Device {
     }
 }
 
-/// The Hikvision recorder's credentials in the demo.
-pub const NVR_USER: &str = "admin";
-
 /// A running simulator; dropping it stops every endpoint.
 pub struct Simulator {
     devices: BTreeMap<String, Device>,
@@ -103,12 +108,11 @@ pub enum SimError {
 
 impl Simulator {
     /// Starts the endpoints of every loopback equipment of `cfg`. Heartbeats go to the
-    /// daemon at `api` with each equipment's password from `secret`; the NVR's password is
-    /// `nvr_password`.
+    /// daemon at `api`; each device checks the user name of its credentials in `cfg` and the
+    /// password `secret` gives for its id.
     pub fn start(
         cfg: &Config,
         api: SocketAddr,
-        nvr_password: &str,
         secret: impl Fn(&str) -> Option<String>,
     ) -> Result<Simulator, SimError> {
         let mut sim = Simulator {
@@ -146,20 +150,56 @@ impl Simulator {
                         }
                         Probe::Rtsp(port) => Some(Endpoint::Rtsp(*port)),
                         Probe::Tcp(port) => Some(Endpoint::Tcp(*port)),
-                        Probe::Plugin(name) if name == "hikvision" => {
+                        Probe::Plugin(name) => {
                             let port = eq
                                 .plugin_params
                                 .iter()
                                 .find(|(k, _)| k == "port")
                                 .and_then(|(_, p)| p.parse().ok())
                                 .unwrap_or(80);
-                            let password = nvr_password.to_string();
-                            Some(Endpoint::Http(
-                                port,
-                                Arc::new(move |d: &DeviceState, req: &RequestLine| {
-                                    hikvision(d, req, &password)
-                                }),
-                            ))
+                            let login = Login {
+                                user: eq
+                                    .credentials
+                                    .as_ref()
+                                    .and_then(|c| c.username.clone())
+                                    .unwrap_or_default(),
+                                password: secret(&id).unwrap_or_default(),
+                            };
+                            let handler: Option<Handler> = match name.as_str() {
+                                "hikvision" => {
+                                    Some(Arc::new(move |d: &DeviceState, req: &RequestLine| {
+                                        hikvision(d, req, &login)
+                                    }))
+                                }
+                                "dahua" => {
+                                    Some(Arc::new(move |d: &DeviceState, req: &RequestLine| {
+                                        dahua(d, req, &login)
+                                    }))
+                                }
+                                "axis" => {
+                                    Some(Arc::new(move |d: &DeviceState, req: &RequestLine| {
+                                        axis(d, req, &login)
+                                    }))
+                                }
+                                "onvif" => {
+                                    Some(Arc::new(move |d: &DeviceState, req: &RequestLine| {
+                                        onvif(d, req, &login)
+                                    }))
+                                }
+                                _ => None,
+                            };
+                            handler.map(|h| Endpoint::Http(port, h))
+                        }
+                        Probe::Snmp => {
+                            let community = secret(&id).unwrap_or_else(|| "public".into());
+                            sim.tasks.push(tokio::spawn(snmp_agent(
+                                ip,
+                                eq.snmp.port,
+                                community,
+                                device.clone(),
+                                id.clone(),
+                            )));
+                            None
                         }
                         Probe::Heartbeat => {
                             let token = secret(&id).ok_or_else(|| {
@@ -184,6 +224,7 @@ impl Simulator {
                             .push(tokio::spawn(serve(ip, e, device.clone(), id.clone())));
                     }
                 }
+                sim.tasks.push(tokio::spawn(flapping(device.clone())));
                 sim.devices.insert(id, device);
             }
         }
@@ -201,16 +242,26 @@ impl Simulator {
     }
 }
 
-/// The first line and headers of an HTTP request, as the handlers need them.
+/// What the handlers read of an HTTP request.
 pub struct RequestLine {
     method: String,
+    /// Path and query.
     path: String,
     authorization: Option<String>,
+    body: String,
 }
 
-type Handler = Arc<
-    dyn Fn(&DeviceState, &RequestLine) -> (StatusCode, Vec<(String, String)>, String) + Send + Sync,
->;
+/// The user name and password a simulated device accepts.
+#[derive(Clone)]
+struct Login {
+    user: String,
+    password: String,
+}
+
+/// A simulated HTTP answer: status, headers, body.
+type Answer = (StatusCode, Vec<(String, String)>, String);
+
+type Handler = Arc<dyn Fn(&DeviceState, &RequestLine) -> Answer + Send + Sync>;
 
 enum Endpoint {
     Http(u16, Handler),
@@ -290,17 +341,28 @@ async fn connection(stream: tokio::net::TcpStream, endpoint: &Endpoint, device: 
             let service = hyper::service::service_fn(move |req: Request<Incoming>| {
                 let (handler, device) = (Arc::clone(&handler), device.clone());
                 async move {
+                    let method = req.method().to_string();
+                    let path = req
+                        .uri()
+                        .path_and_query()
+                        .map_or_else(|| req.uri().path().to_string(), |p| p.as_str().to_string());
+                    let authorization = req
+                        .headers()
+                        .get(hyper::header::AUTHORIZATION)
+                        .and_then(|v| v.to_str().ok())
+                        .map(String::from);
+                    // At most 64 KiB of body is read: the simulated APIs take small requests.
+                    let body = http_body_util::Limited::new(req.into_body(), 64 * 1024)
+                        .collect()
+                        .await
+                        .map(|b| String::from_utf8_lossy(&b.to_bytes()).into_owned())
+                        .unwrap_or_default();
                     let line = RequestLine {
-                        method: req.method().to_string(),
-                        path: req.uri().path().to_string(),
-                        authorization: req
-                            .headers()
-                            .get(hyper::header::AUTHORIZATION)
-                            .and_then(|v| v.to_str().ok())
-                            .map(String::from),
+                        method,
+                        path,
+                        authorization,
+                        body,
                     };
-                    // The body is read and dropped: the simulated APIs are read-only.
-                    let _ = req.into_body().collect().await;
                     let (status, headers, body) = handler(&device.state(), &line);
                     let mut answer = Response::new(Full::new(Bytes::from(body)));
                     *answer.status_mut() = status;
@@ -329,17 +391,21 @@ fn day_phase() -> f64 {
     (now % 600.0) / 600.0
 }
 
+/// A recording volume's fill: the set level plus what recording adds over time, one point a
+/// simulated day (ten minutes), so a trend shows within a demo; never full.
+fn filled(level: f64) -> f64 {
+    let days = chrono::Utc::now().timestamp_millis() as f64 / 600_000.0;
+    (level + (days % 5.0) * 0.01).min(0.999)
+}
+
 /// A node_exporter-style exposition of the device's state.
-fn agent(
-    d: &DeviceState,
-    req: &RequestLine,
-    service: Option<&str>,
-) -> (StatusCode, Vec<(String, String)>, String) {
+fn agent(d: &DeviceState, req: &RequestLine, service: Option<&str>) -> Answer {
     if req.path != "/metrics" {
         return (StatusCode::NOT_FOUND, Vec::new(), "not found\n".into());
     }
     let size = 8.0e12;
     let temp = 44.0 + 6.0 * (day_phase() * std::f64::consts::TAU).sin() + d.heat;
+    let disk = filled(d.disk);
     let mut text = format!(
         "# TYPE node_filesystem_size_bytes gauge\nnode_filesystem_size_bytes{{device=\"/dev/sdb1\",fstype=\"ext4\",mountpoint=\"/recordings\"}} {size}\n\
          # TYPE node_filesystem_avail_bytes gauge\nnode_filesystem_avail_bytes{{device=\"/dev/sdb1\",fstype=\"ext4\",mountpoint=\"/recordings\"}} {}\n\
@@ -347,7 +413,7 @@ fn agent(
          # TYPE node_memory_MemAvailable_bytes gauge\nnode_memory_MemAvailable_bytes 12884901888\n\
          # TYPE node_hwmon_temp_celsius gauge\nnode_hwmon_temp_celsius{{chip=\"platform_coretemp_0\",sensor=\"temp1\"}} {temp:.1}\n\
          # TYPE node_boot_time_seconds gauge\nnode_boot_time_seconds {}\n",
-        size * (1.0 - d.disk),
+        size * (1.0 - disk),
         d.boot
     );
     if let Some(s) = service {
@@ -458,38 +524,393 @@ pub fn digest_valid(
     get("response") == expected
 }
 
-/// A Hikvision recorder's ISAPI, behind Digest authentication.
-fn hikvision(
-    d: &DeviceState,
-    req: &RequestLine,
-    password: &str,
-) -> (StatusCode, Vec<(String, String)>, String) {
-    let authorized = req
-        .authorization
-        .as_deref()
-        .is_some_and(|h| digest_valid(h, &req.method, (NVR_USER, password), (REALM, NONCE)));
-    if !authorized {
-        return (
+/// The Digest challenge a device answers when `req` does not prove `login`, or `None`.
+fn challenge(req: &RequestLine, login: &Login) -> Option<Answer> {
+    // The path the client signs is the request target, query included.
+    let authorized = req.authorization.as_deref().is_some_and(|h| {
+        digest_valid(
+            h,
+            &req.method,
+            (&login.user, &login.password),
+            (REALM, NONCE),
+        )
+    });
+    (!authorized).then(|| {
+        (
             StatusCode::UNAUTHORIZED,
             vec![(
                 "www-authenticate".into(),
                 format!("Digest realm=\"{REALM}\", qop=\"auth\", nonce=\"{NONCE}\""),
             )],
             String::new(),
-        );
+        )
+    })
+}
+
+/// A fixed answer of `content_type`.
+fn answer(content_type: &str, body: &str) -> Answer {
+    (
+        StatusCode::OK,
+        vec![("content-type".into(), content_type.into())],
+        body.to_string(),
+    )
+}
+
+fn not_found() -> Answer {
+    (StatusCode::NOT_FOUND, Vec::new(), String::new())
+}
+
+/// A Hikvision recorder's ISAPI, behind Digest authentication.
+fn hikvision(d: &DeviceState, req: &RequestLine, login: &Login) -> Answer {
+    if let Some(refused) = challenge(req, login) {
+        return refused;
     }
     let fixtures = if d.degraded {
         &HIK_DEGRADED
     } else {
         &HIK_HEALTHY
     };
-    match fixtures.iter().find(|(p, _)| *p == req.path) {
-        Some((_, body)) => (
-            StatusCode::OK,
-            vec![("content-type".into(), "application/xml".into())],
-            body.to_string(),
+    let path = req.path.split('?').next().unwrap_or_default();
+    match fixtures.iter().find(|(p, _)| *p == path) {
+        // The recorder's clock is on time (the fixtures were captured on another day).
+        Some((_, body)) => answer("application/xml", &clock_now(body, "currentDeviceTime")),
+        None => not_found(),
+    }
+}
+
+/// `xml` with the text of its element `name` set to the time now (RFC 3339, UTC).
+fn clock_now(xml: &str, name: &str) -> String {
+    let (open, close) = (format!("<{name}>"), format!("</{name}>"));
+    match (xml.find(&open), xml.find(&close)) {
+        (Some(a), Some(b)) if a < b => format!(
+            "{}{}{}",
+            &xml[..a + open.len()],
+            chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            &xml[b..]
         ),
-        None => (StatusCode::NOT_FOUND, Vec::new(), String::new()),
+        _ => xml.to_string(),
+    }
+}
+
+/// A Dahua recorder's CGI answers (`key=value` lines), by request target.
+const DAHUA_HEALTHY: [(&str, &str); 7] = [
+    (
+        "/cgi-bin/magicBox.cgi?action=getSystemInfo",
+        include_str!("../../../plugins/dahua/fixtures/nvr-healthy/getSystemInfo.txt"),
+    ),
+    (
+        "/cgi-bin/magicBox.cgi?action=getSoftwareVersion",
+        include_str!("../../../plugins/dahua/fixtures/nvr-healthy/getSoftwareVersion.txt"),
+    ),
+    (
+        "/cgi-bin/storageDevice.cgi?action=getDeviceAllInfo",
+        include_str!("../../../plugins/dahua/fixtures/nvr-healthy/getDeviceAllInfo.txt"),
+    ),
+    (
+        "/cgi-bin/LogicDeviceManager.cgi?action=getCameraState&uniqueChannels[0]=-1",
+        include_str!("../../../plugins/dahua/fixtures/nvr-healthy/getCameraState.txt"),
+    ),
+    (
+        "/cgi-bin/configManager.cgi?action=getConfig&name=ChannelTitle",
+        include_str!("../../../plugins/dahua/fixtures/nvr-healthy/getChannelTitle.txt"),
+    ),
+    (
+        "/cgi-bin/magicBox.cgi?action=getUpTime",
+        include_str!("../../../plugins/dahua/fixtures/nvr-healthy/getUpTime.txt"),
+    ),
+    (
+        "/cgi-bin/magicBox.cgi?action=getCPUUsage",
+        include_str!("../../../plugins/dahua/fixtures/nvr-healthy/getCPUUsage.txt"),
+    ),
+];
+
+/// The same recorder degraded: a disk in error, a channel offline.
+const DAHUA_DEGRADED: [(&str, &str); 5] = [
+    (
+        "/cgi-bin/magicBox.cgi?action=getSystemInfo",
+        include_str!("../../../plugins/dahua/fixtures/nvr-degraded/getSystemInfo.txt"),
+    ),
+    (
+        "/cgi-bin/magicBox.cgi?action=getSoftwareVersion",
+        include_str!("../../../plugins/dahua/fixtures/nvr-degraded/getSoftwareVersion.txt"),
+    ),
+    (
+        "/cgi-bin/storageDevice.cgi?action=getDeviceAllInfo",
+        include_str!("../../../plugins/dahua/fixtures/nvr-degraded/getDeviceAllInfo.txt"),
+    ),
+    (
+        "/cgi-bin/LogicDeviceManager.cgi?action=getCameraState&uniqueChannels[0]=-1",
+        include_str!("../../../plugins/dahua/fixtures/nvr-degraded/getCameraState.txt"),
+    ),
+    (
+        "/cgi-bin/configManager.cgi?action=getConfig&name=ChannelTitle",
+        include_str!("../../../plugins/dahua/fixtures/nvr-degraded/getChannelTitle.txt"),
+    ),
+];
+
+/// A Dahua recorder's CGI, behind Digest authentication.
+fn dahua(d: &DeviceState, req: &RequestLine, login: &Login) -> Answer {
+    if let Some(refused) = challenge(req, login) {
+        return refused;
+    }
+    let fixtures: &[(&str, &str)] = if d.degraded {
+        &DAHUA_DEGRADED
+    } else {
+        &DAHUA_HEALTHY
+    };
+    match fixtures.iter().find(|(p, _)| *p == req.path) {
+        Some((_, body)) => answer("text/plain", body),
+        None => not_found(),
+    }
+}
+
+/// An Axis camera's VAPIX: `systemready.cgi` anonymous, the rest behind Digest
+/// authentication; degraded, a fan failed and its SD card disconnected.
+fn axis(d: &DeviceState, req: &RequestLine, login: &Login) -> Answer {
+    let path = req.path.split('?').next().unwrap_or_default();
+    if path == "/axis-cgi/systemready.cgi" {
+        return answer(
+            "application/json",
+            include_str!("../../../plugins/axis/fixtures/systemready.json"),
+        );
+    }
+    if let Some(refused) = challenge(req, login) {
+        return refused;
+    }
+    match (path, d.degraded) {
+        ("/axis-cgi/basicdeviceinfo.cgi", _) => answer(
+            "application/json",
+            include_str!("../../../plugins/axis/fixtures/basicdeviceinfo.json"),
+        ),
+        ("/axis-cgi/temperaturecontrol.cgi", false) => answer(
+            "text/plain",
+            include_str!("../../../plugins/axis/fixtures/temperature_statusall.txt"),
+        ),
+        ("/axis-cgi/temperaturecontrol.cgi", true) => answer(
+            "text/plain",
+            include_str!("../../../plugins/axis/fixtures/temperature_fan_failure.txt"),
+        ),
+        ("/axis-cgi/disks/list.cgi", false) => answer(
+            "text/xml",
+            include_str!("../../../plugins/axis/fixtures/disks_list.xml"),
+        ),
+        ("/axis-cgi/disks/list.cgi", true) => answer(
+            "text/xml",
+            include_str!("../../../plugins/axis/fixtures/disks_sd_disconnected.xml"),
+        ),
+        _ => not_found(),
+    }
+}
+
+/// The text of the first element named `name`, with or without a namespace prefix and
+/// attributes, in `xml`.
+fn element<'a>(xml: &'a str, name: &str) -> Option<&'a str> {
+    let mut from = 0;
+    while let Some(i) = xml[from..].find(name) {
+        let at = from + i;
+        from = at + name.len();
+        let before = xml[..at].chars().next_back();
+        let after = xml[from..].chars().next();
+        let opening = matches!(before, Some(':' | '<')) && matches!(after, Some('>' | ' '));
+        // Not a closing tag (`</p:name>`).
+        let tag_start = xml[..at].rfind('<').unwrap_or(0);
+        if opening && !xml[tag_start..].starts_with("</") {
+            let open_end = xml[from..].find('>')? + from + 1;
+            let close = xml[open_end..].find("</")? + open_end;
+            return Some(xml[open_end..close].trim());
+        }
+    }
+    None
+}
+
+/// Whether an ONVIF request carries a WS-Security UsernameToken proving `login`: the
+/// password digest is Base64(SHA-1(nonce + created + password)).
+fn username_token_valid(body: &str, login: &Login) -> bool {
+    use base64::Engine as _;
+    use sha1::{Digest as _, Sha1};
+    let (Some(user), Some(digest), Some(nonce), Some(created)) = (
+        element(body, "Username"),
+        element(body, "Password"),
+        element(body, "Nonce"),
+        element(body, "Created"),
+    ) else {
+        return false;
+    };
+    let Ok(nonce) = base64::engine::general_purpose::STANDARD.decode(nonce) else {
+        return false;
+    };
+    let mut h = Sha1::new();
+    h.update(&nonce);
+    h.update(created.as_bytes());
+    h.update(login.password.as_bytes());
+    user == login.user && base64::engine::general_purpose::STANDARD.encode(h.finalize()) == digest
+}
+
+/// A SOAP 1.2 envelope around `body`.
+fn soap(body: &str) -> String {
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<env:Envelope xmlns:env=\"http://www.w3.org/2003/05/soap-envelope\" xmlns:tt=\"http://www.onvif.org/ver10/schema\" xmlns:tds=\"http://www.onvif.org/ver10/device/wsdl\" xmlns:ter=\"http://www.onvif.org/ver10/error\"><env:Body>{body}</env:Body></env:Envelope>"
+    )
+}
+
+/// An ONVIF device service: its clock (true time plus the device's offset) to anyone, its
+/// identity to a valid UsernameToken, a `ter:NotAuthorized` fault otherwise.
+fn onvif(d: &DeviceState, req: &RequestLine, login: &Login) -> Answer {
+    use chrono::{Datelike as _, Timelike as _};
+    let path = req.path.split('?').next().unwrap_or_default();
+    if req.method != "POST" || path != "/onvif/device_service" {
+        return not_found();
+    }
+    let xml = "application/soap+xml; charset=utf-8";
+    if req.body.contains("GetSystemDateAndTime") {
+        let offset = chrono::Duration::milliseconds((d.clock_offset * 1000.0) as i64);
+        let t = chrono::Utc::now() + offset;
+        let body = format!(
+            "<tds:GetSystemDateAndTimeResponse><tds:SystemDateAndTime><tt:DateTimeType>NTP</tt:DateTimeType><tt:DaylightSavings>false</tt:DaylightSavings><tt:UTCDateTime><tt:Time><tt:Hour>{}</tt:Hour><tt:Minute>{}</tt:Minute><tt:Second>{}</tt:Second></tt:Time><tt:Date><tt:Year>{}</tt:Year><tt:Month>{}</tt:Month><tt:Day>{}</tt:Day></tt:Date></tt:UTCDateTime></tds:SystemDateAndTime></tds:GetSystemDateAndTimeResponse>",
+            t.hour(),
+            t.minute(),
+            t.second(),
+            t.year(),
+            t.month(),
+            t.day()
+        );
+        return answer(xml, &soap(&body));
+    }
+    if req.body.contains("GetDeviceInformation") {
+        if !username_token_valid(&req.body, login) {
+            let fault = "<env:Fault><env:Code><env:Value>env:Sender</env:Value><env:Subcode><env:Value>ter:NotAuthorized</env:Value></env:Subcode></env:Code><env:Reason><env:Text xml:lang=\"en\">Sender not Authorized</env:Text></env:Reason></env:Fault>";
+            let (_, headers, body) = answer(xml, &soap(fault));
+            return (StatusCode::BAD_REQUEST, headers, body);
+        }
+        let body = "<tds:GetDeviceInformationResponse><tds:Manufacturer>Bosch</tds:Manufacturer><tds:Model>FLEXIDOME IP 5000i</tds:Model><tds:FirmwareVersion>7.80.0128</tds:FirmwareVersion><tds:SerialNumber>044127263518030032</tds:SerialNumber><tds:HardwareId>F0004D43</tds:HardwareId></tds:GetDeviceInformationResponse>";
+        return answer(xml, &soap(body));
+    }
+    not_found()
+}
+
+/// Where net-snmp's agent is installed, if it is.
+pub fn snmpd() -> Option<std::path::PathBuf> {
+    ["/usr/sbin/snmpd", "/usr/local/sbin/snmpd"]
+        .iter()
+        .map(std::path::PathBuf::from)
+        .find(|p| p.is_file())
+}
+
+/// util-linux's `setpriv`, if installed.
+fn setpriv() -> Option<std::path::PathBuf> {
+    ["/usr/bin/setpriv", "/bin/setpriv"]
+        .iter()
+        .map(std::path::PathBuf::from)
+        .find(|p| p.is_file())
+}
+
+/// A real SNMP agent (net-snmp's `snmpd`, v2c with `community`) on `ip:port` while the device
+/// is up, answering from this machine's own tables (uptime, interfaces, storage, load).
+async fn snmp_agent(ip: IpAddr, port: u16, community: String, device: Device, id: String) {
+    let Some(snmpd) = snmpd() else {
+        tracing::warn!(equipment = %id, "simulator: snmpd is not installed (apt-get install snmpd): SNMP is not simulated");
+        return;
+    };
+    let dir = match tempfile::Builder::new()
+        .prefix("vigie-demo-snmpd-")
+        .tempdir()
+    {
+        Ok(d) => d,
+        Err(e) => {
+            tracing::warn!(equipment = %id, "simulator: no directory for snmpd: {e}");
+            return;
+        }
+    };
+    let conf = dir.path().join("snmpd.conf");
+    let text =
+        format!("rocommunity {community} 127.0.0.0/8\nsysName {id}\nsysLocation vigie demo\n");
+    if let Err(e) = std::fs::write(&conf, text) {
+        tracing::warn!(equipment = %id, "simulator: cannot write {}: {e}", conf.display());
+        return;
+    }
+    let mut changed = device.changed.subscribe();
+    loop {
+        if !device.state().up {
+            if changed.changed().await.is_err() {
+                return;
+            }
+            continue;
+        }
+        // Under `setpriv --pdeathsig`, the agent dies with the demo even when the demo is
+        // killed outright (no chance to stop it).
+        let mut command = match setpriv() {
+            Some(setpriv) => {
+                let mut c = tokio::process::Command::new(setpriv);
+                c.args(["--pdeathsig", "KILL", "--"]).arg(&snmpd);
+                c
+            }
+            None => tokio::process::Command::new(&snmpd),
+        };
+        let child = command
+            .args(["-f", "-Ln", "-C", "-c"])
+            .arg(&conf)
+            .arg(format!("udp:{ip}:{port}"))
+            .env("SNMP_PERSISTENT_DIR", dir.path())
+            .env("MIBS", "")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn();
+        let mut child = match child {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(equipment = %id, "simulator: snmpd does not start: {e}");
+                return;
+            }
+        };
+        loop {
+            tokio::select! {
+                exit = child.wait() => {
+                    tracing::warn!(equipment = %id, "simulator: snmpd on {ip}:{port} exited ({exit:?}); restarted in 5 s");
+                    tokio::time::sleep(Duration::from_secs(5)).await;
+                    break;
+                }
+                c = changed.changed() => {
+                    if c.is_err() {
+                        return;
+                    }
+                    if !device.state().up {
+                        let _ = child.kill().await;
+                        break;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Takes a flapping device down and up every `flap` seconds until the flapping stops (its
+/// state then stays as set).
+async fn flapping(device: Device) {
+    let mut changed = device.changed.subscribe();
+    loop {
+        let Some(period) = device.state().flap else {
+            if changed.changed().await.is_err() {
+                return;
+            }
+            continue;
+        };
+        let period = Duration::from_secs_f64(period.clamp(1.0, 3600.0));
+        tokio::select! {
+            () = tokio::time::sleep(period) => {
+                device.update(|d| {
+                    if d.flap.is_some() {
+                        d.up = !d.up;
+                    }
+                });
+            }
+            c = changed.changed() => {
+                if c.is_err() {
+                    return;
+                }
+            }
+        }
     }
 }
 
