@@ -77,7 +77,7 @@ fn the_demo_opens_and_resolves_an_alert_takes_faults_by_api_and_stops_on_ctrl_c(
     let scenario = dir.path().join("scenario.toml");
     std::fs::write(
         &scenario,
-        "[[event]]\nat = \"1s\"\ndevice = \"depot-vms\"\naction = \"disk\"\nvalue = 97\n\n[[event]]\nat = \"20s\"\ndevice = \"depot-vms\"\naction = \"disk\"\nvalue = 70\n",
+        "[[event]]\nat = \"1s\"\ndevice = \"depot-vms\"\naction = \"disk\"\nvalue = 97\n\n[[event]]\nat = \"50s\"\ndevice = \"depot-vms\"\naction = \"disk\"\nvalue = 70\n",
     )
     .expect("scenario");
     let mut child = demo(&scenario)
@@ -112,7 +112,8 @@ fn the_demo_opens_and_resolves_an_alert_takes_faults_by_api_and_stops_on_ctrl_c(
     );
     let client = vigie::client::ApiClient::new(&api);
     let mut after = 0;
-    // The scenario fills the depot's disk, then frees it.
+    // The scenario fills the depot's disk, then frees it 50 s later (the alert opens within
+    // about 15 s: its first collection, then the threshold's 10 s).
     until_alert(&client, &mut after, "depot-vms", Change::Opened);
     until_alert(&client, &mut after, "depot-vms", Change::Resolved);
     // A fault set over the control API: the recording service of the depot stops.
