@@ -46,6 +46,16 @@ fn probes(api: &vigie::client::ApiClient) -> Vec<(String, f64)> {
         .collect()
 }
 
+/// The daemon's process, killed when the benchmark ends, even by a panic.
+struct Daemon(std::process::Child);
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 fn main() {
     let seconds: u64 = std::env::var("VIGIE_BENCH_SECONDS")
         .ok()
@@ -72,19 +82,21 @@ fn main() {
     let cfg = vigie::config::load_dir(&config).expect("config");
     let equipment: usize = cfg.sites.values().map(|s| s.equipment.len()).sum();
 
-    let mut daemon = Command::new(env!("CARGO_BIN_EXE_vigie"))
-        .args(["run", "--listen", "127.0.0.1:0", "--config"])
-        .arg(&config)
-        .arg("--data")
-        .arg(&data)
-        .env("VIGIE_LOG", "error")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("vigie run");
-    let pid = daemon.id();
+    let mut daemon = Daemon(
+        Command::new(env!("CARGO_BIN_EXE_vigie"))
+            .args(["run", "--listen", "127.0.0.1:0", "--config"])
+            .arg(&config)
+            .arg("--data")
+            .arg(&data)
+            .env("VIGIE_LOG", "error")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("vigie run"),
+    );
+    let pid = daemon.0.id();
     let mut line = String::new();
-    BufReader::new(daemon.stdout.take().expect("stdout"))
+    BufReader::new(daemon.0.stdout.take().expect("stdout"))
         .read_line(&mut line)
         .expect("first line");
     let url = line
@@ -109,14 +121,14 @@ fn main() {
             .expect("simulator"),
         )
     });
-    rt.block_on(tokio::time::sleep(Duration::from_secs(10)));
+    std::thread::sleep(Duration::from_secs(10));
     let (cpu0, probes0) = (cpu_of(pid), probes(&api));
-    rt.block_on(tokio::time::sleep(Duration::from_secs(seconds)));
+    std::thread::sleep(Duration::from_secs(seconds));
     let (cpu1, probes1) = (cpu_of(pid), probes(&api));
     let rss = rss_of(pid);
-    drop(sim);
-    let _ = daemon.kill();
-    let _ = daemon.wait();
+    // The simulator's tasks and snmpd end on the runtime they were started on.
+    rt.block_on(async move { drop(sim) });
+    drop(daemon);
 
     let mut total = 0.0;
     let mut by_outcome = Vec::new();

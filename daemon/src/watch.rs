@@ -1,13 +1,13 @@
 //! One debounced watcher for the folders the daemon follows (the config directory, the folders
-//! of secret files, the plugins directory), over notify-debouncer-full: a burst of changes
-//! becomes one call of the owner's handler, on a thread of its own. Reads are ignored, so
-//! loading what changed never triggers another load.
+//! of secret files, the plugins directory), over notify: a burst of changes becomes one call
+//! of the owner's handler, on a thread of its own, once no change came for [`DEBOUNCE`].
+//! Reads are ignored, so loading what changed never triggers another load. Between changes
+//! the thread sleeps on its channel: an idle daemon is not woken by its watches.
 
-use notify::RecursiveMode;
-use notify_debouncer_full::{DebounceEventResult, Debouncer, RecommendedCache, new_debouncer};
+use notify::{RecursiveMode, Watcher as _};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{Sender, channel};
+use std::sync::mpsc::{RecvTimeoutError, Sender, channel};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -15,8 +15,16 @@ use std::time::Duration;
 pub const DEBOUNCE: Duration = Duration::from_millis(300);
 
 struct Inner {
-    debouncer: Debouncer<notify::RecommendedWatcher, RecommendedCache>,
+    watcher: notify::RecommendedWatcher,
     watched: BTreeSet<PathBuf>,
+}
+
+/// What wakes a watch's thread.
+enum Wake {
+    /// Something changed in a watched path: wait for the burst to end.
+    Changed,
+    /// Run the handler now (SIGHUP).
+    Now,
 }
 
 /// The paths a [`DirWatch`] follows; more can be added from its handler.
@@ -30,7 +38,7 @@ impl Watches {
         if inner.watched.contains(path) {
             return Ok(());
         }
-        inner.debouncer.watch(path, mode)?;
+        inner.watcher.watch(path, mode)?;
         inner.watched.insert(path.to_path_buf());
         Ok(())
     }
@@ -39,7 +47,7 @@ impl Watches {
 /// A running watch; dropping it stops the watch and, once its handler returns, its thread.
 pub struct DirWatch {
     watches: Watches,
-    trigger: Sender<()>,
+    trigger: Sender<Wake>,
 }
 
 impl DirWatch {
@@ -51,32 +59,39 @@ impl DirWatch {
         mode: RecursiveMode,
         mut on_change: impl FnMut(&Watches) + Send + 'static,
     ) -> Result<DirWatch, notify::Error> {
-        let (tx, rx) = channel::<()>();
+        let (tx, rx) = channel::<Wake>();
         let events = tx.clone();
         let label = thread.to_string();
-        let debouncer = new_debouncer(DEBOUNCE, None, move |res: DebounceEventResult| match res {
-            Ok(evs) if evs.iter().any(|e| !e.kind.is_access()) => {
-                let _ = events.send(());
-            }
-            Ok(_) => {}
-            Err(errors) => {
-                for e in errors {
-                    tracing::warn!(watch = %label, "watch: {e}");
+        let watcher =
+            notify::recommended_watcher(move |res: notify::Result<notify::Event>| match res {
+                Ok(ev) if !ev.kind.is_access() => {
+                    let _ = events.send(Wake::Changed);
                 }
-            }
-        })?;
+                Ok(_) => {}
+                Err(e) => tracing::warn!(watch = %label, "watch: {e}"),
+            })?;
         let watches = Watches(Arc::new(Mutex::new(Inner {
-            debouncer,
+            watcher,
             watched: BTreeSet::new(),
         })));
         watches.watch(path, mode)?;
-        // A weak handle: dropping the DirWatch drops the debouncer, whose handler holds the
-        // last sender, which ends this thread.
+        // A weak handle: dropping the DirWatch drops the watcher, whose handler holds the
+        // last sender but one (the DirWatch's trigger), which ends this thread.
         let handle = Arc::downgrade(&watches.0);
         std::thread::Builder::new()
             .name(thread.into())
             .spawn(move || {
-                while rx.recv().is_ok() {
+                while let Ok(first) = rx.recv() {
+                    if let Wake::Changed = first {
+                        // The burst ends once no change came for DEBOUNCE.
+                        loop {
+                            match rx.recv_timeout(DEBOUNCE) {
+                                Ok(_) => {}
+                                Err(RecvTimeoutError::Timeout) => break,
+                                Err(RecvTimeoutError::Disconnected) => return,
+                            }
+                        }
+                    }
                     // Triggers that piled up while the handler ran make one more run, not many.
                     while rx.try_recv().is_ok() {}
                     let Some(inner) = handle.upgrade() else {
@@ -94,7 +109,7 @@ impl DirWatch {
 
     /// Runs the handler now, as if something changed (SIGHUP).
     pub fn trigger(&self) {
-        let _ = self.trigger.send(());
+        let _ = self.trigger.send(Wake::Now);
     }
 
     /// What it follows.

@@ -91,7 +91,7 @@ fn spawn(
     log: &Path,
     args: &[&str],
     env: &[(&str, String)],
-) -> (Child, String) {
+) -> (Running, String) {
     let stderr = std::fs::File::create(log).expect("log file");
     let mut cmd = Command::new(vigie_bin());
     cmd.args(args)
@@ -122,13 +122,23 @@ fn spawn(
         .strip_prefix("vigie listening on ")
         .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
         .to_string();
-    (child, api)
+    (Running(child), api)
+}
+
+/// A daemon started by a test, killed if the test fails before it stops it.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 /// Sends `signal` to the process.
-fn signal(child: &Child, signal: &str) {
+fn signal(child: &Running, signal: &str) {
     let sent = Command::new("kill")
-        .args([&format!("-{signal}"), &child.id().to_string()])
+        .args([&format!("-{signal}"), &child.0.id().to_string()])
         .status()
         .expect("kill");
     assert!(sent.success());
@@ -182,9 +192,12 @@ fn under_systemd_the_daemon_notifies_ready_reload_and_stop_feeds_the_watchdog_an
     let cfg = tempfile::tempdir().expect("tmp");
     let data = tempfile::tempdir().expect("tmp");
     let world = config(cfg.path());
-    let socket_path = cfg.path().join("notify.sock");
+    // The socket and the log live outside the config directory: a file changing there is a
+    // config change.
+    let run = tempfile::tempdir().expect("tmp");
+    let socket_path = run.path().join("notify.sock");
     let manager = Manager::bind(&socket_path);
-    let log = cfg.path().join("journal.log");
+    let log = run.path().join("journal.log");
     // systemd's JOURNAL_STREAM names the stream it gave the service: here, the log file.
     std::fs::File::create(&log).expect("log");
     let meta = std::fs::metadata(&log).expect("stat");
@@ -231,7 +244,7 @@ fn under_systemd_the_daemon_notifies_ready_reload_and_stop_feeds_the_watchdog_an
     // `systemctl stop`.
     signal(&child, "TERM");
     manager.until("STOPPING=1");
-    let status = exit_within(&mut child, Duration::from_secs(60), "vigie after SIGTERM");
+    let status = exit_within(&mut child.0, Duration::from_secs(60), "vigie after SIGTERM");
     assert!(status.success(), "{status}");
 
     // The journal's format: each line with its priority, no colour, no timestamp.
@@ -264,7 +277,8 @@ fn log_format_json_writes_one_object_per_line_and_a_redirected_stderr_is_plain_t
     let data = tempfile::tempdir().expect("tmp");
     let world = config(cfg.path());
 
-    let log = cfg.path().join("json.log");
+    let run = tempfile::tempdir().expect("tmp");
+    let log = run.path().join("json.log");
     let (mut child, api) = spawn(
         cfg.path(),
         data.path(),
@@ -274,7 +288,7 @@ fn log_format_json_writes_one_object_per_line_and_a_redirected_stderr_is_plain_t
         &[],
     );
     signal(&child, "TERM");
-    assert!(exit_within(&mut child, Duration::from_secs(60), "vigie").success());
+    assert!(exit_within(&mut child.0, Duration::from_secs(60), "vigie").success());
     let text = std::fs::read_to_string(&log).expect("log");
     let lines: Vec<serde_json::Value> = text
         .lines()
@@ -293,7 +307,7 @@ fn log_format_json_writes_one_object_per_line_and_a_redirected_stderr_is_plain_t
 
     // A JOURNAL_STREAM that is not this stderr (a redirected service) keeps the plain text
     // format: time stamped, no priorities, no colour in a file.
-    let log = cfg.path().join("text.log");
+    let log = run.path().join("text.log");
     let (mut child, _) = spawn(
         cfg.path(),
         data.path(),
@@ -303,7 +317,7 @@ fn log_format_json_writes_one_object_per_line_and_a_redirected_stderr_is_plain_t
         &[("JOURNAL_STREAM", "1:1".into())],
     );
     signal(&child, "TERM");
-    assert!(exit_within(&mut child, Duration::from_secs(60), "vigie").success());
+    assert!(exit_within(&mut child.0, Duration::from_secs(60), "vigie").success());
     let text = std::fs::read_to_string(&log).expect("log");
     let running = text
         .lines()

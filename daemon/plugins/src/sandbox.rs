@@ -126,6 +126,8 @@ pub(crate) struct CallState {
     /// The epoch callback stopped the call at its deadline.
     past_deadline: bool,
     logs: u32,
+    /// Keeps the epoch ticker running while this call's store exists.
+    _ticking: Ticking,
 }
 
 impl WasiView for CallState {
@@ -268,15 +270,73 @@ impl wit::vigie::probe::host::Host for CallState {
 /// State shared by every call.
 struct Shared {
     engine: Engine,
+    ticker: Arc<Ticker>,
     clock: Clock,
     linker: Linker<CallState>,
     limits: RwLock<Limits>,
     slots: Semaphore,
 }
 
-/// Owns the plugin runtime's thread; dropping it shuts the runtime down.
+/// The epoch ticker's switch: the ticker advances the engine's epoch (the granularity of call
+/// deadlines) only while plugin calls are in flight, so an idle daemon is not woken every
+/// tick.
+#[derive(Default)]
+pub(crate) struct Ticker {
+    state: std::sync::Mutex<TickerState>,
+    wake: std::sync::Condvar,
+}
+
+#[derive(Default)]
+struct TickerState {
+    calls: usize,
+    stopped: bool,
+}
+
+/// Held by a call's store: the ticker runs while one exists.
+pub(crate) struct Ticking(Arc<Ticker>);
+
+impl Ticker {
+    fn state(&self) -> std::sync::MutexGuard<'_, TickerState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A call begins: the ticker runs until the returned guard is dropped.
+    pub(crate) fn enter(self: &Arc<Self>) -> Ticking {
+        let mut s = self.state();
+        s.calls += 1;
+        if s.calls == 1 {
+            self.wake.notify_all();
+        }
+        Ticking(Arc::clone(self))
+    }
+
+    /// Waits until a call is in flight; `false` once the ticker is stopped.
+    pub(crate) fn wait_for_calls(&self) -> bool {
+        let mut s = self.state();
+        while s.calls == 0 && !s.stopped {
+            s = self.wake.wait(s).unwrap_or_else(|p| p.into_inner());
+        }
+        !s.stopped
+    }
+
+    /// Ends the ticker's thread.
+    fn stop(&self) {
+        self.state().stopped = true;
+        self.wake.notify_all();
+    }
+}
+
+impl Drop for Ticking {
+    fn drop(&mut self) {
+        let mut s = self.0.state();
+        s.calls = s.calls.saturating_sub(1);
+    }
+}
+
+/// Owns the plugin runtime's thread and the epoch ticker's; dropping it stops both.
 struct RuntimeThread {
     stop: Option<tokio::sync::oneshot::Sender<()>>,
+    ticker: Arc<Ticker>,
 }
 
 impl Drop for RuntimeThread {
@@ -284,6 +344,7 @@ impl Drop for RuntimeThread {
         if let Some(s) = self.stop.take() {
             let _ = s.send(());
         }
+        self.ticker.stop();
     }
 }
 
@@ -373,10 +434,13 @@ impl Sandbox {
             .map_err(|e| format!("plugin linker: {e}"))?;
 
         let weak = engine.weak();
+        let ticker = Arc::new(Ticker::default());
+        let ticking = Arc::clone(&ticker);
         std::thread::Builder::new()
             .name("vigie-plugin-epoch".into())
             .spawn(move || {
-                while let Some(engine) = weak.upgrade() {
+                while ticking.wait_for_calls() {
+                    let Some(engine) = weak.upgrade() else { break };
                     engine.increment_epoch();
                     drop(engine);
                     std::thread::sleep(TICK);
@@ -409,13 +473,17 @@ impl Sandbox {
         Ok(Sandbox {
             shared: Arc::new(Shared {
                 engine,
+                ticker: Arc::clone(&ticker),
                 clock,
                 linker,
                 limits: RwLock::new(limits),
                 slots: Semaphore::new(limits.concurrency as usize),
             }),
             runtime: handle,
-            _thread: RuntimeThread { stop: Some(stop) },
+            _thread: RuntimeThread {
+                stop: Some(stop),
+                ticker,
+            },
         })
     }
 
@@ -575,6 +643,7 @@ impl Shared {
                 clock: self.clock,
                 past_deadline: false,
                 logs: 0,
+                _ticking: self.ticker.enter(),
             },
         );
         store.limiter(|s| &mut s.limiter);
@@ -870,6 +939,26 @@ fn convert(name: &str, r: t::Report, limits: &Limits) -> PluginOutcome {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_epoch_ticker_runs_only_while_a_call_is_in_flight() {
+        let ticker = Arc::new(Ticker::default());
+        {
+            let _call = ticker.enter();
+            let _other = ticker.enter();
+            // With calls in flight the ticker does not wait.
+            assert!(ticker.wait_for_calls());
+        }
+        assert_eq!(ticker.state().calls, 0, "every call left");
+        // Idle, the ticker's thread waits on the condition variable until a call comes.
+        let waiting = Arc::clone(&ticker);
+        let thread = std::thread::spawn(move || waiting.wait_for_calls());
+        let call = ticker.enter();
+        assert!(thread.join().expect("thread"), "woken by the call");
+        drop(call);
+        ticker.stop();
+        assert!(!ticker.wait_for_calls(), "a stopped ticker ends its thread");
+    }
 
     #[test]
     fn the_memory_limit_is_for_the_whole_instance_not_each_memory() {
