@@ -1071,8 +1071,9 @@ mod events {
 
     /// Where the events were read.
     enum Read {
-        /// A page, and whether more are ready at once.
-        Page(Vec<Event>, bool),
+        /// A page, whether more are ready at once, and whether it was read from the data
+        /// directory (the daemon down) rather than from a long poll of the daemon.
+        Page(Vec<Event>, bool, bool),
         /// The daemon is down and its data directory cannot be read now (it is starting).
         Busy,
     }
@@ -1082,7 +1083,7 @@ mod events {
             match super::api_client(&f.api).events(after, PAGE, wait) {
                 Ok(page) => {
                     let more = page.events.last().is_some_and(|e| e.seq < page.last);
-                    return Ok(Read::Page(page.events, more));
+                    return Ok(Read::Page(page.events, more, false));
                 }
                 Err(ClientError::Unreachable { .. }) => {}
                 Err(e) => return Err(e.into()),
@@ -1091,7 +1092,7 @@ mod events {
         match StoreReader::open(data).and_then(|r| r.events_after(after, PAGE)) {
             Ok(events) => {
                 let more = events.len() == PAGE;
-                Ok(Read::Page(events, more))
+                Ok(Read::Page(events, more, true))
             }
             Err(StoreError::InUse(_)) => Ok(Read::Busy),
             Err(e) => Err(e.into()),
@@ -1123,7 +1124,7 @@ mod events {
         loop {
             let wait = if follow { POLL } else { Duration::ZERO };
             match read(data, after, wait)? {
-                Read::Page(events, more) => {
+                Read::Page(events, more, offline) => {
                     if let Some(last) = events.last() {
                         after = last.seq;
                     }
@@ -1136,7 +1137,10 @@ mod events {
                     if !follow {
                         return Ok(0);
                     }
-                    if events.is_empty() && DaemonFile::read(data).is_none() {
+                    // Read from the data directory (the daemon down, or killed and its
+                    // `daemon.json` left behind): wait before reading again, so the file is
+                    // free for the daemon to start on.
+                    if events.is_empty() && offline {
                         std::thread::sleep(RETRY);
                     }
                 }
