@@ -8,31 +8,10 @@
 //! Run: `cargo bench --bench demo_fleet`. `VIGIE_BENCH_SECONDS` sets the measured time
 //! (default 30 s, after 10 s of warm-up).
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+mod common;
+
 use std::sync::Arc;
 use std::time::Duration;
-
-/// CPU time (user + system) of process `pid`, from /proc.
-fn cpu_of(pid: u32) -> Duration {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let after_name = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
-    let f: Vec<&str> = after_name.split_whitespace().collect();
-    let tick = |i: usize| {
-        Duration::from_millis(f.get(i).and_then(|u| u.parse::<u64>().ok()).unwrap_or(0) * 10)
-    };
-    tick(11) + tick(12)
-}
-
-/// Resident memory of process `pid`, in KiB.
-fn rss_of(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0)
-}
 
 /// Probe runs by outcome, from the daemon's `/metrics`.
 fn probes(api: &vigie::client::ApiClient) -> Vec<(String, f64)> {
@@ -44,16 +23,6 @@ fn probes(api: &vigie::client::ApiClient) -> Vec<(String, f64)> {
             Some((outcome.to_string(), rest.trim().parse().ok()?))
         })
         .collect()
-}
-
-/// The daemon's process, killed when the benchmark ends, even by a panic.
-struct Daemon(std::process::Child);
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 fn main() {
@@ -82,28 +51,9 @@ fn main() {
     let cfg = vigie::config::load_dir(&config).expect("config");
     let equipment: usize = cfg.sites.values().map(|s| s.equipment.len()).sum();
 
-    let mut daemon = Daemon(
-        Command::new(env!("CARGO_BIN_EXE_vigie"))
-            .args(["run", "--listen", "127.0.0.1:0", "--config"])
-            .arg(&config)
-            .arg("--data")
-            .arg(&data)
-            .env("VIGIE_LOG", "error")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("vigie run"),
-    );
-    let pid = daemon.0.id();
-    let mut line = String::new();
-    BufReader::new(daemon.0.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("first line");
-    let url = line
-        .trim()
-        .strip_prefix("vigie listening on ")
-        .expect("the API's address")
-        .to_string();
+    let daemon = common::Daemon::start(&config, &data, &[]);
+    let pid = daemon.pid();
+    let url = daemon.url.clone();
     let api_addr: std::net::SocketAddr =
         url.trim_start_matches("http://").parse().expect("address");
     let api = vigie::client::ApiClient::new(&url);
@@ -122,10 +72,10 @@ fn main() {
         )
     });
     std::thread::sleep(Duration::from_secs(10));
-    let (cpu0, probes0) = (cpu_of(pid), probes(&api));
+    let (cpu0, probes0) = (common::cpu_of(pid), probes(&api));
     std::thread::sleep(Duration::from_secs(seconds));
-    let (cpu1, probes1) = (cpu_of(pid), probes(&api));
-    let rss = rss_of(pid);
+    let (cpu1, probes1) = (common::cpu_of(pid), probes(&api));
+    let rss = common::rss_of(pid);
     // The simulator's tasks and snmpd end on the runtime they were started on.
     rt.block_on(async move { drop(sim) });
     drop(daemon);

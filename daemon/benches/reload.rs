@@ -7,30 +7,10 @@
 //! Run: `cargo bench -p vigie --bench reload`. `VIGIE_BENCH_EQUIPMENT` sets the fleet's size
 //! (default 100,000; a multiple of 50).
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+mod common;
+
 use std::time::{Duration, Instant};
 use vigie::synthetic::Fleet;
-
-/// Resident memory of process `pid`, in KiB.
-fn rss_of(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0)
-}
-
-/// The daemon's process, killed when the benchmark ends, even by a panic.
-struct Daemon(std::process::Child);
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn main() {
     let equipment: usize = std::env::var("VIGIE_BENCH_EQUIPMENT")
@@ -51,30 +31,13 @@ fn main() {
     std::fs::write(&world, "[default]\nstatus = \"up\"\n").expect("world");
 
     let started = Instant::now();
-    let mut daemon = Daemon(
-        Command::new(env!("CARGO_BIN_EXE_vigie"))
-            .args(["run", "--listen", "127.0.0.1:0", "--config"])
-            .arg(&config)
-            .arg("--data")
-            .arg(dir.path().join("data"))
-            .arg("--simulate")
-            .arg(&world)
-            .env("VIGIE_LOG", "error")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("vigie run"),
+    let daemon = common::Daemon::start(
+        &config,
+        &dir.path().join("data"),
+        &["--simulate".as_ref(), world.as_os_str()],
     );
-    let pid = daemon.0.id();
-    let mut line = String::new();
-    BufReader::new(daemon.0.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("first line");
-    let url = line
-        .trim()
-        .strip_prefix("vigie listening on ")
-        .expect("the API's address")
-        .to_string();
+    let pid = daemon.pid();
+    let url = daemon.url.clone();
     let ready = started.elapsed();
     let api = vigie::client::ApiClient::new(&url).with_timeout(Duration::from_secs(120));
     let status = api.status().expect("status");
@@ -82,7 +45,7 @@ fn main() {
     let generation = status.generation;
     // Let the first collections spread over the cycle settle before reading memory.
     std::thread::sleep(Duration::from_secs(70));
-    let rss = rss_of(pid);
+    let rss = common::rss_of(pid);
 
     // 1 % of the fleet: the cameras of 20 sites renamed.
     let changed: Vec<(usize, usize)> = (0..20.min(sites))

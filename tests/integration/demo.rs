@@ -80,36 +80,7 @@ fn the_demo_opens_and_resolves_an_alert_takes_faults_by_api_and_stops_on_ctrl_c(
         "[[event]]\nat = \"1s\"\ndevice = \"depot-vms\"\naction = \"disk\"\nvalue = 97\n\n[[event]]\nat = \"50s\"\ndevice = \"depot-vms\"\naction = \"disk\"\nvalue = 70\n",
     )
     .expect("scenario");
-    let mut child = demo(&scenario)
-        .env("VIGIE_LOG", "error")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("vigie demo");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut child = Running(child);
-    let mut lines = BufReader::new(stdout).lines();
-    let mut banner = Vec::new();
-    for line in lines.by_ref() {
-        let line = line.expect("line");
-        let done = line.starts_with("The scenario plays");
-        banner.push(line);
-        if done {
-            break;
-        }
-    }
-    let field = |name: &str| {
-        banner
-            .iter()
-            .find_map(|l| l.trim().strip_prefix(name).map(|v| v.trim().to_string()))
-            .unwrap_or_else(|| panic!("{name} in {banner:?}"))
-    };
-    let api = field("API").trim_end_matches("/api/v1/status").to_string();
-    let faults = field("faults");
-    assert!(
-        banner[0].contains("24 equipment in 4 sites of 3 clients"),
-        "{banner:?}"
-    );
+    let (mut child, api, control, lines) = start_demo(&scenario);
     let client = vigie::client::ApiClient::new(&api);
     let mut after = 0;
     // The scenario fills the depot's disk, then frees it 50 s later (the alert opens within
@@ -117,14 +88,6 @@ fn the_demo_opens_and_resolves_an_alert_takes_faults_by_api_and_stops_on_ctrl_c(
     until_alert(&client, &mut after, "depot-vms", Change::Opened);
     until_alert(&client, &mut after, "depot-vms", Change::Resolved);
     // A fault set over the control API: the recording service of the depot stops.
-    let control = faults
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .expect("control url")
-        .split("/devices")
-        .next()
-        .expect("base")
-        .to_string();
     let out = Command::new("curl")
         .args(["-s", "-X", "POST"])
         .arg(format!("{control}/devices/depot-vms/recording-stopped"))
@@ -169,9 +132,12 @@ fn the_demo_opens_and_resolves_an_alert_takes_faults_by_api_and_stops_on_ctrl_c(
     );
 }
 
+/// The rest of the demo's standard output, after its banner.
+type Output = std::io::Lines<BufReader<std::process::ChildStdout>>;
+
 /// Starts `vigie demo` with `scenario` and reads its banner: the API's and the control API's
-/// base URLs.
-fn start_demo(scenario: &std::path::Path) -> (Running, String, String) {
+/// base URLs, and the rest of its output.
+fn start_demo(scenario: &std::path::Path) -> (Running, String, String, Output) {
     let mut child = demo(scenario)
         .env("VIGIE_LOG", "error")
         .stdout(Stdio::piped())
@@ -181,7 +147,8 @@ fn start_demo(scenario: &std::path::Path) -> (Running, String, String) {
     let stdout = child.stdout.take().expect("stdout");
     let child = Running(child);
     let mut banner = Vec::new();
-    for line in BufReader::new(stdout).lines() {
+    let mut lines = BufReader::new(stdout).lines();
+    for line in lines.by_ref() {
         let line = line.expect("line");
         let done = line.starts_with("The scenario plays");
         banner.push(line);
@@ -204,7 +171,11 @@ fn start_demo(scenario: &std::path::Path) -> (Running, String, String) {
         .next()
         .expect("base")
         .to_string();
-    (child, api, control)
+    assert!(
+        banner[0].contains("24 equipment in 4 sites of 3 clients"),
+        "{banner:?}"
+    );
+    (child, api, control, lines)
 }
 
 /// A fact of an equipment, as the daemon shows it.
@@ -226,7 +197,7 @@ fn the_simulated_vendor_devices_are_read_by_their_built_in_plugins_and_follow_fa
         "[[event]]\nat = \"1h\"\ndevice = \"depot-vms\"\naction = \"reboot\"\n",
     )
     .expect("scenario");
-    let (mut child, api, control) = start_demo(&scenario);
+    let (mut child, api, control, _) = start_demo(&scenario);
     let client = vigie::client::ApiClient::new(&api);
 
     // Each vendor's device answers its plugin, through its authentication, with what the
