@@ -16,11 +16,15 @@ use std::time::Duration;
 /// Probe runs by outcome, from the daemon's `/metrics`.
 fn probes(api: &vigie::client::ApiClient) -> Vec<(String, f64)> {
     let (_, text) = api.raw("GET", "/metrics", &[], None).expect("metrics");
-    text.lines()
-        .filter_map(|l| l.strip_prefix("vigie_probes_total{outcome=\""))
-        .filter_map(|l| {
-            let (outcome, rest) = l.split_once("\"}")?;
-            Some((outcome.to_string(), rest.trim().parse().ok()?))
+    let scrape = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_string())))
+        .expect("a Prometheus exposition");
+    scrape
+        .samples
+        .into_iter()
+        .filter(|s| s.metric == "vigie_probes_total")
+        .filter_map(|s| match s.value {
+            prometheus_parse::Value::Counter(v) => Some((s.labels.get("outcome")?.to_string(), v)),
+            _ => None,
         })
         .collect()
 }

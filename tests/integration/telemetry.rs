@@ -23,6 +23,28 @@ metrics = [
 ]
 "#;
 
+/// A config directory in `dir`: one site with a switch, an NVR and `cameras` behind it,
+/// collected every second, with `extra` in the main file; returns the simulation file
+/// ([`WORLD`]).
+fn fleet(dir: &std::path::Path, extra: &str, cameras: &[&str]) -> std::path::PathBuf {
+    std::fs::write(
+        dir.join("vigie.toml"),
+        main_file(&format!("[daemon]\ncollection_interval = \"1s\"\n{extra}")),
+    )
+    .expect("write");
+    std::fs::create_dir_all(dir.join("sites")).expect("mkdir");
+    let mut site = site_head("Europe/Paris", "0");
+    site.push_str(&equipment("sw", "switch", None));
+    site.push_str(&equipment("nvr", "nvr", Some("sw")));
+    for cam in cameras {
+        site.push_str(&equipment(cam, "camera", Some("sw")));
+    }
+    std::fs::write(dir.join("sites/depot.toml"), site).expect("write");
+    let world = dir.join("world.toml");
+    std::fs::write(&world, WORLD).expect("write");
+    world
+}
+
 /// The daemon's `/metrics` text.
 fn scrape(api: &ApiClient) -> String {
     let (status, text) = api.raw("GET", "/metrics", &[], None).expect("scrape");
@@ -90,22 +112,11 @@ fn promtool(text: &str) -> (bool, String) {
 fn metrics_are_a_prometheus_exposition_that_promtool_accepts_with_equipment_labelled() {
     let cfg = tempfile::tempdir().expect("tmp");
     let data = tempfile::tempdir().expect("tmp");
-    std::fs::write(
-        cfg.path().join("vigie.toml"),
-        main_file(
-            "[daemon]\ncollection_interval = \"1s\"\n[thresholds]\ncamera_offline = { after = \"1s\" }\ndisk = { for = \"0s\" }\n",
-        ),
-    )
-    .expect("write");
-    std::fs::create_dir_all(cfg.path().join("sites")).expect("mkdir");
-    let mut site = site_head("Europe/Paris", "0");
-    site.push_str(&equipment("sw", "switch", None));
-    site.push_str(&equipment("nvr", "nvr", Some("sw")));
-    site.push_str(&equipment("cam-1", "camera", Some("sw")));
-    site.push_str(&equipment("cam-2", "camera", Some("sw")));
-    std::fs::write(cfg.path().join("sites/depot.toml"), site).expect("write");
-    let world = cfg.path().join("world.toml");
-    std::fs::write(&world, WORLD).expect("write");
+    let world = fleet(
+        cfg.path(),
+        "[thresholds]\ncamera_offline = { after = \"1s\" }\ndisk = { for = \"0s\" }\n",
+        &["cam-1", "cam-2"],
+    );
 
     let daemon = DaemonProcess::spawn(cfg.path(), data.path(), &world);
     let api = ApiClient::new(&daemon.api);
@@ -331,22 +342,14 @@ fn otlp_exports_metrics_and_probe_spans_to_a_real_receiver_and_a_refusing_one_co
     let receiver = Receiver::start();
     let cfg = tempfile::tempdir().expect("tmp");
     let data = tempfile::tempdir().expect("tmp");
-    std::fs::write(
-        cfg.path().join("vigie.toml"),
-        main_file(&format!(
-            "[daemon]\ncollection_interval = \"1s\"\n[telemetry]\notlp_endpoint = \"http://{}/\"\ninterval = \"300ms\"\ninstance = \"supervision-test\"\nbuffer = 16\n",
+    let world = fleet(
+        cfg.path(),
+        &format!(
+            "[telemetry]\notlp_endpoint = \"http://{}/\"\ninterval = \"300ms\"\ninstance = \"supervision-test\"\nbuffer = 16\n",
             receiver.addr
-        )),
-    )
-    .expect("write");
-    std::fs::create_dir_all(cfg.path().join("sites")).expect("mkdir");
-    let mut site = site_head("Europe/Paris", "0");
-    site.push_str(&equipment("sw", "switch", None));
-    site.push_str(&equipment("nvr", "nvr", Some("sw")));
-    site.push_str(&equipment("cam-2", "camera", Some("sw")));
-    std::fs::write(cfg.path().join("sites/depot.toml"), site).expect("write");
-    let world = cfg.path().join("world.toml");
-    std::fs::write(&world, WORLD).expect("write");
+        ),
+        &["cam-2"],
+    );
     let daemon = DaemonProcess::spawn(cfg.path(), data.path(), &world);
     let api = ApiClient::new(&daemon.api);
 

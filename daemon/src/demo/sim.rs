@@ -702,37 +702,25 @@ fn axis(d: &DeviceState, req: &RequestLine, login: &Login) -> Answer {
     }
 }
 
-/// The text of the first element named `name`, with or without a namespace prefix and
-/// attributes, in `xml`.
-fn element<'a>(xml: &'a str, name: &str) -> Option<&'a str> {
-    let mut from = 0;
-    while let Some(i) = xml[from..].find(name) {
-        let at = from + i;
-        from = at + name.len();
-        let before = xml[..at].chars().next_back();
-        let after = xml[from..].chars().next();
-        let opening = matches!(before, Some(':' | '<')) && matches!(after, Some('>' | ' '));
-        // Not a closing tag (`</p:name>`).
-        let tag_start = xml[..at].rfind('<').unwrap_or(0);
-        if opening && !xml[tag_start..].starts_with("</") {
-            let open_end = xml[from..].find('>')? + from + 1;
-            let close = xml[open_end..].find("</")? + open_end;
-            return Some(xml[open_end..close].trim());
-        }
-    }
-    None
-}
-
 /// Whether an ONVIF request carries a WS-Security UsernameToken proving `login`: the
 /// password digest is Base64(SHA-1(nonce + created + password)).
 fn username_token_valid(body: &str, login: &Login) -> bool {
     use base64::Engine as _;
     use sha1::{Digest as _, Sha1};
+    let Ok(doc) = roxmltree::Document::parse(body) else {
+        return false;
+    };
+    let text = |name: &str| {
+        doc.descendants()
+            .find(|n| n.tag_name().name() == name)
+            .and_then(|n| n.text())
+            .map(str::trim)
+    };
     let (Some(user), Some(digest), Some(nonce), Some(created)) = (
-        element(body, "Username"),
-        element(body, "Password"),
-        element(body, "Nonce"),
-        element(body, "Created"),
+        text("Username"),
+        text("Password"),
+        text("Nonce"),
+        text("Created"),
     ) else {
         return false;
     };

@@ -11,7 +11,7 @@ use crate::observation::{Observation, ProbeStatus};
 use crate::status::{EquipmentMetrics, FleetStatus};
 use actix::Addr;
 use chrono::{DateTime, Utc};
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
@@ -166,11 +166,7 @@ impl Telemetry {
 
     /// Records one probe run.
     pub fn probe(&self, outcome: ProbeOutcome, took: Duration) {
-        let i = ProbeOutcome::ALL
-            .iter()
-            .position(|o| *o == outcome)
-            .unwrap_or(0);
-        self.probes[i].fetch_add(1, Ordering::Relaxed);
+        self.probes[outcome as usize].fetch_add(1, Ordering::Relaxed);
         self.probe_latency.record(took);
     }
 
@@ -248,8 +244,46 @@ pub struct Snapshot {
     pub counters: Counters,
     /// The store's commit latencies.
     pub commits: HistogramSnapshot,
-    /// Equipment and site actors running.
-    pub actors: u64,
+}
+
+impl Snapshot {
+    /// Actors running: `(kind, count)` for sites and equipment.
+    pub fn actors(&self) -> [(&'static str, f64); 2] {
+        [
+            ("site", self.fleet.sites.len() as f64),
+            ("equipment", self.equipment.len() as f64),
+        ]
+    }
+
+    /// Alerts not closed, by severity and state; every severity and state appears, at 0 when
+    /// none is open.
+    pub fn open_alerts(&self) -> BTreeMap<(String, String), u64> {
+        let mut open = BTreeMap::new();
+        for sev in ["critical", "warning"] {
+            for st in ["open", "acknowledged"] {
+                open.insert((sev.to_string(), st.to_string()), 0);
+            }
+        }
+        for a in &self.fleet.alerts {
+            *open
+                .entry((a.severity.to_string(), a.state.to_string()))
+                .or_default() += 1;
+        }
+        open
+    }
+}
+
+/// Labels every exported equipment series carries.
+pub const BASE_LABELS: [&str; 4] = ["client", "site", "equipment", "kind"];
+
+/// The label under which an equipment metric's attribute `key` is exported: `prefix` + its
+/// name when it is a base label, so the two stay apart.
+pub fn attribute_label(key: &str, prefix: &str) -> String {
+    if BASE_LABELS.contains(&key) {
+        format!("{prefix}{key}")
+    } else {
+        key.to_string()
+    }
 }
 
 /// Why a snapshot could not be taken.
@@ -268,12 +302,10 @@ pub async fn snapshot(
 ) -> Result<Snapshot, SnapshotError> {
     let status = fleet.send(FleetQuery).await?;
     let equipment = fleet.send(MetricsQuery).await?;
-    let actors = (status.sites.len() + equipment.len()) as u64;
     Ok(Snapshot {
         fleet: status,
         equipment,
         counters: telemetry.counters(),
         commits: store.commit_latency(),
-        actors,
     })
 }

@@ -82,6 +82,8 @@ struct Metrics {
     start: u64,
     now: u64,
     out: Vec<Metric>,
+    /// Where each family is in `out`, by name.
+    index: std::collections::HashMap<String, usize>,
 }
 
 impl Metrics {
@@ -97,8 +99,8 @@ impl Metrics {
 
     /// The family `name`, created with `data` if missing.
     fn family(&mut self, name: &str, unit: &str, help: &str, data: metric::Data) -> &mut Metric {
-        let i = match self.out.iter().position(|m| m.name == name) {
-            Some(i) => i,
+        let i = match self.index.get(name) {
+            Some(i) => *i,
             None => {
                 self.out.push(Metric {
                     name: name.into(),
@@ -107,6 +109,7 @@ impl Metrics {
                     data: Some(data),
                     ..Default::default()
                 });
+                self.index.insert(name.to_string(), self.out.len() - 1);
                 self.out.len() - 1
             }
         };
@@ -186,6 +189,7 @@ pub fn metrics_request(
         start: unix_nanos(started),
         now: unix_nanos(now),
         out: Vec::new(),
+        index: std::collections::HashMap::new(),
     };
     let c = &s.counters;
     for (outcome, n) in &c.probes {
@@ -214,8 +218,7 @@ pub fn metrics_request(
             n as f64,
         );
     }
-    let sites = s.fleet.sites.len() as f64;
-    for (kind, n) in [("site", sites), ("equipment", s.actors as f64 - sites)] {
+    for (kind, n) in s.actors() {
         m.gauge(
             "vigie.actors",
             "{actor}",
@@ -224,12 +227,7 @@ pub fn metrics_request(
             n,
         );
     }
-    let mut open = std::collections::BTreeMap::<(String, String), u64>::new();
-    for a in &s.fleet.alerts {
-        *open
-            .entry((a.severity.to_string(), a.state.to_string()))
-            .or_default() += 1;
-    }
+    let open = s.open_alerts();
     for ((sev, st), n) in open {
         m.gauge(
             "vigie.alerts.open",
@@ -292,12 +290,7 @@ pub fn metrics_request(
         for metric in &eq.metrics {
             let mut attrs = base();
             for (k, v) in &metric.attributes {
-                let k = if ["client", "site", "equipment", "kind"].contains(&k.as_str()) {
-                    format!("attr.{k}")
-                } else {
-                    k.clone()
-                };
-                attrs.push(kv(&k, v));
+                attrs.push(kv(&super::attribute_label(k, "attr."), v));
             }
             m.gauge(
                 &metric.name,

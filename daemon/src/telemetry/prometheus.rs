@@ -65,10 +65,6 @@ const KNOWN: &[(&str, &str, &str)] = &[
     ("camera.online", "", "Camera online as its recorder sees it"),
 ];
 
-/// Labels every equipment series carries; an attribute of the same name is renamed
-/// `attr_NAME`.
-const BASE_LABELS: [&str; 4] = ["client", "site", "equipment", "kind"];
-
 /// A metric or label name made of `[a-zA-Z0-9_]`, not starting with a digit.
 fn sanitize(name: &str) -> String {
     let mut out: String = name
@@ -274,8 +270,7 @@ pub fn render(s: &Snapshot, outbox: Option<&crate::outbox::OutboxStatus>) -> Str
             0.0
         },
     );
-    let sites = s.fleet.sites.len() as f64;
-    for (kind, n) in [("site", sites), ("equipment", s.actors as f64 - sites)] {
+    for (kind, n) in s.actors() {
         e.sample(
             "vigie_actors",
             "gauge",
@@ -284,18 +279,7 @@ pub fn render(s: &Snapshot, outbox: Option<&crate::outbox::OutboxStatus>) -> Str
             n,
         );
     }
-    let mut open: BTreeMap<(String, String), u64> = BTreeMap::new();
-    for a in &s.fleet.alerts {
-        *open
-            .entry((a.severity.to_string(), a.state.to_string()))
-            .or_default() += 1;
-    }
-    // Every severity and state appears, at 0 when none is open.
-    for sev in ["critical", "warning"] {
-        for st in ["open", "acknowledged"] {
-            open.entry((sev.into(), st.into())).or_default();
-        }
-    }
+    let open = s.open_alerts();
     for ((sev, st), n) in &open {
         e.sample(
             "vigie_alerts_open",
@@ -402,10 +386,11 @@ pub fn render(s: &Snapshot, outbox: Option<&crate::outbox::OutboxStatus>) -> Str
                 .iter()
                 .map(|(k, v)| {
                     let k = sanitize(k);
-                    let k = if BASE_LABELS.contains(&k.as_str()) || k == "le" {
-                        format!("attr_{k}")
+                    // `le` is the histograms' own label.
+                    let k = if k == "le" {
+                        "attr_le".to_string()
                     } else {
-                        k
+                        super::attribute_label(&k, "attr_")
                     };
                     (k, v.as_str())
                 })
