@@ -60,7 +60,8 @@ fn main() {
     let url = daemon.url.clone();
     let api_addr: std::net::SocketAddr =
         url.trim_start_matches("http://").parse().expect("address");
-    let api = vigie::client::ApiClient::new(&url);
+    let api = vigie::client::ApiClient::new(&url)
+        .with_token(vigie::client::local_token(&data).expect("local token"));
 
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)

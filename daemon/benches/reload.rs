@@ -39,7 +39,9 @@ fn main() {
     let pid = daemon.pid();
     let url = daemon.url.clone();
     let ready = started.elapsed();
-    let api = vigie::client::ApiClient::new(&url).with_timeout(Duration::from_secs(120));
+    let api = vigie::client::ApiClient::new(&url)
+        .with_timeout(Duration::from_secs(120))
+        .with_token(vigie::client::local_token(&dir.path().join("data")).expect("local token"));
     let status = api.status().expect("status");
     assert_eq!(status.sites.len(), sites, "every site is running");
     let generation = status.generation;

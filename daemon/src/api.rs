@@ -6,9 +6,11 @@ use crate::actors::{
     AlertCommand, EquipmentConfigQuery, EquipmentLookup, Fleet, FleetQuery, SiteQuery,
 };
 use crate::alert::{ActionError, Alert, AlertAction};
+use crate::auth::{Gate, Identity, Scope, same_secret};
 use crate::book::AlertBook;
 use crate::clock::Clock;
 use crate::collectors::heartbeat::{HeartbeatBook, HeartbeatPayload};
+use crate::config::OpsRole;
 use crate::config::Probe;
 use crate::config::{EquipmentId, SiteId};
 use crate::events::{Event, TransitionEvent};
@@ -51,6 +53,8 @@ pub struct ApiState {
     pub config: watch::Receiver<Option<std::sync::Arc<crate::config::Config>>>,
     /// The daemon's counters, for `/metrics`.
     pub telemetry: std::sync::Arc<crate::telemetry::Telemetry>,
+    /// Accounts, sessions and the local token.
+    pub gate: std::sync::Arc<Gate>,
 }
 
 /// An API error.
@@ -74,6 +78,12 @@ pub enum ApiError {
     /// Not allowed for this resource.
     #[error("{0}")]
     Forbidden(String),
+    /// The request names a host this daemon does not answer for.
+    #[error("{0}")]
+    Misdirected(String),
+    /// Too many attempts: try again after this many seconds.
+    #[error("{0}")]
+    Limited(String, u64),
 }
 
 impl From<crate::availability::QueryError> for ApiError {
@@ -101,11 +111,26 @@ impl ResponseError for ApiError {
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::Misdirected(_) => StatusCode::MISDIRECTED_REQUEST,
+            ApiError::Limited(..) => StatusCode::TOO_MANY_REQUESTS,
         }
     }
 
     fn error_response(&self) -> HttpResponse {
-        HttpResponse::build(self.status_code()).json(ErrorBody {
+        let mut r = HttpResponse::build(self.status_code());
+        match self {
+            ApiError::Unauthorized(_) => {
+                r.insert_header((
+                    actix_web::http::header::WWW_AUTHENTICATE,
+                    "Bearer realm=\"vigie\"",
+                ));
+            }
+            ApiError::Limited(_, after) => {
+                r.insert_header((actix_web::http::header::RETRY_AFTER, after.to_string()));
+            }
+            _ => {}
+        }
+        r.json(ErrorBody {
             error: self.to_string(),
         })
     }
@@ -142,6 +167,40 @@ async fn read_store<T: Send + 'static>(
         .map_err(ApiError::from)
 }
 
+/// What `who` sees under the config in force.
+fn scope(state: &ApiState, who: &Identity) -> Scope {
+    Scope::of(who, state.config.borrow().clone())
+}
+
+/// A client's view of the fleet's status: its sites, their alerts and counts; the daemon's
+/// own state (config reloads, store, outbox) is the staff's.
+fn restrict_status(
+    s: &mut crate::status::FleetStatus,
+    scope: &Scope,
+    cfg: Option<&crate::config::Config>,
+) {
+    s.sites.retain(|x| scope.site(&SiteId::new(&x.id)));
+    s.alerts.retain(|a| scope.site(&a.site));
+    s.by_status.clear();
+    for summary in &s.sites {
+        for (k, n) in &summary.by_status {
+            *s.by_status.entry(*k).or_default() += n;
+        }
+    }
+    s.by_kind.clear();
+    if let Some(cfg) = cfg {
+        for shown in cfg.sites.values().filter(|x| scope.site(&x.id)) {
+            for e in shown.equipment.values() {
+                *s.by_kind.entry(e.kind).or_default() += 1;
+            }
+        }
+    }
+    s.last_reload = None;
+    s.on_last_good = None;
+    s.store = None;
+    s.outbox = None;
+}
+
 fn mailbox(e: actix::MailboxError) -> ApiError {
     ApiError::Unavailable(format!("the daemon could not answer: {e}"))
 }
@@ -164,7 +223,8 @@ async fn wait_past(mut rx: watch::Receiver<u64>, poll: &Poll) {
 
 /// The Prometheus exposition: the daemon's own metrics and every equipment's last metrics.
 #[get("/metrics")]
-async fn metrics(state: web::Data<ApiState>) -> Result<HttpResponse, ApiError> {
+async fn metrics(state: web::Data<ApiState>, who: Identity) -> Result<HttpResponse, ApiError> {
+    who.staff_only()?;
     let snap = tokio::time::timeout(
         ACTOR_WAIT,
         crate::telemetry::snapshot(&state.fleet, &state.telemetry, &state.store),
@@ -186,12 +246,18 @@ async fn metrics(state: web::Data<ApiState>) -> Result<HttpResponse, ApiError> {
 async fn status(
     state: web::Data<ApiState>,
     poll: web::Query<Poll>,
+    who: Identity,
 ) -> Result<HttpResponse, ApiError> {
     wait_past(state.generation.clone(), &poll).await;
     match tokio::time::timeout(ACTOR_WAIT, state.fleet.send(FleetQuery)).await {
         Ok(s) => {
             let mut s = s.map_err(mailbox)?;
             s.outbox = state.outbox.as_ref().map(|o| o.status());
+            let scope = scope(&state, &who);
+            if !scope.everything() {
+                let cfg = state.config.borrow().clone();
+                restrict_status(&mut s, &scope, cfg.as_deref());
+            }
             Ok(HttpResponse::Ok().json(s))
         }
         // Actors wait on a store that refuses writes: say so rather than hang.
@@ -224,8 +290,15 @@ async fn health(state: web::Data<ApiState>) -> HttpResponse {
 }
 
 #[get("/api/v1/sites/{id}")]
-async fn site(state: web::Data<ApiState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+async fn site(
+    state: web::Data<ApiState>,
+    id: web::Path<String>,
+    who: Identity,
+) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
+    if !scope(&state, &who).site(&SiteId::new(&id)) {
+        return Err(ApiError::NotFound(format!("no site `{id}`")));
+    }
     match state
         .fleet
         .send(SiteQuery(SiteId::new(&id)))
@@ -241,8 +314,12 @@ async fn site(state: web::Data<ApiState>, id: web::Path<String>) -> Result<HttpR
 async fn equipment(
     state: web::Data<ApiState>,
     id: web::Path<String>,
+    who: Identity,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
+    if !scope(&state, &who).equipment(&EquipmentId::new(&id)) {
+        return Err(ApiError::NotFound(format!("no equipment `{id}`")));
+    }
     match state
         .fleet
         .send(EquipmentLookup(EquipmentId::new(&id)))
@@ -267,13 +344,14 @@ async fn equipment_history(
     state: web::Data<ApiState>,
     id: web::Path<String>,
     q: web::Query<MetricHistoryQuery>,
+    who: Identity,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let known = state.config.borrow().as_ref().is_some_and(|c| {
         c.sites
             .values()
             .any(|s| s.equipment.contains_key(id.as_str()))
-    });
+    }) && scope(&state, &who).equipment(&EquipmentId::new(&id));
     if !known {
         return Err(ApiError::NotFound(format!("no equipment `{id}`")));
     }
@@ -320,14 +398,15 @@ pub struct AlertList {
 async fn alerts(
     state: web::Data<ApiState>,
     poll: web::Query<Poll>,
+    who: Identity,
 ) -> Result<HttpResponse, ApiError> {
     let rx = state.book.watch();
     wait_past(rx.clone(), &poll).await;
     let version = *rx.borrow();
-    Ok(HttpResponse::Ok().json(AlertList {
-        version,
-        alerts: state.book.live(),
-    }))
+    let scope = scope(&state, &who);
+    let mut alerts = state.book.live();
+    alerts.retain(|a| scope.site(&a.site));
+    Ok(HttpResponse::Ok().json(AlertList { version, alerts }))
 }
 
 /// Parameters of an event log read.
@@ -351,12 +430,17 @@ pub struct EventPage {
     /// Sequence number of the last committed event: when it is beyond the last event of the
     /// page, more can be read at once.
     pub last: u64,
+    /// Sequence number to read after next: the last event read for this page, shown or not
+    /// (a client's account is not shown other clients' events).
+    #[serde(default)]
+    pub next_after: u64,
 }
 
 #[get("/api/v1/events")]
 async fn events(
     state: web::Data<ApiState>,
     q: web::Query<EventQuery>,
+    who: Identity,
 ) -> Result<HttpResponse, ApiError> {
     let after = q.after;
     let limit = q.limit.unwrap_or(1000).clamp(1, 10_000);
@@ -366,8 +450,15 @@ async fn events(
         let _ = tokio::time::timeout(wait, rx.wait_for(|v| *v > after)).await;
     }
     let last = *state.committed.borrow();
-    let events = read_store(&state, move |r| r.events_after(after, limit)).await?;
-    Ok(HttpResponse::Ok().json(EventPage { events, last }))
+    let mut events = read_store(&state, move |r| r.events_after(after, limit)).await?;
+    let next_after = events.last().map_or(after, |e| e.seq);
+    let scope = scope(&state, &who);
+    events.retain(|e| scope.event(e));
+    Ok(HttpResponse::Ok().json(EventPage {
+        events,
+        last,
+        next_after,
+    }))
 }
 
 /// Parameters of the alert history.
@@ -382,10 +473,13 @@ pub struct HistoryQuery {
 async fn alert_history(
     state: web::Data<ApiState>,
     q: web::Query<HistoryQuery>,
+    who: Identity,
 ) -> Result<HttpResponse, ApiError> {
     let days = q.days.unwrap_or(30).min(400);
     let since = state.clock.now() - chrono::Duration::days(i64::from(days));
-    let history = read_store(&state, move |r| r.alerts_since(since)).await?;
+    let mut history = read_store(&state, move |r| r.alerts_since(since)).await?;
+    let scope = scope(&state, &who);
+    history.retain(|a| scope.site(&a.site));
     Ok(HttpResponse::Ok().json(history))
 }
 
@@ -393,11 +487,12 @@ async fn alert_history(
 async fn alert_by_id(
     state: web::Data<ApiState>,
     id: web::Path<u64>,
+    who: Identity,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     match read_store(&state, move |r| r.alert(id)).await? {
-        Some(found) => Ok(HttpResponse::Ok().json(found)),
-        None => Err(ApiError::NotFound(format!("no alert #{id}"))),
+        Some(found) if scope(&state, &who).site(&found.site) => Ok(HttpResponse::Ok().json(found)),
+        _ => Err(ApiError::NotFound(format!("no alert #{id}"))),
     }
 }
 
@@ -428,8 +523,12 @@ async fn transitions(
     state: web::Data<ApiState>,
     id: web::Path<String>,
     q: web::Query<PeriodQuery>,
+    who: Identity,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
+    if !scope(&state, &who).equipment(&EquipmentId::new(&id)) {
+        return Err(ApiError::NotFound(format!("no equipment `{id}`")));
+    }
     let to = q.to.unwrap_or_else(|| state.clock.now());
     let from = q.from.unwrap_or(to - chrono::Duration::days(30));
     if from > to {
@@ -453,8 +552,6 @@ async fn transitions(
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AckBody {
-    /// Operator.
-    pub by: String,
     /// Optional note.
     #[serde(default)]
     pub note: Option<String>,
@@ -464,8 +561,6 @@ pub struct AckBody {
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CloseBody {
-    /// Operator.
-    pub by: String,
     /// Resolution note.
     pub note: String,
 }
@@ -491,7 +586,7 @@ fn object_body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiErr
         .map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))?;
     if !value.is_object() {
         return Err(ApiError::BadRequest(
-            "the body must be a JSON object, such as {\"by\": \"marie\", \"note\": \"...\"}".into(),
+            "the body must be a JSON object, such as {\"note\": \"...\"}".into(),
         ));
     }
     serde_json::from_value(value).map_err(|e| ApiError::BadRequest(format!("invalid body: {e}")))
@@ -546,7 +641,10 @@ fn outbox_of(state: &ApiState) -> Result<&crate::outbox::Outbox, ApiError> {
 async fn notify_test(
     state: web::Data<ApiState>,
     body: web::Bytes,
+    who: Identity,
 ) -> Result<HttpResponse, ApiError> {
+    who.staff_only()?;
+    who.require(OpsRole::Admin, "send test notifications")?;
     let NotifyTestBody { contact, channel } = object_body(&body)?;
     check_text("contact", &contact, MAX_BY, false)?;
     let channel = match channel {
@@ -582,7 +680,9 @@ struct OutboxQuery {
 async fn outbox(
     state: web::Data<ApiState>,
     q: web::Query<OutboxQuery>,
+    who: Identity,
 ) -> Result<HttpResponse, ApiError> {
+    who.staff_only()?;
     let o = outbox_of(&state)?.clone();
     wait_past(
         o.changes(),
@@ -607,14 +707,30 @@ struct TicketsQuery {
 }
 
 #[get("/api/v1/alerts/{id}/audit")]
-async fn audit(state: web::Data<ApiState>, id: web::Path<u64>) -> Result<HttpResponse, ApiError> {
+async fn audit(
+    state: web::Data<ApiState>,
+    id: web::Path<u64>,
+    who: Identity,
+) -> Result<HttpResponse, ApiError> {
     let reader = state.reader.clone();
     let id = id.into_inner();
-    let trail = web::block(move || crate::audit::read(&reader, id))
+    let mut trail = web::block(move || crate::audit::read(&reader, id))
         .await
         .map_err(|e| ApiError::Unavailable(e.to_string()))?
         .map_err(|e| ApiError::Unavailable(e.to_string()))?
         .ok_or_else(|| ApiError::NotFound(format!("no alert #{id} in the event log")))?;
+    let scope = scope(&state, &who);
+    if !scope.everything() {
+        // A client sees its alerts' events, not whom the staff notified.
+        trail.events.retain(|e| scope.event(e));
+        if trail.events.is_empty() {
+            return Err(ApiError::NotFound(format!(
+                "no alert #{id} in the event log"
+            )));
+        }
+        trail.sent.clear();
+        trail.pending.clear();
+    }
     Ok(HttpResponse::Ok().json(trail))
 }
 
@@ -643,6 +759,31 @@ async fn with_history<T: Send + 'static>(
         .map_err(ApiError::from)
 }
 
+/// Narrows an availability query to what `who` sees: a client's account gets its own client,
+/// and another client or site is unknown to it.
+fn scoped_query(
+    state: &ApiState,
+    who: &Identity,
+    mut q: crate::availability::Query,
+) -> Result<crate::availability::Query, ApiError> {
+    let scope = scope(state, who);
+    let Some(mine) = scope.client() else {
+        return Ok(q);
+    };
+    if let Some(c) = &q.client
+        && c != mine.as_str()
+    {
+        return Err(ApiError::NotFound(format!("no client `{c}`")));
+    }
+    if let Some(s) = &q.site
+        && !scope.site(&SiteId::new(s))
+    {
+        return Err(ApiError::NotFound(format!("no site `{s}`")));
+    }
+    q.client = Some(mine.as_str().to_string());
+    Ok(q)
+}
+
 /// Availability per equipment, site, client and overall over a month (`?month=YYYY-MM`, the
 /// current one by default) or days (`?from=YYYY-MM-DD&to=YYYY-MM-DD`, `to` excluded), each site
 /// in its time zone; `client` or `site` narrow it.
@@ -650,8 +791,9 @@ async fn with_history<T: Send + 'static>(
 async fn availability(
     state: web::Data<ApiState>,
     q: web::Query<crate::availability::Query>,
+    who: Identity,
 ) -> Result<HttpResponse, ApiError> {
-    let q = q.into_inner();
+    let q = scoped_query(&state, &who, q.into_inner())?;
     let figures = with_history(&state, move |reader, cfg, now| {
         crate::availability::read(reader, cfg, &q, now, true)
     })
@@ -665,8 +807,9 @@ async fn availability(
 async fn signals(
     state: web::Data<ApiState>,
     q: web::Query<crate::availability::Query>,
+    who: Identity,
 ) -> Result<HttpResponse, ApiError> {
-    let q = q.into_inner();
+    let q = scoped_query(&state, &who, q.into_inner())?;
     let found = with_history(&state, move |reader, cfg, now| {
         crate::availability::signals(reader, cfg, &q, now)
     })
@@ -685,8 +828,12 @@ async fn report(
     state: web::Data<ApiState>,
     path: web::Path<(String, String)>,
     q: web::Query<ReportQuery>,
+    who: Identity,
 ) -> Result<HttpResponse, ApiError> {
     let (client, month) = path.into_inner();
+    if !scope(&state, &who).client_visible(&client) {
+        return Err(ApiError::NotFound(format!("no client `{client}`")));
+    }
     let format = match q.format.as_deref() {
         None => crate::report::Format::Html,
         Some(f) => crate::report::Format::parse(f).ok_or_else(|| {
@@ -711,7 +858,9 @@ async fn report(
 async fn tickets(
     state: web::Data<ApiState>,
     q: web::Query<TicketsQuery>,
+    who: Identity,
 ) -> Result<HttpResponse, ApiError> {
+    let scope = scope(&state, &who);
     let reader = state.reader.clone();
     let all = q.all.unwrap_or(false);
     let list = web::block(move || reader.tickets())
@@ -721,22 +870,33 @@ async fn tickets(
     let list: Vec<_> = list
         .into_iter()
         .filter(|t| all || t.status == crate::ticket::TicketStatus::Open)
+        .filter(|t| scope.site(&t.site))
         .collect();
     Ok(HttpResponse::Ok().json(list))
 }
 
-async fn read_ticket(state: &ApiState, n: u64) -> Result<crate::ticket::Ticket, ApiError> {
+async fn read_ticket(
+    state: &ApiState,
+    who: &Identity,
+    n: u64,
+) -> Result<crate::ticket::Ticket, ApiError> {
     let reader = state.reader.clone();
+    let scope = scope(state, who);
     web::block(move || reader.ticket(n))
         .await
         .map_err(|e| ApiError::Unavailable(e.to_string()))?
         .map_err(|e| ApiError::Unavailable(e.to_string()))?
+        .filter(|t| scope.site(&t.site))
         .ok_or_else(|| ApiError::NotFound(format!("no ticket #{n}")))
 }
 
 #[get("/api/v1/tickets/{n}")]
-async fn ticket(state: web::Data<ApiState>, n: web::Path<u64>) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(read_ticket(&state, n.into_inner()).await?))
+async fn ticket(
+    state: web::Data<ApiState>,
+    n: web::Path<u64>,
+    who: Identity,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(read_ticket(&state, &who, n.into_inner()).await?))
 }
 
 #[post("/api/v1/tickets/{n}/close")]
@@ -744,12 +904,14 @@ async fn close_ticket(
     state: web::Data<ApiState>,
     n: web::Path<u64>,
     body: web::Bytes,
+    who: Identity,
 ) -> Result<HttpResponse, ApiError> {
-    let CloseBody { by, note } = object_body(&body)?;
-    check_text("by", &by, MAX_BY, false)?;
+    who.require(OpsRole::Operator, "close tickets")?;
+    let CloseBody { note } = object_body(&body)?;
     check_text("note", &note, MAX_NOTE, true)?;
+    let by = who.account.clone();
     let n = n.into_inner();
-    let mut t = read_ticket(&state, n).await?;
+    let mut t = read_ticket(&state, &who, n).await?;
     if t.status == crate::ticket::TicketStatus::Closed {
         return Err(ApiError::Conflict(format!("ticket #{n} is already closed")));
     }
@@ -784,9 +946,11 @@ async fn ack(
     state: web::Data<ApiState>,
     id: web::Path<u64>,
     body: web::Bytes,
+    who: Identity,
 ) -> Result<HttpResponse, ApiError> {
-    let AckBody { by, note } = object_body(&body)?;
-    check_text("by", &by, MAX_BY, false)?;
+    who.require(OpsRole::Operator, "acknowledge alerts")?;
+    let AckBody { note } = object_body(&body)?;
+    let by = who.account;
     if let Some(n) = &note {
         check_text("note", n, MAX_NOTE, true)?;
     }
@@ -803,16 +967,85 @@ async fn close(
     state: web::Data<ApiState>,
     id: web::Path<u64>,
     body: web::Bytes,
+    who: Identity,
 ) -> Result<HttpResponse, ApiError> {
-    let CloseBody { by, note } = object_body(&body)?;
-    check_text("by", &by, MAX_BY, false)?;
+    who.require(OpsRole::Operator, "close alerts")?;
+    let CloseBody { note } = object_body(&body)?;
+    let by = who.account;
     check_text("note", &note, MAX_NOTE, true)?;
     act(&state, id.into_inner(), AlertAction::Close { by, note }).await
 }
 
-/// Compares two byte strings in time independent of where they differ.
-fn same_secret(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+/// Body of a login.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginBody {
+    /// Account id.
+    pub account: String,
+    /// Its password.
+    pub password: String,
+}
+
+/// Longest password accepted (argon2 hashes any length; this bounds the work).
+const MAX_PASSWORD: usize = 1024;
+
+/// Signs in with an account's password: answers the account (with the session's CSRF token)
+/// and sets the session cookie.
+#[post("/api/v1/login")]
+async fn login(
+    state: web::Data<ApiState>,
+    req: actix_web::HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let LoginBody { account, password } = object_body(&body)?;
+    check_text("account", &account, MAX_BY, false)?;
+    if password.len() > MAX_PASSWORD {
+        return Err(ApiError::BadRequest(format!(
+            "`password` is longer than {MAX_PASSWORD} bytes"
+        )));
+    }
+    let cfg = state.config.borrow().clone();
+    let gate = std::sync::Arc::clone(&state.gate);
+    let from = req.peer_addr().map(|a| a.ip());
+    let now = state.clock.now();
+    let result = web::block(move || gate.login(cfg.as_deref(), &account, &password, from, now))
+        .await
+        .map_err(|e| ApiError::Unavailable(format!("the login failed: {e}")))?;
+    match result {
+        Ok(l) => Ok(HttpResponse::Ok()
+            .insert_header((
+                actix_web::http::header::SET_COOKIE,
+                state.gate.session_cookie(&l.cookie),
+            ))
+            .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+            .json(l.identity)),
+        Err(e @ crate::auth::LoginError::Wrong) => Err(ApiError::Unauthorized(e.to_string())),
+        Err(e @ crate::auth::LoginError::Limited(after)) => {
+            Err(ApiError::Limited(e.to_string(), after))
+        }
+        Err(e) => Err(ApiError::Unavailable(e.to_string())),
+    }
+}
+
+/// Ends the caller's session and clears its cookie.
+#[post("/api/v1/logout")]
+async fn logout(state: web::Data<ApiState>, who: Identity) -> HttpResponse {
+    state.gate.logout(&who);
+    HttpResponse::NoContent()
+        .insert_header((
+            actix_web::http::header::SET_COOKIE,
+            state.gate.cleared_cookie(),
+        ))
+        .finish()
+}
+
+/// The caller's account: id, name, access, language, how it signed in and, for a session,
+/// the CSRF token its state-changing requests carry in `X-CSRF-Token`.
+#[get("/api/v1/session")]
+async fn session(who: Identity) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+        .json(who)
 }
 
 #[post("/api/v1/heartbeat/{id}")]
@@ -937,5 +1170,8 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: ApiState) {
         .service(report)
         .service(ticket)
         .service(close_ticket)
+        .service(login)
+        .service(logout)
+        .service(session)
         .default_service(web::to(not_found));
 }

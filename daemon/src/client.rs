@@ -43,11 +43,13 @@ pub const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 const MAX_ANSWER: usize = 256 << 20;
 
 /// Client of one daemon's API, over the daemon's own HTTP client (hyper).
+#[derive(Debug, Clone)]
 pub struct ApiClient {
     base: String,
     address: String,
     port: u16,
     timeout: Duration,
+    token: Option<String>,
 }
 
 impl ApiClient {
@@ -66,7 +68,26 @@ impl ApiClient {
             address,
             port,
             timeout: CALL_TIMEOUT,
+            token: None,
         }
+    }
+
+    /// The same client authenticated with an API token (sent as `Authorization: Bearer`).
+    pub fn with_token(mut self, token: impl Into<String>) -> Self {
+        self.token = Some(token.into().trim().to_string());
+        self
+    }
+
+    /// A client of the daemon running on a data directory, with its local token: what the
+    /// command line on the daemon's machine uses when it is given no token. `None` when no
+    /// daemon runs there (no `daemon.json`).
+    pub fn local(data_dir: &std::path::Path) -> Option<Self> {
+        let file = crate::server::DaemonFile::read(data_dir)?;
+        let client = ApiClient::new(&file.api);
+        Some(match local_token(data_dir) {
+            Some(t) => client.with_token(t),
+            None => client,
+        })
     }
 
     /// The same client with another deadline per call (a long poll adds its wait to it).
@@ -117,6 +138,13 @@ impl ApiClient {
             .collect();
         if body.is_some() {
             all.push(("content-type".into(), "application/json".into()));
+        }
+        if let Some(t) = &self.token
+            && !all
+                .iter()
+                .any(|(k, _)| k.eq_ignore_ascii_case("authorization"))
+        {
+            all.push(("authorization".into(), format!("Bearer {t}")));
         }
         let request = HttpRequest {
             address: &self.address,
@@ -275,11 +303,11 @@ impl ApiClient {
     }
 
     /// Acknowledges an alert.
-    pub fn ack(&self, id: u64, by: &str, note: Option<&str>) -> Result<Alert, ClientError> {
+    /// The daemon records the client's account as the one acting.
+    pub fn ack(&self, id: u64, note: Option<&str>) -> Result<Alert, ClientError> {
         self.post(
             &format!("/api/v1/alerts/{id}/ack"),
             &AckBody {
-                by: by.into(),
                 note: note.map(String::from),
             },
         )
@@ -372,29 +400,26 @@ impl ApiClient {
     }
 
     /// Closes an intervention ticket with its resolution.
-    pub fn close_ticket(
-        &self,
-        n: u64,
-        by: &str,
-        note: &str,
-    ) -> Result<crate::ticket::Ticket, ClientError> {
+    pub fn close_ticket(&self, n: u64, note: &str) -> Result<crate::ticket::Ticket, ClientError> {
         self.post(
             &format!("/api/v1/tickets/{n}/close"),
-            &crate::api::CloseBody {
-                by: by.into(),
-                note: note.into(),
-            },
+            &crate::api::CloseBody { note: note.into() },
         )
     }
 
     /// Closes an alert with a resolution note.
-    pub fn close(&self, id: u64, by: &str, note: &str) -> Result<Alert, ClientError> {
+    pub fn close(&self, id: u64, note: &str) -> Result<Alert, ClientError> {
         self.post(
             &format!("/api/v1/alerts/{id}/close"),
-            &CloseBody {
-                by: by.into(),
-                note: note.into(),
-            },
+            &CloseBody { note: note.into() },
         )
     }
+}
+
+/// The local token of the daemon running on a data directory, when this user may read it.
+pub fn local_token(data_dir: &std::path::Path) -> Option<String> {
+    std::fs::read_to_string(data_dir.join(crate::auth::LOCAL_TOKEN_FILE))
+        .ok()
+        .map(|t| t.trim().to_string())
+        .filter(|t| !t.is_empty())
 }

@@ -8,6 +8,7 @@
 pub mod actors;
 pub mod api;
 pub mod audit;
+pub mod auth;
 pub mod availability;
 pub mod book;
 pub mod client;

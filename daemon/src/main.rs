@@ -65,6 +65,10 @@ struct Cli {
     /// daemon) or `json` (one object per line).
     #[arg(long, global = true, default_value = "text", env = "VIGIE_LOG_FORMAT")]
     log_format: LogFormat,
+    /// File holding the API token for commands that call the daemon (`VIGIE_TOKEN` takes
+    /// precedence; without either, the daemon's local token in its data directory is used).
+    #[arg(long, global = true, env = "VIGIE_TOKEN_FILE", value_name = "FILE")]
+    token_file: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -164,9 +168,6 @@ enum TicketAction {
     Close {
         /// Ticket number.
         number: u64,
-        /// Operator name.
-        #[arg(long)]
-        by: String,
         /// Resolution.
         #[arg(long)]
         note: String,
@@ -270,9 +271,6 @@ enum Command {
     Ack {
         /// Alert number.
         id: u64,
-        /// Operator name.
-        #[arg(long)]
-        by: String,
         /// Note.
         #[arg(long)]
         note: Option<String>,
@@ -382,13 +380,16 @@ enum Command {
         #[command(subcommand)]
         action: NotifyAction,
     },
+    /// Hash a password for an account's `password` in the config: reads it twice without
+    /// echo on a terminal (one line of standard input otherwise) and prints its argon2id hash.
+    Passwd,
+    /// Make an API token for an account: prints the token (hand it over once; it is not
+    /// kept) and, on the next line, the digest to add to the account's `tokens`.
+    Token,
     /// Close an alert with a resolution note.
     Close {
         /// Alert number.
         id: u64,
-        /// Operator name.
-        #[arg(long)]
-        by: String,
         /// Resolution note.
         #[arg(long)]
         note: String,
@@ -413,17 +414,75 @@ fn main() {
 /// The deadline of one call to the daemon, from `--timeout`.
 static TIMEOUT: std::sync::OnceLock<std::time::Duration> = std::sync::OnceLock::new();
 
-/// A client of the daemon at `url`, with the command line's deadline.
-fn api_client(url: &str) -> ApiClient {
+/// The file `--token-file` (or `VIGIE_TOKEN_FILE`) names.
+static TOKEN_FILE: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
+
+/// The token the command line authenticates with: `VIGIE_TOKEN`, else the file of
+/// `--token-file` / `VIGIE_TOKEN_FILE`, else the local token of the daemon's data directory
+/// (readable by the daemon's user and root only). Never a command-line argument: those show
+/// in `ps`.
+fn token_for(data: &Path) -> Result<Option<String>> {
+    if let Ok(t) = std::env::var("VIGIE_TOKEN")
+        && !t.trim().is_empty()
+    {
+        return Ok(Some(t.trim().to_string()));
+    }
+    if let Some(Some(path)) = TOKEN_FILE.get() {
+        let t = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the token file {}", path.display()))?;
+        if t.trim().is_empty() {
+            bail!("the token file {} is empty", path.display());
+        }
+        return Ok(Some(t.trim().to_string()));
+    }
+    Ok(vigie::client::local_token(data))
+}
+
+/// A client of the daemon at `url` (running on `data`), with the command line's deadline and
+/// token.
+fn api_client(url: &str, data: &Path) -> Result<ApiClient> {
     let timeout = TIMEOUT
         .get()
         .copied()
         .unwrap_or(std::time::Duration::from_secs(10));
-    ApiClient::new(url).with_timeout(timeout)
+    let client = ApiClient::new(url).with_timeout(timeout);
+    Ok(match token_for(data)? {
+        Some(t) => client.with_token(t),
+        None => client,
+    })
+}
+
+/// Shortest password `vigie passwd` hashes.
+const MIN_PASSWORD: usize = 8;
+
+/// `vigie passwd`: a password read without echo (twice on a terminal), printed as its
+/// argon2id hash.
+fn passwd() -> Result<i32> {
+    let password = if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password("password: ").context("cannot read the password")?;
+        let again = rpassword::prompt_password("again: ").context("cannot read the password")?;
+        if first != again {
+            bail!("the two passwords differ");
+        }
+        first
+    } else {
+        let mut line = String::new();
+        std::io::stdin()
+            .read_line(&mut line)
+            .context("cannot read the password from standard input")?;
+        line.trim_end_matches(['\n', '\r']).to_string()
+    };
+    if password.chars().count() < MIN_PASSWORD {
+        bail!("the password is shorter than {MIN_PASSWORD} characters");
+    }
+    let hash = vigie::auth::hash_password(&password).map_err(anyhow::Error::msg)?;
+    out!("{hash}");
+    Ok(0)
 }
 
 fn dispatch(cli: Cli) -> Result<i32> {
     let _ = TIMEOUT.set(cli.timeout.into());
+    let _ = TOKEN_FILE.set(cli.token_file.clone());
     let _ = LOG_FORMAT.set(cli.log_format);
     match cli.command {
         Command::Run {
@@ -460,8 +519,9 @@ fn dispatch(cli: Cli) -> Result<i32> {
             equipment,
             json,
         } => status(&data, site, equipment, json).map(|_| 0),
-        Command::Ack { id, by, note, data } => {
-            let a = client(&data)?.ack(id, &by, note.as_deref())?;
+        Command::Ack { id, note, data } => {
+            let a = client(&data)?.ack(id, note.as_deref())?;
+            let by = a.acknowledged.as_ref().map_or("?", |x| x.by.as_str());
             out!("alert #{} acknowledged by {by}: {}", a.id, a.summary);
             Ok(0)
         }
@@ -498,7 +558,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
                 to,
             };
             let figures = match DaemonFile::read(&data) {
-                Some(f) => api_client(&f.api).availability(&q)?,
+                Some(f) => api_client(&f.api, &data)?.availability(&q)?,
                 None => {
                     let (cfg, reader) = offline(&data)?;
                     vigie::availability::read(&reader, &cfg, &q, chrono::Utc::now(), false)?
@@ -512,7 +572,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
         }
         Command::Audit { alert, json, data } => {
             let trail = match DaemonFile::read(&data) {
-                Some(f) => api_client(&f.api).audit(alert)?,
+                Some(f) => api_client(&f.api, &data)?.audit(alert)?,
                 None => vigie::audit::read(&vigie::store::StoreReader::open(&data)?, alert)?
                     .with_context(|| format!("no alert #{alert} in the event log"))?,
             };
@@ -527,8 +587,22 @@ fn dispatch(cli: Cli) -> Result<i32> {
                     data,
                 },
         } => notify_test(&data, &contact, channel.as_deref()),
-        Command::Close { id, by, note, data } => {
-            let a = client(&data)?.close(id, &by, &note)?;
+        Command::Passwd => passwd(),
+        Command::Token => {
+            let token = vigie::auth::new_token().map_err(anyhow::Error::msg)?;
+            let digest = config::token_digest_text(&config::token_digest(&token));
+            out!("{token}");
+            out!("{digest}");
+            if std::io::stderr().is_terminal() {
+                err!(
+                    "give the first line to the script or person (as VIGIE_TOKEN, or in a file named by VIGIE_TOKEN_FILE);\nadd the second to the account: tokens = [\"{digest}\"]"
+                );
+            }
+            Ok(0)
+        }
+        Command::Close { id, note, data } => {
+            let a = client(&data)?.close(id, &note)?;
+            let by = a.closed.as_ref().map_or("?", |x| x.by.as_str());
             out!("alert #{} closed by {by}: {}", a.id, a.summary);
             Ok(0)
         }
@@ -696,6 +770,7 @@ fn demo(
         out_raw!(
             "vigie demo: {} equipment in {} sites of {} clients, simulated on 127.0.x.y\n\n\
              API       {api}/api/v1/status\n\
+             \x20         curl -H \"Authorization: Bearer $(cat {data}/local-token)\" {api}/api/v1/status\n\
              status    vigie status --data {data}\n\
              events    vigie events --data {data} --follow\n\
              faults    curl -X POST http://{control}/devices/lyon-sw/down\n\
@@ -802,7 +877,7 @@ fn check_config(dir: &Path) -> i32 {
 
 fn outbox(data: &Path, last: usize, json: bool) -> Result<i32> {
     let view = match DaemonFile::read(data) {
-        Some(f) => api_client(&f.api).outbox(last)?,
+        Some(f) => api_client(&f.api, data)?.outbox(last)?,
         None => {
             let reader = vigie::store::StoreReader::open(data)?;
             vigie::outbox::OutboxView::read(&reader, last)?
@@ -841,7 +916,7 @@ fn ticket(action: TicketAction) -> Result<i32> {
     match action {
         TicketAction::List { all, json, data } => {
             let list = match DaemonFile::read(&data) {
-                Some(f) => api_client(&f.api).tickets(all)?,
+                Some(f) => api_client(&f.api, &data)?.tickets(all)?,
                 None => offline(&data)?
                     .tickets()?
                     .into_iter()
@@ -853,7 +928,7 @@ fn ticket(action: TicketAction) -> Result<i32> {
         }
         TicketAction::Show { number, json, data } => {
             let t = match DaemonFile::read(&data) {
-                Some(f) => api_client(&f.api).ticket(number)?,
+                Some(f) => api_client(&f.api, &data)?.ticket(number)?,
                 None => offline(&data)?
                     .ticket(number)?
                     .with_context(|| format!("no ticket #{number}"))?,
@@ -861,13 +936,9 @@ fn ticket(action: TicketAction) -> Result<i32> {
             print_json_or(json, &t, || views::ticket(&t))?;
             Ok(0)
         }
-        TicketAction::Close {
-            number,
-            by,
-            note,
-            data,
-        } => {
-            let t = client(&data)?.close_ticket(number, &by, &note)?;
+        TicketAction::Close { number, note, data } => {
+            let t = client(&data)?.close_ticket(number, &note)?;
+            let by = t.closed.as_ref().map_or("?", |(_, by)| by.as_str());
             out!("ticket #{} closed by {by}", t.number);
             Ok(0)
         }
@@ -954,7 +1025,7 @@ fn report(data: &Path, client: &str, month: &str, out: Option<&Path>, format: &s
         anyhow::bail!("a PDF is not written to a terminal: give --out FILE or redirect the output");
     }
     let bytes = match DaemonFile::read(data) {
-        Some(f) => api_client(&f.api).report(client, month, format)?,
+        Some(f) => api_client(&f.api, data)?.report(client, month, format)?,
         None => {
             let (cfg, reader) = offline(data)?;
             let r = vigie::report::build(&reader, &cfg, client, month, chrono::Utc::now(), false)?;
@@ -992,7 +1063,7 @@ fn print_json_or<T: serde::Serialize>(
 
 fn client(data: &Path) -> Result<ApiClient> {
     match DaemonFile::read(data) {
-        Some(f) => Ok(api_client(&f.api)),
+        Some(f) => api_client(&f.api, data),
         None => bail!(
             "no running daemon found for data directory {} (no {})",
             data.display(),
@@ -1010,7 +1081,7 @@ fn status(data: &Path, site: Option<String>, equipment: Option<String>, json: bo
         }
     };
     if let Some(f) = DaemonFile::read(data) {
-        let api = api_client(&f.api);
+        let api = api_client(&f.api, data)?;
         let result = match (&site, &equipment) {
             (Some(s), _) => api.site(s).map(|d| print(&d)),
             (_, Some(e)) => api.equipment(e).map(|d| print(&d)),
@@ -1073,17 +1144,22 @@ mod events {
     enum Read {
         /// A page, whether more are ready at once, and whether it was read from the data
         /// directory (the daemon down) rather than from a long poll of the daemon.
-        Page(Vec<Event>, bool, bool),
+        Page(Vec<Event>, u64, bool, bool),
         /// The daemon is down and its data directory cannot be read now (it is starting).
         Busy,
     }
 
     fn read(data: &Path, after: u64, wait: Duration) -> Result<Read> {
         if let Some(f) = DaemonFile::read(data) {
-            match super::api_client(&f.api).events(after, PAGE, wait) {
+            match super::api_client(&f.api, data)?.events(after, PAGE, wait) {
                 Ok(page) => {
-                    let more = page.events.last().is_some_and(|e| e.seq < page.last);
-                    return Ok(Read::Page(page.events, more, false));
+                    // A client's account is shown its own events only: the cursor is the
+                    // last event read, shown or not.
+                    let next = page
+                        .next_after
+                        .max(page.events.last().map_or(after, |e| e.seq));
+                    let more = next < page.last;
+                    return Ok(Read::Page(page.events, next, more, false));
                 }
                 Err(ClientError::Unreachable { .. }) => {}
                 Err(e) => return Err(e.into()),
@@ -1092,7 +1168,8 @@ mod events {
         match StoreReader::open(data).and_then(|r| r.events_after(after, PAGE)) {
             Ok(events) => {
                 let more = events.len() == PAGE;
-                Ok(Read::Page(events, more, true))
+                let next = events.last().map_or(after, |e| e.seq);
+                Ok(Read::Page(events, next, more, true))
             }
             Err(StoreError::InUse(_)) => Ok(Read::Busy),
             Err(e) => Err(e.into()),
@@ -1124,10 +1201,8 @@ mod events {
         loop {
             let wait = if follow { POLL } else { Duration::ZERO };
             match read(data, after, wait)? {
-                Read::Page(events, more, offline) => {
-                    if let Some(last) = events.last() {
-                        after = last.seq;
-                    }
+                Read::Page(events, next, more, offline) => {
+                    after = next;
                     if !print(&mut out, &events, json) {
                         return Ok(0);
                     }

@@ -241,6 +241,17 @@ pub struct Daemon {
     data_dir: PathBuf,
 }
 
+impl Daemon {
+    /// A client of its API with its local token (what the command line on its machine uses).
+    pub fn client(&self) -> crate::client::ApiClient {
+        let client = crate::client::ApiClient::new(&format!("http://{}", self.api_addr));
+        match crate::client::local_token(&self.data_dir) {
+            Some(t) => client.with_token(t),
+            None => client,
+        }
+    }
+}
+
 /// Starts the daemon: restores saved state, applies the config (start-up is a reload from an
 /// empty config), watches the config directory and serves the API on `listener`.
 pub async fn start(mut opts: Options, listener: TcpListener) -> Result<Daemon, ServerError> {
@@ -361,10 +372,14 @@ pub async fn start(mut opts: Options, listener: TcpListener) -> Result<Daemon, S
         store: store.clone(),
         config: config_watch,
         telemetry: std::sync::Arc::clone(&telemetry),
+        gate: std::sync::Arc::new(crate::auth::Gate::new(&opts.data_dir).map_err(|e| {
+            ServerError::DaemonFile(opts.data_dir.join(crate::auth::LOCAL_TOKEN_FILE), e)
+        })?),
     };
     let server = actix_web::HttpServer::new(move || {
         let state = state.clone();
         actix_web::App::new()
+            .wrap(actix_web::middleware::from_fn(crate::auth::guard))
             .wrap(actix_web::middleware::ErrorHandlers::new().default_handler(api::json_errors))
             .configure(move |cfg| api::configure(cfg, state))
     })

@@ -17,6 +17,7 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
 fn raw(method: &str, url: &str, body: Option<&str>) -> (u16, String) {
     let (base, path) = url.split_at(url.find("/api/").expect("an API URL"));
     ApiClient::new(base)
+        .with_token(token_of("marie"))
         .raw(method, path, &[], body)
         .expect("request")
 }
@@ -27,7 +28,7 @@ async fn alerts_are_listed_acknowledged_and_closed_and_bad_requests_are_refused_
     let data = tempfile::tempdir().expect("tmp");
     std::fs::write(
         cfg.path().join("vigie.toml"),
-        main_file("[daemon]\ncollection_interval = \"1s\"\n[thresholds]\ndisk = { for = \"0s\" }\ntemperature = { for = \"0s\" }\n"),
+        main_file(&("[daemon]\ncollection_interval = \"1s\"\n[thresholds]\ndisk = { for = \"0s\" }\ntemperature = { for = \"0s\" }\n".to_string() + &account("marie", "operator"))),
     )
     .expect("write");
     std::fs::create_dir_all(cfg.path().join("sites")).expect("mkdir");
@@ -49,7 +50,7 @@ async fn alerts_are_listed_acknowledged_and_closed_and_bad_requests_are_refused_
 
     let api_base = base.clone();
     let list = blocking(move || {
-        let api = ApiClient::new(&api_base);
+        let api = ApiClient::new(&api_base).with_token(token_of("marie"));
         alerts_until(&api, "two alerts", |l| l.alerts.len() >= 2)
     })
     .await;
@@ -69,7 +70,13 @@ async fn alerts_are_listed_acknowledged_and_closed_and_bad_requests_are_refused_
     // A site's detail lists its equipment's alerts, not only its own.
     let api_base = base.clone();
     let site_id = disk.site.to_string();
-    let site = blocking(move || ApiClient::new(&api_base).site(&site_id).expect("site")).await;
+    let site = blocking(move || {
+        ApiClient::new(&api_base)
+            .with_token(token_of("marie"))
+            .site(&site_id)
+            .expect("site")
+    })
+    .await;
     let mut ids: Vec<u64> = site.alerts.iter().map(|a| a.id).collect();
     ids.sort();
     let mut want = vec![disk.id, temp.id];
@@ -78,14 +85,12 @@ async fn alerts_are_listed_acknowledged_and_closed_and_bad_requests_are_refused_
 
     let api_base = base.clone();
     let (acked, again, closed, refused_close, missing) = blocking(move || {
-        let api = ApiClient::new(&api_base);
-        let acked = api
-            .ack(disk.id, "marie", Some("on site tomorrow"))
-            .expect("ack");
-        let again = api.ack(disk.id, "marie", None);
-        let closed = api.close(temp.id, "paul", "fan replaced").expect("close");
-        let refused_close = api.close(disk.id, "paul", "  ");
-        let missing = api.ack(999_999, "marie", None);
+        let api = ApiClient::new(&api_base).with_token(token_of("marie"));
+        let acked = api.ack(disk.id, Some("on site tomorrow")).expect("ack");
+        let again = api.ack(disk.id, None);
+        let closed = api.close(temp.id, "fan replaced").expect("close");
+        let refused_close = api.close(disk.id, "  ");
+        let missing = api.ack(999_999, None);
         (acked, again, closed, refused_close, missing)
     })
     .await;
@@ -121,7 +126,7 @@ async fn alerts_are_listed_acknowledged_and_closed_and_bad_requests_are_refused_
             raw(
                 "POST",
                 &format!("{api_base}/api/v1/alerts/1/ack"),
-                Some("{\"note\": \"x\"}"),
+                Some("{\"note\": \"x\", \"by\": \"eve\"}"),
             ),
             raw(
                 "POST",
@@ -141,15 +146,12 @@ async fn alerts_are_listed_acknowledged_and_closed_and_bad_requests_are_refused_
             raw(
                 "POST",
                 &format!("{api_base}/api/v1/alerts/1/ack"),
-                Some("{\"by\": \"eve\\u001b[2J\"}"),
+                Some("{\"note\": \"eve\\u001b[2J\"}"),
             ),
             raw(
                 "POST",
                 &format!("{api_base}/api/v1/alerts/1/close"),
-                Some(&format!(
-                    "{{\"by\": \"eve\", \"note\": \"{}\"}}",
-                    "x".repeat(2001)
-                )),
+                Some(&format!("{{\"note\": \"{}\"}}", "x".repeat(2001))),
             ),
             raw(
                 "POST",
@@ -165,11 +167,11 @@ async fn alerts_are_listed_acknowledged_and_closed_and_bad_requests_are_refused_
     .await;
     let expect = [
         (400, "invalid JSON body"),
-        (400, "missing field `by`"),
+        (400, "unknown field `by`"),
         (400, "invalid path"),
         (400, "invalid query"),
         (400, "the body must be a JSON object"),
-        (400, "`by` holds a control character (U+001B)"),
+        (400, "`note` holds a control character (U+001B)"),
         (400, "`note` is longer than 2000 characters"),
         (413, "payload"),
         (404, "no such endpoint"),
@@ -187,7 +189,13 @@ async fn alerts_are_listed_acknowledged_and_closed_and_bad_requests_are_refused_
     }
     // The daemon is unharmed: the acknowledged alert is still live, the closed one is not.
     let api_base = base.clone();
-    let live = blocking(move || ApiClient::new(&api_base).alerts().expect("alerts")).await;
+    let live = blocking(move || {
+        ApiClient::new(&api_base)
+            .with_token(token_of("marie"))
+            .alerts()
+            .expect("alerts")
+    })
+    .await;
     let ids: Vec<u64> = live.alerts.iter().map(|a| a.id).collect();
     assert_eq!(ids, vec![acked.id]);
     d.stop().await;

@@ -237,7 +237,7 @@ fn the_api_and_the_command_line_give_the_same_figures_as_the_computation() {
     )
     .expect("write");
     let daemon = DaemonProcess::spawn(cfg.path(), data.path(), &script);
-    let api = vigie::client::ApiClient::new(&daemon.api);
+    let api = daemon.client();
     // Until both statuses are in the log, following it.
     let start = std::time::Instant::now();
     let mut after = 0;
@@ -279,7 +279,8 @@ fn the_api_and_the_command_line_give_the_same_figures_as_the_computation() {
         ("/api/v1/reports/c/march", 400),
     ] {
         let out = std::process::Command::new("curl")
-            .args(["-s", "-o", "/dev/null", "-w", "%{http_code}"])
+            .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-H"])
+            .arg(format!("Authorization: Bearer {}", daemon.token))
             .arg(format!("{}{path}", daemon.api))
             .output()
             .expect("curl");

@@ -217,7 +217,7 @@ fn a_daemon_that_never_answers_makes_a_command_fail_at_its_timeout() {
     )
     .expect("write");
     let mut child = Command::new(vigie_bin())
-        .args(["ack", "1", "--by", "marie", "--timeout", "1s", "--data"])
+        .args(["ack", "1", "--timeout", "1s", "--data"])
         .arg(data.path())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())

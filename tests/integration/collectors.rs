@@ -395,7 +395,7 @@ async fn pushed_heartbeats_keep_an_equipment_up_and_their_absence_brings_it_down
     };
     let post_again = post.clone();
     let (statuses, api) = tokio::task::spawn_blocking({
-        let api = format!("http://{}", d.api_addr);
+        let api = d.client();
         move || {
             let statuses = vec![
                 post("beacon", Some("wrong"), ""),
@@ -419,7 +419,7 @@ async fn pushed_heartbeats_keep_an_equipment_up_and_their_absence_brings_it_down
     // Up from the heartbeat, then silent for more than 2 s: down, and R6 (which only concerns
     // an equipment that was up) raises its alert.
     let (summary, beacon) = tokio::task::spawn_blocking(move || {
-        let client = vigie::client::ApiClient::new(&api);
+        let client = api;
         let list = alerts_until(&client, "the connectivity alert", |l| {
             l.alerts.iter().any(|a| a.rule == "connectivity.lost")
         });
@@ -616,9 +616,8 @@ async fn r7_recording_stopped_is_raised_from_a_real_agent_through_the_daemon() {
         );
     std::fs::write(cfg.path().join("sites/s.toml"), site).expect("write");
     let d = start_with_network_collectors(cfg.path(), data.path()).await;
-    let api = format!("http://{}", d.api_addr);
+    let client = d.client();
     let alert = tokio::task::spawn_blocking(move || {
-        let client = vigie::client::ApiClient::new(&api);
         let list = alerts_until(&client, "the recording alert", |l| {
             l.alerts
                 .iter()

@@ -80,8 +80,8 @@ fn the_demo_opens_and_resolves_an_alert_takes_faults_by_api_and_stops_on_ctrl_c(
         "[[event]]\nat = \"1s\"\ndevice = \"depot-vms\"\naction = \"disk\"\nvalue = 97\n\n[[event]]\nat = \"50s\"\ndevice = \"depot-vms\"\naction = \"disk\"\nvalue = 70\n",
     )
     .expect("scenario");
-    let (mut child, api, control, lines) = start_demo(&scenario);
-    let client = vigie::client::ApiClient::new(&api);
+    let (mut child, api, token, control, lines) = start_demo(&scenario);
+    let client = vigie::client::ApiClient::new(&api).with_token(token);
     let mut after = 0;
     // The scenario fills the depot's disk, then frees it 50 s later (the alert opens within
     // about 15 s: its first collection, then the threshold's 10 s).
@@ -137,7 +137,7 @@ type Output = std::io::Lines<BufReader<std::process::ChildStdout>>;
 
 /// Starts `vigie demo` with `scenario` and reads its banner: the API's and the control API's
 /// base URLs, and the rest of its output.
-fn start_demo(scenario: &std::path::Path) -> (Running, String, String, Output) {
+fn start_demo(scenario: &std::path::Path) -> (Running, String, String, String, Output) {
     let mut child = demo(scenario)
         .env("VIGIE_LOG", "error")
         .stdout(Stdio::piped())
@@ -163,6 +163,20 @@ fn start_demo(scenario: &std::path::Path) -> (Running, String, String, Output) {
             .unwrap_or_else(|| panic!("{name} in {banner:?}"))
     };
     let api = field("API").trim_end_matches("/api/v1/status").to_string();
+    // The command line and curl authenticate with the daemon's local token, in its data
+    // directory as the banner says.
+    let data = field("status")
+        .rsplit(' ')
+        .next()
+        .expect("data directory")
+        .to_string();
+    let token = vigie::client::local_token(std::path::Path::new(&data)).expect("local token");
+    assert!(
+        banner
+            .iter()
+            .any(|l| l.contains(&format!("{data}/local-token"))),
+        "{banner:?}"
+    );
     let control = field("faults")
         .split_whitespace()
         .find(|w| w.starts_with("http://"))
@@ -175,7 +189,7 @@ fn start_demo(scenario: &std::path::Path) -> (Running, String, String, Output) {
         banner[0].contains("24 equipment in 4 sites of 3 clients"),
         "{banner:?}"
     );
-    (child, api, control, lines)
+    (child, api, token, control, lines)
 }
 
 /// A fact of an equipment, as the daemon shows it.
@@ -197,8 +211,8 @@ fn the_simulated_vendor_devices_are_read_by_their_built_in_plugins_and_follow_fa
         "[[event]]\nat = \"1h\"\ndevice = \"depot-vms\"\naction = \"reboot\"\n",
     )
     .expect("scenario");
-    let (mut child, api, control, _) = start_demo(&scenario);
-    let client = vigie::client::ApiClient::new(&api);
+    let (mut child, api, token, control, _) = start_demo(&scenario);
+    let client = vigie::client::ApiClient::new(&api).with_token(token);
 
     // Each vendor's device answers its plugin, through its authentication, with what the
     // vendor's API says; the event log paces the checks.

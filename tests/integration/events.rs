@@ -21,7 +21,10 @@ const NVRS: usize = 40;
 
 fn fleet_dir(dir: &Path) {
     let main = main_file(
-        "[daemon]\ncollection_interval = \"1s\"\n[thresholds]\ndisk = { for = \"0s\" }\n",
+        &("[daemon]\ncollection_interval = \"1s\"\n[thresholds]\ndisk = { for = \"0s\" }\n"
+            .to_string()
+            + &account("marie", "operator")
+            + &account("paul", "operator")),
     );
     std::fs::write(dir.join("vigie.toml"), main).expect("write");
     std::fs::create_dir_all(dir.join("sites")).expect("mkdir");
@@ -80,6 +83,7 @@ impl Flips {
 /// Acknowledges live alerts not yet acknowledged; returns the numbers the daemon confirmed.
 fn ack_some(api: &ApiClient, by: &str, want: usize) -> Vec<u64> {
     let mut confirmed = Vec::new();
+    let api = api.clone().with_token(token_of(by));
     let Ok(list) = api.alerts() else {
         return confirmed;
     };
@@ -87,7 +91,7 @@ fn ack_some(api: &ApiClient, by: &str, want: usize) -> Vec<u64> {
         if confirmed.len() >= want {
             break;
         }
-        match api.ack(a.id, by, Some("on it")) {
+        match api.ack(a.id, Some("on it")) {
             Ok(acked) => {
                 assert_eq!(acked.id, a.id);
                 confirmed.push(a.id);
@@ -229,7 +233,7 @@ fn a_follower_across_kill_9_sees_every_committed_event_once_in_order_with_every_
     let first = DaemonProcess::spawn(cfg.path(), data.path(), &world_file);
     let follower = Follower::start(data.path());
     let mut flips = Flips::new(world_file.clone(), None);
-    let api = ApiClient::new(&first.api);
+    let api = first.client();
     let mut confirmed = Vec::new();
     // A burst: alerts opening and resolving on every NVR, acknowledgements among them; each
     // flip waits for the follower to print what it caused.
@@ -243,7 +247,7 @@ fn a_follower_across_kill_9_sees_every_committed_event_once_in_order_with_every_
     flips.flip();
     let (started, going) = std::sync::mpsc::channel();
     let racing = {
-        let api = ApiClient::new(&first.api);
+        let api = first.client();
         std::thread::spawn(move || {
             let mut ok = Vec::new();
             for i in 0..20 {
@@ -261,7 +265,7 @@ fn a_follower_across_kill_9_sees_every_committed_event_once_in_order_with_every_
     confirmed.extend(racing.join().expect("racing acks"));
 
     let second = DaemonProcess::spawn(cfg.path(), data.path(), &world_file);
-    let api = ApiClient::new(&second.api);
+    let api = second.client();
     let mut after_restart = Vec::new();
     while after_restart.len() < 5 {
         let seen = follower.last_seq();
@@ -432,9 +436,9 @@ fn a_full_disk_delays_commits_loses_no_confirmed_action_and_never_blocks_sigterm
     let data = fs.path().join("data");
 
     let daemon = DaemonProcess::spawn(cfg.path(), &data, &world_file);
-    let api = ApiClient::new(&daemon.api);
+    let api = daemon.client_as("marie");
     let before = open_alert(&api, "nvr-1");
-    api.ack(before, "marie", Some("before the disk filled"))
+    api.ack(before, Some("before the disk filled"))
         .expect("ack while the disk has room");
     // nvr-0's disk stays full: its alert stays open through the outage.
     let target = open_alert(&api, "nvr-0");
@@ -459,7 +463,7 @@ fn a_full_disk_delays_commits_loses_no_confirmed_action_and_never_blocks_sigterm
     // An action that cannot be committed is refused, and leaves the alert as it was: asked
     // again, it is refused the same way (503), never "already acknowledged" (409).
     for _ in 0..2 {
-        match api.ack(target, "marie", Some("during the outage")) {
+        match api.ack(target, Some("during the outage")) {
             Err(ClientError::Refused {
                 status: 503,
                 message,
@@ -482,7 +486,7 @@ fn a_full_disk_delays_commits_loses_no_confirmed_action_and_never_blocks_sigterm
         || store_error(&api).is_none(),
     );
     let after = api
-        .ack(target, "marie", Some("after the outage"))
+        .ack(target, Some("after the outage"))
         .expect("ack once the disk has room");
     assert_eq!(
         after.acknowledged.as_ref().map(|a| a.by.as_str()),
@@ -519,7 +523,7 @@ fn a_full_disk_delays_commits_loses_no_confirmed_action_and_never_blocks_sigterm
     drop(reader);
     // And the daemon starts again on the same data.
     let again = DaemonProcess::spawn(cfg.path(), &data, &world_file);
-    let api = ApiClient::new(&again.api);
+    let api = again.client_as("marie");
     let a = api.alert(target).expect("alert");
     assert_eq!(a.acknowledged.map(|x| x.by), Some("marie".to_string()));
     again.sigterm();

@@ -1,6 +1,7 @@
 //! Integration tests of vigie: actors under paused time, live reload, restarts of the real
 //! daemon process, the HTTP API and the command line.
 
+mod access;
 mod actors;
 mod api;
 mod availability;

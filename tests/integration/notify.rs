@@ -454,13 +454,11 @@ credentials = "tool"
     assert_eq!(alert.escalation_level, 2);
 
     // Closed by an operator through the API; the log says all of it.
-    let api = vigie::client::ApiClient::new(&format!("http://{}", d.api_addr));
+    let api = d.client();
     let number = t.number;
     let closed = tokio::task::spawn_blocking(move || {
-        let t = api
-            .close_ticket(number, "marie", "disk replaced")
-            .expect("close");
-        let again = api.close_ticket(number, "marie", "twice");
+        let t = api.close_ticket(number, "disk replaced").expect("close");
+        let again = api.close_ticket(number, "twice");
         (t, again, api.tickets(false).expect("open tickets"))
     })
     .await
@@ -488,7 +486,7 @@ credentials = "tool"
         "{kinds:?}"
     );
     assert!(kinds[1].contains("reassigned") && kinds[1].contains("technical manager tech"));
-    assert!(kinds[2].contains("closed by marie: disk replaced"));
+    assert!(kinds[2].contains("closed by local: disk replaced"));
 
     // The ticketing tool was told of each change, in order, once each after its refusal.
     until(&d.outbox, "the ticketing tool told of the closure", || {
@@ -525,7 +523,7 @@ credentials = "tool"
 
     // The audit trail tells it all, in order: the alert opened, the technician told, two
     // escalations each told to its role, the ticket opened, reassigned and closed.
-    let api = vigie::client::ApiClient::new(&format!("http://{}", d.api_addr));
+    let api = d.client();
     let id = alert.id;
     let trail = tokio::task::spawn_blocking(move || api.audit(id).expect("audit"))
         .await
@@ -539,7 +537,7 @@ credentials = "tool"
         "to boss by log accepted",
         "ticket #",
         "to tech by log accepted",
-        "closed by marie: disk replaced",
+        "closed by local: disk replaced",
     ];
     let mut from = 0;
     for needle in order {
@@ -620,7 +618,7 @@ from = "vigie@example.org"
 
     // The SMTP server is down: the alert's email waits in the outbox, failing.
     let first = DaemonProcess::spawn(cfg.path(), data.path(), &world);
-    let api = vigie::client::ApiClient::new(&first.api);
+    let api = first.client();
     let view = outbox_until(&api, "a failing email", |v| {
         v.pending.iter().any(|d| {
             d.last_error
@@ -634,7 +632,7 @@ from = "vigie@example.org"
     // Restarted with the server up: the pending email goes out, once.
     let smtp = Smtp::start(port, mail.path());
     let second = DaemonProcess::spawn(cfg.path(), data.path(), &world);
-    let api = vigie::client::ApiClient::new(&second.api);
+    let api = second.client();
     outbox_until(&api, "the email accepted", |v| {
         v.pending.is_empty() && v.sent.iter().any(|r| r.accepted)
     });
@@ -1114,8 +1112,8 @@ remind_every = "1s"
     .await;
     let first = d.book.live()[0].id;
     // Acknowledged: the reminders stop.
-    let api = vigie::client::ApiClient::new(&format!("http://{}", d.api_addr));
-    let acked = tokio::task::spawn_blocking(move || api.ack(first, "marie", None))
+    let api = d.client();
+    let acked = tokio::task::spawn_blocking(move || api.ack(first, None))
         .await
         .expect("client")
         .expect("ack");

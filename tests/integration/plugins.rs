@@ -757,9 +757,8 @@ async fn the_daemon_runs_vendor_plugins_maps_recorder_channels_and_isolates_host
     .await;
 
     // R4 and R5 alerts from plugin metrics: hdd3 is 96 % full, the good testbed reports 90 °C.
-    let api = format!("http://{}", d.api_addr);
+    let client = d.client();
     let alerts = tokio::task::spawn_blocking(move || {
-        let client = vigie::client::ApiClient::new(&api);
         let mut list = client.alerts().expect("alerts");
         loop {
             let has = |rule: &str, owner: &str| {

@@ -326,7 +326,7 @@ fn the_daemon_serves_the_generated_month_and_the_cli_writes_its_pdf_whole() {
     let script = data.path().join("simulate.toml");
     std::fs::write(&script, "[default]\nstatus = \"up\"\n").expect("script");
     let daemon = DaemonProcess::spawn(cfg_dir.path(), data.path(), &script);
-    let client = vigie::client::ApiClient::new(&daemon.api);
+    let client = daemon.client();
     let a = client
         .availability(&vigie::availability::Query {
             client: Some("client-000".into()),

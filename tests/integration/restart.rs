@@ -5,11 +5,11 @@ use crate::support::*;
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
-use vigie::client::ApiClient;
 
 fn fleet_dir(dir: &Path) {
     let main = main_file(
-        "[daemon]\ncollection_interval = \"1s\"\n[thresholds]\ncamera_offline = { after = \"1s\" }\ndisk = { for = \"0s\" }\n",
+        &("[daemon]\ncollection_interval = \"1s\"\n[thresholds]\ncamera_offline = { after = \"1s\" }\ndisk = { for = \"0s\" }\n".to_string()
+            + &account("marie", "operator")),
     );
     std::fs::write(dir.join("vigie.toml"), main).expect("write");
     std::fs::create_dir_all(dir.join("sites")).expect("mkdir");
@@ -58,7 +58,7 @@ fn kill_9_and_restart_keep_open_alerts_acknowledgements_and_offline_times() {
     std::fs::write(&world, WORLD).expect("write");
 
     let first = DaemonProcess::spawn(cfg.path(), data.path(), &world);
-    let api = ApiClient::new(&first.api);
+    let api = first.client();
     let list = alerts_until(&api, "two alerts", |l| l.alerts.len() >= 2);
     let mut ids: Vec<u64> = list.alerts.iter().map(|a| a.id).collect();
     ids.sort();
@@ -68,7 +68,9 @@ fn kill_9_and_restart_keep_open_alerts_acknowledgements_and_offline_times() {
         .find(|a| a.rule == "cameras.offline")
         .expect("camera alert")
         .clone();
-    api.ack(camera_alert.id, "marie", Some("technician sent"))
+    first
+        .client_as("marie")
+        .ack(camera_alert.id, Some("technician sent"))
         .expect("ack");
     let offline_since = api
         .equipment("cam-2")
@@ -79,7 +81,7 @@ fn kill_9_and_restart_keep_open_alerts_acknowledgements_and_offline_times() {
     first.kill9();
 
     let second = DaemonProcess::spawn(cfg.path(), data.path(), &world);
-    let api = ApiClient::new(&second.api);
+    let api = second.client();
     // Restored alerts are live before the first collection.
     let list = api.alerts().expect("alerts");
     let mut again: Vec<u64> = list.alerts.iter().map(|a| a.id).collect();
@@ -213,7 +215,7 @@ fn a_broken_config_at_start_runs_on_the_last_good_one_and_without_one_the_start_
     // A good start saves the config; its alerts are raised.
     std::fs::write(&site_file, &good).expect("write");
     let first = DaemonProcess::spawn(cfg.path(), data.path(), &world);
-    let api = ApiClient::new(&first.api);
+    let api = first.client();
     let list = alerts_until(&api, "disk and camera alerts", |l| l.alerts.len() >= 2);
     let disk = list
         .alerts
@@ -230,7 +232,7 @@ fn a_broken_config_at_start_runs_on_the_last_good_one_and_without_one_the_start_
     let without_nvr: String = good.replace("id = \"nvr\"", "id = \"nvr-gone\"");
     std::fs::write(&site_file, &without_nvr).expect("write");
     let second = DaemonProcess::spawn(cfg.path(), data.path(), &world);
-    let api = ApiClient::new(&second.api);
+    let api = second.client();
     alerts_until(&api, "the NVR's alert closed", |l| {
         !l.alerts.iter().any(|a| a.id == disk)
     });
@@ -245,7 +247,7 @@ fn a_broken_config_at_start_runs_on_the_last_good_one_and_without_one_the_start_
     // Broken at start with a last good config: the daemon runs on it and says so.
     std::fs::write(&site_file, &broken).expect("write");
     let third = DaemonProcess::spawn(cfg.path(), data.path(), &world);
-    let api = ApiClient::new(&third.api);
+    let api = third.client();
     // Generation 1 applies the saved copy, 2 records the refusal of the files.
     let status = api
         .status_after(1, Duration::from_secs(30))

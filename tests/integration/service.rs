@@ -220,7 +220,8 @@ fn under_systemd_the_daemon_notifies_ready_reload_and_stop_feeds_the_watchdog_an
         .find_map(|l| l.strip_prefix("STATUS="))
         .expect("a status line");
     assert!(status_line.contains(&api), "{status_line}");
-    let client = ApiClient::new(&api);
+    let client = ApiClient::new(&api)
+        .with_token(vigie::client::local_token(data.path()).expect("local token"));
     let status = client.status().expect("status");
     assert!(status.generation >= 1);
     assert_eq!(status.sites.len(), 1);

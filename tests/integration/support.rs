@@ -28,6 +28,18 @@ pub fn main_file(extra: &str) -> String {
     format!("[clients.c]\nname = \"Client\"\n{extra}")
 }
 
+/// The API token of test account `id`.
+pub fn token_of(id: &str) -> String {
+    format!("vigie_test-token-of-{id}")
+}
+
+/// Config lines (to end a main file) giving account `id` the `role` and the token
+/// [`token_of`]`(id)`.
+pub fn account(id: &str, role: &str) -> String {
+    let digest = vigie::config::token_digest_text(&vigie::config::token_digest(&token_of(id)));
+    format!("[accounts.{id}]\nrole = \"{role}\"\ntokens = [\"{digest}\"]\n")
+}
+
 /// Validates a config given as text.
 pub fn config(main: &str, sites: &[(&str, &str)]) -> Arc<Config> {
     let sources = Sources {
@@ -186,6 +198,8 @@ pub fn vigie_bin() -> PathBuf {
 pub struct DaemonProcess {
     pub child: Child,
     pub api: String,
+    /// The daemon's local token (from its data directory).
+    pub token: String,
 }
 
 impl DaemonProcess {
@@ -212,7 +226,18 @@ impl DaemonProcess {
             .strip_prefix("vigie listening on ")
             .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
             .to_string();
-        DaemonProcess { child, api }
+        let token = vigie::client::local_token(data).expect("the daemon's local token");
+        DaemonProcess { child, api, token }
+    }
+
+    /// A client of its API with its local token.
+    pub fn client(&self) -> vigie::client::ApiClient {
+        vigie::client::ApiClient::new(&self.api).with_token(&self.token)
+    }
+
+    /// A client of its API as test account `id` (see [`account`]).
+    pub fn client_as(&self, id: &str) -> vigie::client::ApiClient {
+        vigie::client::ApiClient::new(&self.api).with_token(token_of(id))
     }
 
     /// Asks the process to stop (SIGTERM) and waits for it: it must exit successfully within

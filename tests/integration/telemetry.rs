@@ -119,7 +119,7 @@ fn metrics_are_a_prometheus_exposition_that_promtool_accepts_with_equipment_labe
     );
 
     let daemon = DaemonProcess::spawn(cfg.path(), data.path(), &world);
-    let api = ApiClient::new(&daemon.api);
+    let api = daemon.client();
     // The disk and the camera alerts open once both were collected.
     alerts_until(&api, "disk and camera alerts", |l| l.alerts.len() >= 2);
 
@@ -351,7 +351,7 @@ fn otlp_exports_metrics_and_probe_spans_to_a_real_receiver_and_a_refusing_one_co
         &["cam-2"],
     );
     let daemon = DaemonProcess::spawn(cfg.path(), data.path(), &world);
-    let api = ApiClient::new(&daemon.api);
+    let api = daemon.client();
 
     // Metrics: the resource names the instance; the NVR's disk arrives with its place in the
     // fleet once collected; the daemon's own counters and latencies are there.

@@ -1097,6 +1097,8 @@ pub struct DaemonSettings {
     /// exact.
     #[serde(with = "crate::util::serde_duration")]
     pub retention: Duration,
+    /// Host names the API is reached by, lower case (`localhost` and IP addresses always are).
+    pub server_names: Vec<String>,
 }
 
 /// Default of `[daemon] retention`: 25 months, so a year-on-year annual review works.
@@ -1109,6 +1111,7 @@ impl Default for DaemonSettings {
             max_probes_in_flight: 512,
             collection: Arc::default(),
             retention: DEFAULT_RETENTION,
+            server_names: Vec::new(),
         }
     }
 }
@@ -1150,6 +1153,8 @@ pub struct Config {
     pub snmp_oids: BTreeMap<EquipmentKind, Vec<(String, Vec<u64>)>>,
     /// Sites by id.
     pub sites: BTreeMap<SiteId, Arc<SiteConfig>>,
+    /// Who may use the API and the dashboard, by account id.
+    pub accounts: BTreeMap<String, Account>,
     /// What loading found worth saying without refusing the config (`file:line:col: ...`).
     #[serde(skip)]
     pub warnings: Vec<String>,
@@ -1399,4 +1404,96 @@ mod tests {
         }
         assert_eq!(EquipmentKind::from_name("nvrr"), None);
     }
+}
+
+/// What the maintenance company's staff may do, in increasing order.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum OpsRole {
+    /// Reads every client's fleet, alerts and reports.
+    Viewer,
+    /// Also acknowledges and closes alerts and tickets and opens maintenance windows.
+    Operator,
+    /// Also sends test notifications and reads the outbox.
+    Admin,
+}
+
+impl OpsRole {
+    /// Every role, by name.
+    pub const ALL: [(&'static str, OpsRole); 3] = [
+        ("viewer", OpsRole::Viewer),
+        ("operator", OpsRole::Operator),
+        ("admin", OpsRole::Admin),
+    ];
+
+    /// Its name in configs.
+    pub fn name(self) -> &'static str {
+        match self {
+            OpsRole::Viewer => "viewer",
+            OpsRole::Operator => "operator",
+            OpsRole::Admin => "admin",
+        }
+    }
+}
+
+/// What an account reaches.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Access {
+    /// The maintenance company's staff: every client, with a role.
+    Ops(OpsRole),
+    /// A client's staff: that client's sites only, read only.
+    Client(ClientId),
+}
+
+/// `[accounts.ID]`: a person or a script allowed to use the API and the dashboard.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Account {
+    /// Its id (what it logs in with).
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// What it reaches.
+    pub access: Access,
+    /// Argon2id hash of its password (a PHC string); none: no password login.
+    #[serde(skip)]
+    pub password: Option<String>,
+    /// SHA-256 digests of its API tokens.
+    #[serde(skip)]
+    pub tokens: Vec<[u8; 32]>,
+    /// Language of its pages.
+    pub language: Language,
+}
+
+/// Id reserved for the daemon's own local token (the command line on the daemon's machine).
+pub const LOCAL_ACCOUNT: &str = "local";
+
+/// The SHA-256 digest of an API token, as `[accounts.ID] tokens` holds it.
+pub fn token_digest(token: &str) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(token.as_bytes()).into()
+}
+
+/// A token's digest as written in the config: `sha256:` and 64 lower-case hex digits.
+pub fn token_digest_text(digest: &[u8; 32]) -> String {
+    let mut out = String::from("sha256:");
+    for b in digest {
+        out.push_str(&format!("{b:02x}"));
+    }
+    out
+}
+
+/// Reads a token digest written as `sha256:HEX`.
+pub fn parse_token_digest(text: &str) -> Option<[u8; 32]> {
+    let hex = text.strip_prefix("sha256:")?;
+    if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, b) in out.iter_mut().enumerate() {
+        *b = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok()?;
+    }
+    Some(out)
 }

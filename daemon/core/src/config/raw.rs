@@ -29,6 +29,9 @@ pub struct RawDaemon {
     /// How long the event log (transitions, alert changes, notifications) is kept
     /// (`"25months"`).
     pub retention: Option<Spanned<String>>,
+    /// Host names the API and the dashboard are reached by (beyond `localhost` and IP
+    /// addresses); a request naming another host is refused.
+    pub server_names: Option<Vec<Spanned<String>>>,
 }
 
 /// A threshold block with a warning level, a critical level, a recovery margin and a
@@ -505,6 +508,7 @@ pub const MAIN_SECTIONS: &[&str] = &[
     "channels",
     "snmp_oids",
     "telemetry",
+    "accounts",
 ];
 
 /// Top-level keys of a site file.
@@ -537,6 +541,26 @@ pub struct RawMain {
     pub channels: RawChannels,
     /// `[snmp_oids.KIND]`: extra SNMP values read on every equipment of a kind.
     pub snmp_oids: BTreeMap<Spanned<String>, BTreeMap<String, Spanned<String>>>,
+    /// `[accounts.*]`.
+    pub accounts: BTreeMap<Spanned<String>, RawAccount>,
+}
+
+/// `[accounts.ID]`: a person or a script allowed to use the API and the dashboard.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAccount {
+    /// Display name.
+    pub name: Option<String>,
+    /// For the maintenance company's staff: `viewer`, `operator` or `admin`.
+    pub role: Option<Spanned<String>>,
+    /// For a client's staff: the client whose sites the account sees.
+    pub client: Option<Spanned<String>>,
+    /// Argon2id hash of the password (PHC string, from `vigie passwd`).
+    pub password: Option<Spanned<String>>,
+    /// SHA-256 hashes of the account's API tokens (`sha256:HEX`, from `vigie token`).
+    pub tokens: Option<Vec<Spanned<String>>>,
+    /// Language of the dashboard: `fr` or `en`.
+    pub language: Option<Spanned<String>>,
 }
 
 /// A site file once its sections are read.

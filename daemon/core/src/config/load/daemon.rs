@@ -29,6 +29,35 @@ pub(super) fn daemon(cx: &mut FileCx<'_>, raw: &RawMain, config: &mut Config) {
             ),
         }
     }
+    for v in d.server_names.iter().flatten() {
+        let name = v
+            .get_ref()
+            .trim()
+            .trim_end_matches('.')
+            .to_ascii_lowercase();
+        let valid = !name.is_empty()
+            && name.len() <= 253
+            && name.parse::<std::net::IpAddr>().is_err()
+            && name.split('.').all(|l| {
+                !l.is_empty()
+                    && l.len() <= 63
+                    && !l.starts_with('-')
+                    && !l.ends_with('-')
+                    && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            });
+        if valid {
+            config.daemon.server_names.push(name);
+        } else {
+            cx.at(
+                v,
+                format!("server_names: `{}` is not a host name", v.get_ref()),
+                Some(
+                    "write names such as `vigie.example.com`; IP addresses and `localhost` are always accepted"
+                        .into(),
+                ),
+            );
+        }
+    }
     if let Some(v) = &d.retention
         && let Some(r) = cx.bounded_duration(
             v,

@@ -17,6 +17,7 @@ use std::time::Duration;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue, ValueDeserializer};
 
+mod accounts;
 mod credentials;
 mod daemon;
 mod equipment;
@@ -441,6 +442,13 @@ fn read_main(cx: &mut FileCx<'_>) -> RawMain {
                     }
                 }
             }
+            "accounts" => {
+                for (k, v) in table_entries(cx, &key, value) {
+                    if let Some(a) = cx.section(v) {
+                        raw.accounts.insert(k, a);
+                    }
+                }
+            }
             _ => unknown_section(cx, &key, MAIN_SECTIONS),
         }
     }
@@ -510,6 +518,7 @@ fn validate_main(cx: &mut FileCx<'_>, raw: &RawMain) -> Config {
     credentials::channels(cx, raw, &mut config, &credentials::CredentialNames::of(raw));
     people::reachable(cx, raw, &mut config);
     snmp::snmp_oids(cx, raw, &mut config);
+    accounts::accounts(cx, raw, &mut config);
     config
 }
 
@@ -1081,6 +1090,78 @@ mod tests {
                 && text.contains("#rrggbb"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn accounts_are_checked_and_never_hold_a_password_or_a_token_in_clear() {
+        let hash = "$argon2id$v=19$m=19456,t=2,p=1$dmlnaWUtdGVzdC1zYWx0$8cZzRl3Fh7d3g1m9X8b0S8rS0aRkQxYtq1mVY4Jc4Kg";
+        let digest = token_digest_text(&token_digest("vigie_abc"));
+        let good = format!(
+            "[accounts.marie]\nrole = \"operator\"\npassword = \"{hash}\"\ntokens = [\"{digest}\"]\nlanguage = \"en\"\n\
+             [accounts.portal]\nclient = \"acme\"\npassword = \"{hash}\"\n\
+             [clients.acme]\nname = \"ACME\"\ncontract = {{ dashboard = true }}\n"
+        );
+        let cfg = load_sources(&sources(&good, &[])).expect("valid");
+        let marie = &cfg.accounts["marie"];
+        assert_eq!(marie.access, Access::Ops(OpsRole::Operator));
+        assert_eq!(marie.tokens, vec![token_digest("vigie_abc")]);
+        assert_eq!(marie.language, Language::En);
+        assert_eq!(
+            cfg.accounts["portal"].access,
+            Access::Client(ClientId::new("acme"))
+        );
+        // Neither the hash nor the digest is ever serialised (`check-config --json`).
+        let json = serde_json::to_string(&cfg.accounts).expect("json");
+        assert!(
+            !json.contains("argon2") && !json.contains("sha256"),
+            "{json}"
+        );
+
+        for (main, want) in [
+            (
+                "[accounts.a]\nrole = \"root\"\n".to_string(),
+                "vigie.toml:2:8: role: `root` is not a role",
+            ),
+            (
+                "[accounts.a]\nrole = \"viewer\"\npassword = \"hunter22\"\n".to_string(),
+                "vigie.toml:3:12: password: not an argon2id hash",
+            ),
+            (
+                "[accounts.a]\nrole = \"viewer\"\ntokens = [\"vigie_abc\"]\n".to_string(),
+                "vigie.toml:3:11: tokens: not a token digest",
+            ),
+            (
+                "[accounts.a]\nclient = \"nobody\"\n".to_string(),
+                "client: no client `nobody`",
+            ),
+            (
+                "[accounts.a]\nclient = \"musee\"\n[clients.musee]\nname = \"M\"\n".to_string(),
+                "client `musee`'s contract has no dashboard",
+            ),
+            (
+                "[accounts.a]\nrole = \"viewer\"\nclient = \"acme\"\n".to_string(),
+                "has both a role and a client",
+            ),
+            (
+                "[accounts.local]\nrole = \"viewer\"\n".to_string(),
+                "reserved for the daemon's local token",
+            ),
+            (
+                format!(
+                    "[accounts.a]\nrole = \"viewer\"\ntokens = [\"{digest}\"]\n[accounts.b]\nrole = \"viewer\"\ntokens = [\"{digest}\"]\n"
+                ),
+                "already given to account `a`",
+            ),
+            (
+                "[daemon]\nserver_names = [\"bad name\"]\n".to_string(),
+                "server_names: `bad name` is not a host name",
+            ),
+        ] {
+            let text = load_sources(&sources(&format!("{main}{MAIN}"), &[]))
+                .expect_err(want)
+                .to_string();
+            assert!(text.contains(want), "{want} not in {text}");
+        }
     }
 
     #[test]

@@ -1,0 +1,461 @@
+//! Accounts and access on the real daemon: tokens, roles, a client's account that sees its
+//! own sites only (404 for the rest), password logins with session cookies, CSRF and origin
+//! checks, rate-limited logins, host names, accounts removed or changed by a live reload, and
+//! the command line's `passwd`, `token` and token sources.
+
+use crate::support::*;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+use vigie::client::{ApiClient, ClientError};
+
+const WORLD: &str = r#"
+[default]
+status = "up"
+
+[equipment.nvr-c]
+status = "up"
+metrics = [{ name = "system.filesystem.utilization", attributes = [["mountpoint", "/hdd"]], value = 0.97 }]
+
+[equipment.nvr-d]
+status = "up"
+metrics = [{ name = "system.filesystem.utilization", attributes = [["mountpoint", "/hdd"]], value = 0.97 }]
+"#;
+
+/// `vigie passwd` with the password on standard input: its hash.
+fn passwd(password: &str) -> String {
+    let mut child = Command::new(vigie_bin())
+        .arg("passwd")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("vigie passwd");
+    std::io::Write::write_all(
+        child.stdin.as_mut().expect("stdin"),
+        format!("{password}\n").as_bytes(),
+    )
+    .expect("write");
+    let out = child.wait_with_output().expect("passwd");
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8(out.stdout)
+        .expect("utf-8")
+        .trim()
+        .to_string()
+}
+
+/// The main file: clients `c` and `d` with dashboards, and the accounts given.
+fn main_text(accounts: &str) -> String {
+    format!(
+        "[daemon]\ncollection_interval = \"1s\"\nserver_names = [\"vigie.example.net\"]\n\
+         [thresholds]\ndisk = {{ for = \"0s\" }}\n\
+         [clients.c]\nname = \"C\"\ncontract = {{ dashboard = true }}\n\
+         [clients.d]\nname = \"D\"\ncontract = {{ dashboard = true }}\n{accounts}"
+    )
+}
+
+fn site(id: &str, client: &str, nvr: &str) -> String {
+    format!(
+        "[site]\nname = \"{id}\"\nclient = \"{client}\"\ntimezone = \"UTC\"\ncamera_tolerance = 0\n{}",
+        equipment(nvr, "nvr", None)
+    )
+}
+
+/// A request with curl (cookies, origins and headers as a browser sends them): status,
+/// response headers and body.
+fn curl(args: &[&str], url: &str) -> (u16, String, String) {
+    let out = Command::new("curl")
+        .args(["-s", "-D", "-", "-o", "-", "-w", "\n%{http_code}"])
+        .args(args)
+        .arg(url)
+        .output()
+        .expect("curl");
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let (rest, code) = text.rsplit_once('\n').expect("status line");
+    let (headers, body) = rest.split_once("\r\n\r\n").unwrap_or((rest, ""));
+    (
+        code.trim().parse().expect("code"),
+        headers.to_string(),
+        body.to_string(),
+    )
+}
+
+fn refused(r: Result<impl std::fmt::Debug, ClientError>) -> (u16, String) {
+    match r {
+        Err(ClientError::Refused { status, message }) => (status, message),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+/// Waits until the daemon applied a config past `generation`.
+fn reloaded(local: &ApiClient, generation: u64) {
+    let s = local
+        .status_after(generation, Duration::from_secs(30))
+        .expect("status");
+    assert!(s.generation > generation, "no reload");
+}
+
+#[test]
+fn accounts_see_and_do_only_what_their_role_or_client_allows_through_tokens_and_sessions() {
+    let cfg = tempfile::tempdir().expect("tmp");
+    let data = tempfile::tempdir().expect("tmp");
+    let hash = passwd("correct horse battery");
+    assert!(hash.starts_with("$argon2id$"), "{hash}");
+    let staff = format!(
+        "{}{}[accounts.ops]\nrole = \"operator\"\npassword = \"{hash}\"\n",
+        account("marie", "operator"),
+        account("vic", "viewer"),
+    );
+    let accounts = format!(
+        "{staff}[accounts.client-c]\nclient = \"c\"\npassword = \"{hash}\"\ntokens = [\"{}\"]\nlanguage = \"en\"\n",
+        vigie::config::token_digest_text(&vigie::config::token_digest(&token_of("client-c"))),
+    );
+    std::fs::write(cfg.path().join("vigie.toml"), main_text(&accounts)).expect("write");
+    std::fs::create_dir_all(cfg.path().join("sites")).expect("mkdir");
+    std::fs::write(cfg.path().join("sites/sc.toml"), site("sc", "c", "nvr-c")).expect("write");
+    std::fs::write(cfg.path().join("sites/sd.toml"), site("sd", "d", "nvr-d")).expect("write");
+    let world = data.path().join("world.toml");
+    std::fs::write(&world, WORLD).expect("write");
+    let daemon = DaemonProcess::spawn(cfg.path(), data.path(), &world);
+    let local = daemon.client();
+    let all = alerts_until(&local, "both disk alerts", |l| l.alerts.len() >= 2);
+    let alert_of = |nvr: &str| {
+        all.alerts
+            .iter()
+            .find(|a| a.summary.contains(nvr) || format!("{:?}", a.owner).contains(nvr))
+            .map(|a| a.id)
+            .expect("alert")
+    };
+    let (alert_c, alert_d) = (alert_of("nvr-c"), alert_of("nvr-d"));
+
+    // Nobody: only the health check answers; every error is JSON and says how to sign in.
+    let anon = ApiClient::new(&daemon.api);
+    for path in [
+        "/api/v1/status",
+        "/api/v1/alerts",
+        "/metrics",
+        "/api/v1/events",
+    ] {
+        let (code, headers, body) = curl(&[], &format!("{}{path}", daemon.api));
+        assert_eq!(code, 401, "{path}: {body}");
+        assert!(
+            headers
+                .to_ascii_lowercase()
+                .contains("www-authenticate: bearer"),
+            "{headers}"
+        );
+        let v: serde_json::Value = serde_json::from_str(&body).expect("JSON error");
+        assert!(
+            v["error"].as_str().is_some_and(|e| e.contains("token")),
+            "{body}"
+        );
+    }
+    assert!(anon.health().expect("health").ok);
+    let wrong = ApiClient::new(&daemon.api).with_token("vigie_not-a-token");
+    assert_eq!(refused(wrong.status()).0, 401);
+
+    // Host names: the daemon's own names and addresses only (DNS rebinding), even with a
+    // valid token.
+    let bearer = format!("Authorization: Bearer {}", daemon.token);
+    let port = daemon.api.rsplit(':').next().expect("port");
+    for (host, want) in [
+        ("evil.example:80".to_string(), 421),
+        (format!("localhost:{port}"), 200),
+        ("vigie.example.net".to_string(), 200),
+    ] {
+        let (code, _, body) = curl(
+            &["-H", &bearer, "-H", &format!("Host: {host}")],
+            &format!("{}/api/v1/status", daemon.api),
+        );
+        assert_eq!(code, want, "{host}: {body}");
+    }
+
+    // A client's account: its site, its equipment, its alert; the rest does not exist.
+    let client = daemon.client_as("client-c");
+    let status = client.status().expect("status");
+    let sites: Vec<&str> = status.sites.iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(sites, ["sc"]);
+    assert!(status.alerts.iter().all(|a| a.site.as_str() == "sc"));
+    assert!(status.last_reload.is_none() && status.store.is_none());
+    assert_eq!(status.by_status.values().sum::<usize>(), 1);
+    let alerts = client.alerts().expect("alerts");
+    assert_eq!(
+        alerts.alerts.iter().map(|a| a.id).collect::<Vec<_>>(),
+        vec![alert_c]
+    );
+    assert!(client.site("sc").is_ok());
+    assert_eq!(refused(client.site("sd")), (404, "no site `sd`".into()));
+    assert_eq!(
+        refused(client.site("nowhere")),
+        (404, "no site `nowhere`".into())
+    );
+    assert!(client.equipment("nvr-c").is_ok());
+    assert_eq!(refused(client.equipment("nvr-d")).0, 404);
+    assert_eq!(refused(client.transitions("nvr-d")).0, 404);
+    assert!(client.alert(alert_c).is_ok());
+    assert_eq!(refused(client.alert(alert_d)).0, 404);
+    assert_eq!(refused(client.audit(alert_d)).0, 404);
+    let trail = client.audit(alert_c).expect("own audit");
+    assert!(trail.sent.is_empty() && trail.pending.is_empty());
+    for (path, want) in [
+        ("/api/v1/availability?client=d", 404),
+        ("/api/v1/availability?site=sd", 404),
+        ("/api/v1/availability", 200),
+        ("/api/v1/reports/d/2026-01?format=json", 404),
+        ("/api/v1/outbox", 404),
+        ("/metrics", 404),
+        ("/api/v1/alerts/history", 200),
+        ("/api/v1/tickets?all=true", 200),
+    ] {
+        let (code, body) = client.raw("GET", path, &[], None).expect("request");
+        assert_eq!(code, want, "{path}: {body}");
+        if path == "/api/v1/availability" {
+            let v: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+            assert!(!body.contains("\"sd\""), "another client's site: {body}");
+            assert!(v.is_object());
+        }
+        if path == "/api/v1/alerts/history" {
+            assert!(!body.contains("nvr-d"), "{body}");
+        }
+    }
+    // Its event log: its site's events only, no config loads, and a cursor past the rest.
+    let page = client
+        .events(0, 10_000, Duration::ZERO)
+        .expect("client's events");
+    assert!(!page.events.is_empty());
+    for e in &page.events {
+        let text = serde_json::to_string(e).expect("json");
+        assert!(
+            !text.contains("nvr-d") && !text.contains("\"sd\""),
+            "{text}"
+        );
+        assert!(
+            !matches!(e.body, vigie::events::EventBody::Config(_)),
+            "{text}"
+        );
+    }
+    let staff_page = local.events(0, 10_000, Duration::ZERO).expect("events");
+    assert!(staff_page.events.len() > page.events.len());
+    assert_eq!(page.next_after, staff_page.next_after);
+    // It reads; it does not act.
+    assert_eq!(refused(client.ack(alert_c, None)).0, 403);
+
+    // A viewer reads everything and acts on nothing; an operator acts as itself.
+    let viewer = daemon.client_as("vic");
+    assert_eq!(viewer.status().expect("status").sites.len(), 2);
+    let (code, message) = refused(viewer.ack(alert_d, None));
+    assert_eq!(code, 403);
+    assert!(message.contains("operator"), "{message}");
+    let acked = daemon
+        .client_as("marie")
+        .ack(alert_d, Some("on my way"))
+        .expect("ack");
+    assert_eq!(acked.acknowledged.map(|a| a.by), Some("marie".to_string()));
+
+    // A password login: an HttpOnly, SameSite=Strict cookie and a CSRF token.
+    let login = |account: &str, password: &str, extra: &[&str]| {
+        let body = serde_json::json!({ "account": account, "password": password }).to_string();
+        let mut args = vec!["-X", "POST", "-H", "content-type: application/json", "-d"];
+        args.push(&body);
+        args.extend_from_slice(extra);
+        curl(&args, &format!("{}/api/v1/login", daemon.api))
+    };
+    let (code, _, body) = login("client-c", "wrong", &[]);
+    assert_eq!(code, 401, "{body}");
+    assert!(body.contains("wrong account or password"), "{body}");
+    let (code, _, body) = login("nobody", "correct horse battery", &[]);
+    assert_eq!(
+        (code, body.contains("wrong account or password")),
+        (401, true)
+    );
+    let (code, _, body) = login(
+        "client-c",
+        "correct horse battery",
+        &["-H", "Origin: http://evil.example"],
+    );
+    assert_eq!(code, 403, "a login from another site's page: {body}");
+    let (code, headers, body) = login("ops", "correct horse battery", &[]);
+    assert_eq!(code, 200, "{body}");
+    let cookie_line = headers
+        .lines()
+        .find(|l| l.to_ascii_lowercase().starts_with("set-cookie:"))
+        .expect("a session cookie");
+    for attr in ["HttpOnly", "SameSite=Strict", "Path=/"] {
+        assert!(cookie_line.contains(attr), "{cookie_line}");
+    }
+    let cookie = cookie_line
+        .split_once(':')
+        .map(|(_, v)| v.trim().split(';').next().unwrap_or_default().to_string())
+        .expect("cookie");
+    let who: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+    assert_eq!(who["account"], "ops");
+    assert_eq!(who["via"], "session");
+    let csrf = who["csrf"].as_str().expect("csrf").to_string();
+    let with_cookie = ["-H".to_string(), format!("Cookie: {cookie}")];
+    let args = |extra: &[&str]| -> Vec<String> {
+        with_cookie
+            .iter()
+            .cloned()
+            .chain(extra.iter().map(|s| s.to_string()))
+            .collect()
+    };
+    let call = |method: &str, path: &str, extra: &[&str]| {
+        let mut a = args(extra);
+        a.extend(["-X".into(), method.into()]);
+        if method == "POST" {
+            a.extend([
+                "-H".into(),
+                "content-type: application/json".into(),
+                "-d".into(),
+                "{\"note\": \"closing\"}".into(),
+            ]);
+        }
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        curl(&a, &format!("{}{path}", daemon.api))
+    };
+    assert_eq!(call("GET", "/api/v1/status", &[]).0, 200);
+    let (code, _, body) = call("GET", "/api/v1/session", &[]);
+    assert_eq!(code, 200);
+    assert!(body.contains(&csrf), "{body}");
+    let close = format!("/api/v1/alerts/{alert_c}/close");
+    let (code, _, body) = call("POST", &close, &[]);
+    assert_eq!(code, 403, "no CSRF token: {body}");
+    assert!(body.contains("X-CSRF-Token"), "{body}");
+    let csrf_header = format!("X-CSRF-Token: {csrf}");
+    let (code, _, body) = call(
+        "POST",
+        &close,
+        &["-H", &csrf_header, "-H", "Origin: http://evil.example"],
+    );
+    assert_eq!(code, 403, "another site's page: {body}");
+    let (code, _, body) = call(
+        "POST",
+        &close,
+        &["-H", &csrf_header, "-H", "Sec-Fetch-Site: cross-site"],
+    );
+    assert_eq!(code, 403, "{body}");
+    let own_origin = format!("Origin: {}", daemon.api);
+    let (code, _, body) = call("POST", &close, &["-H", &csrf_header, "-H", &own_origin]);
+    assert_eq!(code, 200, "{body}");
+    let closed: vigie::alert::Alert = serde_json::from_str(&body).expect("alert");
+    assert_eq!(closed.closed.map(|c| c.by), Some("ops".to_string()));
+    let (code, headers, _) = call("POST", "/api/v1/logout", &["-H", &csrf_header]);
+    assert_eq!(code, 204);
+    assert!(headers.contains("Max-Age=0"), "{headers}");
+    assert_eq!(call("GET", "/api/v1/status", &[]).0, 401, "a session ended");
+
+    // The client's own login, then a removed account: its token and session stop at once.
+    let (code, headers, _) = login("client-c", "correct horse battery", &[]);
+    assert_eq!(code, 200);
+    let client_cookie = headers
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("set-cookie: ")
+                .or(l.strip_prefix("Set-Cookie: "))
+        })
+        .and_then(|v| v.split(';').next())
+        .expect("cookie")
+        .to_string();
+    let as_client = |cookie: &str| {
+        curl(
+            &["-H", &format!("Cookie: {cookie}")],
+            &format!("{}/api/v1/status", daemon.api),
+        )
+        .0
+    };
+    assert_eq!(as_client(&client_cookie), 200);
+    let generation = local.status().expect("status").generation;
+    std::fs::write(cfg.path().join("vigie.toml"), main_text(&staff)).expect("write");
+    reloaded(&local, generation);
+    assert_eq!(refused(client.status()).0, 401, "a removed account's token");
+    assert_eq!(
+        as_client(&client_cookie),
+        401,
+        "a removed account's session"
+    );
+
+    // Five wrong passwords lock an account's logins for the window, the right one included.
+    for _ in 0..5 {
+        assert_eq!(login("ops", "guess", &[]).0, 401);
+    }
+    let (code, headers, body) = login("ops", "correct horse battery", &[]);
+    assert_eq!(code, 429, "{body}");
+    assert!(
+        headers.to_ascii_lowercase().contains("retry-after:"),
+        "{headers}"
+    );
+    daemon.sigterm();
+}
+
+#[test]
+fn the_command_line_takes_its_token_from_the_environment_or_a_file_never_an_argument() {
+    let cfg = tempfile::tempdir().expect("tmp");
+    let data = tempfile::tempdir().expect("tmp");
+    // `vigie token`: a token and its digest, which the config takes.
+    let out = vigie_ok(&["token"]);
+    let text = String::from_utf8(out.stdout).expect("utf-8");
+    let mut lines = text.lines();
+    let (token, digest) = (
+        lines.next().expect("token").to_string(),
+        lines.next().expect("digest").to_string(),
+    );
+    assert!(token.starts_with("vigie_") && token.len() > 40, "{token}");
+    assert_eq!(
+        digest,
+        vigie::config::token_digest_text(&vigie::config::token_digest(&token))
+    );
+    let accounts = format!("[accounts.client-c]\nclient = \"c\"\ntokens = [\"{digest}\"]\n");
+    std::fs::write(cfg.path().join("vigie.toml"), main_text(&accounts)).expect("write");
+    std::fs::create_dir_all(cfg.path().join("sites")).expect("mkdir");
+    std::fs::write(cfg.path().join("sites/sc.toml"), site("sc", "c", "nvr-c")).expect("write");
+    std::fs::write(cfg.path().join("sites/sd.toml"), site("sd", "d", "nvr-d")).expect("write");
+    let world = data.path().join("world.toml");
+    std::fs::write(&world, WORLD).expect("write");
+    let daemon = DaemonProcess::spawn(cfg.path(), data.path(), &world);
+    let status_json = |envs: &[(&str, &str)]| {
+        let out = Command::new(vigie_bin())
+            .args(["status", "--json", "--data"])
+            .arg(data.path())
+            .env_remove("VIGIE_TOKEN")
+            .env_remove("VIGIE_TOKEN_FILE")
+            .envs(envs.iter().copied())
+            .output()
+            .expect("vigie status");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    // The local token of the data directory: staff, every site.
+    let (code, out, err) = status_json(&[]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("\"sd\"") && out.contains("\"sc\""), "{out}");
+    // VIGIE_TOKEN: the client's account, its site only.
+    let (code, out, err) = status_json(&[("VIGIE_TOKEN", &token)]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("\"sc\"") && !out.contains("\"sd\""), "{out}");
+    // VIGIE_TOKEN_FILE, the same.
+    let file = cfg.path().join("token");
+    std::fs::write(&file, format!("{token}\n")).expect("write");
+    let (code, out, _) = status_json(&[("VIGIE_TOKEN_FILE", &file.to_string_lossy())]);
+    assert_eq!(code, Some(0));
+    assert!(!out.contains("\"sd\""), "{out}");
+    // A wrong token: exit 1, and the daemon's reason on stderr.
+    let (code, _, err) = status_json(&[("VIGIE_TOKEN", "vigie_wrong")]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("401") && err.contains("token"), "{err}");
+    let missing = cfg.path().join("no-such-token");
+    let (code, _, err) = status_json(&[("VIGIE_TOKEN_FILE", &missing.to_string_lossy())]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("no-such-token"), "{err}");
+    // The local token is the daemon user's alone.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(data.path().join(vigie::auth::LOCAL_TOKEN_FILE))
+        .expect("local token")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    daemon.sigterm();
+    assert!(Path::new(&file).exists());
+}
