@@ -55,6 +55,8 @@ pub struct ApiState {
     pub telemetry: std::sync::Arc<crate::telemetry::Telemetry>,
     /// Accounts, sessions and the local token.
     pub gate: std::sync::Arc<Gate>,
+    /// True once the daemon stops: live streams end.
+    pub stopping: watch::Receiver<bool>,
 }
 
 /// An API error.
@@ -272,6 +274,52 @@ async fn status(
     }
 }
 
+/// The config in force and the last load (staff only).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ConfigStatus {
+    /// Config generation (bumps on every load, accepted or refused).
+    pub generation: u64,
+    /// The last load: when, accepted or refused with its errors (`file:line:col: ...`).
+    pub last_reload: Option<crate::status::ReloadReport>,
+    /// Set while the daemon runs on its saved last good config because the files do not load.
+    pub on_last_good: Option<crate::last_good::Fallback>,
+    /// What the config in force says without being refused.
+    pub warnings: Vec<String>,
+    /// Clients, sites, equipment and accounts in force.
+    pub clients: usize,
+    /// Sites in force.
+    pub sites: usize,
+    /// Equipment in force.
+    pub equipment: usize,
+    /// Accounts in force.
+    pub accounts: usize,
+}
+
+/// The config status: the last reload with its errors, warnings, what is in force.
+#[get("/api/v1/config")]
+async fn config_status(
+    state: web::Data<ApiState>,
+    who: Identity,
+) -> Result<HttpResponse, ApiError> {
+    who.staff_only()?;
+    let s = tokio::time::timeout(ACTOR_WAIT, state.fleet.send(FleetQuery))
+        .await
+        .map_err(|_| ApiError::Unavailable("the fleet does not answer in time".into()))?
+        .map_err(mailbox)?;
+    let cfg = state.config.borrow().clone();
+    let count = |f: &dyn Fn(&crate::config::Config) -> usize| cfg.as_deref().map_or(0, f);
+    Ok(HttpResponse::Ok().json(ConfigStatus {
+        generation: s.generation,
+        last_reload: s.last_reload,
+        on_last_good: s.on_last_good,
+        warnings: cfg.as_ref().map(|c| c.warnings.clone()).unwrap_or_default(),
+        clients: count(&|c| c.clients.len()),
+        sites: count(&|c| c.sites.len()),
+        equipment: count(&|c| c.equipment_count()),
+        accounts: count(&|c| c.accounts.len()),
+    }))
+}
+
 /// The daemon's own health: whether its data store commits.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Health {
@@ -465,8 +513,23 @@ async fn events(
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HistoryQuery {
-    /// Alerts live at some point in the last `days` days (30 by default, 400 at most).
+    /// Alerts live at some point in the last `days` days (30 by default, 400 at most), unless
+    /// `from` says otherwise.
     pub days: Option<u32>,
+    /// Start of the period (RFC 3339).
+    pub from: Option<DateTime<Utc>>,
+    /// End of the period (RFC 3339; now by default).
+    pub to: Option<DateTime<Utc>>,
+    /// Only this client's sites.
+    pub client: Option<String>,
+    /// Only this site.
+    pub site: Option<String>,
+    /// Only this equipment's alerts.
+    pub equipment: Option<String>,
+    /// Only alerts now in this state (`open`, `acknowledged`, `resolved`, `closed`).
+    pub state: Option<crate::alert::AlertState>,
+    /// Only alerts of this severity (`warning`, `critical`).
+    pub severity: Option<crate::alert::Severity>,
 }
 
 #[get("/api/v1/alerts/history")]
@@ -475,11 +538,56 @@ async fn alert_history(
     q: web::Query<HistoryQuery>,
     who: Identity,
 ) -> Result<HttpResponse, ApiError> {
+    let q = q.into_inner();
+    let to = q.to.unwrap_or_else(|| state.clock.now());
     let days = q.days.unwrap_or(30).min(400);
-    let since = state.clock.now() - chrono::Duration::days(i64::from(days));
-    let mut history = read_store(&state, move |r| r.alerts_since(since)).await?;
+    let from = q
+        .from
+        .unwrap_or(to - chrono::Duration::days(i64::from(days)));
+    if from > to {
+        return Err(ApiError::BadRequest(format!(
+            "the period starts ({from}) after it ends ({to})"
+        )));
+    }
     let scope = scope(&state, &who);
-    history.retain(|a| scope.site(&a.site));
+    let cfg = state.config.borrow().clone();
+    if let Some(c) = &q.client
+        && (!scope.client_visible(c)
+            || cfg
+                .as_ref()
+                .is_some_and(|x| !x.clients.contains_key(c.as_str())))
+    {
+        return Err(ApiError::NotFound(format!("no client `{c}`")));
+    }
+    if let Some(s) = &q.site
+        && !scope.site(&SiteId::new(s))
+    {
+        return Err(ApiError::NotFound(format!("no site `{s}`")));
+    }
+    if let Some(e) = &q.equipment
+        && !scope.equipment(&EquipmentId::new(e))
+    {
+        return Err(ApiError::NotFound(format!("no equipment `{e}`")));
+    }
+    let mut history = read_store(&state, move |r| r.alerts_since(from)).await?;
+    let client_of = |of: &SiteId| {
+        cfg.as_ref()
+            .and_then(|c| c.sites.get(of))
+            .map(|s| s.client.as_str().to_string())
+    };
+    history.retain(|a| {
+        scope.site(&a.site)
+            && a.opened_at <= to
+            && q.client
+                .as_ref()
+                .is_none_or(|c| client_of(&a.site).as_deref() == Some(c.as_str()))
+            && q.site.as_ref().is_none_or(|s| a.site.as_str() == s)
+            && q.equipment.as_ref().is_none_or(
+                |e| matches!(&a.owner, crate::alert::Owner::Equipment(x) if x.as_str() == e),
+            )
+            && q.state.is_none_or(|s| a.state == s)
+            && q.severity.is_none_or(|s| a.severity == s)
+    });
     Ok(HttpResponse::Ok().json(history))
 }
 
@@ -1173,5 +1281,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: ApiState) {
         .service(login)
         .service(logout)
         .service(session)
+        .service(crate::stream::stream)
+        .service(config_status)
         .default_service(web::to(not_found));
 }

@@ -74,6 +74,9 @@ pub struct Identity {
     /// Digest of the session's cookie.
     #[serde(skip)]
     session: Option<[u8; 32]>,
+    /// Digest of the API token used.
+    #[serde(skip)]
+    token: Option<[u8; 32]>,
 }
 
 impl Identity {
@@ -86,6 +89,7 @@ impl Identity {
             via,
             csrf: None,
             session: None,
+            token: None,
         }
     }
 
@@ -98,6 +102,7 @@ impl Identity {
             via: Via::Local,
             csrf: None,
             session: None,
+            token: None,
         }
     }
 
@@ -371,7 +376,11 @@ impl Gate {
                     }
                 }
             }
-            return found.map(|a| Identity::of(a, Via::Token));
+            return found.map(|a| {
+                let mut who = Identity::of(a, Via::Token);
+                who.token = Some(digest);
+                who
+            });
         }
         let value = cookie?;
         let digest = cookie_digest(value);
@@ -480,6 +489,42 @@ impl Gate {
         identity.csrf = Some(csrf);
         identity.session = Some(digest);
         Ok(Login { identity, cookie })
+    }
+
+    /// Whether what authenticated `who` still does under the config in force (a long-lived
+    /// stream asks again and again): the account and its token still listed, its session
+    /// still open.
+    pub fn still_valid(&self, who: &Identity, cfg: Option<&Config>, now: DateTime<Utc>) -> bool {
+        match who.via {
+            Via::Local => true,
+            Via::Token => {
+                let account = cfg.and_then(|c| c.accounts.get(&who.account));
+                account.is_some_and(|a| {
+                    who.token
+                        .is_some_and(|t| a.tokens.iter().any(|x| same_secret(x, &t)))
+                        && a.access == who.access
+                })
+            }
+            Via::Session => {
+                let Some(digest) = who.session else {
+                    return false;
+                };
+                let Ok(sessions) = self.sessions.lock() else {
+                    return false;
+                };
+                sessions.get(&digest).is_some_and(|s| {
+                    now - s.created < SESSION_MAX
+                        && cfg
+                            .and_then(|c| c.accounts.get(&s.account))
+                            .is_some_and(|a| {
+                                a.access == who.access
+                                    && a.password
+                                        .as_deref()
+                                        .is_some_and(|p| same_secret(&token_digest(p), &s.password))
+                            })
+                })
+            }
+        }
     }
 
     /// Ends the session of `who`, if it came with one.

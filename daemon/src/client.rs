@@ -50,26 +50,40 @@ pub struct ApiClient {
     port: u16,
     timeout: Duration,
     token: Option<String>,
+    tls: Option<crate::config::TlsTrust>,
 }
 
 impl ApiClient {
     /// A client for the API at `base` (`http://127.0.0.1:8480`).
     pub fn new(base: &str) -> Self {
         let base = base.trim_end_matches('/').to_string();
-        let (address, port) = url::Url::parse(&base)
-            .ok()
+        let parsed = url::Url::parse(&base).ok();
+        let (address, port) = parsed
+            .as_ref()
             .and_then(|u| {
                 let host = u.host_str()?.trim_matches(['[', ']']).to_string();
                 Some((host, u.port_or_known_default()?))
             })
             .unwrap_or_default();
+        let tls = parsed
+            .filter(|u| u.scheme() == "https")
+            .map(|_| crate::config::TlsTrust::System);
         ApiClient {
             base,
             address,
             port,
             timeout: CALL_TIMEOUT,
             token: None,
+            tls,
         }
+    }
+
+    /// The same client trusting the API's certificate as `trust` says (for `https://`).
+    pub fn with_tls_trust(mut self, trust: crate::config::TlsTrust) -> Self {
+        if self.tls.is_some() {
+            self.tls = Some(trust);
+        }
+        self
     }
 
     /// The same client authenticated with an API token (sent as `Authorization: Bearer`).
@@ -83,7 +97,15 @@ impl ApiClient {
     /// daemon runs there (no `daemon.json`).
     pub fn local(data_dir: &std::path::Path) -> Option<Self> {
         let file = crate::server::DaemonFile::read(data_dir)?;
-        let client = ApiClient::new(&file.api);
+        let mut client = ApiClient::new(&file.api);
+        // The daemon's own certificate, pinned: a self-signed one is fine on its machine.
+        if let Some(pin) = file
+            .certificate_sha256
+            .as_deref()
+            .and_then(|p| crate::config::TlsTrust::parse(p).ok())
+        {
+            client = client.with_tls_trust(pin);
+        }
         Some(match local_token(data_dir) {
             Some(t) => client.with_token(t),
             None => client,
@@ -155,7 +177,7 @@ impl ApiClient {
             body: body.unwrap_or_default().as_bytes().to_vec(),
             timeout: self.timeout + wait,
             max_body: MAX_ANSWER,
-            tls: None,
+            tls: self.tls.clone(),
         };
         let answer = std::thread::scope(|scope| {
             scope

@@ -23,8 +23,10 @@ pub mod retention;
 pub mod server;
 pub mod service;
 pub mod status;
+pub mod stream;
 pub mod synthetic;
 pub mod telemetry;
+pub mod tls;
 pub mod views;
 pub mod watch;
 

@@ -445,7 +445,14 @@ fn api_client(url: &str, data: &Path) -> Result<ApiClient> {
         .get()
         .copied()
         .unwrap_or(std::time::Duration::from_secs(10));
-    let client = ApiClient::new(url).with_timeout(timeout);
+    let mut client = ApiClient::new(url).with_timeout(timeout);
+    // An HTTPS daemon's certificate is pinned from its daemon file (self-signed is fine).
+    if let Some(pin) = DaemonFile::read(data)
+        .and_then(|f| f.certificate_sha256)
+        .and_then(|p| config::TlsTrust::parse(&p).ok())
+    {
+        client = client.with_tls_trust(pin);
+    }
     Ok(match token_for(data)? {
         Some(t) => client.with_token(t),
         None => client,
@@ -686,7 +693,7 @@ fn run(
         {
             use std::io::Write as _;
             let mut stdout = std::io::stdout();
-            let _ = writeln!(stdout, "vigie listening on http://{}", daemon.api_addr);
+            let _ = writeln!(stdout, "vigie listening on {}", daemon.api_url());
             let _ = stdout.flush();
         }
         service::ready(&service::status_line(&daemon));
@@ -764,7 +771,7 @@ fn demo(
             tokio::net::TcpListener::from_std(control_listener)?,
             Arc::clone(&sim),
         ));
-        let api = format!("http://{}", daemon.api_addr);
+        let api = daemon.api_url();
         let data = data_dir.display();
         let last = events.last().map_or(std::time::Duration::ZERO, |e| e.at);
         out_raw!(

@@ -206,6 +206,10 @@ pub struct DaemonFile {
     pub pid: u32,
     /// Base URL of the HTTP API.
     pub api: String,
+    /// SHA-256 fingerprint of the API's certificate (`sha256:HEX`) when it serves HTTPS, so
+    /// the command line on the machine can pin it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate_sha256: Option<String>,
 }
 
 impl DaemonFile {
@@ -235,6 +239,8 @@ pub struct Daemon {
     generation: watch::Receiver<u64>,
     observations: watch::Receiver<u64>,
     http: actix_web::dev::ServerHandle,
+    stopping: watch::Sender<bool>,
+    scheme: &'static str,
     watcher: ConfigWatcher,
     _plugins: Option<PluginWatcher>,
     arbiters: Vec<Arbiter>,
@@ -242,14 +248,24 @@ pub struct Daemon {
 }
 
 impl Daemon {
+    /// Base URL of its API (`https://` when it serves TLS).
+    pub fn api_url(&self) -> String {
+        format!("{}://{}", self.scheme, self.api_addr)
+    }
+
     /// A client of its API with its local token (what the command line on its machine uses).
     pub fn client(&self) -> crate::client::ApiClient {
-        let client = crate::client::ApiClient::new(&format!("http://{}", self.api_addr));
-        match crate::client::local_token(&self.data_dir) {
-            Some(t) => client.with_token(t),
-            None => client,
-        }
+        crate::client::ApiClient::local(&self.data_dir)
+            .unwrap_or_else(|| crate::client::ApiClient::new(&self.api_url()))
     }
+}
+
+/// The SHA-256 fingerprint of the API certificate's leaf, as `sha256:HEX`.
+fn fingerprint(tls: &crate::config::ApiTls) -> Option<String> {
+    use sha2::Digest;
+    tls.chain
+        .first()
+        .map(|leaf| crate::config::token_digest_text(&sha2::Sha256::digest(leaf.as_ref()).into()))
 }
 
 /// Starts the daemon: restores saved state, applies the config (start-up is a reload from an
@@ -259,6 +275,31 @@ pub async fn start(mut opts: Options, listener: TcpListener) -> Result<Daemon, S
         Some(c) => c,
         None => crate::last_good::choose(&opts.config_dir, &opts.data_dir)?,
     };
+    // HTTPS with the configured certificate; plain HTTP only on loopback unless the admin
+    // accepts it in so many words.
+    let local = listener.local_addr().map_err(ServerError::Http)?;
+    let certificate = match &start_config.config.daemon.tls {
+        Some(tls) => Some(crate::tls::CertSwap::new(tls).map_err(ServerError::Setup)?),
+        None if local.ip().is_loopback() => None,
+        None if start_config.config.daemon.plain_http => {
+            tracing::warn!(
+                listen = %local,
+                "the API listens in clear on an address other than loopback (plain_http = true): passwords, tokens and session cookies cross the network unencrypted"
+            );
+            None
+        }
+        None => {
+            return Err(ServerError::Setup(format!(
+                "the API would listen in clear on {local}: name a certificate ([daemon] tls_certificate and tls_key), listen on loopback, or set [daemon] plain_http = true to accept it"
+            )));
+        }
+    };
+    let certificate_sha256 = start_config
+        .config
+        .daemon
+        .tls
+        .as_ref()
+        .and_then(fingerprint);
     let (store, restored) = Store::open(&opts.data_dir)?;
     for p in &restored.problems {
         tracing::error!("{p}");
@@ -360,7 +401,9 @@ pub async fn start(mut opts: Options, listener: TcpListener) -> Result<Daemon, S
             clock,
         },
     ));
+    let (stopping, stopping_rx) = watch::channel(false);
     let state = ApiState {
+        stopping: stopping_rx,
         fleet: fleet.clone(),
         book: book.clone(),
         generation: generation.clone(),
@@ -370,11 +413,15 @@ pub async fn start(mut opts: Options, listener: TcpListener) -> Result<Daemon, S
         committed: store.committed(),
         outbox: Some(outbox.clone()),
         store: store.clone(),
-        config: config_watch,
+        config: config_watch.clone(),
         telemetry: std::sync::Arc::clone(&telemetry),
-        gate: std::sync::Arc::new(crate::auth::Gate::new(&opts.data_dir).map_err(|e| {
-            ServerError::DaemonFile(opts.data_dir.join(crate::auth::LOCAL_TOKEN_FILE), e)
-        })?),
+        gate: std::sync::Arc::new({
+            let mut gate = crate::auth::Gate::new(&opts.data_dir).map_err(|e| {
+                ServerError::DaemonFile(opts.data_dir.join(crate::auth::LOCAL_TOKEN_FILE), e)
+            })?;
+            gate.secure_cookies = certificate.is_some();
+            gate
+        }),
     };
     let server = actix_web::HttpServer::new(move || {
         let state = state.clone();
@@ -384,8 +431,43 @@ pub async fn start(mut opts: Options, listener: TcpListener) -> Result<Daemon, S
             .configure(move |cfg| api::configure(cfg, state))
     })
     .workers(opts.http_workers.max(1))
-    .disable_signals()
-    .listen(listener)
+    .disable_signals();
+    let scheme = if certificate.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    let server = match &certificate {
+        Some(swap) => {
+            // The command line pins the certificate from the daemon file: kept current.
+            let (file, pid, api) = (
+                opts.data_dir.join(DAEMON_FILE),
+                std::process::id(),
+                format!("https://{api_addr}"),
+            );
+            actix_rt::spawn(crate::tls::follow(
+                config_watch,
+                std::sync::Arc::clone(swap),
+                move |tls| {
+                    let content = DaemonFile {
+                        pid,
+                        api: api.clone(),
+                        certificate_sha256: fingerprint(tls),
+                    };
+                    let json = serde_json::to_string(&content).unwrap_or_default();
+                    if let Err(e) = crate::store::write_private(&file, json.as_bytes()) {
+                        tracing::error!(path = %file.display(), "the daemon file cannot be updated: {e}");
+                    }
+                },
+            ));
+            server.listen_rustls_0_23(
+                listener,
+                crate::tls::server_config(std::sync::Arc::clone(swap))
+                    .map_err(ServerError::Setup)?,
+            )
+        }
+        None => server.listen(listener),
+    }
     .map_err(ServerError::Http)?
     .run();
     let http = server.handle();
@@ -394,12 +476,13 @@ pub async fn start(mut opts: Options, listener: TcpListener) -> Result<Daemon, S
     let file = opts.data_dir.join(DAEMON_FILE);
     let content = DaemonFile {
         pid: std::process::id(),
-        api: format!("http://{api_addr}"),
+        api: format!("{scheme}://{api_addr}"),
+        certificate_sha256,
     };
     let json = serde_json::to_string(&content).unwrap_or_default();
     crate::store::write_private(&file, json.as_bytes())
         .map_err(|e| ServerError::DaemonFile(file.clone(), e))?;
-    tracing::info!(api = %format!("http://{api_addr}"), config = %opts.config_dir.display(), "vigie is running");
+    tracing::info!(api = %format!("{scheme}://{api_addr}"), config = %opts.config_dir.display(), "vigie is running");
     Ok(Daemon {
         fleet,
         book,
@@ -413,6 +496,8 @@ pub async fn start(mut opts: Options, listener: TcpListener) -> Result<Daemon, S
         generation,
         observations,
         http,
+        stopping,
+        scheme,
         watcher,
         _plugins: plugins,
         arbiters,
@@ -453,6 +538,8 @@ impl Daemon {
     /// Stops serving, commits pending writes and stops the arbiters, in a bounded time even
     /// while the disk refuses writes (what cannot be committed then is reported in the log).
     pub async fn stop(self) {
+        // Live event streams end first, so the graceful stop does not wait on them.
+        let _ = self.stopping.send(true);
         if tokio::time::timeout(STOP_STEP, self.http.stop(true))
             .await
             .is_err()

@@ -59,8 +59,8 @@ pub async fn reload(daemon: &Daemon) {
 /// The one-line status shown by `systemctl status`.
 pub fn status_line(daemon: &Daemon) -> String {
     format!(
-        "listening on http://{}, config load {}",
-        daemon.api_addr,
+        "listening on {}, config load {}",
+        daemon.api_url(),
         daemon.generation()
     )
 }

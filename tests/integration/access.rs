@@ -339,6 +339,44 @@ fn accounts_see_and_do_only_what_their_role_or_client_allows_through_tokens_and_
     assert_eq!(code, 200, "{body}");
     let closed: vigie::alert::Alert = serde_json::from_str(&body).expect("alert");
     assert_eq!(closed.closed.map(|c| c.by), Some("ops".to_string()));
+    // The alert history, filtered; a client's filter on another client is a 404.
+    let history = |who: &ApiClient, q: &str| {
+        let (code, body) = who
+            .raw("GET", &format!("/api/v1/alerts/history{q}"), &[], None)
+            .expect("history");
+        let alerts: Vec<vigie::alert::Alert> = if code == 200 {
+            serde_json::from_str(&body).expect("alerts")
+        } else {
+            Vec::new()
+        };
+        (code, alerts.iter().map(|a| a.id).collect::<Vec<_>>())
+    };
+    assert_eq!(history(&local, "?client=d"), (200, vec![alert_d]));
+    assert_eq!(
+        history(&local, "?equipment=nvr-c&state=closed&severity=critical"),
+        (200, vec![alert_c])
+    );
+    assert_eq!(history(&local, "?site=sc&state=open"), (200, vec![]));
+    assert_eq!(history(&local, "?state=gone").0, 400);
+    assert_eq!(history(&local, "?from=2999-01-01T00:00:00Z").0, 400);
+    assert_eq!(history(&client, "?client=d").0, 404);
+    assert_eq!(history(&client, "?equipment=nvr-d").0, 404);
+    assert_eq!(history(&client, ""), (200, vec![alert_c]));
+    // The config status, for the staff.
+    let (code, body) = local
+        .raw("GET", "/api/v1/config", &[], None)
+        .expect("config");
+    assert_eq!(code, 200, "{body}");
+    let cs: vigie::api::ConfigStatus = serde_json::from_str(&body).expect("config status");
+    assert_eq!((cs.sites, cs.equipment, cs.accounts), (2, 2, 4));
+    assert!(cs.last_reload.is_some_and(|r| r.accepted));
+    assert_eq!(
+        client
+            .raw("GET", "/api/v1/config", &[], None)
+            .expect("config")
+            .0,
+        404
+    );
     let (code, headers, _) = call("POST", "/api/v1/logout", &["-H", &csrf_header]);
     assert_eq!(code, 204);
     assert!(headers.contains("Max-Age=0"), "{headers}");
@@ -458,4 +496,328 @@ fn the_command_line_takes_its_token_from_the_environment_or_a_file_never_an_argu
     assert_eq!(mode & 0o777, 0o600);
     daemon.sigterm();
     assert!(Path::new(&file).exists());
+}
+
+/// A frame of an event stream: id, event name, data.
+type Frame = (u64, String, serde_json::Value);
+
+/// `curl -N` on the event stream, its frames parsed by a thread as they arrive.
+struct Stream {
+    child: std::process::Child,
+    frames: std::sync::mpsc::Receiver<Frame>,
+}
+
+impl Stream {
+    fn open(api: &str, token: &str, last_id: Option<u64>) -> Stream {
+        let mut cmd = Command::new("curl");
+        cmd.args(["-sN", "-H", &format!("Authorization: Bearer {token}")]);
+        if let Some(id) = last_id {
+            cmd.args(["-H", &format!("Last-Event-ID: {id}")]);
+        }
+        let mut child = cmd
+            .arg(format!("{api}/api/v1/stream?after=0"))
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("curl");
+        let out = child.stdout.take().expect("stdout");
+        let (tx, frames) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            let (mut id, mut name, mut data) = (None, String::new(), None);
+            for line in std::io::BufReader::new(out).lines() {
+                let Ok(line) = line else { break };
+                if let Some(v) = line.strip_prefix("id: ") {
+                    id = v.parse().ok();
+                } else if let Some(v) = line.strip_prefix("event: ") {
+                    name = v.to_string();
+                } else if let Some(v) = line.strip_prefix("data: ") {
+                    data = serde_json::from_str(v).ok();
+                } else if line.is_empty()
+                    && let (Some(i), Some(d)) = (id.take(), data.take())
+                    && tx.send((i, std::mem::take(&mut name), d)).is_err()
+                {
+                    break;
+                }
+            }
+        });
+        Stream { child, frames }
+    }
+
+    /// Frames until one satisfies `done` (included); fails the test after a minute.
+    fn until(&self, what: &str, done: impl Fn(&Frame) -> bool) -> Vec<Frame> {
+        let mut seen = Vec::new();
+        loop {
+            let f = self
+                .frames
+                .recv_timeout(Duration::from_secs(60))
+                .unwrap_or_else(|_| panic!("no {what} in the stream: {seen:?}"));
+            let stop = done(&f);
+            seen.push(f);
+            if stop {
+                return seen;
+            }
+        }
+    }
+}
+
+impl Drop for Stream {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn alert_frame(f: &Frame, nvr: &str, change: &str) -> bool {
+    f.1 == "alert" && f.2["change"] == change && f.2["alert"]["owner"].to_string().contains(nvr)
+}
+
+#[test]
+fn the_event_stream_carries_only_the_accounts_events_resumes_from_its_last_id_and_ends_with_the_account()
+ {
+    let cfg = tempfile::tempdir().expect("tmp");
+    let data = tempfile::tempdir().expect("tmp");
+    let staff = account("marie", "operator");
+    let accounts = format!(
+        "{staff}[accounts.client-c]\nclient = \"c\"\ntokens = [\"{}\"]\n",
+        vigie::config::token_digest_text(&vigie::config::token_digest(&token_of("client-c"))),
+    );
+    std::fs::write(cfg.path().join("vigie.toml"), main_text(&accounts)).expect("write");
+    std::fs::create_dir_all(cfg.path().join("sites")).expect("mkdir");
+    std::fs::write(cfg.path().join("sites/sc.toml"), site("sc", "c", "nvr-c")).expect("write");
+    std::fs::write(cfg.path().join("sites/sd.toml"), site("sd", "d", "nvr-d")).expect("write");
+    let world = data.path().join("world.toml");
+    std::fs::write(&world, WORLD).expect("write");
+    let daemon = DaemonProcess::spawn(cfg.path(), data.path(), &world);
+
+    // The staff's stream: both alerts open.
+    let all = Stream::open(&daemon.api, &token_of("marie"), None);
+    let staff_frames = all.until("d's alert", |f| alert_frame(f, "nvr-d", "opened"));
+    assert!(staff_frames.iter().any(|f| f.1 == "config"));
+    let _ = all.until("c's alert", |f| alert_frame(f, "nvr-c", "opened"));
+    // Then an event of c's after both: the acknowledgement of its alert.
+    let alerts = daemon.client().alerts().expect("alerts");
+    let alert_c = alerts
+        .alerts
+        .iter()
+        .find(|a| a.site.as_str() == "sc")
+        .expect("c's alert")
+        .id;
+    daemon
+        .client_as("marie")
+        .ack(alert_c, Some("seen"))
+        .expect("ack");
+
+    // The client's stream, from the start: its events only, up to the acknowledgement.
+    let mine = Stream::open(&daemon.api, &token_of("client-c"), None);
+    let frames = mine.until("the acknowledgement", |f| {
+        alert_frame(f, "nvr-c", "acknowledged")
+    });
+    assert!(frames.iter().any(|f| alert_frame(f, "nvr-c", "opened")));
+    for (id, name, data) in &frames {
+        let text = data.to_string();
+        assert!(
+            !text.contains("nvr-d") && !text.contains("\"sd\"") && name != "config",
+            "event {id} ({name}) is not client c's: {text}"
+        );
+    }
+    let ids: Vec<u64> = frames.iter().map(|f| f.0).collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
+    let acked = frames.last().expect("ack").0;
+    let opened = frames
+        .iter()
+        .find(|f| alert_frame(f, "nvr-c", "opened"))
+        .expect("opened")
+        .0;
+    drop(mine);
+
+    // Reconnecting with the last id it saw: what came after, nothing before.
+    let mut again = Stream::open(&daemon.api, &token_of("client-c"), Some(opened));
+    let resumed = again.until("the acknowledgement again", |f| f.0 == acked);
+    assert!(resumed.iter().all(|f| f.0 > opened), "{resumed:?}");
+
+    // The account removed: its open stream ends.
+    let generation = daemon.client().status().expect("status").generation;
+    std::fs::write(cfg.path().join("vigie.toml"), main_text(&staff)).expect("write");
+    reloaded(&daemon.client(), generation);
+    let status = exit_within(
+        &mut again.child,
+        Duration::from_secs(60),
+        "the removed account's stream",
+    );
+    assert!(status.success(), "{status}");
+    // And a new one is refused.
+    let (code, _, _) = curl(
+        &[
+            "-H",
+            &format!("Authorization: Bearer {}", token_of("client-c")),
+        ],
+        &format!("{}/api/v1/stream", daemon.api),
+    );
+    assert_eq!(code, 401);
+    drop(all);
+    daemon.sigterm();
+}
+
+/// A self-signed certificate for 127.0.0.1, as PEM files in `dir`: its DER.
+fn certificate(dir: &Path) -> Vec<u8> {
+    let cert = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).expect("cert");
+    std::fs::write(dir.join("key.pem"), cert.key_pair.serialize_pem()).expect("key");
+    std::fs::write(dir.join("cert.pem"), cert.cert.pem()).expect("cert");
+    cert.cert.der().to_vec()
+}
+
+#[test]
+fn https_serves_the_configured_certificate_reloads_it_and_clear_http_is_for_loopback_only() {
+    let cfg = tempfile::tempdir().expect("tmp");
+    let data = tempfile::tempdir().expect("tmp");
+    let tls = tempfile::tempdir().expect("tmp");
+    certificate(tls.path());
+    let (cert, key) = (tls.path().join("cert.pem"), tls.path().join("key.pem"));
+    let marie = format!(
+        "{}password = \"{}\"\n",
+        account("marie", "operator"),
+        passwd("a long passphrase")
+    );
+    let main = main_text(&marie).replacen(
+        "[daemon]\n",
+        &format!(
+            "[daemon]\ntls_certificate = \"{}\"\ntls_key = \"{}\"\n",
+            cert.display(),
+            key.display()
+        ),
+        1,
+    );
+    std::fs::write(cfg.path().join("vigie.toml"), &main).expect("write");
+    std::fs::create_dir_all(cfg.path().join("sites")).expect("mkdir");
+    std::fs::write(cfg.path().join("sites/sc.toml"), site("sc", "c", "nvr-c")).expect("write");
+    let world = data.path().join("world.toml");
+    std::fs::write(&world, WORLD).expect("write");
+    let daemon = DaemonProcess::spawn(cfg.path(), data.path(), &world);
+    assert!(daemon.api.starts_with("https://"), "{}", daemon.api);
+    let bearer = format!("Authorization: Bearer {}", token_of("marie"));
+    let status_with = |ca: &Path| {
+        curl(
+            &["--cacert", &ca.to_string_lossy(), "-H", &bearer],
+            &format!("{}/api/v1/status", daemon.api),
+        )
+        .0
+    };
+    let first_ca = tls.path().join("first.pem");
+    std::fs::copy(&cert, &first_ca).expect("copy");
+    assert_eq!(status_with(&first_ca), 200);
+    // Clear HTTP on the HTTPS port gets no answer from the API.
+    let clear = daemon.api.replacen("https://", "http://", 1);
+    assert_ne!(
+        curl(&["-H", &bearer], &format!("{clear}/api/v1/status")).0,
+        200
+    );
+    // Over TLS the session cookie is Secure.
+    let body =
+        serde_json::json!({ "account": "marie", "password": "a long passphrase" }).to_string();
+    let (code, headers, _) = curl(
+        &[
+            "--cacert",
+            &first_ca.to_string_lossy(),
+            "-X",
+            "POST",
+            "-H",
+            "content-type: application/json",
+            "-d",
+            &body,
+        ],
+        &format!("{}/api/v1/login", daemon.api),
+    );
+    assert_eq!(code, 200);
+    let cookie = headers
+        .lines()
+        .find(|l| l.to_ascii_lowercase().starts_with("set-cookie:"))
+        .expect("cookie");
+    assert!(cookie.contains("; Secure"), "{cookie}");
+    // The command line on the machine pins the daemon's certificate from its daemon file.
+    let status_cli = || {
+        Command::new(vigie_bin())
+            .args(["status", "--data"])
+            .arg(data.path())
+            .env_remove("VIGIE_TOKEN")
+            .env_remove("VIGIE_TOKEN_FILE")
+            .output()
+            .expect("vigie status")
+    };
+    let out = status_cli();
+    assert!(out.status.success(), "{out:?}");
+
+    // A new certificate in the same files: the next handshakes present it.
+    certificate(tls.path());
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let local = daemon.client().with_tls_trust(vigie::config::TlsTrust::Any);
+    while status_with(&cert) != 200 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the new certificate is not served"
+        );
+        let last = local.events(0, 1, Duration::ZERO).expect("events").last;
+        let _ = local.events(last, 1, Duration::from_secs(1));
+    }
+    assert_ne!(
+        status_with(&first_ca),
+        200,
+        "the old certificate is still served"
+    );
+    let out = status_cli();
+    assert!(
+        out.status.success(),
+        "the daemon file follows the certificate: {out:?}"
+    );
+    daemon.sigterm();
+
+    // Without a certificate, clear HTTP only on loopback, unless accepted in so many words.
+    let plain = main_text("");
+    std::fs::write(cfg.path().join("vigie.toml"), &plain).expect("write");
+    let run = |listen: &str| {
+        Command::new(vigie_bin())
+            .args(["run", "--listen", listen, "--config"])
+            .arg(cfg.path())
+            .arg("--data")
+            .arg(data.path())
+            .arg("--simulate")
+            .arg(&world)
+            .env("VIGIE_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("vigie run")
+    };
+    let mut refused = run("0.0.0.0:0");
+    exit_within(
+        &mut refused,
+        Duration::from_secs(60),
+        "vigie refusing clear HTTP",
+    );
+    let out = refused.wait_with_output().expect("output");
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("would listen in clear") && err.contains("plain_http"),
+        "{err}"
+    );
+    std::fs::write(
+        cfg.path().join("vigie.toml"),
+        plain.replacen("[daemon]\n", "[daemon]\nplain_http = true\n", 1),
+    )
+    .expect("write");
+    let mut accepted = run("0.0.0.0:0");
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(accepted.stdout.take().expect("stdout")),
+        &mut line,
+    )
+    .expect("line");
+    assert!(
+        line.starts_with("vigie listening on http://0.0.0.0:"),
+        "{line}"
+    );
+    let _ = accepted.kill();
+    let out = accepted.wait_with_output().expect("output");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("listens in clear"), "{err}");
 }

@@ -1099,6 +1099,26 @@ pub struct DaemonSettings {
     pub retention: Duration,
     /// Host names the API is reached by, lower case (`localhost` and IP addresses always are).
     pub server_names: Vec<String>,
+    /// The API's TLS certificate and key, read at load; none: plain HTTP.
+    pub tls: Option<ApiTls>,
+    /// Plain HTTP allowed on an address other than loopback.
+    pub plain_http: bool,
+}
+
+/// The API's TLS certificate chain and key (`[daemon] tls_certificate`, `tls_key`), read from
+/// their PEM files when the config loads; a change of either file reloads the config.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ApiTls {
+    /// The certificate chain's file.
+    pub certificate: std::path::PathBuf,
+    /// The key's file.
+    pub key: std::path::PathBuf,
+    /// The chain, leaf first.
+    #[serde(skip)]
+    pub chain: Vec<rustls_pki_types::CertificateDer<'static>>,
+    /// The private key.
+    #[serde(skip)]
+    pub private_key: Arc<rustls_pki_types::PrivateKeyDer<'static>>,
 }
 
 /// Default of `[daemon] retention`: 25 months, so a year-on-year annual review works.
@@ -1112,6 +1132,8 @@ impl Default for DaemonSettings {
             collection: Arc::default(),
             retention: DEFAULT_RETENTION,
             server_names: Vec::new(),
+            tls: None,
+            plain_http: false,
         }
     }
 }
@@ -1345,6 +1367,10 @@ impl Config {
             .values()
             .flat_map(|c| c.secret_files().map(std::path::PathBuf::from))
             .collect();
+        if let Some(tls) = &self.daemon.tls {
+            files.push(tls.certificate.clone());
+            files.push(tls.key.clone());
+        }
         files.sort();
         files.dedup();
         files

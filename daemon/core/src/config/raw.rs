@@ -32,6 +32,12 @@ pub struct RawDaemon {
     /// Host names the API and the dashboard are reached by (beyond `localhost` and IP
     /// addresses); a request naming another host is refused.
     pub server_names: Option<Vec<Spanned<String>>>,
+    /// PEM file of the API's TLS certificate chain (the API is served over HTTPS when given).
+    pub tls_certificate: Option<Spanned<String>>,
+    /// PEM file of the key of `tls_certificate`.
+    pub tls_key: Option<Spanned<String>>,
+    /// Serve plain HTTP on an address other than loopback (refused unless set).
+    pub plain_http: Option<bool>,
 }
 
 /// A threshold block with a warning level, a critical level, a recovery margin and a

@@ -58,6 +58,16 @@ pub(super) fn daemon(cx: &mut FileCx<'_>, raw: &RawMain, config: &mut Config) {
             );
         }
     }
+    config.daemon.plain_http = d.plain_http.unwrap_or(false);
+    match (&d.tls_certificate, &d.tls_key) {
+        (None, None) => {}
+        (Some(v), None) | (None, Some(v)) => cx.at(
+            v,
+            "tls_certificate and tls_key go together",
+            Some("give both PEM files, or neither for plain HTTP".into()),
+        ),
+        (Some(c), Some(k)) => config.daemon.tls = api_tls(cx, c, k),
+    }
     if let Some(v) = &d.retention
         && let Some(r) = cx.bounded_duration(
             v,
@@ -75,6 +85,61 @@ pub(super) fn daemon(cx: &mut FileCx<'_>, raw: &RawMain, config: &mut Config) {
             config.daemon.max_probes_in_flight = *v.get_ref();
         }
     }
+}
+
+/// Reads the API's certificate chain and key, saying where a file is missing or not PEM.
+fn api_tls(cx: &mut FileCx<'_>, cert: &Spanned<String>, key: &Spanned<String>) -> Option<ApiTls> {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+    let cert_path = PathBuf::from(cert.get_ref());
+    let key_path = PathBuf::from(key.get_ref());
+    let chain: Result<Vec<_>, _> =
+        CertificateDer::pem_file_iter(&cert_path).and_then(|it| it.collect::<Result<Vec<_>, _>>());
+    let chain = match chain {
+        Ok(c) if !c.is_empty() => Some(c),
+        Ok(_) => {
+            cx.at(
+                cert,
+                format!(
+                    "tls_certificate: no PEM certificate in {}",
+                    cert_path.display()
+                ),
+                None,
+            );
+            None
+        }
+        Err(e) => {
+            cx.at(
+                cert,
+                format!(
+                    "tls_certificate: {} cannot be read: {e}",
+                    cert_path.display()
+                ),
+                None,
+            );
+            None
+        }
+    };
+    let private_key = match PrivateKeyDer::from_pem_file(&key_path) {
+        Ok(k) => Some(k),
+        Err(e) => {
+            cx.at(
+                key,
+                format!(
+                    "tls_key: {} cannot be read as a PEM private key: {e}",
+                    key_path.display()
+                ),
+                None,
+            );
+            None
+        }
+    };
+    Some(ApiTls {
+        certificate: cert_path,
+        key: key_path,
+        chain: chain?,
+        private_key: Arc::new(private_key?),
+    })
 }
 
 /// `[telemetry]`: the OTLP export, when an endpoint is given.

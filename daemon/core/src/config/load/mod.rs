@@ -1156,6 +1156,15 @@ mod tests {
                 "[daemon]\nserver_names = [\"bad name\"]\n".to_string(),
                 "server_names: `bad name` is not a host name",
             ),
+            (
+                "[daemon]\ntls_certificate = \"/nonexistent/c.pem\"\n".to_string(),
+                "vigie.toml:2:19: tls_certificate and tls_key go together",
+            ),
+            (
+                "[daemon]\ntls_certificate = \"/nonexistent/c.pem\"\ntls_key = \"/nonexistent/k.pem\"\n"
+                    .to_string(),
+                "tls_certificate: /nonexistent/c.pem cannot be read",
+            ),
         ] {
             let text = load_sources(&sources(&format!("{main}{MAIN}"), &[]))
                 .expect_err(want)
