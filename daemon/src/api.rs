@@ -297,18 +297,20 @@ pub struct ConfigStatus {
 
 /// The config status: the last reload with its errors, warnings, what is in force.
 #[get("/api/v1/config")]
-async fn config_status(
-    state: web::Data<ApiState>,
-    who: Identity,
-) -> Result<HttpResponse, ApiError> {
+async fn config_route(state: web::Data<ApiState>, who: Identity) -> Result<HttpResponse, ApiError> {
     who.staff_only()?;
+    Ok(HttpResponse::Ok().json(config_status(&state).await?))
+}
+
+/// The config status, for the API and the dashboard.
+pub async fn config_status(state: &ApiState) -> Result<ConfigStatus, ApiError> {
     let s = tokio::time::timeout(ACTOR_WAIT, state.fleet.send(FleetQuery))
         .await
         .map_err(|_| ApiError::Unavailable("the fleet does not answer in time".into()))?
         .map_err(mailbox)?;
     let cfg = state.config.borrow().clone();
     let count = |f: &dyn Fn(&crate::config::Config) -> usize| cfg.as_deref().map_or(0, f);
-    Ok(HttpResponse::Ok().json(ConfigStatus {
+    Ok(ConfigStatus {
         generation: s.generation,
         last_reload: s.last_reload,
         on_last_good: s.on_last_good,
@@ -317,7 +319,7 @@ async fn config_status(
         sites: count(&|c| c.sites.len()),
         equipment: count(&|c| c.equipment_count()),
         accounts: count(&|c| c.accounts.len()),
-    }))
+    })
 }
 
 /// The daemon's own health: whether its data store commits.
@@ -1210,7 +1212,8 @@ async fn heartbeat(
 }
 
 /// Turns every error response that is not JSON yet (a body over the size limit, a failure
-/// of a lower layer) into the API's JSON error shape, keeping its status.
+/// of a lower layer) into the API's JSON error shape, keeping its status; the dashboard's own
+/// HTML answers (a refused login form) stay as written.
 pub fn json_errors<B>(
     res: actix_web::dev::ServiceResponse<B>,
 ) -> actix_web::Result<actix_web::middleware::ErrorHandlerResponse<B>> {
@@ -1220,7 +1223,7 @@ pub fn json_errors<B>(
         .headers()
         .get(actix_web::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
+        .is_some_and(|v| v.starts_with("application/json") || v.starts_with("text/html"));
     if is_json {
         return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
     }
@@ -1282,6 +1285,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: ApiState) {
         .service(logout)
         .service(session)
         .service(crate::stream::stream)
-        .service(config_status)
+        .service(config_route)
+        .configure(crate::dashboard::configure)
         .default_service(web::to(not_found));
 }

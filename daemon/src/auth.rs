@@ -579,7 +579,16 @@ pub fn host_allowed(host: &str, cfg: Option<&Config>) -> bool {
 
 /// Routes that need no account: the health check, heartbeats (their own tokens) and login.
 fn public(path: &str) -> bool {
-    path == "/api/v1/health" || path == "/api/v1/login" || path.starts_with("/api/v1/heartbeat/")
+    path == "/api/v1/health"
+        || path == "/api/v1/login"
+        || path.starts_with("/api/v1/heartbeat/")
+        || crate::dashboard::public(path)
+}
+
+/// Whether a path is the API's (errors in JSON) rather than a page (a browser is sent to the
+/// login form).
+fn api_path(path: &str) -> bool {
+    path.starts_with("/api/") || path == "/metrics"
 }
 
 fn header(req: &ServiceRequest, name: impl header::AsHeaderName) -> Option<&str> {
@@ -602,7 +611,7 @@ fn cookie_value<'a>(req: &'a ServiceRequest, name: &str) -> Option<&'a str> {
 /// carries its CSRF token. The account is left in the request for the handlers.
 pub async fn guard(
     req: ServiceRequest,
-    next: Next<impl MessageBody>,
+    next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let Some(state) = req.app_data::<web::Data<ApiState>>().cloned() else {
         return Err(ApiError::Unavailable("the API is not set up".into()).into());
@@ -640,15 +649,23 @@ pub async fn guard(
     }
     if !public(req.path()) {
         let bearer = header(&req, header::AUTHORIZATION).and_then(|v| v.strip_prefix("Bearer "));
-        let who = state
-            .gate
-            .identify(
-                cfg.as_deref(),
-                bearer.map(str::trim),
-                cookie_value(&req, SESSION_COOKIE),
-                state.clock.now(),
-            )
-            .ok_or_else(unauthenticated)?;
+        let who = state.gate.identify(
+            cfg.as_deref(),
+            bearer.map(str::trim),
+            cookie_value(&req, SESSION_COOKIE),
+            state.clock.now(),
+        );
+        let who = match who {
+            Some(w) => w,
+            // A page asked by nobody signed in: the login form.
+            None if !api_path(req.path()) && *req.method() == Method::GET => {
+                let to_login = actix_web::HttpResponse::SeeOther()
+                    .insert_header((header::LOCATION, "/login"))
+                    .finish();
+                return Ok(req.into_response(to_login).map_into_right_body());
+            }
+            None => return Err(unauthenticated().into()),
+        };
         if changes
             && who.via == Via::Session
             && !who.csrf.as_deref().is_some_and(|c| {
@@ -662,7 +679,9 @@ pub async fn guard(
         }
         req.extensions_mut().insert(who);
     }
-    next.call(req).await
+    next.call(req)
+        .await
+        .map(ServiceResponse::map_into_left_body)
 }
 
 #[cfg(test)]

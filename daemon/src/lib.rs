@@ -12,6 +12,7 @@ pub mod auth;
 pub mod availability;
 pub mod book;
 pub mod client;
+pub mod dashboard;
 pub mod demo;
 pub mod journal;
 pub mod last_good;

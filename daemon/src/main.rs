@@ -776,6 +776,7 @@ fn demo(
         let last = events.last().map_or(std::time::Duration::ZERO, |e| e.at);
         out_raw!(
             "vigie demo: {} equipment in {} sites of {} clients, simulated on 127.0.x.y\n\n\
+             dashboard {api}/  (accounts ops, acme, museum; password {})\n\
              API       {api}/api/v1/status\n\
              \x20         curl -H \"Authorization: Bearer $(cat {data}/local-token)\" {api}/api/v1/status\n\
              status    vigie status --data {data}\n\
@@ -788,6 +789,7 @@ fn demo(
             ids.len(),
             cfg.sites.len(),
             cfg.clients.len(),
+            demo::DEMO_PASSWORD,
             demo::scenario::ACTIONS,
             config_dir.display(),
             events.len(),

@@ -821,3 +821,157 @@ fn https_serves_the_configured_certificate_reloads_it_and_clear_http_is_for_loop
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("listens in clear"), "{err}");
 }
+
+/// Signs in through the login form: the session cookie (`name=value`).
+fn form_login(api: &str, account: &str, password: &str) -> (u16, String, String) {
+    let (code, headers, body) = curl(
+        &[
+            "-X",
+            "POST",
+            "--data-urlencode",
+            &format!("account={account}"),
+            "--data-urlencode",
+            &format!("password={password}"),
+        ],
+        &format!("{api}/login"),
+    );
+    let cookie = headers
+        .lines()
+        .find(|l| l.to_ascii_lowercase().starts_with("set-cookie:"))
+        .and_then(|l| l.split_once(':'))
+        .map(|(_, v)| v.trim().split(';').next().unwrap_or_default().to_string())
+        .unwrap_or_default();
+    (code, cookie, body)
+}
+
+#[test]
+fn the_dashboard_shows_a_client_its_own_sites_and_the_staff_everything_in_their_language() {
+    let cfg = tempfile::tempdir().expect("tmp");
+    let data = tempfile::tempdir().expect("tmp");
+    let hash = passwd("dashboard pass");
+    let accounts = format!(
+        "[accounts.marie]\nname = \"Marie\"\nrole = \"operator\"\npassword = \"{hash}\"\n\
+         [accounts.client-c]\nname = \"Portail C\"\nclient = \"c\"\npassword = \"{hash}\"\nlanguage = \"en\"\n"
+    );
+    std::fs::write(cfg.path().join("vigie.toml"), main_text(&accounts)).expect("write");
+    std::fs::create_dir_all(cfg.path().join("sites")).expect("mkdir");
+    std::fs::write(cfg.path().join("sites/sc.toml"), site("sc", "c", "nvr-c")).expect("write");
+    std::fs::write(cfg.path().join("sites/sd.toml"), site("sd", "d", "nvr-d")).expect("write");
+    let world = data.path().join("world.toml");
+    std::fs::write(&world, WORLD).expect("write");
+    let daemon = DaemonProcess::spawn(cfg.path(), data.path(), &world);
+    let list = alerts_until(&daemon.client(), "both alerts", |l| l.alerts.len() >= 2);
+    let id_of = |site: &str| {
+        list.alerts
+            .iter()
+            .find(|a| a.site.as_str() == site)
+            .expect("alert")
+            .id
+    };
+    let (alert_c, alert_d) = (id_of("sc"), id_of("sd"));
+    let get = |cookie: &str, path: &str| {
+        curl(
+            &["-H", &format!("Cookie: {cookie}")],
+            &format!("{}{path}", daemon.api),
+        )
+    };
+
+    // Nobody: pages lead to the login form; the form and the assets are public.
+    let (code, headers, _) = get("", "/");
+    assert_eq!(code, 303);
+    assert!(headers.contains("/login"), "{headers}");
+    let (code, _, page) = curl(
+        &["-H", "Accept-Language: en-GB,en;q=0.8"],
+        &format!("{}/login", daemon.api),
+    );
+    assert_eq!(code, 200);
+    assert!(
+        page.contains("Sign in") && page.contains("name=\"password\""),
+        "{page}"
+    );
+    assert_eq!(get("", "/assets/vigie.css").0, 200);
+    assert_eq!(get("", "/assets/vigie.js").0, 200);
+    for path in [
+        "/assets/../Cargo.toml",
+        "/assets/%2e%2e%2fCargo.toml",
+        "/assets/nothing.js",
+    ] {
+        let (code, _, body) = curl(&["--path-as-is"], &format!("{}{path}", daemon.api));
+        assert!(code == 404 || code == 303, "{path}: {code} {body}");
+        assert!(!body.contains("[workspace]"), "{path}");
+    }
+    let (code, cookie, page) = form_login(&daemon.api, "client-c", "wrong");
+    assert_eq!(code, 401);
+    assert!(cookie.is_empty());
+    assert!(page.contains("Compte ou mot de passe incorrect"), "{page}");
+
+    // A client: its site's tiles with a word for each status, its availability and alerts,
+    // in its language; nothing of the other client.
+    let (code, cookie, _) = form_login(&daemon.api, "client-c", "dashboard pass");
+    assert_eq!(code, 303);
+    let (code, _, home) = get(&cookie, "/");
+    assert_eq!(code, 200, "{home}");
+    assert!(home.contains("<html lang=\"en\""), "{home}");
+    assert!(home.contains("data-equipment=\"nvr-c\""), "{home}");
+    assert!(
+        home.contains("tile st-up") && home.contains(">up<"),
+        "{home}"
+    );
+    assert!(home.contains("Global availability") && home.contains("Sign out"));
+    assert!(
+        home.contains(&format!("data-alert=\"{alert_c}\"")),
+        "{home}"
+    );
+    assert!(
+        !home.contains("nvr-d") && !home.contains("data-site=\"sd\""),
+        "{home}"
+    );
+    assert!(home.contains("name=\"csrf\""));
+    for path in [
+        "/sites/sd".to_string(),
+        "/equipment/nvr-d".to_string(),
+        format!("/alerts/{alert_d}"),
+        "/config".to_string(),
+    ] {
+        let (code, _, body) = get(&cookie, &path);
+        assert_eq!(code, 404, "{path}: {body}");
+        assert!(body.starts_with('{'), "a JSON error: {body}");
+    }
+    let (code, _, page) = get(&cookie, "/equipment/nvr-c");
+    assert_eq!(code, 200);
+    assert!(
+        page.contains("Identity") && page.contains("nvr-c"),
+        "{page}"
+    );
+    let (code, _, part) = get(&cookie, "/partials/alerts");
+    assert_eq!(code, 200);
+    assert!(part.contains(&format!("data-alert=\"{alert_c}\"")) && !part.contains("<html"));
+
+    // The staff: every live alert with its actions, every client, in French.
+    let (code, cookie, _) = form_login(&daemon.api, "marie", "dashboard pass");
+    assert_eq!(code, 303);
+    let (code, _, home) = get(&cookie, "/");
+    assert_eq!(code, 200);
+    assert!(home.contains("<html lang=\"fr\""));
+    assert!(home.contains("Alertes en cours") && home.contains("Se déconnecter"));
+    for id in [alert_c, alert_d] {
+        assert!(
+            home.contains(&format!("data-action=\"/api/v1/alerts/{id}/ack\"")),
+            "{home}"
+        );
+    }
+    let (code, _, page) = get(&cookie, &format!("/alerts/{alert_d}"));
+    assert_eq!(code, 200);
+    assert!(
+        page.contains("Chronologie") && page.contains("opened"),
+        "{page}"
+    );
+    let (code, _, page) = get(&cookie, "/config");
+    assert_eq!(code, 200);
+    assert!(page.contains("acceptée"), "{page}");
+    // A page that does not exist answers like the API.
+    let (code, _, body) = get(&cookie, "/nothing/here");
+    assert_eq!(code, 404);
+    assert!(body.starts_with('{'), "{body}");
+    daemon.sigterm();
+}

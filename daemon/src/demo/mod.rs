@@ -69,16 +69,33 @@ pub fn write_config(dir: &Path) -> std::io::Result<()> {
     for (name, secret) in SECRETS {
         crate::store::write_private(&secrets.join(name), secret.as_bytes())?;
     }
-    let main = MAIN.replace(
+    let mut main = MAIN.replace(
         "password_file = \"secrets/",
         &format!("password_file = \"{}/", secrets.display()),
     );
+    // The dashboard's demo accounts, with the password the banner shows.
+    let hash = crate::auth::hash_password(DEMO_PASSWORD).map_err(std::io::Error::other)?;
+    for (id, name, access, lang) in DEMO_ACCOUNTS {
+        main.push_str(&format!(
+            "\n[accounts.{id}]\nname = \"{name}\"\n{access}\npassword = \"{hash}\"\nlanguage = \"{lang}\"\n"
+        ));
+    }
     std::fs::write(dir.join("vigie.toml"), main)?;
     for (id, text) in SITES {
         std::fs::write(dir.join("sites").join(format!("{id}.toml")), text)?;
     }
     std::fs::write(dir.join("scenario.toml"), SCENARIO)
 }
+
+/// The password of the demo's dashboard accounts.
+pub const DEMO_PASSWORD: &str = "vigie-demo";
+
+/// The demo's dashboard accounts: id, name, access, language.
+pub const DEMO_ACCOUNTS: [(&str, &str, &str, &str); 3] = [
+    ("ops", "Opérateur démo", "role = \"operator\"", "fr"),
+    ("acme", "ACME sécurité", "client = \"acme\"", "fr"),
+    ("museum", "City Museum security", "client = \"musee\"", "en"),
+];
 
 /// The secret of the credentials an equipment of `cfg` uses, read from its source.
 pub fn secret_of(cfg: &crate::config::Config, equipment: &str) -> Option<String> {
