@@ -5,6 +5,7 @@ mod access;
 mod actors;
 mod api;
 mod availability;
+mod browser;
 mod cli;
 mod collectors;
 mod demo;

@@ -121,6 +121,8 @@ pub struct Words {
     pub home: &'static str,
     /// Live updates.
     pub live: &'static str,
+    /// Between a label and its value (French puts a space before the colon).
+    pub colon: &'static str,
 }
 
 const FR: Words = Words {
@@ -182,6 +184,7 @@ const FR: Words = Words {
     closed: "close",
     home: "Accueil",
     live: "mise à jour en direct",
+    colon: " : ",
 };
 
 const EN: Words = Words {
@@ -243,6 +246,7 @@ const EN: Words = Words {
     closed: "closed",
     home: "Home",
     live: "live updates",
+    colon: ": ",
 };
 
 /// The words of `lang`.

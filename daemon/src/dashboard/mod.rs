@@ -477,7 +477,7 @@ async fn home(state: web::Data<ApiState>, who: Identity) -> Result<HttpResponse,
             let global = rates.days.clients.get(client.as_str()).and_then(|t| t.rate);
             html! {
                 p.rates {
-                    span.rate { (w.global_rate) " : " strong data-rate="global" { (rate_text(w, global)) } }
+                    span.rate { (w.global_rate) (w.colon) strong data-rate="global" { (rate_text(w, global)) } }
                 }
                 h2 { (w.sites) }
                 @for s in &sites {
@@ -485,8 +485,8 @@ async fn home(state: web::Data<ApiState>, who: Identity) -> Result<HttpResponse,
                     section.site aria-labelledby={ "site-" (s.site.id) } data-site=(s.site.id) {
                         h3 id={ "site-" (s.site.id) } { (s.site.name) }
                         div.rates {
-                            span.rate { (w.month_rate) " : " strong { (rate_text(w, rates.month.sites.get(&id).and_then(|t| t.rate))) } }
-                            span.rate { (w.days_rate) " : " strong { (rate_text(w, rates.days.sites.get(&id).and_then(|t| t.rate))) } }
+                            span.rate { (w.month_rate) (w.colon) strong { (rate_text(w, rates.month.sites.get(&id).and_then(|t| t.rate))) } }
+                            span.rate { (w.days_rate) (w.colon) strong { (rate_text(w, rates.days.sites.get(&id).and_then(|t| t.rate))) } }
                         }
                         (tiles(w, s))
                     }
@@ -762,7 +762,7 @@ async fn config_page(state: web::Data<ApiState>, who: Identity) -> Result<HttpRe
     let body = html! {
         h2 { (w.config) }
         @if let Some(r) = &cs.last_reload {
-            p { (w.last_load) " : " (when(r.at)) " — " (if r.accepted { w.accepted } else { w.refused }) }
+            p { (w.last_load) (w.colon) (when(r.at)) " — " (if r.accepted { w.accepted } else { w.refused }) }
             @if !r.errors.is_empty() {
                 ul.error { @for e in &r.errors { li { code { (e) } } } }
             }
@@ -770,7 +770,7 @@ async fn config_page(state: web::Data<ApiState>, who: Identity) -> Result<HttpRe
         @if let Some(f) = &cs.on_last_good {
             p.error { (format!("{f:?}")) }
         }
-        p { (w.sites) " : " (cs.sites) " · " (w.equipment) " : " (cs.equipment) }
+        p { (w.sites) (w.colon) (cs.sites) " · " (w.equipment) (w.colon) (cs.equipment) }
         @if !cs.warnings.is_empty() {
             h3 { (w.warnings) }
             ul { @for x in &cs.warnings { li { code { (x) } } } }
