@@ -1086,6 +1086,167 @@ async fn close(
     act(&state, id.into_inner(), AlertAction::Close { by, note }).await
 }
 
+/// Body of a maintenance window opened now: its end (`duration` from now, or `until`), why,
+/// and the equipment it covers (the whole site without it).
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WindowBody {
+    /// Why (shown wherever the window is).
+    pub reason: String,
+    /// Its length from now (`"2h"`), or
+    #[serde(default)]
+    pub duration: Option<String>,
+    /// its end (RFC 3339).
+    #[serde(default)]
+    pub until: Option<DateTime<Utc>>,
+    /// Equipment covered; the whole site when absent.
+    #[serde(default)]
+    pub equipment: Option<Vec<String>>,
+}
+
+/// Longest window opened through the API.
+const MAX_WINDOW: chrono::Duration = chrono::Duration::days(31);
+
+async fn site_windows(
+    state: &ApiState,
+    who: &Identity,
+    site_id: &str,
+    request: crate::actors::WindowRequest,
+) -> Result<crate::actors::WindowAnswer, ApiError> {
+    use crate::actors::WindowError;
+    let id = SiteId::new(site_id);
+    let not_found = || ApiError::NotFound(format!("no site `{site_id}`"));
+    if !scope(state, who).site(&id) {
+        return Err(not_found());
+    }
+    let answer = state
+        .fleet
+        .send(crate::actors::SiteWindows(id, request))
+        .await
+        .map_err(mailbox)?
+        .ok_or_else(not_found)?
+        .map_err(|e| match e {
+            WindowError::NotFound(m) => ApiError::NotFound(m),
+            WindowError::Invalid(m) => ApiError::BadRequest(m),
+            WindowError::Conflict(m) => ApiError::Conflict(m),
+        })?;
+    Ok(answer)
+}
+
+/// A site's maintenance windows: those of its config file and those opened through the API.
+#[get("/api/v1/sites/{id}/maintenance")]
+async fn windows(
+    state: web::Data<ApiState>,
+    id: web::Path<String>,
+    who: Identity,
+) -> Result<HttpResponse, ApiError> {
+    match site_windows(&state, &who, &id, crate::actors::WindowRequest::List).await? {
+        crate::actors::WindowAnswer::List(l) => Ok(HttpResponse::Ok().json(l)),
+        crate::actors::WindowAnswer::Window(w) => Ok(HttpResponse::Ok().json(w)),
+    }
+}
+
+/// Answers a window once the site's snapshot holding it is committed.
+async fn committed_window(
+    state: &ApiState,
+    answer: crate::actors::WindowAnswer,
+    created: bool,
+) -> Result<HttpResponse, ApiError> {
+    state
+        .store
+        .flush()
+        .await
+        .map_err(|e| ApiError::Unavailable(format!("the window could not be written: {e}")))?;
+    let mut r = if created {
+        HttpResponse::Created()
+    } else {
+        HttpResponse::Ok()
+    };
+    Ok(match answer {
+        crate::actors::WindowAnswer::Window(w) => r.json(w),
+        crate::actors::WindowAnswer::List(l) => r.json(l),
+    })
+}
+
+/// Opens a maintenance window on a site now (operator).
+#[post("/api/v1/sites/{id}/maintenance")]
+async fn open_window(
+    state: web::Data<ApiState>,
+    id: web::Path<String>,
+    body: web::Bytes,
+    who: Identity,
+) -> Result<HttpResponse, ApiError> {
+    who.require(OpsRole::Operator, "open maintenance windows")?;
+    let WindowBody {
+        reason,
+        duration,
+        until,
+        equipment: covered,
+    } = object_body(&body)?;
+    check_text("reason", &reason, 200, false)?;
+    if reason.trim().is_empty() {
+        return Err(ApiError::BadRequest("`reason` is empty: say why".into()));
+    }
+    let now = state.clock.now();
+    let until = match (duration, until) {
+        (Some(d), None) => {
+            let d = humantime::parse_duration(d.trim()).map_err(|_| {
+                ApiError::BadRequest(format!("duration: `{d}` is not a duration such as `2h`"))
+            })?;
+            now + chrono::Duration::from_std(d)
+                .map_err(|_| ApiError::BadRequest("duration: too long".into()))?
+        }
+        (None, Some(t)) => t,
+        _ => {
+            return Err(ApiError::BadRequest(
+                "give either `duration` (\"2h\") or `until` (RFC 3339)".into(),
+            ));
+        }
+    };
+    if until - now > MAX_WINDOW {
+        return Err(ApiError::BadRequest(format!(
+            "a window opened through the API lasts at most {} days; write longer ones in the site's file",
+            MAX_WINDOW.num_days()
+        )));
+    }
+    let covered = covered.map(|v| v.iter().map(|e| EquipmentId::new(e)).collect::<Vec<_>>());
+    let answer = site_windows(
+        &state,
+        &who,
+        &id,
+        crate::actors::WindowRequest::Open {
+            reason,
+            until,
+            equipment: covered,
+            by: who.account.clone(),
+        },
+    )
+    .await?;
+    committed_window(&state, answer, true).await
+}
+
+/// Ends a window opened through the API now (operator).
+#[post("/api/v1/sites/{id}/maintenance/{window}/end")]
+async fn end_window(
+    state: web::Data<ApiState>,
+    path: web::Path<(String, String)>,
+    who: Identity,
+) -> Result<HttpResponse, ApiError> {
+    who.require(OpsRole::Operator, "end maintenance windows")?;
+    let (site_id, window) = path.into_inner();
+    let answer = site_windows(
+        &state,
+        &who,
+        &site_id,
+        crate::actors::WindowRequest::End {
+            id: window,
+            by: who.account.clone(),
+        },
+    )
+    .await?;
+    committed_window(&state, answer, false).await
+}
+
 /// Body of a login.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -1286,6 +1447,9 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: ApiState) {
         .service(session)
         .service(crate::stream::stream)
         .service(config_route)
+        .service(windows)
+        .service(open_window)
+        .service(end_window)
         .configure(crate::dashboard::configure)
         .default_service(web::to(not_found));
 }

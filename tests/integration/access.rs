@@ -969,9 +969,175 @@ fn the_dashboard_shows_a_client_its_own_sites_and_the_staff_everything_in_their_
     let (code, _, page) = get(&cookie, "/config");
     assert_eq!(code, 200);
     assert!(page.contains("acceptée"), "{page}");
+    let (code, _, page) = get(&cookie, "/sites/sc");
+    assert_eq!(code, 200);
+    assert!(
+        page.contains("Fenêtres de maintenance")
+            && page.contains("data-action=\"/api/v1/sites/sc/maintenance\""),
+        "{page}"
+    );
     // A page that does not exist answers like the API.
     let (code, _, body) = get(&cookie, "/nothing/here");
     assert_eq!(code, 404);
     assert!(body.starts_with('{'), "{body}");
+    daemon.sigterm();
+}
+
+#[test]
+fn maintenance_windows_open_and_end_through_the_api_survive_a_restart_and_only_operators_act() {
+    let cfg = tempfile::tempdir().expect("tmp");
+    let data = tempfile::tempdir().expect("tmp");
+    let accounts = format!(
+        "{}{}[accounts.client-c]\nclient = \"c\"\ntokens = [\"{}\"]\n",
+        account("marie", "operator"),
+        account("vic", "viewer"),
+        vigie::config::token_digest_text(&vigie::config::token_digest(&token_of("client-c"))),
+    );
+    std::fs::write(cfg.path().join("vigie.toml"), main_text(&accounts)).expect("write");
+    std::fs::create_dir_all(cfg.path().join("sites")).expect("mkdir");
+    std::fs::write(cfg.path().join("sites/sc.toml"), site("sc", "c", "nvr-c")).expect("write");
+    std::fs::write(cfg.path().join("sites/sd.toml"), site("sd", "d", "nvr-d")).expect("write");
+    let world = data.path().join("world.toml");
+    std::fs::write(&world, WORLD).expect("write");
+    let daemon = DaemonProcess::spawn(cfg.path(), data.path(), &world);
+    alerts_until(&daemon.client(), "both alerts", |l| l.alerts.len() >= 2);
+    let post = |who: &ApiClient, path: &str, body: &str| {
+        who.raw("POST", path, &[], Some(body)).expect("request")
+    };
+    let marie = daemon.client_as("marie");
+    let (code, body) = post(
+        &marie,
+        "/api/v1/sites/sc/maintenance",
+        r#"{"reason": "remplacement du NVR", "duration": "2h", "equipment": ["nvr-c"]}"#,
+    );
+    assert_eq!(code, 201, "{body}");
+    let w: vigie::maintenance::AdHocWindow = serde_json::from_str(&body).expect("window");
+    assert_eq!((w.id.as_str(), w.opened_by.as_str()), ("api-1", "marie"));
+    assert!(
+        (7199..=7200).contains(&(w.until - w.from).num_seconds()),
+        "{w:?}"
+    );
+    let in_maintenance = |who: &ApiClient, eq: &str| {
+        who.site("sc")
+            .expect("site")
+            .equipment
+            .iter()
+            .find(|e| e.id == eq)
+            .expect("equipment")
+            .maintenance
+            .clone()
+    };
+    let client = daemon.client_as("client-c");
+    assert!(
+        in_maintenance(&client, "nvr-c").is_some_and(|m| m.contains("remplacement du NVR")),
+        "the client sees its equipment in maintenance"
+    );
+    // The window's start is in the log, as availability reads it.
+    let page = daemon
+        .client()
+        .events(0, 10_000, Duration::ZERO)
+        .expect("events");
+    assert!(
+        page.events
+            .iter()
+            .any(|e| matches!(&e.body, vigie::events::EventBody::Maintenance(m) if m.site.as_str() == "sc")),
+        "no maintenance event"
+    );
+    // Reading is for whoever sees the site; acting for operators.
+    let (code, body) = client
+        .raw("GET", "/api/v1/sites/sc/maintenance", &[], None)
+        .expect("list");
+    assert_eq!(code, 200);
+    assert!(body.contains("api-1"), "{body}");
+    assert_eq!(
+        client
+            .raw("GET", "/api/v1/sites/sd/maintenance", &[], None)
+            .expect("list")
+            .0,
+        404
+    );
+    let open = r#"{"reason": "x", "duration": "1h"}"#;
+    assert_eq!(post(&client, "/api/v1/sites/sc/maintenance", open).0, 403);
+    assert_eq!(
+        post(
+            &daemon.client_as("vic"),
+            "/api/v1/sites/sc/maintenance",
+            open
+        )
+        .0,
+        403
+    );
+    for (path, body, want) in [
+        ("/api/v1/sites/sc/maintenance", r#"{"reason": "x"}"#, 400),
+        (
+            "/api/v1/sites/sc/maintenance",
+            r#"{"reason": "x", "duration": "90d"}"#,
+            400,
+        ),
+        (
+            "/api/v1/sites/sc/maintenance",
+            r#"{"reason": " ", "duration": "1h"}"#,
+            400,
+        ),
+        (
+            "/api/v1/sites/sc/maintenance",
+            r#"{"reason": "x", "until": "2001-01-01T00:00:00Z"}"#,
+            400,
+        ),
+        (
+            "/api/v1/sites/sc/maintenance",
+            r#"{"reason": "x", "duration": "1h", "equipment": ["nvr-d"]}"#,
+            404,
+        ),
+        ("/api/v1/sites/nowhere/maintenance", open, 404),
+        ("/api/v1/sites/sc/maintenance/api-9/end", "{}", 404),
+    ] {
+        let (code, answer) = post(&marie, path, body);
+        assert_eq!(code, want, "{path} {body}: {answer}");
+    }
+    // A whole-site window until a given time.
+    let until = (chrono::Utc::now() + chrono::Duration::hours(1)).to_rfc3339();
+    let (code, body) = post(
+        &marie,
+        "/api/v1/sites/sc/maintenance",
+        &format!(r#"{{"reason": "travaux électriques", "until": "{until}"}}"#),
+    );
+    assert_eq!(code, 201, "{body}");
+    assert!(marie.site("sc").expect("site").site.maintenance.is_some());
+
+    // Both survive a restart.
+    daemon.sigterm();
+    let daemon = DaemonProcess::spawn(cfg.path(), data.path(), &world);
+    let marie = daemon.client_as("marie");
+    let list: vigie::actors::WindowList = serde_json::from_str(
+        &marie
+            .raw("GET", "/api/v1/sites/sc/maintenance", &[], None)
+            .expect("list")
+            .1,
+    )
+    .expect("list");
+    let ids: Vec<&str> = list.api.iter().map(|w| w.id.as_str()).collect();
+    assert_eq!(ids, ["api-1", "api-2"]);
+    assert!(in_maintenance(&marie, "nvr-c").is_some());
+
+    // Ended now, by the account that ended them; twice is a conflict.
+    let (code, body) = post(&marie, "/api/v1/sites/sc/maintenance/api-2/end", "{}");
+    assert_eq!(code, 200, "{body}");
+    let ended: vigie::maintenance::AdHocWindow = serde_json::from_str(&body).expect("window");
+    assert_eq!(ended.ended_by.as_deref(), Some("marie"));
+    assert_eq!(
+        post(&marie, "/api/v1/sites/sc/maintenance/api-2/end", "{}").0,
+        409
+    );
+    assert!(marie.site("sc").expect("site").site.maintenance.is_none());
+    assert!(
+        in_maintenance(&marie, "nvr-c").is_some(),
+        "api-1 still covers it"
+    );
+    assert_eq!(
+        post(&marie, "/api/v1/sites/sc/maintenance/api-1/end", "{}").0,
+        200
+    );
+    assert!(in_maintenance(&marie, "nvr-c").is_none());
     daemon.sigterm();
 }

@@ -290,6 +290,46 @@ pub fn next_change(windows: &[MaintenanceWindow], now: DateTime<Utc>) -> Option<
     windows.iter().filter_map(|w| w.next_change(now)).min()
 }
 
+/// A maintenance window opened through the API or the dashboard, beside those of the config:
+/// from the moment it was opened until a time, on a whole site or some of its equipment; kept
+/// in the site's snapshot, so it survives restarts.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct AdHocWindow {
+    /// Its id, unique in the site: `api-N`.
+    pub id: String,
+    /// Why (shown wherever the window is).
+    pub reason: String,
+    /// Equipment covered; the whole site when `None`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub equipment: Option<Vec<EquipmentId>>,
+    /// When it was opened.
+    pub from: DateTime<Utc>,
+    /// When it ends (or ended, when ended early).
+    pub until: DateTime<Utc>,
+    /// The account that opened it.
+    pub opened_by: String,
+    /// The account that ended it early, if one did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_by: Option<String>,
+}
+
+impl AdHocWindow {
+    /// The window as the site reads its windows, in the site's zone (`None` once it has no
+    /// length left to cover).
+    pub fn window(&self, tz: Tz) -> Option<MaintenanceWindow> {
+        let duration = (self.until - self.from).to_std().ok()?;
+        MaintenanceWindow::new(
+            format!("{} ({})", self.reason, self.id),
+            tz,
+            self.from.with_timezone(&tz).naive_local(),
+            duration,
+            None,
+            self.equipment.clone(),
+        )
+        .ok()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

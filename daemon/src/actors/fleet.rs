@@ -362,6 +362,20 @@ impl Handler<SiteQuery> for Fleet {
     }
 }
 
+impl Handler<SiteWindows> for Fleet {
+    type Result = ResponseFuture<Option<Result<WindowAnswer, WindowError>>>;
+
+    fn handle(&mut self, msg: SiteWindows, _: &mut Self::Context) -> Self::Result {
+        match self.sites.get(&msg.0) {
+            Some(addr) => {
+                let fut = addr.send(Windows(msg.1));
+                Box::pin(async move { fut.await.ok() })
+            }
+            None => Box::pin(std::future::ready(None)),
+        }
+    }
+}
+
 impl Handler<EquipmentLookup> for Fleet {
     type Result = ResponseFuture<Option<EquipmentDetail>>;
 

@@ -214,3 +214,71 @@ pub struct Shutdown;
 #[derive(Message)]
 #[rtype(result = "Option<Arc<crate::config::EquipmentConfig>>")]
 pub struct EquipmentConfigQuery(pub EquipmentId);
+
+/// What a site's window request asks of it: open one now, end one now, or list them.
+#[derive(Debug, Clone)]
+pub enum WindowRequest {
+    /// Opens a window from now until `until` on the site, or on some of its equipment.
+    Open {
+        /// Why.
+        reason: String,
+        /// Its end.
+        until: DateTime<Utc>,
+        /// Equipment covered; the whole site when `None`.
+        equipment: Option<Vec<EquipmentId>>,
+        /// The account opening it.
+        by: String,
+    },
+    /// Ends an API window now.
+    End {
+        /// Its id.
+        id: String,
+        /// The account ending it.
+        by: String,
+    },
+    /// Lists the site's windows.
+    List,
+}
+
+/// A site's maintenance windows: those of the config and those opened through the API.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct WindowList {
+    /// Windows of the config (`[[maintenance]]` of the site file).
+    pub config: Vec<serde_json::Value>,
+    /// Windows opened through the API or the dashboard, ended ones of the last week included.
+    pub api: Vec<crate::maintenance::AdHocWindow>,
+}
+
+/// What a window request answers: the window opened or ended, or the list.
+#[derive(Debug, Clone)]
+pub enum WindowAnswer {
+    /// The window after the change.
+    Window(crate::maintenance::AdHocWindow),
+    /// The windows.
+    List(WindowList),
+}
+
+/// A maintenance window request for one site, routed by the fleet; `None` when the fleet has
+/// no such site, `Err` with why when the site refuses it.
+#[derive(Message)]
+#[rtype(result = "Option<Result<WindowAnswer, WindowError>>")]
+pub struct SiteWindows(pub SiteId, pub WindowRequest);
+
+/// Why a site refused a window request.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum WindowError {
+    /// No such window, or equipment not on the site.
+    #[error("{0}")]
+    NotFound(String),
+    /// The request cannot be a window (an end before now, no equipment).
+    #[error("{0}")]
+    Invalid(String),
+    /// The window has already ended.
+    #[error("{0}")]
+    Conflict(String),
+}
+
+/// The request as the site actor receives it.
+#[derive(Message)]
+#[rtype(result = "Result<WindowAnswer, WindowError>")]
+pub struct Windows(pub WindowRequest);

@@ -8,7 +8,7 @@ use super::{Deps, OwnsAlerts, act_on_alert};
 use crate::alert::{ActionError, Alert, AlertSet, Condition, Owner};
 use crate::config::{EquipmentConfig, EquipmentId, EquipmentKind, SiteConfig, SiteDiff};
 use crate::events::{EventBody, MaintenanceEvent};
-use crate::maintenance::{self, MaintenanceWindow};
+use crate::maintenance::{self, AdHocWindow, MaintenanceWindow};
 use crate::rules::{self, CameraView, EquipmentState};
 use crate::status::{EquipmentMetrics, EquipmentSummary, SiteDetail, SiteSummary};
 use crate::store::{SiteSnapshot, SiteSnapshotRef, SnapshotWrite};
@@ -55,7 +55,12 @@ pub struct Site {
     restarts: u32,
     /// Windows told open in the event log by this run (availability reads them).
     open_windows: std::collections::BTreeSet<String>,
+    /// Windows opened through the API (kept in the snapshot), ended ones of the last week too.
+    adhoc: Vec<AdHocWindow>,
 }
+
+/// How long a window opened through the API is listed after it ended.
+const ENDED_KEPT: chrono::Duration = chrono::Duration::days(7);
 
 impl Site {
     /// A site actor resuming its saved alerts and its equipment's saved states.
@@ -67,7 +72,8 @@ impl Site {
     ) -> Self {
         let snapshot = snapshot.unwrap_or_default();
         Site {
-            windows: Arc::new(cfg.maintenance.clone()),
+            windows: Arc::new(Self::all_windows(&cfg, &snapshot.windows)),
+            adhoc: snapshot.windows.clone(),
             cfg,
             members: BTreeMap::new(),
             children: HashMap::new(),
@@ -79,6 +85,29 @@ impl Site {
             restarts: 0,
             open_windows: std::collections::BTreeSet::new(),
         }
+    }
+
+    /// The windows the site reads: the config's, then those opened through the API.
+    fn all_windows(cfg: &SiteConfig, adhoc: &[AdHocWindow]) -> Vec<MaintenanceWindow> {
+        let mut all = cfg.maintenance.clone();
+        all.extend(adhoc.iter().filter_map(|w| w.window(cfg.timezone)));
+        all
+    }
+
+    /// After a window opened or ended through the API: every equipment told, the site
+    /// evaluated (which records the window's start or end and saves the snapshot).
+    fn windows_changed(&mut self, ctx: &mut Context<Self>) {
+        let now = self.deps.clock.now();
+        self.adhoc.retain(|w| now - w.until < ENDED_KEPT);
+        self.windows = Arc::new(Self::all_windows(&self.cfg, &self.adhoc));
+        for m in self.members.values() {
+            m.addr.do_send(UpdateEquipment {
+                cfg: Arc::clone(&m.cfg),
+                windows: Arc::clone(&self.windows),
+                client: self.cfg.client.clone(),
+            });
+        }
+        self.evaluate(ctx);
     }
 
     fn rebuild_children(&mut self) {
@@ -262,6 +291,7 @@ impl Site {
     fn persist(&mut self) {
         let snap = SiteSnapshotRef {
             alerts: &self.alerts,
+            windows: &self.adhoc,
         };
         if let Some(bytes) = crate::store::encode_snapshot(&mut self.snapshot_hash, &snap) {
             self.deps.store.put_site_encoded(&self.cfg.id, bytes);
@@ -333,7 +363,7 @@ impl Handler<UpdateSite> for Site {
         let client_changed = self.cfg.client != new.client;
         self.cfg = Arc::clone(&new);
         if windows_changed {
-            self.windows = Arc::new(new.maintenance.clone());
+            self.windows = Arc::new(Self::all_windows(&new, &self.adhoc));
         }
         self.rebuild_children();
         for id in &diff.to_remove {
@@ -489,11 +519,99 @@ impl Handler<OwnerAction> for Site {
         }
         let site = self.cfg.id.clone();
         let mut hash = self.snapshot_hash;
+        let adhoc = self.adhoc.clone();
         act_on_alert(&self.deps, &self.alerts, msg, move |next| {
-            let bytes = crate::store::encode_snapshot(&mut hash, &SiteSnapshotRef { alerts: next })
-                .unwrap_or_default();
+            let snap = SiteSnapshotRef {
+                alerts: next,
+                windows: &adhoc,
+            };
+            let bytes = crate::store::encode_snapshot(&mut hash, &snap).unwrap_or_default();
             (SnapshotWrite::Site(site, bytes), hash)
         })
+    }
+}
+
+impl Handler<Windows> for Site {
+    type Result = Result<WindowAnswer, WindowError>;
+
+    fn handle(&mut self, msg: Windows, ctx: &mut Self::Context) -> Self::Result {
+        let now = self.deps.clock.now();
+        match msg.0 {
+            WindowRequest::List => Ok(WindowAnswer::List(WindowList {
+                config: self
+                    .cfg
+                    .maintenance
+                    .iter()
+                    .filter_map(|w| serde_json::to_value(w).ok())
+                    .collect(),
+                api: self.adhoc.clone(),
+            })),
+            WindowRequest::Open {
+                reason,
+                until,
+                equipment,
+                by,
+            } => {
+                if until <= now {
+                    return Err(WindowError::Invalid(format!(
+                        "the window would end ({until}) before it begins ({now})"
+                    )));
+                }
+                if let Some(eq) = &equipment {
+                    if eq.is_empty() {
+                        return Err(WindowError::Invalid(
+                            "`equipment` is empty: leave it out for the whole site".into(),
+                        ));
+                    }
+                    if let Some(x) = eq
+                        .iter()
+                        .find(|e| !self.cfg.equipment.contains_key(e.as_str()))
+                    {
+                        return Err(WindowError::NotFound(format!(
+                            "no equipment `{x}` on site `{}`",
+                            self.cfg.id
+                        )));
+                    }
+                }
+                let n = self
+                    .adhoc
+                    .iter()
+                    .filter_map(|w| w.id.strip_prefix("api-")?.parse::<u64>().ok())
+                    .max()
+                    .unwrap_or(0)
+                    + 1;
+                let w = AdHocWindow {
+                    id: format!("api-{n}"),
+                    reason,
+                    equipment,
+                    from: now,
+                    until,
+                    opened_by: by,
+                    ended_by: None,
+                };
+                self.adhoc.push(w.clone());
+                self.windows_changed(ctx);
+                Ok(WindowAnswer::Window(w))
+            }
+            WindowRequest::End { id, by } => {
+                let site = self.cfg.id.clone();
+                let Some(w) = self.adhoc.iter_mut().find(|w| w.id == id) else {
+                    return Err(WindowError::NotFound(format!(
+                        "no window `{id}` opened through the API on site `{site}`"
+                    )));
+                };
+                if w.until <= now {
+                    return Err(WindowError::Conflict(format!(
+                        "window `{id}` has already ended"
+                    )));
+                }
+                w.until = now;
+                w.ended_by = Some(by);
+                let w = w.clone();
+                self.windows_changed(ctx);
+                Ok(WindowAnswer::Window(w))
+            }
+        }
     }
 }
 

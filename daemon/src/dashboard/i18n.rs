@@ -123,6 +123,22 @@ pub struct Words {
     pub live: &'static str,
     /// Between a label and its value (French puts a space before the colon).
     pub colon: &'static str,
+    /// Maintenance windows heading.
+    pub windows: &'static str,
+    /// Open-a-window button.
+    pub open_window: &'static str,
+    /// Reason field.
+    pub reason: &'static str,
+    /// Duration field.
+    pub duration: &'static str,
+    /// End-now button.
+    pub end_now: &'static str,
+    /// Column: until.
+    pub until: &'static str,
+    /// Column: by.
+    pub by: &'static str,
+    /// A window of the config file.
+    pub from_config: &'static str,
 }
 
 const FR: Words = Words {
@@ -185,6 +201,14 @@ const FR: Words = Words {
     home: "Accueil",
     live: "mise à jour en direct",
     colon: " : ",
+    windows: "Fenêtres de maintenance",
+    open_window: "Ouvrir une fenêtre",
+    reason: "Motif",
+    duration: "Durée (ex. 2h)",
+    end_now: "Terminer maintenant",
+    until: "Jusqu'à",
+    by: "Par",
+    from_config: "fichier de configuration",
 };
 
 const EN: Words = Words {
@@ -247,6 +271,14 @@ const EN: Words = Words {
     home: "Home",
     live: "live updates",
     colon: ": ",
+    windows: "Maintenance windows",
+    open_window: "Open a window",
+    reason: "Reason",
+    duration: "Duration (e.g. 2h)",
+    end_now: "End now",
+    until: "Until",
+    by: "By",
+    from_config: "config file",
 };
 
 /// The words of `lang`.

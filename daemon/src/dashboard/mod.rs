@@ -562,10 +562,65 @@ async fn site_page(
         .map_err(mailbox)?
         .ok_or_else(not_found)?;
     let now = state.clock.now();
+    let list = match state
+        .fleet
+        .send(crate::actors::SiteWindows(
+            id.clone(),
+            crate::actors::WindowRequest::List,
+        ))
+        .await
+        .map_err(mailbox)?
+    {
+        Some(Ok(crate::actors::WindowAnswer::List(l))) => l,
+        _ => crate::actors::WindowList {
+            config: Vec::new(),
+            api: Vec::new(),
+        },
+    };
+    let operator = matches!(who.access, Access::Ops(r) if r >= OpsRole::Operator);
     let body = html! {
         section.site data-site=(s.site.id) {
             h2 { (s.site.name) }
             (tiles(w, &s))
+        }
+        h2 { (w.windows) }
+        table {
+            thead { tr { th { (w.reason) } th { (w.opened) } th { (w.until) } th { (w.by) } th { "" } } }
+            tbody {
+                @for c in &list.config {
+                    tr {
+                        td { (c.get("name").and_then(|v| v.as_str()).unwrap_or_default()) }
+                        td { (c.get("start").and_then(|v| v.as_str()).unwrap_or_default()) }
+                        td { (c.get("recurrence").and_then(|v| v.as_str()).unwrap_or_default()) }
+                        td { (w.from_config) }
+                        td {}
+                    }
+                }
+                @for x in &list.api {
+                    tr data-window=(x.id) {
+                        td { (x.reason) }
+                        td { (when(x.from)) }
+                        td { (when(x.until)) }
+                        td { (x.opened_by) @if let Some(e) = &x.ended_by { " / " (e) } }
+                        td {
+                            @if operator && x.until > now {
+                                form.inline data-then="reload" data-action={ "/api/v1/sites/" (s.site.id) "/maintenance/" (x.id) "/end" } {
+                                    button.secondary type="submit" { (w.end_now) }
+                                    span.error role="alert" {}
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        @if operator {
+            form.inline data-then="reload" data-action={ "/api/v1/sites/" (s.site.id) "/maintenance" } {
+                input type="text" name="reason" required aria-label=(w.reason) placeholder=(w.reason);
+                input type="text" name="duration" required aria-label=(w.duration) placeholder=(w.duration) size="8";
+                button type="submit" { (w.open_window) }
+                span.error role="alert" {}
+            }
         }
         h2 { (w.live_alerts) }
         (ops_alerts(w, &who, state.config.borrow().as_deref(), s.alerts.clone(), now))

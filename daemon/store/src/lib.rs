@@ -149,6 +149,9 @@ pub fn snapshot_hash(value: &impl Serialize) -> u64 {
 pub struct SiteSnapshot {
     /// Live site alerts (and closed ones whose condition still holds).
     pub alerts: AlertSet,
+    /// Maintenance windows opened through the API (not in the config).
+    #[serde(default)]
+    pub windows: Vec<vigie_core::maintenance::AdHocWindow>,
 }
 
 /// A site's live alerts encoded as a [`SiteSnapshot`], without copying them.
@@ -156,6 +159,9 @@ pub struct SiteSnapshot {
 pub struct SiteSnapshotRef<'a> {
     /// The site's alerts.
     pub alerts: &'a [Alert],
+    /// Maintenance windows opened through the API.
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    pub windows: &'a [vigie_core::maintenance::AdHocWindow],
 }
 
 /// State read back at start.

@@ -44,6 +44,7 @@
       body: JSON.stringify(data)
     }).then(function (r) {
       if (form.getAttribute("data-then") === "login") { window.location.href = "/login"; return null; }
+      if (r.ok && form.getAttribute("data-then") === "reload") { window.location.reload(); return null; }
       if (r.ok) { if (error) { error.textContent = ""; } refresh(); return null; }
       return r.json().then(function (e) { if (error) { error.textContent = e.error || r.statusText; } });
     });
