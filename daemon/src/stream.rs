@@ -1,6 +1,7 @@
 //! The live event stream, `GET /api/v1/stream` (Server-Sent Events): the event log as it is
-//! committed (status changes, alert changes with their notifications and escalations,
-//! tickets, maintenance windows), filtered per account, resumable with `Last-Event-ID`.
+//! committed (status changes, alert changes with their escalations, tickets, maintenance
+//! windows), filtered per account, resumable with `Last-Event-ID`; for the staff, also each
+//! notification as its channel accepts it or it is given up.
 
 use crate::api::{ApiError, ApiState};
 use crate::auth::{Identity, Scope};
@@ -48,6 +49,34 @@ struct Cursor {
     committed: watch::Receiver<u64>,
     stopping: watch::Receiver<bool>,
     pending: VecDeque<Bytes>,
+    /// The staff's: the outbox's changes, and the last delivery already told.
+    outbox: Option<(crate::outbox::Outbox, watch::Receiver<u64>, u64)>,
+}
+
+/// Most deliveries read back at each outbox change.
+const SENT_READ: usize = 100;
+
+/// The deliveries settled after `after` (sent or given up), oldest first, and the last one's
+/// number.
+async fn settled_after(
+    outbox: &crate::outbox::Outbox,
+    after: u64,
+) -> Option<(Vec<crate::outbox::SentRecord>, u64)> {
+    let o = outbox.clone();
+    let view = web::block(move || o.view(SENT_READ)).await.ok()?.ok()?;
+    let last = view
+        .sent
+        .iter()
+        .map(|r| r.delivery.id)
+        .max()
+        .unwrap_or(after)
+        .max(after);
+    let new = view
+        .sent
+        .into_iter()
+        .filter(|r| r.delivery.id > after)
+        .collect();
+    Some((new, last))
 }
 
 impl Cursor {
@@ -94,10 +123,28 @@ impl Cursor {
                 }
                 continue;
             }
+            let outbox_changed = async {
+                match &mut self.outbox {
+                    Some((_, rx, _)) => rx.changed().await.is_ok(),
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 changed = self.committed.changed() => {
                     if changed.is_err() {
                         return None;
+                    }
+                }
+                true = outbox_changed => {
+                    if let Some((o, _, after)) = &mut self.outbox
+                        && let Some((new, last)) = settled_after(o, *after).await
+                    {
+                        *after = last;
+                        for r in new {
+                            let data = serde_json::to_string(&r).unwrap_or_default();
+                            self.pending
+                                .push_back(Bytes::from(format!("event: notification\ndata: {data}\n\n")));
+                        }
                     }
                 }
                 _ = self.stopping.changed() => {}
@@ -130,7 +177,17 @@ pub async fn stream(
     };
     let mut pending = VecDeque::new();
     pending.push_back(Bytes::from(format!("retry: {RETRY_MS}\n\n")));
+    // The staff also follow the notifications, from those settled after now.
+    let outbox = match (&state.outbox, who.client()) {
+        (Some(o), None) => {
+            let rx = o.changes();
+            let last = settled_after(o, 0).await.map_or(0, |(_, last)| last);
+            Some((o.clone(), rx, last))
+        }
+        _ => None,
+    };
     let cursor = Cursor {
+        outbox,
         committed: state.committed.clone(),
         stopping: state.stopping.clone(),
         state,

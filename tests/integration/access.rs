@@ -533,8 +533,10 @@ impl Stream {
                 } else if let Some(v) = line.strip_prefix("data: ") {
                     data = serde_json::from_str(v).ok();
                 } else if line.is_empty()
-                    && let (Some(i), Some(d)) = (id.take(), data.take())
-                    && tx.send((i, std::mem::take(&mut name), d)).is_err()
+                    && let Some(d) = data.take()
+                    && tx
+                        .send((id.take().unwrap_or(0), std::mem::take(&mut name), d))
+                        .is_err()
                 {
                     break;
                 }
@@ -576,7 +578,10 @@ fn the_event_stream_carries_only_the_accounts_events_resumes_from_its_last_id_an
  {
     let cfg = tempfile::tempdir().expect("tmp");
     let data = tempfile::tempdir().expect("tmp");
-    let staff = account("marie", "operator");
+    let staff = format!(
+        "[contacts.tech]\nname = \"Tech\"\nchannels = [\"log\"]\n[channels.log]\n{}",
+        account("marie", "operator")
+    );
     let accounts = format!(
         "{staff}[accounts.client-c]\nclient = \"c\"\ntokens = [\"{}\"]\n",
         vigie::config::token_digest_text(&vigie::config::token_digest(&token_of("client-c"))),
@@ -594,6 +599,21 @@ fn the_event_stream_carries_only_the_accounts_events_resumes_from_its_last_id_an
     let staff_frames = all.until("d's alert", |f| alert_frame(f, "nvr-d", "opened"));
     assert!(staff_frames.iter().any(|f| f.1 == "config"));
     let _ = all.until("c's alert", |f| alert_frame(f, "nvr-c", "opened"));
+    // A notification reaches the staff's stream once its channel took it.
+    let (code, body) = daemon
+        .client()
+        .raw(
+            "POST",
+            "/api/v1/notify/test",
+            &[],
+            Some(r#"{"contact": "tech", "channel": "log"}"#),
+        )
+        .expect("notify test");
+    assert_eq!(code, 202, "{body}");
+    let told = all.until("the notification", |f| f.1 == "notification");
+    let n = &told.last().expect("notification").2;
+    assert_eq!(n["delivery"]["contact"], "tech", "{n}");
+    assert_eq!(n["accepted"], true, "{n}");
     // Then an event of c's after both: the acknowledgement of its alert.
     let alerts = daemon.client().alerts().expect("alerts");
     let alert_c = alerts
@@ -616,7 +636,10 @@ fn the_event_stream_carries_only_the_accounts_events_resumes_from_its_last_id_an
     for (id, name, data) in &frames {
         let text = data.to_string();
         assert!(
-            !text.contains("nvr-d") && !text.contains("\"sd\"") && name != "config",
+            !text.contains("nvr-d")
+                && !text.contains("\"sd\"")
+                && name != "config"
+                && name != "notification",
             "event {id} ({name}) is not client c's: {text}"
         );
     }

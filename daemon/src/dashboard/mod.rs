@@ -770,7 +770,7 @@ async fn alert_page(
     }
     let now = state.clock.now();
     let body = html! {
-        h2 { "#" (a.id) " " (a.summary) }
+        h2 data-alert-page=(a.id) { "#" (a.id) " " (a.summary) }
         p {
             span class={ "sev-" (format!("{:?}", a.severity).to_lowercase()) } { (w.severity(a.severity)) }
             " · " (w.state(a.state)) " · " (resolution(w, &a))

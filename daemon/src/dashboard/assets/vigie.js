@@ -60,5 +60,11 @@
       stream.addEventListener(kind, refresh);
     });
     stream.addEventListener("open", function () { body.setAttribute("data-stream", "open"); });
+    // An alert's page shows its timeline and notifications as they land.
+    if (document.querySelector("[data-alert-page]")) {
+      ["alert", "notification", "ticket"].forEach(function (kind) {
+        stream.addEventListener(kind, function () { window.location.reload(); });
+      });
+    }
   }
 })();
