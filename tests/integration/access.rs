@@ -381,6 +381,20 @@ fn accounts_see_and_do_only_what_their_role_or_client_allows_through_tokens_and_
     assert_eq!(code, 204);
     assert!(headers.contains("Max-Age=0"), "{headers}");
     assert_eq!(call("GET", "/api/v1/status", &[]).0, 401, "a session ended");
+    // A forged session cookie is nobody; a page asked with it leads to the login form.
+    let forged = ["-H", "Cookie: vigie_session=AAAAforgedAAAA"];
+    assert_eq!(
+        curl(&forged, &format!("{}/api/v1/status", daemon.api)).0,
+        401
+    );
+    assert_eq!(curl(&forged, &format!("{}/", daemon.api)).0, 303);
+    // A stream asked to resume from garbage is a clear 400.
+    let (code, _, body) = curl(
+        &["-H", &bearer, "-H", "Last-Event-ID: yesterday"],
+        &format!("{}/api/v1/stream", daemon.api),
+    );
+    assert_eq!(code, 400, "{body}");
+    assert!(body.contains("Last-Event-ID"), "{body}");
 
     // The client's own login, then a removed account: its token and session stop at once.
     let (code, headers, _) = login("client-c", "correct horse battery", &[]);
