@@ -1260,6 +1260,24 @@ pub struct LoginBody {
 /// Longest password accepted (argon2 hashes any length; this bounds the work).
 const MAX_PASSWORD: usize = 1024;
 
+/// Checks a password off the async threads (argon2 is slow by design) under the config in
+/// force, counting failures against the account and the caller's address: what the API's
+/// login and the dashboard's form share.
+pub async fn sign_in(
+    state: &ApiState,
+    req: &actix_web::HttpRequest,
+    account: String,
+    password: String,
+) -> Result<Result<crate::auth::Login, crate::auth::LoginError>, ApiError> {
+    let cfg = state.config.borrow().clone();
+    let gate = std::sync::Arc::clone(&state.gate);
+    let from = req.peer_addr().map(|a| a.ip());
+    let now = state.clock.now();
+    web::block(move || gate.login(cfg.as_deref(), &account, &password, from, now))
+        .await
+        .map_err(|e| ApiError::Unavailable(format!("the login failed: {e}")))
+}
+
 /// Signs in with an account's password: answers the account (with the session's CSRF token)
 /// and sets the session cookie.
 #[post("/api/v1/login")]
@@ -1275,14 +1293,7 @@ async fn login(
             "`password` is longer than {MAX_PASSWORD} bytes"
         )));
     }
-    let cfg = state.config.borrow().clone();
-    let gate = std::sync::Arc::clone(&state.gate);
-    let from = req.peer_addr().map(|a| a.ip());
-    let now = state.clock.now();
-    let result = web::block(move || gate.login(cfg.as_deref(), &account, &password, from, now))
-        .await
-        .map_err(|e| ApiError::Unavailable(format!("the login failed: {e}")))?;
-    match result {
+    match sign_in(&state, &req, account, password).await? {
         Ok(l) => Ok(HttpResponse::Ok()
             .insert_header((
                 actix_web::http::header::SET_COOKIE,

@@ -61,6 +61,27 @@ fn site(id: &str, client: &str, nvr: &str) -> String {
     )
 }
 
+/// Writes a config of clients `c` (site `sc`, `nvr-c`) and `d` (site `sd`, `nvr-d`) with
+/// `accounts`, and starts the daemon on it with both recorders' disks full: the daemon and its
+/// simulation file.
+fn two_clients(cfg: &Path, data: &Path, accounts: &str) -> (DaemonProcess, std::path::PathBuf) {
+    std::fs::write(cfg.join("vigie.toml"), main_text(accounts)).expect("write");
+    std::fs::create_dir_all(cfg.join("sites")).expect("mkdir");
+    std::fs::write(cfg.join("sites/sc.toml"), site("sc", "c", "nvr-c")).expect("write");
+    std::fs::write(cfg.join("sites/sd.toml"), site("sd", "d", "nvr-d")).expect("write");
+    let world = data.join("world.toml");
+    std::fs::write(&world, WORLD).expect("write");
+    (DaemonProcess::spawn(cfg, data, &world), world)
+}
+
+/// The config line listing the token of test account `id`.
+fn token_line(id: &str) -> String {
+    format!(
+        "tokens = [\"{}\"]\n",
+        vigie::config::token_digest_text(&vigie::config::token_digest(&token_of(id)))
+    )
+}
+
 /// A request with curl (cookies, origins and headers as a browser sends them): status,
 /// response headers and body.
 fn curl(args: &[&str], url: &str) -> (u16, String, String) {
@@ -107,16 +128,10 @@ fn accounts_see_and_do_only_what_their_role_or_client_allows_through_tokens_and_
         account("vic", "viewer"),
     );
     let accounts = format!(
-        "{staff}[accounts.client-c]\nclient = \"c\"\npassword = \"{hash}\"\ntokens = [\"{}\"]\nlanguage = \"en\"\n",
-        vigie::config::token_digest_text(&vigie::config::token_digest(&token_of("client-c"))),
+        "{staff}[accounts.client-c]\nclient = \"c\"\npassword = \"{hash}\"\nlanguage = \"en\"\n{}",
+        token_line("client-c"),
     );
-    std::fs::write(cfg.path().join("vigie.toml"), main_text(&accounts)).expect("write");
-    std::fs::create_dir_all(cfg.path().join("sites")).expect("mkdir");
-    std::fs::write(cfg.path().join("sites/sc.toml"), site("sc", "c", "nvr-c")).expect("write");
-    std::fs::write(cfg.path().join("sites/sd.toml"), site("sd", "d", "nvr-d")).expect("write");
-    let world = data.path().join("world.toml");
-    std::fs::write(&world, WORLD).expect("write");
-    let daemon = DaemonProcess::spawn(cfg.path(), data.path(), &world);
+    let (daemon, _) = two_clients(cfg.path(), data.path(), &accounts);
     let local = daemon.client();
     let all = alerts_until(&local, "both disk alerts", |l| l.alerts.len() >= 2);
     let alert_of = |nvr: &str| {
@@ -457,13 +472,7 @@ fn the_command_line_takes_its_token_from_the_environment_or_a_file_never_an_argu
         vigie::config::token_digest_text(&vigie::config::token_digest(&token))
     );
     let accounts = format!("[accounts.client-c]\nclient = \"c\"\ntokens = [\"{digest}\"]\n");
-    std::fs::write(cfg.path().join("vigie.toml"), main_text(&accounts)).expect("write");
-    std::fs::create_dir_all(cfg.path().join("sites")).expect("mkdir");
-    std::fs::write(cfg.path().join("sites/sc.toml"), site("sc", "c", "nvr-c")).expect("write");
-    std::fs::write(cfg.path().join("sites/sd.toml"), site("sd", "d", "nvr-d")).expect("write");
-    let world = data.path().join("world.toml");
-    std::fs::write(&world, WORLD).expect("write");
-    let daemon = DaemonProcess::spawn(cfg.path(), data.path(), &world);
+    let (daemon, _) = two_clients(cfg.path(), data.path(), &accounts);
     let status_json = |envs: &[(&str, &str)]| {
         let out = Command::new(vigie_bin())
             .args(["status", "--json", "--data"])
@@ -597,16 +606,10 @@ fn the_event_stream_carries_only_the_accounts_events_resumes_from_its_last_id_an
         account("marie", "operator")
     );
     let accounts = format!(
-        "{staff}[accounts.client-c]\nclient = \"c\"\ntokens = [\"{}\"]\n",
-        vigie::config::token_digest_text(&vigie::config::token_digest(&token_of("client-c"))),
+        "{staff}[accounts.client-c]\nclient = \"c\"\n{}",
+        token_line("client-c"),
     );
-    std::fs::write(cfg.path().join("vigie.toml"), main_text(&accounts)).expect("write");
-    std::fs::create_dir_all(cfg.path().join("sites")).expect("mkdir");
-    std::fs::write(cfg.path().join("sites/sc.toml"), site("sc", "c", "nvr-c")).expect("write");
-    std::fs::write(cfg.path().join("sites/sd.toml"), site("sd", "d", "nvr-d")).expect("write");
-    let world = data.path().join("world.toml");
-    std::fs::write(&world, WORLD).expect("write");
-    let daemon = DaemonProcess::spawn(cfg.path(), data.path(), &world);
+    let (daemon, _) = two_clients(cfg.path(), data.path(), &accounts);
 
     // The staff's stream: both alerts open.
     let all = Stream::open(&daemon.api, &token_of("marie"), None);
@@ -890,13 +893,7 @@ fn the_dashboard_shows_a_client_its_own_sites_and_the_staff_everything_in_their_
         "[accounts.marie]\nname = \"Marie\"\nrole = \"operator\"\npassword = \"{hash}\"\n\
          [accounts.client-c]\nname = \"Portail C\"\nclient = \"c\"\npassword = \"{hash}\"\nlanguage = \"en\"\n"
     );
-    std::fs::write(cfg.path().join("vigie.toml"), main_text(&accounts)).expect("write");
-    std::fs::create_dir_all(cfg.path().join("sites")).expect("mkdir");
-    std::fs::write(cfg.path().join("sites/sc.toml"), site("sc", "c", "nvr-c")).expect("write");
-    std::fs::write(cfg.path().join("sites/sd.toml"), site("sd", "d", "nvr-d")).expect("write");
-    let world = data.path().join("world.toml");
-    std::fs::write(&world, WORLD).expect("write");
-    let daemon = DaemonProcess::spawn(cfg.path(), data.path(), &world);
+    let (daemon, _) = two_clients(cfg.path(), data.path(), &accounts);
     let list = alerts_until(&daemon.client(), "both alerts", |l| l.alerts.len() >= 2);
     let id_of = |site: &str| {
         list.alerts
@@ -1025,18 +1022,12 @@ fn maintenance_windows_open_and_end_through_the_api_survive_a_restart_and_only_o
     let cfg = tempfile::tempdir().expect("tmp");
     let data = tempfile::tempdir().expect("tmp");
     let accounts = format!(
-        "{}{}[accounts.client-c]\nclient = \"c\"\ntokens = [\"{}\"]\n",
+        "{}{}[accounts.client-c]\nclient = \"c\"\n{}",
         account("marie", "operator"),
         account("vic", "viewer"),
-        vigie::config::token_digest_text(&vigie::config::token_digest(&token_of("client-c"))),
+        token_line("client-c"),
     );
-    std::fs::write(cfg.path().join("vigie.toml"), main_text(&accounts)).expect("write");
-    std::fs::create_dir_all(cfg.path().join("sites")).expect("mkdir");
-    std::fs::write(cfg.path().join("sites/sc.toml"), site("sc", "c", "nvr-c")).expect("write");
-    std::fs::write(cfg.path().join("sites/sd.toml"), site("sd", "d", "nvr-d")).expect("write");
-    let world = data.path().join("world.toml");
-    std::fs::write(&world, WORLD).expect("write");
-    let daemon = DaemonProcess::spawn(cfg.path(), data.path(), &world);
+    let (daemon, world) = two_clients(cfg.path(), data.path(), &accounts);
     alerts_until(&daemon.client(), "both alerts", |l| l.alerts.len() >= 2);
     let post = |who: &ApiClient, path: &str, body: &str| {
         who.raw("POST", path, &[], Some(body)).expect("request")

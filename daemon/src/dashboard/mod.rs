@@ -17,7 +17,6 @@ use chrono::{DateTime, Utc};
 use i18n::{Words, words};
 use maud::{DOCTYPE, Markup, html};
 use serde::Deserialize;
-use std::sync::Arc;
 
 const CSS: &str = include_str!("assets/vigie.css");
 const JS: &str = include_str!("assets/vigie.js");
@@ -164,26 +163,21 @@ async fn login_form(
             .content_type("text/html; charset=utf-8")
             .body(login_markup(w, Some(w.wrong_login)).into_string()));
     }
-    let cfg = state.config.borrow().clone();
-    let gate = Arc::clone(&state.gate);
-    let from = req.peer_addr().map(|a| a.ip());
-    let now = state.clock.now();
-    let result = web::block(move || gate.login(cfg.as_deref(), &account, &password, from, now))
-        .await
-        .map_err(|e| ApiError::Unavailable(format!("the login failed: {e}")))?;
-    Ok(match result {
-        Ok(l) => HttpResponse::SeeOther()
-            .insert_header((header::SET_COOKIE, state.gate.session_cookie(&l.cookie)))
-            .insert_header((header::LOCATION, "/"))
-            .finish(),
-        Err(crate::auth::LoginError::Limited(after)) => HttpResponse::TooManyRequests()
-            .insert_header((header::RETRY_AFTER, after.to_string()))
-            .content_type("text/html; charset=utf-8")
-            .body(login_markup(w, Some(w.limited)).into_string()),
-        Err(_) => HttpResponse::Unauthorized()
-            .content_type("text/html; charset=utf-8")
-            .body(login_markup(w, Some(w.wrong_login)).into_string()),
-    })
+    Ok(
+        match crate::api::sign_in(&state, &req, account, password).await? {
+            Ok(l) => HttpResponse::SeeOther()
+                .insert_header((header::SET_COOKIE, state.gate.session_cookie(&l.cookie)))
+                .insert_header((header::LOCATION, "/"))
+                .finish(),
+            Err(crate::auth::LoginError::Limited(after)) => HttpResponse::TooManyRequests()
+                .insert_header((header::RETRY_AFTER, after.to_string()))
+                .content_type("text/html; charset=utf-8")
+                .body(login_markup(w, Some(w.limited)).into_string()),
+            Err(_) => HttpResponse::Unauthorized()
+                .content_type("text/html; charset=utf-8")
+                .body(login_markup(w, Some(w.wrong_login)).into_string()),
+        },
+    )
 }
 
 /// The embedded style sheet and script (public).
