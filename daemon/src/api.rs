@@ -158,7 +158,7 @@ impl From<StoreError> for ApiError {
 }
 
 /// Runs a blocking read of the store off the HTTP workers.
-async fn read_store<T: Send + 'static>(
+pub(crate) async fn read_store<T: Send + 'static>(
     state: &ApiState,
     f: impl FnOnce(&StoreReader) -> Result<T, StoreError> + Send + 'static,
 ) -> Result<T, ApiError> {
@@ -170,7 +170,7 @@ async fn read_store<T: Send + 'static>(
 }
 
 /// What `who` sees under the config in force.
-fn scope(state: &ApiState, who: &Identity) -> Scope {
+pub(crate) fn scope(state: &ApiState, who: &Identity) -> Scope {
     Scope::of(who, state.config.borrow().clone())
 }
 
@@ -203,7 +203,7 @@ fn restrict_status(
     s.outbox = None;
 }
 
-fn mailbox(e: actix::MailboxError) -> ApiError {
+pub(crate) fn mailbox(e: actix::MailboxError) -> ApiError {
     ApiError::Unavailable(format!("the daemon could not answer: {e}"))
 }
 
@@ -846,7 +846,7 @@ async fn audit(
 
 /// Runs `f` on the event log and the config in force, off the async threads: what the
 /// availability, signals and report routes share.
-async fn with_history<T: Send + 'static>(
+pub(crate) async fn with_history<T: Send + 'static>(
     state: &ApiState,
     f: impl FnOnce(
         &StoreReader,

@@ -336,8 +336,20 @@ pub fn same_secret(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-fn cookie_digest(value: &str) -> [u8; 32] {
-    token_digest(value)
+impl Session {
+    /// Within its idle and absolute limits at `now`.
+    fn alive(&self, now: DateTime<Utc>) -> bool {
+        now - self.last < SESSION_IDLE && now - self.created < SESSION_MAX
+    }
+
+    /// The account it was opened for, as the config in force has it, password unchanged.
+    fn account<'a>(&self, cfg: Option<&'a Config>) -> Option<&'a Account> {
+        cfg?.accounts.get(&self.account).filter(|a| {
+            a.password
+                .as_deref()
+                .is_some_and(|p| same_secret(&token_digest(p), &self.password))
+        })
+    }
 }
 
 impl Gate {
@@ -383,18 +395,10 @@ impl Gate {
             });
         }
         let value = cookie?;
-        let digest = cookie_digest(value);
+        let digest = token_digest(value);
         let mut sessions = self.sessions.lock().ok()?;
         let s = sessions.get_mut(&digest)?;
-        let account = cfg.and_then(|c| c.accounts.get(&s.account));
-        let valid = now - s.last < SESSION_IDLE
-            && now - s.created < SESSION_MAX
-            && account.is_some_and(|a| {
-                a.password
-                    .as_deref()
-                    .is_some_and(|p| same_secret(&token_digest(p), &s.password))
-            });
-        let Some(account) = account.filter(|_| valid) else {
+        let Some(account) = s.account(cfg).filter(|_| s.alive(now)) else {
             sessions.remove(&digest);
             return None;
         };
@@ -465,9 +469,9 @@ impl Gate {
         }
         let cookie = random_text(32).map_err(LoginError::Random)?;
         let csrf = random_text(32).map_err(LoginError::Random)?;
-        let digest = cookie_digest(&cookie);
+        let digest = token_digest(&cookie);
         if let Ok(mut sessions) = self.sessions.lock() {
-            sessions.retain(|_, s| now - s.last < SESSION_IDLE && now - s.created < SESSION_MAX);
+            sessions.retain(|_, s| s.alive(now));
             if sessions.len() >= MAX_SESSIONS
                 && let Some(oldest) = sessions.iter().min_by_key(|(_, s)| s.last).map(|(k, _)| *k)
             {
@@ -512,16 +516,10 @@ impl Gate {
                 let Ok(sessions) = self.sessions.lock() else {
                     return false;
                 };
+                // An open stream is the session in use: only its absolute limit applies.
                 sessions.get(&digest).is_some_and(|s| {
                     now - s.created < SESSION_MAX
-                        && cfg
-                            .and_then(|c| c.accounts.get(&s.account))
-                            .is_some_and(|a| {
-                                a.access == who.access
-                                    && a.password
-                                        .as_deref()
-                                        .is_some_and(|p| same_secret(&token_digest(p), &s.password))
-                            })
+                        && s.account(cfg).is_some_and(|a| a.access == who.access)
                 })
             }
         }

@@ -96,20 +96,25 @@ impl ApiClient {
     /// command line on the daemon's machine uses when it is given no token. `None` when no
     /// daemon runs there (no `daemon.json`).
     pub fn local(data_dir: &std::path::Path) -> Option<Self> {
-        let file = crate::server::DaemonFile::read(data_dir)?;
-        let mut client = ApiClient::new(&file.api);
-        // The daemon's own certificate, pinned: a self-signed one is fine on its machine.
-        if let Some(pin) = file
-            .certificate_sha256
-            .as_deref()
-            .and_then(|p| crate::config::TlsTrust::parse(p).ok())
-        {
-            client = client.with_tls_trust(pin);
-        }
+        let client = ApiClient::of_daemon(&crate::server::DaemonFile::read(data_dir)?);
         Some(match local_token(data_dir) {
             Some(t) => client.with_token(t),
             None => client,
         })
+    }
+
+    /// A client of the daemon a daemon file names, its certificate pinned from the file when
+    /// it serves HTTPS (a self-signed one is fine on its machine); no token yet.
+    pub fn of_daemon(file: &crate::server::DaemonFile) -> Self {
+        let client = ApiClient::new(&file.api);
+        match file
+            .certificate_sha256
+            .as_deref()
+            .and_then(|p| crate::config::TlsTrust::parse(p).ok())
+        {
+            Some(pin) => client.with_tls_trust(pin),
+            None => client,
+        }
     }
 
     /// The same client with another deadline per call (a long poll adds its wait to it).

@@ -438,21 +438,14 @@ fn token_for(data: &Path) -> Result<Option<String>> {
     Ok(vigie::client::local_token(data))
 }
 
-/// A client of the daemon at `url` (running on `data`), with the command line's deadline and
-/// token.
-fn api_client(url: &str, data: &Path) -> Result<ApiClient> {
+/// A client of the daemon its file names (running on `data`), with the command line's
+/// deadline and token.
+fn api_client(file: &DaemonFile, data: &Path) -> Result<ApiClient> {
     let timeout = TIMEOUT
         .get()
         .copied()
         .unwrap_or(std::time::Duration::from_secs(10));
-    let mut client = ApiClient::new(url).with_timeout(timeout);
-    // An HTTPS daemon's certificate is pinned from its daemon file (self-signed is fine).
-    if let Some(pin) = DaemonFile::read(data)
-        .and_then(|f| f.certificate_sha256)
-        .and_then(|p| config::TlsTrust::parse(&p).ok())
-    {
-        client = client.with_tls_trust(pin);
-    }
+    let client = ApiClient::of_daemon(file).with_timeout(timeout);
     Ok(match token_for(data)? {
         Some(t) => client.with_token(t),
         None => client,
@@ -565,7 +558,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
                 to,
             };
             let figures = match DaemonFile::read(&data) {
-                Some(f) => api_client(&f.api, &data)?.availability(&q)?,
+                Some(f) => api_client(&f, &data)?.availability(&q)?,
                 None => {
                     let (cfg, reader) = offline(&data)?;
                     vigie::availability::read(&reader, &cfg, &q, chrono::Utc::now(), false)?
@@ -579,7 +572,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
         }
         Command::Audit { alert, json, data } => {
             let trail = match DaemonFile::read(&data) {
-                Some(f) => api_client(&f.api, &data)?.audit(alert)?,
+                Some(f) => api_client(&f, &data)?.audit(alert)?,
                 None => vigie::audit::read(&vigie::store::StoreReader::open(&data)?, alert)?
                     .with_context(|| format!("no alert #{alert} in the event log"))?,
             };
@@ -886,7 +879,7 @@ fn check_config(dir: &Path) -> i32 {
 
 fn outbox(data: &Path, last: usize, json: bool) -> Result<i32> {
     let view = match DaemonFile::read(data) {
-        Some(f) => api_client(&f.api, data)?.outbox(last)?,
+        Some(f) => api_client(&f, data)?.outbox(last)?,
         None => {
             let reader = vigie::store::StoreReader::open(data)?;
             vigie::outbox::OutboxView::read(&reader, last)?
@@ -925,7 +918,7 @@ fn ticket(action: TicketAction) -> Result<i32> {
     match action {
         TicketAction::List { all, json, data } => {
             let list = match DaemonFile::read(&data) {
-                Some(f) => api_client(&f.api, &data)?.tickets(all)?,
+                Some(f) => api_client(&f, &data)?.tickets(all)?,
                 None => offline(&data)?
                     .tickets()?
                     .into_iter()
@@ -937,7 +930,7 @@ fn ticket(action: TicketAction) -> Result<i32> {
         }
         TicketAction::Show { number, json, data } => {
             let t = match DaemonFile::read(&data) {
-                Some(f) => api_client(&f.api, &data)?.ticket(number)?,
+                Some(f) => api_client(&f, &data)?.ticket(number)?,
                 None => offline(&data)?
                     .ticket(number)?
                     .with_context(|| format!("no ticket #{number}"))?,
@@ -1034,7 +1027,7 @@ fn report(data: &Path, client: &str, month: &str, out: Option<&Path>, format: &s
         anyhow::bail!("a PDF is not written to a terminal: give --out FILE or redirect the output");
     }
     let bytes = match DaemonFile::read(data) {
-        Some(f) => api_client(&f.api, data)?.report(client, month, format)?,
+        Some(f) => api_client(&f, data)?.report(client, month, format)?,
         None => {
             let (cfg, reader) = offline(data)?;
             let r = vigie::report::build(&reader, &cfg, client, month, chrono::Utc::now(), false)?;
@@ -1072,7 +1065,7 @@ fn print_json_or<T: serde::Serialize>(
 
 fn client(data: &Path) -> Result<ApiClient> {
     match DaemonFile::read(data) {
-        Some(f) => api_client(&f.api, data),
+        Some(f) => api_client(&f, data),
         None => bail!(
             "no running daemon found for data directory {} (no {})",
             data.display(),
@@ -1090,7 +1083,7 @@ fn status(data: &Path, site: Option<String>, equipment: Option<String>, json: bo
         }
     };
     if let Some(f) = DaemonFile::read(data) {
-        let api = api_client(&f.api, data)?;
+        let api = api_client(&f, data)?;
         let result = match (&site, &equipment) {
             (Some(s), _) => api.site(s).map(|d| print(&d)),
             (_, Some(e)) => api.equipment(e).map(|d| print(&d)),
@@ -1160,7 +1153,7 @@ mod events {
 
     fn read(data: &Path, after: u64, wait: Duration) -> Result<Read> {
         if let Some(f) = DaemonFile::read(data) {
-            match super::api_client(&f.api, data)?.events(after, PAGE, wait) {
+            match super::api_client(&f, data)?.events(after, PAGE, wait) {
                 Ok(page) => {
                     // A client's account is shown its own events only: the cursor is the
                     // last event read, shown or not.

@@ -213,6 +213,12 @@ pub struct DaemonFile {
 }
 
 impl DaemonFile {
+    /// Writes it as the data directory's daemon file (0600).
+    pub fn write(&self, data_dir: &Path) -> std::io::Result<()> {
+        let json = serde_json::to_string(self).map_err(std::io::Error::other)?;
+        crate::store::write_private(&data_dir.join(DAEMON_FILE), json.as_bytes())
+    }
+
     /// Reads the daemon file of a data directory, if any.
     pub fn read(data_dir: &Path) -> Option<DaemonFile> {
         let text = std::fs::read_to_string(data_dir.join(DAEMON_FILE)).ok()?;
@@ -440,8 +446,8 @@ pub async fn start(mut opts: Options, listener: TcpListener) -> Result<Daemon, S
     let server = match &certificate {
         Some(swap) => {
             // The command line pins the certificate from the daemon file: kept current.
-            let (file, pid, api) = (
-                opts.data_dir.join(DAEMON_FILE),
+            let (data_dir, pid, api) = (
+                opts.data_dir.clone(),
                 std::process::id(),
                 format!("https://{api_addr}"),
             );
@@ -454,9 +460,8 @@ pub async fn start(mut opts: Options, listener: TcpListener) -> Result<Daemon, S
                         api: api.clone(),
                         certificate_sha256: fingerprint(tls),
                     };
-                    let json = serde_json::to_string(&content).unwrap_or_default();
-                    if let Err(e) = crate::store::write_private(&file, json.as_bytes()) {
-                        tracing::error!(path = %file.display(), "the daemon file cannot be updated: {e}");
+                    if let Err(e) = content.write(&data_dir) {
+                        tracing::error!(data = %data_dir.display(), "the daemon file cannot be updated: {e}");
                     }
                 },
             ));
@@ -473,15 +478,13 @@ pub async fn start(mut opts: Options, listener: TcpListener) -> Result<Daemon, S
     let http = server.handle();
     actix_rt::spawn(server);
 
-    let file = opts.data_dir.join(DAEMON_FILE);
-    let content = DaemonFile {
+    DaemonFile {
         pid: std::process::id(),
         api: format!("{scheme}://{api_addr}"),
         certificate_sha256,
-    };
-    let json = serde_json::to_string(&content).unwrap_or_default();
-    crate::store::write_private(&file, json.as_bytes())
-        .map_err(|e| ServerError::DaemonFile(file.clone(), e))?;
+    }
+    .write(&opts.data_dir)
+    .map_err(|e| ServerError::DaemonFile(opts.data_dir.join(DAEMON_FILE), e))?;
     tracing::info!(api = %format!("{scheme}://{api_addr}"), config = %opts.config_dir.display(), "vigie is running");
     Ok(Daemon {
         fleet,

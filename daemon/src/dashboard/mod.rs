@@ -8,9 +8,10 @@ pub mod i18n;
 
 use crate::actors::{EquipmentLookup, FleetQuery, SiteQuery};
 use crate::alert::{Alert, AlertState, Owner};
-use crate::api::{ApiError, ApiState};
-use crate::auth::{Identity, Scope};
+use crate::api::{ApiError, ApiState, mailbox, read_store, scope, with_history};
+use crate::auth::Identity;
 use crate::config::{Access, Language, OpsRole, SiteId};
+use crate::rules::Status;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
@@ -191,12 +192,26 @@ async fn assets(name: web::Path<String>) -> Result<HttpResponse, ApiError> {
         .body(text))
 }
 
-fn scope(state: &ApiState, who: &Identity) -> Scope {
-    Scope::of(who, state.config.borrow().clone())
+/// The class word of a severity (`sev-…` in the style sheet).
+fn sev_class(s: crate::alert::Severity) -> &'static str {
+    match s {
+        crate::alert::Severity::Warning => "warning",
+        crate::alert::Severity::Critical => "critical",
+    }
 }
 
-fn mailbox(e: actix::MailboxError) -> ApiError {
-    ApiError::Unavailable(format!("the daemon could not answer: {e}"))
+/// A tile's state (`st-…` in the style sheet) and its word: maintenance over the status.
+fn tile_state(w: &Words, status: Status, maintenance: bool) -> (&'static str, &'static str) {
+    if maintenance {
+        return ("maintenance", w.maintenance);
+    }
+    let class = match status {
+        Status::Up => "up",
+        Status::Down => "down",
+        Status::Unreachable => "unreachable",
+        Status::Unknown => "unknown",
+    };
+    (class, w.status(status))
 }
 
 /// Day and time in UTC, short.
@@ -288,9 +303,7 @@ fn ops_alerts(
                 tbody {
                     @for a in &alerts {
                         tr data-alert=(a.id) {
-                            td class={ "sev-" (w.severity(a.severity).replace(' ', "-")) } {
-                                span class={ "sev-" (format!("{:?}", a.severity).to_lowercase()) } { (w.severity(a.severity)) }
-                            }
+                            td { span class={ "sev-" (sev_class(a.severity)) } { (w.severity(a.severity)) } }
                             td { (client_of(&a.site)) }
                             td.wide { (a.site.as_str()) }
                             td { a href={ "/alerts/" (a.id) } { "#" (a.id) " " (a.summary) } }
@@ -337,7 +350,7 @@ fn history_table(w: &Words, mut alerts: Vec<Alert>) -> Markup {
                         tr data-alert=(a.id) {
                             td { (when(a.opened_at)) }
                             td { (equipment_of(a)) }
-                            td { span class={ "sev-" (format!("{:?}", a.severity).to_lowercase()) } { (w.severity(a.severity)) } }
+                            td { span class={ "sev-" (sev_class(a.severity)) } { (w.severity(a.severity)) } }
                             td.wide { (a.summary) }
                             td { (resolution(w, a)) }
                         }
@@ -357,12 +370,8 @@ async fn alerts_part(state: &ApiState, who: &Identity) -> Result<Markup, ApiErro
         let cfg = state.config.borrow().clone();
         Ok(ops_alerts(w, who, cfg.as_deref(), state.book.live(), now))
     } else {
-        let reader = state.reader.clone();
         let since = now - chrono::Duration::days(30);
-        let mut list = web::block(move || reader.alerts_since(since))
-            .await
-            .map_err(|e| ApiError::Unavailable(e.to_string()))?
-            .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+        let mut list = read_store(state, move |r| r.alerts_since(since)).await?;
         list.retain(|a| scope.site(&a.site));
         Ok(history_table(w, list))
     }
@@ -382,15 +391,7 @@ fn tiles(w: &Words, site: &crate::status::SiteDetail) -> Markup {
     html! {
         ul.tiles {
             @for e in &site.equipment {
-                @let shown = if e.maintenance.is_some() { "maintenance" } else {
-                    match e.status {
-                        crate::rules::Status::Up => "up",
-                        crate::rules::Status::Down => "down",
-                        crate::rules::Status::Unreachable => "unreachable",
-                        crate::rules::Status::Unknown => "unknown",
-                    }
-                };
-                @let word = if e.maintenance.is_some() { w.maintenance } else { w.status(e.status) };
+                @let (shown, word) = tile_state(w, e.status, e.maintenance.is_some());
                 li class={ "tile st-" (shown) } data-equipment=(e.id) data-status=(shown) {
                     a.name href={ "/equipment/" (e.id) } { (e.name) }
                     span.word { (word) }
@@ -408,18 +409,11 @@ struct Rates {
 }
 
 async fn rates(state: &ApiState, client: &str) -> Result<Rates, ApiError> {
-    let cfg = state
-        .config
-        .borrow()
-        .clone()
-        .ok_or_else(|| ApiError::Unavailable("no config applied yet".into()))?;
-    let reader = state.reader.clone();
-    let now = state.clock.now();
     let client = client.to_string();
-    web::block(move || {
+    with_history(state, move |reader, cfg, now| {
         let month = crate::availability::read(
-            &reader,
-            &cfg,
+            reader,
+            cfg,
             &crate::availability::Query {
                 client: Some(client.clone()),
                 ..Default::default()
@@ -429,8 +423,8 @@ async fn rates(state: &ApiState, client: &str) -> Result<Rates, ApiError> {
         )?;
         let today = now.date_naive();
         let days = crate::availability::read(
-            &reader,
-            &cfg,
+            reader,
+            cfg,
             &crate::availability::Query {
                 client: Some(client),
                 from: Some((today - chrono::Days::new(29)).to_string()),
@@ -440,11 +434,9 @@ async fn rates(state: &ApiState, client: &str) -> Result<Rates, ApiError> {
             now,
             true,
         )?;
-        Ok::<_, crate::availability::QueryError>(Rates { month, days })
+        Ok(Rates { month, days })
     })
     .await
-    .map_err(|e| ApiError::Unavailable(e.to_string()))?
-    .map_err(ApiError::from)
 }
 
 /// The home page: a client's sites, or the staff's live alerts and clients.
@@ -491,21 +483,19 @@ async fn home(state: web::Data<ApiState>, who: Identity) -> Result<HttpResponse,
         }
         None => {
             let status = state.fleet.send(FleetQuery).await.map_err(mailbox)?;
-            let live = state.book.live();
+            // Live alerts per client, in one pass.
+            let mut live: std::collections::HashMap<&crate::config::ClientId, usize> =
+                std::collections::HashMap::new();
+            let book = state.book.live();
+            for a in &book {
+                if let Some(s) = cfg.as_ref().and_then(|x| x.sites.get(&a.site)) {
+                    *live.entry(&s.client).or_default() += 1;
+                }
+            }
             let mut clients: Vec<(&crate::config::ClientId, &crate::config::Client, usize)> = cfg
                 .iter()
                 .flat_map(|c| c.clients.iter())
-                .map(|(id, c)| {
-                    let n = live
-                        .iter()
-                        .filter(|a| {
-                            cfg.as_ref()
-                                .and_then(|x| x.sites.get(&a.site))
-                                .is_some_and(|s| &s.client == id)
-                        })
-                        .count();
-                    (id, c, n)
-                })
+                .map(|(id, c)| (id, c, live.get(id).copied().unwrap_or(0)))
                 .collect();
             clients.sort_by(|a, b| b.2.cmp(&a.2).then(a.0.cmp(b.0)));
             html! {
@@ -680,16 +670,12 @@ async fn equipment_page(
         .map_err(mailbox)?
         .ok_or_else(not_found)?;
     let now = state.clock.now();
-    let reader = state.reader.clone();
     let key = id.to_string();
     let (a, b) = (
         vigie_core::history::hour_of(now - chrono::Duration::hours(48)),
         vigie_core::history::hour_of(now),
     );
-    let hours = web::block(move || reader.history(&key, a, b))
-        .await
-        .map_err(|e| ApiError::Unavailable(e.to_string()))?
-        .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+    let hours = read_store(&state, move |r| r.history(&key, a, b)).await?;
     let mut series: std::collections::BTreeMap<(String, String), Vec<Point>> =
         std::collections::BTreeMap::new();
     for h in &hours {
@@ -714,9 +700,9 @@ async fn equipment_page(
     let body = html! {
         h2 { (s.name) }
         p {
-            span class={ "tile st-" (if s.maintenance.is_some() { "maintenance".to_string() } else { format!("{:?}", s.status).to_lowercase() }) }
-                data-equipment=(s.id) style="display:inline-block" {
-                span.word { (if s.maintenance.is_some() { w.maintenance } else { w.status(s.status) }) }
+            @let (shown, word) = tile_state(w, s.status, s.maintenance.is_some());
+            span class={ "tile st-" (shown) } data-equipment=(s.id) style="display:inline-block" {
+                span.word { (word) }
             }
             " " span.muted { (w.age) " " (when(s.since)) }
         }
@@ -746,15 +732,10 @@ async fn alert_page(
 ) -> Result<HttpResponse, ApiError> {
     let w = words(who.language);
     let id = id.into_inner();
-    let reader = state.reader.clone();
-    let trail = web::block(move || {
-        let alert = reader.alert(id)?;
-        let audit = crate::audit::read(&reader, id)?;
-        Ok::<_, crate::store::StoreError>((alert, audit))
+    let trail = read_store(&state, move |r| {
+        Ok((r.alert(id)?, crate::audit::read(r, id)?))
     })
-    .await
-    .map_err(|e| ApiError::Unavailable(e.to_string()))?
-    .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+    .await?;
     let scope = scope(&state, &who);
     let (Some(a), audit) = trail else {
         return Err(ApiError::NotFound(format!("no alert #{id}")));
@@ -766,7 +747,7 @@ async fn alert_page(
     let body = html! {
         h2 data-alert-page=(a.id) { "#" (a.id) " " (a.summary) }
         p {
-            span class={ "sev-" (format!("{:?}", a.severity).to_lowercase()) } { (w.severity(a.severity)) }
+            span class={ "sev-" (sev_class(a.severity)) } { (w.severity(a.severity)) }
             " · " (w.state(a.state)) " · " (resolution(w, &a))
         }
         @if a.state.is_live() {

@@ -133,19 +133,7 @@ pub(super) fn accounts(cx: &mut FileCx<'_>, raw: &RawMain, config: &mut Config) 
                 format!("account `{name}` has neither a password nor a token: it cannot sign in"),
             );
         }
-        let language = match &a.language {
-            None => Language::Fr,
-            Some(l) if l.get_ref() == "fr" => Language::Fr,
-            Some(l) if l.get_ref() == "en" => Language::En,
-            Some(l) => {
-                cx.at(
-                    l,
-                    format!("language: `{}` is not supported", l.get_ref()),
-                    Some("use `fr` or `en`".into()),
-                );
-                Language::Fr
-            }
-        };
+        let language = language(cx, a.language.as_ref(), &format!("account `{name}`"));
         config.accounts.insert(
             name.clone(),
             Account {

@@ -312,6 +312,22 @@ pub fn closest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) ->
         .map(|(_, c)| c)
 }
 
+/// A contact's or an account's `language` (`fr` when absent), saying where another is.
+fn language(cx: &mut FileCx<'_>, v: Option<&Spanned<String>>, whose: &str) -> Language {
+    match v.map(|l| (l, l.get_ref().as_str())) {
+        None | Some((_, "fr")) => Language::Fr,
+        Some((_, "en")) => Language::En,
+        Some((l, other)) => {
+            cx.at(
+                l,
+                format!("{whose}: language `{other}` is not `fr` or `en`"),
+                None,
+            );
+            Language::Fr
+        }
+    }
+}
+
 fn check_id(cx: &mut FileCx<'_>, id: &Spanned<String>, what: &str) -> bool {
     if valid_id(id.get_ref()) {
         true

@@ -66,21 +66,11 @@ pub(super) fn contacts(cx: &mut FileCx<'_>, raw: &RawMain, config: &mut Config) 
                 );
             }
         }
-        let language = match c.language.as_ref().map(|l| (l, l.get_ref().as_str())) {
-            None | Some((_, "fr")) => Language::Fr,
-            Some((_, "en")) => Language::En,
-            Some((l, other)) => {
-                cx.at(
-                    l,
-                    format!(
-                        "contact `{}`: language `{other}` is not `fr` or `en`",
-                        id.get_ref()
-                    ),
-                    None,
-                );
-                Language::Fr
-            }
-        };
+        let language = language(
+            cx,
+            c.language.as_ref(),
+            &format!("contact `{}`", id.get_ref()),
+        );
         let channels = match &c.channels {
             None => {
                 let mut list = Vec::new();
