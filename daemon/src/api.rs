@@ -22,6 +22,8 @@ use serde::{Deserialize, Serialize};
 use std::time::Duration;
 use tokio::sync::watch;
 
+pub mod openapi;
+
 /// Longest wait for the actors' answer to a status query.
 const ACTOR_WAIT: Duration = Duration::from_secs(10);
 
@@ -99,8 +101,10 @@ impl From<crate::availability::QueryError> for ApiError {
     }
 }
 
-#[derive(Serialize)]
+/// Every error's body.
+#[derive(utoipa::ToSchema, Serialize)]
 struct ErrorBody {
+    /// What is wrong, and where.
     error: String,
 }
 
@@ -208,22 +212,30 @@ pub(crate) fn mailbox(e: actix::MailboxError) -> ApiError {
 }
 
 /// Long-poll parameters: wait until the counter passes `after`, at most `wait` seconds.
-#[derive(Debug, Deserialize)]
+#[derive(utoipa::IntoParams, Debug, Deserialize)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct Poll {
-    /// Answer once the counter is greater than this.
+    /// Answer once the counter is greater than this: at once when it already is, or when this
+    /// is beyond the counter (a value from before a restart).
     pub after: Option<u64>,
     /// Seconds to wait at most (60 at most).
     pub wait: Option<u64>,
 }
 
+/// Waits until the counter passes `poll.after`; a value beyond the counter (one seen before a
+/// restart reset it) answers at once, so the caller reads the current state.
 async fn wait_past(mut rx: watch::Receiver<u64>, poll: &Poll) {
     let Some(after) = poll.after else { return };
+    if after > *rx.borrow() {
+        return;
+    }
     let wait = Duration::from_secs(poll.wait.unwrap_or(30)).min(MAX_WAIT);
     let _ = tokio::time::timeout(wait, rx.wait_for(|v| *v > after)).await;
 }
 
 /// The Prometheus exposition: the daemon's own metrics and every equipment's last metrics.
+#[utoipa::path(tag = "daemon", responses((status = 200, description = "The Prometheus text exposition", content_type = "text/plain; version=0.0.4", body = String)))]
 #[get("/metrics")]
 async fn metrics(state: web::Data<ApiState>, who: Identity) -> Result<HttpResponse, ApiError> {
     who.staff_only()?;
@@ -244,6 +256,9 @@ async fn metrics(state: web::Data<ApiState>, who: Identity) -> Result<HttpRespon
         .body(text))
 }
 
+/// The fleet's status: counts per status and kind, sites, live alerts; a long poll with `after`
+/// waits for the next config generation.
+#[utoipa::path(tag = "fleet", params(Poll), responses((status = 200, description = "The fleet's status as the caller sees it", body = crate::status::FleetStatus)))]
 #[get("/api/v1/status")]
 async fn status(
     state: web::Data<ApiState>,
@@ -275,7 +290,7 @@ async fn status(
 }
 
 /// The config in force and the last load (staff only).
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Serialize, Deserialize)]
 pub struct ConfigStatus {
     /// Config generation (bumps on every load, accepted or refused).
     pub generation: u64,
@@ -296,6 +311,7 @@ pub struct ConfigStatus {
 }
 
 /// The config status: the last reload with its errors, warnings, what is in force.
+#[utoipa::path(tag = "daemon", responses((status = 200, description = "The config status", body = ConfigStatus)))]
 #[get("/api/v1/config")]
 async fn config_route(state: web::Data<ApiState>, who: Identity) -> Result<HttpResponse, ApiError> {
     who.staff_only()?;
@@ -323,7 +339,7 @@ pub async fn config_status(state: &ApiState) -> Result<ConfigStatus, ApiError> {
 }
 
 /// The daemon's own health: whether its data store commits.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Serialize, Deserialize)]
 pub struct Health {
     /// True while commits succeed.
     pub ok: bool,
@@ -332,6 +348,7 @@ pub struct Health {
 }
 
 /// Answers without asking the actors, so it answers even when they wait on the store.
+#[utoipa::path(tag = "daemon", security(()), responses((status = 200, description = "The daemon answers; `ok` is false while its store fails", body = Health)))]
 #[get("/api/v1/health")]
 async fn health(state: web::Data<ApiState>) -> HttpResponse {
     let store = state.reader.health();
@@ -339,6 +356,8 @@ async fn health(state: web::Data<ApiState>) -> HttpResponse {
     HttpResponse::Ok().json(Health { ok, store })
 }
 
+/// One site with its equipment, their status and the site's live alerts.
+#[utoipa::path(tag = "fleet", params(("id" = String, Path, description = "Site id")), responses((status = 200, description = "The site with its equipment", body = crate::status::SiteDetail)))]
 #[get("/api/v1/sites/{id}")]
 async fn site(
     state: web::Data<ApiState>,
@@ -360,6 +379,8 @@ async fn site(
     }
 }
 
+/// One equipment: status, probes, last metrics, facts and alerts.
+#[utoipa::path(tag = "fleet", params(("id" = String, Path, description = "Equipment id")), responses((status = 200, description = "The equipment", body = crate::status::EquipmentDetail)))]
 #[get("/api/v1/equipment/{id}")]
 async fn equipment(
     state: web::Data<ApiState>,
@@ -382,13 +403,17 @@ async fn equipment(
 }
 
 /// The period of a metric history request: RFC 3339 instants, the last 7 days by default.
-#[derive(Debug, Deserialize)]
+#[derive(utoipa::IntoParams, Debug, Deserialize)]
+#[into_params(parameter_in = Query)]
 struct MetricHistoryQuery {
+    /// Start (RFC 3339; 7 days before `to` by default).
     from: Option<String>,
+    /// End (RFC 3339; now by default).
     to: Option<String>,
 }
 
 /// An equipment's hourly metric rollups (min, mean, max, last per series), oldest first.
+#[utoipa::path(tag = "history", params(("id" = String, Path, description = "Equipment id"), MetricHistoryQuery), responses((status = 200, description = "Hourly rollups, oldest first", body = Vec<vigie_core::history::Hour>)))]
 #[get("/api/v1/equipment/{id}/history")]
 async fn equipment_history(
     state: web::Data<ApiState>,
@@ -436,7 +461,7 @@ async fn equipment_history(
 }
 
 /// Live alerts and the book's change counter.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Serialize, Deserialize)]
 pub struct AlertList {
     /// Change counter: pass it as `after` to wait for the next change.
     pub version: u64,
@@ -444,6 +469,9 @@ pub struct AlertList {
     pub alerts: Vec<Alert>,
 }
 
+/// Live alerts (open or acknowledged), oldest first; a long poll with `after` waits for the
+/// next change.
+#[utoipa::path(tag = "alerts", params(Poll), responses((status = 200, description = "Live alerts", body = AlertList)))]
 #[get("/api/v1/alerts")]
 async fn alerts(
     state: web::Data<ApiState>,
@@ -460,7 +488,8 @@ async fn alerts(
 }
 
 /// Parameters of an event log read.
-#[derive(Debug, Deserialize)]
+#[derive(utoipa::IntoParams, Debug, Deserialize)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct EventQuery {
     /// Events after this sequence number (0: from the start).
@@ -473,7 +502,7 @@ pub struct EventQuery {
 }
 
 /// A page of the event log.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Serialize, Deserialize)]
 pub struct EventPage {
     /// Events after the requested sequence number, oldest first.
     pub events: Vec<Event>,
@@ -486,6 +515,8 @@ pub struct EventPage {
     pub next_after: u64,
 }
 
+/// A page of the ordered event log, filtered to what the caller sees.
+#[utoipa::path(tag = "history", params(EventQuery), responses((status = 200, description = "A page of the event log", body = EventPage)))]
 #[get("/api/v1/events")]
 async fn events(
     state: web::Data<ApiState>,
@@ -494,7 +525,11 @@ async fn events(
 ) -> Result<HttpResponse, ApiError> {
     let after = q.after;
     let limit = q.limit.unwrap_or(1000).clamp(1, 10_000);
-    if let Some(wait) = q.wait.filter(|w| *w > 0) {
+    // Waits for the next event; a sequence number beyond the log's end answers at once.
+    if let Some(wait) = q
+        .wait
+        .filter(|w| *w > 0 && after <= *state.committed.borrow())
+    {
         let mut rx = state.committed.clone();
         let wait = Duration::from_secs(wait).min(MAX_WAIT);
         let _ = tokio::time::timeout(wait, rx.wait_for(|v| *v > after)).await;
@@ -512,7 +547,8 @@ async fn events(
 }
 
 /// Parameters of the alert history.
-#[derive(Debug, Deserialize)]
+#[derive(utoipa::IntoParams, Debug, Deserialize)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct HistoryQuery {
     /// Alerts live at some point in the last `days` days (30 by default, 400 at most), unless
@@ -534,6 +570,9 @@ pub struct HistoryQuery {
     pub severity: Option<crate::alert::Severity>,
 }
 
+/// Alerts live at some point in a period, with their timelines, narrowed by client, site,
+/// equipment, state and severity.
+#[utoipa::path(tag = "alerts", params(HistoryQuery), responses((status = 200, description = "Alerts of the period, oldest first", body = Vec<Alert>)))]
 #[get("/api/v1/alerts/history")]
 async fn alert_history(
     state: web::Data<ApiState>,
@@ -593,6 +632,8 @@ async fn alert_history(
     Ok(HttpResponse::Ok().json(history))
 }
 
+/// One alert, live or past, with its timeline.
+#[utoipa::path(tag = "alerts", params(("id" = u64, Path, description = "Alert number")), responses((status = 200, description = "The alert with its timeline", body = Alert)))]
 #[get("/api/v1/alerts/{id}")]
 async fn alert_by_id(
     state: web::Data<ApiState>,
@@ -607,7 +648,8 @@ async fn alert_by_id(
 }
 
 /// Period of a transition read (RFC 3339 instants; the last 30 days by default).
-#[derive(Debug, Deserialize)]
+#[derive(utoipa::IntoParams, Debug, Deserialize)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct PeriodQuery {
     /// Start.
@@ -617,7 +659,7 @@ pub struct PeriodQuery {
 }
 
 /// One recorded status change.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Serialize, Deserialize)]
 pub struct TransitionRecord {
     /// Its event's sequence number.
     pub seq: u64,
@@ -628,6 +670,8 @@ pub struct TransitionRecord {
     pub transition: TransitionEvent,
 }
 
+/// An equipment's status changes over a period.
+#[utoipa::path(tag = "history", params(("id" = String, Path, description = "Equipment id"), PeriodQuery), responses((status = 200, description = "Status changes of the period, oldest first", body = Vec<TransitionRecord>)))]
 #[get("/api/v1/equipment/{id}/transitions")]
 async fn transitions(
     state: web::Data<ApiState>,
@@ -659,7 +703,7 @@ async fn transitions(
 }
 
 /// Body of an acknowledgement.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AckBody {
     /// Optional note.
@@ -668,11 +712,41 @@ pub struct AckBody {
 }
 
 /// Body of a closure.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CloseBody {
     /// Resolution note.
     pub note: String,
+}
+
+/// Whether `who` may act on an object it sees (`sees`) with `role`: an object of another
+/// client is unknown to a client's account (404, as for any unknown id), one of its own
+/// refused (403).
+fn may_act(
+    who: &Identity,
+    sees: bool,
+    unknown: impl FnOnce() -> ApiError,
+    role: OpsRole,
+    what: &str,
+) -> Result<(), ApiError> {
+    if !sees {
+        return Err(unknown());
+    }
+    who.require(role, what)
+}
+
+/// Whether `who` sees alert `id` (live or in the log); the staff see every alert.
+async fn sees_alert(state: &ApiState, who: &Identity, id: u64) -> Result<bool, ApiError> {
+    let scope = scope(state, who);
+    if scope.everything() {
+        return Ok(true);
+    }
+    if let Some(a) = state.book.live().into_iter().find(|a| a.id == id) {
+        return Ok(scope.site(&a.site));
+    }
+    Ok(read_store(state, move |r| r.alert(id))
+        .await?
+        .is_some_and(|a| scope.site(&a.site)))
 }
 
 async fn act(state: &ApiState, id: u64, action: AlertAction) -> Result<HttpResponse, ApiError> {
@@ -723,7 +797,7 @@ fn check_text(field: &str, text: &str, max: usize, multiline: bool) -> Result<()
 }
 
 /// Body of a test notification.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NotifyTestBody {
     /// Contact id.
@@ -734,7 +808,7 @@ pub struct NotifyTestBody {
 }
 
 /// Answer of a test notification.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Serialize, Deserialize)]
 pub struct NotifyTestAnswer {
     /// Its number in the outbox.
     pub delivery: u64,
@@ -747,6 +821,8 @@ fn outbox_of(state: &ApiState) -> Result<&crate::outbox::Outbox, ApiError> {
         .ok_or_else(|| ApiError::Unavailable("notifications are not running".into()))
 }
 
+/// Sends a test notification to a contact through its channels (admin).
+#[utoipa::path(tag = "notifications", request_body = NotifyTestBody, responses((status = 202, description = "The test notification is in the outbox", body = NotifyTestAnswer)))]
 #[post("/api/v1/notify/test")]
 async fn notify_test(
     state: web::Data<ApiState>,
@@ -779,13 +855,19 @@ async fn notify_test(
 }
 
 /// `?last=N&after=V&wait=S` of the outbox.
-#[derive(Debug, Deserialize)]
+#[derive(utoipa::IntoParams, Debug, Deserialize)]
+#[into_params(parameter_in = Query)]
 struct OutboxQuery {
+    /// Most sent deliveries to list (20 by default).
     last: Option<usize>,
+    /// Answer once the outbox's change counter is greater than this.
     after: Option<u64>,
+    /// Seconds to wait at most for that change (60 at most).
     wait: Option<u64>,
 }
 
+/// The notification outbox: what waits, what was sent or given up (staff).
+#[utoipa::path(tag = "notifications", params(OutboxQuery), responses((status = 200, description = "Deliveries waiting and sent", body = crate::outbox::OutboxView)))]
 #[get("/api/v1/outbox")]
 async fn outbox(
     state: web::Data<ApiState>,
@@ -811,11 +893,15 @@ async fn outbox(
 }
 
 /// `?all=true` lists closed tickets too.
-#[derive(Debug, Deserialize)]
+#[derive(utoipa::IntoParams, Debug, Deserialize)]
+#[into_params(parameter_in = Query)]
 struct TicketsQuery {
+    /// List closed tickets too.
     all: Option<bool>,
 }
 
+/// An alert's audit trail: its events and, for the staff, whom it was sent to.
+#[utoipa::path(tag = "alerts", params(("id" = u64, Path, description = "Alert number")), responses((status = 200, description = "The alert's events and notifications", body = crate::audit::Audit)))]
 #[get("/api/v1/alerts/{id}/audit")]
 async fn audit(
     state: web::Data<ApiState>,
@@ -897,6 +983,7 @@ fn scoped_query(
 /// Availability per equipment, site, client and overall over a month (`?month=YYYY-MM`, the
 /// current one by default) or days (`?from=YYYY-MM-DD&to=YYYY-MM-DD`, `to` excluded), each site
 /// in its time zone; `client` or `site` narrow it.
+#[utoipa::path(tag = "availability", params(crate::availability::Query), responses((status = 200, description = "Availability figures", body = crate::availability::Availability)))]
 #[get("/api/v1/availability")]
 async fn availability(
     state: web::Data<ApiState>,
@@ -913,6 +1000,7 @@ async fn availability(
 
 /// Weak signals of a future failure and their maintenance recommendations, for the scope and
 /// month of the query (as `/api/v1/availability`), most urgent first.
+#[utoipa::path(tag = "availability", params(crate::availability::Query), responses((status = 200, description = "Weak signals, most urgent first", body = Vec<crate::availability::EquipmentSignal>)))]
 #[get("/api/v1/signals")]
 async fn signals(
     state: web::Data<ApiState>,
@@ -927,12 +1015,15 @@ async fn signals(
     Ok(HttpResponse::Ok().json(found))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(utoipa::IntoParams, Debug, Deserialize)]
+#[into_params(parameter_in = Query)]
 struct ReportQuery {
+    /// `html` (default), `pdf` or `json`.
     format: Option<String>,
 }
 
 /// A client's monthly report (R14): an HTML page, or its data with `?format=json`.
+#[utoipa::path(tag = "availability", params(("client" = String, Path, description = "Client id"), ("month" = String, Path, description = "Month, `YYYY-MM`"), ReportQuery), responses((status = 200, description = "The report", content((String = "text/html"), (Vec<u8> = "application/pdf"), (crate::report::Report = "application/json")))))]
 #[get("/api/v1/reports/{client}/{month}")]
 async fn report(
     state: web::Data<ApiState>,
@@ -964,6 +1055,8 @@ async fn report(
         .body(bytes))
 }
 
+/// Intervention tickets, open ones unless `all`.
+#[utoipa::path(tag = "tickets", params(TicketsQuery), responses((status = 200, description = "Intervention tickets", body = Vec<crate::ticket::Ticket>)))]
 #[get("/api/v1/tickets")]
 async fn tickets(
     state: web::Data<ApiState>,
@@ -1000,6 +1093,8 @@ async fn read_ticket(
         .ok_or_else(|| ApiError::NotFound(format!("no ticket #{n}")))
 }
 
+/// One intervention ticket.
+#[utoipa::path(tag = "tickets", params(("n" = u64, Path, description = "Ticket number")), responses((status = 200, description = "The ticket", body = crate::ticket::Ticket)))]
 #[get("/api/v1/tickets/{n}")]
 async fn ticket(
     state: web::Data<ApiState>,
@@ -1009,6 +1104,8 @@ async fn ticket(
     Ok(HttpResponse::Ok().json(read_ticket(&state, &who, n.into_inner()).await?))
 }
 
+/// Closes an intervention ticket with a resolution note (operator).
+#[utoipa::path(tag = "tickets", params(("n" = u64, Path, description = "Ticket number")), request_body = CloseBody, responses((status = 200, description = "The closed ticket", body = crate::ticket::Ticket)))]
 #[post("/api/v1/tickets/{n}/close")]
 async fn close_ticket(
     state: web::Data<ApiState>,
@@ -1016,11 +1113,15 @@ async fn close_ticket(
     body: web::Bytes,
     who: Identity,
 ) -> Result<HttpResponse, ApiError> {
+    let n = n.into_inner();
+    if !scope(&state, &who).everything() {
+        // A client's account learns nothing of another client's tickets.
+        read_ticket(&state, &who, n).await?;
+    }
     who.require(OpsRole::Operator, "close tickets")?;
     let CloseBody { note } = object_body(&body)?;
     check_text("note", &note, MAX_NOTE, true)?;
     let by = who.account.clone();
-    let n = n.into_inner();
     let mut t = read_ticket(&state, &who, n).await?;
     if t.status == crate::ticket::TicketStatus::Closed {
         return Err(ApiError::Conflict(format!("ticket #{n} is already closed")));
@@ -1051,6 +1152,8 @@ async fn close_ticket(
     Ok(HttpResponse::Ok().json(t))
 }
 
+/// Acknowledges a live alert, with an optional note (operator).
+#[utoipa::path(tag = "alerts", params(("id" = u64, Path, description = "Alert number")), request_body = AckBody, responses((status = 200, description = "The acknowledged alert", body = Alert)))]
 #[post("/api/v1/alerts/{id}/ack")]
 async fn ack(
     state: web::Data<ApiState>,
@@ -1058,20 +1161,24 @@ async fn ack(
     body: web::Bytes,
     who: Identity,
 ) -> Result<HttpResponse, ApiError> {
-    who.require(OpsRole::Operator, "acknowledge alerts")?;
+    let id = id.into_inner();
+    may_act(
+        &who,
+        sees_alert(&state, &who, id).await?,
+        || ApiError::NotFound(format!("no alert #{id}")),
+        OpsRole::Operator,
+        "acknowledge alerts",
+    )?;
     let AckBody { note } = object_body(&body)?;
     let by = who.account;
     if let Some(n) = &note {
         check_text("note", n, MAX_NOTE, true)?;
     }
-    act(
-        &state,
-        id.into_inner(),
-        AlertAction::Acknowledge { by, note },
-    )
-    .await
+    act(&state, id, AlertAction::Acknowledge { by, note }).await
 }
 
+/// Closes a live alert with a resolution note (operator).
+#[utoipa::path(tag = "alerts", params(("id" = u64, Path, description = "Alert number")), request_body = CloseBody, responses((status = 200, description = "The closed alert", body = Alert)))]
 #[post("/api/v1/alerts/{id}/close")]
 async fn close(
     state: web::Data<ApiState>,
@@ -1079,16 +1186,23 @@ async fn close(
     body: web::Bytes,
     who: Identity,
 ) -> Result<HttpResponse, ApiError> {
-    who.require(OpsRole::Operator, "close alerts")?;
+    let id = id.into_inner();
+    may_act(
+        &who,
+        sees_alert(&state, &who, id).await?,
+        || ApiError::NotFound(format!("no alert #{id}")),
+        OpsRole::Operator,
+        "close alerts",
+    )?;
     let CloseBody { note } = object_body(&body)?;
     let by = who.account;
     check_text("note", &note, MAX_NOTE, true)?;
-    act(&state, id.into_inner(), AlertAction::Close { by, note }).await
+    act(&state, id, AlertAction::Close { by, note }).await
 }
 
 /// Body of a maintenance window opened now: its end (`duration` from now, or `until`), why,
 /// and the equipment it covers (the whole site without it).
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WindowBody {
     /// Why (shown wherever the window is).
@@ -1134,6 +1248,7 @@ async fn site_windows(
 }
 
 /// A site's maintenance windows: those of its config file and those opened through the API.
+#[utoipa::path(tag = "maintenance", params(("id" = String, Path, description = "Site id")), responses((status = 200, description = "The site's windows", body = crate::actors::WindowList)))]
 #[get("/api/v1/sites/{id}/maintenance")]
 async fn windows(
     state: web::Data<ApiState>,
@@ -1169,6 +1284,7 @@ async fn committed_window(
 }
 
 /// Opens a maintenance window on a site now (operator).
+#[utoipa::path(tag = "maintenance", params(("id" = String, Path, description = "Site id")), request_body = WindowBody, responses((status = 201, description = "The window opened", body = crate::maintenance::AdHocWindow)))]
 #[post("/api/v1/sites/{id}/maintenance")]
 async fn open_window(
     state: web::Data<ApiState>,
@@ -1176,7 +1292,13 @@ async fn open_window(
     body: web::Bytes,
     who: Identity,
 ) -> Result<HttpResponse, ApiError> {
-    who.require(OpsRole::Operator, "open maintenance windows")?;
+    may_act(
+        &who,
+        scope(&state, &who).site(&SiteId::new(&id)),
+        || ApiError::NotFound(format!("no site `{id}`")),
+        OpsRole::Operator,
+        "open maintenance windows",
+    )?;
     let WindowBody {
         reason,
         duration,
@@ -1226,14 +1348,21 @@ async fn open_window(
 }
 
 /// Ends a window opened through the API now (operator).
+#[utoipa::path(tag = "maintenance", params(("id" = String, Path, description = "Site id"), ("window" = String, Path, description = "Window id")), responses((status = 200, description = "The window ended", body = crate::maintenance::AdHocWindow)))]
 #[post("/api/v1/sites/{id}/maintenance/{window}/end")]
 async fn end_window(
     state: web::Data<ApiState>,
     path: web::Path<(String, String)>,
     who: Identity,
 ) -> Result<HttpResponse, ApiError> {
-    who.require(OpsRole::Operator, "end maintenance windows")?;
     let (site_id, window) = path.into_inner();
+    may_act(
+        &who,
+        scope(&state, &who).site(&SiteId::new(&site_id)),
+        || ApiError::NotFound(format!("no site `{site_id}`")),
+        OpsRole::Operator,
+        "end maintenance windows",
+    )?;
     let answer = site_windows(
         &state,
         &who,
@@ -1248,7 +1377,7 @@ async fn end_window(
 }
 
 /// Body of a login.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LoginBody {
     /// Account id.
@@ -1280,6 +1409,7 @@ pub async fn sign_in(
 
 /// Signs in with an account's password: answers the account (with the session's CSRF token)
 /// and sets the session cookie.
+#[utoipa::path(tag = "accounts", security(()), request_body = LoginBody, responses((status = 200, description = "Signed in: the account, with the session's CSRF token; sets the session cookie", body = crate::auth::Identity)))]
 #[post("/api/v1/login")]
 async fn login(
     state: web::Data<ApiState>,
@@ -1310,6 +1440,7 @@ async fn login(
 }
 
 /// Ends the caller's session and clears its cookie.
+#[utoipa::path(tag = "accounts", responses((status = 204, description = "Signed out; the session cookie is cleared")))]
 #[post("/api/v1/logout")]
 async fn logout(state: web::Data<ApiState>, who: Identity) -> HttpResponse {
     state.gate.logout(&who);
@@ -1323,6 +1454,7 @@ async fn logout(state: web::Data<ApiState>, who: Identity) -> HttpResponse {
 
 /// The caller's account: id, name, access, language, how it signed in and, for a session,
 /// the CSRF token its state-changing requests carry in `X-CSRF-Token`.
+#[utoipa::path(tag = "accounts", responses((status = 200, description = "The caller's account", body = crate::auth::Identity)))]
 #[get("/api/v1/session")]
 async fn session(who: Identity) -> HttpResponse {
     HttpResponse::Ok()
@@ -1330,6 +1462,8 @@ async fn session(who: Identity) -> HttpResponse {
         .json(who)
 }
 
+/// A heartbeat pushed by an equipment, with its own bearer token.
+#[utoipa::path(tag = "fleet", security(("heartbeat" = [])), params(("id" = String, Path, description = "Equipment id")), request_body(content = Option<vigie_collectors::heartbeat::HeartbeatPayload>, description = "Optional metrics and facts"), responses((status = 204, description = "The heartbeat is recorded")))]
 #[post("/api/v1/heartbeat/{id}")]
 async fn heartbeat(
     state: web::Data<ApiState>,
@@ -1338,26 +1472,27 @@ async fn heartbeat(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
+    // Anyone who reaches the port may call this route: an unknown equipment, one that does
+    // not push heartbeats and one without credentials answer as a wrong token does, so the
+    // fleet's ids cannot be listed through it; the log says which it was.
+    let refused = |why: &str| {
+        tracing::warn!(equipment = %id, "heartbeat refused: {why}");
+        ApiError::Unauthorized(format!("wrong or missing heartbeat token for `{id}`"))
+    };
     let eq = state
         .fleet
         .send(EquipmentConfigQuery(EquipmentId::new(&id)))
         .await
         .map_err(mailbox)?
-        .ok_or_else(|| ApiError::NotFound(format!("no equipment `{id}`")))?;
+        .ok_or_else(|| refused("no such equipment"))?;
     if !eq.probes.contains(&Probe::Heartbeat) {
-        return Err(ApiError::Conflict(format!(
-            "equipment `{id}` does not use the heartbeat probe"
-        )));
+        return Err(refused("the equipment does not use the heartbeat probe"));
     }
     let source = eq
         .credentials
         .as_ref()
         .and_then(|c| c.password.as_ref())
-        .ok_or_else(|| {
-            ApiError::Forbidden(format!(
-                "equipment `{id}` has no credentials for heartbeats"
-            ))
-        })?;
+        .ok_or_else(|| refused("the equipment has no credentials for heartbeats"))?;
     let secret = source
         .read()
         .map_err(|e| ApiError::Unavailable(format!("credentials of `{id}` cannot be read: {e}")))?;
@@ -1368,10 +1503,7 @@ async fn heartbeat(
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or_default();
     if !same_secret(token.as_bytes(), secret.expose().as_bytes()) {
-        tracing::warn!(equipment = %id, "heartbeat refused: wrong or missing token");
-        return Err(ApiError::Unauthorized(format!(
-            "wrong or missing heartbeat token for `{id}`"
-        )));
+        return Err(refused("wrong or missing token"));
     }
     let payload = if body.iter().all(u8::is_ascii_whitespace) {
         HeartbeatPayload::default()
@@ -1461,6 +1593,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: ApiState) {
         .service(windows)
         .service(open_window)
         .service(end_window)
+        .service(openapi::document)
         .configure(crate::dashboard::configure)
         .default_service(web::to(not_found));
 }

@@ -44,7 +44,7 @@ pub const LOGIN_FAILURES_PER_ADDRESS: u32 = 20;
 const MAX_COUNTERS: usize = 50_000;
 
 /// How a request was authenticated.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Via {
     /// An API token of the account.
@@ -56,7 +56,7 @@ pub enum Via {
 }
 
 /// The authenticated account of a request.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Serialize, Deserialize)]
 pub struct Identity {
     /// Account id: who did what in the log.
     pub account: String,

@@ -13,7 +13,8 @@ pub use vigie_core::availability::*;
 const READ_BATCH: usize = 10_000;
 
 /// What is asked.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(utoipa::IntoParams, Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[into_params(parameter_in = Query)]
 pub struct Query {
     /// Only this client's sites.
     #[serde(default)]
@@ -277,7 +278,7 @@ pub fn worst_first<'a>(
 }
 
 /// One equipment's weak signal, with its recommendation in the client's report language.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EquipmentSignal {
     /// The equipment.
     pub equipment: String,

@@ -84,11 +84,12 @@ pub struct StartConfig {
 }
 
 /// Running on the last good config because the files do not load.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Fallback {
     /// When the copy in force was saved.
     pub saved_at: DateTime<Utc>,
     /// Where it is.
+    #[schema(value_type = String)]
     pub path: PathBuf,
     /// Why the config files were refused.
     pub errors: Vec<String>,

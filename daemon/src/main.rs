@@ -247,6 +247,9 @@ enum Command {
         #[arg(long)]
         at: Option<String>,
     },
+    /// Print the HTTP API's OpenAPI 3.1 document (JSON), as the daemon serves it at
+    /// `/api/v1/openapi.json`.
+    Openapi,
     /// Validate a config directory and print a summary.
     CheckConfig {
         /// Config directory.
@@ -512,6 +515,14 @@ fn dispatch(cli: Cli) -> Result<i32> {
             None => demo(scenario, listen, control, stop_after.map(Into::into)),
         },
         Command::Plugin { action } => plugin_command(action),
+        Command::Openapi => {
+            use utoipa::OpenApi;
+            out!(
+                "{}",
+                vigie::api::openapi::ApiDoc::openapi().to_pretty_json()?
+            );
+            Ok(0)
+        }
         Command::CheckConfig { dir } => Ok(check_config(&dir)),
         Command::Status {
             data,

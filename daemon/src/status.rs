@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 /// One equipment as its site sees it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EquipmentSummary {
     /// Identifier.
     pub id: String,
@@ -38,7 +38,7 @@ pub struct EquipmentSummary {
 }
 
 /// A watched series as the API shows it: unlike the snapshot, with its last value.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SeriesView {
     /// Rule and series, such as `disk.usage{mountpoint=/data}`.
     pub key: crate::rules::RuleKey,
@@ -62,7 +62,7 @@ impl From<&SeriesState> for SeriesView {
 }
 
 /// Details of one equipment, from its actor.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EquipmentDetail {
     /// Summary.
     pub summary: EquipmentSummary,
@@ -110,7 +110,7 @@ pub struct EquipmentMetrics {
 }
 
 /// One site.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SiteSummary {
     /// Identifier.
     pub id: String,
@@ -130,7 +130,7 @@ pub struct SiteSummary {
 }
 
 /// One site with its equipment.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SiteDetail {
     /// Summary.
     pub site: SiteSummary,
@@ -141,7 +141,7 @@ pub struct SiteDetail {
 }
 
 /// Outcome of the last config load.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ReloadReport {
     /// When.
     pub at: DateTime<Utc>,
@@ -158,7 +158,7 @@ pub struct ReloadReport {
 }
 
 /// The whole fleet.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FleetStatus {
     /// vigie version.
     pub version: String,

@@ -23,7 +23,8 @@ const PAGE: usize = 500;
 const RETRY_MS: u64 = 2000;
 
 /// `?after=SEQ`: events after this sequence number (the `Last-Event-ID` header wins).
-#[derive(Debug, Deserialize)]
+#[derive(utoipa::IntoParams, Debug, Deserialize)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct StreamQuery {
     /// Start after this event; without it (nor `Last-Event-ID`), only new events are sent.
@@ -158,6 +159,19 @@ impl Cursor {
 
 /// The live event stream: what the caller's account may see of the log, from `Last-Event-ID`
 /// (or `?after=`), else from now on.
+#[utoipa::path(
+    tag = "events",
+    params(
+        StreamQuery,
+        ("Last-Event-ID" = Option<u64>, Header, description = "Resume after this event (wins over `after`)"),
+    ),
+    responses((
+        status = 200,
+        description = "Server-Sent Events: `id:` the sequence number, `event:` the type, `data:` the event as `/api/v1/events` gives it; a keep-alive comment every 15 s",
+        content_type = "text/event-stream",
+        body = String,
+    )),
+)]
 #[get("/api/v1/stream")]
 pub async fn stream(
     state: web::Data<ApiState>,

@@ -415,7 +415,13 @@ async fn pushed_heartbeats_keep_an_equipment_up_and_their_absence_brings_it_down
     .await
     .expect("client");
     let codes: Vec<u16> = statuses.iter().map(|(c, _)| *c).collect();
-    assert_eq!(codes, vec![401, 401, 409, 404, 400, 204], "{statuses:?}");
+    // An equipment that pushes no heartbeats and an unknown one answer as a wrong token.
+    assert_eq!(codes, vec![401, 401, 401, 401, 400, 204], "{statuses:?}");
+    assert_eq!(
+        statuses[2].1.replace("`cam`", "`nothing`"),
+        statuses[3].1,
+        "{statuses:?}"
+    );
     // Up from the heartbeat, then silent for more than 2 s: down, and R6 (which only concerns
     // an equipment that was up) raises its alert.
     let (summary, beacon) = tokio::task::spawn_blocking(move || {

@@ -12,6 +12,7 @@ mod demo;
 mod events;
 mod history;
 mod notify;
+mod openapi;
 mod plugins;
 mod reload;
 mod report;

@@ -435,3 +435,74 @@ pub fn vigie_ok(args: &[&str]) -> std::process::Output {
     );
     out
 }
+
+/// A frame of an event stream: id, event name, data.
+pub type Frame = (u64, String, serde_json::Value);
+
+/// `curl -N` on the event stream, its frames parsed by a thread as they arrive.
+pub struct Stream {
+    pub child: std::process::Child,
+    pub frames: std::sync::mpsc::Receiver<Frame>,
+}
+
+impl Stream {
+    pub fn open(api: &str, token: &str, last_id: Option<u64>) -> Stream {
+        let mut cmd = Command::new("curl");
+        cmd.args(["-sN", "-H", &format!("Authorization: Bearer {token}")]);
+        if let Some(id) = last_id {
+            cmd.args(["-H", &format!("Last-Event-ID: {id}")]);
+        }
+        let mut child = cmd
+            .arg(format!("{api}/api/v1/stream?after=0"))
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("curl");
+        let out = child.stdout.take().expect("stdout");
+        let (tx, frames) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            let (mut id, mut name, mut data) = (None, String::new(), None);
+            for line in std::io::BufReader::new(out).lines() {
+                let Ok(line) = line else { break };
+                if let Some(v) = line.strip_prefix("id: ") {
+                    id = v.parse().ok();
+                } else if let Some(v) = line.strip_prefix("event: ") {
+                    name = v.to_string();
+                } else if let Some(v) = line.strip_prefix("data: ") {
+                    data = serde_json::from_str(v).ok();
+                } else if line.is_empty()
+                    && let Some(d) = data.take()
+                    && tx
+                        .send((id.take().unwrap_or(0), std::mem::take(&mut name), d))
+                        .is_err()
+                {
+                    break;
+                }
+            }
+        });
+        Stream { child, frames }
+    }
+
+    /// Frames until one satisfies `done` (included); fails the test after a minute.
+    pub fn until(&self, what: &str, done: impl Fn(&Frame) -> bool) -> Vec<Frame> {
+        let mut seen = Vec::new();
+        loop {
+            let f = self
+                .frames
+                .recv_timeout(Duration::from_secs(60))
+                .unwrap_or_else(|_| panic!("no {what} in the stream: {seen:?}"));
+            let stop = done(&f);
+            seen.push(f);
+            if stop {
+                return seen;
+            }
+        }
+    }
+}
+
+impl Drop for Stream {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -12,7 +12,7 @@ use vigie_core::observation::{Metric, Observation};
 pub const MAX_PUSHED_METRICS: usize = 256;
 
 /// Optional body of a heartbeat: metrics and facts the sender wants to report.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HeartbeatPayload {
     /// Metric values.

@@ -11,7 +11,9 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// How serious an alert is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    utoipa::ToSchema, Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     /// Needs attention.
@@ -30,7 +32,7 @@ impl fmt::Display for Severity {
 }
 
 /// Where an alert is in its lifecycle.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum AlertState {
     /// Raised and not yet acknowledged.
@@ -62,7 +64,9 @@ impl fmt::Display for AlertState {
 }
 
 /// What an alert is about.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    utoipa::ToSchema, Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Owner {
     /// One equipment.
@@ -100,7 +104,7 @@ pub const MAX_TIMELINE: usize = 200;
 const TIMELINE_HEAD: usize = 10;
 
 /// Who did something to an alert, when, and why.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Action {
     /// Operator name.
     pub by: String,
@@ -112,7 +116,7 @@ pub struct Action {
 }
 
 /// What a line of an alert's history records.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TimelineEvent {
     /// The alert opened.
@@ -138,7 +142,7 @@ pub enum TimelineEvent {
 }
 
 /// One line of an alert's history.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TimelineEntry {
     /// When.
     pub at: DateTime<Utc>,
@@ -150,7 +154,7 @@ pub struct TimelineEntry {
 }
 
 /// An alert with its history.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Alert {
     /// Unique number of this occurrence.
     pub id: u64,
@@ -231,7 +235,7 @@ impl Alert {
 }
 
 /// What happened to an alert.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Change {
     /// A new alert.
@@ -255,7 +259,7 @@ pub enum Change {
 }
 
 /// One change to one alert, for the store, the notifier and the live API.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AlertEvent {
     /// The alert after the change.
     pub alert: Alert,
@@ -324,7 +328,7 @@ pub enum AlertAction {
 /// one, so what changes alerts is written once. It holds the live alerts and the closed ones
 /// whose condition still holds (so a closed alert is not reopened while its cause persists).
 /// Pure: no actors, no storage, no I/O.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct AlertSet {
     alerts: Vec<Alert>,

@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Time counted in each state, in milliseconds.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Figures {
     /// Answering.
     pub up_ms: i64,
@@ -72,7 +72,7 @@ pub fn format_rate(rate: Option<f64>) -> String {
 }
 
 /// One equipment's figures.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EquipmentAvailability {
     /// Its site.
     pub site: SiteId,
@@ -89,7 +89,7 @@ pub struct EquipmentAvailability {
 }
 
 /// A site's, client's or the fleet's figures with their rate.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Total {
     /// Time in each state, summed over the equipment.
     pub figures: Figures,
@@ -107,7 +107,7 @@ impl Total {
 }
 
 /// The period of one site, as UTC instants (`from` included, `to` excluded).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Period {
     /// Start.
     pub from: DateTime<Utc>,
@@ -116,7 +116,7 @@ pub struct Period {
 }
 
 /// Availability over a period.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Availability {
     /// The period of each site counted.
     pub periods: BTreeMap<SiteId, Period>,
@@ -192,7 +192,7 @@ fn local_midnight(d: NaiveDate, tz: Tz) -> DateTime<Utc> {
 /// What the sweep knows at some point of the log, without any period: each equipment's
 /// status, each site's open windows, whether the daemon ran. A compaction keeps it in place of
 /// the events it removes, so availability after the cut stays exact.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Baseline {
     /// The last event folded in.
     pub seq: u64,
@@ -219,7 +219,7 @@ impl Default for Baseline {
 }
 
 /// An equipment's status in a [`Baseline`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BaselineStatus {
     /// Its site.
     pub site: SiteId,

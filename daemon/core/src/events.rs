@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// One committed event.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Event {
     /// Sequence number: 1, 2, 3… with no gap, in commit order, continued across restarts.
     pub seq: u64,
@@ -28,7 +28,7 @@ pub struct Event {
 }
 
 /// What happened.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum EventBody {
     /// An alert changed: opened, updated, notified after maintenance, acknowledged or closed
@@ -51,7 +51,7 @@ pub enum EventBody {
 }
 
 /// An equipment's identity facts after a change.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FactsEvent {
     /// The equipment.
     pub equipment: EquipmentId,
@@ -67,7 +67,7 @@ pub struct FactsEvent {
 pub const IDENTITY_FACTS: &[&str] = &["model", "serial", "firmware", "boot_id"];
 
 /// A maintenance window beginning or ending.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MaintenanceEvent {
     /// The site.
     pub site: SiteId,
@@ -81,7 +81,7 @@ pub struct MaintenanceEvent {
 }
 
 /// The daemon's own life.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "change", rename_all = "snake_case")]
 pub enum SupervisionEvent {
     /// It started; the previous run was last known alive at `last_alive` (the stamp it
@@ -106,7 +106,7 @@ impl EventBody {
 }
 
 /// Why an equipment has the status it changed to (what availability needs later).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "cause", rename_all = "snake_case")]
 pub enum Cause {
     /// A probe reached it.
@@ -138,7 +138,7 @@ impl Cause {
 }
 
 /// An equipment's status change.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TransitionEvent {
     /// The equipment.
     pub equipment: EquipmentId,
@@ -162,7 +162,7 @@ pub struct TransitionEvent {
 }
 
 /// A config load.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ConfigEvent {
     /// Whether it was applied (a refused config leaves the last good one in force).
     pub accepted: bool,

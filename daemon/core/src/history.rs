@@ -34,7 +34,7 @@ pub const MAX_SERIES: usize = 48;
 const MAX_ATTRIBUTES: usize = 120;
 
 /// One series over one hour.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Rollup {
     /// Smallest value.
     pub min: f32,
@@ -49,7 +49,9 @@ pub struct Rollup {
 }
 
 /// One series' identity: the metric and its attributes (`mountpoint=/hdd`).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    utoipa::ToSchema, Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 pub struct SeriesKey {
     /// Metric name.
     pub metric: String,
@@ -68,7 +70,7 @@ impl std::fmt::Display for SeriesKey {
 }
 
 /// One equipment's hour.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Hour {
     /// Its start.
     pub at: DateTime<Utc>,

@@ -27,7 +27,7 @@ pub enum WindowError {
 }
 
 /// A validated maintenance window.
-#[derive(Debug, Clone, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Serialize)]
 pub struct MaintenanceWindow {
     /// Display name.
     pub name: String,
@@ -293,7 +293,7 @@ pub fn next_change(windows: &[MaintenanceWindow], now: DateTime<Utc>) -> Option<
 /// A maintenance window opened through the API or the dashboard, beside those of the config:
 /// from the moment it was opened until a time, on a whole site or some of its equipment; kept
 /// in the site's snapshot, so it survives restarts.
-#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct AdHocWindow {
     /// Its id, unique in the site: `api-N`.
     pub id: String,

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 /// Which change of an alert a message is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Step {
     /// The alert opened (or was notified once its maintenance window ended).
@@ -51,7 +51,7 @@ impl Step {
 
 /// One message to one contact on one channel, kept in the outbox until the channel accepts
 /// it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Delivery {
     /// Outbox number.
     pub id: u64,
@@ -93,7 +93,7 @@ pub struct Delivery {
 }
 
 /// A monthly report sent as an attachment.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ReportRef {
     /// The client.
     pub client: String,
@@ -102,6 +102,7 @@ pub struct ReportRef {
     /// The month, `YYYY-MM`.
     pub month: String,
     /// The archived report.
+    #[schema(value_type = String)]
     pub file: std::path::PathBuf,
 }
 

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
 
 /// Outcome of one probe run.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "lowercase")]
 pub enum ProbeStatus {
     /// The equipment answered.
@@ -44,7 +44,7 @@ impl std::fmt::Display for ProbeStatus {
 }
 
 /// One metric value, named after OpenTelemetry semantic conventions where one exists.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Metric {
     /// Name such as `system.filesystem.utilization` (ratio 0..1) or `hw.temperature` (°C).
     pub name: String,
@@ -97,7 +97,7 @@ impl Metric {
 }
 
 /// Everything one collection learned about an equipment.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Observation {
     /// Availability.
     #[serde(flatten)]

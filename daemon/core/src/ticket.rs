@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 /// Whether a ticket is being worked on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum TicketStatus {
     /// Open: someone is assigned.
@@ -18,7 +18,7 @@ pub enum TicketStatus {
 }
 
 /// A note on a ticket.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TicketNote {
     /// When.
     pub at: DateTime<Utc>,
@@ -29,7 +29,7 @@ pub struct TicketNote {
 }
 
 /// An intervention ticket.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Ticket {
     /// Ticket number.
     pub number: u64,
@@ -63,7 +63,7 @@ pub struct Ticket {
 }
 
 /// What changed in a ticket.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum TicketChange {
     /// Opened by an escalation.
@@ -86,7 +86,7 @@ impl TicketChange {
 }
 
 /// A ticket change, as written in the event log.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TicketEvent {
     /// The ticket after the change.
     pub ticket: Ticket,

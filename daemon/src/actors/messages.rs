@@ -241,7 +241,7 @@ pub enum WindowRequest {
 }
 
 /// A site's maintenance windows: those of the config and those opened through the API.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct WindowList {
     /// Windows of the config (`[[maintenance]]` of the site file).
     pub config: Vec<serde_json::Value>,

@@ -28,7 +28,7 @@ const PLAN_BATCH: usize = 1000;
 const SEND_CONCURRENCY: usize = 64;
 
 /// What the sent history keeps of a delivery.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SentRecord {
     /// The delivery as it last stood.
     pub delivery: Delivery,
@@ -39,7 +39,7 @@ pub struct SentRecord {
 }
 
 /// How the outbox is doing, for `vigie status` and the API.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct OutboxStatus {
     /// Deliveries waiting.
     pub pending: usize,
@@ -56,7 +56,7 @@ pub struct OutboxStatus {
 }
 
 /// What the outbox holds and recently sent, as `vigie outbox` shows it.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct OutboxView {
     /// Changes of the outbox so far, for long polls (`after`); 0 when read offline.
     #[serde(default)]

@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 pub use pdf::PdfError;
 
 /// One incident: an alert of the client's sites live during the month.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Incident {
     /// Alert number.
     pub alert: u64,
@@ -46,7 +46,7 @@ pub struct Incident {
 }
 
 /// The maintenance company the report is made by.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Company {
     /// Its name.
     pub name: String,
@@ -57,7 +57,7 @@ pub struct Company {
 }
 
 /// A site's availability on one day of the month.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Day {
     /// The day, in the site's time zone.
     pub date: NaiveDate,
@@ -66,7 +66,7 @@ pub struct Day {
 }
 
 /// A client's report for a month.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Report {
     /// The client.
     pub client: String,

@@ -205,7 +205,7 @@ pub enum SnapshotWrite {
 }
 
 /// How the store is doing, for `vigie status` and the API.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StoreHealth {
     /// The database file.
     pub path: String,

@@ -182,6 +182,20 @@ impl Serialize for RuleKey {
     }
 }
 
+/// In the API's document, a key is its text: `rule` or `rule{label=value,...}`.
+impl utoipa::PartialSchema for RuleKey {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .description(Some(
+                "A rule, with the labels of its series: `disk.usage{mountpoint=/data}`",
+            ))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for RuleKey {}
+
 impl<'de> Deserialize<'de> for RuleKey {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let text = String::deserialize(d)?;
