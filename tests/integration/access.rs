@@ -885,6 +885,8 @@ fn the_dashboard_shows_a_client_its_own_sites_and_the_staff_everything_in_their_
         home.contains(&format!("data-alert=\"{alert_c}\"")),
         "{home}"
     );
+    // Its alert in its words: the rule's line in English.
+    assert!(home.contains("disk usage above 95 %"), "{home}");
     assert!(
         !home.contains("nvr-d") && !home.contains("data-site=\"sd\""),
         "{home}"
@@ -917,6 +919,12 @@ fn the_dashboard_shows_a_client_its_own_sites_and_the_staff_everything_in_their_
     assert_eq!(code, 200);
     assert!(home.contains("<html lang=\"fr\""));
     assert!(home.contains("Alertes en cours") && home.contains("Se déconnecter"));
+    // The alerts' lines in French too.
+    assert!(
+        home.contains("occupation du disque au-dessus de 95 %")
+            && !home.contains("disk usage above"),
+        "{home}"
+    );
     for id in [alert_c, alert_d] {
         assert!(
             home.contains(&format!("data-action=\"/api/v1/alerts/{id}/ack\"")),

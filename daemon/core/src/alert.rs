@@ -93,6 +93,8 @@ pub struct Condition {
     pub severity: Severity,
     /// One line for operators.
     pub summary: String,
+    /// The same line in French.
+    pub summary_fr: String,
     /// How much is wrong (offline cameras counted by a site alert; 0 otherwise). A closed
     /// alert is opened anew when its condition gets worse in severity or in weight.
     pub weight: u32,
@@ -170,6 +172,10 @@ pub struct Alert {
     pub state: AlertState,
     /// One line for operators.
     pub summary: String,
+    /// The same line in French (empty for an alert recorded before it was kept: the English
+    /// one is shown).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub summary_fr: String,
     /// When the alert opened.
     pub opened_at: DateTime<Utc>,
     /// Last change.
@@ -212,6 +218,14 @@ pub struct Alert {
 }
 
 impl Alert {
+    /// Its one line in `language`.
+    pub fn summary_in(&self, language: crate::config::Language) -> &str {
+        match language {
+            crate::config::Language::Fr if !self.summary_fr.is_empty() => &self.summary_fr,
+            _ => &self.summary,
+        }
+    }
+
     /// When it was notified: at opening, or when its maintenance window ended.
     fn notified_at(&self) -> DateTime<Utc> {
         self.timeline
@@ -548,6 +562,9 @@ pub fn reconcile(
                     alert.log(now, TimelineEvent::Severity, detail);
                     changed = true;
                 }
+                // The French line follows the English one; an alert restored from before it
+                // was kept gains it without a change of its own.
+                alert.summary_fr.clone_from(&cond.summary_fr);
                 if alert.summary != cond.summary {
                     alert.summary = cond.summary.clone();
                     if !changed {
@@ -586,6 +603,7 @@ pub fn reconcile(
                     severity: cond.severity,
                     state: AlertState::Open,
                     summary: cond.summary.clone(),
+                    summary_fr: cond.summary_fr.clone(),
                     opened_at: now,
                     updated_at: now,
                     acknowledged: None,
@@ -815,6 +833,7 @@ mod tests {
             rule: key(rule),
             severity: sev,
             summary: format!("{rule} {sev}"),
+            summary_fr: format!("{rule} {sev} (fr)"),
             weight: 0,
         }
     }

@@ -447,7 +447,10 @@ pub fn render(d: &Delivery) -> Rendered {
     let subject = if d.also.is_empty() {
         format!(
             "[vigie] #{} {severity} {} — {}: {}",
-            a.id, a.site, what, a.summary
+            a.id,
+            a.site,
+            what,
+            a.summary_in(d.language)
         )
     } else if fr {
         format!(
@@ -488,7 +491,7 @@ pub fn render(d: &Delivery) -> Rendered {
         a.opened_at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
         a.state.to_string(),
     ];
-    let mut text = format!("{}\n\n", a.summary);
+    let mut text = format!("{}\n\n", a.summary_in(d.language));
     if d.held_back > 0 {
         text.push_str(&if fr {
             format!(
@@ -504,7 +507,7 @@ pub fn render(d: &Delivery) -> Rendered {
     }
     let mut html = format!(
         "<p><strong>{}</strong></p>\n<table>\n",
-        escape_html(&a.summary)
+        escape_html(a.summary_in(d.language))
     );
     for (l, v) in labels.iter().zip(&rows) {
         text.push_str(&format!("{l}: {v}\n"));
@@ -518,7 +521,10 @@ pub fn render(d: &Delivery) -> Rendered {
     for other in &d.also {
         let line = format!(
             "#{} {} {}: {}",
-            other.id, other.severity, other.owner, other.summary
+            other.id,
+            other.severity,
+            other.owner,
+            other.summary_in(d.language)
         );
         text.push_str(&format!("\n{line}\n"));
         html.push_str(&format!("<p>{}</p>\n", escape_html(&line)));
@@ -532,11 +538,11 @@ pub fn render(d: &Delivery) -> Rendered {
             crate::alert::Owner::Site(_) => String::new(),
         },
         match (d.step, fr) {
-            (Step::Resolved, true) => format!("RÉSOLU {}", a.summary),
-            (Step::Resolved, false) => format!("RESOLVED {}", a.summary),
-            (Step::Closed, true) => format!("CLÔTURÉ {}", a.summary),
-            (Step::Closed, false) => format!("CLOSED {}", a.summary),
-            _ => a.summary.clone(),
+            (Step::Resolved, true) => format!("RÉSOLU {}", a.summary_in(d.language)),
+            (Step::Resolved, false) => format!("RESOLVED {}", a.summary_in(d.language)),
+            (Step::Closed, true) => format!("CLÔTURÉ {}", a.summary_in(d.language)),
+            (Step::Closed, false) => format!("CLOSED {}", a.summary_in(d.language)),
+            _ => a.summary_in(d.language).to_string(),
         }
     );
     let sms = if sms_full.chars().count() > 160 {

@@ -290,6 +290,15 @@ pub fn words(lang: Language) -> &'static Words {
 }
 
 impl Words {
+    /// The language of these words.
+    pub fn language(&self) -> Language {
+        if self.code == "fr" {
+            Language::Fr
+        } else {
+            Language::En
+        }
+    }
+
     /// The word of a status.
     pub fn status(&self, s: Status) -> &'static str {
         match s {

@@ -306,7 +306,7 @@ fn ops_alerts(
                             td { span class={ "sev-" (sev_class(a.severity)) } { (w.severity(a.severity)) } }
                             td { (client_of(&a.site)) }
                             td.wide { (a.site.as_str()) }
-                            td { a href={ "/alerts/" (a.id) } { "#" (a.id) " " (a.summary) } }
+                            td { a href={ "/alerts/" (a.id) } { "#" (a.id) " " (a.summary_in(w.language())) } }
                             td { (age(now, a.opened_at)) }
                             td { (w.state(a.state)) }
                             @if operator {
@@ -351,7 +351,7 @@ fn history_table(w: &Words, mut alerts: Vec<Alert>) -> Markup {
                             td { (when(a.opened_at)) }
                             td { (equipment_of(a)) }
                             td { span class={ "sev-" (sev_class(a.severity)) } { (w.severity(a.severity)) } }
-                            td.wide { (a.summary) }
+                            td.wide { (a.summary_in(w.language())) }
                             td { (resolution(w, a)) }
                         }
                     }
@@ -745,7 +745,7 @@ async fn alert_page(
     }
     let now = state.clock.now();
     let body = html! {
-        h2 data-alert-page=(a.id) { "#" (a.id) " " (a.summary) }
+        h2 data-alert-page=(a.id) { "#" (a.id) " " (a.summary_in(w.language())) }
         p {
             span class={ "sev-" (sev_class(a.severity)) } { (w.severity(a.severity)) }
             " · " (w.state(a.state)) " · " (resolution(w, &a))

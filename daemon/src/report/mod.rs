@@ -220,7 +220,7 @@ pub fn build_all(
                         .map_or("UTC", |s| s.timezone.name())
                         .to_string(),
                     severity: a.severity.to_string(),
-                    summary: a.summary.clone(),
+                    summary: a.summary_in(c.contract.language()).to_string(),
                     opened_at: a.opened_at,
                     ended_at: ended,
                     resolution: match (&a.closed, a.resolved_at) {

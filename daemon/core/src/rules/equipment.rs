@@ -379,14 +379,19 @@ fn conditions(state: &EquipmentState, cx: &Context<'_>, now: DateTime<Utc>) -> V
         && let Some(since) = state.offline_since
         && now >= since + chrono(t.connectivity_after)
     {
+        let since = since.format("%Y-%m-%d %H:%M:%S UTC");
         out.push(Condition {
             rule: RuleId::ConnectivityLost.into(),
             severity: Severity::Critical,
             summary: format!(
-                "{} {} is not answering since {}",
+                "{} {} is not answering since {since}",
                 cx.kind.name(),
-                cx.id,
-                since.format("%Y-%m-%d %H:%M:%S UTC")
+                cx.id
+            ),
+            summary_fr: format!(
+                "{} {} ne répond plus depuis le {since}",
+                kind_fr(cx.kind),
+                cx.id
             ),
             weight: 0,
         });
@@ -401,26 +406,32 @@ fn conditions(state: &EquipmentState, cx: &Context<'_>, now: DateTime<Utc>) -> V
         } else {
             format!(" ({labels})")
         };
-        let (severity, summary) = match s.key.rule {
+        let (severity, summary, summary_fr) = match s.key.rule {
             RuleId::DiskUsage | RuleId::Temperature => {
-                let (levels, unit, what) = if s.key.rule == RuleId::DiskUsage {
-                    (t.disk, " %", "disk usage")
+                let (levels, unit, what, what_fr) = if s.key.rule == RuleId::DiskUsage {
+                    (t.disk, " %", "disk usage", "occupation du disque")
                 } else {
-                    (t.temperature, " °C", "temperature")
+                    (t.temperature, " °C", "temperature", "température")
                 };
                 if s.level >= 2 {
                     (
                         Severity::Critical,
                         format!("{what} above {}{unit}{on}", levels.critical),
+                        format!("{what_fr} au-dessus de {}{unit}{on}", levels.critical),
                     )
                 } else {
                     (
                         Severity::Warning,
                         format!("{what} above {}{unit}{on}", levels.warning),
+                        format!("{what_fr} au-dessus de {}{unit}{on}", levels.warning),
                     )
                 }
             }
-            RuleId::RecordingStopped => (Severity::Critical, format!("recording stopped{on}")),
+            RuleId::RecordingStopped => (
+                Severity::Critical,
+                format!("recording stopped{on}"),
+                format!("enregistrement arrêté{on}"),
+            ),
             RuleId::HardwareFailed => {
                 let label = |k: &str| {
                     s.key
@@ -440,16 +451,19 @@ fn conditions(state: &EquipmentState, cx: &Context<'_>, now: DateTime<Utc>) -> V
                 } else {
                     t.hardware.other
                 };
-                let what = match part {
-                    "physical_disk" if recorder_disk => "disk in error, recording at risk",
-                    "physical_disk" => "storage card in error",
-                    "fan" => "fan failed",
-                    "power_supply" => "power supply failed",
-                    "heater" => "heater failed",
-                    "battery" => "battery failed",
-                    _ => "hardware failed",
+                let (what, what_fr) = match part {
+                    "physical_disk" if recorder_disk => (
+                        "disk in error, recording at risk",
+                        "disque en erreur, enregistrement menacé",
+                    ),
+                    "physical_disk" => ("storage card in error", "carte de stockage en erreur"),
+                    "fan" => ("fan failed", "ventilateur en panne"),
+                    "power_supply" => ("power supply failed", "alimentation en panne"),
+                    "heater" => ("heater failed", "chauffage en panne"),
+                    "battery" => ("battery failed", "batterie en panne"),
+                    _ => ("hardware failed", "matériel en panne"),
                 };
-                (severity, format!("{what}{on}"))
+                (severity, format!("{what}{on}"), format!("{what_fr}{on}"))
             }
             RuleId::ConnectivityLost | RuleId::CamerasOffline => continue,
         };
@@ -457,10 +471,24 @@ fn conditions(state: &EquipmentState, cx: &Context<'_>, now: DateTime<Utc>) -> V
             rule: s.key.clone(),
             severity,
             summary,
+            summary_fr,
             weight: 0,
         });
     }
     out
+}
+
+/// An equipment kind in French, as the alerts' French lines name it.
+fn kind_fr(kind: EquipmentKind) -> &'static str {
+    match kind {
+        EquipmentKind::Camera => "caméra",
+        EquipmentKind::Nvr => "enregistreur",
+        EquipmentKind::VmsServer => "serveur VMS",
+        EquipmentKind::Encoder => "encodeur",
+        EquipmentKind::Switch => "commutateur",
+        EquipmentKind::Router => "routeur",
+        EquipmentKind::Other => "équipement",
+    }
 }
 
 fn next_deadline(

@@ -87,6 +87,14 @@ pub fn cameras_offline(
                 cameras.len(),
                 names.join(", ")
             ),
+            summary_fr: format!(
+                "{} caméra{} hors ligne (tolérance {} sur {}) : {}",
+                offline.len(),
+                if offline.len() > 1 { "s" } else { "" },
+                allowed,
+                cameras.len(),
+                names.join(", ")
+            ),
             weight: u32::try_from(offline.len()).unwrap_or(u32::MAX),
         }
     });

@@ -436,6 +436,33 @@ fn rule_scenarios() {
 }
 
 #[test]
+fn every_alert_of_the_scenarios_has_its_line_in_french() {
+    let mut rules = std::collections::BTreeSet::new();
+    for sc in scenarios() {
+        for e in run(&sc) {
+            let a = &e.alert;
+            assert!(
+                !a.summary_fr.is_empty() && a.summary_fr != a.summary,
+                "{}: {a:?}",
+                sc.name
+            );
+            assert_eq!(a.summary_in(crate::config::Language::En), a.summary);
+            assert_eq!(a.summary_in(crate::config::Language::Fr), a.summary_fr);
+            rules.insert(a.rule.rule.name());
+        }
+    }
+    for rule in [
+        "connectivity.lost",
+        "disk.usage",
+        "temperature",
+        "recording.stopped",
+        "hardware.failed",
+    ] {
+        assert!(rules.contains(rule), "no scenario raises {rule}: {rules:?}");
+    }
+}
+
+#[test]
 fn maintenance_suppression_flags_notifications() {
     use Ev::*;
     let sc = Scenario {
@@ -515,6 +542,10 @@ fn r3_camera_offline_more_than_five_minutes_alerts_at_once_with_zero_tolerance()
     let c = r.condition.expect("alert");
     assert_eq!(c.severity, Severity::Critical);
     assert_eq!(c.summary, "1 camera offline (tolerance 0 of 4): cam-02");
+    assert_eq!(
+        c.summary_fr,
+        "1 caméra hors ligne (tolérance 0 sur 4) : cam-02"
+    );
 }
 
 #[test]
