@@ -153,12 +153,12 @@ fn alert(
     site: &str,
     rule: &str,
     severity: &str,
-    summary: &str,
+    (summary, summary_fr): (&str, &str),
     at: DateTime<Utc>,
 ) -> Result<Alert, serde_json::Error> {
     serde_json::from_value(serde_json::json!({
         "id": id, "owner": {"equipment": equipment}, "site": site, "rule": rule,
-        "severity": severity, "state": "open", "summary": summary,
+        "severity": severity, "state": "open", "summary": summary, "summary_fr": summary_fr,
         "opened_at": at, "updated_at": at, "notified": true, "timeline": []
     }))
 }
@@ -323,7 +323,7 @@ pub fn write_month(store: &Store, fleet: &Fleet, month: &str) -> Result<Written,
                 &site,
                 "connectivity.lost",
                 "critical",
-                "no answer to ICMP",
+                ("no answer to ICMP", "ne répond plus au ping (ICMP)"),
                 down,
             )?;
             events.push((
@@ -433,7 +433,7 @@ pub fn write_month(store: &Store, fleet: &Fleet, month: &str) -> Result<Written,
                 &site,
                 "hardware.failed{disk=hdd2}",
                 "critical",
-                "disk hdd2 reported failed",
+                ("disk hdd2 reported failed", "disque hdd2 signalé en défaut"),
                 local(tz, day(d), h),
             )?;
             events.push((

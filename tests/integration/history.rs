@@ -162,7 +162,7 @@ async fn a_filling_disk_and_a_failing_part_become_recommendations_from_the_histo
     assert!(
         found[1]
             .recommendation
-            .contains("nvr : disk=hdd2 signalé en défaut pendant 3 heures"),
+            .contains("nvr : disque hdd2 signalé en défaut pendant 3 heures"),
         "{}",
         found[1].recommendation
     );
@@ -254,4 +254,59 @@ async fn a_camera_going_down_again_and_again_is_flagged_as_flapping() {
             .contains("cam-1 : 6 coupures ce mois-ci contre 0")),
         "{found:?}"
     );
+}
+
+#[test]
+fn rollups_older_than_thirteen_months_are_removed_by_the_compaction_and_newer_ones_stay() {
+    use chrono::{DateTime, Utc};
+    let data = tempfile::tempdir().expect("tmp");
+    let (store, _) = vigie::store::Store::open(data.path()).expect("store");
+    let fleet = vigie::synthetic::Fleet {
+        clients: 1,
+        sites_per_client: 1,
+        cameras_per_site: 0,
+    };
+    // Fifteen months of rollups, up to now.
+    let now: DateTime<Utc> = "2026-12-01T00:00:00Z".parse().expect("t");
+    let from = now - chrono::Duration::days(15 * 31);
+    vigie::synthetic::write_history(&store, &fleet, from, now).expect("history");
+    let reader = store.reader();
+    let nvr = "c000-s00-nvr";
+    let all = |r: &vigie::store::StoreReader| {
+        r.history(
+            nvr,
+            vigie_core::history::hour_of(from),
+            vigie_core::history::hour_of(now),
+        )
+        .expect("history")
+    };
+    let before = all(&reader);
+    assert_eq!(before.first().map(|h| h.at), Some(from));
+    let cut = now - chrono::Duration::from_std(vigie_core::history::KEPT_FOR).expect("kept");
+    vigie::retention::compact(&reader, &store, now - chrono::Duration::days(761), cut)
+        .expect("compact");
+    store.flush_blocking().expect("flush");
+    let after = all(&reader);
+    let first = after.first().expect("recent hours stay").at;
+    // Whole days are kept or removed: the first hour left is within a day of the cut.
+    assert!(
+        first >= cut - chrono::Duration::days(1) && first <= cut + chrono::Duration::days(1),
+        "first hour kept {first}, cut {cut}"
+    );
+    assert_eq!(after.last().map(|h| h.at), before.last().map(|h| h.at));
+    let recent = |v: &[vigie_core::history::Hour]| {
+        v.iter()
+            .filter(|h| h.at >= cut + chrono::Duration::days(1))
+            .count()
+    };
+    assert_eq!(
+        recent(&after),
+        recent(&before),
+        "the last 13 months are whole"
+    );
+    assert!(
+        after.len() < before.len() - 24 * 50,
+        "the two oldest months are gone"
+    );
+    store.close();
 }

@@ -150,8 +150,14 @@ fn a_synthetic_month_gives_the_hand_computed_figures_and_its_pdf_says_them_in_bo
         assert!(words(&text).contains(expected), "{expected} in:\n{text}");
     }
     assert!(
-        words(&text).contains("Switch 0 : no answer to ICMP"),
-        "the incident names the equipment:\n{text}"
+        words(&text).contains("Switch 0 : ne répond plus au ping (ICMP)")
+            && words(&text).contains("critique"),
+        "the incident names the equipment, in French:\n{text}"
+    );
+    // The switch's outage on both sides: the cameras behind it, the time it cut them off.
+    assert!(
+        words(&text).contains("derrière Switch 0") && words(&text).contains("a coupé les autres"),
+        "the parent is named:\n{text}"
     );
     assert!(
         text.contains("2 h 00 min"),
@@ -195,6 +201,10 @@ fn a_synthetic_month_gives_the_hand_computed_figures_and_its_pdf_says_them_in_bo
     ] {
         assert!(text.contains(expected), "{expected} in:\n{text}");
     }
+    assert!(
+        words(&text).contains("Switch 0: no answer to ICMP") && words(&text).contains("critical"),
+        "the incident in English:\n{text}"
+    );
     let flat = words(&text);
     for s in &en.signals {
         let first: String = words(&s.recommendation).chars().take(30).collect();
@@ -206,6 +216,10 @@ fn a_synthetic_month_gives_the_hand_computed_figures_and_its_pdf_says_them_in_bo
     let page = vigie::report::html(&en, &cfg.reports);
     assert!(page.contains("<strong>99.797 %</strong>"), "{page}");
     assert_eq!(page.matches("<rect ").count(), 31, "one bar per day");
+    assert!(
+        page.contains("(behind Switch 0)") && page.contains("(cut others off 4.0 h)"),
+        "{page}"
+    );
     assert!(page.contains("data:image/svg+xml;base64,"));
     std::fs::write(out.join("client-001-2026-03.html"), &page).expect("write");
     store.close();
@@ -317,6 +331,13 @@ fn the_daemon_serves_the_generated_month_and_the_cli_writes_its_pdf_whole() {
         cameras_per_site: 2,
     };
     let cfg_dir = config_dir(&fleet);
+    // The client's own account, for its dashboard.
+    let main = cfg_dir.path().join("vigie.toml");
+    let digest =
+        vigie::config::token_digest_text(&vigie::config::token_digest(&token_of("portal")));
+    let text = std::fs::read_to_string(&main).expect("main")
+        + &format!("\n[accounts.portal]\nclient = \"client-000\"\ntokens = [\"{digest}\"]\n");
+    std::fs::write(&main, text).expect("write");
     let data = tempfile::tempdir().expect("tmp");
     {
         let (store, _) = Store::open(data.path()).expect("store");
@@ -336,6 +357,26 @@ fn the_daemon_serves_the_generated_month_and_the_cli_writes_its_pdf_whole() {
         .expect("availability");
     let rate = format_rate(a.clients[&ClientId::new("client-000")].rate);
     assert_eq!(rate, format_rate(Some(expected(743, 2).rate)));
+    // The client's dashboard says the same figures, to the digit, for the month and its site,
+    // and links the month's report.
+    let (code, home) = daemon
+        .client_as("portal")
+        .raw("GET", "/?month=2026-03", &[], None)
+        .expect("dashboard");
+    assert_eq!(code, 200, "{home}");
+    assert!(
+        home.contains(&format!("data-rate=\"month\">{rate}<")),
+        "{rate} in:\n{home}"
+    );
+    let site_rate = format_rate(a.sites[&SiteId::new("c000-s00")].rate);
+    assert!(
+        home.contains(&format!("data-site-rate=\"month\">{site_rate}<")),
+        "{site_rate} in:\n{home}"
+    );
+    assert!(
+        home.contains("href=\"/api/v1/reports/client-000/") && home.contains("?format=pdf\""),
+        "the reports are linked:\n{home}"
+    );
     let file = data.path().join("out").join("client-000.pdf");
     let data_dir = data.path().to_string_lossy().into_owned();
     let args = |extra: &[&str]| -> Vec<String> {

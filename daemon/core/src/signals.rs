@@ -9,8 +9,9 @@
 //!   filling.
 //! - **temperature**: a sensor whose mean over the month is 5 °C or more above the previous
 //!   month's, or whose hourly maximum crossed the warning level in 3 hours or more.
-//! - **reboots**: the uptime going back between two readings is a reboot; 2 or more in the
-//!   month are flagged.
+//! - **reboots**: the uptime going back between two readings is a reboot, and so is a new boot
+//!   id in the identity facts (a device reporting both counts the larger tally, not both);
+//!   2 or more in the month are flagged.
 //! - **hardware**: a part (disk, fan, power supply) reported failed (`hw.status` 0) in any
 //!   hour of the month, with the number of hours.
 //! - **network**: ICMP loss averaging 2 points more than the previous month (and at least
@@ -173,7 +174,7 @@ pub fn detect(i: &Inputs<'_>) -> Vec<Signal> {
     let mut out = Vec::new();
     out.extend(disk_filling(i));
     out.extend(temperature(i));
-    out.extend(reboots(i.month));
+    out.extend(reboots(i.month, i.facts, i.from));
     out.extend(hardware(i.month));
     out.extend(network(i.month, i.before));
     out.extend(clock(i.month));
@@ -329,8 +330,19 @@ pub fn temperature(i: &Inputs<'_>) -> Vec<Signal> {
     out
 }
 
-/// Reboots, by the rule in the module's documentation.
-pub fn reboots(month: &[Hour]) -> Vec<Signal> {
+/// Reboots, by the rule in the module's documentation: `month`'s uptimes, and the boot ids of
+/// `facts` that changed after `from`.
+pub fn reboots(month: &[Hour], facts: &[FactsAt], from: DateTime<Utc>) -> Vec<Signal> {
+    let mut boots = 0u32;
+    let mut boot_id: Option<&str> = None;
+    for (at, f) in facts {
+        if let Some(id) = fact(f, "boot_id") {
+            if boot_id.is_some_and(|old| old != id) && *at >= from {
+                boots += 1;
+            }
+            boot_id = Some(id);
+        }
+    }
     let mut count = 0u32;
     for points in series(month, "device.uptime").values() {
         let mut last: Option<f32> = None;
@@ -343,6 +355,7 @@ pub fn reboots(month: &[Hour]) -> Vec<Signal> {
             last = Some(r.last);
         }
     }
+    let count = count.max(boots);
     if count < 2 {
         return Vec::new();
     }
@@ -510,6 +523,53 @@ pub fn usual_firmware<'f>(
         .collect()
 }
 
+/// A part's word, from the attribute or `hw.type` naming its kind.
+fn part_word(kind: &str, fr: bool) -> Option<&'static str> {
+    Some(match (kind, fr) {
+        ("disk" | "physical_disk", false) => "disk",
+        ("disk" | "physical_disk", true) => "disque",
+        ("fan", false) => "fan",
+        ("fan", true) => "ventilateur",
+        ("heater", false) => "heater",
+        ("heater", true) => "chauffage",
+        ("power_supply" | "psu", false) => "power supply",
+        ("power_supply" | "psu", true) => "alimentation",
+        ("battery", false) => "battery",
+        ("battery", true) => "batterie",
+        _ => return None,
+    })
+}
+
+/// A series' attributes in plain words: the part and its name (`disk=hdd2,hw.type=physical_disk`
+/// gives "disk hdd2", `hw.id=F0,hw.type=fan` "fan F0"), a volume's mount point or a sensor's
+/// name alone (`mountpoint=/rec` gives "/rec").
+pub fn plain(attributes: &str, lang: Language) -> String {
+    let fr = lang == Language::Fr;
+    let pairs: Vec<(&str, &str)> = attributes
+        .split(',')
+        .filter_map(|p| p.split_once('='))
+        .collect();
+    if pairs.is_empty() {
+        return attributes.to_string();
+    }
+    let mut words: Vec<String> = Vec::new();
+    let mut named_part = false;
+    for (k, v) in &pairs {
+        match (*k, part_word(k, fr)) {
+            ("hw.type", _) => {}
+            (_, Some(w)) => {
+                named_part = true;
+                words.push(format!("{w} {v}"));
+            }
+            (_, None) => words.push((*v).to_string()),
+        }
+    }
+    if !named_part && let Some((_, t)) = pairs.iter().find(|(k, _)| *k == "hw.type") {
+        words.insert(0, part_word(t, fr).unwrap_or(t).to_string());
+    }
+    words.join(" ")
+}
+
 /// The recommendation of a signal for `equipment`, in plain words.
 pub fn recommendation(equipment: &str, s: &Signal, lang: Language) -> String {
     let fr = lang == Language::Fr;
@@ -522,6 +582,7 @@ pub fn recommendation(equipment: &str, s: &Signal, lang: Language) -> String {
             full_at,
         } => {
             let day = full_at.format("%Y-%m-%d");
+            let volume = plain(volume, lang);
             if fr {
                 format!(
                     "{equipment} : le volume {volume} est rempli à {} et grandit de {:.1} point par jour ; il sera plein vers le {day} — libérer de la place ou ajouter un disque avant.",
@@ -541,6 +602,7 @@ pub fn recommendation(equipment: &str, s: &Signal, lang: Language) -> String {
             mean,
             before,
         } => {
+            let sensor = plain(sensor, lang);
             if fr {
                 format!(
                     "{equipment} : la température ({sensor}) est passée de {before:.0} °C à {mean:.0} °C en moyenne sur un mois — vérifier la ventilation et dépoussiérer à la prochaine visite."
@@ -556,6 +618,7 @@ pub fn recommendation(equipment: &str, s: &Signal, lang: Language) -> String {
             hours,
             warning,
         } => {
+            let sensor = plain(sensor, lang);
             if fr {
                 format!(
                     "{equipment} : la température ({sensor}) a dépassé {warning:.0} °C pendant {hours} heures ce mois-ci — contrôler le ventilateur et l'emplacement."
@@ -578,6 +641,7 @@ pub fn recommendation(equipment: &str, s: &Signal, lang: Language) -> String {
             }
         }
         Finding::HardwareFailed { part, hours } => {
+            let part = plain(part, lang);
             if fr {
                 format!(
                     "{equipment} : {part} signalé en défaut pendant {hours} heures ce mois-ci — prévoir son remplacement à la prochaine visite."
@@ -842,7 +906,7 @@ mod tests {
             let v = (since * 3600 + 1800) as f32;
             (v - 1800.0, v, v + 1800.0, v + 1800.0)
         });
-        let s = reboots(&month);
+        let s = reboots(&month, &[], t0());
         assert!(
             matches!(
                 s[..],
@@ -857,7 +921,40 @@ mod tests {
             let v = (h * 3600) as f32;
             (v, v + 1800.0, v + 3600.0, v + 3600.0)
         });
-        assert!(reboots(&steady).is_empty());
+        assert!(reboots(&steady, &[], t0()).is_empty());
+        // Boot ids: two new ones in the month are two reboots; one that changed before the
+        // month is not, and a device reporting both its uptime and its boot id is not
+        // counted twice.
+        let boot =
+            |at: DateTime<Utc>, id: &str| (at, vec![("boot_id".to_string(), id.to_string())]);
+        let facts = vec![
+            boot(t0() - Duration::days(3), "a"),
+            boot(t0() + Duration::days(4), "b"),
+            boot(t0() + Duration::days(17), "c"),
+        ];
+        let s = reboots(&steady, &facts, t0());
+        assert!(
+            matches!(
+                s[..],
+                [Signal {
+                    finding: Finding::Reboots { count: 2 },
+                    ..
+                }]
+            ),
+            "{s:?}"
+        );
+        assert!(recommendation("nvr-1", &s[0], Language::En).contains("2 reboots this month"));
+        assert!(reboots(&steady, &facts[..2], t0()).is_empty(), "one reboot");
+        assert!(
+            matches!(
+                reboots(&month, &facts, t0())[..],
+                [Signal {
+                    finding: Finding::Reboots { count: 2 },
+                    ..
+                }]
+            ),
+            "the same reboots seen twice"
+        );
     }
 
     #[test]
@@ -879,10 +976,50 @@ mod tests {
         );
         assert!(
             recommendation("NVR quai B", &s[0], Language::Fr)
-                .contains("disk=hdd2 signalé en défaut pendant 3 heures")
+                .contains("NVR quai B : disque hdd2 signalé en défaut pendant 3 heures ce mois-ci"),
+            "{}",
+            recommendation("NVR quai B", &s[0], Language::Fr)
         );
+        assert!(recommendation("NVR quai B", &s[0], Language::En).contains(
+            "NVR quai B: disk hdd2 reported failed in 3 hours this month — plan its replacement"
+        ));
         let healthy = hours("hw.status", "disk=hdd1", t0(), 31 * 24, flat(1.0));
         assert!(hardware(&healthy).is_empty());
+        // A fan and a heater failing (as the Axis plugin reports them) are flagged in plain
+        // words; the same parts working are not.
+        for (attrs, en, fr) in [
+            (
+                "fan=F0,hw.type=fan",
+                "fan F0 reported failed",
+                "ventilateur F0 signalé en défaut",
+            ),
+            (
+                "heater=H1,hw.type=heater",
+                "heater H1 reported failed",
+                "chauffage H1 signalé en défaut",
+            ),
+            (
+                "hw.id=PSU2,hw.type=power_supply",
+                "power supply PSU2 reported failed",
+                "alimentation PSU2 signalé en défaut",
+            ),
+        ] {
+            let failing = hours("hw.status", attrs, t0(), 48, |h| {
+                let v = if h >= 40 { 0.0 } else { 1.0 };
+                (v, v, v, v)
+            });
+            let s = hardware(&failing);
+            assert_eq!(s.len(), 1, "{attrs}: {s:?}");
+            assert!(
+                recommendation("cam-4", &s[0], Language::En).contains(en),
+                "{attrs}"
+            );
+            assert!(
+                recommendation("cam-4", &s[0], Language::Fr).contains(fr),
+                "{attrs}"
+            );
+            assert!(hardware(&hours("hw.status", attrs, t0(), 48, flat(1.0))).is_empty());
+        }
         let before = hours(
             "network.icmp.loss",
             "",
@@ -896,6 +1033,42 @@ mod tests {
         assert!(network(&fine, &before).is_empty());
         let all = detect(&inputs(&lossy, &before));
         assert_eq!(all.len(), 1);
+        // Round trips: doubled to 30 ms is flagged, 12 ms against 10 is not, nor a doubling
+        // that stays under 10 ms.
+        let rtt_before = hours(
+            "network.icmp.rtt",
+            "",
+            t0() - Duration::days(28),
+            28 * 24,
+            flat(0.010),
+        );
+        let slow = hours("network.icmp.rtt", "", t0(), 31 * 24, flat(0.030));
+        let s = network(&slow, &rtt_before);
+        assert!(
+            matches!(
+                &s[..],
+                [Signal {
+                    finding: Finding::RttRising { .. },
+                    priority: Priority::Low
+                }]
+            ),
+            "{s:?}"
+        );
+        assert!(
+            recommendation("sw-1", &s[0], Language::Fr)
+                .contains("le temps de réponse est passé de 10 ms à 30 ms")
+        );
+        let a_bit = hours("network.icmp.rtt", "", t0(), 31 * 24, flat(0.012));
+        assert!(network(&a_bit, &rtt_before).is_empty());
+        let fast_before = hours(
+            "network.icmp.rtt",
+            "",
+            t0() - Duration::days(28),
+            28 * 24,
+            flat(0.002),
+        );
+        let fast = hours("network.icmp.rtt", "", t0(), 31 * 24, flat(0.005));
+        assert!(network(&fast, &fast_before).is_empty());
     }
 
     #[test]

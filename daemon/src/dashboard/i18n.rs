@@ -35,6 +35,14 @@ pub struct Words {
     pub days_rate: &'static str,
     /// Global availability.
     pub global_rate: &'static str,
+    /// Availability of a named month.
+    pub rate_of: &'static str,
+    /// Monthly reports heading.
+    pub reports: &'static str,
+    /// Link to a month's figures on the home page.
+    pub figures: &'static str,
+    /// Back to the current month.
+    pub this_month: &'static str,
     /// No figure yet.
     pub no_figure: &'static str,
     /// Column: opened.
@@ -157,6 +165,10 @@ const FR: Words = Words {
     month_rate: "Disponibilité du mois",
     days_rate: "Disponibilité sur 30 jours",
     global_rate: "Disponibilité globale",
+    rate_of: "Disponibilité de",
+    reports: "Rapports mensuels",
+    figures: "chiffres",
+    this_month: "mois en cours",
     no_figure: "pas encore de mesure",
     opened: "Ouverte",
     equipment: "Équipement",
@@ -227,6 +239,10 @@ const EN: Words = Words {
     month_rate: "Availability this month",
     days_rate: "Availability over 30 days",
     global_rate: "Global availability",
+    rate_of: "Availability of",
+    reports: "Monthly reports",
+    figures: "figures",
+    this_month: "this month",
     no_figure: "no figure yet",
     opened: "Opened",
     equipment: "Equipment",

@@ -230,8 +230,13 @@ fn age(now: DateTime<Utc>, t: DateTime<Utc>) -> String {
     }
 }
 
+/// A rate as the API, the command line and the report write it (to the digit), or "no
+/// figure yet".
 fn rate_text(w: &Words, rate: Option<f64>) -> String {
-    rate.map_or_else(|| w.no_figure.to_string(), |r| format!("{r:.2} %"))
+    match rate {
+        Some(_) => crate::availability::format_rate(rate),
+        None => w.no_figure.to_string(),
+    }
 }
 
 fn equipment_of(a: &Alert) -> String {
@@ -408,7 +413,7 @@ struct Rates {
     days: crate::availability::Availability,
 }
 
-async fn rates(state: &ApiState, client: &str) -> Result<Rates, ApiError> {
+async fn rates(state: &ApiState, client: &str, month: Option<String>) -> Result<Rates, ApiError> {
     let client = client.to_string();
     with_history(state, move |reader, cfg, now| {
         let month = crate::availability::read(
@@ -416,6 +421,7 @@ async fn rates(state: &ApiState, client: &str) -> Result<Rates, ApiError> {
             cfg,
             &crate::availability::Query {
                 client: Some(client.clone()),
+                month,
                 ..Default::default()
             },
             now,
@@ -439,15 +445,52 @@ async fn rates(state: &ApiState, client: &str) -> Result<Rates, ApiError> {
     .await
 }
 
+/// `?month=YYYY-MM` of the home page: a client's availability of that month.
+#[derive(Debug, serde::Deserialize)]
+struct HomeQuery {
+    month: Option<String>,
+}
+
+/// The months of a client's reports: the twelve before the current one, newest first.
+fn report_months(now: DateTime<Utc>) -> Vec<String> {
+    use chrono::Datelike;
+    let (mut y, mut m) = (now.year(), now.month());
+    (0..12)
+        .map(|_| {
+            if m == 1 {
+                y -= 1;
+                m = 12;
+            } else {
+                m -= 1;
+            }
+            format!("{y:04}-{m:02}")
+        })
+        .collect()
+}
+
 /// The home page: a client's sites, or the staff's live alerts and clients.
 #[get("/")]
-async fn home(state: web::Data<ApiState>, who: Identity) -> Result<HttpResponse, ApiError> {
+async fn home(
+    state: web::Data<ApiState>,
+    q: web::Query<HomeQuery>,
+    who: Identity,
+) -> Result<HttpResponse, ApiError> {
     let w = words(who.language);
     let cfg = state.config.borrow().clone();
     let alerts = alerts_part(&state, &who).await?;
+    let month = q.into_inner().month;
     let body = match who.client().cloned() {
         Some(client) => {
-            let rates = rates(&state, client.as_str()).await?;
+            let rates = rates(&state, client.as_str(), month.clone()).await?;
+            let month_label = match &month {
+                Some(m) => format!("{} {m}", w.rate_of),
+                None => w.month_rate.to_string(),
+            };
+            let client_month = rates
+                .month
+                .clients
+                .get(client.as_str())
+                .and_then(|t| t.rate);
             let mut sites = Vec::new();
             let ids: Vec<SiteId> = cfg
                 .iter()
@@ -463,7 +506,9 @@ async fn home(state: web::Data<ApiState>, who: Identity) -> Result<HttpResponse,
             let global = rates.days.clients.get(client.as_str()).and_then(|t| t.rate);
             html! {
                 p.rates {
+                    span.rate { (month_label) (w.colon) strong data-rate="month" { (rate_text(w, client_month)) } }
                     span.rate { (w.global_rate) (w.colon) strong data-rate="global" { (rate_text(w, global)) } }
+                    @if month.is_some() { a href="/" { (w.this_month) } }
                 }
                 h2 { (w.sites) }
                 @for s in &sites {
@@ -471,7 +516,7 @@ async fn home(state: web::Data<ApiState>, who: Identity) -> Result<HttpResponse,
                     section.site aria-labelledby={ "site-" (s.site.id) } data-site=(s.site.id) {
                         h3 id={ "site-" (s.site.id) } { (s.site.name) }
                         div.rates {
-                            span.rate { (w.month_rate) (w.colon) strong { (rate_text(w, rates.month.sites.get(&id).and_then(|t| t.rate))) } }
+                            span.rate { (month_label) (w.colon) strong data-site-rate="month" { (rate_text(w, rates.month.sites.get(&id).and_then(|t| t.rate))) } }
                             span.rate { (w.days_rate) (w.colon) strong { (rate_text(w, rates.days.sites.get(&id).and_then(|t| t.rate))) } }
                         }
                         (tiles(w, s))
@@ -479,6 +524,17 @@ async fn home(state: web::Data<ApiState>, who: Identity) -> Result<HttpResponse,
                 }
                 h2 { (w.history_30) }
                 div data-partial="/partials/alerts" { (alerts) }
+                h2 { (w.reports) }
+                ul.reports {
+                    @for m in report_months(state.clock.now()) {
+                        li {
+                            (m) " — "
+                            a href={ "/?month=" (m) } { (w.figures) } " · "
+                            a href={ "/api/v1/reports/" (client) "/" (m) } { "HTML" } " · "
+                            a href={ "/api/v1/reports/" (client) "/" (m) "?format=pdf" } { "PDF" }
+                        }
+                    }
+                }
             }
         }
         None => {

@@ -361,8 +361,36 @@ pub fn view(r: &Report) -> View {
                 .map(|(eq, e)| Row {
                     name: name(eq),
                     rate: format_rate(e.rate),
-                    down: hours(e.figures.down_ms),
-                    unreachable: hours(e.figures.unreachable_ms),
+                    // A parent's outage is shown on both sides: the time it cut others off,
+                    // and behind which parent the others were unreachable.
+                    down: if e.caused_unreachable_ms > 0 {
+                        format!(
+                            "{} ({} {})",
+                            hours(e.figures.down_ms),
+                            if fr {
+                                "a coupé les autres"
+                            } else {
+                                "cut others off"
+                            },
+                            hours(e.caused_unreachable_ms)
+                        )
+                    } else {
+                        hours(e.figures.down_ms)
+                    },
+                    unreachable: if e.unreachable_behind.is_empty() {
+                        hours(e.figures.unreachable_ms)
+                    } else {
+                        format!(
+                            "{} ({} {})",
+                            hours(e.figures.unreachable_ms),
+                            if fr { "derrière" } else { "behind" },
+                            e.unreachable_behind
+                                .keys()
+                                .map(|p| name(p.as_str()))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )
+                    },
                     maintenance: hours(e.figures.maintenance_ms),
                     unsupervised: hours(e.figures.unsupervised_ms),
                 })
@@ -382,8 +410,17 @@ pub fn view(r: &Report) -> View {
                     .format("%Y-%m-%d %H:%M")
                     .to_string(),
                 duration: duration(i.opened_at, i.ended_at, fr),
-                severity: i.severity.clone(),
-                what: format!("{} : {}", i.owner_name, i.summary),
+                severity: match (i.severity.as_str(), fr) {
+                    ("critical", true) => "critique".into(),
+                    ("warning", true) => "avertissement".into(),
+                    (other, _) => other.to_string(),
+                },
+                what: format!(
+                    "{}{}{}",
+                    i.owner_name,
+                    if fr { " : " } else { ": " },
+                    i.summary
+                ),
                 resolution: match &i.resolution {
                     Some(n) if !n.is_empty() => n.clone(),
                     Some(_) if fr => "résolu de lui-même".into(),
