@@ -152,6 +152,59 @@ impl Log {
     }
 }
 
+/// `a` with the configured equipment of its sites that the log never mentions (added but never
+/// answered, or never probed): not supervised over the whole period, so every table lists
+/// every equipment and none counts as up.
+pub fn with_unseen(mut a: Availability, cfg: &Config, now: DateTime<Utc>) -> Availability {
+    for (site_id, period) in &a.periods {
+        let Some(site) = cfg.sites.get(site_id) else {
+            continue;
+        };
+        let ms = (period.to.min(now) - period.from).num_milliseconds().max(0);
+        for id in site.equipment.keys() {
+            if a.equipment.contains_key(id) {
+                continue;
+            }
+            let figures = Figures {
+                unsupervised_ms: ms,
+                ..Figures::default()
+            };
+            a.equipment.insert(
+                id.clone(),
+                EquipmentAvailability {
+                    site: site_id.clone(),
+                    client: site.client.clone(),
+                    figures,
+                    rate: None,
+                    unreachable_behind: BTreeMap::new(),
+                    caused_unreachable_ms: 0,
+                },
+            );
+            for total in [
+                a.sites.entry(site_id.clone()).or_insert(EMPTY),
+                a.clients.entry(site.client.clone()).or_insert(EMPTY),
+                &mut a.global,
+            ] {
+                total.figures.add(&figures);
+                total.rate = total.figures.rate();
+            }
+        }
+    }
+    a
+}
+
+/// A total of nothing yet.
+const EMPTY: Total = Total {
+    figures: Figures {
+        up_ms: 0,
+        down_ms: 0,
+        unreachable_ms: 0,
+        maintenance_ms: 0,
+        unsupervised_ms: 0,
+    },
+    rate: None,
+};
+
 /// The latest end of `periods`, and never after `now`.
 pub fn end_of(periods: &BTreeMap<SiteId, Period>, now: DateTime<Utc>) -> DateTime<Utc> {
     periods.values().map(|p| p.to).max().unwrap_or(now).min(now)
@@ -168,7 +221,11 @@ pub fn read(
 ) -> Result<Availability, QueryError> {
     let periods = q.periods(cfg, now)?;
     let log = Log::read(reader, end_of(&periods, now))?;
-    Ok(log.availability(&periods, now, running))
+    Ok(with_unseen(
+        log.availability(&periods, now, running),
+        cfg,
+        now,
+    ))
 }
 
 /// Calls `f` on the log's events after `baseline`, in sequence order, those before `end`;
@@ -319,7 +376,14 @@ pub fn signals_in(
     use vigie_core::history::hour_of;
     // Identity facts over time, from the log: each equipment's changes, and the firmware
     // most devices of each model run now.
-    let mut facts: BTreeMap<String, Vec<vigie_core::signals::FactsAt>> = BTreeMap::new();
+    // The facts compaction kept come first: what each device was before the log's start.
+    let mut facts: BTreeMap<String, Vec<vigie_core::signals::FactsAt>> = log
+        .baseline
+        .iter()
+        .flat_map(|b| &b.facts)
+        .filter(|(_, (at, _))| *at <= now)
+        .map(|(id, f)| (id.to_string(), vec![f.clone()]))
+        .collect();
     // Times each equipment went down (its own fault), by instant.
     let mut downs: BTreeMap<String, Vec<DateTime<Utc>>> = BTreeMap::new();
     for e in &log.events {

@@ -226,6 +226,27 @@ async fn a_swapped_camera_and_its_odd_firmware_are_found_from_the_facts_over_tim
         .filter(|e| matches!(e.body, vigie::events::EventBody::Facts(_)))
         .count();
     assert_eq!(facts_events, 4);
+    // Once the log is compacted past the events that recorded them, the facts its baseline
+    // keeps still tell the odd firmware.
+    let now = bed.clock.now();
+    let compacted = vigie::retention::compact(
+        &bed.store.reader(),
+        &bed.store,
+        now + chrono::Duration::seconds(1),
+        now - chrono::Duration::days(400),
+    )
+    .expect("compact")
+    .expect("events removed");
+    assert!(compacted.events >= 4, "{compacted:?}");
+    bed.store.flush().await.expect("flush");
+    let after = vigie::availability::signals(&bed.store.reader(), &cfg, &q, now).expect("signals");
+    let texts: Vec<&str> = after.iter().map(|s| s.recommendation.as_str()).collect();
+    assert!(
+        texts
+            .iter()
+            .any(|t| t.contains("firmware V5.5.0, alors que les autres DS-2CD2143 sont en V5.7.3")),
+        "{texts:?}"
+    );
 }
 
 #[actix_rt::test]

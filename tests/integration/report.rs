@@ -331,6 +331,11 @@ fn the_daemon_serves_the_generated_month_and_the_cli_writes_its_pdf_whole() {
         cameras_per_site: 2,
     };
     let cfg_dir = config_dir(&fleet);
+    // A camera added to the site that the month's log never mentions.
+    let site_file = cfg_dir.path().join("sites/c000-s00.toml");
+    let text = std::fs::read_to_string(&site_file).expect("site")
+        + "\n[[equipment]]\nid = \"c000-s00-new\"\nname = \"New camera\"\nkind = \"camera\"\naddress = \"127.0.0.1\"\nparent = \"c000-s00-sw\"\nprobes = [\"icmp\"]\n";
+    std::fs::write(&site_file, text).expect("write");
     // The client's own account, for its dashboard.
     let main = cfg_dir.path().join("vigie.toml");
     let digest =
@@ -357,6 +362,13 @@ fn the_daemon_serves_the_generated_month_and_the_cli_writes_its_pdf_whole() {
         .expect("availability");
     let rate = format_rate(a.clients[&ClientId::new("client-000")].rate);
     assert_eq!(rate, format_rate(Some(expected(743, 2).rate)));
+    // The camera the log never mentions is listed, not supervised over the whole month.
+    let new = &a.equipment[&vigie::config::EquipmentId::new("c000-s00-new")];
+    assert_eq!(
+        (new.figures.up_ms, new.figures.unsupervised_ms, new.rate),
+        (0, 743 * H, None),
+        "{new:?}"
+    );
     // The client's dashboard says the same figures, to the digit, for the month and its site,
     // and links the month's report.
     let (code, home) = daemon

@@ -40,7 +40,8 @@ pub struct Figures {
 }
 
 impl Figures {
-    fn add(&mut self, o: &Figures) {
+    /// Adds `o`'s times to these.
+    pub fn add(&mut self, o: &Figures) {
         self.up_ms += o.up_ms;
         self.down_ms += o.down_ms;
         self.unreachable_ms += o.unreachable_ms;
@@ -204,6 +205,12 @@ pub struct Baseline {
     pub windows: BTreeMap<SiteId, BTreeMap<String, Option<BTreeSet<EquipmentId>>>>,
     /// Whether the daemon was running.
     pub supervised: bool,
+    /// Each equipment's identity facts as last recorded, and when: the weak-signal detectors
+    /// compare a device with its past (a swap) and with its model's usual firmware even once
+    /// the events that recorded them are removed.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub facts: BTreeMap<EquipmentId, crate::signals::FactsAt>,
 }
 
 impl Default for Baseline {
@@ -214,6 +221,7 @@ impl Default for Baseline {
             equipment: BTreeMap::new(),
             windows: BTreeMap::new(),
             supervised: true,
+            facts: BTreeMap::new(),
         }
     }
 }
@@ -237,9 +245,13 @@ impl Baseline {
         let none = BTreeMap::new();
         let mut sweep = Sweep::from_baseline(&self, &none);
         let (mut seq, mut at) = (self.seq, self.at);
+        let mut facts = self.facts.clone();
         for e in events {
             if e.seq <= self.seq {
                 continue;
+            }
+            if let crate::events::EventBody::Facts(f) = &e.body {
+                facts.insert(f.equipment.clone(), (e.at, f.facts.clone()));
             }
             sweep.feed(e);
             seq = e.seq;
@@ -265,6 +277,7 @@ impl Baseline {
                 .collect(),
             windows: sweep.windows,
             supervised: sweep.supervised,
+            facts,
         }
     }
 }

@@ -152,7 +152,7 @@ pub fn build_all(
         )));
     }
     let log = Log::read(reader, availability::end_of(&periods, now))?;
-    let figures = log.availability(&periods, now, running);
+    let figures = availability::with_unseen(log.availability(&periods, now, running), cfg, now);
     let daily = daily(&log, cfg, &periods, now, running);
     let tickets = reader.tickets()?;
     let from = periods.values().map(|p| p.from).min().unwrap_or(now);
