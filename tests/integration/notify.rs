@@ -1166,6 +1166,8 @@ name = "Client SA"
 [clients.c.contract]
 contacts = ["cl"]
 report_language = "fr"
+[clients.d]
+name = "Client sans contact"
 [contacts.cl]
 name = "Claire"
 email = "claire@client.example"
@@ -1181,6 +1183,9 @@ from = "vigie@example.org"
     std::fs::create_dir_all(cfg.path().join("sites")).expect("mkdir");
     let site = site_head("Europe/Paris", "0") + &equipment("nvr-1", "nvr", None);
     std::fs::write(cfg.path().join("sites/s.toml"), site).expect("write");
+    let site_d = site_head("Europe/Paris", "0").replace("client = \"c\"", "client = \"d\"")
+        + &equipment("nvr-d", "nvr", None);
+    std::fs::write(cfg.path().join("sites/t.toml"), site_d).expect("write");
     let sim = ScriptedCollector::default();
     let run = |at: &str| {
         let mut o = options(cfg.path(), data.path(), &sim);
@@ -1229,6 +1234,9 @@ from = "vigie@example.org"
         page.contains("Client SA") && page.contains("mars 2026"),
         "{page}"
     );
+    // The client without report contacts has its report archived, and sent to nobody.
+    let text = crate::support::pdf_text(&data.path().join("reports/d/2026-03.pdf"));
+    assert!(text.contains("Client sans contact"), "{text}");
     // Restarted the same morning: not sent again.
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let d = server::start(run("2026-04-01T07:00:00Z"), listener)
@@ -1243,4 +1251,28 @@ from = "vigie@example.org"
     assert!(view.pending.is_empty(), "{:?}", view.pending);
     d.stop().await;
     assert_eq!(smtp.messages().len(), 1);
+    // Running through 08:00 on 1 May: April's report goes out then, while the daemon runs.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let d = server::start(run("2026-05-01T05:59:58Z"), listener)
+        .await
+        .expect("start");
+    let april: chrono::DateTime<chrono::Utc> = "2026-04-01T06:00:00Z".parse().expect("t");
+    until(&d.outbox, "the reports looked at before 08:00", || {
+        d.outbox.status().reports_checked == Some(april)
+    })
+    .await;
+    assert_eq!(smtp.messages().len(), 1, "nothing new before 08:00");
+    until(&d.outbox, "April's report sent at 08:00", || {
+        smtp.messages().len() == 2
+    })
+    .await;
+    d.stop().await;
+    let messages = smtp.messages();
+    assert_eq!(messages.len(), 2, "{messages:?}");
+    assert!(
+        messages
+            .iter()
+            .any(|m| header(m, "Subject").is_some_and(|s| s.contains("2026-04"))),
+        "{messages:?}"
+    );
 }

@@ -172,6 +172,7 @@ pub fn start(
         notes,
         round_accepted: 0,
         reports_checked: None,
+        reports_retry: None,
         store: store.clone(),
         reader: reader.clone(),
         committed: store.committed(),
@@ -225,7 +226,12 @@ struct Dispatcher {
     round_accepted: u64,
     /// The due instant of the monthly reports already looked at by this run.
     reports_checked: Option<DateTime<Utc>>,
+    /// After a report could not be made: when to try the ones not made again.
+    reports_retry: Option<DateTime<Utc>>,
 }
+
+/// How long after a report that could not be made it is tried again.
+const REPORT_RETRY: chrono::Duration = chrono::Duration::minutes(10);
 
 /// The alert a delivery not about an alert carries (a test message, a monthly report):
 /// number 0, on a pseudo-site naming what it is.
@@ -355,7 +361,8 @@ impl Dispatcher {
             let reports_at = cfg
                 .reports
                 .send
-                .then(|| crate::report::next_due(&cfg.reports, self.clock.now()));
+                .then(|| crate::report::next_due(&cfg.reports, self.clock.now()))
+                .map(|next| self.reports_retry.map_or(next, |r| r.min(next)));
             let wake = match (wake, reports_at) {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
@@ -593,7 +600,7 @@ impl Dispatcher {
         }
         let now = self.clock.now();
         let (due, month) = crate::report::last_due(&cfg.reports, now);
-        if self.reports_checked == Some(due) {
+        if self.reports_checked == Some(due) || self.reports_retry.is_some_and(|r| now < r) {
             return Ok(());
         }
         let (reader, data, c, m) = (
@@ -609,9 +616,10 @@ impl Dispatcher {
                 return Ok(out);
             }
             let mut due = Vec::new();
-            for (id, client) in &c.clients {
+            for id in c.clients.keys() {
+                // A client without report contacts still has its report archived.
                 let key = format!("report:{id}:{m}");
-                if client.contract.contacts.is_empty() || reader.marked(&key)? {
+                if reader.marked(&key)? {
                     continue;
                 }
                 due.push(id.as_str());
@@ -646,11 +654,13 @@ impl Dispatcher {
         .await?;
         let mut write = OutboxWrite::default();
         let mut planned = Vec::new();
+        let mut failed = false;
         for (client, key, made) in built {
             let file = match made {
                 Ok(f) => f,
                 Err(e) => {
-                    tracing::error!(client = %client, month = %month, "the monthly report cannot be made: {e}");
+                    tracing::error!(client = %client, month = %month, "the monthly report cannot be made, tried again in 10 minutes: {e}");
+                    failed = true;
                     continue;
                 }
             };
@@ -691,7 +701,11 @@ impl Dispatcher {
                 self.next_id += 1;
                 queue(&mut write.entries, &mut planned, d);
             }
-            tracing::info!(client = %client, month = %month, file = %file.display(), "monthly report made");
+            if c.contract.contacts.is_empty() {
+                tracing::info!(client = %client, month = %month, file = %file.display(), "monthly report archived; the client has no report contacts to send it to");
+            } else {
+                tracing::info!(client = %client, month = %month, file = %file.display(), "monthly report made");
+            }
             write.marks.push(key);
         }
         if !write.marks.is_empty() {
@@ -705,9 +719,15 @@ impl Dispatcher {
             }
             self.update_status();
         }
-        self.reports_checked = Some(due);
-        if let Ok(mut s) = self.status.lock() {
-            s.reports_checked = Some(due);
+        // Reports not made are tried again later; those made are marked and not made twice.
+        if failed {
+            self.reports_retry = Some(now + REPORT_RETRY);
+        } else {
+            self.reports_retry = None;
+            self.reports_checked = Some(due);
+            if let Ok(mut s) = self.status.lock() {
+                s.reports_checked = Some(due);
+            }
         }
         self.settled.send_modify(|n| *n += 1);
         Ok(())
