@@ -713,6 +713,26 @@ mod tests {
     }
 
     #[test]
+    fn a_session_expires_after_twelve_idle_hours_or_seven_days_in_use() {
+        let t0: DateTime<Utc> = "2026-03-01T08:00:00Z".parse().expect("t");
+        let mut s = Session {
+            account: "marie".into(),
+            password: [0; 32],
+            csrf: String::new(),
+            created: t0,
+            last: t0,
+        };
+        let h = chrono::Duration::hours;
+        assert!(s.alive(t0 + h(11)));
+        assert!(!s.alive(t0 + h(12)), "twelve idle hours");
+        // In use (last request just now): alive until its seventh day, not after.
+        s.last = t0 + h(165);
+        assert!(s.alive(t0 + h(165)));
+        s.last = t0 + h(167);
+        assert!(!s.alive(t0 + h(168)), "seven days");
+    }
+
+    #[test]
     fn a_password_hash_verifies_its_password_only() {
         let h = hash_password("correct horse").expect("hash");
         assert!(h.starts_with("$argon2id$"));

@@ -272,6 +272,13 @@ pub fn render(a: &Availability, client: Option<&ClientId>) -> String {
         hours(total.figures.maintenance_ms),
         hours(total.figures.unsupervised_ms)
     );
+    if let Some(at) = a.kept_from {
+        let _ = writeln!(
+            out,
+            "note: events before {} were removed by the retention ([daemon] retention): the figures start there",
+            at.format("%Y-%m-%d %H:%M UTC")
+        );
+    }
     for (id, t) in &a.sites {
         let period = a
             .periods

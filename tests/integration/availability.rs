@@ -418,6 +418,26 @@ async fn compaction_removes_old_events_and_keeps_availability_after_the_cut_exac
     // The same figures to the millisecond, the outage across the cut included.
     let after = vigie::availability::read(&reader, &cfg, &q, now, true).expect("availability");
     assert_eq!(after, before);
+    assert_eq!(after.kept_from, None, "the period is after the cut");
+    // A period starting before the cut says where its figures start.
+    let wide = Query {
+        from: Some("2026-01-01".into()),
+        to: Some("2026-01-03".into()),
+        ..Query::default()
+    };
+    let a = vigie::availability::read(&reader, &cfg, &wide, now, true).expect("availability");
+    let from = a
+        .kept_from
+        .expect("the period starts before the log's oldest event");
+    assert!(
+        from < cut && from > cut - chrono::Duration::days(1),
+        "{from}"
+    );
+    assert!(
+        vigie::availability::render(&a, None).contains("removed by the retention"),
+        "{}",
+        vigie::availability::render(&a, None)
+    );
     let sw = &after.equipment[&EquipmentId::new("sw")];
     assert!(sw.figures.down_ms > 2 * H, "{sw:?}");
     // The indexes follow: the old transitions and the alert that ended before the cut go.

@@ -108,6 +108,44 @@ fn a_year_of_hourly_rollups_of_a_recorder_stays_within_its_documented_size() {
     assert!(per_year <= 10 << 20, "{per_year} bytes per recorder-year");
 }
 
+#[test]
+fn the_worst_equipment_year_of_rollups_stays_within_its_documented_bound() {
+    // The most an equipment can keep: 48 series (more are not kept), each with attributes of
+    // the longest kept length, every hour of a year, written as the daemon writes them.
+    let dir = tempfile::tempdir().expect("tmp");
+    let (store, _) = vigie::store::Store::open(dir.path()).expect("store");
+    let metrics: Vec<Metric> = (0..60)
+        .map(|i| {
+            Metric::new("hw.temperature", 40.0 + f64::from(i))
+                .with("sensor", &format!("{i:03}-{}", "x".repeat(200)))
+        })
+        .collect();
+    let start = vigie_core::history::hour_of("2026-01-01T00:00:00Z".parse().expect("t"));
+    let id = vigie::config::EquipmentId::new("worst");
+    let mut kept = 0;
+    for h in 0..24 * 365 {
+        let mut acc = vigie_core::history::Accumulator::default();
+        acc.add(vigie_core::history::start_of(start + h), &metrics);
+        let (hour, rollups) = acc.take().expect("hour");
+        kept = rollups.series.len();
+        store.put_history(&id, hour, vigie_core::history::encode(&rollups));
+        if h % 6 == 5 {
+            store.flush_blocking().expect("commit");
+        }
+    }
+    store.close();
+    assert_eq!(kept, vigie_core::history::MAX_SERIES);
+    let bytes = std::fs::metadata(dir.path().join(vigie::store::DB_FILE))
+        .expect("db")
+        .len();
+    println!("history: {bytes} bytes for the worst equipment-year (48 series, longest attributes)");
+    // Documented in the README: at most 192 MiB per equipment and year, whatever it reports.
+    assert!(
+        bytes <= 192 << 20,
+        "{bytes} bytes for the worst equipment-year"
+    );
+}
+
 #[actix_rt::test]
 async fn a_filling_disk_and_a_failing_part_become_recommendations_from_the_history() {
     let site = site_head("UTC", "0") + &equipment("nvr", "nvr", None);

@@ -263,6 +263,26 @@ fn bad_input_gives_a_report_that_says_so_or_a_clear_error_never_a_panic() {
         text.contains("Aucune mesure n'a été relevée pour ce mois."),
         "{text}"
     );
+    // A month after the log and the rollups stop (the daemon stopped for good at the end of
+    // March): nothing counted as up, no trend made up from missing hours.
+    let gap = vigie::report::build(
+        &reader,
+        &cfg,
+        "client-000",
+        "2026-04",
+        at("2026-05-02T10:00:00Z"),
+        false,
+    )
+    .expect("report");
+    let c = gap.availability.clients[&ClientId::new("client-000")];
+    assert_eq!((c.rate, c.figures.up_ms), (None, 0), "{c:?}");
+    assert!(c.figures.unsupervised_ms > 0, "{c:?}");
+    assert!(gap.signals.is_empty(), "{:?}", gap.signals);
+    let text = pdf_text(&write_pdf(&gap, &cfg.reports, "gap"));
+    assert!(
+        text.contains("Aucune mesure n'a été relevée pour ce mois."),
+        "{text}"
+    );
     // A month in the future, or not a month: a clear error.
     let err = vigie::report::build(&reader, &cfg, "client-000", "2026-05", now, true)
         .expect_err("future");

@@ -129,6 +129,10 @@ pub struct Availability {
     pub clients: BTreeMap<ClientId, Total>,
     /// The whole fleet counted.
     pub global: Total,
+    /// Set when a period starts before the oldest event the log keeps (older ones were removed
+    /// by the retention): its time before this instant is not counted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kept_from: Option<DateTime<Utc>>,
 }
 
 /// Why a period cannot be read.
@@ -478,7 +482,11 @@ pub fn compute<'e>(
     }
     sweep.account_all(end, None);
 
+    let kept_from = baseline
+        .at
+        .filter(|at| periods.values().any(|p| p.from < *at));
     let mut out = Availability {
+        kept_from,
         periods: periods.clone(),
         equipment: BTreeMap::new(),
         sites: BTreeMap::new(),

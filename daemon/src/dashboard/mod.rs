@@ -427,7 +427,15 @@ async fn rates(state: &ApiState, client: &str, month: Option<String>) -> Result<
             now,
             true,
         )?;
-        let today = now.date_naive();
+        // Today as the client's sites count days (their time zone; the first site's when
+        // they differ).
+        let today = cfg
+            .sites
+            .values()
+            .find(|s| s.client.as_str() == client)
+            .map_or(now.date_naive(), |s| {
+                now.with_timezone(&s.timezone).date_naive()
+            });
         let days = crate::availability::read(
             reader,
             cfg,

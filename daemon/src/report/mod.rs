@@ -295,6 +295,7 @@ fn restrict(a: &Availability, client: &ClientId) -> Availability {
             figures: Default::default(),
             rate: None,
         }),
+        kept_from: a.kept_from,
     }
 }
 
