@@ -1,15 +1,14 @@
 //! Monthly report benchmark: the generator ([`vigie::synthetic`]) writes a fleet of 100
 //! clients × 200 equipment (2 sites of a switch, a recorder and 98 cameras each) and its
-//! month into a real store, with hourly rollups of every equipment for the month and the
-//! month before; then a fresh process makes every client's report as the daemon's monthly run
-//! does (one read of the log, each report built, typeset as a PDF and an HTML page, and
-//! archived whole) and prints the total time and its peak memory (VmHWM).
+//! month into a real store, with a year of hourly rollups of every equipment (the month and
+//! the eleven before); then a fresh process makes every client's report as the daemon's
+//! monthly run does (one read of the log, each report built, typeset as a PDF and an HTML
+//! page, and archived whole) and prints the total time and its peak memory (VmHWM). The
+//! history's size per equipment-year is also measured on its own: a site of 100 equipment
+//! with a year of rollups, the store's file size divided by them.
 //!
-//! The rollups written are those the report reads (the month and the month before); older
-//! ones would not be read. The history's size per equipment-year is measured on its own: a
-//! site of 100 equipment with a year of rollups, the store's file size divided by them.
-//!
-//! Run: `cargo bench -p vigie --bench report` (`VIGIE_BENCH_CLIENTS` scales it).
+//! Run: `cargo bench -p vigie --bench report` (`VIGIE_BENCH_CLIENTS` scales the fleet,
+//! `VIGIE_BENCH_HISTORY_MONTHS` the months of rollups, 12 by default, 2 at least).
 
 use std::path::Path;
 use std::time::Instant;
@@ -106,7 +105,17 @@ fn main() {
     let started = Instant::now();
     let written = {
         let (store, _) = vigie::store::Store::open(&data).expect("store");
-        let w = vigie::synthetic::write_month(&store, &fleet, MONTH).expect("month");
+        let mut w = vigie::synthetic::write_month(&store, &fleet, MONTH).expect("month");
+        // The months of rollups before the two the month's writer makes, up to a year.
+        let months = env_usize("VIGIE_BENCH_HISTORY_MONTHS", 12).max(2);
+        if months > 2 {
+            let before: chrono::DateTime<chrono::Utc> = "2026-02-01T00:00:00Z".parse().expect("t");
+            let from = before
+                .checked_sub_months(chrono::Months::new(u32::try_from(months - 2).unwrap_or(10)))
+                .expect("from");
+            w.history_days +=
+                vigie::synthetic::write_history(&store, &fleet, from, before).expect("history");
+        }
         store.close();
         w
     };

@@ -708,6 +708,7 @@ async fn transitions(
 pub struct AckBody {
     /// Optional note.
     #[serde(default)]
+    #[schema(max_length = 2000)]
     pub note: Option<String>,
 }
 
@@ -716,6 +717,7 @@ pub struct AckBody {
 #[serde(deny_unknown_fields)]
 pub struct CloseBody {
     /// Resolution note.
+    #[schema(min_length = 1, max_length = 2000)]
     pub note: String,
 }
 
@@ -1206,6 +1208,7 @@ async fn close(
 #[serde(deny_unknown_fields)]
 pub struct WindowBody {
     /// Why (shown wherever the window is).
+    #[schema(min_length = 1, max_length = 200)]
     pub reason: String,
     /// Its length from now (`"2h"`), or
     #[serde(default)]
@@ -1381,8 +1384,10 @@ async fn end_window(
 #[serde(deny_unknown_fields)]
 pub struct LoginBody {
     /// Account id.
+    #[schema(max_length = 64)]
     pub account: String,
     /// Its password.
+    #[schema(max_length = 1024)]
     pub password: String,
 }
 
