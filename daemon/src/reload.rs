@@ -3,7 +3,8 @@
 //! good one in force. Start-up goes through the same path. Secrets are read at each load;
 //! the folders of secret files named by the config are watched too, so a changed password
 //! file reloads like a changed config file. Each config that loads is saved as the last good
-//! config (`last_good`), which the daemon starts on when the files do not load.
+//! config (`last_good`), which the daemon starts on when the files do not load: by a thread
+//! of its own, so a reload does not wait for every file of a large fleet to reach the disk.
 
 use crate::actors::{ApplyConfig, ConfigRefused, Fleet, OnLastGood};
 use crate::config::{Config, Sources, load_sources};
@@ -14,39 +15,98 @@ use notify::RecursiveMode;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-/// Applies a config that loaded and saves its sources as the last good config.
-fn apply(
-    dir: &Path,
-    data_dir: &Path,
-    fleet: &Addr<Fleet>,
-    cfg: Config,
-    sources: Option<&Sources>,
-) -> Arc<Config> {
-    for w in &cfg.warnings {
-        tracing::warn!(dir = %dir.display(), "config: {w}");
-    }
-    // Saved before it is applied: once a config is visible in the API, it is also the copy
-    // the daemon would start on.
-    if let Some(sources) = sources
-        && let Err(e) = crate::last_good::save(data_dir, sources)
-    {
+fn save(data_dir: &Path, sources: &Sources) {
+    if let Err(e) = crate::last_good::save(data_dir, sources) {
         tracing::error!(
             path = %crate::last_good::dir(data_dir).display(),
             "cannot save the last good config (the daemon would have none to start on if the files broke): {e}"
         );
     }
+}
+
+/// Saves the last good config on a thread of its own, the newest sources only when several
+/// wait. The copy is replaced as a whole (`last_good::save`), so a crash while saving leaves
+/// the previous copy, a config that loaded too.
+#[derive(Clone)]
+struct Saver {
+    data_dir: PathBuf,
+    queue: Option<std::sync::mpsc::Sender<Sources>>,
+}
+
+impl Saver {
+    /// The saver and its thread (none when the thread cannot start: saves are then made by
+    /// the caller).
+    fn start(data_dir: PathBuf) -> (Saver, Option<std::thread::JoinHandle<()>>) {
+        let (tx, rx) = std::sync::mpsc::channel::<Sources>();
+        let dir = data_dir.clone();
+        let thread = std::thread::Builder::new()
+            .name("vigie-last-good".into())
+            .spawn(move || {
+                while let Ok(mut sources) = rx.recv() {
+                    while let Ok(newer) = rx.try_recv() {
+                        sources = newer;
+                    }
+                    save(&dir, &sources);
+                }
+            });
+        match thread {
+            Ok(t) => (
+                Saver {
+                    data_dir,
+                    queue: Some(tx),
+                },
+                Some(t),
+            ),
+            Err(e) => {
+                tracing::warn!("the last good config is saved by the reload itself: {e}");
+                (
+                    Saver {
+                        data_dir,
+                        queue: None,
+                    },
+                    None,
+                )
+            }
+        }
+    }
+
+    fn save(&self, sources: Sources) {
+        let unsent = match &self.queue {
+            Some(q) => q.send(sources).err().map(|e| e.0),
+            None => Some(sources),
+        };
+        if let Some(s) = unsent {
+            save(&self.data_dir, &s);
+        }
+    }
+}
+
+/// Applies a config that loaded and has its sources saved as the last good config.
+fn apply(
+    dir: &Path,
+    fleet: &Addr<Fleet>,
+    cfg: Config,
+    sources: Option<Sources>,
+    saver: &Saver,
+) -> Arc<Config> {
+    for w in &cfg.warnings {
+        tracing::warn!(dir = %dir.display(), "config: {w}");
+    }
     let cfg = Arc::new(cfg);
     fleet.do_send(ApplyConfig(Arc::clone(&cfg)));
+    if let Some(sources) = sources {
+        saver.save(sources);
+    }
     cfg
 }
 
 /// Loads the directory and hands the result to the fleet: the config when it is valid (the
 /// fleet applies only the differences, and the sources are saved as the last good config),
 /// the errors when it is not.
-pub fn load_and_apply(dir: &Path, data_dir: &Path, fleet: &Addr<Fleet>) -> Option<Arc<Config>> {
+fn load_and_apply(dir: &Path, fleet: &Addr<Fleet>, saver: &Saver) -> Option<Arc<Config>> {
     let sources = Sources::read(dir);
     match load_sources(&sources) {
-        Ok(cfg) => Some(apply(dir, data_dir, fleet, cfg, Some(&sources))),
+        Ok(cfg) => Some(apply(dir, fleet, cfg, Some(sources), saver)),
         Err(errors) => {
             tracing::error!(
                 dir = %dir.display(),
@@ -60,9 +120,23 @@ pub fn load_and_apply(dir: &Path, data_dir: &Path, fleet: &Addr<Fleet>) -> Optio
     }
 }
 
-/// A running watch on a config directory; dropping it stops the watch.
+/// A running watch on a config directory; dropping it stops the watch and waits for the last
+/// good config being saved.
 pub struct ConfigWatcher {
-    watch: DirWatch,
+    watch: Option<DirWatch>,
+    saver: Option<Saver>,
+    saving: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for ConfigWatcher {
+    fn drop(&mut self) {
+        // The watch's callback holds a sender too: both go before the saver is waited for.
+        self.watch.take();
+        self.saver.take();
+        if let Some(t) = self.saving.take() {
+            let _ = t.join();
+        }
+    }
 }
 
 /// Follows the folders of the secret files a config names.
@@ -95,17 +169,12 @@ impl ConfigWatcher {
         fleet: Addr<Fleet>,
         initial: StartConfig,
     ) -> Result<ConfigWatcher, notify::Error> {
-        let (d, dd, f) = (dir.clone(), data_dir.clone(), fleet.clone());
+        let (saver, saving) = Saver::start(data_dir);
+        let (d, f, s) = (dir.clone(), fleet.clone(), saver.clone());
         let watch = DirWatch::start("vigie-config", &dir, RecursiveMode::Recursive, move |w| {
-            follow_secrets(w, load_and_apply(&d, &dd, &f).as_deref());
+            follow_secrets(w, load_and_apply(&d, &f, &s).as_deref());
         })?;
-        let cfg = apply(
-            &dir,
-            &data_dir,
-            &fleet,
-            initial.config,
-            initial.sources.as_ref(),
-        );
+        let cfg = apply(&dir, &fleet, initial.config, initial.sources, &saver);
         if let Some(fallback) = initial.fallback {
             tracing::error!(
                 dir = %dir.display(),
@@ -117,11 +186,17 @@ impl ConfigWatcher {
             fleet.do_send(OnLastGood(fallback));
         }
         follow_secrets(watch.watches(), Some(&cfg));
-        Ok(ConfigWatcher { watch })
+        Ok(ConfigWatcher {
+            watch: Some(watch),
+            saver: Some(saver),
+            saving,
+        })
     }
 
     /// Reloads now (on SIGHUP, or from the API).
     pub fn reload_now(&self) {
-        self.watch.trigger();
+        if let Some(w) = &self.watch {
+            w.trigger();
+        }
     }
 }

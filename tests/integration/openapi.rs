@@ -354,7 +354,8 @@ fn the_openapi_document_validates_and_schemathesis_finds_no_server_error_nor_a_b
         String::from_utf8_lossy(&checked.stderr)
     );
 
-    // schemathesis over every route but the endless stream, as the admin and as a client.
+    // schemathesis over every route but the endless stream, as the admin and as a client; one
+    // worker, as Python 3.11's parser is not safe for hypothesis's concurrent source reads.
     // The long polls hold a request up to `wait` seconds for a change nobody makes: they run
     // apart, in the phases where the hooks send `wait=0` (the coverage phase takes no hooks).
     let hooks = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/schemathesis");
@@ -382,7 +383,7 @@ fn the_openapi_document_validates_and_schemathesis_finds_no_server_error_nor_a_b
                 .args(["--exclude-path", "/api/v1/stream"])
                 .args(*filter)
                 .args(["--phases", phases])
-                .args(["--max-examples", "25", "--seed", "1", "--workers", "2"])
+                .args(["--max-examples", "25", "--seed", "1", "--workers", "1"])
                 .args(["--request-timeout", "30", "--no-shrink"])
                 .args(["--report", "junit", "--report-junit-path"])
                 .arg(&report)

@@ -223,9 +223,10 @@ fn a_broken_config_at_start_runs_on_the_last_good_one_and_without_one_the_start_
         .find(|a| a.rule.to_string().starts_with("disk.usage"))
         .expect("nvr disk alert")
         .id;
+    first.sigterm();
+    // Saved by then: a stop waits for the copy being written.
     let saved = data.path().join("last-good-config/sites/depot.toml");
     assert_eq!(std::fs::read_to_string(&saved).expect("saved"), good);
-    first.sigterm();
 
     // The NVR leaves the config while the daemon is down: its restored alert is closed with
     // the reason at the next start, not left open.
