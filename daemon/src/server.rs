@@ -162,7 +162,7 @@ pub fn prepare(run: RunSettings) -> Result<(Options, TcpListener), ServerError> 
         arbiters: std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(2),
-        http_workers: 2,
+        http_workers: 1,
         max_probes_in_flight: settings.max_probes_in_flight as usize,
         plugins,
         start_config: Some(start_config),
