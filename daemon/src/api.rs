@@ -751,6 +751,22 @@ async fn sees_alert(state: &ApiState, who: &Identity, id: u64) -> Result<bool, A
         .is_some_and(|a| scope.site(&a.site)))
 }
 
+/// [`may_act`] on alert `id`, as an operator.
+async fn may_act_on_alert(
+    state: &ApiState,
+    who: &Identity,
+    id: u64,
+    what: &str,
+) -> Result<(), ApiError> {
+    may_act(
+        who,
+        sees_alert(state, who, id).await?,
+        || ApiError::NotFound(format!("no alert #{id}")),
+        OpsRole::Operator,
+        what,
+    )
+}
+
 async fn act(state: &ApiState, id: u64, action: AlertAction) -> Result<HttpResponse, ApiError> {
     let alert = state
         .fleet
@@ -1164,13 +1180,7 @@ async fn ack(
     who: Identity,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    may_act(
-        &who,
-        sees_alert(&state, &who, id).await?,
-        || ApiError::NotFound(format!("no alert #{id}")),
-        OpsRole::Operator,
-        "acknowledge alerts",
-    )?;
+    may_act_on_alert(&state, &who, id, "acknowledge alerts").await?;
     let AckBody { note } = object_body(&body)?;
     let by = who.account;
     if let Some(n) = &note {
@@ -1189,13 +1199,7 @@ async fn close(
     who: Identity,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    may_act(
-        &who,
-        sees_alert(&state, &who, id).await?,
-        || ApiError::NotFound(format!("no alert #{id}")),
-        OpsRole::Operator,
-        "close alerts",
-    )?;
+    may_act_on_alert(&state, &who, id, "close alerts").await?;
     let CloseBody { note } = object_body(&body)?;
     let by = who.account;
     check_text("note", &note, MAX_NOTE, true)?;
