@@ -743,7 +743,7 @@ async fn sees_alert(state: &ApiState, who: &Identity, id: u64) -> Result<bool, A
     if scope.everything() {
         return Ok(true);
     }
-    if let Some(a) = state.book.live().into_iter().find(|a| a.id == id) {
+    if let Some(a) = state.book.get(id) {
         return Ok(scope.site(&a.site));
     }
     Ok(read_store(state, move |r| r.alert(id))
@@ -1262,10 +1262,8 @@ async fn windows(
     id: web::Path<String>,
     who: Identity,
 ) -> Result<HttpResponse, ApiError> {
-    match site_windows(&state, &who, &id, crate::actors::WindowRequest::List).await? {
-        crate::actors::WindowAnswer::List(l) => Ok(HttpResponse::Ok().json(l)),
-        crate::actors::WindowAnswer::Window(w) => Ok(HttpResponse::Ok().json(w)),
-    }
+    let list = site_windows(&state, &who, &id, crate::actors::WindowRequest::List).await?;
+    Ok(HttpResponse::Ok().json(list))
 }
 
 /// Answers a window once the site's snapshot holding it is committed.
@@ -1284,10 +1282,7 @@ async fn committed_window(
     } else {
         HttpResponse::Ok()
     };
-    Ok(match answer {
-        crate::actors::WindowAnswer::Window(w) => r.json(w),
-        crate::actors::WindowAnswer::List(l) => r.json(l),
-    })
+    Ok(r.json(answer))
 }
 
 /// Opens a maintenance window on a site now (operator).

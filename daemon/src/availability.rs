@@ -181,8 +181,8 @@ pub fn with_unseen(mut a: Availability, cfg: &Config, now: DateTime<Utc>) -> Ava
                 },
             );
             for total in [
-                a.sites.entry(site_id.clone()).or_insert(EMPTY),
-                a.clients.entry(site.client.clone()).or_insert(EMPTY),
+                a.sites.entry(site_id.clone()).or_default(),
+                a.clients.entry(site.client.clone()).or_default(),
                 &mut a.global,
             ] {
                 total.figures.add(&figures);
@@ -192,18 +192,6 @@ pub fn with_unseen(mut a: Availability, cfg: &Config, now: DateTime<Utc>) -> Ava
     }
     a
 }
-
-/// A total of nothing yet.
-const EMPTY: Total = Total {
-    figures: Figures {
-        up_ms: 0,
-        down_ms: 0,
-        unreachable_ms: 0,
-        maintenance_ms: 0,
-        unsupervised_ms: 0,
-    },
-    rate: None,
-};
 
 /// The latest end of `periods`, and never after `now`.
 pub fn end_of(periods: &BTreeMap<SiteId, Period>, now: DateTime<Utc>) -> DateTime<Utc> {

@@ -26,19 +26,13 @@ fn save(data_dir: &Path, sources: &Sources) {
 
 /// Saves the last good config on a thread of its own, the newest sources only when several
 /// wait. The copy is replaced as a whole (`last_good::save`), so a crash while saving leaves
-/// the previous copy, a config that loaded too.
+/// the previous copy, a config that loaded too. The thread ends once every sender is gone.
 #[derive(Clone)]
-struct Saver {
-    data_dir: PathBuf,
-    queue: Option<std::sync::mpsc::Sender<Sources>>,
-}
+struct Saver(std::sync::mpsc::Sender<Sources>);
 
 impl Saver {
-    /// The saver and its thread (none when the thread cannot start: saves are then made by
-    /// the caller).
-    fn start(data_dir: PathBuf) -> (Saver, Option<std::thread::JoinHandle<()>>) {
+    fn start(data_dir: PathBuf) -> Result<(Saver, std::thread::JoinHandle<()>), notify::Error> {
         let (tx, rx) = std::sync::mpsc::channel::<Sources>();
-        let dir = data_dir.clone();
         let thread = std::thread::Builder::new()
             .name("vigie-last-good".into())
             .spawn(move || {
@@ -46,37 +40,16 @@ impl Saver {
                     while let Ok(newer) = rx.try_recv() {
                         sources = newer;
                     }
-                    save(&dir, &sources);
+                    save(&data_dir, &sources);
                 }
-            });
-        match thread {
-            Ok(t) => (
-                Saver {
-                    data_dir,
-                    queue: Some(tx),
-                },
-                Some(t),
-            ),
-            Err(e) => {
-                tracing::warn!("the last good config is saved by the reload itself: {e}");
-                (
-                    Saver {
-                        data_dir,
-                        queue: None,
-                    },
-                    None,
-                )
-            }
-        }
+            })
+            .map_err(|e| notify::Error::generic(&e.to_string()))?;
+        Ok((Saver(tx), thread))
     }
 
     fn save(&self, sources: Sources) {
-        let unsent = match &self.queue {
-            Some(q) => q.send(sources).err().map(|e| e.0),
-            None => Some(sources),
-        };
-        if let Some(s) = unsent {
-            save(&self.data_dir, &s);
+        if self.0.send(sources).is_err() {
+            tracing::error!("the last good config cannot be saved: its thread has stopped");
         }
     }
 }
@@ -124,15 +97,14 @@ fn load_and_apply(dir: &Path, fleet: &Addr<Fleet>, saver: &Saver) -> Option<Arc<
 /// good config being saved.
 pub struct ConfigWatcher {
     watch: Option<DirWatch>,
-    saver: Option<Saver>,
     saving: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Drop for ConfigWatcher {
     fn drop(&mut self) {
-        // The watch's callback holds a sender too: both go before the saver is waited for.
+        // The watch's callback holds the saver's last sender: it goes first, which ends the
+        // saver's thread once it has saved what waits.
         self.watch.take();
-        self.saver.take();
         if let Some(t) = self.saving.take() {
             let _ = t.join();
         }
@@ -169,7 +141,7 @@ impl ConfigWatcher {
         fleet: Addr<Fleet>,
         initial: StartConfig,
     ) -> Result<ConfigWatcher, notify::Error> {
-        let (saver, saving) = Saver::start(data_dir);
+        let (saver, saving) = Saver::start(data_dir)?;
         let (d, f, s) = (dir.clone(), fleet.clone(), saver.clone());
         let watch = DirWatch::start("vigie-config", &dir, RecursiveMode::Recursive, move |w| {
             follow_secrets(w, load_and_apply(&d, &f, &s).as_deref());
@@ -188,8 +160,7 @@ impl ConfigWatcher {
         follow_secrets(watch.watches(), Some(&cfg));
         Ok(ConfigWatcher {
             watch: Some(watch),
-            saver: Some(saver),
-            saving,
+            saving: Some(saving),
         })
     }
 

@@ -74,14 +74,6 @@ fn two_clients(cfg: &Path, data: &Path, accounts: &str) -> (DaemonProcess, std::
     (DaemonProcess::spawn(cfg, data, &world), world)
 }
 
-/// The config line listing the token of test account `id`.
-fn token_line(id: &str) -> String {
-    format!(
-        "tokens = [\"{}\"]\n",
-        vigie::config::token_digest_text(&vigie::config::token_digest(&token_of(id)))
-    )
-}
-
 /// A request with curl (cookies, origins and headers as a browser sends them): status,
 /// response headers and body.
 fn curl(args: &[&str], url: &str) -> (u16, String, String) {

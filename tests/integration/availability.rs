@@ -433,11 +433,8 @@ async fn compaction_removes_old_events_and_keeps_availability_after_the_cut_exac
         from < cut && from > cut - chrono::Duration::days(1),
         "{from}"
     );
-    assert!(
-        vigie::availability::render(&a, None).contains("removed by the retention"),
-        "{}",
-        vigie::availability::render(&a, None)
-    );
+    let text = vigie::availability::render(&a, None);
+    assert!(text.contains("removed by the retention"), "{text}");
     let sw = &after.equipment[&EquipmentId::new("sw")];
     assert!(sw.figures.down_ms > 2 * H, "{sw:?}");
     // The indexes follow: the old transitions and the alert that ended before the cut go.

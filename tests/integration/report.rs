@@ -358,10 +358,9 @@ fn the_daemon_serves_the_generated_month_and_the_cli_writes_its_pdf_whole() {
     std::fs::write(&site_file, text).expect("write");
     // The client's own account, for its dashboard.
     let main = cfg_dir.path().join("vigie.toml");
-    let digest =
-        vigie::config::token_digest_text(&vigie::config::token_digest(&token_of("portal")));
     let text = std::fs::read_to_string(&main).expect("main")
-        + &format!("\n[accounts.portal]\nclient = \"client-000\"\ntokens = [\"{digest}\"]\n");
+        + "\n"
+        + &client_account("portal", "client-000");
     std::fs::write(&main, text).expect("write");
     let data = tempfile::tempdir().expect("tmp");
     {

@@ -36,8 +36,21 @@ pub fn token_of(id: &str) -> String {
 /// Config lines (to end a main file) giving account `id` the `role` and the token
 /// [`token_of`]`(id)`.
 pub fn account(id: &str, role: &str) -> String {
-    let digest = vigie::config::token_digest_text(&vigie::config::token_digest(&token_of(id)));
-    format!("[accounts.{id}]\nrole = \"{role}\"\ntokens = [\"{digest}\"]\n")
+    format!("[accounts.{id}]\nrole = \"{role}\"\n{}", token_line(id))
+}
+
+/// Config lines giving account `id` access to `client`'s objects, with the token
+/// [`token_of`]`(id)`.
+pub fn client_account(id: &str, client: &str) -> String {
+    format!("[accounts.{id}]\nclient = \"{client}\"\n{}", token_line(id))
+}
+
+/// The config line listing the token of test account `id`.
+pub fn token_line(id: &str) -> String {
+    format!(
+        "tokens = [\"{}\"]\n",
+        vigie::config::token_digest_text(&vigie::config::token_digest(&token_of(id)))
+    )
 }
 
 /// Validates a config given as text.

@@ -90,7 +90,7 @@ pub struct EquipmentAvailability {
 }
 
 /// A site's, client's or the fleet's figures with their rate.
-#[derive(utoipa::ToSchema, Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Total {
     /// Time in each state, summed over the equipment.
     pub figures: Figures,

@@ -249,8 +249,10 @@ pub struct WindowList {
     pub api: Vec<crate::maintenance::AdHocWindow>,
 }
 
-/// What a window request answers: the window opened or ended, or the list.
-#[derive(Debug, Clone)]
+/// What a window request answers: the window opened or ended, or the list (answered as
+/// either, as is).
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(untagged)]
 pub enum WindowAnswer {
     /// The window after the change.
     Window(crate::maintenance::AdHocWindow),

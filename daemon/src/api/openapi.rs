@@ -108,16 +108,22 @@ fn errors_of(path: &str, post: bool, own_security: bool) -> Vec<(&'static str, &
         ),
         ("503", "The daemon or its store cannot answer now"),
     ];
+    // Each code once: the first description given for it is the one kept.
+    let refused_request = "A cross-origin request, or a session request without its CSRF token";
     if !own_security {
         v.push(("401", "No valid token or session"));
-        v.push(("403", "The account may not do this"));
+        v.push((
+            "403",
+            if post {
+                "The account may not do this; or a cross-origin request, or a session request without its CSRF token"
+            } else {
+                "The account may not do this"
+            },
+        ));
         v.push(("404", "Unknown object, or one the account does not see"));
     }
     if post {
-        v.push((
-            "403",
-            "A cross-origin request, or a session request without its CSRF token",
-        ));
+        v.push(("403", refused_request));
         v.push(("409", "The object's state forbids it"));
         v.push(("413", "The body is over 64 KiB"));
     }

@@ -461,18 +461,9 @@ struct HomeQuery {
 
 /// The months of a client's reports: the twelve before the current one, newest first.
 fn report_months(now: DateTime<Utc>) -> Vec<String> {
-    use chrono::Datelike;
-    let (mut y, mut m) = (now.year(), now.month());
-    (0..12)
-        .map(|_| {
-            if m == 1 {
-                y -= 1;
-                m = 12;
-            } else {
-                m -= 1;
-            }
-            format!("{y:04}-{m:02}")
-        })
+    (1..=12)
+        .filter_map(|k| now.date_naive().checked_sub_months(chrono::Months::new(k)))
+        .map(|d| d.format("%Y-%m").to_string())
         .collect()
 }
 

@@ -9,7 +9,7 @@ mod html;
 mod pdf;
 pub mod view;
 
-use crate::availability::{self, Availability, EquipmentSignal, Log, Query, QueryError, Total};
+use crate::availability::{self, Availability, EquipmentSignal, Log, Query, QueryError};
 use crate::config::{ClientId, Config, SiteId};
 use crate::store::StoreReader;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -291,10 +291,7 @@ fn restrict(a: &Availability, client: &ClientId) -> Availability {
         equipment,
         sites,
         clients: total.map(|t| (client.clone(), t)).into_iter().collect(),
-        global: total.unwrap_or(Total {
-            figures: Default::default(),
-            rate: None,
-        }),
+        global: total.unwrap_or_default(),
         kept_from: a.kept_from,
     }
 }
