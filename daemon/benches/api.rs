@@ -69,10 +69,6 @@ fn percentile(sorted: &[i64], p: f64) -> f64 {
     sorted[i.min(sorted.len() - 1)] as f64 / 1000.0
 }
 
-fn wrk_present() -> bool {
-    Command::new("wrk").arg("--version").output().is_ok()
-}
-
 fn main() {
     let seconds: u64 = std::env::var("VIGIE_BENCH_SECONDS")
         .ok()
@@ -82,15 +78,9 @@ fn main() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(3);
-    if !wrk_present() {
-        eprintln!("wrk is missing: installing Debian's wrk");
-        let _ = Command::new("apt-get")
-            .args(["install", "-y", "wrk"])
-            .status();
-        if !wrk_present() {
-            eprintln!("error: wrk cannot run; install it (apt-get install wrk)");
-            std::process::exit(1);
-        }
+    if !common::ensure_tool("wrk", &["--version"], "wrk") {
+        eprintln!("error: wrk cannot run; install it (apt-get install wrk)");
+        std::process::exit(1);
     }
     let fleet = Fleet {
         clients: 100,

@@ -6,45 +6,24 @@
 //! ICMP sockets; snmpd from Debian's package). `VIGIE_BENCH_PINGS` and `VIGIE_BENCH_POLLS`
 //! change the counts.
 
-use std::io::{BufRead, BufReader};
+mod common;
+
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use vigie::collectors::icmp::{PingSettings, Pinger};
 use vigie::collectors::snmp::{self, SnmpClient};
 use vigie::config::{EquipmentKind, SnmpSettings};
 
-/// User and system CPU time of this process.
-fn cpu_split() -> (Duration, Duration) {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let after_name = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
-    let f: Vec<&str> = after_name.split_whitespace().collect();
-    let tick = |i: usize| {
-        Duration::from_millis(f.get(i).and_then(|u| u.parse::<u64>().ok()).unwrap_or(0) * 10)
-    };
-    (tick(11), tick(12))
-}
-
 fn cpu() -> Duration {
-    let (u, s) = cpu_split();
+    let (u, s) = common::self_cpu_split();
     u + s
-}
-
-/// CPU time (user + system) of the waited-for children of this process.
-fn children_cpu() -> Duration {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let after_name = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
-    let f: Vec<&str> = after_name.split_whitespace().collect();
-    let tick = |i: usize| {
-        Duration::from_millis(f.get(i).and_then(|u| u.parse::<u64>().ok()).unwrap_or(0) * 10)
-    };
-    tick(13) + tick(14)
 }
 
 /// The same sweep by fping, when installed, for comparison.
 fn fping(targets: &[String]) {
     let list = tempfile::NamedTempFile::new().expect("tmp");
     std::fs::write(list.path(), targets.join("\n")).expect("write");
-    let before = children_cpu();
+    let before = common::children_cpu();
     let status = Command::new("fping")
         .args(["-q", "-c1", "-i0", "-t", "2000", "-f"])
         .arg(list.path())
@@ -54,7 +33,7 @@ fn fping(targets: &[String]) {
         println!("fping: not installed, no comparison");
         return;
     }
-    let used = children_cpu().saturating_sub(before);
+    let used = common::children_cpu().saturating_sub(before);
     println!(
         "fping: the same {} addresses, {:.2} µs CPU per ping",
         targets.len(),
@@ -86,7 +65,7 @@ fn main() {
         let targets: Vec<String> = (0..n).map(|i| format!("127.{}.{}.{}", 1 + i / 62_500, (i / 250) % 250, i % 250 + 1)).collect();
         // Warm up once so the socket and thread exist before measuring.
         let _ = pinger.probe("127.0.0.1", settings).await;
-        let (u0, s0) = cpu_split();
+        let (u0, s0) = common::self_cpu_split();
         let c0 = u0 + s0;
         let w0 = Instant::now();
         // As in the daemon, a bound on probes in flight (its default `max_probes_in_flight`).
@@ -103,7 +82,7 @@ fn main() {
         let wall = w0.elapsed();
         let used = cpu().saturating_sub(c0);
         let up = results.iter().filter(|o| matches!(o.status, vigie::observation::ProbeStatus::Up)).count();
-        let (u1, s1) = cpu_split();
+        let (u1, s1) = common::self_cpu_split();
         println!(
             "icmp: {n} loopback addresses swept in {:.2} s, {up} answered, {:.2} µs CPU per ping ({:.1} user, {:.1} system; {} socket), peak RSS {} KiB",
             wall.as_secs_f64(),
@@ -124,34 +103,9 @@ async fn snmp_bench() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(5_000);
-    let dir = tempfile::tempdir().expect("tmp");
-    let conf = dir.path().join("snmpd.conf");
-    std::fs::write(&conf, "rocommunity public 127.0.0.0/8\n").expect("write");
-    std::fs::create_dir_all(dir.path().join("mibs")).expect("mkdir");
-    let port = std::net::UdpSocket::bind("127.0.0.1:0")
-        .expect("udp")
-        .local_addr()
-        .expect("addr")
-        .port();
     let targets: Vec<String> = (1..=20).map(|i| format!("127.0.9.{i}")).collect();
-    let mut child = Command::new("snmpd")
-        .args(["-f", "-Lo", "-C", "-c"])
-        .arg(&conf)
-        .args(targets.iter().map(|t| format!("udp:{t}:{port}")))
-        .env("SNMP_PERSISTENT_DIR", dir.path())
-        .env("MIBS", "")
-        .env("MIBDIRS", dir.path().join("mibs"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("snmpd");
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    while let Some(Ok(line)) = lines.next() {
-        if line.starts_with("NET-SNMP version") {
-            break;
-        }
-    }
-    std::thread::spawn(move || for _ in lines {});
+    let agent = common::Snmpd::start(&targets);
+    let port = agent.port;
     let settings = SnmpSettings {
         port,
         ..SnmpSettings::default()
@@ -188,6 +142,5 @@ async fn snmp_bench() {
         used.as_secs_f64() * 1e3 / polls as f64,
         peak_rss_kib()
     );
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(agent);
 }

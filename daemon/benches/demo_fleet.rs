@@ -13,22 +13,6 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Probe runs by outcome, from the daemon's `/metrics`.
-fn probes(api: &vigie::client::ApiClient) -> Vec<(String, f64)> {
-    let (_, text) = api.raw("GET", "/metrics", &[], None).expect("metrics");
-    let scrape = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_string())))
-        .expect("a Prometheus exposition");
-    scrape
-        .samples
-        .into_iter()
-        .filter(|s| s.metric == "vigie_probes_total")
-        .filter_map(|s| match s.value {
-            prometheus_parse::Value::Counter(v) => Some((s.labels.get("outcome")?.to_string(), v)),
-            _ => None,
-        })
-        .collect()
-}
-
 fn main() {
     let seconds: u64 = std::env::var("VIGIE_BENCH_SECONDS")
         .ok()
@@ -77,9 +61,9 @@ fn main() {
         )
     });
     std::thread::sleep(Duration::from_secs(10));
-    let (cpu0, probes0) = (common::cpu_of(pid), probes(&api));
+    let (cpu0, probes0) = (common::cpu_of(pid), common::probes(&api));
     std::thread::sleep(Duration::from_secs(seconds));
-    let (cpu1, probes1) = (common::cpu_of(pid), probes(&api));
+    let (cpu1, probes1) = (common::cpu_of(pid), common::probes(&api));
     let rss = common::rss_of(pid);
     // The simulator's tasks and snmpd end on the runtime they were started on.
     rt.block_on(async move { drop(sim) });

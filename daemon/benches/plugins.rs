@@ -6,6 +6,8 @@
 //! Run: `cargo bench --bench plugins` (builds the test plugin for wasm32-wasip2 first).
 //! `VIGIE_BENCH_CALLS` changes the number of calls (default 20,000; fork/exec runs a tenth).
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
@@ -15,28 +17,6 @@ use vigie::config::{EquipmentConfig, Sources, load_sources};
 use vigie::plugins::{Limits, PluginHost};
 
 const CHECK_DUMMY: &str = "/usr/lib/nagios/plugins/check_dummy";
-
-fn build_testbed() -> PathBuf {
-    // At run time, not `env!`: a bench binary reused from another checkout must build this one.
-    let root = std::env::var_os("CARGO_MANIFEST_DIR")
-        .map(PathBuf::from)
-        .expect("cargo bench sets CARGO_MANIFEST_DIR")
-        .join("..");
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("target"))
-        .join("wasm-plugins");
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = Command::new(cargo)
-        .current_dir(&root)
-        .args(["build", "--profile", "plugin", "--target", "wasm32-wasip2"])
-        .args(["-p", "vigie-plugin-testbed", "--target-dir"])
-        .arg(&target)
-        .status()
-        .expect("cargo");
-    assert!(status.success(), "building the test plugin failed");
-    target.join("wasm32-wasip2/plugin/vigie_plugin_testbed.wasm")
-}
 
 fn equipment() -> Arc<EquipmentConfig> {
     let site = "[site]\nname = \"S\"\nclient = \"c\"\ntimezone = \"UTC\"\n\n[[equipment]]\nid = \"nvr\"\nkind = \"nvr\"\naddress = \"127.0.0.1\"\nprobes = [\"plugin:testbed\"]\nplugin_params = { channels = \"1:online,2:offline\" }\n";
@@ -61,7 +41,7 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(20_000);
-    let wasm = build_testbed();
+    let wasm = common::build_testbed();
     let limits = Limits {
         deadline: Duration::from_secs(5),
         ..Limits::default()

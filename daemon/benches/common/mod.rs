@@ -75,3 +75,153 @@ impl Drop for Daemon {
         let _ = self.child.wait();
     }
 }
+
+/// User and system CPU time of this process.
+pub fn self_cpu_split() -> (Duration, Duration) {
+    let f = self_stat();
+    (tick(&f, 11), tick(&f, 12))
+}
+
+/// CPU time (user + system) of the waited-for children of this process.
+pub fn children_cpu() -> Duration {
+    let f = self_stat();
+    tick(&f, 13) + tick(&f, 14)
+}
+
+fn self_stat() -> Vec<String> {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after_name = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    after_name.split_whitespace().map(str::to_string).collect()
+}
+
+fn tick(f: &[String], i: usize) -> Duration {
+    Duration::from_millis(f.get(i).and_then(|u| u.parse::<u64>().ok()).unwrap_or(0) * 10)
+}
+
+/// Whether `program` runs (`args` being a harmless call such as `--version`); when it does
+/// not, installs Debian's `package` with apt and asks again.
+pub fn ensure_tool(program: &str, args: &[&str], package: &str) -> bool {
+    let runs = || {
+        Command::new(program)
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok()
+    };
+    if runs() {
+        return true;
+    }
+    eprintln!("{program} is missing: installing Debian's {package}");
+    let _ = Command::new("apt-get")
+        .args(["install", "-y", package])
+        .stdout(Stdio::null())
+        .status();
+    runs()
+}
+
+/// Probe runs by outcome, from the daemon's `/metrics`.
+pub fn probes(api: &vigie::client::ApiClient) -> Vec<(String, f64)> {
+    let (_, text) = api.raw("GET", "/metrics", &[], None).expect("metrics");
+    let scrape = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_string())))
+        .expect("a Prometheus exposition");
+    scrape
+        .samples
+        .into_iter()
+        .filter(|s| s.metric == "vigie_probes_total")
+        .filter_map(|s| match s.value {
+            prometheus_parse::Value::Counter(v) => Some((s.labels.get("outcome")?.to_string(), v)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A real net-snmp agent (`snmpd`, v2c community `public`) answering on `addresses` at one
+/// port, from this machine's own tables; killed when dropped.
+pub struct Snmpd {
+    child: std::process::Child,
+    _dir: tempfile::TempDir,
+    /// Its UDP port.
+    pub port: u16,
+    /// Its process id.
+    pub pid: u32,
+}
+
+impl Snmpd {
+    /// Starts snmpd (Debian's) on `addresses` and waits until it answers.
+    pub fn start(addresses: &[String]) -> Snmpd {
+        let dir = tempfile::tempdir().expect("tmp");
+        let conf = dir.path().join("snmpd.conf");
+        std::fs::write(&conf, "rocommunity public 127.0.0.0/8\n").expect("write");
+        std::fs::create_dir_all(dir.path().join("mibs")).expect("mkdir");
+        let port = std::net::UdpSocket::bind("127.0.0.1:0")
+            .expect("udp")
+            .local_addr()
+            .expect("addr")
+            .port();
+        let mut child = Command::new("snmpd")
+            .args(["-f", "-Lo", "-C", "-c"])
+            .arg(&conf)
+            .args(addresses.iter().map(|t| format!("udp:{t}:{port}")))
+            .env("SNMP_PERSISTENT_DIR", dir.path())
+            .env("MIBS", "")
+            .env("MIBDIRS", dir.path().join("mibs"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("snmpd");
+        let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+        while let Some(Ok(line)) = lines.next() {
+            if line.starts_with("NET-SNMP version") {
+                break;
+            }
+        }
+        std::thread::spawn(move || for _ in lines {});
+        let pid = child.id();
+        Snmpd {
+            child,
+            _dir: dir,
+            port,
+            pid,
+        }
+    }
+}
+
+impl Drop for Snmpd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Builds the test plugin `testbed` for wasm32-wasip2 (once; cargo skips it when up to date)
+/// and answers the path of its `.wasm`.
+pub fn build_testbed() -> std::path::PathBuf {
+    // At run time, not `env!`: a bench binary reused from another checkout must build this one.
+    let root = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(std::path::PathBuf::from)
+        .expect("cargo bench sets CARGO_MANIFEST_DIR")
+        .join("..");
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| root.join("target"))
+        .join("wasm-plugins");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(cargo)
+        .current_dir(&root)
+        .args(["build", "--profile", "plugin", "--target", "wasm32-wasip2"])
+        .args(["-p", "vigie-plugin-testbed", "--target-dir"])
+        .arg(&target)
+        .status()
+        .expect("cargo");
+    assert!(status.success(), "building the test plugin failed");
+    target.join("wasm32-wasip2/plugin/vigie_plugin_testbed.wasm")
+}
+
+/// A `usize` from the environment variable `name`, or `default`.
+pub fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
+}
