@@ -4,6 +4,12 @@
 //! socket when the system allows it, else a raw socket). A dedicated thread owns it: it sends the echo requests of
 //! every ping in flight and matches replies by source address and sequence number, so a
 //! fleet of any size costs one socket and one thread, not one per ping.
+//!
+//! The thread wakes on a grid of [`SLOT`]s rather than once per packet: every request sent and
+//! every round expired is rounded up to the next slot, new pings are picked up at the slot
+//! (while others are in flight), and the replies already queued are read right after each
+//! batch of sends. A fleet's thousands of pings a second then cost at most one wake-up per
+//! slot, plus one per batch of replies arriving between slots.
 
 use socket2::{Domain, Protocol, Socket, Type};
 use std::cmp::Reverse;
@@ -13,6 +19,9 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 use vigie_core::observation::{Metric, Observation};
+
+/// The pinger thread's time grid: sends and expiries fall on multiples of it.
+pub const SLOT: Duration = Duration::from_millis(10);
 
 /// How pings are sent.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -273,6 +282,8 @@ fn open(v6: bool) -> std::io::Result<(mpsc::UnboundedSender<Request>, bool)> {
 
 /// The pinger thread's state: flights in progress, requests awaiting replies, timed events.
 struct Engine {
+    /// The origin of the slot grid.
+    origin: Instant,
     sock: tokio::net::UdpSocket,
     raw: bool,
     v6: bool,
@@ -286,6 +297,14 @@ struct Engine {
 }
 
 impl Engine {
+    /// The first slot at or after `at`.
+    fn slot(&self, at: Instant) -> Instant {
+        let since = at.saturating_duration_since(self.origin).as_nanos();
+        let slot = SLOT.as_nanos();
+        let n = since.div_ceil(slot);
+        self.origin + Duration::from_nanos(u64::try_from(n * slot).unwrap_or(u64::MAX))
+    }
+
     fn finish(&mut self, id: u64) {
         if let Some(mut f) = self.flights.remove(&id) {
             if f.sent > 0 && f.rtts.len() < usize::from(f.sent) {
@@ -317,13 +336,13 @@ impl Engine {
             Err(e) => f.error = Some(e.to_string()),
         }
         f.to_send -= 1;
-        if f.to_send > 0 && f.error.is_none() {
-            self.events
-                .push(Reverse((now + f.settings.spacing, id, true)));
+        let (after, is_send) = if f.to_send > 0 && f.error.is_none() {
+            (f.settings.spacing, true)
         } else {
-            self.events
-                .push(Reverse((now + f.settings.timeout, id, false)));
-        }
+            (f.settings.timeout, false)
+        };
+        let at = self.slot(now + after);
+        self.events.push(Reverse((at, id, is_send)));
     }
 
     fn start(&mut self, req: Request, now: Instant) {
@@ -341,7 +360,16 @@ impl Engine {
                 reply: Some(req.reply),
             },
         );
-        self.send(id, now);
+        // Its first request leaves with the next slot's batch.
+        let at = self.slot(now);
+        self.events.push(Reverse((at, id, true)));
+    }
+
+    /// Reads every reply already queued on the socket.
+    fn drain(&mut self, buf: &mut [u8]) {
+        while let Ok((n, from)) = self.sock.try_recv_from(buf) {
+            self.received(&buf[..n], from, Instant::now());
+        }
     }
 
     fn received(&mut self, packet: &[u8], from: SocketAddr, now: Instant) {
@@ -390,6 +418,7 @@ async fn run(
     mut rx: mpsc::UnboundedReceiver<Request>,
 ) {
     let mut e = Engine {
+        origin: Instant::now(),
         sock,
         raw,
         v6,
@@ -414,7 +443,8 @@ async fn run(
             sleep.as_mut().reset(next);
         }
         tokio::select! {
-            req = rx.recv() => {
+            // While pings are in flight, new ones wait for the next slot (picked up below).
+            req = rx.recv(), if e.flights.is_empty() => {
                 let Some(req) = req else { return };
                 let now = Instant::now();
                 e.start(req, now);
@@ -426,11 +456,26 @@ async fn run(
                 if ready.is_err() {
                     continue;
                 }
-                while let Ok((n, from)) = e.sock.try_recv_from(&mut buf) {
-                    e.received(&buf[..n], from, Instant::now());
-                }
+                e.drain(&mut buf);
             }
-            () = &mut sleep => e.due(Instant::now()),
+            () = &mut sleep => {
+                let now = Instant::now();
+                loop {
+                    match rx.try_recv() {
+                        Ok(req) => e.start(req, now),
+                        Err(mpsc::error::TryRecvError::Empty) => break,
+                        Err(mpsc::error::TryRecvError::Disconnected) => {
+                            if e.flights.is_empty() {
+                                return;
+                            }
+                            break;
+                        }
+                    }
+                }
+                e.due(now);
+                // Replies that came back during the batch (on a near network, most of them).
+                e.drain(&mut buf);
+            }
         }
     }
 }

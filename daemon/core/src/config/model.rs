@@ -1094,9 +1094,12 @@ impl Default for Collection {
 }
 
 impl Collection {
-    /// The longest an ICMP probe may take with these settings (every round, every retry).
+    /// The longest an ICMP probe may take with these settings (every round, every retry):
+    /// each request 20 ms after the previous one, the wait for replies after the last, and
+    /// every step rounded up to the pinger's 10 ms slots.
     pub fn ping_budget(&self) -> Duration {
-        (self.ping_timeout + Duration::from_millis(20) * u32::from(self.ping_count))
+        let slot = Duration::from_millis(10);
+        (self.ping_timeout + (Duration::from_millis(20) + slot) * u32::from(self.ping_count) + slot)
             * (1 + u32::from(self.ping_retries))
     }
 
