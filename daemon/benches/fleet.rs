@@ -1,6 +1,11 @@
 //! Fleet benchmark: 100,000 equipment actors across 2,000 sites fed by the scripted collector
 //! at a 60 s cycle (in paused tokio time, so cycles run as fast as the CPU allows).
 //!
+//! The fleet is a realistic mix, not everything up: in every 100 sites, 2 have their switch
+//! down (their cameras unreachable behind it), 1 camera in 100 is down, 1 in 100 flaps (down
+//! and up at alternate collections), and the recorders answer after 2 s (a slow vendor
+//! probe).
+//!
 //! Prints: memory per equipment, CPU per observation evaluated, time to apply a reload that
 //! changes 1 % of the fleet, and time to restore 100,000 snapshots on start.
 //!
@@ -18,7 +23,7 @@ use std::time::{Duration, Instant};
 use vigie::actors::{ApplyConfig, Deps, EquipmentLookup, Fleet, FleetQuery, Shutdown};
 use vigie::book::AlertBook;
 use vigie::clock::Clock;
-use vigie::collector::ScriptedCollector;
+use vigie::collector::{Script, ScriptedCollector};
 use vigie::config::{Config, EquipmentId, Sources, load_sources};
 use vigie::observation::{Metric, Observation};
 use vigie::store::{AlertIds, Store};
@@ -147,17 +152,48 @@ fn main() {
     );
 
     let sim = ScriptedCollector::new(Observation::up()).without_call_log();
+    let silent = || Observation::down("no answer to 3 ICMP echo requests");
     for s in 0..sites {
-        sim.answer(
+        sim.set(
             &format!("s{s}-e1"),
-            Observation::up()
-                .with_metric(
-                    Metric::new("system.filesystem.utilization", 0.5).with("mountpoint", "/hdd"),
-                )
-                .with_metric(Metric::new("hw.temperature", 45.0))
-                .with_metric(Metric::new("service.up", 1.0).with("service", "recording")),
+            Script::Slow(
+                Duration::from_secs(2),
+                Observation::up()
+                    .with_metric(
+                        Metric::new("system.filesystem.utilization", 0.5)
+                            .with("mountpoint", "/hdd"),
+                    )
+                    .with_metric(Metric::new("hw.temperature", 45.0))
+                    .with_metric(Metric::new("service.up", 1.0).with("service", "recording")),
+            ),
         );
+        if s % 100 < 2 {
+            sim.answer(&format!("s{s}-e0"), silent());
+        }
     }
+    let (mut down, mut flapping) = (0, 0);
+    for n in 0..total {
+        let (s, e) = (n / per_site, n % per_site);
+        if e < 2 || s % 100 < 2 {
+            continue;
+        }
+        let id = format!("s{s}-e{e}");
+        match n % 100 {
+            7 => {
+                sim.answer(&id, silent());
+                down += 1;
+            }
+            57 => {
+                sim.set(&id, Script::alternate(silent(), Observation::up()));
+                flapping += 1;
+            }
+            _ => {}
+        }
+    }
+    let switches_down = (0..sites).filter(|s| s % 100 < 2).count();
+    println!(
+        "mix: {switches_down} sites with their switch down, {down} cameras down, {flapping} flapping, {sites} recorders answering after 2 s"
+    );
 
     let system = System::new();
     system.block_on(async {

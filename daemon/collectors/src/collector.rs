@@ -31,6 +31,21 @@ pub enum Script {
     Panic,
     /// Never answers (tests the probe timeout).
     Hang,
+    /// Answers the first observation, then the second, and so on, one per collection (a
+    /// flapping equipment); the counter is shared by the clones of the script.
+    Alternate(
+        Arc<std::sync::atomic::AtomicU64>,
+        Box<(Observation, Observation)>,
+    ),
+    /// Answers this observation after this long (a slow device or plugin).
+    Slow(std::time::Duration, Observation),
+}
+
+impl Script {
+    /// A flapping equipment: `first`, then `second`, and so on.
+    pub fn alternate(first: Observation, second: Observation) -> Script {
+        Script::Alternate(Arc::default(), Box::new((first, second)))
+    }
 }
 
 /// How often the world file is looked at.
@@ -208,7 +223,61 @@ impl Collector for ScriptedCollector {
         match script {
             Script::Answer(obs) => Box::pin(std::future::ready(obs)),
             Script::Hang => Box::pin(std::future::pending()),
+            Script::Alternate(n, pair) => {
+                let k = n.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let (first, second) = *pair;
+                Box::pin(std::future::ready(if k % 2 == 0 { first } else { second }))
+            }
+            Script::Slow(after, obs) => Box::pin(async move {
+                tokio::time::sleep(after).await;
+                obs
+            }),
             Script::Panic => panic!("scripted panic while collecting {}", equipment.id),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vigie_core::observation::ProbeStatus;
+
+    fn equipment() -> Arc<EquipmentConfig> {
+        let sources = vigie_core::config::Sources {
+            main: Some("[clients.c]\nname = \"C\"\n".into()),
+            sites: vec![(
+                PathBuf::from("sites/s.toml"),
+                "[site]\nname = \"S\"\nclient = \"c\"\ntimezone = \"UTC\"\n\n[[equipment]]\nid = \"cam\"\nkind = \"camera\"\naddress = \"127.0.0.1\"\n".into(),
+            )],
+            unreadable: Vec::new(),
+            dir: None,
+        };
+        let cfg = vigie_core::config::load_sources(&sources).expect("config");
+        let site = cfg.sites.values().next().expect("site");
+        Arc::clone(site.equipment.values().next().expect("equipment"))
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_flapping_script_alternates_and_a_slow_one_answers_after_its_delay() {
+        let eq = equipment();
+        let sim = ScriptedCollector::new(Observation::up());
+        sim.set(
+            "cam",
+            Script::alternate(Observation::down("silent"), Observation::up()),
+        );
+        let mut seen = Vec::new();
+        for _ in 0..4 {
+            seen.push(matches!(sim.collect(&eq).await.status, ProbeStatus::Up));
+        }
+        assert_eq!(seen, [false, true, false, true]);
+
+        sim.set(
+            "cam",
+            Script::Slow(std::time::Duration::from_secs(2), Observation::down("late")),
+        );
+        let start = tokio::time::Instant::now();
+        let obs = sim.collect(&eq).await;
+        assert!(matches!(obs.status, ProbeStatus::Down { .. }));
+        assert_eq!(start.elapsed(), std::time::Duration::from_secs(2));
     }
 }
