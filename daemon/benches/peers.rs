@@ -112,6 +112,31 @@ fn measure(pid: u32, warm: Duration, seconds: u64, counter: impl Fn() -> f64) ->
     }
 }
 
+/// Measures the daemon over `seconds` after two collection intervals, counting its probe runs
+/// (from its `/metrics`); also answers the runs that found their equipment up, since the start.
+fn measure_probes(
+    daemon: &common::Daemon,
+    data: &Path,
+    interval: u64,
+    seconds: u64,
+) -> (Window, f64) {
+    let api = vigie::client::ApiClient::new(&daemon.url)
+        .with_token(vigie::client::local_token(data).expect("local token"));
+    let total = || common::probes(&api).iter().map(|(_, v)| v).sum::<f64>();
+    let w = measure(
+        daemon.pid(),
+        Duration::from_secs(2 * interval),
+        seconds,
+        total,
+    );
+    let up = common::probes(&api)
+        .iter()
+        .find(|(o, _)| o == "up")
+        .map(|(_, v)| *v)
+        .unwrap_or(0.0);
+    (w, up)
+}
+
 /// Runs `job(k)` for `k` in `0..n`, spread evenly over `over`, on 8 threads.
 fn paced(n: usize, over: Duration, job: impl Fn(usize) + Sync) {
     let start = Instant::now();
@@ -380,20 +405,7 @@ fn snmp(kind: &str, n: usize, seconds: u64) -> Row {
         )
     });
     let daemon = common::Daemon::start(&config, &dir.path().join("data"), &[]);
-    let api = vigie::client::ApiClient::new(&daemon.url)
-        .with_token(vigie::client::local_token(&dir.path().join("data")).expect("local token"));
-    let total = || common::probes(&api).iter().map(|(_, v)| v).sum::<f64>();
-    let w = measure(
-        daemon.pid(),
-        Duration::from_secs(2 * interval),
-        seconds,
-        total,
-    );
-    let up = common::probes(&api)
-        .iter()
-        .find(|(o, _)| o == "up")
-        .map(|(_, v)| *v)
-        .unwrap_or(0.0);
+    let (w, up) = measure_probes(&daemon, &dir.path().join("data"), interval, seconds);
     drop(daemon);
     println!(
         "snmp {kind}: vigie, {n} equipment every {interval} s: {:.0} polls in {:.1} s ({up:.0} up since the start), {:.2} s of CPU",
@@ -488,15 +500,7 @@ fn plugins(n: usize, seconds: u64) -> Row {
         &dir.path().join("data"),
         &["--plugins".as_ref(), plugin_dir.as_os_str()],
     );
-    let api = vigie::client::ApiClient::new(&daemon.url)
-        .with_token(vigie::client::local_token(&dir.path().join("data")).expect("local token"));
-    let total = || common::probes(&api).iter().map(|(_, v)| v).sum::<f64>();
-    let w = measure(
-        daemon.pid(),
-        Duration::from_secs(2 * interval),
-        seconds,
-        total,
-    );
+    let (w, _) = measure_probes(&daemon, &dir.path().join("data"), interval, seconds);
     drop(daemon);
     println!(
         "plugins: vigie, {n} equipment through the testbed plugin every {interval} s: {:.0} calls in {:.1} s, {:.2} s of CPU",
