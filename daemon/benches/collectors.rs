@@ -14,11 +14,6 @@ use vigie::collectors::icmp::{PingSettings, Pinger};
 use vigie::collectors::snmp::{self, SnmpClient};
 use vigie::config::{EquipmentKind, SnmpSettings};
 
-fn cpu() -> Duration {
-    let (u, s) = common::self_cpu_split();
-    u + s
-}
-
 /// The same sweep by fping, when installed, for comparison.
 fn fping(targets: &[String]) {
     let list = tempfile::NamedTempFile::new().expect("tmp");
@@ -62,7 +57,7 @@ fn main() {
     rt.block_on(async {
         let pinger = Pinger::start().expect("ICMP socket");
         let settings = PingSettings { count: 1, spacing: Duration::ZERO, timeout: Duration::from_secs(2), retries: 0 };
-        let targets: Vec<String> = (0..n).map(|i| format!("127.{}.{}.{}", 1 + i / 62_500, (i / 250) % 250, i % 250 + 1)).collect();
+        let targets: Vec<String> = (0..n).map(common::loopback_target).collect();
         // Warm up once so the socket and thread exist before measuring.
         let _ = pinger.probe("127.0.0.1", settings).await;
         let (u0, s0) = common::self_cpu_split();
@@ -80,7 +75,7 @@ fn main() {
         }))
         .await;
         let wall = w0.elapsed();
-        let used = cpu().saturating_sub(c0);
+        let used = common::self_cpu().saturating_sub(c0);
         let up = results.iter().filter(|o| matches!(o.status, vigie::observation::ProbeStatus::Up)).count();
         let (u1, s1) = common::self_cpu_split();
         println!(
@@ -112,7 +107,7 @@ async fn snmp_bench() {
     };
     let client = SnmpClient::default();
     let limit = std::sync::Arc::new(tokio::sync::Semaphore::new(64));
-    let c0 = cpu();
+    let c0 = common::self_cpu();
     let w0 = Instant::now();
     let results = futures::future::join_all((0..polls).map(|i| {
         let limit = std::sync::Arc::clone(&limit);
@@ -131,7 +126,7 @@ async fn snmp_bench() {
         }
     }))
     .await;
-    let used = cpu().saturating_sub(c0);
+    let used = common::self_cpu().saturating_sub(c0);
     let ok = results
         .iter()
         .filter(|o| matches!(o.status, vigie::observation::ProbeStatus::Up))

@@ -13,6 +13,8 @@
 
 #![allow(unsafe_code)] // The counting allocator below wraps the system allocator.
 
+mod common;
+
 use actix::prelude::*;
 use std::alloc::{GlobalAlloc, Layout, System as SystemAlloc};
 use std::fmt::Write as _;
@@ -59,40 +61,6 @@ fn live_heap() -> i64 {
     LIVE.load(Ordering::Relaxed)
 }
 
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-/// Resident memory of this process in bytes.
-fn rss() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .unwrap_or(0)
-        * 1024
-}
-
-/// CPU time (user + system) of this process.
-fn cpu() -> Duration {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let after_name = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
-    let fields: Vec<&str> = after_name.split_whitespace().collect();
-    let ticks: u64 = fields
-        .get(11)
-        .and_then(|u| u.parse::<u64>().ok())
-        .unwrap_or(0)
-        + fields
-            .get(12)
-            .and_then(|s| s.parse::<u64>().ok())
-            .unwrap_or(0);
-    Duration::from_millis(ticks * 10)
-}
-
 /// A config of `sites` sites with `per_site` equipment each (a switch, an NVR, cameras);
 /// `tuned` sites get a different disk threshold on every equipment (the 1 % reload).
 fn config(sites: usize, per_site: usize, tuned: usize) -> Config {
@@ -135,8 +103,8 @@ fn config(sites: usize, per_site: usize, tuned: usize) -> Config {
 }
 
 fn main() {
-    let sites = env_usize("VIGIE_BENCH_SITES", 2_000);
-    let per_site = env_usize("VIGIE_BENCH_PER_SITE", 50);
+    let sites = common::env_usize("VIGIE_BENCH_SITES", 2_000);
+    let per_site = common::env_usize("VIGIE_BENCH_PER_SITE", 50);
     let total = sites * per_site;
     let data = tempfile::tempdir().expect("temp dir");
     println!(
@@ -153,6 +121,7 @@ fn main() {
 
     let sim = ScriptedCollector::new(Observation::up()).without_call_log();
     let silent = || Observation::down("no answer to 3 ICMP echo requests");
+    let mut switches_down = 0;
     for s in 0..sites {
         sim.set(
             &format!("s{s}-e1"),
@@ -169,6 +138,7 @@ fn main() {
         );
         if s % 100 < 2 {
             sim.answer(&format!("s{s}-e0"), silent());
+            switches_down += 1;
         }
     }
     let (mut down, mut flapping) = (0, 0);
@@ -190,7 +160,6 @@ fn main() {
             _ => {}
         }
     }
-    let switches_down = (0..sites).filter(|s| s % 100 < 2).count();
     println!(
         "mix: {switches_down} sites with their switch down, {down} cameras down, {flapping} flapping, {sites} recorders answering after 2 s"
     );
@@ -207,7 +176,7 @@ fn main() {
             AlertBook::default(),
             4096,
         );
-        let rss0 = rss();
+        let rss0 = common::rss_of(std::process::id()) * 1024;
         let heap0 = live_heap();
         let fleet = Fleet::new(deps, restored, Vec::new()).start();
         fleet.send(ApplyConfig(Arc::clone(&cfg))).await.expect("apply");
@@ -218,7 +187,7 @@ fn main() {
         // Let the store's writer thread drain its queue without letting virtual time move
         // (a blocking wait does not advance paused tokio time), so nothing is in flight.
         std::thread::sleep(Duration::from_millis(500));
-        let rss1 = rss();
+        let rss1 = common::rss_of(std::process::id()) * 1024;
         let heap1 = live_heap();
         println!(
             "memory: {:.0} bytes per equipment once started, before any collection",
@@ -231,11 +200,11 @@ fn main() {
         );
 
         let calls0 = sim.total_calls();
-        let c0 = cpu();
+        let c0 = common::self_cpu();
         let w0 = Instant::now();
         let cycles = 5u64;
         tokio::time::sleep_until(tokio::time::Instant::now() + Duration::from_secs(60 * cycles)).await;
-        let cpu_used = cpu().saturating_sub(c0);
+        let cpu_used = common::self_cpu().saturating_sub(c0);
         let calls1 = sim.total_calls();
         let observations = calls1.saturating_sub(calls0);
         println!(

@@ -9,18 +9,13 @@
 //! Run: `cargo bench -p vigie --bench notify` (`VIGIE_BENCH_EQUIPMENT` scales it; needs
 //! Debian's `python3-aiosmtpd`).
 
+mod common;
+
 use std::io::BufRead;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use vigie::collector::ScriptedCollector;
 use vigie::observation::{Metric, Observation};
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 fn full() -> Observation {
     Observation::up()
@@ -36,7 +31,7 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 }
 
 fn main() {
-    let total = env_usize("VIGIE_BENCH_EQUIPMENT", 10_000);
+    let total = common::env_usize("VIGIE_BENCH_EQUIPMENT", 10_000);
     let sites = (total / 100).max(1);
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .expect("bind")

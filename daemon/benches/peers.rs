@@ -62,11 +62,6 @@ fn out_echos() -> u64 {
         .unwrap_or(0)
 }
 
-/// The `i`-th loopback target, from 127.1.0.1 on (every 127/8 address answers on Linux).
-fn target(i: usize) -> String {
-    format!("127.{}.{}.{}", 1 + i / 62_500, (i / 250) % 250, i % 250 + 1)
-}
-
 /// Writes a config of `n` equipment (sites of at most 1,000) made by `equipment(i)`, with the
 /// daemon's `collection_interval`.
 fn write_config(dir: &Path, n: usize, interval: u64, equipment: impl Fn(usize) -> String) {
@@ -169,7 +164,7 @@ fn icmp(n: usize, seconds: u64, memory: &mut Vec<String>) -> Row {
     write_config(&config, n, interval, |i| {
         format!(
             "kind = \"camera\"\naddress = \"{}\"\nprobes = [\"icmp\"]\n",
-            target(i)
+            common::loopback_target(i)
         )
     });
     let daemon = common::Daemon::start(&config, &dir.path().join("data"), &[]);
@@ -197,7 +192,7 @@ fn icmp(n: usize, seconds: u64, memory: &mut Vec<String>) -> Row {
 
     // fping on the same addresses: 3 echoes 20 ms apart each, as the daemon's ping_count and
     // spacing; 20,000 targets (60,000 requests) a call, within its 16-bit sequence numbers.
-    let targets: Vec<String> = (0..n).map(target).collect();
+    let targets: Vec<String> = (0..n).map(common::loopback_target).collect();
     let (cpu0, e0, t0) = (common::children_cpu(), out_echos(), Instant::now());
     for chunk in targets.chunks(20_000) {
         let list = tempfile::NamedTempFile::new().expect("tmp");

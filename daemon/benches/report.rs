@@ -10,18 +10,13 @@
 //! Run: `cargo bench -p vigie --bench report` (`VIGIE_BENCH_CLIENTS` scales the fleet,
 //! `VIGIE_BENCH_HISTORY_MONTHS` the months of rollups, 12 by default, 2 at least).
 
+mod common;
+
 use std::path::Path;
 use std::time::Instant;
 use vigie::synthetic::Fleet;
 
 const MONTH: &str = "2026-03";
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 fn peak_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
@@ -92,7 +87,7 @@ fn main() {
         make_reports(Path::new(&config), Path::new(&data));
         return;
     }
-    let clients = env_usize("VIGIE_BENCH_CLIENTS", 100);
+    let clients = common::env_usize("VIGIE_BENCH_CLIENTS", 100);
     let fleet = Fleet {
         clients,
         sites_per_client: 2,
@@ -107,7 +102,7 @@ fn main() {
         let (store, _) = vigie::store::Store::open(&data).expect("store");
         let mut w = vigie::synthetic::write_month(&store, &fleet, MONTH).expect("month");
         // The months of rollups before the two the month's writer makes, up to a year.
-        let months = env_usize("VIGIE_BENCH_HISTORY_MONTHS", 12).max(2);
+        let months = common::env_usize("VIGIE_BENCH_HISTORY_MONTHS", 12).max(2);
         if months > 2 {
             let before: chrono::DateTime<chrono::Utc> = "2026-02-01T00:00:00Z".parse().expect("t");
             let from = before

@@ -10,13 +10,8 @@ use std::time::Duration;
 
 /// CPU time (user + system) of process `pid`, from /proc (10 ms ticks).
 pub fn cpu_of(pid: u32) -> Duration {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let after_name = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
-    let f: Vec<&str> = after_name.split_whitespace().collect();
-    let tick = |i: usize| {
-        Duration::from_millis(f.get(i).and_then(|u| u.parse::<u64>().ok()).unwrap_or(0) * 10)
-    };
-    tick(11) + tick(12)
+    let f = stat_fields(&pid.to_string());
+    tick(&f, 11) + tick(&f, 12)
 }
 
 /// Resident memory of process `pid`, in KiB.
@@ -78,24 +73,37 @@ impl Drop for Daemon {
 
 /// User and system CPU time of this process.
 pub fn self_cpu_split() -> (Duration, Duration) {
-    let f = self_stat();
+    let f = stat_fields("self");
     (tick(&f, 11), tick(&f, 12))
+}
+
+/// CPU time (user + system) of this process.
+pub fn self_cpu() -> Duration {
+    let (user, system) = self_cpu_split();
+    user + system
 }
 
 /// CPU time (user + system) of the waited-for children of this process.
 pub fn children_cpu() -> Duration {
-    let f = self_stat();
+    let f = stat_fields("self");
     tick(&f, 13) + tick(&f, 14)
 }
 
-fn self_stat() -> Vec<String> {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+/// The fields of `/proc/{pid}/stat` after the process name (which may hold spaces).
+fn stat_fields(pid: &str) -> Vec<String> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     let after_name = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
     after_name.split_whitespace().map(str::to_string).collect()
 }
 
+/// Field `i` of `stat_fields`, a count of 10 ms clock ticks, as a duration.
 fn tick(f: &[String], i: usize) -> Duration {
     Duration::from_millis(f.get(i).and_then(|u| u.parse::<u64>().ok()).unwrap_or(0) * 10)
+}
+
+/// The `i`-th loopback address from 127.1.0.1 on (every 127/8 address answers on Linux).
+pub fn loopback_target(i: usize) -> String {
+    format!("127.{}.{}.{}", 1 + i / 62_500, (i / 250) % 250, i % 250 + 1)
 }
 
 /// Whether `program` runs (`args` being a harmless call such as `--version`); when it does

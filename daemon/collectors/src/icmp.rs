@@ -18,10 +18,12 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
+use vigie_core::config::Collection;
 use vigie_core::observation::{Metric, Observation};
 
-/// The pinger thread's time grid: sends and expiries fall on multiples of it.
-pub const SLOT: Duration = Duration::from_millis(10);
+/// The pinger thread's time grid: sends and expiries fall on multiples of it (the config's
+/// ping budget counts it).
+pub const SLOT: Duration = Collection::PING_SLOT;
 
 /// How pings are sent.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -40,7 +42,7 @@ impl Default for PingSettings {
     fn default() -> Self {
         PingSettings {
             count: 3,
-            spacing: Duration::from_millis(20),
+            spacing: Collection::PING_SPACING,
             timeout: Duration::from_secs(1),
             retries: 1,
         }
@@ -365,6 +367,17 @@ impl Engine {
         self.events.push(Reverse((at, id, true)));
     }
 
+    /// Starts every ping waiting on the channel; `false` once the channel is closed.
+    fn take_new(&mut self, rx: &mut mpsc::UnboundedReceiver<Request>, now: Instant) -> bool {
+        loop {
+            match rx.try_recv() {
+                Ok(req) => self.start(req, now),
+                Err(mpsc::error::TryRecvError::Empty) => return true,
+                Err(mpsc::error::TryRecvError::Disconnected) => return false,
+            }
+        }
+    }
+
     /// Reads every reply already queued on the socket.
     fn drain(&mut self, buf: &mut [u8]) {
         while let Ok((n, from)) = self.sock.try_recv_from(buf) {
@@ -448,9 +461,8 @@ async fn run(
                 let Some(req) = req else { return };
                 let now = Instant::now();
                 e.start(req, now);
-                while let Ok(req) = rx.try_recv() {
-                    e.start(req, now);
-                }
+                // A closed channel is seen by the next `recv`, once nothing is in flight.
+                e.take_new(&mut rx, now);
             }
             ready = e.sock.readable() => {
                 if ready.is_err() {
@@ -460,17 +472,8 @@ async fn run(
             }
             () = &mut sleep => {
                 let now = Instant::now();
-                loop {
-                    match rx.try_recv() {
-                        Ok(req) => e.start(req, now),
-                        Err(mpsc::error::TryRecvError::Empty) => break,
-                        Err(mpsc::error::TryRecvError::Disconnected) => {
-                            if e.flights.is_empty() {
-                                return;
-                            }
-                            break;
-                        }
-                    }
+                if !e.take_new(&mut rx, now) && e.flights.is_empty() {
+                    return;
                 }
                 e.due(now);
                 // Replies that came back during the batch (on a near network, most of them).

@@ -1094,12 +1094,17 @@ impl Default for Collection {
 }
 
 impl Collection {
+    /// The delay between the echo requests of one ICMP round.
+    pub const PING_SPACING: Duration = Duration::from_millis(20);
+    /// The pinger's time grid: every ICMP send and expiry is rounded up to a multiple of it.
+    pub const PING_SLOT: Duration = Duration::from_millis(10);
+
     /// The longest an ICMP probe may take with these settings (every round, every retry):
-    /// each request 20 ms after the previous one, the wait for replies after the last, and
-    /// every step rounded up to the pinger's 10 ms slots.
+    /// each request [`Self::PING_SPACING`] after the previous one, the wait for replies after
+    /// the last, and every step rounded up to a [`Self::PING_SLOT`].
     pub fn ping_budget(&self) -> Duration {
-        let slot = Duration::from_millis(10);
-        (self.ping_timeout + (Duration::from_millis(20) + slot) * u32::from(self.ping_count) + slot)
+        let slot = Self::PING_SLOT;
+        (self.ping_timeout + (Self::PING_SPACING + slot) * u32::from(self.ping_count) + slot)
             * (1 + u32::from(self.ping_retries))
     }
 
