@@ -1,11 +1,18 @@
-//! SNMP v2c and v3 with the `snmp2` crate: GET and GETBULK walks with timeouts and retries,
-//! and the standard profile that maps standard MIBs onto vigie metrics.
+//! SNMP v2c and v3: GET and GETBULK walks with timeouts and retries, and the standard profile
+//! that maps standard MIBs onto vigie metrics.
 //!
-//! A session (one UDP socket and its receive buffer) exists only while its poll runs, so
-//! memory follows the polls in flight (bounded by the daemon), never the number of targets.
+//! v2c requests are encoded here and sent on a UDP socket connected to the agent for the
+//! poll; answers are decoded by the `snmp2` crate. Sockets and their receive buffers are kept
+//! in a bounded pool between polls, so a poll costs a `connect` instead of a socket's creation,
+//! binding, registration and closing and two zeroed 64 KiB buffers; memory and descriptors
+//! follow the polls in flight (bounded by the daemon), never the number of targets. v3 runs
+//! on `snmp2`'s session (engine discovery, localised keys, privacy), one per poll.
 
-use snmp2::{AsyncSession, Oid, Value, v3};
+use snmp2::{AsyncSession, MessageType, Oid, Pdu, Value, v3};
 use std::collections::BTreeMap;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::Duration;
 use vigie_core::config::{
     Credentials, EquipmentKind, SnmpAuth, SnmpPrivacy, SnmpSettings, SnmpVersion,
@@ -130,8 +137,212 @@ impl Default for SnmpClient {
 
 /// An open session with one agent, for the duration of one poll.
 pub struct Session {
-    inner: AsyncSession,
+    link: Link,
     client: SnmpClient,
+}
+
+/// How a session reaches its agent.
+enum Link {
+    /// v2c: requests encoded here, on a pooled socket connected to the agent.
+    V2c { conn: Conn, community: Vec<u8> },
+    /// v3: `snmp2`'s session.
+    V3(Box<AsyncSession>),
+}
+
+/// Largest SNMP message over UDP, the receive buffer's room.
+const RECEIVE_ROOM: usize = 65_507;
+/// Sockets kept between polls, per address family.
+const POOLED: usize = 256;
+
+/// Sockets (non-blocking, not registered with any runtime) and their receive buffers kept
+/// between polls.
+struct Pool {
+    v4: Vec<(std::net::UdpSocket, Vec<u8>)>,
+    v6: Vec<(std::net::UdpSocket, Vec<u8>)>,
+}
+
+static POOL: Mutex<Pool> = Mutex::new(Pool {
+    v4: Vec::new(),
+    v6: Vec::new(),
+});
+
+/// Request ids, unique across the daemon's sessions, so a late answer is never taken for
+/// another request's.
+static REQUEST_ID: AtomicI32 = AtomicI32::new(0);
+
+fn next_request_id() -> i32 {
+    let id = REQUEST_ID.fetch_add(1, Ordering::Relaxed);
+    (std::process::id() as i32)
+        .wrapping_mul(7919)
+        .wrapping_add(id)
+        & 0x3fff_ffff
+}
+
+/// A UDP socket connected to one agent for one poll. It goes back to the pool when the poll
+/// ends with every exchange answered (nothing late can still arrive on it), and is closed
+/// otherwise.
+struct Conn {
+    socket: Option<tokio::net::UdpSocket>,
+    buf: Vec<u8>,
+    v6: bool,
+    clean: bool,
+}
+
+impl Conn {
+    /// A pooled socket (or a new one) connected to `dest`.
+    fn to(dest: SocketAddr) -> std::io::Result<Conn> {
+        let v6 = dest.is_ipv6();
+        let pooled = POOL
+            .lock()
+            .ok()
+            .and_then(|mut p| if v6 { p.v6.pop() } else { p.v4.pop() });
+        let (socket, buf) = match pooled {
+            Some(kept) => kept,
+            None => {
+                let any: SocketAddr = if v6 {
+                    (Ipv6Addr::UNSPECIFIED, 0).into()
+                } else {
+                    (Ipv4Addr::UNSPECIFIED, 0).into()
+                };
+                let s = std::net::UdpSocket::bind(any)?;
+                s.set_nonblocking(true)?;
+                (s, Vec::with_capacity(RECEIVE_ROOM))
+            }
+        };
+        socket.connect(dest)?;
+        Ok(Conn {
+            socket: Some(tokio::net::UdpSocket::from_std(socket)?),
+            buf,
+            v6,
+            clean: false,
+        })
+    }
+
+    /// Sends one request and waits for its answer, skipping late answers to earlier ones.
+    async fn exchange(
+        &mut self,
+        request: &[u8],
+        id: i32,
+        community: &[u8],
+    ) -> Result<Vec<(Vec<u64>, Val, bool)>, snmp2::Error> {
+        self.clean = false;
+        let Conn {
+            socket, buf, clean, ..
+        } = self;
+        let socket = socket.as_ref().ok_or(snmp2::Error::Send)?;
+        socket.send(request).await.map_err(|_| snmp2::Error::Send)?;
+        loop {
+            buf.clear();
+            socket
+                .recv_buf(buf)
+                .await
+                .map_err(|_| snmp2::Error::Receive)?;
+            let pdu = Pdu::from_bytes(buf)?;
+            if pdu.message_type != MessageType::Response {
+                return Err(snmp2::Error::AsnWrongType);
+            }
+            if pdu.req_id != id {
+                continue;
+            }
+            if pdu.community != community {
+                return Err(snmp2::Error::CommunityMismatch);
+            }
+            let rows = pdu
+                .varbinds
+                .map(|(o, v)| (oid_vec(&o), Val::of(&v), matches!(v, Value::EndOfMibView)))
+                .collect();
+            *clean = true;
+            return Ok(rows);
+        }
+    }
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        if !self.clean {
+            return;
+        }
+        let Some(Ok(socket)) = self.socket.take().map(|s| s.into_std()) else {
+            return;
+        };
+        let buf = std::mem::take(&mut self.buf);
+        if let Ok(mut pool) = POOL.lock() {
+            let kept = if self.v6 { &mut pool.v6 } else { &mut pool.v4 };
+            if kept.len() < POOLED {
+                kept.push((socket, buf));
+            }
+        }
+    }
+}
+
+/// BER encoding of the two v2c requests the collector sends.
+mod request {
+    use snmp2::Oid;
+
+    const SEQUENCE: u8 = 0x30;
+    const INTEGER: u8 = 0x02;
+    const OCTET_STRING: u8 = 0x04;
+    const OBJECT_IDENTIFIER: u8 = 0x06;
+    const NULL: [u8; 2] = [0x05, 0x00];
+    /// GetRequest-PDU.
+    pub const GET: u8 = 0xa0;
+    /// GetBulkRequest-PDU.
+    pub const GET_BULK: u8 = 0xa5;
+
+    fn length(out: &mut Vec<u8>, len: usize) {
+        if len < 0x80 {
+            out.push(len as u8);
+        } else {
+            let bytes = len.to_be_bytes();
+            let skip = bytes.iter().take_while(|b| **b == 0).count();
+            out.push(0x80 | (bytes.len() - skip) as u8);
+            out.extend_from_slice(&bytes[skip..]);
+        }
+    }
+
+    fn tlv(out: &mut Vec<u8>, tag: u8, content: &[u8]) {
+        out.push(tag);
+        length(out, content.len());
+        out.extend_from_slice(content);
+    }
+
+    fn integer(out: &mut Vec<u8>, n: i64) {
+        let bytes = n.to_be_bytes();
+        let mut start = 0;
+        // The shortest two's complement form: drop a leading byte that only repeats the sign.
+        while start < bytes.len() - 1
+            && ((bytes[start] == 0 && bytes[start + 1] & 0x80 == 0)
+                || (bytes[start] == 0xff && bytes[start + 1] & 0x80 != 0))
+        {
+            start += 1;
+        }
+        tlv(out, INTEGER, &bytes[start..]);
+    }
+
+    /// A v2c message: `pdu` is [`GET`] (`a`, `b` are the error status and index, 0) or
+    /// [`GET_BULK`] (`a`, `b` are non-repeaters and max-repetitions), each OID asking NULL.
+    pub fn encode(community: &[u8], pdu: u8, id: i32, a: i64, b: i64, oids: &[Oid<'_>]) -> Vec<u8> {
+        let mut bindings = Vec::with_capacity(oids.len() * 16);
+        let mut one = Vec::with_capacity(32);
+        for oid in oids {
+            one.clear();
+            tlv(&mut one, OBJECT_IDENTIFIER, oid.as_bytes());
+            one.extend_from_slice(&NULL);
+            tlv(&mut bindings, SEQUENCE, &one);
+        }
+        let mut body = Vec::with_capacity(bindings.len() + 16);
+        integer(&mut body, i64::from(id));
+        integer(&mut body, a);
+        integer(&mut body, b);
+        tlv(&mut body, SEQUENCE, &bindings);
+        let mut message = Vec::with_capacity(body.len() + community.len() + 16);
+        integer(&mut message, 1);
+        tlv(&mut message, OCTET_STRING, community);
+        tlv(&mut message, pdu, &body);
+        let mut out = Vec::with_capacity(message.len() + 4);
+        tlv(&mut out, SEQUENCE, &message);
+        out
+    }
 }
 
 fn security(
@@ -213,7 +424,7 @@ impl SnmpClient {
         creds: Option<&Credentials>,
     ) -> Result<Session, SnmpError> {
         let dest = format!("{}:{}", vigie_core::util::url_host(address), settings.port);
-        let req_id = (std::process::id() as i32).wrapping_mul(7919) & 0x3fff_ffff;
+        let req_id = next_request_id();
         let mut inner = match settings.version {
             SnmpVersion::V2c => {
                 let community = match creds.and_then(|c| c.password.as_ref()) {
@@ -221,12 +432,20 @@ impl SnmpClient {
                         .read()
                         .map_err(|e| SnmpError::Credentials(e.to_string()))?
                         .expose()
-                        .to_string(),
-                    None => "public".to_string(),
+                        .as_bytes()
+                        .to_vec(),
+                    None => b"public".to_vec(),
                 };
-                AsyncSession::new_v2c(dest.as_str(), community.as_bytes(), req_id)
+                let to = tokio::net::lookup_host(dest.as_str())
                     .await
-                    .map_err(|e| SnmpError::Io(e.to_string()))?
+                    .map_err(|e| SnmpError::Io(format!("{dest}: {e}")))?
+                    .next()
+                    .ok_or_else(|| SnmpError::Io(format!("{dest}: no address")))?;
+                let conn = Conn::to(to).map_err(|e| SnmpError::Io(format!("{dest}: {e}")))?;
+                return Ok(Session {
+                    link: Link::V2c { conn, community },
+                    client: *self,
+                });
             }
             SnmpVersion::V3 { auth, privacy } => {
                 let sec = security(creds, auth, privacy)?;
@@ -235,7 +454,7 @@ impl SnmpClient {
                     .map_err(|e| SnmpError::Io(e.to_string()))?
             }
         };
-        if matches!(settings.version, SnmpVersion::V3 { .. }) {
+        {
             let mut attempt = 0;
             loop {
                 match tokio::time::timeout(self.timeout, inner.init()).await {
@@ -251,33 +470,71 @@ impl SnmpClient {
             }
         }
         Ok(Session {
-            inner,
+            link: Link::V3(Box::new(inner)),
             client: *self,
         })
     }
 }
 
+/// Rows of one answer, each with whether it is the end of the agent's MIB view.
+type Answer = Vec<(Vec<u64>, Val, bool)>;
+
 impl Session {
+    /// One request (GET, or GETBULK from the OIDs) with the client's timeout and retries.
+    async fn ask(&mut self, bulk: bool, oids: &[Oid<'_>]) -> Result<Answer, SnmpError> {
+        let timeout = self.client.timeout;
+        let mut attempt = 0;
+        loop {
+            let answer = match &mut self.link {
+                Link::V2c { conn, community } => {
+                    let id = next_request_id();
+                    let message = if bulk {
+                        request::encode(community, request::GET_BULK, id, 0, BULK.into(), oids)
+                    } else {
+                        request::encode(community, request::GET, id, 0, 0, oids)
+                    };
+                    tokio::time::timeout(timeout, conn.exchange(&message, id, community)).await
+                }
+                Link::V3(session) => {
+                    let refs: Vec<&Oid<'_>> = oids.iter().collect();
+                    let rows = |pdu: Pdu<'_>| -> Answer {
+                        pdu.varbinds
+                            .map(|(o, v)| {
+                                (oid_vec(&o), Val::of(&v), matches!(v, Value::EndOfMibView))
+                            })
+                            .collect()
+                    };
+                    if bulk {
+                        tokio::time::timeout(timeout, session.getbulk(&refs, 0, BULK))
+                            .await
+                            .map(|r| r.map(rows))
+                    } else {
+                        tokio::time::timeout(timeout, session.get_many(&refs))
+                            .await
+                            .map(|r| r.map(rows))
+                    }
+                }
+            };
+            match answer {
+                Ok(Ok(rows)) => return Ok(rows),
+                Ok(Err(e)) => self.client.again(&mut attempt, Some(e))?,
+                Err(_) => self.client.again(&mut attempt, None)?,
+            }
+        }
+    }
+
     /// GET of several OIDs.
     pub async fn get(&mut self, oids: &[Vec<u64>]) -> Result<Vec<(Vec<u64>, Val)>, SnmpError> {
         let owned: Vec<Oid<'static>> = oids
             .iter()
             .map(|o| Oid::from(o).map_err(|e| SnmpError::Io(format!("bad OID: {e:?}"))))
             .collect::<Result<_, _>>()?;
-        let refs: Vec<&Oid<'_>> = owned.iter().collect();
-        let mut attempt = 0;
-        loop {
-            match tokio::time::timeout(self.client.timeout, self.inner.get_many(&refs)).await {
-                Ok(Ok(pdu)) => {
-                    return Ok(pdu
-                        .varbinds
-                        .map(|(o, v)| (oid_vec(&o), Val::of(&v)))
-                        .collect());
-                }
-                Ok(Err(e)) => self.client.again(&mut attempt, Some(e))?,
-                Err(_) => self.client.again(&mut attempt, None)?,
-            }
-        }
+        Ok(self
+            .ask(false, &owned)
+            .await?
+            .into_iter()
+            .map(|(o, v, _)| (o, v))
+            .collect())
     }
 
     /// Walks the subtree under `root` with GETBULK.
@@ -286,26 +543,7 @@ impl Session {
         let mut cursor = root.to_vec();
         loop {
             let oid = Oid::from(&cursor).map_err(|e| SnmpError::Io(format!("bad OID: {e:?}")))?;
-            let mut attempt = 0;
-            let batch: Vec<(Vec<u64>, Val, bool)> = loop {
-                match tokio::time::timeout(
-                    self.client.timeout,
-                    self.inner.getbulk(&[&oid], 0, BULK),
-                )
-                .await
-                {
-                    Ok(Ok(pdu)) => {
-                        break pdu
-                            .varbinds
-                            .map(|(o, v)| {
-                                (oid_vec(&o), Val::of(&v), matches!(v, Value::EndOfMibView))
-                            })
-                            .collect();
-                    }
-                    Ok(Err(e)) => self.client.again(&mut attempt, Some(e))?,
-                    Err(_) => self.client.again(&mut attempt, None)?,
-                }
-            };
+            let batch = self.ask(true, &[oid]).await?;
             if batch.is_empty() {
                 return Ok(rows);
             }
@@ -703,6 +941,135 @@ fn failure(e: SnmpError) -> Observation {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn requests_are_read_back_by_snmp2_as_sent() {
+        let oids: Vec<Oid<'static>> = [
+            vec![1, 3, 6, 1, 2, 1, 1, 3, 0],
+            vec![1, 3, 6, 1, 4, 1, 2021, 4, 5, 0],
+            vec![1, 3, 6, 1, 4, 1, 4_294_967_295, 0],
+        ]
+        .iter()
+        .map(|o| Oid::from(o).expect("oid"))
+        .collect();
+        // A community long enough for a long-form length, and ids needing one to four bytes.
+        let long = vec![b'c'; 200];
+        for (community, id) in [
+            (b"public".to_vec(), 5),
+            (long.clone(), 0x3fff_ffff),
+            (long, 128),
+        ] {
+            let get = request::encode(&community, request::GET, id, 0, 0, &oids);
+            let pdu = Pdu::from_bytes(&get).expect("GET decodes");
+            assert_eq!(pdu.message_type, MessageType::GetRequest);
+            assert_eq!((pdu.req_id, pdu.community), (id, &community[..]));
+            assert_eq!((pdu.error_status, pdu.error_index), (0, 0));
+            let back: Vec<Vec<u64>> = pdu.varbinds.map(|(o, _)| oid_vec(&o)).collect();
+            let sent: Vec<Vec<u64>> = oids.iter().map(oid_vec).collect();
+            assert_eq!(back, sent);
+
+            let bulk = request::encode(&community, request::GET_BULK, id, 0, 25, &oids[..1]);
+            let pdu = Pdu::from_bytes(&bulk).expect("GETBULK decodes");
+            assert_eq!(pdu.message_type, MessageType::GetBulkRequest);
+            assert_eq!((pdu.req_id, pdu.error_status, pdu.error_index), (id, 0, 25));
+            assert_eq!(pdu.varbinds.count(), 1);
+        }
+    }
+
+    /// An agent on loopback answering each GET with NULLs, first with a stale answer (another
+    /// request's id) when `stale`, and never when `silent`; it tells the source port of each
+    /// request it sees.
+    async fn agent(stale: bool, silent: bool) -> (u16, tokio::sync::mpsc::UnboundedReceiver<u16>) {
+        let sock = tokio::net::UdpSocket::bind("127.0.0.1:0")
+            .await
+            .expect("udp");
+        let port = sock.local_addr().expect("addr").port();
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            let mut buf = vec![0u8; 65_507];
+            while let Ok((n, from)) = sock.recv_from(&mut buf).await {
+                let Ok(asked) = Pdu::from_bytes(&buf[..n]) else {
+                    continue;
+                };
+                let (id, community) = (asked.req_id, asked.community.to_vec());
+                let oids: Vec<Oid<'static>> = asked
+                    .varbinds
+                    .map(|(o, _)| Oid::from(&oid_vec(&o)).expect("oid"))
+                    .collect();
+                let _ = tx.send(from.port());
+                if silent {
+                    continue;
+                }
+                if stale {
+                    let old = request::encode(&community, 0xa2, id.wrapping_sub(1), 0, 0, &oids);
+                    let _ = sock.send_to(&old, from).await;
+                }
+                let answer = request::encode(&community, 0xa2, id, 0, 0, &oids);
+                let _ = sock.send_to(&answer, from).await;
+            }
+        });
+        (port, rx)
+    }
+
+    #[tokio::test]
+    async fn v2c_sockets_are_kept_after_a_clean_poll_and_closed_after_a_silence() {
+        let client = SnmpClient {
+            timeout: Duration::from_millis(300),
+            retries: 0,
+        };
+        let uptime = vec![vec![1, 3, 6, 1, 2, 1, 1, 3, 0]];
+        let settings = |port| SnmpSettings {
+            port,
+            ..SnmpSettings::default()
+        };
+        // A late answer to an earlier request is skipped, not taken for this one's.
+        let (port, mut seen) = agent(true, false).await;
+        for _ in 0..2 {
+            let rows = client
+                .open("127.0.0.1", &settings(port), None)
+                .await
+                .expect("open")
+                .get(&uptime)
+                .await
+                .expect("answered");
+            assert_eq!(rows.len(), 1);
+            assert_eq!(rows[0].0, uptime[0]);
+        }
+        let first = seen.recv().await.expect("first");
+        let second = seen.recv().await.expect("second");
+        assert_eq!(
+            first, second,
+            "the second poll reuses the first one's socket"
+        );
+
+        // An agent that never answers: a timeout, and its socket is not kept.
+        let (quiet, mut asked) = agent(false, true).await;
+        let err = client
+            .open("127.0.0.1", &settings(quiet), None)
+            .await
+            .expect("open")
+            .get(&uptime)
+            .await;
+        assert!(matches!(err, Err(SnmpError::Timeout(_))), "{err:?}");
+        let silent_from = asked.recv().await.expect("asked");
+        client
+            .open("127.0.0.1", &settings(port), None)
+            .await
+            .expect("open")
+            .get(&uptime)
+            .await
+            .expect("answered");
+        let after = seen.recv().await.expect("third");
+        assert_ne!(after, silent_from, "a socket left waiting is never reused");
+    }
+
+    #[test]
+    fn request_ids_are_never_reused_nor_negative() {
+        let a = next_request_id();
+        let b = next_request_id();
+        assert_ne!(a, b);
+        assert!(a >= 0 && b >= 0);
+    }
 
     fn row(base: &[u64], suffix: &[u64], v: Val) -> (Vec<u64>, Val) {
         let mut o = base.to_vec();
