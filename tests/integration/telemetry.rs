@@ -200,6 +200,9 @@ fn metrics_are_a_prometheus_exposition_that_promtool_accepts_with_equipment_labe
     assert!(up >= 3.0 && down >= 1.0, "up {up}, down {down}");
     assert!(value(&first, "vigie_store_commit_duration_seconds_count", &[]) >= 1.0);
     assert!(text.contains("# TYPE vigie_probe_duration_seconds histogram"));
+    // Every scheduled collection says how late it started.
+    assert!(text.contains("# TYPE vigie_collection_start_lateness_seconds histogram"));
+    assert!(value(&first, "vigie_collection_start_lateness_seconds_count", &[]) >= 1.0);
 
     // Counters only grow from one scrape to the next.
     let next_alerts = api.alerts().expect("alerts").version;

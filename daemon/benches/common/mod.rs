@@ -144,6 +144,29 @@ pub fn probes(api: &vigie::client::ApiClient) -> Vec<(String, f64)> {
         .collect()
 }
 
+/// How late the daemon's scheduled collections started, from its `/metrics` since its start:
+/// the 99th percentile as the upper bound of the histogram bucket holding it, and the count.
+pub fn lateness_p99(api: &vigie::client::ApiClient) -> (f64, f64) {
+    let (_, text) = api.raw("GET", "/metrics", &[], None).expect("metrics");
+    let scrape = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_string())))
+        .expect("a Prometheus exposition");
+    let buckets = scrape
+        .samples
+        .into_iter()
+        .find(|s| s.metric == "vigie_collection_start_lateness_seconds")
+        .and_then(|s| match s.value {
+            prometheus_parse::Value::Histogram(b) => Some(b),
+            _ => None,
+        })
+        .unwrap_or_default();
+    let count = buckets.iter().map(|b| b.count).fold(0.0, f64::max);
+    let p99 = buckets
+        .iter()
+        .find(|b| b.count >= 0.99 * count)
+        .map_or(f64::INFINITY, |b| b.less_than);
+    (p99, count)
+}
+
 /// A real net-snmp agent (`snmpd`, v2c community `public`) answering on `addresses` at one
 /// port, from this machine's own tables; killed when dropped.
 pub struct Snmpd {

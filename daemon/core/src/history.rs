@@ -99,11 +99,20 @@ struct Acc {
     count: u32,
 }
 
-/// The hour in progress of one equipment.
+/// One series of the hour in progress: the metric's code in [`KEPT`] and its attributes.
+#[derive(Debug, Clone)]
+struct Running {
+    code: u8,
+    attributes: Box<str>,
+    acc: Acc,
+}
+
+/// The hour in progress of one equipment: a short list kept with no spare room, since every
+/// equipment holds one (a map's first node would cost about a kilobyte each).
 #[derive(Debug, Clone, Default)]
 pub struct Accumulator {
     hour: Option<i64>,
-    series: BTreeMap<SeriesKey, Acc>,
+    series: Vec<Running>,
 }
 
 impl Accumulator {
@@ -119,20 +128,37 @@ impl Accumulator {
             self.hour = Some(h);
         }
         for m in metrics {
-            if !m.value.is_finite() || !KEPT.iter().any(|(_, n)| *n == m.name) {
+            if !m.value.is_finite() {
                 continue;
             }
-            let key = key_of(m);
-            if !self.series.contains_key(&key) && self.series.len() >= MAX_SERIES {
+            let Some(&(code, _)) = KEPT.iter().find(|(_, n)| *n == m.name) else {
                 continue;
-            }
-            let a = self.series.entry(key).or_insert(Acc {
-                min: m.value,
-                max: m.value,
-                sum: 0.0,
-                last: m.value,
-                count: 0,
-            });
+            };
+            let attributes = attributes_of(m);
+            let a = match self
+                .series
+                .iter()
+                .position(|r| r.code == code && *r.attributes == *attributes)
+            {
+                Some(i) => &mut self.series[i].acc,
+                None if self.series.len() >= MAX_SERIES => continue,
+                None => {
+                    self.series.reserve_exact(1);
+                    self.series.push(Running {
+                        code,
+                        attributes: attributes.into(),
+                        acc: Acc {
+                            min: m.value,
+                            max: m.value,
+                            sum: 0.0,
+                            last: m.value,
+                            count: 0,
+                        },
+                    });
+                    let last = self.series.len() - 1;
+                    &mut self.series[last].acc
+                }
+            };
             a.min = a.min.min(m.value);
             a.max = a.max.max(m.value);
             a.sum += m.value;
@@ -145,29 +171,46 @@ impl Accumulator {
     /// Finishes the hour in progress (at a stop), if it has anything.
     pub fn take(&mut self) -> Option<(i64, Hour)> {
         let h = self.hour.take()?;
-        let series = std::mem::take(&mut self.series);
-        if series.is_empty() {
+        if self.series.is_empty() {
             return None;
         }
+        // Drained, so the next hour reuses the room.
+        let mut series: Vec<(SeriesKey, Rollup)> = self
+            .series
+            .drain(..)
+            .map(
+                |Running {
+                     code,
+                     attributes,
+                     acc: a,
+                 }| {
+                    let metric = KEPT
+                        .iter()
+                        .find(|(c, _)| *c == code)
+                        .map(|(_, n)| (*n).to_string())
+                        .unwrap_or_default();
+                    (
+                        SeriesKey {
+                            metric,
+                            attributes: attributes.into(),
+                        },
+                        Rollup {
+                            min: a.min as f32,
+                            mean: (a.sum / f64::from(a.count.max(1))) as f32,
+                            max: a.max as f32,
+                            last: a.last as f32,
+                            count: a.count.min(u32::from(u16::MAX)) as u16,
+                        },
+                    )
+                },
+            )
+            .collect();
+        series.sort_by(|a, b| a.0.cmp(&b.0));
         Some((
             h,
             Hour {
                 at: start_of(h),
-                series: series
-                    .into_iter()
-                    .map(|(k, a)| {
-                        (
-                            k,
-                            Rollup {
-                                min: a.min as f32,
-                                mean: (a.sum / f64::from(a.count.max(1))) as f32,
-                                max: a.max as f32,
-                                last: a.last as f32,
-                                count: a.count.min(u32::from(u16::MAX)) as u16,
-                            },
-                        )
-                    })
-                    .collect(),
+                series,
             },
         ))
     }
@@ -202,13 +245,18 @@ pub fn merge(earlier: &Hour, later: &Hour) -> Hour {
     }
 }
 
-fn key_of(m: &Metric) -> SeriesKey {
+/// A series' attributes as kept: `k=v` sorted and joined by `,`, without `state`, cut at
+/// [`MAX_ATTRIBUTES`]; borrowed (no allocation) when there are none.
+fn attributes_of(m: &Metric) -> std::borrow::Cow<'static, str> {
     let mut attrs: Vec<String> = m
         .attributes
         .iter()
         .filter(|(k, _)| k != "state")
         .map(|(k, v)| format!("{k}={v}"))
         .collect();
+    if attrs.is_empty() {
+        return std::borrow::Cow::Borrowed("");
+    }
     attrs.sort();
     let mut attributes = attrs.join(",");
     if attributes.len() > MAX_ATTRIBUTES {
@@ -218,10 +266,7 @@ fn key_of(m: &Metric) -> SeriesKey {
         }
         attributes.truncate(cut);
     }
-    SeriesKey {
-        metric: m.name.clone(),
-        attributes,
-    }
+    std::borrow::Cow::Owned(attributes)
 }
 
 /// Why a stored row cannot be read.
@@ -468,6 +513,9 @@ mod tests {
             Metric::new("network.icmp.loss", 0.0),
         ];
         acc.add(at("2026-03-01T10:00:00Z"), &metrics);
+        acc.add(at("2026-03-01T10:01:00Z"), &metrics);
+        // Every equipment holds its hour in progress: no spare room in it.
+        assert_eq!((acc.series.len(), acc.series.capacity()), (2, 2));
         let (h, hour) = acc.take().expect("hour");
         let bytes = encode(&hour);
         assert_eq!(bytes.len(), 2 * 20);

@@ -31,6 +31,8 @@ pub struct Equipment {
     deps: Arc<Deps>,
     in_flight: bool,
     schedule: Option<SpawnHandle>,
+    /// When the next scheduled collection is due, to measure how late it starts.
+    due: Option<tokio::time::Instant>,
     deadline: Option<SpawnHandle>,
     snapshot_hash: u64,
     collections: u64,
@@ -80,6 +82,7 @@ impl Equipment {
             deps,
             in_flight: false,
             schedule: None,
+            due: None,
             deadline: None,
             snapshot_hash,
             collections: 0,
@@ -96,14 +99,34 @@ impl Equipment {
         Duration::from_millis(stable_hash(self.cfg.id.as_str().as_bytes()) % ms)
     }
 
+    /// The first collection: after the jitter, rounded up to the collection grid's next slot,
+    /// so collections falling in the same slot share one wake-up (and, with an interval a
+    /// whole number of slots, stay on the grid).
+    fn first_collection(&self) -> tokio::time::Instant {
+        let grid = self.deps.grid;
+        let since = (tokio::time::Instant::now() + self.jitter()).saturating_duration_since(grid);
+        let slot = crate::config::Collection::PING_SLOT.as_nanos().max(1);
+        let slots = since.as_nanos().div_ceil(slot);
+        let at = u64::try_from(slots.saturating_mul(slot)).unwrap_or(u64::MAX);
+        grid + Duration::from_nanos(at)
+    }
+
     fn arm_schedule(&mut self, ctx: &mut Context<Self>) {
         if let Some(h) = self.schedule.take() {
             ctx.cancel_future(h);
         }
         let interval = self.cfg.collection.interval;
-        self.schedule = Some(ctx.run_later(self.jitter(), move |act, ctx| {
+        let first = self.first_collection();
+        self.due = Some(first);
+        self.schedule = Some(ctx.run_interval_at(first, interval, move |act, ctx| {
+            if let Some(due) = act.due {
+                let now = tokio::time::Instant::now();
+                act.deps
+                    .telemetry
+                    .started_late(now.saturating_duration_since(due));
+                act.due = Some(due + interval);
+            }
             act.collect(ctx);
-            act.schedule = Some(ctx.run_interval(interval, |act, ctx| act.collect(ctx)));
         }));
     }
 
@@ -319,22 +342,21 @@ impl Handler<ProbeResult> for Equipment {
 
     fn handle(&mut self, msg: ProbeResult, ctx: &mut Self::Context) {
         self.in_flight = false;
-        // An answer replaces the metrics shown; a silent collection leaves the last ones.
-        if matches!(msg.0.status, ProbeStatus::Up) || !msg.0.metrics.is_empty() {
-            self.metrics = msg
-                .0
-                .metrics
-                .iter()
-                .filter(|m| m.value.is_finite())
-                .take(MAX_SHOWN_METRICS)
-                .cloned()
-                .collect();
-        }
         let now = self.deps.clock.now();
         if let Some((hour, rollups)) = self.history.add(now, &msg.0.metrics) {
             self.write_history(hour, &rollups);
         }
         self.evaluate(ctx, Input::Observation(&msg.0));
+        // An answer replaces the metrics shown; a silent collection leaves the last ones.
+        // The observation's own list is kept (moved, not copied), with no spare room.
+        let obs = msg.0;
+        if matches!(obs.status, ProbeStatus::Up) || !obs.metrics.is_empty() {
+            let mut metrics = obs.metrics;
+            metrics.retain(|m| m.value.is_finite());
+            metrics.truncate(MAX_SHOWN_METRICS);
+            metrics.shrink_to_fit();
+            self.metrics = metrics;
+        }
         self.deps.observed();
     }
 }

@@ -39,6 +39,10 @@ pub struct Deps {
     pub limiter: Arc<Semaphore>,
     /// The daemon's counters (probe runs, config loads).
     pub telemetry: Arc<crate::telemetry::Telemetry>,
+    /// Origin of the collection grid: every collection starts a whole number of
+    /// [`crate::config::Collection::PING_SLOT`]s after it, so the equipment due in the same
+    /// slot are collected in one wake-up of their arbiter rather than one each.
+    pub grid: tokio::time::Instant,
     /// Bumps each time an equipment has evaluated an observation.
     observed: watch::Sender<u64>,
     /// The config in force, for those who follow it (the notification dispatcher).
@@ -64,6 +68,7 @@ impl Deps {
             book,
             limiter: Arc::new(Semaphore::new(max_in_flight.max(1))),
             telemetry: Arc::new(crate::telemetry::Telemetry::new(clock.now())),
+            grid: tokio::time::Instant::now(),
             observed: watch::channel(0).0,
             config: watch::channel(None).0,
         })

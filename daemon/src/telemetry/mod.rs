@@ -89,6 +89,7 @@ pub struct Telemetry {
     started: DateTime<Utc>,
     probes: [AtomicU64; ProbeOutcome::ALL.len()],
     probe_latency: Histogram,
+    start_lateness: Histogram,
     reloads_accepted: AtomicU64,
     reloads_refused: AtomicU64,
     export_dropped: AtomicU64,
@@ -106,6 +107,7 @@ impl Telemetry {
             started,
             probes: Default::default(),
             probe_latency: Histogram::default(),
+            start_lateness: Histogram::default(),
             reloads_accepted: AtomicU64::new(0),
             reloads_refused: AtomicU64::new(0),
             export_dropped: AtomicU64::new(0),
@@ -170,6 +172,11 @@ impl Telemetry {
         self.probe_latency.record(took);
     }
 
+    /// Records how late a scheduled collection started after the instant it was due.
+    pub fn started_late(&self, by: Duration) {
+        self.start_lateness.record(by);
+    }
+
     /// Records one config load, accepted or refused.
     pub fn reload(&self, accepted: bool) {
         let c = if accepted {
@@ -205,6 +212,7 @@ impl Telemetry {
                 .map(|(o, c)| (*o, load(c)))
                 .collect(),
             probe_latency: self.probe_latency.snapshot(),
+            start_lateness: self.start_lateness.snapshot(),
             reloads_accepted: load(&self.reloads_accepted),
             reloads_refused: load(&self.reloads_refused),
             export_dropped: load(&self.export_dropped),
@@ -221,6 +229,8 @@ pub struct Counters {
     pub probes: Vec<(ProbeOutcome, u64)>,
     /// How long probe runs took.
     pub probe_latency: HistogramSnapshot,
+    /// How late scheduled collections started.
+    pub start_lateness: HistogramSnapshot,
     /// Config loads accepted.
     pub reloads_accepted: u64,
     /// Config loads refused.

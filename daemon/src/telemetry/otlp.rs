@@ -206,6 +206,11 @@ pub fn metrics_request(
         "How long probe runs took",
         &c.probe_latency,
     );
+    m.histogram(
+        "vigie.collection.start_lateness",
+        "How late scheduled collections started after the instant they were due",
+        &c.start_lateness,
+    );
     for (result, n) in [
         ("accepted", c.reloads_accepted),
         ("refused", c.reloads_refused),

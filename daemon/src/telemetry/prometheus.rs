@@ -236,6 +236,11 @@ pub fn render(s: &Snapshot, outbox: Option<&crate::outbox::OutboxStatus>) -> Str
         "How long probe runs took, timeouts included",
         &c.probe_latency,
     );
+    e.histogram(
+        "vigie_collection_start_lateness_seconds",
+        "How late scheduled collections started after the instant they were due",
+        &c.start_lateness,
+    );
     for (result, n) in [
         ("accepted", c.reloads_accepted),
         ("refused", c.reloads_refused),
