@@ -221,6 +221,7 @@ impl Collector for NetCollector {
         let budget = self.budget(eq);
         let timeout = budget.timeout;
         let mut parts: Vec<(String, LocalBoxFuture<'static, Observation>)> = Vec::new();
+        let single = eq.probes.len() == 1;
         for probe in &eq.probes {
             let a = address.clone();
             let fut: LocalBoxFuture<'static, Observation> = match probe {
@@ -258,6 +259,11 @@ impl Collector for NetCollector {
                 Probe::Plugin(name) => self.plugin(name, eq),
                 Probe::Recorder => ready(self.channels.check(eq, self.clock.now())),
             };
+            if single {
+                // The usual equipment: its one probe, named only if it fails.
+                let probe = probe.clone();
+                return Box::pin(async move { only(&probe, fut.await) });
+            }
             parts.push((probe.to_string(), fut));
         }
         let (names, futs): (Vec<String>, Vec<_>) = parts.into_iter().unzip();
@@ -266,6 +272,27 @@ impl Collector for NetCollector {
             merge(names.into_iter().zip(results).collect())
         })
     }
+}
+
+/// [`merge`] of one probe's result, naming the probe only in a failure's reason.
+fn only(probe: &Probe, mut o: Observation) -> Observation {
+    match &mut o.status {
+        ProbeStatus::Down { reason } | ProbeStatus::Unknown { reason } => {
+            *reason = format!("{probe}: {reason}");
+        }
+        ProbeStatus::Up => {}
+    }
+    if o.facts.len() > 1 {
+        let mut seen: Vec<String> = Vec::with_capacity(o.facts.len());
+        o.facts.retain(|(k, _)| {
+            let first = !seen.contains(k);
+            if first {
+                seen.push(k.clone());
+            }
+            first
+        });
+    }
+    o
 }
 
 /// Merges the results of an equipment's probes: up when any probe reached it, down when
@@ -347,6 +374,33 @@ mod tests {
             Budget::of(&c, Some(Duration::from_secs(1))).timeout,
             Duration::from_secs(1)
         );
+    }
+
+    #[test]
+    fn one_probe_is_merged_as_the_general_case_would() {
+        let facts = |mut o: Observation| {
+            o.facts = [("serial", "A1"), ("model", "X"), ("serial", "B2")]
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            o
+        };
+        for probe in [Probe::Icmp, Probe::Tcp(554), Probe::Plugin("axis".into())] {
+            for o in [
+                facts(Observation::up()).with_metric(vigie_core::observation::Metric::new(
+                    "network.icmp.rtt",
+                    0.002,
+                )),
+                facts(Observation::down("no answer to 3 ICMP echo requests")),
+                Observation::unknown("garbage"),
+            ] {
+                assert_eq!(
+                    only(&probe, o.clone()),
+                    merge(vec![(probe.to_string(), o)]),
+                    "{probe}"
+                );
+            }
+        }
     }
 
     #[test]

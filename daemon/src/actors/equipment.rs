@@ -146,7 +146,6 @@ impl Equipment {
         };
         self.in_flight = true;
         self.collections += 1;
-        let addr = ctx.address();
         let limiter = Arc::clone(&self.deps.limiter);
         let timeout = self.cfg.collection.probe_timeout;
         let telemetry = Arc::clone(&self.deps.telemetry);
@@ -158,7 +157,9 @@ impl Equipment {
             )
         });
         let clock = self.deps.clock;
-        actix_rt::spawn(async move {
+        // Run in the actor's own context: the observation is taken in where it lands, with
+        // no task, message or wake-up of its own.
+        let probe = async move {
             let _permit = limiter.acquire_owned().await;
             let began = std::time::Instant::now();
             let start = clock.now();
@@ -195,8 +196,30 @@ impl Equipment {
                     reason: obs.status.reason().map(str::to_string),
                 });
             }
-            addr.do_send(ProbeResult(obs));
-        });
+            obs
+        };
+        ctx.spawn(fut::wrap_future::<_, Self>(probe).map(|obs, act, ctx| act.take_in(obs, ctx)));
+    }
+
+    /// Takes in the observation of a collection: the hour's rollups, the rules, the metrics
+    /// shown.
+    fn take_in(&mut self, obs: Observation, ctx: &mut Context<Self>) {
+        self.in_flight = false;
+        let now = self.deps.clock.now();
+        if let Some((hour, rollups)) = self.history.add(now, &obs.metrics) {
+            self.write_history(hour, &rollups);
+        }
+        self.evaluate(ctx, Input::Observation(&obs));
+        // An answer replaces the metrics shown; a silent collection leaves the last ones.
+        // The observation's own list is kept (moved, not copied), with no spare room.
+        if matches!(obs.status, ProbeStatus::Up) || !obs.metrics.is_empty() {
+            let mut metrics = obs.metrics;
+            metrics.retain(|m| m.value.is_finite());
+            metrics.truncate(MAX_SHOWN_METRICS);
+            metrics.shrink_to_fit();
+            self.metrics = metrics;
+        }
+        self.deps.observed();
     }
 
     /// Runs the rules on one input; a panic keeps the previous state and re-arms the actor.
@@ -341,23 +364,7 @@ impl Handler<ProbeResult> for Equipment {
     type Result = ();
 
     fn handle(&mut self, msg: ProbeResult, ctx: &mut Self::Context) {
-        self.in_flight = false;
-        let now = self.deps.clock.now();
-        if let Some((hour, rollups)) = self.history.add(now, &msg.0.metrics) {
-            self.write_history(hour, &rollups);
-        }
-        self.evaluate(ctx, Input::Observation(&msg.0));
-        // An answer replaces the metrics shown; a silent collection leaves the last ones.
-        // The observation's own list is kept (moved, not copied), with no spare room.
-        let obs = msg.0;
-        if matches!(obs.status, ProbeStatus::Up) || !obs.metrics.is_empty() {
-            let mut metrics = obs.metrics;
-            metrics.retain(|m| m.value.is_finite());
-            metrics.truncate(MAX_SHOWN_METRICS);
-            metrics.shrink_to_fit();
-            self.metrics = metrics;
-        }
-        self.deps.observed();
+        self.take_in(msg.0, ctx);
     }
 }
 
