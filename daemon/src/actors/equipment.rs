@@ -99,13 +99,14 @@ impl Equipment {
         Duration::from_millis(stable_hash(self.cfg.id.as_str().as_bytes()) % ms)
     }
 
-    /// The first collection: after the jitter, rounded up to the collection grid's next slot,
+    /// The first collection: after the jitter, rounded up to the collection grid's next slot
+    /// ([`crate::config::Collection::START_SLOT`]),
     /// so collections falling in the same slot share one wake-up (and, with an interval a
     /// whole number of slots, stay on the grid).
     fn first_collection(&self) -> tokio::time::Instant {
         let grid = self.deps.grid;
         let since = (tokio::time::Instant::now() + self.jitter()).saturating_duration_since(grid);
-        let slot = crate::config::Collection::PING_SLOT.as_nanos().max(1);
+        let slot = crate::config::Collection::START_SLOT.as_nanos().max(1);
         let slots = since.as_nanos().div_ceil(slot);
         let at = u64::try_from(slots.saturating_mul(slot)).unwrap_or(u64::MAX);
         grid + Duration::from_nanos(at)

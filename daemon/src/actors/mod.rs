@@ -40,7 +40,7 @@ pub struct Deps {
     /// The daemon's counters (probe runs, config loads).
     pub telemetry: Arc<crate::telemetry::Telemetry>,
     /// Origin of the collection grid: every collection starts a whole number of
-    /// [`crate::config::Collection::PING_SLOT`]s after it, so the equipment due in the same
+    /// [`crate::config::Collection::START_SLOT`]s after it, so the equipment due in the same
     /// slot are collected in one wake-up of their arbiter rather than one each.
     pub grid: tokio::time::Instant,
     /// Bumps each time an equipment has evaluated an observation.

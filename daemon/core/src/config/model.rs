@@ -1098,6 +1098,10 @@ impl Collection {
     pub const PING_SPACING: Duration = Duration::from_millis(20);
     /// The pinger's time grid: every ICMP send and expiry is rounded up to a multiple of it.
     pub const PING_SLOT: Duration = Duration::from_millis(10);
+    /// The collections' time grid: each equipment's collections start on a multiple of it
+    /// (after its offset in the interval), so those due together share one wake-up of their
+    /// arbiter and one batch of the pinger. A multiple of [`Self::PING_SLOT`].
+    pub const START_SLOT: Duration = Duration::from_millis(100);
 
     /// The longest an ICMP probe may take with these settings (every round, every retry):
     /// each request [`Self::PING_SPACING`] after the previous one, the wait for replies after
