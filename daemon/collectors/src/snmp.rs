@@ -23,7 +23,7 @@ use vigie_core::observation::{Metric, Observation};
 pub type Rows = Vec<(Vec<u64>, Val)>;
 
 /// A table walked by column: column -> index suffix -> value.
-type Table = BTreeMap<u64, BTreeMap<Vec<u64>, Val>>;
+type Table<'a> = BTreeMap<u64, BTreeMap<&'a [u64], &'a Val>>;
 
 /// Most rows one walk may return.
 pub const MAX_WALK_ROWS: usize = 10_000;
@@ -82,8 +82,34 @@ impl Val {
     }
 }
 
+/// The arcs of an OID, decoded from its BER content in one pass (a walk decodes one per row);
+/// empty when an arc does not fit 64 bits or the content is cut short.
 fn oid_vec(o: &Oid<'_>) -> Vec<u64> {
-    o.iter().map(|i| i.collect()).unwrap_or_default()
+    let bytes = o.as_bytes();
+    let mut arcs = Vec::with_capacity(bytes.len() + 1);
+    let mut arc: u64 = 0;
+    for &b in bytes {
+        if arc >> 57 != 0 {
+            return Vec::new();
+        }
+        arc = (arc << 7) | u64::from(b & 0x7f);
+        if b & 0x80 != 0 {
+            continue;
+        }
+        if arcs.is_empty() {
+            // The first two arcs share the first subidentifier: 40 × first + second.
+            let first = (arc / 40).min(2);
+            arcs.push(first);
+            arcs.push(arc - 40 * first);
+        } else {
+            arcs.push(arc);
+        }
+        arc = 0;
+    }
+    if bytes.last().is_some_and(|b| b & 0x80 != 0) {
+        return Vec::new();
+    }
+    arcs
 }
 
 /// Why an SNMP exchange failed.
@@ -216,6 +242,38 @@ impl Conn {
             v6,
             clean: false,
         })
+    }
+
+    /// Sends a request without waiting for its answer.
+    async fn send(&mut self, request: &[u8]) -> Result<(), snmp2::Error> {
+        self.clean = false;
+        let socket = self.socket.as_ref().ok_or(snmp2::Error::Send)?;
+        socket.send(request).await.map_err(|_| snmp2::Error::Send)?;
+        Ok(())
+    }
+
+    /// Waits for the next answer, whichever request it answers: its request id and rows.
+    async fn answer(&mut self, community: &[u8]) -> Result<(i32, Answer), snmp2::Error> {
+        let Conn { socket, buf, .. } = self;
+        let socket = socket.as_ref().ok_or(snmp2::Error::Receive)?;
+        buf.clear();
+        socket
+            .recv_buf(buf)
+            .await
+            .map_err(|_| snmp2::Error::Receive)?;
+        let pdu = Pdu::from_bytes(buf)?;
+        if pdu.message_type != MessageType::Response {
+            return Err(snmp2::Error::AsnWrongType);
+        }
+        if pdu.community != community {
+            return Err(snmp2::Error::CommunityMismatch);
+        }
+        let id = pdu.req_id;
+        let rows = pdu
+            .varbinds
+            .map(|(o, v)| (oid_vec(&o), Val::of(&v), matches!(v, Value::EndOfMibView)))
+            .collect();
+        Ok((id, rows))
     }
 
     /// Sends one request and waits for its answer, skipping late answers to earlier ones.
@@ -544,29 +602,151 @@ impl Session {
         loop {
             let oid = Oid::from(&cursor).map_err(|e| SnmpError::Io(format!("bad OID: {e:?}")))?;
             let batch = self.ask(true, &[oid]).await?;
-            if batch.is_empty() {
+            if !take_batch(root, &mut cursor, &mut rows, batch)? {
                 return Ok(rows);
             }
-            for (oid, val, end) in batch {
-                if end || !oid.starts_with(root) {
-                    return Ok(rows);
+        }
+    }
+
+    /// Walks every subtree of `roots`: each answer, or `None` for a subtree the agent left
+    /// unanswered after the retries. Over v2c the walks run together, their requests in
+    /// flight at once on the poll's socket (one wake-up can take in several answers); over
+    /// v3 one after the other. Any other failure fails them all.
+    pub async fn walk_all(&mut self, roots: &[&[u64]]) -> Result<Vec<Option<Rows>>, SnmpError> {
+        if let Link::V2c { conn, community } = &mut self.link {
+            return walk_together(conn, community, self.client, roots).await;
+        }
+        let mut out = Vec::with_capacity(roots.len());
+        for root in roots {
+            out.push(match self.walk(root).await {
+                Ok(rows) => Some(rows),
+                Err(SnmpError::Timeout(_)) => None,
+                Err(e) => return Err(e),
+            });
+        }
+        Ok(out)
+    }
+}
+
+/// Takes in one GETBULK answer of the walk of `root`: `Ok(true)` when the walk goes on from
+/// the new `cursor`, `Ok(false)` when it left the subtree or reached the end of the MIB.
+fn take_batch(
+    root: &[u64],
+    cursor: &mut Vec<u64>,
+    rows: &mut Rows,
+    batch: Answer,
+) -> Result<bool, SnmpError> {
+    if batch.is_empty() {
+        return Ok(false);
+    }
+    for (oid, val, end) in batch {
+        if end || !oid.starts_with(root) {
+            return Ok(false);
+        }
+        if oid <= *cursor {
+            return Err(SnmpError::BadResponse(
+                "the agent's walk does not advance".into(),
+            ));
+        }
+        cursor.clone_from(&oid);
+        rows.push((oid, val));
+        if rows.len() >= MAX_WALK_ROWS {
+            return Err(SnmpError::BadResponse(format!(
+                "walk of {} returned more than {MAX_WALK_ROWS} rows",
+                dotted(root)
+            )));
+        }
+    }
+    Ok(true)
+}
+
+/// One walk of [`walk_together`].
+struct Walk<'a> {
+    root: &'a [u64],
+    cursor: Vec<u64>,
+    rows: Rows,
+    /// The request in flight: its id and when it times out.
+    asked: Option<(i32, tokio::time::Instant)>,
+    attempt: u32,
+    /// Finished: its rows, or `None` when the agent left it unanswered.
+    done: Option<Option<Rows>>,
+}
+
+/// The v2c walks of `roots` with their requests in flight together on `conn`: each walk
+/// sends its next GETBULK as soon as its answer is in, each request with its own timeout and
+/// retries.
+async fn walk_together(
+    conn: &mut Conn,
+    community: &[u8],
+    client: SnmpClient,
+    roots: &[&[u64]],
+) -> Result<Vec<Option<Rows>>, SnmpError> {
+    let mut walks: Vec<Walk<'_>> = roots
+        .iter()
+        .map(|root| Walk {
+            root,
+            cursor: root.to_vec(),
+            rows: Vec::new(),
+            asked: None,
+            attempt: 0,
+            done: None,
+        })
+        .collect();
+    let mut silent = false;
+    loop {
+        for w in walks
+            .iter_mut()
+            .filter(|w| w.done.is_none() && w.asked.is_none())
+        {
+            let oid = Oid::from(&w.cursor).map_err(|e| SnmpError::Io(format!("bad OID: {e:?}")))?;
+            let id = next_request_id();
+            let message = request::encode(
+                community,
+                request::GET_BULK,
+                id,
+                0,
+                BULK.into(),
+                std::slice::from_ref(&oid),
+            );
+            conn.send(&message).await.map_err(classify)?;
+            w.asked = Some((id, tokio::time::Instant::now() + client.timeout));
+        }
+        let Some(first) = walks.iter().filter_map(|w| w.asked.map(|(_, at)| at)).min() else {
+            break;
+        };
+        match tokio::time::timeout_at(first, conn.answer(community)).await {
+            Ok(Ok((id, batch))) => {
+                // An id no walk waits for is a late answer to a request asked again.
+                let Some(w) = walks
+                    .iter_mut()
+                    .find(|w| w.asked.is_some_and(|(asked, _)| asked == id))
+                else {
+                    continue;
+                };
+                w.asked = None;
+                if !take_batch(w.root, &mut w.cursor, &mut w.rows, batch)? {
+                    w.done = Some(Some(std::mem::take(&mut w.rows)));
                 }
-                if oid <= cursor {
-                    return Err(SnmpError::BadResponse(
-                        "the agent's walk does not advance".into(),
-                    ));
-                }
-                cursor = oid.clone();
-                rows.push((oid, val));
-                if rows.len() >= MAX_WALK_ROWS {
-                    return Err(SnmpError::BadResponse(format!(
-                        "walk of {} returned more than {MAX_WALK_ROWS} rows",
-                        dotted(root)
-                    )));
+            }
+            Ok(Err(e)) => return Err(classify(e)),
+            Err(_) => {
+                let now = tokio::time::Instant::now();
+                for w in walks
+                    .iter_mut()
+                    .filter(|w| w.asked.is_some_and(|(_, at)| at <= now))
+                {
+                    silent = true;
+                    w.asked = None;
+                    if client.again(&mut w.attempt, None).is_err() {
+                        w.done = Some(None);
+                    }
                 }
             }
         }
     }
+    // A request left unanswered may still be answered later: that socket is not kept.
+    conn.clean = !silent;
+    Ok(walks.into_iter().map(|w| w.done.flatten()).collect())
 }
 
 /// `1.3.6...` text of an OID.
@@ -595,26 +775,27 @@ const IF_DESCR: &[u64] = &[1, 3, 6, 1, 2, 1, 2, 2, 1, 2];
 const IF_OPER_STATUS: &[u64] = &[1, 3, 6, 1, 2, 1, 2, 2, 1, 8];
 
 /// Rows of a table walk grouped by index: column -> index suffix -> value.
-fn table(rows: &[(Vec<u64>, Val)], entry: &[u64]) -> Table {
+/// The rows of a walked table by column and index, borrowed from the walk (nothing copied).
+fn table<'a>(rows: &'a [(Vec<u64>, Val)], entry: &[u64]) -> Table<'a> {
     let mut out = Table::new();
     for (oid, val) in rows {
         if let Some(rest) = oid.strip_prefix(entry)
             && let Some((col, index)) = rest.split_first()
         {
-            out.entry(*col)
-                .or_default()
-                .insert(index.to_vec(), val.clone());
+            out.entry(*col).or_default().insert(index, val);
         }
     }
     out
 }
 
-fn column(t: &Table, col: u64) -> impl Iterator<Item = (&Vec<u64>, &Val)> {
-    t.get(&col).into_iter().flat_map(|m| m.iter())
+fn column<'t, 'a>(t: &'t Table<'a>, col: u64) -> impl Iterator<Item = (&'a [u64], &'a Val)> + 't {
+    t.get(&col)
+        .into_iter()
+        .flat_map(|m| m.iter().map(|(index, val)| (*index, *val)))
 }
 
-fn cell<'a>(t: &'a Table, col: u64, index: &[u64]) -> Option<&'a Val> {
-    t.get(&col)?.get(index)
+fn cell<'a>(t: &Table<'a>, col: u64, index: &[u64]) -> Option<&'a Val> {
+    t.get(&col)?.get(index).copied()
 }
 
 /// What one standard-profile poll read, before it becomes an observation.
@@ -903,12 +1084,16 @@ pub async fn poll(
         Ok(rows) => data.scalars = rows,
         Err(e) => return failure(e),
     }
-    for root in profile_walks(kind) {
-        match session.walk(root).await {
-            Ok(rows) => data.walks.push((root.to_vec(), rows)),
-            Err(SnmpError::Timeout(_)) => {}
-            Err(e) => return failure(e),
+    let roots = profile_walks(kind);
+    match session.walk_all(&roots).await {
+        Ok(walked) => {
+            for (root, rows) in roots.iter().zip(walked) {
+                if let Some(rows) = rows {
+                    data.walks.push((root.to_vec(), rows));
+                }
+            }
         }
+        Err(e) => return failure(e),
     }
     let (mut metrics, facts) = map_profile(&data, recording_service);
     if !settings.oids.is_empty() {
@@ -1061,6 +1246,94 @@ mod tests {
             .expect("answered");
         let after = seen.recv().await.expect("third");
         assert_ne!(after, silent_from, "a socket left waiting is never reused");
+    }
+
+    #[test]
+    fn oids_decode_as_asn1_rs_reads_them() {
+        for arcs in [
+            vec![1, 3, 6, 1, 2, 1, 1, 3, 0],
+            vec![0, 5],
+            vec![1, 39, 127, 128, 16_383, 16_384],
+            vec![2, 5, 4, 3],
+            vec![1, 3, 6, 1, 4, 1, 4_294_967_295, u64::MAX],
+        ] {
+            let oid = Oid::from(&arcs).expect("oid");
+            assert_eq!(oid_vec(&oid), arcs);
+            // asn1-rs gives up on an arc of 64 bits; below that, both read the same.
+            if let Some(theirs) = oid.iter().map(|i| i.collect::<Vec<u64>>()) {
+                assert_eq!(oid_vec(&oid), theirs);
+            }
+        }
+        // Cut short: no arcs rather than wrong ones.
+        let cut = Oid::new(std::borrow::Cow::Borrowed(&[0x2b, 0x06, 0x81][..]));
+        assert!(oid_vec(&cut).is_empty());
+    }
+
+    #[tokio::test]
+    async fn v2c_walks_run_together_and_one_left_unanswered_is_only_skipped() {
+        // The agent answers the walk of `table` (60 rows) only once it has seen the walk of
+        // `quiet` asked too, and never answers `quiet`: walks one after the other would
+        // leave `table` unanswered.
+        let table: &[u64] = &[1, 3, 6, 1, 4, 1, 99, 1];
+        let quiet: &[u64] = &[1, 3, 6, 1, 4, 1, 99, 2];
+        let rows: Vec<Vec<u64>> = (1..=60)
+            .map(|i| [table, &[i]].concat())
+            .chain([vec![1, 3, 6, 1, 4, 1, 100]])
+            .collect();
+        let sock = tokio::net::UdpSocket::bind("127.0.0.1:0")
+            .await
+            .expect("udp");
+        let port = sock.local_addr().expect("addr").port();
+        tokio::spawn(async move {
+            let mut buf = vec![0u8; 65_507];
+            let mut held = Vec::new();
+            let mut quiet_asked = false;
+            while let Ok((n, from)) = sock.recv_from(&mut buf).await {
+                let Ok(asked) = Pdu::from_bytes(&buf[..n]) else {
+                    continue;
+                };
+                let (id, community) = (asked.req_id, asked.community.to_vec());
+                let Some(cursor) = asked.varbinds.map(|(o, _)| oid_vec(&o)).next() else {
+                    continue;
+                };
+                if cursor.starts_with(quiet) {
+                    quiet_asked = true;
+                } else {
+                    held.push((id, community, cursor, from));
+                }
+                if !quiet_asked {
+                    continue;
+                }
+                for (id, community, cursor, from) in held.drain(..) {
+                    let next: Vec<Oid<'static>> = rows
+                        .iter()
+                        .filter(|r| **r > cursor)
+                        .take(25)
+                        .map(|r| Oid::from(r).expect("oid"))
+                        .collect();
+                    let answer = request::encode(&community, 0xa2, id, 0, 0, &next);
+                    let _ = sock.send_to(&answer, from).await;
+                }
+            }
+        });
+        let client = SnmpClient {
+            timeout: Duration::from_millis(300),
+            retries: 0,
+        };
+        let settings = SnmpSettings {
+            port,
+            ..SnmpSettings::default()
+        };
+        let mut session = client
+            .open("127.0.0.1", &settings, None)
+            .await
+            .expect("open");
+        let walked = session.walk_all(&[table, quiet]).await.expect("walked");
+        assert_eq!(walked.len(), 2);
+        let got = walked[0].as_ref().expect("the table's walk answered");
+        assert_eq!(got.len(), 60);
+        assert_eq!(got[59].0, [table, &[60]].concat());
+        assert!(walked[1].is_none(), "the unanswered walk is skipped");
     }
 
     #[test]
