@@ -33,7 +33,8 @@ pub struct Equipment {
     schedule: Option<SpawnHandle>,
     /// When the next scheduled collection is due, to measure how late it starts.
     due: Option<tokio::time::Instant>,
-    deadline: Option<SpawnHandle>,
+    /// The rules' next deadline and its timer, kept while the deadline stays the same.
+    deadline: Option<(SpawnHandle, chrono::DateTime<chrono::Utc>)>,
     snapshot_hash: u64,
     collections: u64,
     restarts: u32,
@@ -282,15 +283,19 @@ impl Equipment {
             }
             self.report();
         }
-        if let Some(h) = self.deadline.take() {
-            ctx.cancel_future(h);
-        }
-        if let Some(at) = outcome.next_deadline {
-            let wait = self.deps.clock.until(at);
-            self.deadline = Some(ctx.run_later(wait, |act, ctx| {
-                act.deadline = None;
-                act.evaluate(ctx, Input::Tick);
-            }));
+        // Re-armed only when the deadline moves: most observations leave it where it was.
+        if self.deadline.as_ref().map(|(_, at)| *at) != outcome.next_deadline {
+            if let Some((h, _)) = self.deadline.take() {
+                ctx.cancel_future(h);
+            }
+            if let Some(at) = outcome.next_deadline {
+                let wait = self.deps.clock.until(at);
+                let timer = ctx.run_later(wait, |act, ctx| {
+                    act.deadline = None;
+                    act.evaluate(ctx, Input::Tick);
+                });
+                self.deadline = Some((timer, at));
+            }
         }
         self.persist();
     }
@@ -314,7 +319,7 @@ impl Equipment {
         self.restarts += 1;
         self.in_flight = false;
         tracing::error!(equipment = %self.cfg.id, restarts = self.restarts, "internal error, equipment actor restarted with its state kept: {what}");
-        if let Some(h) = self.deadline.take() {
+        if let Some((h, _)) = self.deadline.take() {
             ctx.cancel_future(h);
         }
         self.arm_schedule(ctx);
