@@ -282,35 +282,14 @@ impl Conn {
         request: &[u8],
         id: i32,
         community: &[u8],
-    ) -> Result<Vec<(Vec<u64>, Val, bool)>, snmp2::Error> {
-        self.clean = false;
-        let Conn {
-            socket, buf, clean, ..
-        } = self;
-        let socket = socket.as_ref().ok_or(snmp2::Error::Send)?;
-        socket.send(request).await.map_err(|_| snmp2::Error::Send)?;
+    ) -> Result<Answer, snmp2::Error> {
+        self.send(request).await?;
         loop {
-            buf.clear();
-            socket
-                .recv_buf(buf)
-                .await
-                .map_err(|_| snmp2::Error::Receive)?;
-            let pdu = Pdu::from_bytes(buf)?;
-            if pdu.message_type != MessageType::Response {
-                return Err(snmp2::Error::AsnWrongType);
+            let (answered, rows) = self.answer(community).await?;
+            if answered == id {
+                self.clean = true;
+                return Ok(rows);
             }
-            if pdu.req_id != id {
-                continue;
-            }
-            if pdu.community != community {
-                return Err(snmp2::Error::CommunityMismatch);
-            }
-            let rows = pdu
-                .varbinds
-                .map(|(o, v)| (oid_vec(&o), Val::of(&v), matches!(v, Value::EndOfMibView)))
-                .collect();
-            *clean = true;
-            return Ok(rows);
         }
     }
 }
