@@ -128,12 +128,16 @@ pub fn ensure_tool(program: &str, args: &[&str], package: &str) -> bool {
     runs()
 }
 
+/// The daemon's `/metrics`, parsed.
+fn scrape(api: &vigie::client::ApiClient) -> prometheus_parse::Scrape {
+    let (_, text) = api.raw("GET", "/metrics", &[], None).expect("metrics");
+    prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_string())))
+        .expect("a Prometheus exposition")
+}
+
 /// Probe runs by outcome, from the daemon's `/metrics`.
 pub fn probes(api: &vigie::client::ApiClient) -> Vec<(String, f64)> {
-    let (_, text) = api.raw("GET", "/metrics", &[], None).expect("metrics");
-    let scrape = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_string())))
-        .expect("a Prometheus exposition");
-    scrape
+    scrape(api)
         .samples
         .into_iter()
         .filter(|s| s.metric == "vigie_probes_total")
@@ -147,10 +151,7 @@ pub fn probes(api: &vigie::client::ApiClient) -> Vec<(String, f64)> {
 /// How late the daemon's scheduled collections started, from its `/metrics` since its start:
 /// the 99th percentile as the upper bound of the histogram bucket holding it, and the count.
 pub fn lateness_p99(api: &vigie::client::ApiClient) -> (f64, f64) {
-    let (_, text) = api.raw("GET", "/metrics", &[], None).expect("metrics");
-    let scrape = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_string())))
-        .expect("a Prometheus exposition");
-    let buckets = scrape
+    let buckets = scrape(api)
         .samples
         .into_iter()
         .find(|s| s.metric == "vigie_collection_start_lateness_seconds")

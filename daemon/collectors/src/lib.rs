@@ -283,16 +283,18 @@ fn only(probe: &Probe, mut o: Observation) -> Observation {
         ProbeStatus::Up => {}
     }
     if o.facts.len() > 1 {
-        let mut seen: Vec<String> = Vec::with_capacity(o.facts.len());
-        o.facts.retain(|(k, _)| {
-            let first = !seen.contains(k);
-            if first {
-                seen.push(k.clone());
-            }
-            first
-        });
+        for (k, v) in std::mem::take(&mut o.facts) {
+            add_fact(&mut o.facts, k, v);
+        }
     }
     o
+}
+
+/// Adds a fact unless one of the same name is already there (the first one stands).
+fn add_fact(facts: &mut Vec<(String, String)>, k: String, v: String) {
+    if !facts.iter().any(|(x, _)| *x == k) {
+        facts.push((k, v));
+    }
 }
 
 /// Merges the results of an equipment's probes: up when any probe reached it, down when
@@ -339,9 +341,7 @@ pub fn merge(parts: Vec<(String, Observation)>) -> Observation {
     for (name, o) in parts {
         out.metrics.extend(o.metrics);
         for (k, v) in o.facts {
-            if !out.facts.iter().any(|(x, _)| *x == k) {
-                out.facts.push((k, v));
-            }
+            add_fact(&mut out.facts, k, v);
         }
         if up && let ProbeStatus::Down { reason } | ProbeStatus::Unknown { reason } = o.status {
             out.facts.push((format!("probe {name}"), reason));

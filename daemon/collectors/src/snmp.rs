@@ -187,6 +187,13 @@ struct Pool {
     v6: Vec<(std::net::UdpSocket, Vec<u8>)>,
 }
 
+impl Pool {
+    /// The sockets of one address family.
+    fn family(&mut self, v6: bool) -> &mut Vec<(std::net::UdpSocket, Vec<u8>)> {
+        if v6 { &mut self.v6 } else { &mut self.v4 }
+    }
+}
+
 static POOL: Mutex<Pool> = Mutex::new(Pool {
     v4: Vec::new(),
     v6: Vec::new(),
@@ -218,10 +225,7 @@ impl Conn {
     /// A pooled socket (or a new one) connected to `dest`.
     fn to(dest: SocketAddr) -> std::io::Result<Conn> {
         let v6 = dest.is_ipv6();
-        let pooled = POOL
-            .lock()
-            .ok()
-            .and_then(|mut p| if v6 { p.v6.pop() } else { p.v4.pop() });
+        let pooled = POOL.lock().ok().and_then(|mut p| p.family(v6).pop());
         let (socket, buf) = match pooled {
             Some(kept) => kept,
             None => {
@@ -268,12 +272,7 @@ impl Conn {
         if pdu.community != community {
             return Err(snmp2::Error::CommunityMismatch);
         }
-        let id = pdu.req_id;
-        let rows = pdu
-            .varbinds
-            .map(|(o, v)| (oid_vec(&o), Val::of(&v), matches!(v, Value::EndOfMibView)))
-            .collect();
-        Ok((id, rows))
+        Ok((pdu.req_id, answer_of(pdu)))
     }
 
     /// Sends one request and waits for its answer, skipping late answers to earlier ones.
@@ -304,7 +303,7 @@ impl Drop for Conn {
         };
         let buf = std::mem::take(&mut self.buf);
         if let Ok(mut pool) = POOL.lock() {
-            let kept = if self.v6 { &mut pool.v6 } else { &mut pool.v4 };
+            let kept = pool.family(self.v6);
             if kept.len() < POOLED {
                 kept.push((socket, buf));
             }
@@ -316,15 +315,25 @@ impl Drop for Conn {
 mod request {
     use snmp2::Oid;
 
+    /// A GET of `oids`.
+    pub fn get(community: &[u8], id: i32, oids: &[Oid<'_>]) -> Vec<u8> {
+        encode(community, GET, id, 0, 0, oids)
+    }
+
+    /// A GETBULK from `oids`, [`super::BULK`] rows each.
+    pub fn bulk(community: &[u8], id: i32, oids: &[Oid<'_>]) -> Vec<u8> {
+        encode(community, GET_BULK, id, 0, super::BULK.into(), oids)
+    }
+
     const SEQUENCE: u8 = 0x30;
     const INTEGER: u8 = 0x02;
     const OCTET_STRING: u8 = 0x04;
     const OBJECT_IDENTIFIER: u8 = 0x06;
     const NULL: [u8; 2] = [0x05, 0x00];
     /// GetRequest-PDU.
-    pub const GET: u8 = 0xa0;
+    const GET: u8 = 0xa0;
     /// GetBulkRequest-PDU.
-    pub const GET_BULK: u8 = 0xa5;
+    const GET_BULK: u8 = 0xa5;
 
     fn length(out: &mut Vec<u8>, len: usize) {
         if len < 0x80 {
@@ -516,6 +525,18 @@ impl SnmpClient {
 /// Rows of one answer, each with whether it is the end of the agent's MIB view.
 type Answer = Vec<(Vec<u64>, Val, bool)>;
 
+/// The rows an answer carries.
+fn answer_of(pdu: Pdu<'_>) -> Answer {
+    pdu.varbinds
+        .map(|(o, v)| (oid_vec(&o), Val::of(&v), matches!(v, Value::EndOfMibView)))
+        .collect()
+}
+
+/// An OID to ask for.
+fn oid_of(arcs: &[u64]) -> Result<Oid<'static>, SnmpError> {
+    Oid::from(arcs).map_err(|e| SnmpError::Io(format!("bad OID: {e:?}")))
+}
+
 impl Session {
     /// One request (GET, or GETBULK from the OIDs) with the client's timeout and retries.
     async fn ask(&mut self, bulk: bool, oids: &[Oid<'_>]) -> Result<Answer, SnmpError> {
@@ -526,29 +547,22 @@ impl Session {
                 Link::V2c { conn, community } => {
                     let id = next_request_id();
                     let message = if bulk {
-                        request::encode(community, request::GET_BULK, id, 0, BULK.into(), oids)
+                        request::bulk(community, id, oids)
                     } else {
-                        request::encode(community, request::GET, id, 0, 0, oids)
+                        request::get(community, id, oids)
                     };
                     tokio::time::timeout(timeout, conn.exchange(&message, id, community)).await
                 }
                 Link::V3(session) => {
                     let refs: Vec<&Oid<'_>> = oids.iter().collect();
-                    let rows = |pdu: Pdu<'_>| -> Answer {
-                        pdu.varbinds
-                            .map(|(o, v)| {
-                                (oid_vec(&o), Val::of(&v), matches!(v, Value::EndOfMibView))
-                            })
-                            .collect()
-                    };
                     if bulk {
                         tokio::time::timeout(timeout, session.getbulk(&refs, 0, BULK))
                             .await
-                            .map(|r| r.map(rows))
+                            .map(|r| r.map(answer_of))
                     } else {
                         tokio::time::timeout(timeout, session.get_many(&refs))
                             .await
-                            .map(|r| r.map(rows))
+                            .map(|r| r.map(answer_of))
                     }
                 }
             };
@@ -562,10 +576,7 @@ impl Session {
 
     /// GET of several OIDs.
     pub async fn get(&mut self, oids: &[Vec<u64>]) -> Result<Vec<(Vec<u64>, Val)>, SnmpError> {
-        let owned: Vec<Oid<'static>> = oids
-            .iter()
-            .map(|o| Oid::from(o).map_err(|e| SnmpError::Io(format!("bad OID: {e:?}"))))
-            .collect::<Result<_, _>>()?;
+        let owned: Vec<Oid<'static>> = oids.iter().map(|o| oid_of(o)).collect::<Result<_, _>>()?;
         Ok(self
             .ask(false, &owned)
             .await?
@@ -579,8 +590,7 @@ impl Session {
         let mut rows = Vec::new();
         let mut cursor = root.to_vec();
         loop {
-            let oid = Oid::from(&cursor).map_err(|e| SnmpError::Io(format!("bad OID: {e:?}")))?;
-            let batch = self.ask(true, &[oid]).await?;
+            let batch = self.ask(true, &[oid_of(&cursor)?]).await?;
             if !take_batch(root, &mut cursor, &mut rows, batch)? {
                 return Ok(rows);
             }
@@ -677,16 +687,8 @@ async fn walk_together(
             .iter_mut()
             .filter(|w| w.done.is_none() && w.asked.is_none())
         {
-            let oid = Oid::from(&w.cursor).map_err(|e| SnmpError::Io(format!("bad OID: {e:?}")))?;
             let id = next_request_id();
-            let message = request::encode(
-                community,
-                request::GET_BULK,
-                id,
-                0,
-                BULK.into(),
-                std::slice::from_ref(&oid),
-            );
+            let message = request::bulk(community, id, &[oid_of(&w.cursor)?]);
             conn.send(&message).await.map_err(classify)?;
             w.asked = Some((id, tokio::time::Instant::now() + client.timeout));
         }
@@ -1123,7 +1125,7 @@ mod tests {
             (long.clone(), 0x3fff_ffff),
             (long, 128),
         ] {
-            let get = request::encode(&community, request::GET, id, 0, 0, &oids);
+            let get = request::get(&community, id, &oids);
             let pdu = Pdu::from_bytes(&get).expect("GET decodes");
             assert_eq!(pdu.message_type, MessageType::GetRequest);
             assert_eq!((pdu.req_id, pdu.community), (id, &community[..]));
@@ -1132,7 +1134,7 @@ mod tests {
             let sent: Vec<Vec<u64>> = oids.iter().map(oid_vec).collect();
             assert_eq!(back, sent);
 
-            let bulk = request::encode(&community, request::GET_BULK, id, 0, 25, &oids[..1]);
+            let bulk = request::bulk(&community, id, &oids[..1]);
             let pdu = Pdu::from_bytes(&bulk).expect("GETBULK decodes");
             assert_eq!(pdu.message_type, MessageType::GetBulkRequest);
             assert_eq!((pdu.req_id, pdu.error_status, pdu.error_index), (id, 0, 25));
@@ -1182,20 +1184,25 @@ mod tests {
             retries: 0,
         };
         let uptime = vec![vec![1, 3, 6, 1, 2, 1, 1, 3, 0]];
-        let settings = |port| SnmpSettings {
-            port,
-            ..SnmpSettings::default()
+        // One poll of the agent at `port`: a session and a GET of the uptime.
+        let poll = |port| {
+            let uptime = uptime.clone();
+            async move {
+                let settings = SnmpSettings {
+                    port,
+                    ..SnmpSettings::default()
+                };
+                let mut session = client
+                    .open("127.0.0.1", &settings, None)
+                    .await
+                    .expect("open");
+                session.get(&uptime).await
+            }
         };
         // A late answer to an earlier request is skipped, not taken for this one's.
         let (port, mut seen) = agent(true, false).await;
         for _ in 0..2 {
-            let rows = client
-                .open("127.0.0.1", &settings(port), None)
-                .await
-                .expect("open")
-                .get(&uptime)
-                .await
-                .expect("answered");
+            let rows = poll(port).await.expect("answered");
             assert_eq!(rows.len(), 1);
             assert_eq!(rows[0].0, uptime[0]);
         }
@@ -1208,21 +1215,10 @@ mod tests {
 
         // An agent that never answers: a timeout, and its socket is not kept.
         let (quiet, mut asked) = agent(false, true).await;
-        let err = client
-            .open("127.0.0.1", &settings(quiet), None)
-            .await
-            .expect("open")
-            .get(&uptime)
-            .await;
+        let err = poll(quiet).await;
         assert!(matches!(err, Err(SnmpError::Timeout(_))), "{err:?}");
         let silent_from = asked.recv().await.expect("asked");
-        client
-            .open("127.0.0.1", &settings(port), None)
-            .await
-            .expect("open")
-            .get(&uptime)
-            .await
-            .expect("answered");
+        poll(port).await.expect("answered");
         let after = seen.recv().await.expect("third");
         assert_ne!(after, silent_from, "a socket left waiting is never reused");
     }

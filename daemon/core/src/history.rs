@@ -23,6 +23,16 @@ pub const KEPT: &[(u8, &str)] = &[
     (9, "device.clock.offset"),
 ];
 
+/// The code of a kept metric.
+fn code_of(name: &str) -> Option<u8> {
+    KEPT.iter().find(|(_, n)| *n == name).map(|(c, _)| *c)
+}
+
+/// The metric a code stands for.
+fn name_of(code: u8) -> Option<&'static str> {
+    KEPT.iter().find(|(c, _)| *c == code).map(|(_, n)| *n)
+}
+
 /// How long the rollups are kept: 13 months (a month compared with the same month a year
 /// before).
 pub const KEPT_FOR: std::time::Duration = std::time::Duration::from_secs(13 * 2_629_746);
@@ -131,7 +141,7 @@ impl Accumulator {
             if !m.value.is_finite() {
                 continue;
             }
-            let Some(&(code, _)) = KEPT.iter().find(|(_, n)| *n == m.name) else {
+            let Some(code) = code_of(&m.name) else {
                 continue;
             };
             let attributes = attributes_of(m);
@@ -184,11 +194,7 @@ impl Accumulator {
                      attributes,
                      acc: a,
                  }| {
-                    let metric = KEPT
-                        .iter()
-                        .find(|(c, _)| *c == code)
-                        .map(|(_, n)| (*n).to_string())
-                        .unwrap_or_default();
+                    let metric = name_of(code).unwrap_or_default().to_string();
                     (
                         SeriesKey {
                             metric,
@@ -280,12 +286,12 @@ pub struct DecodeError(String);
 pub fn encode(hour: &Hour) -> Vec<u8> {
     let mut out = Vec::with_capacity(hour.series.len() * 24);
     for (k, r) in &hour.series {
-        let Some((code, _)) = KEPT.iter().find(|(_, n)| *n == k.metric) else {
+        let Some(code) = code_of(&k.metric) else {
             continue;
         };
         let attrs = k.attributes.as_bytes();
         let len = attrs.len().min(MAX_ATTRIBUTES);
-        out.push(*code);
+        out.push(code);
         out.push(len as u8);
         out.extend_from_slice(&attrs[..len]);
         for v in [r.min, r.mean, r.max, r.last] {
@@ -303,10 +309,8 @@ pub fn decode(hour: i64, bytes: &[u8]) -> Result<Hour, DecodeError> {
     let cut = |what: &str| DecodeError(format!("cut short in {what}"));
     while i < bytes.len() {
         let code = bytes[i];
-        let metric = KEPT
-            .iter()
-            .find(|(c, _)| *c == code)
-            .map(|(_, n)| n.to_string())
+        let metric = name_of(code)
+            .map(str::to_string)
             .ok_or_else(|| DecodeError(format!("unknown metric code {code}")))?;
         let len = *bytes.get(i + 1).ok_or_else(|| cut("a series"))? as usize;
         let text = bytes

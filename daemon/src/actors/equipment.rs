@@ -31,8 +31,6 @@ pub struct Equipment {
     deps: Arc<Deps>,
     in_flight: bool,
     schedule: Option<SpawnHandle>,
-    /// When the next scheduled collection is due, to measure how late it starts.
-    due: Option<tokio::time::Instant>,
     /// The rules' next deadline and its timer, kept while the deadline stays the same.
     deadline: Option<(SpawnHandle, chrono::DateTime<chrono::Utc>)>,
     snapshot_hash: u64,
@@ -83,7 +81,6 @@ impl Equipment {
             deps,
             in_flight: false,
             schedule: None,
-            due: None,
             deadline: None,
             snapshot_hash,
             collections: 0,
@@ -119,15 +116,12 @@ impl Equipment {
         }
         let interval = self.cfg.collection.interval;
         let first = self.first_collection();
-        self.due = Some(first);
+        // The tick's own due instant, to measure how late each collection starts.
+        let mut due = first;
         self.schedule = Some(ctx.run_interval_at(first, interval, move |act, ctx| {
-            if let Some(due) = act.due {
-                let now = tokio::time::Instant::now();
-                act.deps
-                    .telemetry
-                    .started_late(now.saturating_duration_since(due));
-                act.due = Some(due + interval);
-            }
+            let late = tokio::time::Instant::now().saturating_duration_since(due);
+            act.deps.telemetry.started_late(late);
+            due += interval;
             act.collect(ctx);
         }));
     }
@@ -363,14 +357,6 @@ impl Actor for Equipment {
         self.arm_schedule(ctx);
         // Re-arm time-based rules from the restored absolute times.
         self.evaluate(ctx, Input::Tick);
-    }
-}
-
-impl Handler<ProbeResult> for Equipment {
-    type Result = ();
-
-    fn handle(&mut self, msg: ProbeResult, ctx: &mut Self::Context) {
-        self.take_in(msg.0, ctx);
     }
 }
 

@@ -7,7 +7,6 @@ use crate::config::{
     ClientId, Config, ConfigDiff, EquipmentConfig, EquipmentId, SiteConfig, SiteId,
 };
 use crate::maintenance::MaintenanceWindow;
-use crate::observation::Observation;
 use crate::rules::{EquipmentState, Status};
 use crate::status::{EquipmentDetail, EquipmentMetrics, FleetStatus, SiteDetail, SiteSummary};
 use actix::prelude::*;
@@ -39,11 +38,6 @@ impl Availability {
         }
     }
 }
-
-/// A collection finished.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct ProbeResult(pub Observation);
 
 /// The parent of this equipment went down (`true`) or came back (`false`).
 #[derive(Message)]
